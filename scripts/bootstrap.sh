@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Sourced by run.sh and test.sh: makes sure this machine has what the project needs
+# (system libraries, a pinned uv, the locked virtualenv in .venv) and installs only
+# what is missing, so a second run is fast.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+UV_VERSION="0.13.9"
+export UV_PYTHON_DOWNLOADS=never   # use the machine's Python 3.11+, never fetch one
+export UV_PROJECT_ENVIRONMENT="$ROOT/.venv"
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+  || die "Python 3.11 or newer is needed as python3 (found: $(python3 --version 2>&1 || echo none))."
+
+# Debian/Ubuntu packages: $1... are package names; installs those not yet present.
+apt_ensure() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || die "please install these system packages: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  say "installing system packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# A Debian package name that changed with the t64 transition (bookworm vs trixie/noble).
+first_available() {
+  for pkg in "$@"; do
+    apt-cache show "$pkg" >/dev/null 2>&1 && { echo "$pkg"; return; }
+  done
+  echo "$1"
+}
+
+system_packages_for_runtime() {
+  # python3-venv for the bootstrap; libgl1/libglib for OpenCV.
+  apt_ensure python3-venv libgl1 "$(first_available libglib2.0-0t64 libglib2.0-0)"
+}
+
+ensure_uv() {
+  if [ ! -x "$ROOT/.tools/bin/uv" ] || [ "$("$ROOT/.tools/bin/uv" --version | cut -d' ' -f2)" != "$UV_VERSION" ]; then
+    say "installing uv $UV_VERSION into .tools/"
+    python3 -m venv "$ROOT/.tools"
+    "$ROOT/.tools/bin/pip" install -q "uv==$UV_VERSION"
+  fi
+}
+
+# Installs the locked dependencies (all extras: server, kiosk, dev) into .venv.
+sync_venv() {
+  ensure_uv
+  say "syncing .venv with uv.lock"
+  (cd "$ROOT" && "$ROOT/.tools/bin/uv" sync --frozen --all-extras --quiet)
+}

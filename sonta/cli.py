@@ -1,0 +1,43 @@
+"""The `sonta` command: one entry point, one subcommand group per part of the product.
+
+Each part owns its subcommands in a module exposing ``register(subparsers)``, which adds
+an argparse parser whose ``handler`` default takes the parsed namespace and returns an
+exit code. Those modules import nothing heavy at import time, so ``sonta --help`` is
+fast and a kiosk-only install can still list the server's commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+COMMAND_MODULES: tuple[str, ...] = ("kiosk.inference.cli",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sonta", description="Sonta Attendance: face-recognition attendance."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    code: int = args.handler(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
