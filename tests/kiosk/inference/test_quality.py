@@ -1,0 +1,100 @@
+"""Each quality gate fires on a real photo degraded in the way it guards against."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from kiosk.inference.engine import FaceEngine
+from kiosk.inference.quality import Issue, Purpose, head_pose, sharpness
+from tests.kiosk.conftest import photo
+
+pytestmark = pytest.mark.model
+
+PORTRAITS = ["obama", "obama2", "obama3", "biden"]
+
+
+def issues(
+    engine: FaceEngine, image: np.ndarray, purpose: Purpose = Purpose.ENROLMENT
+) -> set[Issue]:
+    analyzed = engine.analyze(image, purpose=purpose, embed=False)
+    assert len(analyzed) == 1, "the degraded photo must still show its one face"
+    return set(analyzed[0].quality.issues)
+
+
+@pytest.mark.parametrize("name", PORTRAITS)
+def test_sharp_well_lit_portraits_pass_every_gate(engine: FaceEngine, name: str) -> None:
+    assert issues(engine, photo(name)) == set()
+
+
+@pytest.mark.parametrize("name", PORTRAITS)
+def test_blurred_photo_is_too_blurry(engine: FaceEngine, name: str) -> None:
+    assert Issue.TOO_BLURRY in issues(engine, cv2.GaussianBlur(photo(name), (0, 0), 8))
+
+
+@pytest.mark.parametrize("name", PORTRAITS)
+def test_underexposed_photo_is_too_dark(engine: FaceEngine, name: str) -> None:
+    dark = (photo(name) * 0.25).astype(np.uint8)
+    assert issues(engine, dark) == {Issue.TOO_DARK}  # dark, but not mistaken for blurred
+
+
+@pytest.mark.parametrize("name", PORTRAITS)
+def test_overexposed_photo_is_too_bright(engine: FaceEngine, name: str) -> None:
+    bright = np.clip(photo(name).astype(np.int32) * 2 + 100, 0, 255).astype(np.uint8)
+    assert Issue.TOO_BRIGHT in issues(engine, bright)
+
+
+@pytest.mark.parametrize("name", PORTRAITS)
+def test_far_away_face_is_too_small(engine: FaceEngine, name: str) -> None:
+    tiny = cv2.resize(photo(name), None, fx=0.15, fy=0.15, interpolation=cv2.INTER_AREA)
+    assert Issue.TOO_SMALL in issues(engine, tiny)
+
+
+def test_face_turned_sideways_is_flagged(engine: FaceEngine) -> None:
+    """Squeezing the half of the face left of the nose moves the nose towards one eye."""
+    image = photo("obama2")
+    nose_x = int(engine.detect(image)[0].keypoints[2][0])
+    left = cv2.resize(image[:, :nose_x], (int(nose_x * 0.35), image.shape[0]))
+    turned = np.ascontiguousarray(np.concatenate([left, image[:, nose_x:]], axis=1))
+    assert Issue.HEAD_TURNED in issues(engine, turned)
+
+
+@pytest.mark.parametrize(("name", "index"), [("t1", 3), ("gdp", 2)])
+def test_really_turned_faces_in_group_photos_are_flagged(
+    engine: FaceEngine, name: str, index: int
+) -> None:
+    face = engine.detect(photo(name))[index]
+    yaw, _ = head_pose(face.keypoints)
+    assert abs(yaw) > 40
+    analyzed = engine.analyze(photo(name), purpose=Purpose.CHECKIN, faces=[face], embed=False)
+    assert Issue.HEAD_TURNED in analyzed[0].quality.issues
+
+
+def test_low_detector_score_is_flagged(engine: FaceEngine) -> None:
+    faces = engine.detect(photo("players"))
+    weakest = faces[-1]
+    assert weakest.score < 0.55
+    analyzed = engine.analyze(
+        photo("players"), purpose=Purpose.CHECKIN, faces=[weakest], embed=False
+    )
+    assert Issue.LOW_SCORE in analyzed[0].quality.issues
+
+
+def test_frontal_keypoints_give_zero_pose_and_roll_is_ignored() -> None:
+    template = np.array(
+        [[38.29, 51.70], [73.53, 51.50], [56.03, 71.74], [41.55, 92.37], [70.73, 92.20]], np.float32
+    )
+    yaw, pitch = head_pose(template)
+    assert abs(yaw) < 1 and abs(pitch) < 1
+    angle = np.radians(40)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    rolled = (template @ rotation.T).astype(np.float32)
+    assert np.allclose(head_pose(rolled), (yaw, pitch), atol=0.5)
+
+
+def test_sharpness_ignores_exposure_but_not_blur() -> None:
+    grey = cv2.cvtColor(photo("obama"), cv2.COLOR_BGR2GRAY)[100:400, 380:600]
+    assert sharpness((grey * 0.3).astype(np.uint8)) == pytest.approx(sharpness(grey), rel=0.1)
+    assert sharpness(cv2.GaussianBlur(grey, (0, 0), 4)) < sharpness(grey) / 5
+    assert sharpness(np.full((50, 50), 90, np.uint8)) == 0.0
