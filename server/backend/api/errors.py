@@ -1,0 +1,55 @@
+"""The one boundary where exceptions become HTTP responses (`{"detail": ...}`)."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from server.backend.errors import AuthError, SontaServerError, TooManyRequestsError
+
+logger = logging.getLogger(__name__)
+
+
+def _json(status: int, detail: object, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+async def _sonta_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SontaServerError)
+    headers: dict[str, str] = {}
+    if isinstance(exc, TooManyRequestsError):
+        headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, AuthError):
+        headers["WWW-Authenticate"] = "Bearer"
+    if exc.status_code >= 500:
+        logger.error("%s %s: %s", request.method, request.url.path, exc.message)
+    detail = exc.message if exc.details is None else {"message": exc.message, **exc.details}
+    return _json(exc.status_code, detail, headers)
+
+
+async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+    # Values the schemas let through but the database refuses (e.g. out of range).
+    logger.info("database refused a value: %s", exc)
+    return _json(422, "A value is out of range or not valid for storage.")
+
+
+async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
+    logger.info("integrity conflict: %s", exc)
+    return _json(409, "The change conflicts with existing records.")
+
+
+async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("%s %s: database unavailable: %s", request.method, request.url.path, exc)
+    return _json(503, "The database is unavailable; try again shortly.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(SontaServerError, _sonta_error)
+    app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(OperationalError, _database_down)
+    app.add_exception_handler(PoolTimeoutError, _database_down)

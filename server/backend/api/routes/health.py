@@ -1,0 +1,32 @@
+"""`GET /health`: database, cache and face-service state; 503 when the database is down."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from server.backend.api.deps import BackendDep
+from server.backend.db import database_reachable
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", summary="Service health")
+def health(backend: BackendDep) -> JSONResponse:
+    database_ok = database_reachable(backend.engine)
+    cache_ok = backend.store.ping()
+    body: dict[str, Any] = {
+        "status": "healthy" if database_ok and cache_ok else "unhealthy",
+        "database": "ok" if database_ok else "unavailable",
+        "cache": {"state": "ok" if cache_ok else "unavailable", "kind": _store_kind(backend)},
+        "face_service": backend.face_service.health(),
+        "model": backend.settings.face_model,
+    }
+    return JSONResponse(body, status_code=200 if database_ok else 503)
+
+
+def _store_kind(backend: BackendDep) -> str:
+    settings = backend.settings
+    return "redis" if settings.redis_host or settings.redis_url else "in-process"

@@ -1,0 +1,165 @@
+"""Meetings (`/api/meetings`): schedule, life cycle, and the rotating QR code."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+
+from server.backend.api.deps import BackendDep, ClientIp, CurrentAdmin, SessionDep
+from server.backend.crud import audit
+from server.backend.crud import meetings as crud
+from server.backend.models import Admin, Meeting
+from server.backend.schemas import (
+    MeetingCreate,
+    MeetingPublic,
+    MeetingQr,
+    MeetingsPublic,
+    MeetingStatus,
+    MeetingUpdate,
+    Message,
+)
+from server.backend.services import meeting_qr
+
+router = APIRouter(prefix="/meetings", tags=["meetings"])
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Message}}
+# Live events for kiosks and admin screens; Redis pub/sub reaches every replica.
+MEETING_EVENTS = "events:meetings"
+CONFLICT: dict[int | str, dict[str, Any]] = {**NOT_FOUND, 409: {"model": Message}}
+
+
+def _audit(
+    session: SessionDep, actor: Admin, action: str, meeting: Meeting, ip: str, **details: object
+) -> None:
+    audit.record(
+        session=session,
+        actor=actor,
+        action=action,
+        target_type="meeting",
+        target_id=meeting.id,
+        details={k: str(v) for k, v in details.items()},
+        client_ip=ip,
+    )
+
+
+@router.get("")
+def list_meetings(
+    *,
+    session: SessionDep,
+    _admin: CurrentAdmin,
+    status: MeetingStatus | None = None,
+    starts_after: datetime | None = None,
+    starts_before: datetime | None = None,
+    skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> MeetingsPublic:
+    """Meetings, latest first, optionally by status and start time."""
+    rows, count = crud.search(
+        session=session,
+        status=status,
+        starts_after=starts_after,
+        starts_before=starts_before,
+        skip=skip,
+        limit=limit,
+    )
+    return MeetingsPublic(data=[MeetingPublic.model_validate(m) for m in rows], count=count)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_meeting(
+    body: MeetingCreate, session: SessionDep, actor: CurrentAdmin, ip: ClientIp
+) -> MeetingPublic:
+    meeting = crud.create(session=session, meeting_in=body, by=actor)
+    _audit(session, actor, "meeting.create", meeting, ip, title=meeting.title)
+    session.commit()
+    return MeetingPublic.model_validate(meeting)
+
+
+@router.get("/{meeting_id}", responses=NOT_FOUND)
+def get_meeting(meeting_id: uuid.UUID, session: SessionDep, _admin: CurrentAdmin) -> MeetingPublic:
+    return MeetingPublic.model_validate(crud.get(session=session, meeting_id=meeting_id))
+
+
+@router.patch("/{meeting_id}", responses=CONFLICT)
+def update_meeting(
+    meeting_id: uuid.UUID,
+    body: MeetingUpdate,
+    session: SessionDep,
+    actor: CurrentAdmin,
+    ip: ClientIp,
+) -> MeetingPublic:
+    meeting = crud.get(session=session, meeting_id=meeting_id)
+    changes = crud.update_meeting(session=session, meeting=meeting, meeting_in=body)
+    _audit(session, actor, "meeting.update", meeting, ip, fields=",".join(sorted(changes)))
+    session.commit()
+    return MeetingPublic.model_validate(meeting)
+
+
+def _transition(
+    meeting_id: uuid.UUID,
+    action: str,
+    *,
+    backend: BackendDep,
+    session: SessionDep,
+    actor: Admin,
+    ip: str,
+) -> MeetingPublic:
+    meeting = crud.get(session=session, meeting_id=meeting_id)
+    crud.transition(session=session, meeting=meeting, action=action)
+    _audit(session, actor, f"meeting.{action}", meeting, ip)
+    session.commit()
+    backend.store.publish(
+        MEETING_EVENTS, json.dumps({"meeting_id": str(meeting.id), "status": meeting.status})
+    )
+    return MeetingPublic.model_validate(meeting)
+
+
+@router.post("/{meeting_id}/start", responses=CONFLICT)
+def start_meeting(
+    meeting_id: uuid.UUID,
+    backend: BackendDep,
+    session: SessionDep,
+    actor: CurrentAdmin,
+    ip: ClientIp,
+) -> MeetingPublic:
+    return _transition(meeting_id, "start", backend=backend, session=session, actor=actor, ip=ip)
+
+
+@router.post("/{meeting_id}/end", responses=CONFLICT)
+def end_meeting(
+    meeting_id: uuid.UUID,
+    backend: BackendDep,
+    session: SessionDep,
+    actor: CurrentAdmin,
+    ip: ClientIp,
+) -> MeetingPublic:
+    return _transition(meeting_id, "end", backend=backend, session=session, actor=actor, ip=ip)
+
+
+@router.post("/{meeting_id}/cancel", responses=CONFLICT)
+def cancel_meeting(
+    meeting_id: uuid.UUID,
+    backend: BackendDep,
+    session: SessionDep,
+    actor: CurrentAdmin,
+    ip: ClientIp,
+) -> MeetingPublic:
+    return _transition(meeting_id, "cancel", backend=backend, session=session, actor=actor, ip=ip)
+
+
+@router.get("/{meeting_id}/qr", responses=CONFLICT)
+def meeting_qr_code(
+    meeting_id: uuid.UUID, backend: BackendDep, session: SessionDep, _admin: CurrentAdmin
+) -> MeetingQr:
+    """The current signed code to show on screen; fetch again after `refresh_after_seconds`."""
+    meeting = crud.get(session=session, meeting_id=meeting_id)
+    code = meeting_qr.current_code(backend, meeting)
+    return MeetingQr(
+        token=code.token,
+        meeting_id=meeting.id,
+        expires_at=code.expires_at,
+        refresh_after_seconds=code.refresh_after_seconds,
+    )

@@ -1,0 +1,215 @@
+"""Settings from the environment, with the variable names of the deployment guide.
+
+`load_settings()` is the only way in: it reads the environment, then either refuses
+unusable secrets (production: one message naming every problem) or generates the
+missing ones for this run (development, with a warning), so a laptop needs no setup.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import URL
+
+from server.backend.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+SECRET_NAMES = ("JWT_ACCESS_SECRET", "JWT_REFRESH_SECRET", "QR_SECRET", "EMBEDDING_ENCRYPTION_KEY")
+MIN_SECRET_LENGTH = 32
+EMBEDDING_KEY_LENGTH = 32
+# Fragments that betray a value copied from an example file rather than generated.
+_DEFAULT_LOOKING = ("change", "secret", "example", "default", "password", "your", "xxx", "todo")
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "sonta"
+
+
+class Settings(BaseSettings):
+    """Every setting the backend reads; field names match the environment variables."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    database_host: str | None = None
+    database_port: int = 5432
+    database_user: str = "postgres"
+    database_password: str | None = None
+    database_name: str = "sonta"
+
+    redis_host: str | None = None
+    redis_port: int = 6379
+    redis_password: str | None = None
+    redis_url: str | None = None
+    # Lets several deployments (or test sessions) share one Redis without collisions.
+    redis_key_prefix: str = "sonta:"
+
+    jwt_access_secret: str | None = None
+    jwt_refresh_secret: str | None = None
+    jwt_access_expiration: int = Field(default=3600, gt=0)
+    jwt_refresh_expiration: int = Field(default=7_776_000, gt=0)
+    qr_secret: str | None = None
+    # Comma-separated earlier values, still accepted while codes signed with them expire.
+    qr_secret_previous: str = ""
+    embedding_encryption_key: str | None = None
+    # Comma-separated earlier keys, so templates stay readable until `re-encrypt` runs.
+    embedding_encryption_key_previous: str = ""
+
+    frontend_url: str | None = None
+    port: int = 3000
+    node_env: str | None = None
+    app_env: str | None = None
+    super_admin_email: str | None = None
+    resend_api_key: str | None = None
+    email_from: str | None = None
+
+    face_service_url: str = "http://localhost:8000"
+    face_model: str = "buffalo_l"
+    face_model_dir: str | None = None
+    omp_num_threads: int | None = None
+
+    sonta_data_dir: Path = Field(default_factory=_default_data_dir)
+
+    @property
+    def environment(self) -> Literal["production", "development"]:
+        """Production when either NODE_ENV or APP_ENV says so."""
+        values = {(self.node_env or "").strip().lower(), (self.app_env or "").strip().lower()}
+        return "production" if "production" in values else "development"
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def embedded_database(self) -> bool:
+        return not self.database_host
+
+    @property
+    def cors_origin(self) -> str:
+        """The one origin CORS allows: FRONTEND_URL without a trailing slash or path."""
+        parts = urlsplit(self.frontend_url or f"http://localhost:{self.port}")
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def database_url(self) -> URL:
+        """PostgreSQL from DATABASE_*, or SQLite inside the data directory."""
+        if self.database_host:
+            return URL.create(
+                "postgresql+psycopg",
+                username=self.database_user,
+                password=self.database_password,
+                host=self.database_host,
+                port=self.database_port,
+                database=self.database_name,
+            )
+        return URL.create("sqlite+pysqlite", database=str(self.sonta_data_dir / "sonta.db"))
+
+    def previous_qr_secrets(self) -> list[str]:
+        return [s for s in (p.strip() for p in self.qr_secret_previous.split(",")) if s]
+
+    def previous_embedding_keys(self) -> list[str]:
+        keys = self.embedding_encryption_key_previous.split(",")
+        return [k for k in (p.strip() for p in keys) if k]
+
+
+def _looks_default(value: str) -> bool:
+    lowered = value.lower()
+    return len(set(value)) < 8 or any(fragment in lowered for fragment in _DEFAULT_LOOKING)
+
+
+def _secret_problems(name: str, value: str | None, *, production: bool) -> list[str]:
+    """Problems with one secret; a missing one is only a problem in production."""
+    if value is None or not value.strip():
+        return [f"{name} is missing"] if production else []
+    if name == "EMBEDDING_ENCRYPTION_KEY":
+        if len(value) != EMBEDDING_KEY_LENGTH or len(value.encode()) != EMBEDDING_KEY_LENGTH:
+            return [
+                f"{name} must be exactly {EMBEDDING_KEY_LENGTH} characters "
+                f"(32 bytes of ASCII), got {len(value)}"
+            ]
+    elif len(value) < MIN_SECRET_LENGTH:
+        return [f"{name} must be at least {MIN_SECRET_LENGTH} characters, got {len(value)}"]
+    if production and _looks_default(value):
+        return [f"{name} looks like a placeholder value; generate a random one"]
+    return []
+
+
+def settings_problems(settings: Settings) -> list[str]:
+    """Every reason these settings cannot be used, in a stable order."""
+    production = settings.is_production
+    problems: list[str] = []
+    for name in SECRET_NAMES:
+        value = getattr(settings, name.lower())
+        problems += _secret_problems(name, value, production=production)
+    access, refresh = settings.jwt_access_secret, settings.jwt_refresh_secret
+    if access and refresh and access == refresh:
+        problems.append("JWT_ACCESS_SECRET and JWT_REFRESH_SECRET must be different")
+    for key in settings.previous_embedding_keys():
+        if len(key) != EMBEDDING_KEY_LENGTH:
+            problems.append(
+                f"EMBEDDING_ENCRYPTION_KEY_PREVIOUS entries must be exactly 32 characters, "
+                f"got {len(key)}"
+            )
+    if settings.frontend_url is None:
+        if production:
+            problems.append("FRONTEND_URL is missing")
+    elif (
+        urlsplit(settings.frontend_url).scheme not in ("http", "https")
+        or not urlsplit(settings.frontend_url).netloc
+    ):
+        problems.append(f"FRONTEND_URL must be an http(s) URL, got {settings.frontend_url!r}")
+    password = settings.database_password
+    if production and settings.database_host and password and _looks_default(password):
+        problems.append("DATABASE_PASSWORD looks like a placeholder value")
+    return problems
+
+
+def _generated_secrets(settings: Settings) -> dict[str, str]:
+    generated: dict[str, str] = {}
+    for name in SECRET_NAMES:
+        if getattr(settings, name.lower()):
+            continue
+        # token_hex(16) is exactly 32 ASCII characters, which also suits the AES key.
+        length = 16 if name == "EMBEDDING_ENCRYPTION_KEY" else 32
+        generated[name.lower()] = secrets.token_hex(length)
+    return generated
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read, check and complete the settings; raise ConfigError naming every problem."""
+    try:
+        settings = _build(environ)
+    except ValidationError as exc:
+        lines = [f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError(_message(lines)) from None
+    problems = settings_problems(settings)
+    if problems:
+        raise ConfigError(_message(problems))
+    generated = _generated_secrets(settings)
+    if generated:
+        logger.warning(
+            "Generated %s for this run only (development). Tokens, QR codes and encrypted "
+            "face templates will not survive a restart; set them in the environment to keep them.",
+            ", ".join(name.upper() for name in generated),
+        )
+        settings = settings.model_copy(update=generated)
+    return settings
+
+
+def _build(environ: Mapping[str, str] | None) -> Settings:
+    if environ is None:
+        return Settings()
+    known = {name.upper() for name in Settings.model_fields}
+    values: dict[str, Any] = {k.lower(): v for k, v in environ.items() if k.upper() in known}
+    return Settings.model_validate(values)
+
+
+def _message(problems: list[str]) -> str:
+    listed = "\n".join(f"  - {p}" for p in problems)
+    return f"Refusing to start: {len(problems)} configuration problem(s):\n{listed}"

@@ -1,0 +1,112 @@
+"""The services one backend instance uses, built once per app in its lifespan."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from server.backend.config import Settings
+from server.backend.db import make_engine, make_session_factory
+from server.backend.errors import ConfigError
+from server.backend.face_model import ServerFaceModel
+from server.backend.security.passwords import Argon2Params, PasswordHasher
+from server.backend.security.qr import QrSigner
+from server.backend.security.templates import TemplateCipher
+from server.backend.security.tokens import TokenService
+from server.backend.services.face_client import FaceServiceClient
+from server.backend.services.mailer import LogMailer, Mailer, ResendMailer
+from server.backend.services.throttle import Throttle
+from server.backend.store import KeyValueStore, MemoryStore, RedisStore, redis_client
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Backend:
+    """Everything a request handler may need besides the request itself."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    store: KeyValueStore
+    tokens: TokenService
+    passwords: PasswordHasher
+    throttle: Throttle
+    mailer: Mailer
+    face_service: FaceServiceClient
+    qr: QrSigner
+    cipher: TemplateCipher
+    face_model: ServerFaceModel
+
+    def close(self) -> None:
+        self.face_service.close()
+        self.store.close()
+        self.engine.dispose()
+
+
+def make_store(settings: Settings) -> KeyValueStore:
+    """Redis when REDIS_HOST or REDIS_URL is set, else the in-process store."""
+    if settings.redis_host or settings.redis_url:
+        client = redis_client(
+            host=settings.redis_host,
+            port=settings.redis_port,
+            password=settings.redis_password,
+            url=settings.redis_url,
+        )
+        return RedisStore(client, prefix=settings.redis_key_prefix)
+    logger.info("REDIS_HOST is not set: using the in-process store (one process only)")
+    return MemoryStore()
+
+
+def make_mailer(settings: Settings) -> Mailer:
+    if settings.resend_api_key and settings.email_from:
+        return ResendMailer(api_key=settings.resend_api_key, sender=settings.email_from)
+    return LogMailer()
+
+
+def build_backend(
+    settings: Settings,
+    *,
+    mailer: Mailer | None = None,
+    password_params: Argon2Params | None = None,
+) -> Backend:
+    """Wire the services from settings; `mailer` and `password_params` are for tests."""
+    access, refresh = (
+        _secret(settings, "jwt_access_secret"),
+        _secret(settings, "jwt_refresh_secret"),
+    )
+    engine = make_engine(settings)
+    store = make_store(settings)
+    return Backend(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        store=store,
+        tokens=TokenService(
+            access_secret=access,
+            refresh_secret=refresh,
+            access_ttl=settings.jwt_access_expiration,
+            refresh_ttl=settings.jwt_refresh_expiration,
+            store=store,
+        ),
+        passwords=PasswordHasher(password_params),
+        throttle=Throttle(store),
+        mailer=mailer or make_mailer(settings),
+        face_service=FaceServiceClient(settings.face_service_url),
+        qr=QrSigner(_secret(settings, "qr_secret"), previous=settings.previous_qr_secrets()),
+        cipher=TemplateCipher(
+            _secret(settings, "embedding_encryption_key"),
+            previous=settings.previous_embedding_keys(),
+        ),
+        face_model=ServerFaceModel(settings.face_model),
+    )
+
+
+def _secret(settings: Settings, name: str) -> str:
+    value = getattr(settings, name)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{name.upper()} is missing; build settings with load_settings()")
+    return value

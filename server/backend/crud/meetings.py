@@ -1,0 +1,129 @@
+"""Meetings: schedule, place, expected people, QR policy, and their life cycle."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from server.backend.errors import BadRequestError, ConflictError, NotFoundError
+from server.backend.models import Admin, Meeting, utcnow
+from server.backend.schemas import MeetingCreate, MeetingUpdate
+
+# Which status each action may start from, and where it leads.
+TRANSITIONS = {
+    "start": ({"scheduled"}, "active"),
+    "end": ({"active"}, "ended"),
+    "cancel": ({"scheduled", "active"}, "cancelled"),
+}
+
+
+def get(*, session: Session, meeting_id: uuid.UUID) -> Meeting:
+    meeting = session.get(Meeting, meeting_id)
+    if meeting is None:
+        raise NotFoundError("No such meeting.")
+    return meeting
+
+
+def search(
+    *,
+    session: Session,
+    status: str | None = None,
+    starts_after: datetime | None = None,
+    starts_before: datetime | None = None,
+    skip: int = 0,
+    limit: int = 100,
+) -> tuple[list[Meeting], int]:
+    query = select(Meeting)
+    if status:
+        query = query.where(Meeting.status == status)
+    if starts_after:
+        query = query.where(Meeting.starts_at >= starts_after)
+    if starts_before:
+        query = query.where(Meeting.starts_at < starts_before)
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Meeting.starts_at.desc()).offset(skip).limit(limit))
+    return list(rows), count
+
+
+def check_consistency(meeting: Meeting) -> None:
+    """Refuse a schedule, place or QR policy that cannot work, naming each problem."""
+    problems = []
+    if meeting.ends_at <= meeting.starts_at:
+        problems.append("ends_at must be after starts_at")
+    if meeting.late_after and not meeting.starts_at <= meeting.late_after <= meeting.ends_at:
+        problems.append("late_after must be between starts_at and ends_at")
+    if (meeting.latitude is None) != (meeting.longitude is None):
+        problems.append("give both latitude and longitude, or neither")
+    if meeting.qr_policy == "max_scans" and not meeting.qr_max_scans:
+        problems.append("qr_policy max_scans needs qr_max_scans")
+    if meeting.qr_policy == "minutes" and not meeting.qr_valid_minutes:
+        problems.append("qr_policy minutes needs qr_valid_minutes")
+    if problems:
+        raise BadRequestError("; ".join(problems) + ".")
+
+
+def create(*, session: Session, meeting_in: MeetingCreate, by: Admin) -> Meeting:
+    data = meeting_in.model_dump()
+    data["expected_member_ids"] = [str(m) for m in meeting_in.expected_member_ids]
+    meeting = Meeting(**data, created_by_id=by.id)
+    check_consistency(meeting)
+    session.add(meeting)
+    session.flush()
+    return meeting
+
+
+def update_meeting(
+    *, session: Session, meeting: Meeting, meeting_in: MeetingUpdate
+) -> dict[str, object]:
+    if meeting.status in ("ended", "cancelled"):
+        raise ConflictError(f"The meeting is {meeting.status}; it can no longer be changed.")
+    changes = meeting_in.model_dump(exclude_unset=True)
+    nullable = {"late_after", "latitude", "longitude", "qr_max_scans", "qr_valid_minutes"}
+    changes = {k: v for k, v in changes.items() if v is not None or k in nullable}
+    if "expected_member_ids" in changes:
+        changes["expected_member_ids"] = [str(m) for m in changes["expected_member_ids"]]
+    for name, value in changes.items():
+        setattr(meeting, name, value)
+    check_consistency(meeting)
+    session.flush()
+    return changes
+
+
+def transition(*, session: Session, meeting: Meeting, action: str) -> None:
+    """Start, end or cancel; refuse moves the life cycle does not allow."""
+    allowed_from, target = TRANSITIONS[action]
+    if meeting.status not in allowed_from:
+        raise ConflictError(f"A {meeting.status} meeting cannot be {target}.")
+    meeting.status = target
+    if target == "active":
+        meeting.started_at = utcnow()
+    elif target in ("ended", "cancelled"):
+        meeting.ended_at = utcnow()
+    session.flush()
+
+
+def qr_closes_at(meeting: Meeting) -> datetime:
+    """When the meeting's QR codes stop being valid under its policy."""
+    if meeting.qr_policy == "minutes" and meeting.qr_valid_minutes:
+        opened = meeting.started_at or meeting.starts_at
+        return min(opened + timedelta(minutes=meeting.qr_valid_minutes), meeting.ends_at)
+    return meeting.ends_at
+
+
+def count_scan(*, session: Session, meeting: Meeting) -> bool:
+    """Count one scan atomically; False when the max-scans policy is used up.
+
+    One UPDATE with the limit in its WHERE clause, so concurrent replicas can never
+    exceed the limit between them.
+    """
+    statement = update(Meeting).where(Meeting.id == meeting.id)
+    if meeting.qr_policy == "max_scans" and meeting.qr_max_scans:
+        statement = statement.where(Meeting.qr_scan_count < meeting.qr_max_scans)
+    result = session.execute(
+        statement.values(qr_scan_count=Meeting.qr_scan_count + 1),
+        execution_options={"synchronize_session": False},
+    )
+    return bool(getattr(result, "rowcount", 0))

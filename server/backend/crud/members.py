@@ -1,0 +1,124 @@
+"""Members (Sonta Heads): records, search, consent, bulk import."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from server.backend.errors import ConflictError, NotFoundError
+from server.backend.models import Admin, FaceTemplate, Member, utcnow
+from server.backend.schemas import MemberCreate, MemberUpdate
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern matching `text` literally anywhere (wildcards in it are escaped)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def get(*, session: Session, member_id: uuid.UUID) -> Member:
+    member = session.get(Member, member_id)
+    if member is None:
+        raise NotFoundError("No such member.")
+    return member
+
+
+def search(
+    *,
+    session: Session,
+    q: str | None = None,
+    ministry: str | None = None,
+    status: str | None = None,
+    skip: int = 0,
+    limit: int = 100,
+) -> tuple[list[Member], int]:
+    """Members matching a free-text query (name, email, phone) and filters, by name."""
+    query = select(Member)
+    if q:
+        pattern = _like(q.strip())
+        query = query.where(
+            or_(
+                Member.full_name.ilike(pattern, escape="\\"),
+                Member.email.ilike(pattern, escape="\\"),
+                Member.phone.ilike(pattern, escape="\\"),
+            )
+        )
+    if ministry:
+        query = query.where(func.lower(Member.ministry) == ministry.strip().lower())
+    if status:
+        query = query.where(Member.status == status)
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Member.full_name, Member.id).offset(skip).limit(limit))
+    return list(rows), count
+
+
+def _email_taken(session: Session, email: str | None, exclude: uuid.UUID | None = None) -> bool:
+    if not email:
+        return False
+    query = select(Member.id).where(func.lower(Member.email) == email.lower())
+    if exclude is not None:
+        query = query.where(Member.id != exclude)
+    return session.scalar(query) is not None
+
+
+def create(*, session: Session, member_in: MemberCreate) -> Member:
+    if _email_taken(session, member_in.email):
+        raise ConflictError("A member with this email already exists.")
+    data = member_in.model_dump()
+    data["email"] = data["email"].lower() if data["email"] else None
+    member = Member(**data)
+    session.add(member)
+    session.flush()
+    return member
+
+
+def update(*, session: Session, member: Member, member_in: MemberUpdate) -> dict[str, object]:
+    changes = member_in.model_dump(exclude_unset=True)
+    # Required columns cannot be cleared; `null` there means "leave as is".
+    for name in ("full_name", "ministry", "status", "notes"):
+        if changes.get(name, "") is None:
+            del changes[name]
+    if changes.get("email"):
+        changes["email"] = str(changes["email"]).lower()
+        if _email_taken(session, str(changes["email"]), exclude=member.id):
+            raise ConflictError("A member with this email already exists.")
+    for name, value in changes.items():
+        setattr(member, name, value)
+    session.flush()
+    return changes
+
+
+def delete_member(*, session: Session, member: Member) -> None:
+    """Delete the member and, with them, every face template (biometric erasure)."""
+    session.execute(delete(FaceTemplate).where(FaceTemplate.member_id == member.id))
+    session.delete(member)
+    session.flush()
+
+
+def set_consent(*, session: Session, member: Member, given: bool, by: Admin) -> int:
+    """Record consent given or withdrawn; withdrawing erases the member's templates.
+
+    Returns the number of templates erased.
+    """
+    member.consent_given = given
+    member.consent_changed_at = utcnow()
+    member.consent_changed_by_id = by.id
+    erased = 0
+    if not given:
+        erased = delete_templates(session=session, member_id=member.id)
+    session.flush()
+    return erased
+
+
+def delete_templates(*, session: Session, member_id: uuid.UUID) -> int:
+    result = session.execute(delete(FaceTemplate).where(FaceTemplate.member_id == member_id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def create_many(*, session: Session, members_in: list[MemberCreate]) -> list[Member]:
+    """Insert all members or none: the caller commits only if this returns."""
+    members = [create(session=session, member_in=m) for m in members_in]
+    session.flush()
+    return members

@@ -1,0 +1,162 @@
+"""Face templates: encrypted storage, metadata listing, erasure, duplicate check, re-keying."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.backend.errors import BadRequestError, ConflictError, NotFoundError
+from server.backend.face_model import ServerFaceModel
+from server.backend.models import Admin, FaceTemplate, Member
+from server.backend.security.templates import (
+    SealedTemplate,
+    TemplateCipher,
+    TemplateDecryptionError,
+)
+
+
+@dataclass(frozen=True)
+class Match:
+    member: Member
+    similarity: float
+
+
+def _sealed(row: FaceTemplate) -> SealedTemplate:
+    return SealedTemplate(row.key_version, row.nonce, row.ciphertext)
+
+
+def open_row(cipher: TemplateCipher, row: FaceTemplate) -> NDArray[np.float32]:
+    """Decrypt a stored row; the row's own ids are the associated data."""
+    return cipher.open(
+        _sealed(row), member_id=row.member_id, template_id=row.id, model_id=row.model_id
+    )
+
+
+def normalised(values: list[float]) -> NDArray[np.float32]:
+    """An L2-normalised float32 vector; refuses non-finite or all-zero input."""
+    vector = np.asarray(values, dtype=np.float64)
+    norm = float(np.linalg.norm(vector))
+    if not np.all(np.isfinite(vector)) or not np.isfinite(norm) or norm == 0.0:
+        raise BadRequestError("The embedding must be finite numbers, not all zero.")
+    return (vector / norm).astype(np.float32)
+
+
+def list_for_member(*, session: Session, member_id: uuid.UUID) -> list[FaceTemplate]:
+    query = select(FaceTemplate).where(FaceTemplate.member_id == member_id)
+    return list(session.scalars(query.order_by(FaceTemplate.created_at)))
+
+
+def best_other_match(
+    *,
+    session: Session,
+    cipher: TemplateCipher,
+    embedding: NDArray[np.float32],
+    model_id: str,
+    exclude_member: uuid.UUID,
+) -> Match | None:
+    """The most similar template of another member (cosine of unit vectors)."""
+    query = select(FaceTemplate).where(
+        FaceTemplate.model_id == model_id, FaceTemplate.member_id != exclude_member
+    )
+    best: tuple[float, uuid.UUID] | None = None
+    for row in session.scalars(query):
+        similarity = float(np.dot(open_row(cipher, row), embedding))
+        if best is None or similarity > best[0]:
+            best = (similarity, row.member_id)
+    if best is None:
+        return None
+    member = session.get(Member, best[1])
+    return Match(member, best[0]) if member else None
+
+
+def enrol(
+    *,
+    session: Session,
+    cipher: TemplateCipher,
+    face_model: ServerFaceModel,
+    member: Member,
+    embedding: list[float],
+    model_id: str,
+    by: Admin,
+) -> FaceTemplate:
+    """Store a kiosk-computed embedding for `member`, after every check that protects it."""
+    if not member.consent_given:
+        raise ConflictError("Record the member's biometric consent before enrolling a face.")
+    if model_id != face_model.model_id:
+        raise ConflictError(
+            f"This embedding was made by {model_id}, but the server uses {face_model.model_id} "
+            f"(FACE_MODEL={face_model.pack_name}). Embeddings of different recognisers cannot "
+            "be compared: update the kiosk to the server's model and enrol again, or run a "
+            "re-embedding job after changing the server's pack."
+        )
+    vector = normalised(embedding)
+    match = best_other_match(
+        session=session,
+        cipher=cipher,
+        embedding=vector,
+        model_id=model_id,
+        exclude_member=member.id,
+    )
+    if match is not None and match.similarity >= face_model.accept_threshold:
+        raise ConflictError(
+            f"This face is already enrolled for {match.member.full_name}.",
+            details={"member_id": str(match.member.id), "similarity": round(match.similarity, 3)},
+        )
+    template_id = uuid.uuid4()
+    sealed = cipher.seal(vector, member_id=member.id, template_id=template_id, model_id=model_id)
+    row = FaceTemplate(
+        id=template_id,
+        member_id=member.id,
+        model_id=model_id,
+        key_version=sealed.key_version,
+        nonce=sealed.nonce,
+        ciphertext=sealed.ciphertext,
+        created_by_id=by.id,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get(*, session: Session, member_id: uuid.UUID, template_id: uuid.UUID) -> FaceTemplate:
+    row = session.get(FaceTemplate, template_id)
+    if row is None or row.member_id != member_id:
+        raise NotFoundError("No such face template for this member.")
+    return row
+
+
+@dataclass(frozen=True)
+class ReencryptReport:
+    reencrypted: int
+    already_current: int
+    failed: list[uuid.UUID]
+
+
+def reencrypt_all(*, session: Session, cipher: TemplateCipher) -> ReencryptReport:
+    """Re-seal every template not under the current key (fresh nonce each time)."""
+    done, current, failed = 0, 0, []
+    for row in session.scalars(select(FaceTemplate)):
+        if row.key_version == cipher.current_version:
+            current += 1
+            continue
+        try:
+            vector = open_row(cipher, row)
+        except TemplateDecryptionError:
+            failed.append(row.id)
+            continue
+        sealed = cipher.seal(
+            vector, member_id=row.member_id, template_id=row.id, model_id=row.model_id
+        )
+        row.key_version, row.nonce, row.ciphertext = (
+            sealed.key_version,
+            sealed.nonce,
+            sealed.ciphertext,
+        )
+        done += 1
+    session.flush()
+    return ReencryptReport(done, current, failed)

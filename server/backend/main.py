@@ -1,0 +1,90 @@
+"""The backend application: `create_app(settings)` is the composition root.
+
+Nothing happens at import time; the lifespan builds the services (database pool,
+store, token and crypto services), migrates the embedded database, and creates the
+super admin on first start.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from server.backend.api.errors import install_error_handlers
+from server.backend.api.limits import BodySizeLimit
+from server.backend.api.routes import (
+    admins,
+    audit,
+    auth,
+    health,
+    meetings,
+    members,
+    qr,
+    templates,
+)
+from server.backend.bootstrap import ensure_super_admin, prepare_database
+from server.backend.config import Settings, load_settings
+from server.backend.context import build_backend
+from server.backend.security.passwords import Argon2Params
+from server.backend.services.mailer import Mailer
+
+logger = logging.getLogger(__name__)
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix="/api")
+    for module in (auth, admins, members, templates, meetings, qr, audit):
+        router.include_router(module.router)
+    return router
+
+
+def create_app(
+    settings: Settings,
+    *,
+    mailer: Mailer | None = None,
+    password_params: Argon2Params | None = None,
+) -> FastAPI:
+    """Build the app; `mailer` and `password_params` let tests capture mail and hash fast."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        backend = build_backend(settings, mailer=mailer, password_params=password_params)
+        try:
+            prepare_database(backend)
+            ensure_super_admin(backend)
+            app.state.backend = backend
+            logger.info("Backend ready (%s database)", backend.engine.dialect.name)
+            yield
+        finally:
+            backend.close()
+
+    app = FastAPI(
+        title="Sonta Attendance API",
+        version="0.1.0",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(api_router())
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=[settings.cors_origin],
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type"],
+        allow_credentials=False,
+        max_age=600,
+    )
+    app.add_middleware(BodySizeLimit)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """App factory for process managers (`uvicorn --factory server.backend.main:app_from_env`)."""
+    return create_app(load_settings())

@@ -1,0 +1,295 @@
+"""Request and response bodies: the XBase / XCreate / XUpdate / XPublic family per resource.
+
+Every free-text field refuses NUL characters (PostgreSQL cannot store them) and has a
+maximum length matching its column, so bad input is a clear 422 before it reaches SQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
+# For query parameters: PostgreSQL cannot compare against text holding NUL characters.
+NO_NUL = r"^[^\x00]*$"
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), NoNul]
+Ministry = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), NoNul
+]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40), NoNul]
+LongText = Annotated[str, StringConstraints(max_length=4000), NoNul]
+ModelId = Annotated[str, StringConstraints(min_length=1, max_length=100), NoNul]
+Email = Annotated[EmailStr, StringConstraints(max_length=320), NoNul]
+Role = Literal["super_admin", "admin"]
+MemberStatus = Literal["active", "inactive"]
+MeetingStatus = Literal["scheduled", "active", "ended", "cancelled"]
+QrPolicy = Literal["until_end", "max_scans", "minutes"]
+
+
+class Message(BaseModel):
+    detail: str
+
+
+# --- auth -------------------------------------------------------------------------
+
+
+class LoginRequest(BaseModel):
+    email: Email
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class TokenPublic(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 scheme name
+    expires_in: int
+
+
+class EmailRequest(BaseModel):
+    email: Email
+
+
+class OneTimeTokenRequest(BaseModel):
+    token: str = Field(min_length=1, max_length=200)
+
+
+class PasswordSetRequest(BaseModel):
+    token: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+# --- admins -----------------------------------------------------------------------
+
+
+class AdminBase(BaseModel):
+    email: Email
+    full_name: Label = ""
+    role: Role = "admin"
+
+
+class AdminCreate(AdminBase):
+    pass
+
+
+class AdminUpdate(BaseModel):
+    full_name: Label | None = None
+    role: Role | None = None
+    is_active: bool | None = None
+
+
+class AdminPublic(AdminBase):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    is_active: bool
+    has_password: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+# --- members ----------------------------------------------------------------------
+
+
+class MemberBase(BaseModel):
+    full_name: Name
+    ministry: Ministry
+    email: Email | None = None
+    phone: Phone | None = None
+    notes: LongText = ""
+
+
+class MemberCreate(MemberBase):
+    status: MemberStatus = "active"
+
+
+class MemberUpdate(BaseModel):
+    full_name: Name | None = None
+    ministry: Ministry | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    notes: LongText | None = None
+    status: MemberStatus | None = None
+
+
+class MemberPublic(MemberBase):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    status: MemberStatus
+    consent_given: bool
+    consent_changed_at: datetime | None
+    consent_changed_by_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class MembersPublic(BaseModel):
+    data: list[MemberPublic]
+    count: int
+
+
+class ConsentUpdate(BaseModel):
+    given: bool
+
+
+class ImportRowError(BaseModel):
+    row: int
+    errors: list[str]
+
+
+class ImportReport(BaseModel):
+    created: int
+    errors: list[ImportRowError]
+
+
+# --- face templates ---------------------------------------------------------------
+
+EMBEDDING_SIZE = 512
+
+
+class TemplateCreate(BaseModel):
+    embedding: list[float] = Field(min_length=EMBEDDING_SIZE, max_length=EMBEDDING_SIZE)
+    model_id: ModelId
+
+
+class TemplatePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    member_id: uuid.UUID
+    model_id: str
+    key_version: str
+    created_at: datetime
+
+
+# --- meetings ---------------------------------------------------------------------
+
+
+class MeetingBase(BaseModel):
+    title: Name
+    description: LongText = ""
+    starts_at: datetime
+    ends_at: datetime
+    late_after: datetime | None = None
+    location_name: Label = ""
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    radius_m: int = Field(default=100, ge=10, le=50_000)
+    expected_ministries: list[Ministry] = Field(default_factory=list, max_length=200)
+    expected_member_ids: list[uuid.UUID] = Field(default_factory=list, max_length=5000)
+    qr_policy: QrPolicy = "until_end"
+    qr_max_scans: int | None = Field(default=None, ge=1, le=100_000)
+    qr_valid_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
+    qr_rotation_seconds: int = Field(default=30, ge=10, le=3600)
+
+
+class MeetingCreate(MeetingBase):
+    pass
+
+
+class MeetingUpdate(BaseModel):
+    title: Name | None = None
+    description: LongText | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    late_after: datetime | None = None
+    location_name: Label | None = None
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    radius_m: int | None = Field(default=None, ge=10, le=50_000)
+    expected_ministries: list[Ministry] | None = Field(default=None, max_length=200)
+    expected_member_ids: list[uuid.UUID] | None = Field(default=None, max_length=5000)
+    qr_policy: QrPolicy | None = None
+    qr_max_scans: int | None = Field(default=None, ge=1, le=100_000)
+    qr_valid_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
+    qr_rotation_seconds: int | None = Field(default=None, ge=10, le=3600)
+
+
+class MeetingPublic(MeetingBase):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    status: MeetingStatus
+    qr_scan_count: int
+    started_at: datetime | None
+    ended_at: datetime | None
+    created_at: datetime
+
+
+class MeetingsPublic(BaseModel):
+    data: list[MeetingPublic]
+    count: int
+
+
+class MeetingQr(BaseModel):
+    token: str
+    meeting_id: uuid.UUID
+    expires_at: datetime
+    refresh_after_seconds: int
+
+
+class QrToken(BaseModel):
+    token: str = Field(min_length=1, max_length=1024)
+
+
+class QrInfo(BaseModel):
+    meeting_id: uuid.UUID
+    title: str
+    location_name: str
+    latitude: float | None
+    longitude: float | None
+    radius_m: int
+    starts_at: datetime
+    ends_at: datetime
+    late_after: datetime | None
+    code_expires_at: datetime
+
+
+class QrTicket(QrInfo):
+    ticket: str
+    ticket_expires_at: datetime
+
+
+class QrTicketRequest(BaseModel):
+    ticket: str = Field(min_length=1, max_length=200)
+
+
+class QrRedeemed(BaseModel):
+    meeting_id: uuid.UUID
+
+
+# --- audit ------------------------------------------------------------------------
+
+
+class AuditPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    actor_id: uuid.UUID | None
+    actor_email: str
+    action: str
+    target_type: str
+    target_id: str
+    details: dict[str, Any]
+    client_ip: str
+
+
+class AuditPage(BaseModel):
+    data: list[AuditPublic]
+    count: int

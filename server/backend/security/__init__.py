@@ -1,0 +1,1 @@
+"""Cryptography of the backend: password hashes, JWTs, signed QR codes, template encryption."""

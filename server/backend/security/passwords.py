@@ -1,0 +1,65 @@
+"""Password hashing with argon2id at OWASP's recommended parameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher as Argon2Hasher
+from argon2 import Type
+from argon2.exceptions import InvalidHashError, VerificationError
+
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 128
+
+
+@dataclass(frozen=True)
+class Argon2Params:
+    """argon2id cost; the defaults are OWASP's (19 MiB, 2 iterations, 1 lane)."""
+
+    memory_kib: int = 19_456
+    time_cost: int = 2
+    parallelism: int = 1
+
+
+class PasswordHasher:
+    """Hashes and verifies passwords; verifying an unknown account costs the same time."""
+
+    def __init__(self, params: Argon2Params | None = None) -> None:
+        p = params or Argon2Params()
+        self._hasher = Argon2Hasher(
+            time_cost=p.time_cost,
+            memory_cost=p.memory_kib,
+            parallelism=p.parallelism,
+            type=Type.ID,
+        )
+        self._dummy_hash: str | None = None
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        """True when `password` matches; a missing hash still spends a full verification."""
+        if password_hash is None:
+            # Equal work for unknown accounts, so timing does not reveal which emails exist.
+            if self._dummy_hash is None:
+                self._dummy_hash = self._hasher.hash("sonta-timing-equaliser")
+            password_hash = self._dummy_hash
+            password = password + "\x00never-matches"
+        try:
+            return self._hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(password_hash)
+
+
+def password_problem(password: str) -> str | None:
+    """Why a new password is refused, or None when it is acceptable."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"The password must be at least {MIN_PASSWORD_LENGTH} characters long."
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"The password must be at most {MAX_PASSWORD_LENGTH} characters long."
+    if len(set(password)) < 5:
+        return "The password repeats too few different characters."
+    return None

@@ -1,0 +1,183 @@
+"""Sign-in, sessions and one-time links for admins.
+
+Every answer to an unauthenticated caller is the same whether or not the email
+belongs to an admin, and failed attempts are counted per account and per client in
+the shared store, so throttling holds across replicas.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import uuid
+
+from sqlalchemy.orm import Session
+
+from server.backend.context import Backend
+from server.backend.crud import admins as admins_crud
+from server.backend.crud import audit
+from server.backend.errors import AuthError, BadRequestError
+from server.backend.models import Admin, utcnow
+from server.backend.security.passwords import password_problem
+from server.backend.security.tokens import TokenClaims, TokenPair
+from server.backend.services import throttle as limits
+
+logger = logging.getLogger(__name__)
+
+WRONG_CREDENTIALS = "Incorrect email or password."
+LINK_SENT = "If this email belongs to an admin, a message is on its way."
+MAGIC_LINK_TTL = 15 * 60
+PASSWORD_LINK_TTL = 24 * 3600
+
+
+def _once_key(purpose: str, token: str) -> str:
+    return f"once:{purpose}:{hashlib.sha256(token.encode()).hexdigest()}"
+
+
+def login(
+    backend: Backend, session: Session, *, email: str, password: str, client_ip: str
+) -> TokenPair:
+    """Email + password sign-in, throttled per account and per client."""
+    email = admins_crud.normalise_email(email)
+    backend.throttle.check("login-account", email, limits.LOGIN_PER_ACCOUNT)
+    backend.throttle.check("login-client", client_ip, limits.LOGIN_PER_CLIENT)
+    admin = admins_crud.get_by_email(session=session, email=email)
+    verified = backend.passwords.verify(admin.password_hash if admin else None, password)
+    if admin is None or not verified or not admin.is_active:
+        backend.throttle.hit("login-account", email, limits.LOGIN_PER_ACCOUNT)
+        backend.throttle.hit("login-client", client_ip, limits.LOGIN_PER_CLIENT)
+        raise AuthError(WRONG_CREDENTIALS)
+    backend.throttle.reset("login-account", email)
+    if admin.password_hash and backend.passwords.needs_rehash(admin.password_hash):
+        admin.password_hash = backend.passwords.hash(password)
+    return _signed_in(backend, session, admin, "auth.login", client_ip)
+
+
+def _signed_in(
+    backend: Backend, session: Session, admin: Admin, action: str, client_ip: str
+) -> TokenPair:
+    admin.last_login_at = utcnow()
+    audit.record(session=session, actor=admin, action=action, client_ip=client_ip)
+    session.commit()
+    return backend.tokens.issue(admin.id, admin.session_version)
+
+
+def authenticate(
+    backend: Backend, session: Session, access_token: str
+) -> tuple[Admin, TokenClaims]:
+    """The admin behind a live access token; refuses ended sessions and disabled admins."""
+    claims = backend.tokens.verify(access_token, "access")
+    return _live_admin(backend, session, claims), claims
+
+
+def _live_admin(backend: Backend, session: Session, claims: TokenClaims) -> Admin:
+    admin = session.get(Admin, claims.admin_id)
+    if (
+        admin is None
+        or not admin.is_active
+        or admin.session_version != claims.session_version
+        or not backend.tokens.family_alive(claims.family)
+    ):
+        raise AuthError("This session has ended; please sign in again.")
+    return admin
+
+
+def refresh(backend: Backend, session: Session, refresh_token: str) -> TokenPair:
+    """Rotate a refresh token (reuse revokes the family) for a still-valid admin."""
+    claims, pair = backend.tokens.rotate(refresh_token)
+    try:
+        _live_admin(backend, session, claims)
+    except AuthError:
+        backend.tokens.revoke_family(claims.family)
+        raise
+    return pair
+
+
+def logout(backend: Backend, session: Session, admin: Admin, claims: TokenClaims, ip: str) -> None:
+    """End this sign-in: its refresh family and every access token issued in it."""
+    backend.tokens.revoke_family(claims.family)
+    audit.record(session=session, actor=admin, action="auth.logout", client_ip=ip)
+    session.commit()
+
+
+def request_magic_link(backend: Backend, session: Session, *, email: str, client_ip: str) -> None:
+    """Email a one-time sign-in link to an active admin; silent for anyone else."""
+    admin = _throttled_lookup(backend, session, email, client_ip)
+    if admin is None or not admin.is_active:
+        return
+    token = _issue_once(backend, "magic", admin.id, MAGIC_LINK_TTL)
+    link = f"{backend.settings.cors_origin}/auth/magic?token={token}"
+    backend.mailer.send(
+        to=admin.email,
+        subject="Your Sonta Attendance sign-in link",
+        text=f"Sign in within 15 minutes with this link (it works once):\n{link}\n\n"
+        f"Or enter this one-time code: {token}\n",
+    )
+
+
+def redeem_magic_link(
+    backend: Backend, session: Session, *, token: str, client_ip: str
+) -> TokenPair:
+    admin_id = backend.store.take(_once_key("magic", token))
+    admin = session.get(Admin, uuid.UUID(admin_id)) if admin_id else None
+    if admin is None or not admin.is_active:
+        raise AuthError("This sign-in link is invalid, expired or already used.")
+    return _signed_in(backend, session, admin, "auth.login_magic_link", client_ip)
+
+
+def request_password_link(
+    backend: Backend, session: Session, *, email: str, client_ip: str
+) -> None:
+    """Send a set-password link to an active admin; silent for anyone else."""
+    admin = _throttled_lookup(backend, session, email, client_ip)
+    if admin is not None and admin.is_active:
+        send_password_link(backend, admin)
+
+
+def send_password_link(backend: Backend, admin: Admin) -> None:
+    token = _issue_once(backend, "password", admin.id, PASSWORD_LINK_TTL)
+    link = f"{backend.settings.cors_origin}/auth/set-password?token={token}"
+    backend.mailer.send(
+        to=admin.email,
+        subject="Set your Sonta Attendance password",
+        text=f"Choose your password within 24 hours with this link (it works once):\n{link}\n\n"
+        f"Or enter this one-time code: {token}\n",
+    )
+
+
+def set_password(
+    backend: Backend, session: Session, *, token: str, password: str, client_ip: str
+) -> None:
+    """Use a set-password link once; a refused password does not use up the link."""
+    key = _once_key("password", token)
+    if backend.store.get(key) is None:
+        raise AuthError("This link is invalid, expired or already used.")
+    problem = password_problem(password)
+    if problem:
+        raise BadRequestError(problem)
+    admin_id = backend.store.take(key)
+    admin = session.get(Admin, uuid.UUID(admin_id)) if admin_id else None
+    if admin is None or not admin.is_active:
+        raise AuthError("This link is invalid, expired or already used.")
+    admins_crud.set_password(
+        session=session, admin=admin, password_hash=backend.passwords.hash(password)
+    )
+    audit.record(session=session, actor=admin, action="auth.password_set", client_ip=client_ip)
+    session.commit()
+
+
+def _issue_once(backend: Backend, purpose: str, admin_id: uuid.UUID, ttl: int) -> str:
+    token = secrets.token_urlsafe(32)
+    backend.store.set(_once_key(purpose, token), str(admin_id), ttl=ttl)
+    return token
+
+
+def _throttled_lookup(
+    backend: Backend, session: Session, email: str, client_ip: str
+) -> Admin | None:
+    """Count an email-sending request per account and client, then find the admin."""
+    email = admins_crud.normalise_email(email)
+    backend.throttle.consume("email-client", client_ip, limits.EMAIL_PER_CLIENT)
+    backend.throttle.consume("email-account", email, limits.EMAIL_PER_ACCOUNT)
+    return admins_crud.get_by_email(session=session, email=email)

@@ -1,0 +1,91 @@
+"""The rotating meeting QR code and the single-use check-in tickets it yields.
+
+The screen shows a code that rotates every `qr_rotation_seconds` and stays valid for
+two rotations (so a code scanned just before it changed still works). Scanning a valid
+code gives the phone a ticket for one check-in; a ticket used twice is a replay and
+is refused, whichever replica sees it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from server.backend.context import Backend
+from server.backend.crud import meetings as crud
+from server.backend.errors import AuthError, ConflictError
+from server.backend.models import Meeting, utcnow
+from server.backend.security.qr import QrClaims
+
+TICKET_TTL = 10 * 60
+
+
+@dataclass(frozen=True)
+class MeetingCode:
+    token: str
+    expires_at: datetime
+    refresh_after_seconds: int
+
+
+@dataclass(frozen=True)
+class Ticket:
+    ticket: str
+    expires_at: datetime
+
+
+def _ticket_key(ticket: str) -> str:
+    return f"qr:ticket:{hashlib.sha256(ticket.encode()).hexdigest()}"
+
+
+def _when(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+def _seconds_left(meeting: Meeting) -> int:
+    return int((crud.qr_closes_at(meeting) - utcnow()).total_seconds())
+
+
+def current_code(backend: Backend, meeting: Meeting) -> MeetingCode:
+    """A freshly signed code for an active meeting whose QR window is open."""
+    if meeting.status != "active":
+        raise ConflictError(f"The meeting is {meeting.status}; start it to show its QR code.")
+    left = _seconds_left(meeting)
+    if left <= 0:
+        raise ConflictError("The meeting's QR window has closed under its QR policy.")
+    lifetime = min(2 * meeting.qr_rotation_seconds, left)
+    token, claims = backend.qr.sign(meeting.id, lifetime=lifetime)
+    return MeetingCode(token, _when(claims.expires_at), meeting.qr_rotation_seconds)
+
+
+def check_code(backend: Backend, session: Session, token: str) -> tuple[Meeting, QrClaims]:
+    """The meeting behind an authentic, unexpired code whose meeting still takes scans."""
+    claims = backend.qr.verify(token)
+    meeting = session.get(Meeting, claims.meeting_id)
+    if meeting is None or meeting.status != "active" or _seconds_left(meeting) <= 0:
+        raise AuthError("This meeting is not taking check-ins now.")
+    return meeting, claims
+
+
+def scan(backend: Backend, session: Session, token: str) -> tuple[Meeting, QrClaims, Ticket]:
+    """Count a scan under the meeting's policy and issue a single-use check-in ticket."""
+    meeting, claims = check_code(backend, session, token)
+    if not crud.count_scan(session=session, meeting=meeting):
+        raise ConflictError("This meeting's QR code has reached its maximum number of scans.")
+    session.commit()
+    ticket = secrets.token_urlsafe(24)
+    ttl = min(TICKET_TTL, max(1, _seconds_left(meeting)))
+    backend.store.set(_ticket_key(ticket), str(meeting.id), ttl=ttl)
+    return meeting, claims, Ticket(ticket, _when(utcnow().timestamp() + ttl))
+
+
+def redeem(backend: Backend, ticket: str) -> uuid.UUID:
+    """Use a ticket once; a second use (a replay) or an expired ticket is refused."""
+    meeting_id = backend.store.take(_ticket_key(ticket))
+    if meeting_id is None:
+        raise ConflictError("This check-in ticket was already used or has expired; scan again.")
+    return uuid.UUID(meeting_id)

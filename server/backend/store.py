@@ -1,0 +1,285 @@
+"""The shared key-value store: rate limits, single-use tokens, refresh-token families, events.
+
+Two implementations of one protocol. `RedisStore` is what production replicas share, so
+they behave as one; `MemoryStore` serves the embedded single-process default. Every
+operation that must not race across replicas (counting, taking a single-use token,
+rotating a family) is one atomic step in both.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+import redis
+
+from server.backend.errors import ServiceUnavailableError
+
+# INCR then set the window's expiry only on the first hit, atomically.
+_INCR_WINDOW = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+# Replace the value only if it is still the expected one; report what was found.
+_COMPARE_AND_SWAP = """
+local current = redis.call('GET', KEYS[1])
+if current == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  return 1
+end
+if current then return 0 end
+return -1
+"""
+
+
+class Subscription(Protocol):
+    """Messages published on one channel after subscribing."""
+
+    def get(self, timeout: float) -> str | None: ...
+
+    def close(self) -> None: ...
+
+
+class KeyValueStore(Protocol):
+    """What the backend needs from Redis (or its in-process stand-in)."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def set(self, key: str, value: str, *, ttl: int) -> None: ...
+
+    def take(self, key: str) -> str | None:
+        """Return and delete the value in one step: a single-use token is used once."""
+
+    def delete(self, key: str) -> None: ...
+
+    def incr_window(self, key: str, *, ttl: int) -> int:
+        """Count a hit in a fixed window of `ttl` seconds that starts at the first hit."""
+
+    def ttl(self, key: str) -> int:
+        """Seconds before `key` expires; 0 when it does not exist."""
+
+    def compare_and_swap(self, key: str, expected: str, new: str, *, ttl: int) -> int:
+        """Set `new` if the value is `expected` (1); 0 if it differs; -1 if absent."""
+
+    def publish(self, channel: str, message: str) -> None: ...
+
+    def subscribe(self, channel: str) -> Subscription: ...
+
+    def ping(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class MemoryStore:
+    """In-process store for the embedded default; correct only within one process."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._values: dict[str, tuple[str, float]] = {}
+        self._channels: dict[str, list[_MemorySubscription]] = {}
+
+    def _live(self, key: str) -> str | None:
+        item = self._values.get(key)
+        if item is None:
+            return None
+        if item[1] <= self._clock():
+            del self._values[key]
+            return None
+        return item[0]
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            return self._live(key)
+
+    def set(self, key: str, value: str, *, ttl: int) -> None:
+        with self._lock:
+            self._values[key] = (value, self._clock() + ttl)
+
+    def take(self, key: str) -> str | None:
+        with self._lock:
+            value = self._live(key)
+            self._values.pop(key, None)
+            return value
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._values.pop(key, None)
+
+    def incr_window(self, key: str, *, ttl: int) -> int:
+        with self._lock:
+            current = self._live(key)
+            if current is None:
+                self._values[key] = ("1", self._clock() + ttl)
+                return 1
+            count = int(current) + 1
+            self._values[key] = (str(count), self._values[key][1])
+            return count
+
+    def ttl(self, key: str) -> int:
+        with self._lock:
+            if self._live(key) is None:
+                return 0
+            return max(1, round(self._values[key][1] - self._clock()))
+
+    def compare_and_swap(self, key: str, expected: str, new: str, *, ttl: int) -> int:
+        with self._lock:
+            current = self._live(key)
+            if current is None:
+                return -1
+            if current != expected:
+                return 0
+            self._values[key] = (new, self._clock() + ttl)
+            return 1
+
+    def publish(self, channel: str, message: str) -> None:
+        with self._lock:
+            subscribers = list(self._channels.get(channel, ()))
+        for subscriber in subscribers:
+            subscriber.queue.put(message)
+
+    def subscribe(self, channel: str) -> Subscription:
+        subscription = _MemorySubscription(lambda s: self._unsubscribe(channel, s))
+        with self._lock:
+            self._channels.setdefault(channel, []).append(subscription)
+        return subscription
+
+    def _unsubscribe(self, channel: str, subscription: _MemorySubscription) -> None:
+        with self._lock:
+            self._channels.get(channel, []).remove(subscription)
+
+    def ping(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+
+class _MemorySubscription:
+    def __init__(self, on_close: Callable[[_MemorySubscription], None]) -> None:
+        self.queue: queue.Queue[str] = queue.Queue()
+        self._on_close = on_close
+
+    def get(self, timeout: float) -> str | None:
+        try:
+            return self.queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        self._on_close(self)
+
+
+def _text(value: bytes | str | None) -> str | None:
+    if isinstance(value, bytes):
+        return value.decode()
+    return value
+
+
+@contextmanager
+def _redis_errors() -> Iterator[None]:
+    """Map redis-py's exceptions to the backend's own at this one boundary."""
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise ServiceUnavailableError(f"The cache (Redis) cannot be reached: {exc}") from exc
+
+
+class RedisStore:
+    """Store shared by every replica; keys live under one prefix."""
+
+    def __init__(self, client: redis.Redis, *, prefix: str = "sonta:") -> None:
+        self._client = client
+        self._prefix = prefix
+        self._incr = client.register_script(_INCR_WINDOW)
+        self._cas = client.register_script(_COMPARE_AND_SWAP)
+
+    def _k(self, key: str) -> str:
+        return self._prefix + key
+
+    def get(self, key: str) -> str | None:
+        with _redis_errors():
+            return _text(self._client.get(self._k(key)))
+
+    def set(self, key: str, value: str, *, ttl: int) -> None:
+        with _redis_errors():
+            self._client.set(self._k(key), value, ex=ttl)
+
+    def take(self, key: str) -> str | None:
+        with _redis_errors():
+            return _text(self._client.getdel(self._k(key)))
+
+    def delete(self, key: str) -> None:
+        with _redis_errors():
+            self._client.delete(self._k(key))
+
+    def incr_window(self, key: str, *, ttl: int) -> int:
+        with _redis_errors():
+            return int(self._incr(keys=[self._k(key)], args=[ttl]))
+
+    def ttl(self, key: str) -> int:
+        with _redis_errors():
+            return max(0, int(self._client.ttl(self._k(key))))
+
+    def compare_and_swap(self, key: str, expected: str, new: str, *, ttl: int) -> int:
+        with _redis_errors():
+            return int(self._cas(keys=[self._k(key)], args=[expected, new, ttl]))
+
+    def publish(self, channel: str, message: str) -> None:
+        with _redis_errors():
+            self._client.publish(self._k(channel), message)
+
+    def subscribe(self, channel: str) -> Subscription:
+        with _redis_errors():
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+            pubsub.subscribe(self._k(channel))
+        return _RedisSubscription(pubsub)
+
+    def ping(self) -> bool:
+        try:
+            return bool(self._client.ping())
+        except redis.RedisError:
+            return False
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class _RedisSubscription:
+    def __init__(self, pubsub: redis.client.PubSub) -> None:
+        self._pubsub = pubsub
+
+    def get(self, timeout: float) -> str | None:
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            with _redis_errors():
+                message = self._pubsub.get_message(timeout=remaining)
+            if message is not None and message["type"] == "message":
+                return str(message["data"])
+        return None
+
+    def close(self) -> None:
+        self._pubsub.close()
+
+
+def redis_client(
+    *, host: str | None, port: int, password: str | None, url: str | None
+) -> redis.Redis:
+    """A client from REDIS_URL (e.g. rediss:// for TLS) or from host, port and password."""
+    options = {"decode_responses": True, "socket_timeout": 2.0, "socket_connect_timeout": 2.0}
+    if url:
+        return redis.Redis.from_url(url, **options)
+    return redis.Redis(
+        host=host or "localhost",
+        port=port,
+        password=password,
+        decode_responses=True,
+        socket_timeout=2.0,
+        socket_connect_timeout=2.0,
+    )

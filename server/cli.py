@@ -1,0 +1,127 @@
+"""`sonta server`, `sonta migrate`, `sonta admin ...` and `sonta templates re-encrypt`.
+
+Imports of the backend happen inside the handlers, so listing commands stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from server.backend.config import Settings
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    server = subparsers.add_parser("server", help="run the backend API (port PORT, default 3000)")
+    server.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")  # noqa: S104
+    server.add_argument("--port", type=int, default=None, help="port (default: PORT or 3000)")
+    server.set_defaults(handler=run_server)
+
+    migrate = subparsers.add_parser(
+        "migrate", help="apply database migrations (alembic upgrade head)"
+    )
+    migrate.set_defaults(handler=run_migrate)
+
+    admin = subparsers.add_parser("admin", help="manage admin accounts")
+    admin_commands = admin.add_subparsers(dest="admin_command", required=True, metavar="ACTION")
+    create = admin_commands.add_parser("create", help="create an admin; password read from stdin")
+    create.add_argument("email")
+    create.add_argument("--role", choices=("admin", "super_admin"), default="admin")
+    create.set_defaults(handler=run_admin_create)
+    reset = admin_commands.add_parser(
+        "reset-password", help="set an admin's password from stdin and end their sessions"
+    )
+    reset.add_argument("email")
+    reset.set_defaults(handler=run_admin_reset_password)
+
+    templates = subparsers.add_parser("templates", help="face template maintenance")
+    template_commands = templates.add_subparsers(
+        dest="templates_command", required=True, metavar="ACTION"
+    )
+    reencrypt = template_commands.add_parser(
+        "re-encrypt",
+        help="re-encrypt every template with EMBEDDING_ENCRYPTION_KEY "
+        "(old keys listed in EMBEDDING_ENCRYPTION_KEY_PREVIOUS)",
+    )
+    reencrypt.set_defaults(handler=run_reencrypt)
+
+
+def _settings() -> Settings | None:
+    from server.backend.config import load_settings  # noqa: PLC0415
+    from server.backend.errors import ConfigError  # noqa: PLC0415
+
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        print(exc.message, file=sys.stderr)
+        return None
+
+
+def run_server(args: argparse.Namespace) -> int:
+    import uvicorn  # noqa: PLC0415
+
+    from server.backend.main import create_app  # noqa: PLC0415
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    port = args.port or settings.port
+    print(f"Backend starting on port {port}", file=sys.stderr)
+    uvicorn.run(create_app(settings), host=args.host, port=port, proxy_headers=True)
+    return 0
+
+
+def run_migrate(_args: argparse.Namespace) -> int:
+    from server.backend.db import make_engine  # noqa: PLC0415
+    from server.backend.migrate import upgrade_to_head  # noqa: PLC0415
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    engine = make_engine(settings)
+    try:
+        upgrade_to_head(engine)
+    finally:
+        engine.dispose()
+    print("Database schema is up to date.", file=sys.stderr)
+    return 0
+
+
+def read_password(prompt: str = "New password: ") -> str:
+    """A password from the terminal (asked twice) or the first line of piped stdin."""
+    if sys.stdin.isatty():
+        first = getpass.getpass(prompt)
+        if getpass.getpass("Repeat it: ") != first:
+            raise ValueError("The two passwords differ.")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def run_admin_create(args: argparse.Namespace) -> int:
+    from server.backend.admin_tasks import create_admin  # noqa: PLC0415
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    return create_admin(settings, email=args.email, role=args.role, read_password=read_password)
+
+
+def run_admin_reset_password(args: argparse.Namespace) -> int:
+    from server.backend.admin_tasks import reset_password  # noqa: PLC0415
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    return reset_password(settings, email=args.email, read_password=read_password)
+
+
+def run_reencrypt(_args: argparse.Namespace) -> int:
+    from server.backend.admin_tasks import reencrypt_templates  # noqa: PLC0415
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    return reencrypt_templates(settings)

@@ -1,0 +1,54 @@
+"""`/health` reports database, cache and face-service; 503 without a database."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from server.backend.config import Settings, load_settings
+from tests.server.conftest import ClientFactory
+
+
+def test_health_reports_database_cache_and_face_service(any_client: TestClient) -> None:
+    response = any_client.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["database"] == "ok"
+    assert body["cache"]["state"] == "ok"
+    # Nothing listens on the default face-service port in tests.
+    assert body["face_service"]["status"] == "unavailable"
+    assert body["model"] == "buffalo_l"
+
+
+def test_health_names_the_store_in_use(
+    make_client: ClientFactory, pg_settings: Settings, embedded_settings: Settings
+) -> None:
+    assert make_client(pg_settings).get("/health").json()["cache"]["kind"] == "redis"
+    assert make_client(embedded_settings).get("/health").json()["cache"]["kind"] == "in-process"
+
+
+def test_health_is_503_when_database_unreachable(
+    make_client: ClientFactory, server_env: dict[str, str]
+) -> None:
+    # A port where no PostgreSQL listens: the app still starts and says so.
+    settings = load_settings({**server_env, "DATABASE_PORT": "9"})
+    response = make_client(settings).get("/health")
+    assert response.status_code == 503
+    assert response.json()["database"] == "unavailable"
+
+
+def test_api_routes_answer_503_not_500_when_database_unreachable(
+    make_client: ClientFactory, server_env: dict[str, str]
+) -> None:
+    settings = load_settings({**server_env, "DATABASE_PORT": "9"})
+    response = make_client(settings).post(
+        "/api/auth/login", json={"email": "a@example.org", "password": "whatever"}
+    )
+    assert response.status_code == 503
+    assert "database" in response.json()["detail"].lower()
+
+
+def test_docs_and_openapi_are_served_under_api(any_client: TestClient) -> None:
+    assert any_client.get("/api/docs").status_code == 200
+    schema = any_client.get("/api/openapi.json").json()
+    assert "/api/auth/login" in schema["paths"]
+    assert "/health" in schema["paths"]
