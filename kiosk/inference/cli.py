@@ -83,7 +83,8 @@ def _engine(args: argparse.Namespace) -> FaceEngine:
     config = EngineConfig.from_env()
     if args.model:
         config = replace(config, pack=args.model)
-    return FaceEngine.from_config(config)
+    # One-shot commands: no warm-up of detector sizes they will not use.
+    return FaceEngine.load(config.resolve(), config.threads, warm_up_sizes=())
 
 
 def _detect(args: argparse.Namespace) -> int:

@@ -1,0 +1,176 @@
+"""``sonta face ...`` run as a real process: its JSON contract, messages and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.kiosk.conftest import photo_path
+from tests.utils.pack_server import PackServer, pack_zip
+
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
+SONTA = str(Path(sys.executable).with_name("sonta"))
+
+
+def sonta(*args: str, cache: Path, model: str = "vectron") -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FACE_MODEL")}
+    env.update(FACE_MODEL=model, FACE_MODEL_CACHE=str(cache), OMP_NUM_THREADS="2")
+    return subprocess.run(
+        [SONTA, *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+
+
+def as_json(result: subprocess.CompletedProcess[str]) -> Any:
+    return json.loads(result.stdout)
+
+
+def test_detect_json_contract(tmp_path: Path) -> None:
+    result = sonta(
+        "face", "detect", "--json", str(photo_path("obama")), str(photo_path("t1")), cache=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    document = as_json(result)
+    assert document["model"] == {"pack": "vectron", "model_id": "vectron@9cc6e4a75f0e2bf0"}
+    assert document["purpose"] == "enrolment"
+    obama, group = document["images"]
+    assert (obama["width"], obama["height"], obama["issues"]) == (910, 1137, [])
+    (face,) = obama["faces"]
+    assert set(face) == {"bbox", "score", "keypoints", "quality"}
+    x1, y1, x2, y2 = face["bbox"]
+    assert 0 <= x1 < x2 <= 910 and 0 <= y1 < y2 <= 1137
+    assert len(face["keypoints"]) == 5 and all(len(p) == 2 for p in face["keypoints"])
+    assert face["quality"]["passed"] is True
+    assert set(face["quality"]["measures"]) == {
+        "inter_eye_px",
+        "sharpness",
+        "brightness",
+        "yaw_deg",
+        "pitch_deg",
+        "detector_score",
+    }
+    assert len(group["faces"]) == 6
+    assert group["issues"] == ["multiple_faces"]
+    assert "Only the person enrolling" in group["reasons"][0]
+
+
+def test_detect_reports_coordinates_of_the_original_file_when_downscaled(tmp_path: Path) -> None:
+    # A 3x upscale of obama.jpg (2730x3411) is decoded at most 2560 pixels high.
+    big = cv2.resize(cv2.imread(str(photo_path("obama"))), None, fx=3, fy=3)
+    path = tmp_path / "big.jpg"
+    cv2.imwrite(str(path), big)
+    document = as_json(
+        sonta("face", "detect", "--json", str(path), str(photo_path("obama")), cache=tmp_path)
+    )
+    scaled, original = (image["faces"][0]["bbox"] for image in document["images"])
+    assert document["images"][0]["width"] == 2730
+    for a, b in zip(scaled, original, strict=True):
+        assert a == pytest.approx(3 * b, abs=12)
+
+
+def test_detect_keeps_going_past_a_bad_file_and_fails_at_the_end(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not a photo")
+    result = sonta("face", "detect", "--json", str(bad), str(photo_path("biden")), cache=tmp_path)
+    assert result.returncode == 1
+    first, second = as_json(result)["images"]
+    assert "not an image" in first["error"]
+    assert len(second["faces"]) == 1
+    human = sonta("face", "detect", str(bad), cache=tmp_path)
+    assert human.returncode == 1
+    assert "notes.jpg: This is not an image" in human.stderr
+
+
+def test_compare_gives_similarity_band_and_model(tmp_path: Path) -> None:
+    same = as_json(
+        sonta(
+            "face",
+            "compare",
+            "--json",
+            str(photo_path("obama")),
+            str(photo_path("obama2")),
+            cache=tmp_path,
+        )
+    )
+    other = as_json(
+        sonta(
+            "face",
+            "compare",
+            "--json",
+            str(photo_path("obama")),
+            str(photo_path("biden")),
+            cache=tmp_path,
+        )
+    )
+    assert same["band"] == "accept" and 0.45 <= same["similarity"] <= 1
+    assert other["band"] == "reject" and other["similarity"] < 0.3
+    assert same["model"]["model_id"] == "vectron@9cc6e4a75f0e2bf0"
+    text = sonta(
+        "face", "compare", str(photo_path("obama")), str(photo_path("obama3")), cache=tmp_path
+    )
+    assert text.stdout.startswith("similarity 0.") and "accept" in text.stdout
+
+
+def test_compare_without_a_face_is_an_error(tmp_path: Path) -> None:
+    blank = tmp_path / "wall.png"
+    cv2.imwrite(str(blank), np.full((200, 200, 3), 200, np.uint8))
+    result = sonta("face", "compare", str(blank), str(photo_path("obama")), cache=tmp_path)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert "no face found" in result.stderr
+
+
+def test_models_lists_known_packs_and_what_is_present(tmp_path: Path) -> None:
+    packs = {
+        p["name"]: p for p in as_json(sonta("face", "models", "--json", cache=tmp_path))["packs"]
+    }
+    assert packs["vectron"]["present"] is True and packs["vectron"]["source"] == "package"
+    assert packs["vectron"]["selected"] is True
+    assert packs["buffalo_l"]["present"] is False
+    assert packs["buffalo_l"]["files"] == ["det_10g.onnx", "w600k_r50.onnx"]
+
+
+def test_unknown_model_is_an_error_on_stderr(tmp_path: Path) -> None:
+    result = sonta("face", "detect", str(photo_path("obama")), cache=tmp_path, model="buffalo_xxl")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "Unknown face model pack 'buffalo_xxl'" in result.stderr
+
+
+@pytest.fixture
+def server() -> Iterator[PackServer]:
+    running = PackServer()
+    yield running
+    running.close()
+
+
+def test_fetch_installs_into_the_cache(server: PackServer, tmp_path: Path) -> None:
+    url = server.serve("/vectron.zip", pack_zip())
+    result = sonta("face", "fetch", "vectron", "--url", url, "--json", cache=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert as_json(result)["path"] == str(tmp_path / "vectron")
+    packs = {
+        p["name"]: p for p in as_json(sonta("face", "models", "--json", cache=tmp_path))["packs"]
+    }
+    assert packs["vectron"]["source"] == "cache"
+
+
+def test_fetch_with_the_server_down_fails_cleanly(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = sonta(
+        "face", "fetch", "buffalo_sc", "--url", f"http://127.0.0.1:{port}/b.zip", cache=tmp_path
+    )
+    assert result.returncode == 1
+    assert "error:" in result.stderr and "ConnectError" in result.stderr
+    assert not (tmp_path / "buffalo_sc").exists()
