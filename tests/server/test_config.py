@@ -1,0 +1,108 @@
+"""Configuration: production refuses unusable secrets in one message; development fills in."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+import pytest
+
+from server.backend.config import load_settings
+from server.backend.errors import ConfigError
+
+GOOD = {
+    "JWT_ACCESS_SECRET": secrets.token_urlsafe(40),
+    "JWT_REFRESH_SECRET": secrets.token_urlsafe(40),
+    "QR_SECRET": secrets.token_urlsafe(40),
+    "EMBEDDING_ENCRYPTION_KEY": secrets.token_hex(16),
+    "FRONTEND_URL": "https://attendance.example.org",
+    "NODE_ENV": "production",
+}
+
+
+def test_production_starts_with_good_secrets() -> None:
+    settings = load_settings(GOOD)
+    assert settings.is_production
+    assert settings.jwt_access_secret == GOOD["JWT_ACCESS_SECRET"]
+
+
+def test_production_refuses_with_one_message_naming_every_problem() -> None:
+    env = {
+        "APP_ENV": "production",
+        "JWT_ACCESS_SECRET": "changeme",
+        "QR_SECRET": "your-qr-secret-goes-here-please-change-it",
+        "EMBEDDING_ENCRYPTION_KEY": "x" * 31,
+    }
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    message = caught.value.message
+    assert "JWT_ACCESS_SECRET must be at least 32 characters, got 8" in message
+    assert "JWT_REFRESH_SECRET is missing" in message
+    assert "QR_SECRET looks like a placeholder" in message
+    assert "EMBEDDING_ENCRYPTION_KEY must be exactly 32 characters" in message
+    assert "got 31" in message
+    assert "FRONTEND_URL is missing" in message
+    assert "5 configuration problem(s)" in message
+
+
+def test_production_refuses_identical_access_and_refresh_secrets() -> None:
+    same = secrets.token_urlsafe(40)
+    with pytest.raises(ConfigError, match="must be different"):
+        load_settings({**GOOD, "JWT_ACCESS_SECRET": same, "JWT_REFRESH_SECRET": same})
+
+
+def test_node_env_or_app_env_selects_production() -> None:
+    env = {k: v for k, v in GOOD.items() if k != "NODE_ENV"}
+    assert not load_settings(env).is_production
+    assert load_settings({**env, "APP_ENV": "Production"}).is_production
+
+
+def test_development_generates_missing_secrets_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        settings = load_settings({})
+    assert settings.environment == "development"
+    assert settings.embedding_encryption_key is not None
+    assert len(settings.embedding_encryption_key) == 32
+    assert settings.jwt_access_secret != settings.jwt_refresh_secret
+    assert "EMBEDDING_ENCRYPTION_KEY" in caplog.text
+    assert "for this run only" in caplog.text
+
+
+def test_development_still_refuses_a_malformed_key() -> None:
+    with pytest.raises(ConfigError, match="got 33"):
+        load_settings({"EMBEDDING_ENCRYPTION_KEY": "k" * 33})
+
+
+def test_malformed_number_is_named() -> None:
+    with pytest.raises(ConfigError, match="JWT_ACCESS_EXPIRATION"):
+        load_settings({"JWT_ACCESS_EXPIRATION": "soon"})
+
+
+def test_settings_read_from_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "4100")
+    monkeypatch.setenv("DATABASE_HOST", "db.internal")
+    monkeypatch.setenv("DATABASE_NAME", "sonta_prod")
+    settings = load_settings()
+    assert settings.port == 4100
+    url = settings.database_url()
+    assert url.host == "db.internal"
+    assert url.database == "sonta_prod"
+    assert url.drivername == "postgresql+psycopg"
+
+
+def test_embedded_database_lives_in_the_data_dir(tmp_path: object) -> None:
+    settings = load_settings({"SONTA_DATA_DIR": str(tmp_path)})
+    assert settings.embedded_database
+    assert settings.database_url().database == f"{tmp_path}/sonta.db"
+
+
+def test_cors_origin_is_frontend_url_without_path() -> None:
+    settings = load_settings({"FRONTEND_URL": "https://attendance.example.org/app/"})
+    assert settings.cors_origin == "https://attendance.example.org"
+
+
+def test_frontend_url_must_be_http() -> None:
+    with pytest.raises(ConfigError, match="FRONTEND_URL must be an http"):
+        load_settings({"FRONTEND_URL": "javascript:alert(1)"})
