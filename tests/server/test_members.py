@@ -1,0 +1,144 @@
+"""Members: CRUD, search and filters, consent, all-or-nothing CSV import, audit."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.server.utils import admin_headers
+
+
+def _member(client: TestClient, headers: dict[str, str], **fields: object) -> dict[str, object]:
+    body = {"full_name": "Ama Mensah", "ministry": "Ushering", **fields}
+    response = client.post("/api/members", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    member: dict[str, object] = response.json()
+    return member
+
+
+def _csv(client: TestClient, headers: dict[str, str], text: str) -> object:
+    files = {"file": ("members.csv", text.encode(), "text/csv")}
+    return client.post("/api/members/import", files=files, headers=headers)
+
+
+def test_members_need_a_signed_in_admin(any_client: TestClient) -> None:
+    assert any_client.get("/api/members").status_code == 401
+
+
+def test_create_read_update_deactivate_delete(any_client: TestClient) -> None:
+    headers = admin_headers(any_client)
+    member = _member(any_client, headers, email="Ama@Example.org", phone="+233 20 000 0000")
+    assert member["email"] == "ama@example.org"
+    assert member["status"] == "active"
+    url = f"/api/members/{member['id']}"
+    assert any_client.get(url, headers=headers).json()["full_name"] == "Ama Mensah"
+    updated = any_client.patch(url, json={"ministry": "Choir"}, headers=headers).json()
+    assert updated["ministry"] == "Choir"
+    assert any_client.post(f"{url}/deactivate", headers=headers).json()["status"] == "inactive"
+    assert any_client.delete(url, headers=headers).status_code == 204
+    assert any_client.get(url, headers=headers).status_code == 404
+
+
+def test_search_by_name_and_filter_by_ministry(any_client: TestClient) -> None:
+    headers = admin_headers(any_client)
+    _member(any_client, headers, full_name="Kofi Boateng", ministry="Choir")
+    _member(any_client, headers, full_name="Kojo Boateng", ministry="Ushering")
+    _member(any_client, headers, full_name="Esi Owusu", ministry="Choir")
+    found = any_client.get("/api/members", params={"q": "boat"}, headers=headers).json()
+    assert sorted(m["full_name"] for m in found["data"]) == ["Kofi Boateng", "Kojo Boateng"]
+    choir = any_client.get("/api/members", params={"ministry": "choir"}, headers=headers).json()
+    assert choir["count"] == 2
+    both = any_client.get(
+        "/api/members", params={"q": "boat", "ministry": "Choir"}, headers=headers
+    )
+    assert [m["full_name"] for m in both.json()["data"]] == ["Kofi Boateng"]
+
+
+def test_search_treats_wildcards_and_quotes_literally(any_client: TestClient) -> None:
+    headers = admin_headers(any_client)
+    _member(any_client, headers, full_name="Kofi Boateng")
+    for tricky in ("%", "_", "' OR '1'='1", "\\", "'; DROP TABLE members; --"):
+        response = any_client.get("/api/members", params={"q": tricky}, headers=headers)
+        assert response.status_code == 200, tricky
+        assert response.json()["count"] == 0, tricky
+    assert any_client.get("/api/members", headers=headers).json()["count"] == 1
+
+
+def test_duplicate_email_is_a_conflict(any_client: TestClient) -> None:
+    headers = admin_headers(any_client)
+    _member(any_client, headers, email="kofi@example.org")
+    response = any_client.post(
+        "/api/members",
+        json={"full_name": "Other", "ministry": "Choir", "email": "KOFI@example.org"},
+        headers=headers,
+    )
+    assert response.status_code == 409
+
+
+def test_consent_is_recorded_with_when_and_by_whom(any_client: TestClient) -> None:
+    headers = admin_headers(any_client)
+    me = any_client.get("/api/auth/me", headers=headers).json()
+    member = _member(any_client, headers)
+    given = any_client.put(
+        f"/api/members/{member['id']}/consent", json={"given": True}, headers=headers
+    ).json()
+    assert given["consent_given"] is True
+    assert given["consent_changed_by_id"] == me["id"]
+    assert given["consent_changed_at"] is not None
+    withdrawn = any_client.put(
+        f"/api/members/{member['id']}/consent", json={"given": False}, headers=headers
+    )
+    assert withdrawn.json()["consent_given"] is False
+
+
+def test_csv_import_creates_every_row(any_client: TestClient) -> None:
+    headers = admin_headers(any_client)
+    text = "Name,Sonta,Email,Phone\nAma Mensah,Ushering,ama@example.org,024\nKofi,Choir,,\n"
+    response = _csv(any_client, headers, text)
+    assert response.status_code == 201, response.text
+    assert response.json()["created"] == 2
+    assert any_client.get("/api/members", headers=headers).json()["count"] == 2
+
+
+def test_csv_import_with_a_bad_row_imports_nothing_and_reports_every_bad_row(
+    any_client: TestClient,
+) -> None:
+    headers = admin_headers(any_client)
+    _member(any_client, headers, email="taken@example.org")
+    text = (
+        "full_name,ministry,email\n"
+        "Good Person,Choir,good@example.org\n"
+        ",Choir,\n"  # row 3: no name
+        "Bad Email,Choir,not-an-email\n"  # row 4
+        "Dup,Choir,taken@example.org\n"  # row 5: exists already
+        "Twice,Choir,good@example.org\n"  # row 6: repeats row 2
+    )
+    response = _csv(any_client, headers, text)
+    assert response.status_code == 422
+    report = response.json()["detail"]
+    assert [e["row"] for e in report["errors"]] == [3, 4, 5, 6]
+    assert "row 2" in report["errors"][3]["errors"][0]
+    assert any_client.get("/api/members", headers=headers).json()["count"] == 1
+
+
+def test_csv_import_refuses_files_it_cannot_read(any_client: TestClient) -> None:
+    headers = admin_headers(any_client)
+    assert _csv(any_client, headers, "email\nx@example.org\n").status_code == 422  # no name column
+    binary = {"file": ("x.csv", b"\xff\xfe\x00\x01garbage", "text/csv")}
+    assert any_client.post("/api/members/import", files=binary, headers=headers).status_code == 422
+    assert _csv(any_client, headers, "full_name,ministry\n").status_code == 422  # no rows
+
+
+def test_member_changes_are_in_the_audit_log(any_client: TestClient) -> None:
+    headers = admin_headers(any_client)
+    member = _member(any_client, headers)
+    any_client.patch(
+        f"/api/members/{member['id']}", json={"notes": "leads the choir"}, headers=headers
+    )
+    any_client.put(f"/api/members/{member['id']}/consent", json={"given": True}, headers=headers)
+    any_client.delete(f"/api/members/{member['id']}", headers=headers)
+    entries = any_client.get(
+        "/api/audit", params={"target_id": member["id"]}, headers=headers
+    ).json()
+    actions = [e["action"] for e in entries["data"]]
+    assert actions == ["member.delete", "member.consent_given", "member.update", "member.create"]
+    assert all(e["actor_email"].startswith("admin-") for e in entries["data"])
