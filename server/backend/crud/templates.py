@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 
@@ -18,6 +19,8 @@ from server.backend.security.templates import (
     TemplateCipher,
     TemplateDecryptionError,
 )
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,13 @@ def best_other_match(
     )
     best: tuple[float, uuid.UUID] | None = None
     for row in session.scalars(query):
-        similarity = float(np.dot(open_row(cipher, row), embedding))
+        try:
+            stored = open_row(cipher, row)
+        except TemplateDecryptionError as exc:
+            # One damaged row must not block every enrolment; an operator must see it.
+            logger.error("Skipping template in the duplicate check: %s", exc.message)
+            continue
+        similarity = float(np.dot(stored, embedding))
         if best is None or similarity > best[0]:
             best = (similarity, row.member_id)
     if best is None:
