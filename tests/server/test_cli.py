@@ -1,0 +1,114 @@
+"""`sonta migrate`, `sonta admin create|reset-password` and start-up refusals."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, inspect
+
+from server.backend.config import Settings
+from server.backend.crud.admins import get_by_email
+from server.backend.security.passwords import PasswordHasher
+from sonta.cli import main
+from tests.server.utils import bearer, login, session_of
+
+NEW_PASSWORD = "a long and private passphrase"
+
+
+def _use_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+def _stdin(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+
+
+def test_migrate_creates_the_embedded_schema(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SONTA_DATA_DIR", str(tmp_path))
+    assert main(["migrate"]) == 0
+    tables = set(inspect(create_engine(f"sqlite:///{tmp_path}/sonta.db")).get_table_names())
+    assert {
+        "admins",
+        "members",
+        "face_templates",
+        "meetings",
+        "audit_log",
+        "alembic_version",
+    } <= tables
+
+
+def test_admin_create_reads_the_password_from_stdin(
+    monkeypatch: pytest.MonkeyPatch, server_env: dict[str, str], client: TestClient
+) -> None:
+    _use_env(monkeypatch, server_env)
+    _stdin(monkeypatch, NEW_PASSWORD + "\n")
+    assert main(["admin", "create", "Deacon@Example.org", "--role", "super_admin"]) == 0
+    tokens = login(client, "deacon@example.org", NEW_PASSWORD)
+    me = client.get("/api/auth/me", headers=bearer(tokens["access_token"])).json()
+    assert me["role"] == "super_admin"
+
+
+def test_admin_create_refuses_a_weak_password_and_a_duplicate(
+    monkeypatch: pytest.MonkeyPatch,
+    server_env: dict[str, str],
+    pg_settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _use_env(monkeypatch, server_env)
+    _stdin(monkeypatch, "short\n")
+    assert main(["admin", "create", "weak@example.org"]) == 1
+    assert "at least 12 characters" in capsys.readouterr().err
+    _stdin(monkeypatch, NEW_PASSWORD + "\n")
+    assert main(["admin", "create", "twice@example.org"]) == 0
+    _stdin(monkeypatch, NEW_PASSWORD + "\n")
+    assert main(["admin", "create", "twice@example.org"]) == 1
+
+
+def test_passwords_are_never_accepted_on_the_command_line() -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["admin", "create", "a@example.org", "--password", "hunter2hunter2"])
+    assert caught.value.code == 2
+
+
+def test_reset_password_sets_it_and_ends_sessions(
+    monkeypatch: pytest.MonkeyPatch, server_env: dict[str, str], client: TestClient
+) -> None:
+    _use_env(monkeypatch, server_env)
+    _stdin(monkeypatch, NEW_PASSWORD + "\n")
+    main(["admin", "create", "reset@example.org"])
+    tokens = login(client, "reset@example.org", NEW_PASSWORD)
+    _stdin(monkeypatch, "an entirely different passphrase\n")
+    assert main(["admin", "reset-password", "reset@example.org"]) == 0
+    assert client.get("/api/auth/me", headers=bearer(tokens["access_token"])).status_code == 401
+    login(client, "reset@example.org", "an entirely different passphrase")
+    with session_of(client) as session:
+        admin = get_by_email(session=session, email="reset@example.org")
+        assert admin is not None and admin.password_hash
+        assert PasswordHasher().verify(admin.password_hash, "an entirely different passphrase")
+
+
+def test_reset_password_for_unknown_email_fails(
+    monkeypatch: pytest.MonkeyPatch, server_env: dict[str, str], pg_settings: Settings
+) -> None:
+    _use_env(monkeypatch, server_env)
+    _stdin(monkeypatch, NEW_PASSWORD + "\n")
+    assert main(["admin", "reset-password", "nobody@example.org"]) == 1
+
+
+def test_server_refuses_to_start_in_production_with_bad_secrets(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NODE_ENV", "production")
+    monkeypatch.setenv("EMBEDDING_ENCRYPTION_KEY", "k" * 31)
+    assert main(["server"]) == 2
+    err = capsys.readouterr().err
+    assert "EMBEDDING_ENCRYPTION_KEY must be exactly 32 characters" in err
+    assert "got 31" in err
+    assert "JWT_ACCESS_SECRET is missing" in err
+    assert "QR_SECRET is missing" in err
