@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import onnxruntime as ort
 from insightface.model_zoo.scrfd import SCRFD
@@ -13,6 +14,24 @@ from kiosk.inference.images import BGRImage
 
 DEFAULT_SCORE_THRESHOLD = 0.5  # InsightFace's own default for SCRFD
 NMS_THRESHOLD = 0.4
+
+
+class _SCRFD(SCRFD):  # type: ignore[misc]  # insightface ships no type hints
+    """SCRFD with a cheaper input blob (same values as ``cv2.dnn.blobFromImage``).
+
+    Copying the three channels in reverse order and normalising in place takes about
+    half the time of blobFromImage at 640x640, which is a visible share of a 500 MF
+    detector's run.
+    """
+
+    def _prepare_input_blob(self, img: BGRImage, input_size: tuple[int, int]) -> np.ndarray:
+        height, width = img.shape[:2]
+        blob = np.empty((1, 3, height, width), dtype=np.float32)
+        for index, channel in enumerate(reversed(cv2.split(img))):  # BGR -> RGB
+            blob[0, index] = channel
+        blob -= self.input_mean
+        blob *= 1.0 / self.input_std
+        return blob
 
 
 class FaceDetector:
@@ -29,7 +48,7 @@ class FaceDetector:
         *,
         score_threshold: float = DEFAULT_SCORE_THRESHOLD,
     ) -> None:
-        self._scrfd = SCRFD(model_file=str(model_path), session=session)
+        self._scrfd = _SCRFD(model_file=str(model_path), session=session)
         self._scrfd.prepare(0, det_thresh=score_threshold, nms_thresh=NMS_THRESHOLD)
         self.score_threshold = score_threshold
 

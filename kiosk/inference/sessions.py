@@ -32,6 +32,12 @@ class ThreadSettings:
 
 def create_session(model_path: Path, threads: ThreadSettings) -> ort.InferenceSession:
     """A CPU session for ``model_path`` with the given thread settings."""
+    return ort.InferenceSession(
+        str(model_path), sess_options=session_options(threads), providers=["CPUExecutionProvider"]
+    )
+
+
+def session_options(threads: ThreadSettings) -> ort.SessionOptions:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads.intra_op_threads
     options.inter_op_num_threads = 1
@@ -41,6 +47,4 @@ def create_session(model_path: Path, threads: ThreadSettings) -> ort.InferenceSe
     options.add_session_config_entry("session.intra_op.allow_spinning", spin)
     options.add_session_config_entry("session.inter_op.allow_spinning", spin)
     options.log_severity_level = 3  # warnings from graph optimisation are not actionable here
-    return ort.InferenceSession(
-        str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
-    )
+    return options

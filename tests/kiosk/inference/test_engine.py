@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -108,3 +109,10 @@ def test_sessions_have_explicit_threads_and_no_spinning(offline_pack: ResolvedPa
     assert options.intra_op_num_threads == 1
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert session.get_providers() == ["CPUExecutionProvider"]
+
+
+def test_fast_input_blob_equals_opencvs(engine: FaceEngine) -> None:
+    scrfd = engine.detector._scrfd
+    frame = cv2.resize(photo("obama"), (640, 640))
+    expected = cv2.dnn.blobFromImage(frame, 1.0 / 128, (640, 640), (127.5,) * 3, swapRB=True)
+    np.testing.assert_allclose(scrfd._prepare_input_blob(frame, (640, 640)), expected, atol=1e-6)

@@ -1,0 +1,177 @@
+"""Face engine benchmark: our pipeline against its limit and against stock InsightFace.
+
+On the same frames and the same pack (the offline ``vectron`` pack unless FACE_MODEL
+names another that is present), with the same onnxruntime session options everywhere
+(``--threads`` intra-op threads, spinning off), per frame, median of interleaved runs:
+
+  (a) ours    FaceEngine.analyze: detect at 640 + quality + align + embed of every
+              face in one batch
+  (b) bare    the detector's ONNX run on a ready-made 640x640 blob plus the
+              recogniser's run on ready-made aligned crops: the limit for (a)
+  (c) stock   insightface FaceAnalysis(allowed_modules=[detection, recognition])
+  (d) stock+  FaceAnalysis with every module the pack provides
+
+Targets: (a)/(b) <= 1.15 and (a) no slower than (c). Methods run round-robin, so the
+machine's noise hits them alike. With one thread (the default) every session runs in
+the calling thread, so its CPU time is also printed: the figure least moved by other
+work on a shared machine.
+
+    .venv/bin/python bench/bench_engine.py [--repeats 30] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import insightface
+import numpy as np
+from insightface.app import FaceAnalysis
+
+from kiosk.inference.engine import EngineConfig, FaceEngine
+from kiosk.inference.images import read_image_file
+from kiosk.inference.packs import ResolvedPack, package_dir
+from kiosk.inference.sessions import ThreadSettings, session_options
+
+ROOT = Path(__file__).resolve().parents[1]
+FRAMES = {
+    "obama": ROOT / "tests/data/faces/obama.jpg",
+    "biden": ROOT / "tests/data/faces/biden.jpg",
+    "t1 (6 faces)": Path(insightface.__file__).parent / "data/images/t1.jpg",
+}
+STOCK_EXTRA_MODELS = {"1k3d68.onnx", "2d106det.onnx", "genderage.onnx"}
+METHODS = ("ours", "bare", "stock", "stock+")
+PAUSE_S = 0.02
+
+
+def stock_app(
+    files: list[Path], modules: list[str] | None, threads: ThreadSettings
+) -> FaceAnalysis:
+    """FaceAnalysis on a folder holding just ``files`` (it loads every model it finds)."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-pack-"))
+    for path in files:
+        shutil.copy(path, folder / path.name)
+    app = FaceAnalysis(
+        name=str(folder),
+        allowed_modules=modules,
+        providers=["CPUExecutionProvider"],
+        sess_options=session_options(threads),
+    )
+    app.prepare(ctx_id=0, det_size=(640, 640))
+    return app
+
+
+def bare_runner(engine: FaceEngine, image: np.ndarray) -> Callable[[], Any]:
+    """The two ONNX runs of the pipeline on inputs prepared beforehand."""
+    scrfd = engine.detector._scrfd
+    det_img = np.zeros((640, 640, 3), np.uint8)
+    factor = 640 / max(image.shape[:2])
+    resized = cv2.resize(image, None, fx=factor, fy=factor)
+    det_img[: resized.shape[0], : resized.shape[1]] = resized
+    blob = scrfd._prepare_input_blob(det_img, (640, 640))
+    det_session = scrfd._session_for_input_size((640, 640))
+    arcface = engine.recognizer._arcface
+    crops = [engine.recognizer.align(image, f.keypoints) for f in engine.detect(image)]
+    crop_blob = cv2.dnn.blobFromImages(crops, 1.0 / 127.5, (112, 112), (127.5,) * 3, swapRB=True)
+
+    def run() -> None:
+        det_session.run(scrfd.output_names, {scrfd.input_name: blob})
+        arcface.session.run(arcface.output_names, {arcface.input_name: crop_blob})
+
+    return run
+
+
+def measure(methods: dict[str, Callable[[], Any]], repeats: int) -> dict[str, dict[str, float]]:
+    """Median wall and CPU milliseconds per method, runs interleaved."""
+    wall: dict[str, list[float]] = {name: [] for name in methods}
+    cpu: dict[str, list[float]] = {name: [] for name in methods}
+    for _ in range(3):
+        for run in methods.values():
+            run()
+    for _ in range(repeats):
+        for name, run in methods.items():
+            time.sleep(PAUSE_S)
+            wall_start, cpu_start = time.perf_counter(), time.thread_time()
+            run()
+            cpu[name].append((time.thread_time() - cpu_start) * 1000)
+            wall[name].append((time.perf_counter() - wall_start) * 1000)
+    return {
+        "wall": {name: statistics.median(values) for name, values in wall.items()},
+        "cpu": {name: statistics.median(values) for name, values in cpu.items()},
+    }
+
+
+def format_row(label: str, m: dict[str, float]) -> str:
+    times = "".join(f"{m[k]:>8.1f}ms" for k in METHODS)
+    ratios = f"{m['ours'] / m['bare']:>12.2f}{m['ours'] / m['stock']:>12.2f}"
+    return f"{label:<14}{times}{ratios}{m['ours'] / m['stock+']:>13.2f}"
+
+
+def report(kind: str, rows: list[tuple[str, dict[str, float]]]) -> None:
+    header = "".join(f"{m:>10}" for m in METHODS) + "   ours/bare  ours/stock  ours/stock+"
+    print(f"\n{kind:<14}{header}")
+    for label, medians in rows:
+        print(format_row(label, medians))
+    print(format_row("all frames", {k: sum(m[k] for _, m in rows) for k in METHODS}))
+
+
+def offline_unless_present(config: EngineConfig) -> EngineConfig:
+    cache = config.cache_dir or Path.home() / ".insightface" / "models"
+    if config.pack == "buffalo_l" and not (cache / "buffalo_l").is_dir():
+        return EngineConfig(pack="vectron", threads=config.threads)
+    return config
+
+
+def stock_apps(pack: ResolvedPack, threads: ThreadSettings) -> tuple[FaceAnalysis, FaceAnalysis]:
+    folder = package_dir(pack.spec) or pack.detector_path.parent
+    extras = [p for p in folder.glob("*.onnx") if p.name in STOCK_EXTRA_MODELS]
+    core = [pack.detector_path, pack.recognizer_path]
+    return stock_app(core, ["detection", "recognition"], threads), stock_app(
+        [*core, *extras], None, threads
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+
+    threads = ThreadSettings(intra_op_threads=args.threads)
+    config = offline_unless_present(EngineConfig.from_env())
+    pack = config.resolve(progress=False)
+    engine = FaceEngine.load(pack, threads)
+    stock, stock_all = stock_apps(pack, threads)
+    print(f"pack {pack.spec.name} ({engine.model_id}), {args.threads} intra-op thread(s)")
+    print(f"stock+ runs: {sorted(stock_all.models)}")
+
+    wall_rows, cpu_rows = [], []
+    for label, path in FRAMES.items():
+        image = read_image_file(path).pixels
+        assert len(engine.analyze(image)) == len(stock.get(image)), "same faces expected"
+        result = measure(
+            {
+                "ours": lambda image=image: engine.analyze(image),
+                "bare": bare_runner(engine, image),
+                "stock": lambda image=image: stock.get(image),
+                "stock+": lambda image=image: stock_all.get(image),
+            },
+            args.repeats,
+        )
+        wall_rows.append((label, result["wall"]))
+        cpu_rows.append((label, result["cpu"]))
+    report("wall time", wall_rows)
+    if args.threads == 1:
+        report("CPU time", cpu_rows)
+    print("\ntargets: ours/bare <= 1.15, ours/stock <= 1.00")
+
+
+if __name__ == "__main__":
+    main()
