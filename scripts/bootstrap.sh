@@ -15,32 +15,46 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
   || die "Python 3.11 or newer is needed as python3 (found: $(python3 --version 2>&1 || echo none))."
 
-# Debian/Ubuntu packages: $1... are package names; installs those not yet present.
+# Debian/Ubuntu packages. Each argument is a package name, or alternatives "a|b" for
+# names that changed between releases (the t64 transition); installs what is missing.
 apt_ensure() {
-  local missing=()
-  for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  local missing=() wanted
+  for wanted in "$@"; do
+    installed_any "$wanted" || missing+=("$wanted")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
-  command -v apt-get >/dev/null || die "please install these system packages: ${missing[*]}"
+  command -v apt-get >/dev/null || die "please install these system packages: ${missing[*]//|/ or }"
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  say "installing system packages: ${missing[*]}"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  local names=()
+  for wanted in "${missing[@]}"; do
+    names+=("$(first_available "$wanted")")
+  done
+  say "installing system packages: ${names[*]}"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${names[@]}" >/dev/null
 }
 
-# A Debian package name that changed with the t64 transition (bookworm vs trixie/noble).
+installed_any() {
+  local pkg
+  for pkg in ${1//|/ }; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" && return 0
+  done
+  return 1
+}
+
 first_available() {
-  for pkg in "$@"; do
+  local pkg
+  for pkg in ${1//|/ }; do
     apt-cache show "$pkg" >/dev/null 2>&1 && { echo "$pkg"; return; }
   done
-  echo "$1"
+  echo "${1%%|*}"
 }
 
 system_packages_for_runtime() {
-  # python3-venv for the bootstrap; libgl1/libglib for OpenCV.
-  apt_ensure python3-venv libgl1 "$(first_available libglib2.0-0t64 libglib2.0-0)"
+  # venv/ensurepip for the bootstrap (Debian splits them out); libGL and GLib for OpenCV.
+  python3 -c 'import ensurepip, venv' 2>/dev/null || apt_ensure python3-venv
+  apt_ensure libgl1 "libglib2.0-0t64|libglib2.0-0"
 }
 
 ensure_uv() {

@@ -81,11 +81,16 @@ def test_detect_reports_coordinates_of_the_original_file_when_downscaled(tmp_pat
 def test_detect_keeps_going_past_a_bad_file_and_fails_at_the_end(tmp_path: Path) -> None:
     bad = tmp_path / "notes.jpg"
     bad.write_text("not a photo")
-    result = sonta("face", "detect", "--json", str(bad), str(photo_path("biden")), cache=tmp_path)
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    result = sonta(
+        "face", "detect", "--json", str(bad), str(empty), str(photo_path("biden")), cache=tmp_path
+    )
     assert result.returncode == 1
-    first, second = as_json(result)["images"]
+    first, second, third = as_json(result)["images"]
     assert "not an image" in first["error"]
-    assert len(second["faces"]) == 1
+    assert "empty (0 bytes)" in second["error"]
+    assert len(third["faces"]) == 1
     human = sonta("face", "detect", str(bad), cache=tmp_path)
     assert human.returncode == 1
     assert "notes.jpg: This is not an image" in human.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -116,3 +117,14 @@ def test_fast_input_blob_equals_opencvs(engine: FaceEngine) -> None:
     frame = cv2.resize(photo("obama"), (640, 640))
     expected = cv2.dnn.blobFromImage(frame, 1.0 / 128, (640, 640), (127.5,) * 3, swapRB=True)
     np.testing.assert_allclose(scrfd._prepare_input_blob(frame, (640, 640)), expected, atol=1e-6)
+
+
+def test_concurrent_callers_get_the_same_results_as_one_caller(engine: FaceEngine) -> None:
+    images = [photo(name) for name in ("obama", "biden", "t1", "obama2")]
+    expected = [[a.embedding.vector for a in engine.analyze(image)] for image in images]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(engine.analyze, images * 3))
+    for index, analyzed in enumerate(results):
+        vectors = [a.embedding.vector for a in analyzed]
+        assert len(vectors) == len(expected[index % 4])
+        np.testing.assert_allclose(vectors, expected[index % 4], atol=1e-4)
