@@ -14,7 +14,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-COMMAND_MODULES: tuple[str, ...] = ("kiosk.inference.cli", "server.cli")
+COMMAND_MODULES: tuple[str, ...] = ("kiosk.inference.cli", "server.cli", "server.face_service.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

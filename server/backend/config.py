@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     email_from: str | None = None
 
     face_service_url: str = "http://localhost:8000"
+    # Only in the separate-container setup, where the face-service requires it.
+    face_service_api_key: str | None = None
     face_model: str = "buffalo_l"
     face_model_dir: str | None = None
     omp_num_threads: int | None = None

@@ -95,7 +95,9 @@ def build_backend(
         passwords=PasswordHasher(password_params),
         throttle=Throttle(store),
         mailer=mailer or make_mailer(settings),
-        face_service=FaceServiceClient(settings.face_service_url),
+        face_service=FaceServiceClient(
+            settings.face_service_url, api_key=settings.face_service_api_key
+        ),
         qr=QrSigner(_secret(settings, "qr_secret"), previous=settings.previous_qr_secrets()),
         cipher=TemplateCipher(
             _secret(settings, "embedding_encryption_key"),

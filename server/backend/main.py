@@ -30,6 +30,7 @@ from server.backend.bootstrap import ensure_super_admin, prepare_database
 from server.backend.config import Settings, load_settings
 from server.backend.context import build_backend
 from server.backend.security.passwords import Argon2Params
+from server.backend.services.face_client import report_readiness
 from server.backend.services.mailer import Mailer
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ def create_app(
         try:
             prepare_database(backend)
             ensure_super_admin(backend)
+            report_readiness(backend.face_service, settings.face_model)
             app.state.backend = backend
             logger.info("Backend ready (%s database)", backend.engine.dialect.name)
             yield

@@ -1,35 +1,250 @@
-"""The backend's view of the private face-service (health only, for now)."""
+"""The backend's client for the private face-service (FACE_SERVICE_URL).
+
+Its failures are mapped to the backend's own errors at this one boundary, so a route
+that needs the face-service answers a clear status and every other route keeps working:
+
+    FaceServiceUnavailableError (503)  not running, still loading, timed out, or refuses
+                                       the backend's API key
+    FaceServiceFailedError (502)       it answered with a server error
+    BadRequestError (422)              it refused the photo (not an image, no usable face)
+    ConflictError (409)                embeddings of another recogniser
+
+`health()` never raises, so `/health` always answers.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
+
+from server.backend.errors import (
+    BadRequestError,
+    ConflictError,
+    ServiceUnavailableError,
+    SontaServerError,
+)
+from server.face_service.schemas import (
+    API_KEY_HEADER,
+    CompareResponse,
+    DetectResponse,
+    EmbedResponse,
+    ReferenceEmbedding,
+)
+
+logger = logging.getLogger(__name__)
+
+ResponseT = TypeVar("ResponseT", bound=BaseModel)
+# Waits between readiness probes at start-up: quick at first, then every 2 s.
+BACKOFF_START = 0.25
+BACKOFF_MAX = 2.0
+
+
+class FaceServiceUnavailableError(ServiceUnavailableError):
+    """503: the face-service cannot be used right now."""
+
+
+class FaceServiceFailedError(SontaServerError):
+    """502: the face-service answered with a server error."""
+
+    status_code = 502
+
+
+@dataclass(frozen=True)
+class FaceServiceState:
+    """What the face-service said about itself (or that it did not answer)."""
+
+    status: str  # healthy, loading, unhealthy, unavailable
+    model: str | None = None
+    detail: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.status == "healthy"
 
 
 class FaceServiceClient:
-    """Asks the face-service how it is; never raises, so /health always answers."""
+    """Talks to the face-service; inference calls raise the errors listed above."""
 
     def __init__(
-        self, base_url: str, *, timeout: float = 1.0, transport: httpx.BaseTransport | None = None
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 30.0,
+        health_timeout: float = 1.0,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
+        headers = {API_KEY_HEADER: api_key} if api_key else {}
+        # A private service: environment proxy settings must never apply to it.
         self._client = httpx.Client(
-            base_url=base_url.rstrip("/"), timeout=timeout, transport=transport
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            headers=headers,
+            transport=transport,
+            trust_env=False,
+        )
+        self._health_timeout = health_timeout
+        self.base_url = base_url
+
+    def state(self) -> FaceServiceState:
+        """One probe of GET /health; never raises."""
+        try:
+            response = self._client.get("/health", timeout=self._health_timeout)
+        except httpx.HTTPError as exc:
+            return FaceServiceState("unavailable", detail=_reason(exc))
+        report = _json_object(response)
+        status = str(report.get("status") or "")
+        model = report.get("model") if isinstance(report.get("model"), str) else None
+        if response.status_code == 200 and status == "healthy":
+            return FaceServiceState("healthy", model)
+        detail = report.get("detail")
+        return FaceServiceState(
+            status if status in ("loading", "unhealthy") else "unhealthy",
+            model,
+            str(detail) if detail else f"HTTP {response.status_code}",
         )
 
     def health(self) -> dict[str, Any]:
-        """`{"status": ...}` plus the face-service's own report when it answers."""
-        try:
-            response = self._client.get("/health")
-        except httpx.HTTPError:
-            return {"status": "unavailable"}
-        try:
-            report = response.json()
-        except ValueError:
-            report = None
-        if response.status_code != 200 or not isinstance(report, dict):
-            return {"status": "unhealthy", "http_status": response.status_code}
-        return {**report, "status": str(report.get("status", "healthy"))}
+        """The face-service part of the backend's /health."""
+        state = self.state()
+        report: dict[str, Any] = {"status": state.status}
+        if state.model is not None:
+            report["model"] = state.model
+            report["model_loaded"] = state.ready
+        if state.detail is not None:
+            report["detail"] = state.detail
+        return report
+
+    def wait_until_ready(
+        self,
+        timeout: float,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> FaceServiceState:
+        """Probe with growing pauses until ready, failed for good, or ``timeout`` seconds.
+
+        "unhealthy" ends the wait early: the model failed to load and will not recover
+        without a restart, which the process manager does.
+        """
+        deadline = clock() + timeout
+        pause = BACKOFF_START
+        while True:
+            state = self.state()
+            if state.ready or state.status == "unhealthy" or clock() + pause > deadline:
+                return state
+            sleep(pause)
+            pause = min(pause * 2, BACKOFF_MAX)
+
+    def detect(self, image: bytes, *, purpose: str = "checkin") -> DetectResponse:
+        return self._post("/detect", DetectResponse, {"image": image}, params={"purpose": purpose})
+
+    def embed(self, image: bytes, *, purpose: str = "enrolment") -> EmbedResponse:
+        return self._post("/embed", EmbedResponse, {"image": image}, params={"purpose": purpose})
+
+    def compare(
+        self,
+        image: bytes,
+        *,
+        other: bytes | None = None,
+        references: Sequence[ReferenceEmbedding] = (),
+    ) -> CompareResponse:
+        """Similarity of the photo's face to a second photo and/or stored embeddings."""
+        files = {"image": image} if other is None else {"image": image, "other": other}
+        data = {}
+        if references:
+            data["embeddings"] = json.dumps([r.model_dump() for r in references])
+        return self._post("/compare", CompareResponse, files, data=data)
 
     def close(self) -> None:
         self._client.close()
+
+    def _post(
+        self,
+        path: str,
+        schema: type[ResponseT],
+        files: dict[str, bytes],
+        *,
+        params: dict[str, str] | None = None,
+        data: dict[str, str] | None = None,
+    ) -> ResponseT:
+        try:
+            response = self._client.post(path, files=files, params=params, data=data)
+        except httpx.HTTPError as exc:
+            raise FaceServiceUnavailableError(
+                f"The face-service is unavailable ({_reason(exc)}); try again shortly."
+            ) from exc
+        if response.status_code != 200:
+            raise _error_for(response)
+        try:
+            return schema.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise FaceServiceFailedError("The face-service sent an answer we cannot read.") from exc
+
+
+def report_readiness(client: FaceServiceClient, expected_model: str) -> FaceServiceState:
+    """Log the face-service's state at start-up, once; never raises."""
+    state = client.state()
+    if state.ready:
+        logger.info("Face service is ready (model: %s)", state.model)
+        if state.model != expected_model:
+            logger.warning(
+                "The face-service runs model %s but FACE_MODEL here is %s: its embeddings "
+                "will be refused as another recogniser's. Set the same FACE_MODEL for both.",
+                state.model,
+                expected_model,
+            )
+    else:
+        logger.warning(
+            "Face service at %s is not ready (%s%s); routes that need it answer 503 until it is.",
+            client.base_url,
+            state.status,
+            f": {state.detail}" if state.detail else "",
+        )
+    return state
+
+
+def _error_for(response: httpx.Response) -> SontaServerError:
+    body = _json_object(response)
+    detail = body.get("detail")
+    message = detail.get("message") if isinstance(detail, dict) else detail
+    text = str(message or f"HTTP {response.status_code}")
+    status = response.status_code
+    if status == 401:
+        logger.error("The face-service refused our API key: check FACE_SERVICE_API_KEY")
+        return FaceServiceUnavailableError("The face-service refused the backend's API key.")
+    if status == 503:
+        return FaceServiceUnavailableError(f"The face-service is not ready: {text}")
+    if status == 409:
+        return ConflictError(text)
+    if 400 <= status < 500:
+        extra = (
+            {k: v for k, v in detail.items() if k != "message"}
+            if isinstance(detail, dict)
+            else None
+        )
+        return BadRequestError(text, details=extra or None)
+    return FaceServiceFailedError(f"The face-service failed on this request ({text}).")
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _reason(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.ConnectError):
+        return "connection refused"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    return type(exc).__name__

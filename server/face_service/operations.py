@@ -1,0 +1,147 @@
+"""What each route does, as blocking functions of bytes run in a worker thread.
+
+Kept apart from the HTTP glue in `routes` so a benchmark or test can call exactly what
+a request runs. Every failure is a `FaceEngineError` or `FaceServiceError` with a
+message for the caller; `app` maps them to 4xx/503.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from kiosk.inference.engine import FaceEngine
+from kiosk.inference.errors import ImageError, QualityError
+from kiosk.inference.faces import Embedding, require_same_model
+from kiosk.inference.images import DecodedImage, decode_image
+from kiosk.inference.matching import band_for
+from kiosk.inference.quality import Purpose, image_issues
+from server.face_service.errors import BadEmbeddingsError, ImageTooLargeError
+from server.face_service.schemas import (
+    CompareResponse,
+    DetectResponse,
+    EmbedResponse,
+    FaceOut,
+    Match,
+    ModelInfo,
+    ReferenceEmbedding,
+)
+
+
+def decode(data: bytes, max_bytes: int, *, which: str | None = None) -> DecodedImage:
+    """Untrusted upload -> pixels; the byte limit is checked before any decoding.
+
+    ``which`` names the upload in messages when a request carries two images.
+    """
+    if len(data) > max_bytes:
+        raise ImageTooLargeError(
+            f"{which or 'The image'} is {len(data) / 1e6:.1f} MB; the limit is "
+            f"{max_bytes / 1e6:.0f} MB. Send a smaller photo."
+        )
+    try:
+        return decode_image(data, max_bytes=max_bytes)
+    except ImageError as exc:
+        if which is None:
+            raise
+        raise ImageError(f"{which}: {exc}") from exc
+
+
+def detect(
+    engine: FaceEngine, data: bytes, *, purpose: Purpose, det_size: int, max_bytes: int
+) -> DetectResponse:
+    """Every face with box, score, keypoints and quality for ``purpose``."""
+    image = decode(data, max_bytes)
+    faces = engine.analyze(
+        image.pixels, purpose=purpose, det_size=det_size, scale=image.scale, embed=False
+    )
+    issues = image_issues(len(faces), purpose)
+    width, height = image.original_size
+    return DetectResponse(
+        model=ModelInfo.of(engine),
+        purpose=purpose.value,
+        width=width,
+        height=height,
+        issues=[issue.value for issue in issues],
+        reasons=[issue.advice for issue in issues],
+        faces=[FaceOut.of(face, image.scale) for face in faces],
+    )
+
+
+def embed(engine: FaceEngine, data: bytes, *, purpose: Purpose, max_bytes: int) -> EmbedResponse:
+    """One face's embedding; enrolment refuses zero or several faces (QualityError)."""
+    image = decode(data, max_bytes)
+    analyzed = engine.embed_single(image.pixels, purpose=purpose, scale=image.scale)
+    if analyzed.embedding is None:  # embed_single always embeds; keeps the types honest
+        raise QualityError("The face could not be embedded.", analyzed.quality)
+    return EmbedResponse(
+        model=ModelInfo.of(engine),
+        model_id=analyzed.embedding.model_id,
+        embedding=[float(v) for v in analyzed.embedding.vector],
+        face=FaceOut.of(analyzed, image.scale),
+    )
+
+
+def compare(
+    engine: FaceEngine,
+    data: bytes,
+    *,
+    other: bytes | None,
+    references: Sequence[ReferenceEmbedding],
+    max_bytes: int,
+) -> CompareResponse:
+    """Similarity of the photo's face to a second photo's face or to stored embeddings."""
+    if other is None and not references:
+        raise BadEmbeddingsError("Send a second image or at least one reference embedding.")
+    stored = [reference_embedding(engine, ref, i) for i, ref in enumerate(references)]
+    image = decode(data, max_bytes)
+    probe = engine.embed_single(image.pixels, purpose=Purpose.CHECKIN, scale=image.scale)
+    if other is not None:
+        stored.append(("other", _second_face(engine, other, max_bytes)))
+    if probe.embedding is None:  # embed_single always embeds; keeps the types honest
+        raise QualityError("The face could not be embedded.", probe.quality)
+    matches = [
+        _match(ref_id, probe.embedding.similarity(embedding)) for ref_id, embedding in stored
+    ]
+    return CompareResponse(
+        model=ModelInfo.of(engine),
+        face=FaceOut.of(probe, image.scale),
+        matches=matches,
+        best=max(matches, key=lambda m: m.similarity),
+    )
+
+
+def reference_embedding(
+    engine: FaceEngine, reference: ReferenceEmbedding, index: int
+) -> tuple[str | None, Embedding]:
+    """A stored template as an engine Embedding; refuses another recogniser's vectors."""
+    require_same_model(engine.model_id, reference.model_id)
+    vector = np.asarray(reference.vector, dtype=np.float32)
+    expected = engine.recognizer.dimension
+    if vector.shape != (expected,):
+        raise BadEmbeddingsError(
+            f"Reference {index} has {vector.size} numbers; {engine.model_id} embeddings "
+            f"have {expected}."
+        )
+    norm = float(np.linalg.norm(vector))
+    if not np.isfinite(norm) or norm == 0.0:
+        raise BadEmbeddingsError(
+            f"Reference {index} is not a usable embedding (zero or not finite)."
+        )
+    return reference.id, Embedding(vector / norm, reference.model_id)
+
+
+def _second_face(engine: FaceEngine, data: bytes, max_bytes: int) -> Embedding:
+    """The main face of the second photo; errors say which photo they are about."""
+    image = decode(data, max_bytes, which="The second image")
+    try:
+        analyzed = engine.embed_single(image.pixels, purpose=Purpose.CHECKIN, scale=image.scale)
+    except QualityError as exc:
+        raise QualityError(f"The second image: {exc}", exc.report) from exc
+    if analyzed.embedding is None:
+        raise QualityError("The second image's face could not be embedded.", analyzed.quality)
+    return analyzed.embedding
+
+
+def _match(ref_id: str | None, similarity: float) -> Match:
+    return Match(id=ref_id, similarity=round(similarity, 4), band=band_for(similarity).value)
