@@ -145,7 +145,8 @@ class FaceEngine:
         if issues:
             measures = analyzed[0].quality.measures if analyzed else None
             report = QualityReport(measures, issues)
-            raise QualityError(f"{len(analyzed)} faces found. {issues[0].advice}", report)
+            counted = f"{len(analyzed)} faces found. " if analyzed else ""
+            raise QualityError(counted + issues[0].advice, report)
         # At a check-in several people may be in view: the closest (largest) one counts.
         best = max(analyzed, key=lambda a: a.face.inter_eye_distance)
         if not best.quality.passed:
