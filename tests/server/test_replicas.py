@@ -1,0 +1,145 @@
+"""Two backend processes on one PostgreSQL and one Redis behave as one (SPEC §6a)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from server.backend.config import load_settings
+from server.backend.crud import admins as admins_crud
+from server.backend.db import make_engine, make_session_factory
+from server.backend.schemas import AdminCreate
+from server.backend.security.passwords import PasswordHasher
+from tests.server.live import free_port
+from tests.server.utils import PASSWORD, bearer
+
+pytestmark = [pytest.mark.network, pytest.mark.slow]
+
+
+def _start(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "--factory", "server.backend.main:app_from_env"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    return process, f"http://127.0.0.1:{port}"
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"backend exited: {log.read_text()}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"backend did not become healthy: {log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def replicas(
+    server_env: dict[str, str], migrated: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[httpx.Client, httpx.Client]]:
+    env = {**os.environ, **server_env, "HOME": str(tmp_path_factory.mktemp("home"))}
+    logs = tmp_path_factory.mktemp("logs")
+    started = [_start(env, logs / f"replica-{n}.log") for n in (1, 2)]
+    try:
+        for number, (process, url) in enumerate(started, start=1):
+            _wait_healthy(url, process, logs / f"replica-{number}.log")
+        with httpx.Client(base_url=started[0][1]) as a, httpx.Client(base_url=started[1][1]) as b:
+            yield a, b
+    finally:
+        for process, _url in started:
+            process.terminate()
+        for process, _url in started:
+            process.wait(timeout=15)
+
+
+@pytest.fixture
+def admin_email(server_env: dict[str, str]) -> str:
+    """An admin with PASSWORD, created straight in the shared database."""
+    email = f"replica-{uuid.uuid4().hex[:8]}@example.org"
+    engine = make_engine(load_settings(server_env))
+    try:
+        with make_session_factory(engine)() as session:
+            admins_crud.create(
+                session=session,
+                admin_in=AdminCreate(email=email),
+                password_hash=PasswordHasher().hash(PASSWORD),
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+    return email
+
+
+def _login(client: httpx.Client, email: str) -> dict[str, str]:
+    response = client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    tokens: dict[str, str] = response.json()
+    return tokens
+
+
+def test_replicas_agree_that_a_reused_refresh_token_revokes_its_family(
+    replicas: tuple[httpx.Client, httpx.Client], admin_email: str
+) -> None:
+    a, b = replicas
+    first = _login(a, admin_email)
+    second = a.post("/api/auth/refresh", json={"refresh_token": first["refresh_token"]}).json()
+    assert b.get("/api/auth/me", headers=bearer(second["access_token"])).status_code == 200
+    reuse = b.post("/api/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert reuse.status_code == 401
+    assert (
+        a.post("/api/auth/refresh", json={"refresh_token": second["refresh_token"]}).status_code
+        == 401
+    )
+    assert a.get("/api/auth/me", headers=bearer(second["access_token"])).status_code == 401
+
+
+def test_replicas_agree_that_a_replayed_qr_ticket_is_refused(
+    replicas: tuple[httpx.Client, httpx.Client], admin_email: str
+) -> None:
+    a, b = replicas
+    headers = bearer(_login(a, admin_email)["access_token"])
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    meeting = a.post(
+        "/api/meetings",
+        json={
+            "title": "Replicated",
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=1)).isoformat(),
+        },
+        headers=headers,
+    ).json()
+    assert b.post(f"/api/meetings/{meeting['id']}/start", headers=headers).status_code == 200
+    token = b.get(f"/api/meetings/{meeting['id']}/qr", headers=headers).json()["token"]
+    ticket = a.post("/api/qr/scan", json={"token": token}).json()["ticket"]
+    assert b.post("/api/qr/redeem", json={"ticket": ticket}).status_code == 200
+    assert a.post("/api/qr/redeem", json={"ticket": ticket}).status_code == 409
+
+
+def test_replicas_share_the_login_throttle(
+    replicas: tuple[httpx.Client, httpx.Client], admin_email: str
+) -> None:
+    a, b = replicas
+    for client in (a, b, a, b, a):
+        wrong = client.post(
+            "/api/auth/login", json={"email": admin_email, "password": "wrong password"}
+        )
+        assert wrong.status_code == 401
+    assert (
+        b.post("/api/auth/login", json={"email": admin_email, "password": PASSWORD}).status_code
+        == 429
+    )
