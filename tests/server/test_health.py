@@ -52,3 +52,12 @@ def test_docs_and_openapi_are_served_under_api(any_client: TestClient) -> None:
     schema = any_client.get("/api/openapi.json").json()
     assert "/api/auth/login" in schema["paths"]
     assert "/health" in schema["paths"]
+
+
+def test_liveness_answers_without_touching_the_database(
+    make_client: ClientFactory, server_env: dict[str, str]
+) -> None:
+    settings = load_settings({**server_env, "DATABASE_PORT": "9"})
+    response = make_client(settings).get("/health/live")
+    assert response.status_code == 200
+    assert response.json() == {"status": "alive"}

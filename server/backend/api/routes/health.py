@@ -27,6 +27,12 @@ def health(backend: BackendDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if database_ok else 503)
 
 
+@router.get("/health/live", summary="Liveness: the process answers")
+def live() -> dict[str, str]:
+    """No dependencies touched: for liveness probes that must not fail with the database."""
+    return {"status": "alive"}
+
+
 def _store_kind(backend: BackendDep) -> str:
     settings = backend.settings
     return "redis" if settings.redis_host or settings.redis_url else "in-process"

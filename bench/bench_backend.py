@@ -1,0 +1,225 @@
+"""Backend throughput on loopback: an authenticated read and a member search against
+PostgreSQL, beside a trivial unauthenticated endpoint of the same server in the same run.
+
+Creates a throwaway PostgreSQL database and Redis key prefix, seeds members, starts one
+uvicorn process, measures requests/second and p50/p99 latency for each endpoint in
+interleaved rounds, prints the ratios to the trivial endpoint, and cleans up. Runs in
+well under a minute:
+
+    .venv/bin/python bench/bench_backend.py [--seconds 4] [--rounds 2] [--concurrency 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import psycopg
+import redis
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from server.backend.config import load_settings  # noqa: E402
+from server.backend.crud import admins as admins_crud  # noqa: E402
+from server.backend.db import make_engine, make_session_factory  # noqa: E402
+from server.backend.migrate import upgrade_to_head  # noqa: E402
+from server.backend.models import Member  # noqa: E402
+from server.backend.schemas import AdminCreate  # noqa: E402
+from server.backend.security.passwords import PasswordHasher  # noqa: E402
+
+PASSWORD = "benchmark passphrase 123"
+MINISTRIES = ("Choir", "Ushering", "Media", "Prayer", "Protocol", "Children")
+NAMES = ("Ama", "Kofi", "Esi", "Kwame", "Akosua", "Yaw", "Adwoa", "Kojo", "Abena", "Kwabena")
+SURNAMES = ("Mensah", "Boateng", "Owusu", "Asante", "Osei", "Appiah", "Darko", "Agyeman")
+
+
+def _parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=4.0, help="per endpoint per round")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--members", type=int, default=2000)
+    parser.add_argument("--pg-host", default="127.0.0.1")
+    parser.add_argument("--pg-port", type=int, default=5432)
+    parser.add_argument("--pg-user", default="postgres")
+    parser.add_argument("--redis-host", default="127.0.0.1")
+    parser.add_argument("--redis-port", type=int, default=6379)
+    return parser.parse_args()
+
+
+@contextmanager
+def throwaway_database(args: argparse.Namespace) -> Iterator[str]:
+    name = f"sonta_bench_{secrets.token_hex(5)}"
+    admin = {"host": args.pg_host, "port": args.pg_port, "user": args.pg_user, "dbname": "postgres"}
+    with psycopg.connect(**admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    try:
+        yield name
+    finally:
+        with psycopg.connect(**admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+def environment(args: argparse.Namespace, database: str, prefix: str) -> dict[str, str]:
+    return {
+        "JWT_ACCESS_SECRET": secrets.token_urlsafe(40),
+        "JWT_REFRESH_SECRET": secrets.token_urlsafe(40),
+        "QR_SECRET": secrets.token_urlsafe(40),
+        "EMBEDDING_ENCRYPTION_KEY": secrets.token_hex(16),
+        "FRONTEND_URL": "http://localhost:5173",
+        "DATABASE_HOST": args.pg_host,
+        "DATABASE_PORT": str(args.pg_port),
+        "DATABASE_USER": args.pg_user,
+        "DATABASE_NAME": database,
+        "REDIS_HOST": args.redis_host,
+        "REDIS_PORT": str(args.redis_port),
+        "REDIS_KEY_PREFIX": prefix,
+        "FACE_SERVICE_URL": "http://127.0.0.1:9",
+    }
+
+
+def seed(env: dict[str, str], members: int) -> str:
+    """Schema, one admin, and `members` members; returns the admin's email."""
+    engine = make_engine(load_settings(env))
+    try:
+        upgrade_to_head(engine)
+        with make_session_factory(engine)() as session:
+            email = "bench@example.org"
+            admins_crud.create(
+                session=session,
+                admin_in=AdminCreate(email=email),
+                password_hash=PasswordHasher().hash(PASSWORD),
+            )
+            session.add_all(
+                Member(
+                    full_name=f"{NAMES[i % len(NAMES)]} {SURNAMES[(i // 10) % len(SURNAMES)]} {i}",
+                    ministry=MINISTRIES[i % len(MINISTRIES)],
+                    email=f"member{i}@example.org",
+                )
+                for i in range(members)
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+    return email
+
+
+@contextmanager
+def backend_process(env: dict[str, str]) -> Iterator[str]:
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "--factory", "server.backend.main:app_from_env"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    process = subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/health/live", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def measure(
+    url: str, path: str, headers: dict[str, str], seconds: float, workers: int
+) -> list[float]:
+    """Latencies (seconds) of requests sent back to back by `workers` threads."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def worker() -> None:
+        mine: list[float] = []
+        with httpx.Client(base_url=url, headers=headers) as client:
+            while time.perf_counter() < stop:
+                started = time.perf_counter()
+                response = client.get(path)
+                mine.append(time.perf_counter() - started)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{path}: HTTP {response.status_code} {response.text}")
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies
+
+
+def report(results: dict[str, list[float]], elapsed: dict[str, float]) -> None:
+    baseline = len(results["trivial"]) / elapsed["trivial"]
+    print(f"{'endpoint':<34}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'vs trivial':>12}")
+    for name, latencies in results.items():
+        ordered = sorted(latencies)
+        rps = len(ordered) / elapsed[name]
+        p50 = statistics.median(ordered) * 1000
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+        print(f"{name:<34}{rps:>9.0f}{p50:>9.2f}{p99:>9.2f}{rps / baseline:>11.2f}x")
+
+
+def main() -> int:
+    args = _parse()
+    prefix = f"sonta-bench-{secrets.token_hex(5)}:"
+    with throwaway_database(args) as database:
+        env = environment(args, database, prefix)
+        email = seed(env, args.members)
+        try:
+            with backend_process(env) as url:
+                token = httpx.post(
+                    f"{url}/api/auth/login", json={"email": email, "password": PASSWORD}
+                ).json()["access_token"]
+                auth = {"Authorization": f"Bearer {token}"}
+                endpoints = {
+                    "trivial": ("/health/live", {}),
+                    "GET /api/auth/me": ("/api/auth/me", auth),
+                    "GET /api/members?q=mensah": ("/api/members?q=mensah&limit=20", auth),
+                }
+                measure(url, "/health/live", {}, 1.0, args.concurrency)  # warm-up
+                results = {name: [] for name in endpoints}
+                elapsed = dict.fromkeys(endpoints, 0.0)
+                for _ in range(args.rounds):
+                    for name, (path, headers) in endpoints.items():
+                        results[name] += measure(url, path, headers, args.seconds, args.concurrency)
+                        elapsed[name] += args.seconds
+        finally:
+            client = redis.Redis(host=args.redis_host, port=args.redis_port)
+            keys = list(client.scan_iter(match=f"{prefix}*"))
+            if keys:
+                client.delete(*keys)
+            client.close()
+    print(
+        f"{args.members} members, {args.concurrency} client threads, one uvicorn worker, "
+        f"{args.rounds} interleaved rounds of {args.seconds:g} s per endpoint"
+    )
+    report(results, elapsed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
