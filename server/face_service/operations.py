@@ -28,6 +28,10 @@ from server.face_service.schemas import (
     ReferenceEmbedding,
 )
 
+# Longest side over shortest side. Photos are at most ~3:1; insightface's SCRFD fails
+# (an OpenCV resize to zero pixels) on strips such as 5000x2.
+MAX_ASPECT_RATIO = 20
+
 
 def decode(data: bytes, max_bytes: int, *, which: str | None = None) -> DecodedImage:
     """Untrusted upload -> pixels; the byte limit is checked before any decoding.
@@ -40,11 +44,23 @@ def decode(data: bytes, max_bytes: int, *, which: str | None = None) -> DecodedI
             f"{max_bytes / 1e6:.0f} MB. Send a smaller photo."
         )
     try:
-        return decode_image(data, max_bytes=max_bytes)
+        image = decode_image(data, max_bytes=max_bytes)
+        _check_shape(image)
     except ImageError as exc:
         if which is None:
             raise
         raise ImageError(f"{which}: {exc}") from exc
+    return image
+
+
+def _check_shape(image: DecodedImage) -> None:
+    """Refuse strips no face fits in; the detector's letterboxing cannot scale them."""
+    width, height = image.original_size
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise ImageError(
+            f"The image is {width}x{height} pixels, too narrow to hold a face. "
+            "Send an ordinary photo."
+        )
 
 
 def detect(
