@@ -13,9 +13,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from server.backend.errors import ServiceUnavailableError
 
@@ -271,15 +273,17 @@ class _RedisSubscription:
 def redis_client(
     *, host: str | None, port: int, password: str | None, url: str | None
 ) -> redis.Redis:
-    """A client from REDIS_URL (e.g. rediss:// for TLS) or from host, port and password."""
-    options = {"decode_responses": True, "socket_timeout": 2.0, "socket_connect_timeout": 2.0}
+    """A client from REDIS_URL (e.g. rediss:// for TLS) or from host, port and password.
+
+    One quick retry, then fail: a request (or /health) waiting many seconds on a
+    down cache helps nobody, and the caller maps the failure to a 503.
+    """
+    options: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_timeout": 2.0,
+        "socket_connect_timeout": 1.0,
+        "retry": Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=1),
+    }
     if url:
         return redis.Redis.from_url(url, **options)
-    return redis.Redis(
-        host=host or "localhost",
-        port=port,
-        password=password,
-        decode_responses=True,
-        socket_timeout=2.0,
-        socket_connect_timeout=2.0,
-    )
+    return redis.Redis(host=host or "localhost", port=port, password=password, **options)

@@ -61,3 +61,15 @@ def test_liveness_answers_without_touching_the_database(
     response = make_client(settings).get("/health/live")
     assert response.status_code == 200
     assert response.json() == {"status": "alive"}
+
+
+def test_cache_outage_is_reported_and_answers_503_not_500(
+    make_client: ClientFactory, server_env: dict[str, str], migrated: None
+) -> None:
+    client = make_client(load_settings({**server_env, "REDIS_PORT": "9"}))
+    health = client.get("/health")
+    assert health.status_code == 200  # the database is fine; the cache state says the rest
+    assert health.json()["cache"]["state"] == "unavailable"
+    login = client.post("/api/auth/login", json={"email": "a@example.org", "password": "x"})
+    assert login.status_code == 503
+    assert "cache" in login.json()["detail"].lower()

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from server.backend.errors import ServiceUnavailableError
-from server.backend.store import KeyValueStore, MemoryStore, RedisStore
+from server.backend.store import KeyValueStore, MemoryStore, RedisStore, redis_client
 from tests.server.conftest import REDIS
 
 
@@ -76,8 +76,7 @@ def test_memory_store_values_expire() -> None:
 
 
 def test_unreachable_redis_is_a_service_error_not_a_crash() -> None:
-    client = redis.Redis(host="127.0.0.1", port=9, socket_connect_timeout=0.5)
-    store = RedisStore(client)
+    store = RedisStore(redis_client(host="127.0.0.1", port=9, password=None, url=None))
     assert store.ping() is False
     with pytest.raises(ServiceUnavailableError, match="cannot be reached"):
         store.get("anything")
