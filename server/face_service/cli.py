@@ -82,6 +82,8 @@ def run_wait(args: argparse.Namespace) -> int:
     """For start-up scripts: block until the face-service reports healthy."""
     from server.backend.services.face_client import FaceServiceClient  # noqa: PLC0415
 
+    if not args.verbose:
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per probe otherwise
     url = args.url or os.environ.get("FACE_SERVICE_URL", "").strip() or DEFAULT_URL
     api_key = os.environ.get("FACE_SERVICE_API_KEY", "").strip() or None
     client = FaceServiceClient(url, api_key=api_key)
