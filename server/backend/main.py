@@ -75,6 +75,12 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(api_router())
+    _add_middleware(app, settings)
+    return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    """CORS for exactly FRONTEND_URL (bearer tokens, no cookies), then the body limit."""
     app.add_middleware(
         CORSMiddleware,
         allow_origins=[settings.cors_origin],
@@ -84,7 +90,6 @@ def create_app(
         max_age=600,
     )
     app.add_middleware(BodySizeLimit)
-    return app
 
 
 def app_from_env() -> FastAPI:

@@ -83,6 +83,19 @@ def best_other_match(
     return Match(member, best[0]) if member else None
 
 
+def _check_enrolment(member: Member, model_id: str, face_model: ServerFaceModel) -> None:
+    """Refuse enrolment without consent, or of another recogniser's embedding."""
+    if not member.consent_given:
+        raise ConflictError("Record the member's biometric consent before enrolling a face.")
+    if model_id != face_model.model_id:
+        raise ConflictError(
+            f"This embedding was made by {model_id}, but the server uses {face_model.model_id} "
+            f"(FACE_MODEL={face_model.pack_name}). Embeddings of different recognisers cannot "
+            "be compared: update the kiosk to the server's model and enrol again, or run a "
+            "re-embedding job after changing the server's pack."
+        )
+
+
 def enrol(
     *,
     session: Session,
@@ -94,15 +107,7 @@ def enrol(
     by: Admin,
 ) -> FaceTemplate:
     """Store a kiosk-computed embedding for `member`, after every check that protects it."""
-    if not member.consent_given:
-        raise ConflictError("Record the member's biometric consent before enrolling a face.")
-    if model_id != face_model.model_id:
-        raise ConflictError(
-            f"This embedding was made by {model_id}, but the server uses {face_model.model_id} "
-            f"(FACE_MODEL={face_model.pack_name}). Embeddings of different recognisers cannot "
-            "be compared: update the kiosk to the server's model and enrol again, or run a "
-            "re-embedding job after changing the server's pack."
-        )
+    _check_enrolment(member, model_id, face_model)
     vector = normalised(embedding)
     match = best_other_match(
         session=session,
