@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, inspect
@@ -13,6 +18,8 @@ from server.backend.config import Settings
 from server.backend.crud.admins import get_by_email
 from server.backend.security.passwords import PasswordHasher
 from sonta.cli import main
+from tests.server.conftest import CONFIG_ENV
+from tests.server.live import free_port
 from tests.server.utils import bearer, login, session_of
 
 NEW_PASSWORD = "a long and private passphrase"
@@ -112,3 +119,41 @@ def test_server_refuses_to_start_in_production_with_bad_secrets(
     assert "got 31" in err
     assert "JWT_ACCESS_SECRET is missing" in err
     assert "QR_SECRET is missing" in err
+
+
+@pytest.mark.network
+def test_sonta_server_serves_the_api_with_zero_configuration(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "HOME": str(tmp_path), "SONTA_DATA_DIR": str(tmp_path / "data")}
+    for name in CONFIG_ENV:
+        if name != "SONTA_DATA_DIR":
+            env.pop(name, None)
+    command = [
+        sys.executable,
+        "-m",
+        "sonta.cli",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    log = tmp_path / "server.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        status = None
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                status = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert status == 200, log.read_text()
+        assert httpx.get(f"http://127.0.0.1:{port}/api/openapi.json").status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    assert (tmp_path / "data" / "sonta.db").exists()
+    assert "for this run only" in log.read_text()
