@@ -220,3 +220,18 @@ def test_meeting_start_is_published_as_an_event(client: TestClient) -> None:
         subscription.close()
     assert message is not None
     assert json.loads(message) == {"meeting_id": meeting_id, "status": "active"}
+
+
+def test_expected_members_must_exist(any_client: TestClient) -> None:
+    headers = admin_headers(any_client)
+    member = any_client.post(
+        "/api/members", json={"full_name": "Ama", "ministry": "Choir"}, headers=headers
+    ).json()
+    meeting = _meeting(any_client, headers, expected_member_ids=[member["id"], member["id"]])
+    assert meeting["expected_member_ids"] == [member["id"]]
+    unknown = str(uuid.uuid4())
+    response = any_client.patch(
+        f"/api/meetings/{meeting['id']}", json={"expected_member_ids": [unknown]}, headers=headers
+    )
+    assert response.status_code == 422
+    assert unknown in response.json()["detail"]

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from server.backend.errors import BadRequestError, ConflictError, NotFoundError
-from server.backend.models import Admin, Meeting, utcnow
+from server.backend.models import Admin, Meeting, Member, utcnow
 from server.backend.schemas import MeetingCreate, MeetingUpdate
 
 # Which status each action may start from, and where it leads.
@@ -65,9 +65,23 @@ def check_consistency(meeting: Meeting) -> None:
         raise BadRequestError("; ".join(problems) + ".")
 
 
+def _expected_members(session: Session, member_ids: list[uuid.UUID]) -> list[str]:
+    """The ids as stored; refuses ids that name no member."""
+    unique = list(dict.fromkeys(member_ids))
+    found = (
+        set(session.scalars(select(Member.id).where(Member.id.in_(unique)))) if unique else set()
+    )
+    missing = [str(m) for m in unique if m not in found]
+    if missing:
+        raise BadRequestError(
+            f"expected_member_ids names unknown members: {', '.join(missing[:10])}."
+        )
+    return [str(m) for m in unique]
+
+
 def create(*, session: Session, meeting_in: MeetingCreate, by: Admin) -> Meeting:
     data = meeting_in.model_dump()
-    data["expected_member_ids"] = [str(m) for m in meeting_in.expected_member_ids]
+    data["expected_member_ids"] = _expected_members(session, meeting_in.expected_member_ids)
     meeting = Meeting(**data, created_by_id=by.id)
     check_consistency(meeting)
     session.add(meeting)
@@ -84,7 +98,7 @@ def update_meeting(
     nullable = {"late_after", "latitude", "longitude", "qr_max_scans", "qr_valid_minutes"}
     changes = {k: v for k, v in changes.items() if v is not None or k in nullable}
     if "expected_member_ids" in changes:
-        changes["expected_member_ids"] = [str(m) for m in changes["expected_member_ids"]]
+        changes["expected_member_ids"] = _expected_members(session, changes["expected_member_ids"])
     for name, value in changes.items():
         setattr(meeting, name, value)
     check_consistency(meeting)
