@@ -25,8 +25,18 @@ logger = logging.getLogger(__name__)
 SECRET_NAMES = ("JWT_ACCESS_SECRET", "JWT_REFRESH_SECRET", "QR_SECRET", "EMBEDDING_ENCRYPTION_KEY")
 MIN_SECRET_LENGTH = 32
 EMBEDDING_KEY_LENGTH = 32
-# Fragments that betray a value copied from an example file rather than generated.
-_DEFAULT_LOOKING = ("change", "secret", "example", "default", "password", "your", "xxx", "todo")
+# Fragments that betray a value copied from an example file rather than generated. Each
+# is long enough (or has punctuation) that a random secret practically never contains it.
+_DEFAULT_LOOKING = (
+    "change",
+    "secret",
+    "example",
+    "default",
+    "password",
+    "placeholder",
+    "your-",
+    "your_",
+)
 
 
 def _default_data_dir() -> Path:
@@ -130,11 +140,10 @@ def _secret_problems(name: str, value: str | None, *, production: bool) -> list[
     if value is None or not value.strip():
         return [f"{name} is missing"] if production else []
     if name == "EMBEDDING_ENCRYPTION_KEY":
-        if len(value) != EMBEDDING_KEY_LENGTH or len(value.encode()) != EMBEDDING_KEY_LENGTH:
-            return [
-                f"{name} must be exactly {EMBEDDING_KEY_LENGTH} characters "
-                f"(32 bytes of ASCII), got {len(value)}"
-            ]
+        if len(value) != EMBEDDING_KEY_LENGTH:
+            return [f"{name} must be exactly {EMBEDDING_KEY_LENGTH} characters, got {len(value)}"]
+        if len(value.encode()) != EMBEDDING_KEY_LENGTH:
+            return [f"{name} must be 32 ASCII characters; it has non-ASCII ones"]
     elif len(value) < MIN_SECRET_LENGTH:
         return [f"{name} must be at least {MIN_SECRET_LENGTH} characters, got {len(value)}"]
     if production and _looks_default(value):

@@ -106,3 +106,18 @@ def test_cors_origin_is_frontend_url_without_path() -> None:
 def test_frontend_url_must_be_http() -> None:
     with pytest.raises(ConfigError, match="FRONTEND_URL must be an http"):
         load_settings({"FRONTEND_URL": "javascript:alert(1)"})
+
+
+def test_embedding_key_must_be_ascii() -> None:
+    with pytest.raises(ConfigError, match="non-ASCII"):
+        load_settings({"EMBEDDING_ENCRYPTION_KEY": "é" * 32})
+
+
+def test_random_secrets_are_never_taken_for_placeholders() -> None:
+    for _ in range(200):
+        env = {
+            **GOOD,
+            "JWT_ACCESS_SECRET": secrets.token_urlsafe(40),
+            "QR_SECRET": secrets.token_hex(24),
+        }
+        load_settings(env)
