@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from fastapi.testclient import TestClient
 
+from server.backend.api.limits import BodySizeLimit
 from tests.server.utils import admin_headers
 
 ORIGIN = "https://attendance.example.org"
@@ -137,3 +139,22 @@ def test_audit_log_records_who_did_what_and_is_admin_only(any_client: TestClient
     assert entries[0]["client_ip"] == "testclient"
     only = any_client.get("/api/audit", params={"action": "admin.create"}, headers=boss).json()
     assert only["count"] == 1
+
+
+def test_body_limit_answers_400_to_a_malformed_content_length() -> None:
+    sent: list[dict[str, object]] = []
+    reached: list[bool] = []
+
+    async def inner(scope: object, receive: object, send: object) -> None:
+        reached.append(True)
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "headers": [(b"content-length", b"12abc")]}
+    asyncio.run(BodySizeLimit(inner)(scope, receive, send))  # type: ignore[arg-type]
+    assert sent[0]["status"] == 400
+    assert not reached
