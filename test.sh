@@ -7,6 +7,7 @@ source scripts/bootstrap.sh
 source scripts/services.sh
 
 system_packages_for_runtime
+system_packages_for_tests
 ensure_services
 sync_venv
 

@@ -52,9 +52,18 @@ first_available() {
 }
 
 system_packages_for_runtime() {
-  # venv/ensurepip for the bootstrap (Debian splits them out); libGL and GLib for OpenCV.
+  # venv/ensurepip for the bootstrap (Debian splits them out); libGL and GLib for OpenCV;
+  # the libraries PySide6's wheels link against but do not ship (QtGui, QtWidgets and
+  # the offscreen platform the tests use): EGL, xkbcommon, fontconfig, FreeType, D-Bus,
+  # and Brotli for QtNetwork.
   python3 -c 'import ensurepip, venv' 2>/dev/null || apt_ensure python3-venv
-  apt_ensure libgl1 "libglib2.0-0t64|libglib2.0-0"
+  apt_ensure libgl1 "libglib2.0-0t64|libglib2.0-0" \
+    libegl1 libxkbcommon0 libfontconfig1 libfreetype6 libdbus-1-3 libbrotli1
+}
+
+system_packages_for_tests() {
+  # iproute2: the container tests run supervisord in a network namespace made with `ip`.
+  apt_ensure iproute2
 }
 
 ensure_uv() {
