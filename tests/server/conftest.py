@@ -5,6 +5,7 @@ embedded defaults (SQLite + in-process store)."""
 from __future__ import annotations
 
 import secrets
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import psycopg
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from server.backend.config import Settings, load_settings
 from server.backend.db import make_engine
@@ -103,29 +104,48 @@ def migrated(server_env: dict[str, str]) -> None:
         engine.dispose()
 
 
-def _truncate(settings: Settings) -> None:
-    engine = make_engine(settings)
+@pytest.fixture(scope="session")
+def pg_engine(server_env: dict[str, str], migrated: None) -> Iterator[Engine]:
+    """One engine for the fixtures' own housekeeping (emptying tables between tests)."""
+    engine = make_engine(load_settings(server_env))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_settings(server_env: dict[str, str], pg_engine: Engine, redis_prefix: str) -> Settings:
+    """Settings on PostgreSQL + Redis, with empty tables and an empty key prefix."""
+    names = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    with pg_engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    _delete_prefix(redis_prefix)
+    return load_settings(server_env)
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An embedded database migrated once; tests start from copies of it."""
+    data_dir = tmp_path_factory.mktemp("sqlite-template")
+    engine = make_engine(load_settings({**SECRETS, "SONTA_DATA_DIR": str(data_dir)}))
     try:
-        names = ", ".join(table.name for table in Base.metadata.sorted_tables)
-        with engine.begin() as connection:
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        upgrade_to_head(engine)
     finally:
         engine.dispose()
+    return data_dir / "sonta.db"
 
 
 @pytest.fixture
-def pg_settings(server_env: dict[str, str], migrated: None, redis_prefix: str) -> Settings:
-    """Settings on PostgreSQL + Redis, with empty tables and an empty key prefix."""
-    settings = load_settings(server_env)
-    _truncate(settings)
-    _delete_prefix(redis_prefix)
-    return settings
+def embedded_settings(tmp_path: Path, migrated_sqlite: Path) -> Settings:
+    """Zero-configuration settings: SQLite in a temporary data dir, in-process store.
 
-
-@pytest.fixture
-def embedded_settings(tmp_path: Path) -> Settings:
-    """Zero-configuration settings: SQLite in a temporary data dir, in-process store."""
-    return load_settings({"SONTA_DATA_DIR": str(tmp_path / "data")})
+    The data dir starts from a migrated copy to save time; the app still runs its
+    start-up migration, which finds the schema current. A fresh data dir is covered by
+    the CLI and `sonta server` tests.
+    """
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    shutil.copyfile(migrated_sqlite, data_dir / "sonta.db")
+    return load_settings({"SONTA_DATA_DIR": str(data_dir)})
 
 
 @pytest.fixture
