@@ -142,3 +142,16 @@ def test_member_changes_are_in_the_audit_log(any_client: TestClient) -> None:
     actions = [e["action"] for e in entries["data"]]
     assert actions == ["member.delete", "member.consent_given", "member.update", "member.create"]
     assert all(e["actor_email"].startswith("admin-") for e in entries["data"])
+
+
+def test_search_pages_carry_the_total(any_client: TestClient) -> None:
+    headers = admin_headers(any_client)
+    for number in range(5):
+        _member(any_client, headers, full_name=f"Member {number}")
+    page = any_client.get("/api/members", params={"skip": 3, "limit": 1}, headers=headers).json()
+    assert [m["full_name"] for m in page["data"]] == ["Member 3"]
+    assert page["count"] == 5
+    beyond = any_client.get("/api/members", params={"skip": 10}, headers=headers).json()
+    assert beyond == {"data": [], "count": 5}
+    none = any_client.get("/api/members", params={"q": "nobody"}, headers=headers).json()
+    assert none == {"data": [], "count": 0}

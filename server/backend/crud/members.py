@@ -49,9 +49,15 @@ def search(
         query = query.where(func.lower(Member.ministry) == ministry.strip().lower())
     if status:
         query = query.where(Member.status == status)
-    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Member.full_name, Member.id).offset(skip).limit(limit))
-    return list(rows), count
+    # The total rides along as a window column: one round trip instead of two.
+    total = func.count().over().label("total")
+    page = session.execute(
+        query.add_columns(total).order_by(Member.full_name, Member.id).offset(skip).limit(limit)
+    ).all()
+    if page:
+        return [row[0] for row in page], int(page[0].total)
+    count = session.scalar(select(func.count()).select_from(query.subquery())) if skip else 0
+    return [], count or 0
 
 
 def _email_taken(session: Session, email: str | None, exclude: uuid.UUID | None = None) -> bool:
