@@ -8,7 +8,6 @@ the shared store, so throttling holds across replicas.
 from __future__ import annotations
 
 import hashlib
-import logging
 import secrets
 import uuid
 
@@ -22,8 +21,6 @@ from server.backend.models import Admin, utcnow
 from server.backend.security.passwords import password_problem
 from server.backend.security.tokens import TokenClaims, TokenPair
 from server.backend.services import throttle as limits
-
-logger = logging.getLogger(__name__)
 
 WRONG_CREDENTIALS = "Incorrect email or password."
 LINK_SENT = "If this email belongs to an admin, a message is on its way."
