@@ -10,49 +10,13 @@ import shlex
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.container.conftest import CONF, ROOT, VENV_BIN, CombinedServer
+from tests.container.conftest import CONF, ROOT, VENV_BIN
+from tests.container.dockerfile import DOCKERFILE, final, stage, stages
 from tests.utils.pack_server import PackServer, pack_zip
-
-DOCKERFILE = ROOT / "Dockerfile"
-
-
-@dataclass
-class Stage:
-    name: str
-    instructions: list[tuple[str, str]] = field(default_factory=list)
-
-    def all(self, keyword: str) -> list[str]:
-        return [args for kw, args in self.instructions if kw == keyword]
-
-
-def stages() -> list[Stage]:
-    """The Dockerfile's stages, each a list of (INSTRUCTION, arguments), continuations joined."""
-    text = DOCKERFILE.read_text().replace("\\\n", " ")
-    found: list[Stage] = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        keyword, _, args = line.partition(" ")
-        if keyword.upper() == "FROM":
-            parts = args.split()
-            found.append(Stage(parts[2] if len(parts) > 2 else "final"))
-        if found:
-            found[-1].instructions.append((keyword.upper(), " ".join(args.split())))
-    return found
-
-
-def final() -> Stage:
-    return stages()[-1]
-
-
-def stage(name: str) -> Stage:
-    return next(s for s in stages() if s.name == name)
 
 
 def test_hadolint_passes() -> None:
@@ -167,15 +131,3 @@ def test_supervisord_serves_nothing_and_restarts_both_programs() -> None:
     assert "OMP_NUM_THREADS" in programs["face-service"]["command"]
     backend = programs["backend"]["command"]
     assert backend.index("sonta migrate") < backend.index("exec sonta server")
-
-
-@pytest.mark.model
-@pytest.mark.network
-@pytest.mark.slow
-def test_the_healthcheck_command_passes_against_the_combined_server(
-    combined: CombinedServer,
-) -> None:
-    (healthcheck,) = final().all("HEALTHCHECK")
-    command = json.loads(healthcheck.split(" CMD ", 1)[1])
-    result = combined.inside(*command)
-    assert result.returncode == 0, result.stderr

@@ -4,6 +4,7 @@ the start-up order, crash recovery and a clean stop within Docker's 10 s."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ import time
 import pytest
 
 from tests.container.conftest import CombinedServer
+from tests.container.dockerfile import final
 from tests.face_service.conftest import wait_until
 
 pytestmark = [pytest.mark.model, pytest.mark.network, pytest.mark.slow]
@@ -74,6 +76,15 @@ def test_every_program_line_is_prefixed(combined: CombinedServer) -> None:
     for line in combined.log().splitlines():
         supervisord_line = line[:4].isdigit()  # supervisord's own lines start with the date
         assert supervisord_line or line.startswith(("[face-service] ", "[backend] ")), line
+
+
+def test_the_healthcheck_command_passes_against_the_combined_server(
+    combined: CombinedServer,
+) -> None:
+    (healthcheck,) = final().all("HEALTHCHECK")
+    command = json.loads(healthcheck.split(" CMD ", 1)[1])
+    result = combined.inside(*command)
+    assert result.returncode == 0, result.stderr
 
 
 def test_a_killed_face_service_is_restarted_and_the_backend_follows(
