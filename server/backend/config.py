@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy import URL
 
 from server.backend.errors import ConfigError
@@ -37,6 +38,11 @@ _DEFAULT_LOOKING = (
     "your-",
     "your_",
 )
+
+
+# Set while `load_settings` builds from an explicit mapping, so the process environment
+# cannot leak into settings meant to be exactly that mapping.
+_ONLY_GIVEN_VALUES: ContextVar[bool] = ContextVar("only_given_values", default=False)
 
 
 def _default_data_dir() -> Path:
@@ -88,6 +94,20 @@ class Settings(BaseSettings):
     omp_num_threads: int | None = None
 
     sonta_data_dir: Path = Field(default_factory=_default_data_dir)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The process environment, unless `load_settings` was handed a mapping."""
+        if _ONLY_GIVEN_VALUES.get():
+            return (init_settings,)
+        return (init_settings, env_settings)
 
     @property
     def environment(self) -> Literal["production", "development"]:
@@ -218,7 +238,11 @@ def _build(environ: Mapping[str, str] | None) -> Settings:
         return Settings()
     known = {name.upper() for name in Settings.model_fields}
     values: dict[str, Any] = {k.lower(): v for k, v in environ.items() if k.upper() in known}
-    return Settings.model_validate(values)
+    token = _ONLY_GIVEN_VALUES.set(True)
+    try:
+        return Settings(**values)
+    finally:
+        _ONLY_GIVEN_VALUES.reset(token)
 
 
 def _message(problems: list[str]) -> str:

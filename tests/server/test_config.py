@@ -121,3 +121,14 @@ def test_random_secrets_are_never_taken_for_placeholders() -> None:
             "QR_SECRET": secrets.token_hex(24),
         }
         load_settings(env)
+
+
+def test_an_explicit_mapping_ignores_the_process_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_HOST", "db.internal")
+    monkeypatch.setenv("NODE_ENV", "production")
+    settings = load_settings({"PORT": "4200"})
+    assert settings.database_host is None
+    assert not settings.is_production
+    assert settings.port == 4200
