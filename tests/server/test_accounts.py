@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from server.backend.config import Settings
+from server.backend.context import make_mailer
 from server.backend.security.passwords import PasswordHasher
 from server.backend.services.mailer import LogMailer, ResendMailer
 from tests.server.conftest import ClientFactory
@@ -208,3 +209,21 @@ def test_resend_mailer_posts_to_the_resend_api() -> None:
     assert request.headers["authorization"] == "Bearer re_test"
     body = request.read()
     assert b'"to":["a@example.org"]' in body.replace(b" ", b"")
+
+
+def test_mail_goes_through_resend_only_when_configured(embedded_settings: Settings) -> None:
+    assert isinstance(make_mailer(embedded_settings), LogMailer)
+    only_key = embedded_settings.model_copy(update={"resend_api_key": "re_x"})
+    assert isinstance(make_mailer(only_key), LogMailer)
+    both = only_key.model_copy(update={"email_from": "Sonta <no-reply@example.org>"})
+    assert isinstance(make_mailer(both), ResendMailer)
+
+
+def test_a_failing_email_provider_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(422, json={"message": "bad from"})
+    )
+    mailer = ResendMailer(api_key="re_test", sender="x@example.org", transport=transport)
+    with caplog.at_level(logging.ERROR):
+        mailer.send(to="a@example.org", subject="Hello", text="Body")
+    assert "Sending email to a@example.org failed" in caplog.text
