@@ -1,4 +1,9 @@
-"""Request dependencies, exposed as typed aliases (`SessionDep`, `CurrentAdmin`, ...)."""
+"""Request dependencies, exposed as typed aliases (`SessionDep`, `CurrentAdmin`, ...).
+
+Dependencies that do no I/O are `async def`: FastAPI runs sync ones in the thread
+pool, and each such hop costs more than the work itself. The ones that touch the
+database or the cache stay sync, so they never block the event loop.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from server.backend.security.tokens import TokenClaims
 from server.backend.services import accounts
 
 
-def get_backend(request: Request) -> Backend:
+async def get_backend(request: Request) -> Backend:
     backend: Backend = request.app.state.backend
     return backend
 
@@ -33,7 +38,7 @@ def get_session(backend: BackendDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_client_ip(request: Request) -> str:
+async def get_client_ip(request: Request) -> str:
     """The caller's address (uvicorn applies X-Forwarded-For from trusted proxies)."""
     return request.client.host if request.client else "unknown"
 
@@ -63,14 +68,14 @@ def get_signed_in(
 SignedInDep = Annotated[SignedIn, Depends(get_signed_in)]
 
 
-def get_current_admin(signed_in: SignedInDep) -> Admin:
+async def get_current_admin(signed_in: SignedInDep) -> Admin:
     return signed_in.admin
 
 
 CurrentAdmin = Annotated[Admin, Depends(get_current_admin)]
 
 
-def get_super_admin(admin: CurrentAdmin) -> Admin:
+async def get_super_admin(admin: CurrentAdmin) -> Admin:
     if admin.role != "super_admin":
         raise ForbiddenError("Only a super admin can manage admins.")
     return admin

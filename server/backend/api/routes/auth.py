@@ -50,7 +50,7 @@ def logout(signed_in: SignedInDep, backend: BackendDep, session: SessionDep, ip:
 
 
 @router.get("/me", responses={401: {"model": Message}})
-def me(admin: CurrentAdmin) -> AdminPublic:
+async def me(admin: CurrentAdmin) -> AdminPublic:
     return admin_public(admin)
 
 
