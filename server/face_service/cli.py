@@ -26,8 +26,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser = subparsers.add_parser(
         "face-service",
         help="run the private face-service (127.0.0.1:8000)",
-        description="Run the face-service. It binds a loopback address only, unless "
-        "FACE_SERVICE_MODE=separate and FACE_SERVICE_API_KEY are set.",
+        description="Without an action, run the face-service. It binds a loopback address "
+        "only, unless FACE_SERVICE_MODE=separate and FACE_SERVICE_API_KEY are set. "
+        "`sonta face-service wait` waits until a running one is ready.",
     )
     parser.add_argument("--host", help="address to bind (default: FACE_SERVICE_HOST or 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default: FACE_SERVICE_PORT or 8000)")
