@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -81,13 +82,28 @@ def run_migrate(_args: argparse.Namespace) -> int:
     settings = _settings()
     if settings is None:
         return 2
-    engine = make_engine(settings)
+
+    def migrate() -> int:
+        engine = make_engine(settings)
+        try:
+            upgrade_to_head(engine)
+        finally:
+            engine.dispose()
+        print("Database schema is up to date.", file=sys.stderr)
+        return 0
+
+    return _with_database(migrate)
+
+
+def _with_database(task: Callable[[], int]) -> int:
+    """Run a task that needs the database; an unreachable one is a message, not a trace."""
+    from sqlalchemy.exc import OperationalError  # noqa: PLC0415
+
     try:
-        upgrade_to_head(engine)
-    finally:
-        engine.dispose()
-    print("Database schema is up to date.", file=sys.stderr)
-    return 0
+        return task()
+    except OperationalError as exc:
+        print(f"The database cannot be reached: {exc.orig or exc}", file=sys.stderr)
+        return 1
 
 
 def read_password(prompt: str = "New password: ") -> str:
@@ -106,7 +122,11 @@ def run_admin_create(args: argparse.Namespace) -> int:
     settings = _settings()
     if settings is None:
         return 2
-    return create_admin(settings, email=args.email, role=args.role, read_password=read_password)
+    return _with_database(
+        lambda: create_admin(
+            settings, email=args.email, role=args.role, read_password=read_password
+        )
+    )
 
 
 def run_admin_reset_password(args: argparse.Namespace) -> int:
@@ -115,7 +135,9 @@ def run_admin_reset_password(args: argparse.Namespace) -> int:
     settings = _settings()
     if settings is None:
         return 2
-    return reset_password(settings, email=args.email, read_password=read_password)
+    return _with_database(
+        lambda: reset_password(settings, email=args.email, read_password=read_password)
+    )
 
 
 def run_reencrypt(_args: argparse.Namespace) -> int:
@@ -124,4 +146,4 @@ def run_reencrypt(_args: argparse.Namespace) -> int:
     settings = _settings()
     if settings is None:
         return 2
-    return reencrypt_templates(settings)
+    return _with_database(lambda: reencrypt_templates(settings))

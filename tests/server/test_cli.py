@@ -157,3 +157,13 @@ def test_sonta_server_serves_the_api_with_zero_configuration(tmp_path: Path) -> 
         process.wait(timeout=15)
     assert (tmp_path / "data" / "sonta.db").exists()
     assert "for this run only" in log.read_text()
+
+
+def test_migrate_reports_an_unreachable_database_plainly(
+    monkeypatch: pytest.MonkeyPatch, server_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _use_env(monkeypatch, {**server_env, "DATABASE_PORT": "9"})
+    assert main(["migrate"]) == 1
+    err = capsys.readouterr().err
+    assert "The database cannot be reached" in err
+    assert "Traceback" not in err
