@@ -13,6 +13,7 @@ from server.backend.config import Settings
 from server.backend.crud.templates import open_row
 from server.backend.models import FaceTemplate
 from server.backend.security.templates import TemplateCipher, TemplateDecryptionError
+from sonta.cli import main
 from tests.server.utils import admin_headers, backend_of
 
 RNG = np.random.default_rng(7)
@@ -181,7 +182,10 @@ def test_withdrawing_consent_erases_the_templates(any_client: TestClient) -> Non
 
 
 def test_reencrypt_moves_every_template_to_the_new_key(
-    client: TestClient, pg_settings: Settings
+    client: TestClient,
+    pg_settings: Settings,
+    server_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     headers = admin_headers(client)
     member_id = _member(client, headers, "Ama")
@@ -190,13 +194,22 @@ def test_reencrypt_moves_every_template_to_the_new_key(
     old_key = pg_settings.embedding_encryption_key
     assert old_key
     new_key = "N" * 8 + uuid.uuid4().hex[:24]
-    rotated = pg_settings.model_copy(
-        update={"embedding_encryption_key": new_key, "embedding_encryption_key_previous": old_key}
-    )
-    assert reencrypt_templates(rotated) == 0
+    rotated = {
+        **server_env,
+        "EMBEDDING_ENCRYPTION_KEY": new_key,
+        "EMBEDDING_ENCRYPTION_KEY_PREVIOUS": old_key,
+    }
+    for name, value in rotated.items():
+        monkeypatch.setenv(name, value)
+    assert main(["templates", "re-encrypt"]) == 0
     row = _row(client, template_id)
     new_only = TemplateCipher(new_key)
     assert row.key_version == new_only.current_version
     assert np.allclose(open_row(new_only, row), face, atol=1e-6)
     with pytest.raises(TemplateDecryptionError):
         open_row(TemplateCipher(old_key), row)
+    # Without the old key configured, a row still under it is reported, not lost silently.
+    assert (
+        reencrypt_templates(pg_settings.model_copy(update={"embedding_encryption_key": "Z" * 32}))
+        == 1
+    )
