@@ -12,6 +12,7 @@ from server.backend.config import Settings
 from server.backend.db import make_engine, make_session_factory
 from server.backend.errors import ConfigError
 from server.backend.face_model import ServerFaceModel
+from server.backend.migrate import head_revision
 from server.backend.security.passwords import Argon2Params, PasswordHasher
 from server.backend.security.qr import QrSigner
 from server.backend.security.templates import TemplateCipher
@@ -40,6 +41,8 @@ class Backend:
     qr: QrSigner
     cipher: TemplateCipher
     face_model: ServerFaceModel
+    # The newest migration; /health compares the database against it.
+    schema_head: str | None
 
     def close(self) -> None:
         self.face_service.close()
@@ -104,6 +107,7 @@ def build_backend(
             previous=settings.previous_embedding_keys(),
         ),
         face_model=ServerFaceModel(settings.face_model),
+        schema_head=head_revision(engine),
     )
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -25,3 +27,18 @@ def upgrade_to_head(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def head_revision(engine: Engine) -> str | None:
+    """The newest revision in the migration scripts."""
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def schema_state(engine: Engine, head: str | None) -> str:
+    """ "ok", "not migrated" (run `sonta migrate`) or "unavailable" (cannot connect)."""
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    except Exception:  # any driver or pool failure means "not reachable"
+        return "unavailable"
+    return "ok" if current == head else "not migrated"

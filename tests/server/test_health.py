@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
+
+import psycopg
 from fastapi.testclient import TestClient
 
 from server.backend.config import Settings, load_settings
-from tests.server.conftest import ClientFactory
+from tests.server.conftest import PG, ClientFactory
 
 
 def test_health_reports_database_cache_and_face_service(any_client: TestClient) -> None:
@@ -73,3 +76,19 @@ def test_cache_outage_is_reported_and_answers_503_not_500(
     login = client.post("/api/auth/login", json={"email": "a@example.org", "password": "x"})
     assert login.status_code == 503
     assert "cache" in login.json()["detail"].lower()
+
+
+def test_health_is_503_when_the_schema_is_not_migrated(
+    make_client: ClientFactory, server_env: dict[str, str]
+) -> None:
+    name = f"sonta_empty_{secrets.token_hex(4)}"
+    with psycopg.connect(**PG, dbname="postgres", autocommit=True) as connection:  # type: ignore[arg-type]
+        connection.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    try:
+        client = make_client(load_settings({**server_env, "DATABASE_NAME": name}))
+        response = client.get("/health")
+        assert response.status_code == 503
+        assert response.json()["database"] == "not migrated"
+    finally:
+        with psycopg.connect(**PG, dbname="postgres", autocommit=True) as connection:  # type: ignore[arg-type]
+            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')  # type: ignore[arg-type]

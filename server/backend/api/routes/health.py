@@ -1,4 +1,8 @@
-"""`GET /health`: database, cache and face-service state; 503 when the database is down."""
+"""`GET /health`: database, cache and face-service state.
+
+503 when the database cannot be reached or its schema is behind the code (the
+backend would fail every request; `sonta migrate` fixes it).
+"""
 
 from __future__ import annotations
 
@@ -8,18 +12,19 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from server.backend.api.deps import BackendDep
-from server.backend.db import database_reachable
+from server.backend.migrate import schema_state
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health", summary="Service health")
 def health(backend: BackendDep) -> JSONResponse:
-    database_ok = database_reachable(backend.engine)
+    database = schema_state(backend.engine, backend.schema_head)
+    database_ok = database == "ok"
     cache_ok = backend.store.ping()
     body: dict[str, Any] = {
         "status": "healthy" if database_ok and cache_ok else "unhealthy",
-        "database": "ok" if database_ok else "unavailable",
+        "database": database,
         "cache": {"state": "ok" if cache_ok else "unavailable", "kind": _store_kind(backend)},
         "face_service": backend.face_service.health(),
         "model": backend.settings.face_model,
