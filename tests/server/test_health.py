@@ -89,6 +89,9 @@ def test_health_is_503_when_the_schema_is_not_migrated(
         response = client.get("/health")
         assert response.status_code == 503
         assert response.json()["database"] == "not migrated"
+        api = client.post("/api/auth/login", json={"email": "a@example.org", "password": "x"})
+        assert api.status_code == 503
+        assert "sonta migrate" in api.json()["detail"]
     finally:
         with psycopg.connect(**PG, dbname="postgres", autocommit=True) as connection:  # type: ignore[arg-type]
             connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')  # type: ignore[arg-type]

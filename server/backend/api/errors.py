@@ -6,12 +6,14 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from psycopg.errors import UndefinedColumn, UndefinedTable
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from server.backend.errors import AuthError, SontaServerError, TooManyRequestsError
 
 logger = logging.getLogger(__name__)
+UndefinedObject = (UndefinedTable, UndefinedColumn)
 
 
 def _json(status: int, detail: object, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -47,9 +49,19 @@ async def _database_down(request: Request, exc: Exception) -> JSONResponse:
     return _json(503, "The database is unavailable; try again shortly.")
 
 
+async def _programming_error(request: Request, exc: Exception) -> JSONResponse:
+    # A missing table or column means the schema is behind the code, not a bad request.
+    if isinstance(exc, ProgrammingError) and isinstance(exc.orig, UndefinedObject):
+        logger.error("database schema is not migrated: %s", exc.orig)
+        return _json(503, "The database schema is not up to date; run `sonta migrate`.")
+    logger.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return _json(500, "Internal server error.")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SontaServerError, _sonta_error)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(OperationalError, _database_down)
     app.add_exception_handler(PoolTimeoutError, _database_down)
+    app.add_exception_handler(ProgrammingError, _programming_error)
