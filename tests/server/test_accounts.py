@@ -14,6 +14,7 @@ from server.backend.security.passwords import PasswordHasher
 from server.backend.services.mailer import LogMailer, ResendMailer
 from tests.server.conftest import ClientFactory
 from tests.server.utils import (
+    FAST_ARGON2,
     PASSWORD,
     FakeMailer,
     admin_headers,
@@ -227,3 +228,21 @@ def test_a_failing_email_provider_is_logged_not_raised(caplog: pytest.LogCapture
     with caplog.at_level(logging.ERROR):
         mailer.send(to="a@example.org", subject="Hello", text="Body")
     assert "Sending email to a@example.org failed" in caplog.text
+
+
+def test_password_link_answer_does_not_reveal_unknown_emails(
+    client: TestClient, mailer: FakeMailer
+) -> None:
+    known = make_admin(client)
+    a = client.post("/api/auth/password/request", json={"email": known.email})
+    b = client.post("/api/auth/password/request", json={"email": "stranger@example.org"})
+    assert a.status_code == b.status_code == 202
+    assert a.json() == b.json()
+    assert [to for to, _, _ in mailer.sent] == [known.email]
+
+
+def test_an_account_without_a_password_never_verifies() -> None:
+    hasher = PasswordHasher(FAST_ARGON2)
+    assert hasher.verify(None, "sonta-timing-equaliser") is False
+    assert hasher.verify(None, "") is False
+    assert hasher.verify(hasher.hash("a real passphrase"), "a real passphrase") is True
