@@ -10,7 +10,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+)
 
 
 def _no_nul(value: str) -> str:
@@ -183,9 +191,9 @@ class TemplatePublic(BaseModel):
 class MeetingBase(BaseModel):
     title: Name
     description: LongText = ""
-    starts_at: datetime
-    ends_at: datetime
-    late_after: datetime | None = None
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    late_after: AwareDatetime | None = None
     location_name: Label = ""
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
@@ -205,9 +213,9 @@ class MeetingCreate(MeetingBase):
 class MeetingUpdate(BaseModel):
     title: Name | None = None
     description: LongText | None = None
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    late_after: datetime | None = None
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    late_after: AwareDatetime | None = None
     location_name: Label | None = None
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)

@@ -235,3 +235,22 @@ def test_expected_members_must_exist(any_client: TestClient) -> None:
     )
     assert response.status_code == 422
     assert unknown in response.json()["detail"]
+
+
+def test_times_without_a_timezone_are_refused(any_client: TestClient) -> None:
+    headers = admin_headers(any_client)
+    naive = {"title": "t", "starts_at": "2030-01-01T10:00:00", "ends_at": "2030-01-01T12:00:00Z"}
+    response = any_client.post("/api/meetings", json=naive, headers=headers)
+    assert response.status_code == 422
+    assert "timezone" in response.text
+    listing = any_client.get(
+        "/api/meetings", params={"starts_after": "2030-01-01T10:00:00"}, headers=headers
+    )
+    assert listing.status_code == 422
+    meeting = _meeting(any_client, headers)
+    update = any_client.patch(
+        f"/api/meetings/{meeting['id']}",
+        json={"late_after": "2030-01-01T10:00:00"},
+        headers=headers,
+    )
+    assert update.status_code == 422

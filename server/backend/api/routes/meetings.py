@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
+from pydantic import AwareDatetime
 
 from server.backend.api.deps import BackendDep, ClientIp, CurrentAdmin, SessionDep
 from server.backend.crud import audit
@@ -51,8 +51,8 @@ def list_meetings(
     session: SessionDep,
     _admin: CurrentAdmin,
     status: MeetingStatus | None = None,
-    starts_after: datetime | None = None,
-    starts_before: datetime | None = None,
+    starts_after: AwareDatetime | None = None,
+    starts_before: AwareDatetime | None = None,
     skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> MeetingsPublic:
