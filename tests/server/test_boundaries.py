@@ -158,3 +158,22 @@ def test_body_limit_answers_400_to_a_malformed_content_length() -> None:
     asyncio.run(BodySizeLimit(inner)(scope, receive, send))  # type: ignore[arg-type]
     assert sent[0]["status"] == 400
     assert not reached
+
+
+def test_text_that_is_not_unicode_is_a_422_not_a_500(any_client: TestClient) -> None:
+    headers = {**admin_headers(any_client), "Content-Type": "application/json"}
+    body = b'{"full_name": "A\\ud800B", "ministry": "Choir"}'  # a lone UTF-16 surrogate
+    response = any_client.post("/api/members", content=body, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "full_name"]
+
+
+def test_validation_errors_do_not_echo_the_input(any_client: TestClient) -> None:
+    headers = admin_headers(any_client)
+    secret_ish = "x" * 300
+    response = any_client.post(
+        "/api/members", json={"full_name": secret_ish, "ministry": "Choir"}, headers=headers
+    )
+    assert response.status_code == 422
+    assert secret_ish not in response.text
+    assert "at most 200 characters" in response.text

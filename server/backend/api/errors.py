@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg.errors import UndefinedColumn, UndefinedTable
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError
@@ -16,8 +20,23 @@ logger = logging.getLogger(__name__)
 UndefinedObject = (UndefinedTable, UndefinedColumn)
 
 
+class _AsciiJSONResponse(JSONResponse):
+    """JSON escaped to ASCII, so any text a client sent can be echoed without failing."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
+
+
 def _json(status: int, detail: object, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+    return _AsciiJSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    # Where and why, without echoing the input: it may be large, or not even encodable
+    # (a lone surrogate made the stock handler fail with a 500).
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    return _json(422, jsonable_encoder(errors))
 
 
 async def _sonta_error(request: Request, exc: Exception) -> JSONResponse:
@@ -59,6 +78,7 @@ async def _programming_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(SontaServerError, _sonta_error)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
