@@ -126,6 +126,10 @@ def test_csv_import_refuses_files_it_cannot_read(any_client: TestClient) -> None
     binary = {"file": ("x.csv", b"\xff\xfe\x00\x01garbage", "text/csv")}
     assert any_client.post("/api/members/import", files=binary, headers=headers).status_code == 422
     assert _csv(any_client, headers, "full_name,ministry\n").status_code == 422  # no rows
+    twice = _csv(any_client, headers, "Name,ministry,full_name\nA,Choir,B\n")
+    assert twice.status_code == 422
+    assert "full_name" in twice.json()["detail"]
+    assert any_client.get("/api/members", headers=headers).json()["count"] == 0
 
 
 def test_member_changes_are_in_the_audit_log(any_client: TestClient) -> None:

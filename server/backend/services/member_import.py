@@ -42,6 +42,9 @@ def _reader(data: bytes) -> tuple[list[str], csv.DictReader[str]]:
     missing = [name for name in _REQUIRED if name not in fields]
     if missing:
         raise BadRequestError(f"The CSV header must include: {', '.join(missing)}.")
+    repeated = sorted({f for f in fields if f and fields.count(f) > 1})
+    if repeated:
+        raise BadRequestError(f"The CSV header names these columns twice: {', '.join(repeated)}.")
     reader.fieldnames = [f or f"_ignored_{i}" for i, f in enumerate(fields)]
     return fields, reader
 
