@@ -238,10 +238,17 @@ class RedisStore:
             self._client.publish(self._k(channel), message)
 
     def subscribe(self, channel: str) -> Subscription:
+        """Subscribe and wait for Redis to confirm, so no later publish can be missed."""
         with _redis_errors():
-            pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+            pubsub = self._client.pubsub()  # type: ignore[no-untyped-call]
             pubsub.subscribe(self._k(channel))
-        return _RedisSubscription(pubsub)
+            deadline = time.monotonic() + 5.0
+            while time.monotonic() < deadline:
+                message = pubsub.get_message(timeout=0.5)
+                if message is not None and message["type"] == "subscribe":
+                    return _RedisSubscription(pubsub)
+        pubsub.close()
+        raise ServiceUnavailableError("The cache (Redis) did not confirm a subscription.")
 
     def ping(self) -> bool:
         try:
