@@ -34,6 +34,8 @@ SECRETS = {
     "EMBEDDING_ENCRYPTION_KEY": secrets.token_hex(16),
     "FRONTEND_URL": "https://attendance.example.org",
 }
+# Nothing listens here, so tests never meet a face-service someone else started.
+NO_FACE_SERVICE = {"FACE_SERVICE_URL": "http://127.0.0.1:9"}
 
 
 @pytest.fixture(autouse=True)
@@ -84,6 +86,7 @@ def server_env(pg_database: str, redis_prefix: str) -> dict[str, str]:
     """Environment of a production-like backend on the session's PostgreSQL and Redis."""
     return {
         **SECRETS,
+        **NO_FACE_SERVICE,
         "DATABASE_HOST": PG["host"],
         "DATABASE_PORT": str(PG["port"]),
         "DATABASE_USER": PG["user"],
@@ -145,7 +148,7 @@ def embedded_settings(tmp_path: Path, migrated_sqlite: Path) -> Settings:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     shutil.copyfile(migrated_sqlite, data_dir / "sonta.db")
-    return load_settings({"SONTA_DATA_DIR": str(data_dir)})
+    return load_settings({"SONTA_DATA_DIR": str(data_dir), **NO_FACE_SERVICE})
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ def test_health_reports_database_cache_and_face_service(any_client: TestClient) 
     body = response.json()
     assert body["database"] == "ok"
     assert body["cache"]["state"] == "ok"
-    # Nothing listens on the default face-service port in tests.
+    # Nothing listens where the test settings point FACE_SERVICE_URL.
     assert body["face_service"]["status"] == "unavailable"
     assert body["model"] == "buffalo_l"
 
