@@ -3,6 +3,12 @@
 `load_settings()` is the only way in: it reads the environment, then either refuses
 unusable secrets (production: one message naming every problem) or generates the
 missing ones for this run (development, with a warning), so a laptop needs no setup.
+
+Besides the deployment guide's variables, a few optional ones:
+SONTA_DATA_DIR (embedded SQLite location, default ~/.local/share/sonta),
+REDIS_KEY_PREFIX (default "sonta:"), and QR_SECRET_PREVIOUS /
+EMBEDDING_ENCRYPTION_KEY_PREVIOUS (comma-separated earlier secrets, still accepted for
+verifying and decrypting while codes expire and `sonta templates re-encrypt` runs).
 """
 
 from __future__ import annotations
