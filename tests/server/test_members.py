@@ -34,6 +34,12 @@ def test_create_read_update_deactivate_delete(any_client: TestClient) -> None:
     updated = any_client.patch(url, json={"ministry": "Choir"}, headers=headers).json()
     assert updated["ministry"] == "Choir"
     assert any_client.post(f"{url}/deactivate", headers=headers).json()["status"] == "inactive"
+    inactive = any_client.get("/api/members", params={"status": "inactive"}, headers=headers).json()
+    assert [m["id"] for m in inactive["data"]] == [member["id"]]
+    assert (
+        any_client.get("/api/members", params={"status": "active"}, headers=headers).json()["count"]
+        == 0
+    )
     assert any_client.delete(url, headers=headers).status_code == 204
     assert any_client.get(url, headers=headers).status_code == 404
 

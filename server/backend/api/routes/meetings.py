@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 from pydantic import AwareDatetime
+from sqlalchemy.orm import Session
 
 from server.backend.api.deps import BackendDep, ClientIp, CurrentAdmin, SessionDep
 from server.backend.crud import audit
@@ -32,7 +33,7 @@ CONFLICT: dict[int | str, dict[str, Any]] = {**NOT_FOUND, 409: {"model": Message
 
 
 def _audit(
-    session: SessionDep, actor: Admin, action: str, meeting: Meeting, ip: str, **details: object
+    session: Session, actor: Admin, action: str, meeting: Meeting, ip: str, **details: object
 ) -> None:
     audit.record(
         session=session,
@@ -50,7 +51,7 @@ def list_meetings(
     *,
     session: SessionDep,
     _admin: CurrentAdmin,
-    status: MeetingStatus | None = None,
+    meeting_status: Annotated[MeetingStatus | None, Query(alias="status")] = None,
     starts_after: AwareDatetime | None = None,
     starts_before: AwareDatetime | None = None,
     skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
@@ -59,7 +60,7 @@ def list_meetings(
     """Meetings, latest first, optionally by status and start time."""
     rows, count = crud.search(
         session=session,
-        status=status,
+        status=meeting_status,
         starts_after=starts_after,
         starts_before=starts_before,
         skip=skip,

@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, UploadFile, status
+from sqlalchemy.orm import Session
 
 from server.backend.api.deps import ClientIp, CurrentAdmin, SessionDep
 from server.backend.crud import audit
@@ -30,7 +31,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Message}}
 
 
 def _audit(
-    session: SessionDep, actor: Admin, action: str, member: Member, ip: str, **details: object
+    session: Session, actor: Admin, action: str, member: Member, ip: str, **details: object
 ) -> None:
     audit.record(
         session=session,
@@ -50,13 +51,13 @@ def search_members(
     _admin: CurrentAdmin,
     q: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
     ministry: Annotated[str | None, Query(max_length=120, pattern=NO_NUL)] = None,
-    status: MemberStatus | None = None,
+    member_status: Annotated[MemberStatus | None, Query(alias="status")] = None,
     skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> MembersPublic:
     """Search by name, email or phone; filter by ministry and status."""
     rows, count = crud.search(
-        session=session, q=q, ministry=ministry, status=status, skip=skip, limit=limit
+        session=session, q=q, ministry=ministry, status=member_status, skip=skip, limit=limit
     )
     return MembersPublic(data=[MemberPublic.model_validate(m) for m in rows], count=count)
 
