@@ -112,7 +112,7 @@ def test_wait_backs_off_until_the_model_is_loaded(
 
     with ThreadedServer(app) as server:
         client = FaceServiceClient(server.url)
-        assert client.state().status == "loading"
+        assert client.health() == {"status": "loading", "model": "vectron", "model_loaded": False}
         state = client.wait_until_ready(30, sleep=sleep)
         client.close()
     assert state.ready and state.model == "vectron"

@@ -104,11 +104,11 @@ class FaceServiceClient:
         model = report.get("model") if isinstance(report.get("model"), str) else None
         if response.status_code == 200 and status == "healthy":
             return FaceServiceState("healthy", model)
+        if status == "loading":
+            return FaceServiceState("loading", model)
         detail = report.get("detail")
         return FaceServiceState(
-            status if status in ("loading", "unhealthy") else "unhealthy",
-            model,
-            str(detail) if detail else f"HTTP {response.status_code}",
+            "unhealthy", model, str(detail) if detail else f"HTTP {response.status_code}"
         )
 
     def health(self) -> dict[str, Any]:
@@ -131,8 +131,8 @@ class FaceServiceClient:
     ) -> FaceServiceState:
         """Probe with growing pauses until ready, failed for good, or ``timeout`` seconds.
 
-        "unhealthy" ends the wait early: the model failed to load and will not recover
-        without a restart, which the process manager does.
+        "unhealthy" ends the wait early: the model failed to load (or the API key is
+        refused), which waiting does not mend; the state's detail says why.
         """
         deadline = clock() + timeout
         pause = BACKOFF_START
