@@ -125,12 +125,10 @@ def backend_process(env: dict[str, str]) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health/live", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        while not _answers(f"{url}/health/live"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the backend did not start; see its log above")
+            time.sleep(0.1)
         yield url
     finally:
         process.terminate()
@@ -142,6 +140,13 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def measure(
