@@ -25,6 +25,8 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy import URL
 
+from kiosk.inference.errors import UnknownPackError
+from kiosk.inference.packs import get_pack_spec
 from server.backend.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -201,10 +203,19 @@ def settings_problems(settings: Settings) -> list[str]:
         or not urlsplit(settings.frontend_url).netloc
     ):
         problems.append(f"FRONTEND_URL must be an http(s) URL, got {settings.frontend_url!r}")
+    problems += _face_model_problems(settings.face_model)
     password = settings.database_password
     if production and settings.database_host and password and _looks_default(password):
         problems.append("DATABASE_PASSWORD looks like a placeholder value")
     return problems
+
+
+def _face_model_problems(name: str) -> list[str]:
+    try:
+        get_pack_spec(name)
+    except UnknownPackError as exc:
+        return [str(exc)]
+    return []
 
 
 def _generated_secrets(settings: Settings) -> dict[str, str]:

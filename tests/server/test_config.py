@@ -132,3 +132,10 @@ def test_an_explicit_mapping_ignores_the_process_environment(
     assert settings.database_host is None
     assert not settings.is_production
     assert settings.port == 4200
+
+
+def test_unknown_face_model_is_named_with_the_known_ones() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"FACE_MODEL": "antelopev9"})
+    assert "antelopev9" in caught.value.message
+    assert "buffalo_l" in caught.value.message
