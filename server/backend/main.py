@@ -20,6 +20,7 @@ from server.backend.api.routes import (
     admins,
     audit,
     auth,
+    events,
     health,
     meetings,
     members,
@@ -38,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api")
-    for module in (auth, admins, members, templates, meetings, qr, audit):
+    for module in (auth, admins, members, templates, meetings, events, qr, audit):
         router.include_router(module.router)
     return router
 

@@ -1,0 +1,125 @@
+"""Live attendance events of a meeting (`/api/meetings/{id}/events`), as server-sent events.
+
+The stream holds no database connection: the caller is authorised once, briefly, and
+then the handler only waits on the store's subscription (in a worker thread, so the
+event loop stays free) and forwards what arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from server.backend.api.deps import BackendDep, CurrentAdmin, SessionDep
+from server.backend.context import Backend
+from server.backend.crud import meetings as meetings_crud
+from server.backend.errors import AuthError
+from server.backend.models import Admin
+from server.backend.schemas import Message
+from server.backend.services import accounts, live_events
+from server.backend.store import Subscription
+
+logger = logging.getLogger(__name__)
+router = APIRouter(prefix="/meetings", tags=["live events"])
+REFUSED: dict[int | str, dict[str, Any]] = {401: {"model": Message}, 404: {"model": Message}}
+# How long one wait on the subscription lasts before checking for a disconnect.
+POLL_SECONDS = 1.0
+_bearer = HTTPBearer(auto_error=False, description="An access token from /api/auth/login")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+class StreamTicket(BaseModel):
+    ticket: str
+    expires_in: int
+
+
+@router.post("/{meeting_id}/events/ticket", responses=REFUSED)
+def stream_ticket(
+    meeting_id: uuid.UUID, backend: BackendDep, session: SessionDep, admin: CurrentAdmin
+) -> StreamTicket:
+    """A single-use ticket for `?ticket=` (EventSource cannot send an Authorization header)."""
+    meetings_crud.get(session=session, meeting_id=meeting_id)
+    ticket = live_events.issue_stream_ticket(
+        backend.store, admin_id=admin.id, meeting_id=meeting_id
+    )
+    return StreamTicket(ticket=ticket, expires_in=live_events.STREAM_TICKET_TTL)
+
+
+@router.get(
+    "/{meeting_id}/events",
+    responses={200: {"content": {"text/event-stream": {}}}, **REFUSED},
+    response_class=StreamingResponse,
+)
+async def meeting_events(
+    meeting_id: uuid.UUID,
+    request: Request,
+    backend: BackendDep,
+    credentials: Credentials,
+    ticket: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+) -> StreamingResponse:
+    """Attendance events (recorded, reviewed, deleted) of one meeting as they happen."""
+    token = credentials.credentials if credentials else None
+    await anyio.to_thread.run_sync(_authorise, backend, meeting_id, token, ticket)
+    channel = live_events.meeting_channel(meeting_id)
+    subscription = await anyio.to_thread.run_sync(backend.store.subscribe, channel)
+    return StreamingResponse(
+        _stream(request, subscription),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _authorise(
+    backend: Backend, meeting_id: uuid.UUID, token: str | None, ticket: str | None
+) -> Admin:
+    """The admin opening the stream, by access token or stream ticket; the meeting must exist."""
+    with backend.sessions() as session:
+        if token is not None:
+            admin, _claims = accounts.authenticate(backend, session, token)
+        elif ticket is not None:
+            admin_id = live_events.redeem_stream_ticket(
+                backend.store, ticket=ticket, meeting_id=meeting_id
+            )
+            found = session.get(Admin, admin_id)
+            if found is None or not found.is_active:
+                raise AuthError("This session has ended; please sign in again.")
+            admin = found
+        else:
+            raise AuthError("Sign in first: send an access token or a stream ticket.")
+        meetings_crud.get(session=session, meeting_id=meeting_id)
+        return admin
+
+
+async def _stream(request: Request, subscription: Subscription) -> AsyncIterator[str]:
+    """Forward published events until the client goes away; keep idle streams alive."""
+    try:
+        yield "retry: 3000\n: connected\n\n"
+        last_sent = time.monotonic()
+        while not await request.is_disconnected():
+            message = await anyio.to_thread.run_sync(subscription.get, POLL_SECONDS)
+            if message is not None:
+                yield _as_sse(message)
+                last_sent = time.monotonic()
+            elif time.monotonic() - last_sent >= live_events.KEEPALIVE_SECONDS:
+                yield ": keep-alive\n\n"
+                last_sent = time.monotonic()
+    finally:
+        subscription.close()
+
+
+def _as_sse(message: str) -> str:
+    """A published message as an SSE event; anything unreadable becomes a comment."""
+    try:
+        return live_events.LiveEvent.from_json(message).to_sse()
+    except (ValueError, KeyError, TypeError):
+        logger.warning("Ignoring an unreadable live event message")
+        return ": unreadable event skipped\n\n"
