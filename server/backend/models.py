@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -170,3 +171,135 @@ class AuditEntry(Base):
     target_id: Mapped[str] = mapped_column(String(64), default="")
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     client_ip: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Kiosk(Base):
+    """A paired kiosk device, with the health it last reported in its heartbeat."""
+
+    __tablename__ = "kiosks"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(100))
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("admins.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set once and never cleared: a revoked kiosk must pair again as a new device.
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    app_version: Mapped[str] = mapped_column(String(40), default="")
+    model_id: Mapped[str] = mapped_column(String(100), default="")
+    gallery_version: Mapped[int] = mapped_column(BigInteger, default=0)
+    queue_depth: Mapped[int] = mapped_column(Integer, default=0)
+    camera_state: Mapped[str] = mapped_column(String(20), default="")
+    # Device clock minus server clock, in seconds, measured at the last heartbeat.
+    clock_drift_s: Mapped[float | None] = mapped_column(default=None)
+
+
+class AttendanceRecord(Base):
+    """One check-in of a member at a meeting; at most one approved record per pair."""
+
+    __tablename__ = "attendance_records"
+    __table_args__ = (
+        Index(
+            "uq_attendance_one_approved",
+            "meeting_id",
+            "member_id",
+            unique=True,
+            sqlite_where=text("status = 'approved'"),
+            postgresql_where=text("status = 'approved'"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    meeting_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    # face | badge_face | qr | manual | phone
+    method: Mapped[str] = mapped_column(String(20))
+    # approved | pending_review | rejected
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    similarity: Mapped[float | None] = mapped_column(default=None)
+    # Best person's similarity minus the second-best person's.
+    margin: Mapped[float | None] = mapped_column(default=None)
+    kiosk_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("kiosks.id", ondelete="SET NULL"), default=None, index=True
+    )
+    device_time: Mapped[datetime | None] = mapped_column(default=None)
+    server_time: Mapped[datetime] = mapped_column(default=utcnow)
+    clock_drift_flag: Mapped[bool] = mapped_column(Boolean, default=False)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("admins.id", ondelete="SET NULL"), default=None
+    )
+    reviewed_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("admins.id", ondelete="SET NULL"), default=None
+    )
+    reviewed_at: Mapped[datetime | None] = mapped_column(default=None)
+    latitude: Mapped[float | None] = mapped_column(default=None)
+    longitude: Mapped[float | None] = mapped_column(default=None)
+    accuracy_m: Mapped[float | None] = mapped_column(default=None)
+    # "" (no position) | inside | outside | unknown
+    location_flag: Mapped[str] = mapped_column(String(20), default="")
+    evidence_nonce: Mapped[bytes | None] = mapped_column(LargeBinary(12), default=None)
+    evidence_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    evidence_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class KioskCheckin(Base):
+    """An idempotency key a kiosk sent, with the result it got the first time.
+
+    Written in the same transaction as the attendance record, so a key is never stored
+    without its outcome, nor an outcome without its key.
+    """
+
+    __tablename__ = "kiosk_checkins"
+
+    kiosk_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("kiosks.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # sha256 hex of the item's canonical JSON: a reused key with other content is refused.
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    record_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("attendance_records.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Badge(Base):
+    """A member's signed QR badge; reissuing revokes the previous one."""
+
+    __tablename__ = "badges"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    issued_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("admins.id", ondelete="SET NULL"), default=None
+    )
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class GalleryEvent(Base):
+    """One template added or deleted; the id is the gallery version kiosks sync from.
+
+    No foreign keys: a deletion event must outlive the template and member it names.
+    """
+
+    __tablename__ = "gallery_events"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    template_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    # added | deleted
+    action: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from server.backend.crud import gallery
 from server.backend.errors import ConflictError, NotFoundError
 from server.backend.models import Admin, FaceTemplate, Member, utcnow
 from server.backend.schemas import MemberCreate, MemberUpdate
@@ -98,6 +99,7 @@ def update(*, session: Session, member: Member, member_in: MemberUpdate) -> dict
 
 def delete_member(*, session: Session, member: Member) -> None:
     """Delete the member and, with them, every face template (biometric erasure)."""
+    gallery.record_member_erasure(session=session, member_id=member.id)
     session.execute(delete(FaceTemplate).where(FaceTemplate.member_id == member.id))
     session.delete(member)
     session.flush()
@@ -119,6 +121,7 @@ def set_consent(*, session: Session, member: Member, given: bool, by: Admin) -> 
 
 
 def delete_templates(*, session: Session, member_id: uuid.UUID) -> int:
+    gallery.record_member_erasure(session=session, member_id=member_id)
     result = session.execute(delete(FaceTemplate).where(FaceTemplate.member_id == member_id))
     return int(getattr(result, "rowcount", 0) or 0)
 

@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.backend.crud import gallery
 from server.backend.errors import BadRequestError, ConflictError, NotFoundError
 from server.backend.face_model import ServerFaceModel
 from server.backend.models import Admin, FaceTemplate, Member
@@ -134,6 +135,7 @@ def enrol(
     )
     session.add(row)
     session.flush()
+    gallery.record_added(session=session, template=row)
     return row
 
 

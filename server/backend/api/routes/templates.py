@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, status
 
 from server.backend.api.deps import BackendDep, ClientIp, CurrentAdmin, SessionDep
-from server.backend.crud import audit
+from server.backend.crud import audit, gallery
 from server.backend.crud import members as members_crud
 from server.backend.crud import templates as crud
 from server.backend.schemas import Message, TemplateCreate, TemplatePublic
@@ -82,6 +82,7 @@ def delete_template(
     """Erase one template."""
     row = crud.get(session=session, member_id=member_id, template_id=template_id)
     session.delete(row)
+    gallery.record_deleted(session=session, member_id=member_id, template_ids=[template_id])
     audit.record(
         session=session,
         actor=actor,

@@ -1,0 +1,201 @@
+"""Recording check-ins: the one path every check-in method goes through.
+
+`record_checkin` refuses meetings that are not taking check-ins and members the meeting
+does not expect, answers "already checked in" instead of storing a second approved
+record, and works out the late and clock-drift flags. It never commits: the caller
+commits (with its audit entry or idempotency key), then announces the outcome with
+`announce`, so a live event never describes a record that was rolled back.
+
+Time: the server's clock is the reference. A device's clock reading is kept as
+`device_time`; when the device's drift is known (measured from its heartbeat or the
+batch it sent) the moment of check-in is the device time corrected by that drift, so
+a check-in queued offline and uploaded an hour later is judged late or not by when it
+happened. When the drift is unknown the check-in is taken as live and the drift is
+device time minus server time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from server.backend.errors import ConflictError
+from server.backend.models import AttendanceRecord, Meeting, Member, utcnow
+
+# Beyond this difference between a device's clock and the server's, the record is
+# flagged: two minutes is far above NTP-synchronised error and below a late threshold.
+MAX_CLOCK_DRIFT_S = 120.0
+
+METHODS = frozenset({"face", "badge_face", "qr", "manual", "phone"})
+STATUSES = frozenset({"approved", "pending_review", "rejected"})
+
+OutcomeResult = Literal["recorded", "already_checked_in"]
+# Receives an event type ("attendance.recorded", ...) and the committed record.
+EventPublisher = Callable[[str, AttendanceRecord], None]
+
+
+class CheckinRefusedError(ConflictError):
+    """This check-in cannot be recorded (meeting closed, member not expected, ...)."""
+
+
+@dataclass(frozen=True)
+class CheckinOutcome:
+    result: OutcomeResult
+    record: AttendanceRecord
+
+
+@dataclass(frozen=True)
+class CheckinTiming:
+    """When the check-in happened by the server's clock, and whether the clock was off."""
+
+    server_time: datetime
+    occurred_at: datetime
+    drift_flag: bool
+
+
+def timing(
+    *, device_time: datetime | None, clock_drift_s: float | None, now: datetime | None = None
+) -> CheckinTiming:
+    """Correct a device's time by its measured drift; flag a drift above the limit."""
+    server_time = now or utcnow()
+    if device_time is None:
+        return CheckinTiming(server_time, server_time, False)
+    if clock_drift_s is None:
+        drift = (device_time - server_time).total_seconds()
+        flagged = abs(drift) > MAX_CLOCK_DRIFT_S
+        return CheckinTiming(server_time, server_time if flagged else device_time, flagged)
+    corrected = device_time - timedelta(seconds=clock_drift_s)
+    # A corrected time in the future is still a clock problem; never date after receipt.
+    occurred = min(corrected, server_time)
+    return CheckinTiming(server_time, occurred, abs(clock_drift_s) > MAX_CLOCK_DRIFT_S)
+
+
+def is_expected(meeting: Meeting, member: Member) -> bool:
+    """Listed by id, or active in an expected ministry; with no list, every active member."""
+    if str(member.id) in meeting.expected_member_ids:
+        return True
+    if member.status != "active":
+        return False
+    if meeting.expected_ministries:
+        wanted = {m.strip().lower() for m in meeting.expected_ministries}
+        return member.ministry.strip().lower() in wanted
+    return not meeting.expected_member_ids
+
+
+def check_open(meeting: Meeting, occurred_at: datetime, *, accept_ended: bool) -> None:
+    """Refuse a meeting not taking check-ins; an ended one only for check-ins made in time.
+
+    `accept_ended` is for queued kiosk uploads: a check-in made while the meeting was
+    active is kept even if it reaches the server after the meeting ended.
+    """
+    if meeting.status == "active":
+        return
+    if (
+        accept_ended
+        and meeting.status == "ended"
+        and meeting.started_at is not None
+        and meeting.ended_at is not None
+        and meeting.started_at <= occurred_at <= meeting.ended_at
+    ):
+        return
+    raise CheckinRefusedError(f"The meeting is {meeting.status}; it is not taking check-ins.")
+
+
+def approved_record(
+    session: Session, *, meeting_id: uuid.UUID, member_id: uuid.UUID
+) -> AttendanceRecord | None:
+    query = select(AttendanceRecord).where(
+        AttendanceRecord.meeting_id == meeting_id,
+        AttendanceRecord.member_id == member_id,
+        AttendanceRecord.status == "approved",
+    )
+    return session.scalars(query).first()
+
+
+def record_checkin(
+    session: Session,
+    *,
+    meeting: Meeting,
+    member_id: uuid.UUID,
+    method: str,
+    status: str,
+    similarity: float | None = None,
+    margin: float | None = None,
+    kiosk_id: uuid.UUID | None = None,
+    device_time: datetime | None = None,
+    clock_drift_s: float | None = None,
+    created_by_id: uuid.UUID | None = None,
+    accept_ended: bool = False,
+) -> CheckinOutcome:
+    """Store one check-in, or return the member's approved record if there already is one.
+
+    Raises CheckinRefusedError for a closed meeting or an unexpected member. When a
+    concurrent request stored the approved record first, the unique index refuses ours
+    and the winner is returned (see `_insert`).
+    """
+    if method not in METHODS or status not in STATUSES:
+        raise ValueError(f"unknown method {method!r} or status {status!r}")
+    member = session.get(Member, member_id)
+    if member is None or not is_expected(meeting, member):
+        raise CheckinRefusedError("This person is not expected at this meeting.")
+    when = timing(device_time=device_time, clock_drift_s=clock_drift_s)
+    check_open(meeting, when.occurred_at, accept_ended=accept_ended)
+    existing = approved_record(session, meeting_id=meeting.id, member_id=member_id)
+    if existing is not None:
+        return CheckinOutcome("already_checked_in", existing)
+    record = AttendanceRecord(
+        meeting_id=meeting.id,
+        member_id=member_id,
+        method=method,
+        status=status,
+        similarity=similarity,
+        margin=margin,
+        kiosk_id=kiosk_id,
+        device_time=device_time,
+        server_time=when.server_time,
+        clock_drift_flag=when.drift_flag,
+        late=meeting.late_after is not None and when.occurred_at > meeting.late_after,
+        created_by_id=created_by_id,
+    )
+    if not _insert(session, record):
+        winner = approved_record(session, meeting_id=meeting.id, member_id=member_id)
+        if winner is None:
+            raise CheckinRefusedError("The check-in conflicts with another one; send it again.")
+        return CheckinOutcome("already_checked_in", winner)
+    return CheckinOutcome("recorded", record)
+
+
+def _insert(session: Session, record: AttendanceRecord) -> bool:
+    """Flush the record; False when the one-approved-record index refused it.
+
+    On PostgreSQL the insert runs in a savepoint, so the refusal leaves the caller's
+    transaction usable. pysqlite cannot nest transactions reliably (its RELEASE may
+    commit the outer one), so there the IntegrityError propagates; SQLite runs one
+    writer at a time, so the race is rare, and the caller's rollback-and-retry covers it.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        session.add(record)
+        session.flush()
+        return True
+    try:
+        with session.begin_nested():
+            session.add(record)
+    except IntegrityError:
+        return False
+    return True
+
+
+def announce(publish: EventPublisher | None, outcomes: list[CheckinOutcome]) -> None:
+    """After commit: tell live listeners about each newly stored record."""
+    if publish is None:
+        return
+    for outcome in outcomes:
+        if outcome.result == "recorded":
+            publish("attendance.recorded", outcome.record)
