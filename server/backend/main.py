@@ -18,13 +18,17 @@ from server.backend.api.errors import install_error_handlers
 from server.backend.api.limits import BodySizeLimit
 from server.backend.api.routes import (
     admins,
+    attendance,
     audit,
     auth,
     events,
     health,
+    kiosk_api,
+    kiosks,
     meetings,
     members,
     qr,
+    reviews,
     templates,
 )
 from server.backend.bootstrap import ensure_super_admin, prepare_database
@@ -39,7 +43,8 @@ logger = logging.getLogger(__name__)
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api")
-    for module in (auth, admins, members, templates, meetings, events, qr, audit):
+    routes = (auth, admins, members, templates, meetings, events, attendance, reviews, qr, audit)
+    for module in (*routes, kiosks, kiosk_api):
         router.include_router(module.router)
     return router
 

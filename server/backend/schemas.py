@@ -301,3 +301,64 @@ class AuditPublic(BaseModel):
 class AuditPage(BaseModel):
     data: list[AuditPublic]
     count: int
+
+
+# --- attendance records, review queue --------------------------------------------
+
+AttendanceMethod = Literal["face", "badge_face", "qr", "manual", "phone"]
+AttendanceStatus = Literal["approved", "pending_review", "rejected"]
+
+
+class AttendancePublic(BaseModel):
+    """A check-in as admins see it; the evidence crop itself is fetched separately."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    meeting_id: uuid.UUID
+    member_id: uuid.UUID
+    method: str
+    status: str
+    similarity: float | None
+    margin: float | None
+    kiosk_id: uuid.UUID | None
+    device_time: datetime | None
+    server_time: datetime
+    clock_drift_flag: bool
+    late: bool
+    created_by_id: uuid.UUID | None
+    reviewed_by_id: uuid.UUID | None
+    reviewed_at: datetime | None
+    latitude: float | None
+    longitude: float | None
+    accuracy_m: float | None
+    location_flag: str
+    has_evidence: bool = False
+
+
+class AttendanceEntry(AttendancePublic):
+    """A record with the member's name and ministry, for lists and the review queue."""
+
+    member_name: str
+    ministry: str
+
+
+class AttendancePage(BaseModel):
+    data: list[AttendanceEntry]
+    count: int
+
+
+class ManualCheckinCreate(BaseModel):
+    member_id: uuid.UUID
+    note: Label = ""
+
+
+class CheckinResult(BaseModel):
+    """`recorded`, or `already_checked_in` with the member's existing record."""
+
+    result: Literal["recorded", "already_checked_in"]
+    record: AttendancePublic
+
+
+class ReviewDecision(BaseModel):
+    note: Label = ""
