@@ -1,0 +1,60 @@
+"""What a paired kiosk calls (`/api/kiosk`): heartbeat, gallery sync, check-in upload,
+badge keys. Every endpoint needs a kiosk credential; admin tokens do not work here."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from server.backend.api.deps import BackendDep, SessionDep
+from server.backend.api.kiosk_deps import (
+    BadgeSignerDep,
+    CurrentKiosk,
+    KioskCredentialsDep,
+    SignedInKioskDep,
+)
+from server.backend.crud import gallery
+from server.backend.kiosk_schemas import (
+    BadgeKey,
+    BadgeKeys,
+    HeartbeatReply,
+    HeartbeatRequest,
+)
+from server.backend.schemas import Message
+from server.backend.services import kiosks
+
+router = APIRouter(prefix="/kiosk", tags=["kiosk"])
+
+
+@router.post("/heartbeat")
+def heartbeat(
+    body: HeartbeatRequest,
+    backend: BackendDep,
+    session: SessionDep,
+    signed_in: SignedInKioskDep,
+    credentials: KioskCredentialsDep,
+) -> HeartbeatReply:
+    """Report health; the answer gives the server's time, the measured drift and model."""
+    result = kiosks.record_heartbeat(session, signed_in.kiosk, body)
+    version = gallery.current_version(session=session)
+    session.commit()
+    model_id = backend.face_model.model_id
+    renew = signed_in.claims.should_renew(credentials.now())
+    return HeartbeatReply(
+        server_time=result.server_time,
+        clock_drift_s=result.clock_drift_s,
+        clock_drift_flag=result.drift_flag,
+        model_id=model_id,
+        model_matches=body.model_id == model_id,
+        gallery_version=version,
+        credential=credentials.issue(signed_in.kiosk.id) if renew else None,
+    )
+
+
+@router.get("/badge-keys", responses={401: {"model": Message}})
+def badge_keys(_kiosk: CurrentKiosk, signer: BadgeSignerDep) -> BadgeKeys:
+    """The public keys that verify member badges offline, current key first."""
+    keys = signer.public_keys()
+    ordered = [signer.key_id, *(kid for kid in keys if kid != signer.key_id)]
+    return BadgeKeys(
+        keys=[BadgeKey(kid=kid, algorithm="Ed25519", public_key=keys[kid]) for kid in ordered]
+    )

@@ -1,0 +1,212 @@
+"""Request and response bodies of the kiosk side: devices, pairing, heartbeat, sync, upload.
+
+Kept beside `schemas.py` (whose field types they reuse) so each module stays one
+concept: admin resources there, the kiosk protocol here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from server.backend.schemas import ModelId, NoNul
+
+KioskName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NoNul
+]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40), NoNul]
+# Client-generated idempotency keys: printable ASCII, no spaces.
+IdempotencyKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=r"^[!-~]+$")
+]
+KioskHealth = Literal["online", "stale", "offline", "never_seen", "revoked"]
+MAX_BATCH = 500
+
+
+# --- devices and pairing ----------------------------------------------------------
+
+
+class KioskCreate(BaseModel):
+    name: KioskName
+
+
+class KioskUpdate(BaseModel):
+    name: KioskName
+
+
+class KioskPublic(BaseModel):
+    """A kiosk as admins see it: identity, and the health from its last heartbeat."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_seen_at: datetime | None
+    app_version: str
+    model_id: str
+    gallery_version: int
+    queue_depth: int
+    camera_state: str
+    clock_drift_s: float | None
+    health: KioskHealth
+    model_matches: bool
+
+
+class PairingCodePublic(BaseModel):
+    """Shown once: the kiosk operator types it on the kiosk before it expires."""
+
+    code: str
+    name: str
+    expires_at: datetime
+
+
+class PairRequest(BaseModel):
+    code: str = Field(min_length=1, max_length=40)
+
+
+class KioskPaired(BaseModel):
+    """What a newly paired kiosk keeps: its credential goes into the OS keyring."""
+
+    kiosk: KioskPublic
+    credential: str
+    model_id: str
+
+
+# --- heartbeat --------------------------------------------------------------------
+
+
+class HeartbeatRequest(BaseModel):
+    app_version: ShortText
+    model_id: ModelId
+    gallery_version: int = Field(ge=0)
+    queue_depth: int = Field(ge=0, le=10_000_000)
+    camera_state: Annotated[str, StringConstraints(max_length=20), NoNul]
+    device_time: AwareDatetime
+
+
+class HeartbeatReply(BaseModel):
+    server_time: datetime
+    clock_drift_s: float
+    clock_drift_flag: bool
+    model_id: str
+    model_matches: bool
+    gallery_version: int
+    # A fresh credential when the current one nears expiry; store it in place of the old.
+    credential: str | None = None
+
+
+# --- gallery sync -----------------------------------------------------------------
+
+
+class GalleryTemplate(BaseModel):
+    template_id: uuid.UUID
+    member_id: uuid.UUID
+    embedding: list[float]
+
+
+class GalleryMember(BaseModel):
+    member_id: uuid.UUID
+    full_name: str
+    ministry: str
+
+
+class GalleryMeeting(BaseModel):
+    """A meeting the kiosk may take check-ins for, with its expected people resolved."""
+
+    meeting_id: uuid.UUID
+    title: str
+    status: str
+    starts_at: datetime
+    ends_at: datetime
+    late_after: datetime | None
+    expected_member_ids: list[uuid.UUID]
+
+
+class GallerySync(BaseModel):
+    """A delta since the kiosk's version, or (`full`) a snapshot that replaces its gallery.
+
+    `scope` names the set of people the kiosk needs; the kiosk sends it back with its
+    next `since`, and a different scope (meetings or expected people changed) gets a
+    full snapshot, since a delta cannot bring back templates added before `since`.
+    """
+
+    version: int
+    model_id: str
+    full: bool
+    scope: str
+    templates: list[GalleryTemplate]
+    deleted_template_ids: list[uuid.UUID]
+    deleted_member_ids: list[uuid.UUID]
+    members: list[GalleryMember]
+    meetings: list[GalleryMeeting]
+    revoked_badge_ids: list[uuid.UUID]
+
+
+# --- check-in upload --------------------------------------------------------------
+
+
+class KioskCheckinItem(BaseModel):
+    """One check-in made at the kiosk, validated item by item."""
+
+    key: IdempotencyKey
+    meeting_id: uuid.UUID
+    member_id: uuid.UUID
+    method: Literal["face", "badge_face"]
+    similarity: float = Field(ge=-1.0, le=1.0)
+    margin: float | None = Field(default=None, ge=-2.0, le=2.0)
+    second_member_id: uuid.UUID | None = None
+    device_time: AwareDatetime
+    badge: str | None = Field(default=None, max_length=1024)
+    model_id: ModelId
+
+
+class KioskCheckinBatch(BaseModel):
+    """Items stay loose here so one malformed item is refused alone, not the batch."""
+
+    items: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
+    # The device's clock when it sent the batch: measures its drift for queued items.
+    sent_at: AwareDatetime | None = None
+
+
+CheckinResultKind = Literal["recorded", "already_checked_in", "refused"]
+
+
+class KioskCheckinResult(BaseModel):
+    key: str
+    result: CheckinResultKind
+    record_id: uuid.UUID | None = None
+    status: str | None = None
+    late: bool | None = None
+    reason: str | None = None
+
+
+class KioskCheckinResults(BaseModel):
+    results: list[KioskCheckinResult]
+
+
+# --- badges -----------------------------------------------------------------------
+
+
+class BadgeKey(BaseModel):
+    kid: str
+    algorithm: Literal["Ed25519"]
+    # The raw 32-byte public key, base64url without padding.
+    public_key: str
+
+
+class BadgeKeys(BaseModel):
+    keys: list[BadgeKey]
+
+
+class BadgePublic(BaseModel):
+    id: uuid.UUID
+    member_id: uuid.UUID
+    issued_at: datetime
+    revoked_at: datetime | None
+    # The signed payload printed in the QR code; absent once revoked.
+    token: str | None
