@@ -27,6 +27,7 @@ from server.backend.api.routes import (
     kiosks,
     meetings,
     members,
+    phone_checkin,
     qr,
     reviews,
     templates,
@@ -44,7 +45,7 @@ logger = logging.getLogger(__name__)
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api")
     routes = (auth, admins, members, templates, meetings, events, attendance, reviews, qr, audit)
-    for module in (*routes, kiosks, kiosk_api):
+    for module in (*routes, phone_checkin, kiosks, kiosk_api):
         router.include_router(module.router)
     return router
 

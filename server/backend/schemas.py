@@ -362,3 +362,15 @@ class CheckinResult(BaseModel):
 
 class ReviewDecision(BaseModel):
     note: Label = ""
+
+
+class PhoneCheckinResult(BaseModel):
+    """`recorded` (approved or pending review), `already_checked_in`, or `not_recognised`."""
+
+    result: Literal["recorded", "already_checked_in", "not_recognised"]
+    message: str
+    status: AttendanceStatus | None = None
+    late: bool | None = None
+    similarity: float | None = None
+    location_flag: str = ""
+    tries_left: int

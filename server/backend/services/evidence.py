@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from PIL import Image
+from PIL import Image, ImageOps
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -70,7 +70,8 @@ class EvidenceCipher:
 def face_crop(photo: bytes, bbox: Sequence[float]) -> bytes:
     """A small JPEG of the face at `bbox` (original pixels) with a little context around it."""
     with Image.open(io.BytesIO(photo)) as opened:
-        image = opened.convert("RGB")
+        # Upright, as the face-service saw it: its coordinates follow the EXIF rotation.
+        image = ImageOps.exif_transpose(opened).convert("RGB")
     x1, y1, x2, y2 = bbox
     pad_x, pad_y = (x2 - x1) * 0.2, (y2 - y1) * 0.2
     box = (

@@ -89,3 +89,11 @@ def redeem(backend: Backend, ticket: str) -> uuid.UUID:
     if meeting_id is None:
         raise ConflictError("This check-in ticket was already used or has expired; scan again.")
     return uuid.UUID(meeting_id)
+
+
+def peek(backend: Backend, ticket: str) -> uuid.UUID:
+    """The meeting of a still-unused ticket, without using it (a check-in may be retried)."""
+    meeting_id = backend.store.get(_ticket_key(ticket))
+    if meeting_id is None:
+        raise ConflictError("This check-in ticket was already used or has expired; scan again.")
+    return uuid.UUID(meeting_id)

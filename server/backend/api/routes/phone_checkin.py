@@ -1,0 +1,89 @@
+"""Phone self check-in (`/api/checkin/phone`): public, authorised by a scanned QR ticket.
+
+The phone first scans the meeting code at `/api/qr/scan` for a ticket, then posts the
+ticket, who it is and a selfie here. The answer tells the person what happened in
+words they can act on; the face-service being down is a 503 that says so.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Response, UploadFile, status
+
+from server.backend.api.deps import BackendDep, SessionDep
+from server.backend.errors import BadRequestError
+from server.backend.schemas import Message, PhoneCheckinResult
+from server.backend.services import phone_checkin
+from server.backend.services.phone_checkin import PhoneAttempt, PhoneResult, Position
+
+router = APIRouter(prefix="/checkin", tags=["phone check-in"])
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Message} for code in (404, 409, 413, 422, 429, 503)
+}
+
+
+def _position(
+    latitude: float | None, longitude: float | None, accuracy_m: float | None
+) -> Position | None:
+    if latitude is None and longitude is None:
+        return None
+    if latitude is None or longitude is None:
+        raise BadRequestError("Send both latitude and longitude, or neither.")
+    return Position(latitude, longitude, accuracy_m)
+
+
+def _answer(result: PhoneResult) -> PhoneCheckinResult:
+    similarity = result.decision.best.similarity if result.decision.best else None
+    if result.outcome is None:
+        return PhoneCheckinResult(
+            result="not_recognised",
+            message="We could not recognise you. Face the camera in good light and try again.",
+            similarity=similarity,
+            tries_left=result.tries_left,
+        )
+    record = result.outcome.record
+    if result.outcome.result == "already_checked_in":
+        message = "You are already checked in to this meeting."
+    elif record.status == "pending_review":
+        message = "Thank you; an admin will confirm your check-in shortly."
+    else:
+        message = "You are checked in" + (" (late)." if record.late else ".")
+    return PhoneCheckinResult(
+        result=result.outcome.result,
+        message=message,
+        status=record.status,  # type: ignore[arg-type]  # a stored, checked status
+        late=record.late,
+        similarity=record.similarity,
+        location_flag=record.location_flag,
+        tries_left=result.tries_left,
+    )
+
+
+@router.post("/phone", responses=ANSWERS)
+def phone_check_in(
+    *,
+    backend: BackendDep,
+    session: SessionDep,
+    response: Response,
+    ticket: Annotated[str, Form(min_length=1, max_length=200)],
+    selfie: Annotated[UploadFile, File(description="a JPEG, PNG or WebP photo of one face")],
+    member_id: Annotated[uuid.UUID | None, Form()] = None,
+    email: Annotated[str | None, Form(max_length=320, pattern=r"^[^\x00]*$")] = None,
+    latitude: Annotated[float | None, Form(ge=-90, le=90)] = None,
+    longitude: Annotated[float | None, Form(ge=-180, le=180)] = None,
+    accuracy_m: Annotated[float | None, Form(ge=0, le=100_000)] = None,
+) -> PhoneCheckinResult:
+    """Check in with a selfie; 201 when a check-in was stored, 200 otherwise."""
+    attempt = PhoneAttempt(
+        ticket=ticket,
+        selfie=selfie.file.read(phone_checkin.SELFIE_MAX_BYTES + 1),
+        member_id=member_id,
+        email=email,
+        position=_position(latitude, longitude, accuracy_m),
+    )
+    result = phone_checkin.check_in(backend, session, attempt)
+    if result.outcome is not None and result.outcome.result == "recorded":
+        response.status_code = status.HTTP_201_CREATED
+    return _answer(result)

@@ -1,0 +1,207 @@
+"""Phone self check-in against the real face-service (offline pack) and real photos:
+the same person is checked in, another is refused, three failures send the phone to an
+admin, replayed tickets and bad uploads are refused, a down face-service is a 503."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from server.backend.config import Settings
+from server.backend.services.face_client import FaceServiceClient
+from tests.face_service.conftest import ServiceProcess, answers_healthy, clean_env, wait_until
+from tests.kiosk.conftest import photo_path
+from tests.server.attendance_utils import make_meeting, make_member
+from tests.server.conftest import ClientFactory
+from tests.server.utils import admin_headers
+
+pytestmark = [pytest.mark.model, pytest.mark.network]
+
+VENUE = {"latitude": 5.6037, "longitude": -0.1870, "radius_m": 100}
+
+
+@pytest.fixture(scope="module")
+def face_service_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real face-service process with the offline pack for these tests."""
+    tmp = tmp_path_factory.mktemp("face-service")
+    env = clean_env(FACE_MODEL="vectron", FACE_MODEL_CACHE=str(tmp / "cache"), OMP_NUM_THREADS="1")
+    service = ServiceProcess(env, tmp / "face-service.log")
+    try:
+        wait_until(lambda: answers_healthy(service.url), 90, f"the face-service\n{service.log()}")
+        yield service.url
+    finally:
+        service.stop()
+
+
+def photo(name: str) -> bytes:
+    return photo_path(name).read_bytes()
+
+
+@dataclass
+class Venue:
+    client: TestClient
+    headers: dict[str, str]
+    meeting: dict[str, Any]
+    obama: dict[str, Any]
+
+    def ticket(self) -> str:
+        """Scan the meeting's current QR code, as a phone does."""
+        qr = self.client.get(f"/api/meetings/{self.meeting['id']}/qr", headers=self.headers)
+        scanned = self.client.post("/api/qr/scan", json={"token": qr.json()["token"]})
+        assert scanned.status_code == 200, scanned.text
+        ticket: str = scanned.json()["ticket"]
+        return ticket
+
+    def check_in(self, selfie: bytes, ticket: str | None = None, **form: Any) -> httpx.Response:
+        who = {} if "email" in form else {"member_id": self.obama["id"]}
+        data = {"ticket": ticket or self.ticket(), **who, **form}
+        return self.client.post(
+            "/api/checkin/phone", data=data, files={"selfie": ("selfie.jpg", selfie, "image/jpeg")}
+        )
+
+
+def enrol(client: TestClient, headers: dict[str, str], member: dict[str, Any], url: str) -> None:
+    consent = client.put(
+        f"/api/members/{member['id']}/consent", json={"given": True}, headers=headers
+    )
+    assert consent.status_code == 200, consent.text
+    face_service = FaceServiceClient(url)
+    try:
+        embedded = face_service.embed(photo(member["full_name"].split()[-1].lower()))
+    finally:
+        face_service.close()
+    body = {"embedding": embedded.embedding, "model_id": embedded.model_id}
+    enrolled = client.post(f"/api/members/{member['id']}/templates", json=body, headers=headers)
+    assert enrolled.status_code == 201, enrolled.text
+
+
+def _venue(make_client: ClientFactory, settings: Settings, url: str | None) -> Venue:
+    update = {"face_model": "vectron"} | ({"face_service_url": url} if url else {})
+    client = make_client(settings.model_copy(update=update))
+    headers = admin_headers(client)
+    obama = make_member(client, headers, "Barack Obama", email="barack@example.org")
+    if url:
+        enrol(client, headers, obama, url)
+    return Venue(client, headers, make_meeting(client, headers, **VENUE), obama)
+
+
+@pytest.fixture
+def venue(make_client: ClientFactory, pg_settings: Settings, face_service_url: str) -> Venue:
+    """A running meeting at a known place, with Obama enrolled from obama.jpg."""
+    return _venue(make_client, pg_settings, face_service_url)
+
+
+def test_the_same_person_is_checked_in_once_and_the_ticket_cannot_be_replayed(
+    venue: Venue,
+) -> None:
+    ticket = venue.ticket()
+    first = venue.check_in(photo("obama2"), ticket, latitude=5.6040, longitude=-0.1872)
+    assert first.status_code == 201, first.text
+    answer = first.json()
+    assert (answer["result"], answer["status"], answer["location_flag"]) == (
+        "recorded",
+        "approved",
+        "inside",
+    )
+    assert answer["similarity"] >= 0.45 and answer["message"] == "You are checked in."
+    replay = venue.check_in(photo("obama2"), ticket)
+    assert replay.status_code == 409 and "already used" in replay.json()["detail"]
+    again = venue.check_in(photo("obama3"), email="BARACK@example.org")
+    assert again.status_code == 200 and again.json()["result"] == "already_checked_in"
+    listed = venue.client.get(
+        "/api/attendance", params={"meeting_id": venue.meeting["id"]}, headers=venue.headers
+    ).json()
+    assert listed["count"] == 1
+    assert (listed["data"][0]["method"], listed["data"][0]["latitude"]) == ("phone", 5.604)
+
+
+def test_a_position_outside_the_radius_is_recorded_and_flagged_not_trusted(venue: Venue) -> None:
+    far = venue.check_in(photo("obama3"), latitude=5.6500, longitude=-0.1870, accuracy_m=12)
+    assert far.status_code == 201, far.text
+    assert (far.json()["status"], far.json()["location_flag"]) == ("approved", "outside")
+
+
+def test_another_face_is_refused_and_three_failures_send_the_phone_to_an_admin(
+    venue: Venue,
+) -> None:
+    ticket = venue.ticket()
+    for tries_left in (2, 1, 0):
+        refused = venue.check_in(photo("biden"), ticket)
+        assert refused.status_code == 200, refused.text
+        assert refused.json()["result"] == "not_recognised"
+        assert refused.json()["tries_left"] == tries_left
+        assert refused.json()["similarity"] < 0.3
+    blocked = venue.check_in(photo("obama2"), ticket)
+    assert blocked.status_code == 429 and "see an admin" in blocked.json()["detail"]
+    assert int(blocked.headers["Retry-After"]) > 0
+    count = venue.client.get("/api/attendance", headers=venue.headers).json()["count"]
+    assert count == 0
+
+
+def test_an_enrolled_lookalike_claim_is_refused(venue: Venue, face_service_url: str) -> None:
+    biden = make_member(venue.client, venue.headers, "Joe Biden")
+    enrol(venue.client, venue.headers, biden, face_service_url)
+    refused = venue.check_in(photo("biden"))
+    assert refused.json()["result"] == "not_recognised"
+    by_biden = venue.check_in(photo("biden"), member_id=biden["id"])
+    assert by_biden.status_code == 201 and by_biden.json()["status"] == "approved"
+
+
+def _png(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("L", (width, height)).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("selfie", "status", "words"),
+    [
+        (b"", 422, "empty"),
+        (b"GIF89a not really", 422, "not an image"),
+        (b"\xff\xd8\xff" + b"\x00" * (3 * 1024 * 1024), 413, "larger than"),
+        (_png(40_000, 8), 422, "pixels"),
+    ],
+)
+def test_bad_uploads_get_a_clear_4xx_and_use_nothing(
+    venue: Venue, selfie: bytes, status: int, words: str
+) -> None:
+    ticket = venue.ticket()
+    refused = venue.check_in(selfie, ticket)
+    assert refused.status_code == status, refused.text
+    assert words in str(refused.json()["detail"])
+    assert venue.check_in(photo("obama2"), ticket).status_code == 201
+
+
+def test_unknown_people_and_missing_fields_are_refused(venue: Venue) -> None:
+    stranger = venue.check_in(photo("obama2"), member_id=str(uuid.uuid4()))
+    assert stranger.status_code == 404 and "see an admin" in stranger.json()["detail"]
+    nobody = venue.check_in(photo("obama2"), email="nobody@example.org")
+    assert nobody.status_code == 404
+    half = venue.check_in(photo("obama2"), latitude=5.6)
+    assert half.status_code == 422 and "both latitude and longitude" in half.json()["detail"]
+    no_ticket = venue.client.post(
+        "/api/checkin/phone",
+        data={"member_id": venue.obama["id"]},
+        files={"selfie": ("s.jpg", photo("obama2"), "image/jpeg")},
+    )
+    assert no_ticket.status_code == 422
+
+
+def test_a_down_face_service_is_a_503_and_keeps_the_ticket(
+    make_client: ClientFactory, pg_settings: Settings
+) -> None:
+    venue = _venue(make_client, pg_settings, None)
+    ticket = venue.ticket()
+    down = venue.check_in(photo("obama2"), ticket)
+    assert down.status_code == 503
+    assert "face-service is unavailable" in down.json()["detail"]
+    # Nothing was used up: the same ticket still gets past the ticket check.
+    assert venue.check_in(photo("obama2"), ticket).status_code == 503
