@@ -168,7 +168,7 @@ class KioskCheckinItem(BaseModel):
 class KioskCheckinBatch(BaseModel):
     """Items stay loose here so one malformed item is refused alone, not the batch."""
 
-    items: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
+    items: list[Any] = Field(min_length=1, max_length=MAX_BATCH)
     # The device's clock when it sent the batch: measures its drift for queued items.
     sent_at: AwareDatetime | None = None
 

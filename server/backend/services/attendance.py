@@ -32,6 +32,7 @@ from server.backend.models import AttendanceRecord, Meeting, Member, utcnow
 # Beyond this difference between a device's clock and the server's, the record is
 # flagged: two minutes is far above NTP-synchronised error and below a late threshold.
 MAX_CLOCK_DRIFT_S = 120.0
+DRIFT_NOISE_S = 2.0
 
 METHODS = frozenset({"face", "badge_face", "qr", "manual", "phone"})
 STATUSES = frozenset({"approved", "pending_review", "rejected"})
@@ -71,7 +72,10 @@ def timing(
         drift = (device_time - server_time).total_seconds()
         flagged = abs(drift) > MAX_CLOCK_DRIFT_S
         return CheckinTiming(server_time, server_time if flagged else device_time, flagged)
-    corrected = device_time - timedelta(seconds=clock_drift_s)
+    # A measured drift includes the network's latency; below a couple of seconds it is
+    # that noise, not the device's clock, so the device time stands as it is.
+    correction = clock_drift_s if abs(clock_drift_s) >= DRIFT_NOISE_S else 0.0
+    corrected = device_time - timedelta(seconds=correction)
     # A corrected time in the future is still a clock problem; never date after receipt.
     occurred = min(corrected, server_time)
     return CheckinTiming(server_time, occurred, abs(clock_drift_s) > MAX_CLOCK_DRIFT_S)

@@ -18,9 +18,12 @@ from server.backend.kiosk_schemas import (
     BadgeKeys,
     HeartbeatReply,
     HeartbeatRequest,
+    KioskCheckinBatch,
+    KioskCheckinResults,
 )
+from server.backend.models import utcnow
 from server.backend.schemas import Message
-from server.backend.services import kiosks
+from server.backend.services import attendance, checkin_upload, kiosks, records
 
 router = APIRouter(prefix="/kiosk", tags=["kiosk"])
 
@@ -48,6 +51,37 @@ def heartbeat(
         gallery_version=version,
         credential=credentials.issue(signed_in.kiosk.id) if renew else None,
     )
+
+
+@router.post("/checkins", responses={401: {"model": Message}})
+def upload_checkins(
+    body: KioskCheckinBatch,
+    *,
+    backend: BackendDep,
+    session: SessionDep,
+    kiosk: CurrentKiosk,
+    signer: BadgeSignerDep,
+) -> KioskCheckinResults:
+    """Store a batch of check-ins; resending a batch is safe and returns the first results.
+
+    Every item gets its own result (`recorded`, `already_checked_in` or `refused` with a
+    reason); the good items of a partly bad batch are stored.
+    """
+    drift = None
+    if body.sent_at is not None:
+        drift = (body.sent_at - utcnow()).total_seconds()
+    upload = checkin_upload.Upload(
+        session=session,
+        kiosk=kiosk,
+        signer=signer,
+        model_id=backend.face_model.model_id,
+        clock_drift_s=drift if drift is not None else kiosk.clock_drift_s,
+    )
+    publish = records.record_publisher(backend.store)
+    results = checkin_upload.upload_batch(
+        upload, body.items, on_recorded=lambda outcome: attendance.announce(publish, [outcome])
+    )
+    return KioskCheckinResults(results=results)
 
 
 @router.get("/badge-keys", responses={401: {"model": Message}})

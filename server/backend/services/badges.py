@@ -1,0 +1,86 @@
+"""Member badges: issue, reissue (the previous one stops working), revoke, check.
+
+A member has at most one working badge. The token is not stored: Ed25519 signatures
+are deterministic, so the token is re-made from the row whenever it is printed.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from server.backend.errors import AuthError, NotFoundError
+from server.backend.models import Admin, Badge, Member, utcnow
+from server.backend.security.badges import BadgeSigner
+
+
+def token_for(signer: BadgeSigner, badge: Badge) -> str:
+    return signer.sign(
+        badge_id=badge.id, member_id=badge.member_id, issued_at=int(badge.issued_at.timestamp())
+    )
+
+
+def issue(session: Session, *, member: Member, by: Admin) -> tuple[Badge, int]:
+    """A new badge for the member; returns it and how many older badges it revoked."""
+    now = utcnow()
+    result = session.execute(
+        update(Badge)
+        .where(Badge.member_id == member.id, Badge.revoked_at.is_(None))
+        .values(revoked_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    badge = Badge(member_id=member.id, issued_at=now, issued_by_id=by.id)
+    session.add(badge)
+    session.flush()
+    return badge, int(getattr(result, "rowcount", 0) or 0)
+
+
+def list_for_member(session: Session, *, member_id: uuid.UUID) -> list[Badge]:
+    query = select(Badge).where(Badge.member_id == member_id)
+    return list(session.scalars(query.order_by(Badge.issued_at.desc(), Badge.id)))
+
+
+def get(session: Session, *, member_id: uuid.UUID, badge_id: uuid.UUID) -> Badge:
+    badge = session.get(Badge, badge_id)
+    if badge is None or badge.member_id != member_id:
+        raise NotFoundError("No such badge for this member.")
+    return badge
+
+
+def current(session: Session, *, member_id: uuid.UUID) -> Badge:
+    """The member's working badge; NotFoundError when none was issued or all are revoked."""
+    query = select(Badge).where(Badge.member_id == member_id, Badge.revoked_at.is_(None))
+    badge = session.scalars(query).first()
+    if badge is None:
+        raise NotFoundError("This member has no working badge; issue one first.")
+    return badge
+
+
+def revoke(session: Session, badge: Badge) -> bool:
+    """Revoke for good; False when it already was."""
+    if badge.revoked_at is not None:
+        return False
+    badge.revoked_at = utcnow()
+    session.flush()
+    return True
+
+
+def revoked_ids(session: Session) -> list[uuid.UUID]:
+    """Every revoked badge id, for kiosks to refuse offline after they sync."""
+    query = select(Badge.id).where(Badge.revoked_at.is_not(None)).order_by(Badge.id)
+    return list(session.scalars(query))
+
+
+def check(session: Session, signer: BadgeSigner, token: str, *, member_id: uuid.UUID) -> Badge:
+    """The working badge behind a token, which must name `member_id`; AuthError otherwise."""
+    claims = signer.verify(token)
+    if claims.member_id != member_id:
+        raise AuthError("This badge belongs to someone else.")
+    badge = session.get(Badge, claims.badge_id)
+    if badge is None or badge.member_id != member_id:
+        raise AuthError("This badge is not known to the server.")
+    if badge.revoked_at is not None:
+        raise AuthError("This badge has been revoked.")
+    return badge

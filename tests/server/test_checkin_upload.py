@@ -1,0 +1,248 @@
+"""Kiosk check-in upload: idempotency keys, per-item results, the server's own checks."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from server.backend.models import AttendanceRecord, KioskCheckin
+from tests.server.kiosk_utils import (
+    PairedKiosk,
+    make_meeting,
+    make_member,
+    model_id,
+    pair_kiosk,
+)
+from tests.server.utils import admin_headers, session_of
+
+
+def item(client: TestClient, meeting_id: str, member_id: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "key": uuid.uuid4().hex,
+        "meeting_id": meeting_id,
+        "member_id": member_id,
+        "method": "face",
+        "similarity": 0.71,
+        "margin": 0.3,
+        "device_time": datetime.now(UTC).isoformat(),
+        "model_id": model_id(client),
+        **fields,
+    }
+
+
+def upload(
+    client: TestClient, kiosk: PairedKiosk, items: list[dict[str, Any]], **batch: Any
+) -> list[dict[str, Any]]:
+    response = client.post(
+        "/api/kiosk/checkins", json={"items": items, **batch}, headers=kiosk.headers
+    )
+    assert response.status_code == 200, response.text
+    results: list[dict[str, Any]] = response.json()["results"]
+    return results
+
+
+def count(client: TestClient, table: type[AttendanceRecord] | type[KioskCheckin]) -> int:
+    with session_of(client) as session:
+        return int(session.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def test_a_resent_batch_stores_nothing_new_and_returns_the_first_results(
+    any_client: TestClient,
+) -> None:
+    admin = admin_headers(any_client)
+    kiosk = pair_kiosk(any_client, admin)
+    meeting = make_meeting(any_client, admin)
+    members = [make_member(any_client, admin, f"Member {i}", enrol=False) for i in range(3)]
+    batch = [item(any_client, meeting, m) for m in members]
+    first = upload(any_client, kiosk, batch)
+    assert [r["result"] for r in first] == ["recorded"] * 3
+    assert {r["status"] for r in first} == {"approved"}
+    assert [r["key"] for r in first] == [i["key"] for i in batch]
+    again = upload(any_client, kiosk, batch)
+    assert again == first
+    assert count(any_client, AttendanceRecord) == 3
+    assert count(any_client, KioskCheckin) == 3
+
+
+def test_a_reused_key_with_another_payload_is_refused(any_client: TestClient) -> None:
+    admin = admin_headers(any_client)
+    kiosk = pair_kiosk(any_client, admin)
+    meeting = make_meeting(any_client, admin)
+    ama, kofi = (make_member(any_client, admin, n, enrol=False) for n in ("Ama", "Kofi"))
+    original = item(any_client, meeting, ama)
+    stored = upload(any_client, kiosk, [original])[0]
+    reused = upload(any_client, kiosk, [{**original, "member_id": kofi}])[0]
+    assert reused["result"] == "refused"
+    assert reused["reason"] == "idempotency key reused with a different payload"
+    assert upload(any_client, kiosk, [original])[0] == stored
+    assert count(any_client, AttendanceRecord) == 1
+
+
+def test_a_partly_bad_batch_stores_the_good_items(client: TestClient) -> None:
+    admin = admin_headers(client)
+    kiosk = pair_kiosk(client, admin)
+    meeting = make_meeting(client, admin, expected_ministries=["Choir"])
+    good = make_member(client, admin, "Ama", enrol=False)
+    outsider = make_member(client, admin, "Yaw", ministry="Ushers", enrol=False)
+    batch = [
+        item(client, meeting, good),
+        {"key": "broken-1", "meeting_id": meeting},
+        "not an object",
+        item(client, str(uuid.uuid4()), good),
+        item(client, meeting, outsider),
+        item(client, meeting, good, model_id="buffalo_s@0123456789abcdef"),
+        item(client, meeting, good, similarity=0.12),
+    ]
+    results = upload(client, kiosk, batch)
+    assert [r["result"] for r in results] == ["recorded"] + ["refused"] * 6
+    reasons = [r["reason"] for r in results[1:]]
+    assert reasons[0].startswith("invalid item: member_id: Field required")
+    assert results[1]["key"] == "broken-1"
+    assert reasons[1] == "invalid item: an item must be a JSON object"
+    assert reasons[2] == "no such meeting"
+    assert reasons[3] == "This person is not expected at this meeting."
+    assert "recogniser" in reasons[4] and "update the kiosk" in reasons[4]
+    assert "not similar enough" in reasons[5]
+    assert count(client, AttendanceRecord) == 1
+
+
+def test_a_second_check_in_is_answered_already_checked_in(client: TestClient) -> None:
+    admin = admin_headers(client)
+    kiosk, other = pair_kiosk(client, admin), pair_kiosk(client, admin, name="Side door")
+    meeting = make_meeting(client, admin)
+    ama = make_member(client, admin, "Ama", enrol=False)
+    first = upload(client, kiosk, [item(client, meeting, ama)])[0]
+    second = upload(client, other, [item(client, meeting, ama)])[0]
+    assert second["result"] == "already_checked_in"
+    assert second["record_id"] == first["record_id"]
+    assert count(client, AttendanceRecord) == 1
+
+
+def test_the_server_decides_the_band_from_similarity_and_margin(client: TestClient) -> None:
+    admin = admin_headers(client)
+    kiosk = pair_kiosk(client, admin)
+    meeting = make_meeting(client, admin)
+    ama, kofi = (make_member(client, admin, n, enrol=False) for n in ("Ama", "Kofi"))
+    results = upload(
+        client,
+        kiosk,
+        [
+            item(client, meeting, ama, similarity=0.36, margin=None),
+            item(client, meeting, kofi, similarity=0.9, margin=0.02),
+        ],
+    )
+    assert [r["status"] for r in results] == ["pending_review", "pending_review"]
+    # A pending check-in does not stop an accepted one later.
+    accepted = upload(client, kiosk, [item(client, meeting, ama, similarity=0.8)])[0]
+    assert (accepted["result"], accepted["status"]) == ("recorded", "approved")
+
+
+def test_late_flag_follows_when_the_check_in_happened(client: TestClient) -> None:
+    admin = admin_headers(client)
+    kiosk = pair_kiosk(client, admin)
+    # Began 30 minutes ago; late after 15 minutes.
+    meeting = make_meeting(client, admin, started_minutes_ago=30)
+    ama, kofi = (make_member(client, admin, n, enrol=False) for n in ("Ama", "Kofi"))
+    early = (datetime.now(UTC) - timedelta(minutes=25)).isoformat()
+    now = datetime.now(UTC).isoformat()
+    # Queued offline 25 minutes ago, uploaded now: judged by when it happened.
+    results = upload(
+        client,
+        kiosk,
+        [
+            item(client, meeting, ama, device_time=early),
+            item(client, meeting, kofi, device_time=now),
+        ],
+        sent_at=now,
+    )
+    assert [r["late"] for r in results] == [False, True]
+
+
+def test_clock_drift_is_flagged_and_corrected(client: TestClient) -> None:
+    admin = admin_headers(client)
+    kiosk = pair_kiosk(client, admin)
+    meeting = make_meeting(client, admin, started_minutes_ago=10)
+    ama, kofi = (make_member(client, admin, n, enrol=False) for n in ("Ama", "Kofi"))
+    # The kiosk clock runs ten minutes ahead: "now" on it is past the late threshold.
+    ahead = datetime.now(UTC) + timedelta(minutes=10)
+    drifted = upload(
+        client,
+        kiosk,
+        [item(client, meeting, ama, device_time=ahead.isoformat())],
+        sent_at=ahead.isoformat(),
+    )[0]
+    upload(client, kiosk, [item(client, meeting, kofi)])
+    with session_of(client) as session:
+        flags = {
+            str(r.member_id): (r.clock_drift_flag, r.late)
+            for r in session.scalars(select(AttendanceRecord))
+        }
+    assert drifted["late"] is False
+    assert flags == {ama: (True, False), kofi: (False, False)}
+
+
+def test_a_check_in_made_during_the_meeting_survives_its_end(client: TestClient) -> None:
+    admin = admin_headers(client)
+    kiosk = pair_kiosk(client, admin)
+    meeting = make_meeting(client, admin)
+    cancelled = make_meeting(client, admin)
+    ama = make_member(client, admin, "Ama", enrol=False)
+    during = datetime.now(UTC).isoformat()
+    client.post(f"/api/meetings/{meeting}/end", headers=admin)
+    client.post(f"/api/meetings/{cancelled}/cancel", headers=admin)
+    queued = item(client, meeting, ama, device_time=during)
+    after = item(
+        client, meeting, ama, device_time=(datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+    )
+    sent = datetime.now(UTC).isoformat()
+    results = upload(client, kiosk, [queued, item(client, cancelled, ama)], sent_at=sent)
+    assert [r["result"] for r in results] == ["recorded", "refused"], [r["reason"] for r in results]
+    assert results[1]["reason"] == "The meeting is cancelled; it is not taking check-ins."
+    late_upload = upload(client, kiosk, [after], sent_at=after["device_time"])[0]
+    assert late_upload["reason"] == "The meeting is ended; it is not taking check-ins."
+
+
+def test_a_revoked_kiosk_cannot_upload(client: TestClient) -> None:
+    admin = admin_headers(client)
+    kiosk = pair_kiosk(client, admin)
+    meeting = make_meeting(client, admin)
+    ama = make_member(client, admin, "Ama", enrol=False)
+    client.post(f"/api/kiosks/{kiosk.id}/revoke", headers=admin)
+    response = client.post(
+        "/api/kiosk/checkins", json={"items": [item(client, meeting, ama)]}, headers=kiosk.headers
+    )
+    assert response.status_code == 401
+    assert count(client, AttendanceRecord) == 0
+
+
+def test_the_same_batch_from_several_threads_is_stored_once(client: TestClient) -> None:
+    admin = admin_headers(client)
+    kiosk = pair_kiosk(client, admin)
+    meeting = make_meeting(client, admin)
+    members = [make_member(client, admin, f"Member {i}", enrol=False) for i in range(20)]
+    # Review-band items too: nothing but the key stops those from being stored twice.
+    batch = [
+        item(client, meeting, m, similarity=0.7 if i % 2 else 0.35) for i, m in enumerate(members)
+    ]
+    start = threading.Barrier(6)
+    answers: list[list[dict[str, Any]]] = []
+
+    def send() -> None:
+        start.wait()
+        answers.append(upload(client, kiosk, batch))
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(answers) == 6
+    assert all(answer == answers[0] for answer in answers)
+    assert [r["result"] for r in answers[0]] == ["recorded"] * 20
+    assert count(client, AttendanceRecord) == 20
+    assert count(client, KioskCheckin) == 20
