@@ -3,7 +3,9 @@ badge keys. Every endpoint needs a kiosk credential; admin tokens do not work he
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from server.backend.api.deps import BackendDep, SessionDep
 from server.backend.api.kiosk_deps import (
@@ -16,14 +18,15 @@ from server.backend.crud import gallery
 from server.backend.kiosk_schemas import (
     BadgeKey,
     BadgeKeys,
+    GallerySync,
     HeartbeatReply,
     HeartbeatRequest,
     KioskCheckinBatch,
     KioskCheckinResults,
 )
 from server.backend.models import utcnow
-from server.backend.schemas import Message
-from server.backend.services import attendance, checkin_upload, kiosks, records
+from server.backend.schemas import NO_NUL, Message
+from server.backend.services import attendance, checkin_upload, kiosks, records, sync
 
 router = APIRouter(prefix="/kiosk", tags=["kiosk"])
 
@@ -82,6 +85,28 @@ def upload_checkins(
         upload, body.items, on_recorded=lambda outcome: attendance.announce(publish, [outcome])
     )
     return KioskCheckinResults(results=results)
+
+
+@router.get("/gallery", responses={401: {"model": Message}})
+def gallery_sync(
+    backend: BackendDep,
+    session: SessionDep,
+    _kiosk: CurrentKiosk,
+    since: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    scope: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+) -> GallerySync:
+    """Templates this kiosk needs since its gallery version (or a full snapshot).
+
+    Send back the `version` and `scope` of the previous answer; `full: true` means
+    replace the whole local gallery with this answer's templates.
+    """
+    return sync.gallery_for_kiosk(
+        session,
+        cipher=backend.cipher,
+        model_id=backend.face_model.model_id,
+        since=since,
+        kiosk_scope=scope,
+    )
 
 
 @router.get("/badge-keys", responses={401: {"model": Message}})
