@@ -1,8 +1,10 @@
 """Settings from the environment, with the variable names of the deployment guide.
 
 `load_settings()` is the only way in: it reads the environment, then either refuses
-unusable secrets (production: one message naming every problem) or generates the
-missing ones for this run (development, with a warning), so a laptop needs no setup.
+unusable secrets (production: one message naming every problem) or, in development,
+fills the missing ones with a warning, so a laptop needs no setup. Those are generated
+on first start and kept in the data directory (owner-only file), so face templates
+encrypted with them, sessions and badges survive a restart.
 
 Besides the deployment guide's variables, a few optional ones:
 SONTA_DATA_DIR (embedded SQLite location, default ~/.local/share/sonta),
@@ -13,7 +15,9 @@ verifying and decrypting while codes expire and `sonta templates re-encrypt` run
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import secrets
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -218,15 +222,44 @@ def _face_model_problems(name: str) -> list[str]:
     return []
 
 
-def _generated_secrets(settings: Settings) -> dict[str, str]:
-    generated: dict[str, str] = {}
-    for name in SECRET_NAMES:
-        if getattr(settings, name.lower()):
-            continue
-        # token_hex(16) is exactly 32 ASCII characters, which also suits the AES key.
-        length = 16 if name == "EMBEDDING_ENCRYPTION_KEY" else 32
-        generated[name.lower()] = secrets.token_hex(length)
-    return generated
+DEV_SECRETS_FILE = "dev-secrets.json"
+
+
+def _development_secrets(settings: Settings) -> tuple[dict[str, str], Path | None]:
+    """The missing secrets, from the data directory's file (created on first start)."""
+    missing = [name for name in SECRET_NAMES if not getattr(settings, name.lower())]
+    if not missing:
+        return {}, None
+    path = settings.sonta_data_dir / DEV_SECRETS_FILE
+    stored = _read_or_create_secrets(path)
+    return {name.lower(): stored[name] for name in missing}, path
+
+
+def _read_or_create_secrets(path: Path) -> dict[str, str]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # token_hex(16) is exactly 32 ASCII characters, which also suits the AES key.
+    fresh = {
+        name: secrets.token_hex(16 if name == "EMBEDDING_ENCRYPTION_KEY" else 32)
+        for name in SECRET_NAMES
+    }
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    staging.write_text(json.dumps(fresh))
+    staging.chmod(0o600)
+    try:
+        os.link(staging, path)  # atomic create-if-absent: concurrent starts agree on one
+    except FileExistsError:
+        pass
+    finally:
+        staging.unlink()
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path} cannot be read ({exc}); restore it from a backup.") from exc
+    if not isinstance(stored, dict) or not all(
+        isinstance(stored.get(n), str) for n in SECRET_NAMES
+    ):
+        raise ConfigError(f"{path} is damaged; restore it from a backup.")
+    return stored
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -239,12 +272,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     problems = settings_problems(settings)
     if problems:
         raise ConfigError(_message(problems))
-    generated = _generated_secrets(settings)
+    generated, path = _development_secrets(settings)
     if generated:
         logger.warning(
-            "Generated %s for this run only (development). Tokens, QR codes and encrypted "
-            "face templates will not survive a restart; set them in the environment to keep them.",
+            "Development: %s not set; using the ones generated on first start and kept in "
+            "%s. Set them in the environment for production.",
             ", ".join(name.upper() for name in generated),
+            path,
         )
         settings = settings.model_copy(update=generated)
     return settings

@@ -156,7 +156,7 @@ def test_sonta_server_serves_the_api_with_zero_configuration(tmp_path: Path) -> 
         process.terminate()
         process.wait(timeout=15)
     assert (tmp_path / "data" / "sonta.db").exists()
-    assert "for this run only" in log.read_text()
+    assert "dev-secrets.json" in log.read_text()
 
 
 def test_migrate_reports_an_unreachable_database_plainly(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from pathlib import Path
 
 import pytest
 
@@ -58,16 +59,33 @@ def test_node_env_or_app_env_selects_production() -> None:
 
 
 def test_development_generates_missing_secrets_with_a_warning(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     with caplog.at_level(logging.WARNING):
-        settings = load_settings({})
+        settings = load_settings({"SONTA_DATA_DIR": str(tmp_path)})
     assert settings.environment == "development"
     assert settings.embedding_encryption_key is not None
     assert len(settings.embedding_encryption_key) == 32
     assert settings.jwt_access_secret != settings.jwt_refresh_secret
     assert "EMBEDDING_ENCRYPTION_KEY" in caplog.text
-    assert "for this run only" in caplog.text
+    assert str(tmp_path / "dev-secrets.json") in caplog.text
+
+
+def test_development_secrets_survive_a_restart_in_an_owner_only_file(tmp_path: Path) -> None:
+    first = load_settings({"SONTA_DATA_DIR": str(tmp_path)})
+    second = load_settings({"SONTA_DATA_DIR": str(tmp_path), "QR_SECRET": "q" * 8 + "x" * 40})
+    assert second.embedding_encryption_key == first.embedding_encryption_key
+    assert second.jwt_refresh_secret == first.jwt_refresh_secret
+    assert second.qr_secret != first.qr_secret  # a value from the environment wins
+    assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["dev-secrets.json"]
+
+
+def test_damaged_development_secrets_are_refused_not_replaced(tmp_path: Path) -> None:
+    (tmp_path / "dev-secrets.json").write_text("{}")
+    with pytest.raises(ConfigError, match="damaged"):
+        load_settings({"SONTA_DATA_DIR": str(tmp_path)})
+    assert (tmp_path / "dev-secrets.json").read_text() == "{}"
 
 
 def test_development_still_refuses_a_malformed_key() -> None:
