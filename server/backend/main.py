@@ -29,6 +29,7 @@ from server.backend.api.routes import (
     members,
     phone_checkin,
     qr,
+    reports,
     reviews,
     templates,
 )
@@ -45,7 +46,7 @@ logger = logging.getLogger(__name__)
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api")
     routes = (auth, admins, members, templates, meetings, events, attendance, reviews, qr, audit)
-    for module in (*routes, phone_checkin, kiosks, kiosk_api):
+    for module in (*routes, phone_checkin, reports, kiosks, kiosk_api):
         router.include_router(module.router)
     return router
 

@@ -1,0 +1,90 @@
+"""Response bodies of the reports (`/api/reports`): overview, meeting, member, trends."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+Period = Literal["week", "month"]
+Presence = Literal["present", "late", "pending_review", "absent"]
+
+
+class StatusCounts(BaseModel):
+    approved: int = 0
+    pending_review: int = 0
+    rejected: int = 0
+
+
+class Overview(BaseModel):
+    """Counts over meetings starting in [since, until)."""
+
+    since: datetime | None
+    until: datetime | None
+    meetings: dict[str, int]
+    active_members: int
+    checkins: StatusCounts
+    late: int
+    attendance_rate: float | None
+
+
+class PersonLine(BaseModel):
+    member_id: uuid.UUID
+    full_name: str
+    ministry: str
+    email: str | None
+    presence: Presence
+    checked_in_at: datetime | None
+    method: str | None
+
+
+class MeetingReport(BaseModel):
+    """Who was expected, who came (on time or late), who awaits review, who was absent."""
+
+    meeting_id: uuid.UUID
+    title: str
+    starts_at: datetime
+    status: str
+    expected: int
+    present: int
+    late: int
+    pending_review: int
+    absent: int
+    attendance_rate: float | None
+    people: list[PersonLine]
+
+
+class MemberMeetingLine(BaseModel):
+    meeting_id: uuid.UUID
+    title: str
+    starts_at: datetime
+    presence: Presence
+    checked_in_at: datetime | None
+    method: str | None
+
+
+class MemberHistory(BaseModel):
+    member_id: uuid.UUID
+    full_name: str
+    meetings: int
+    present: int
+    late: int
+    absent: int
+    attendance_rate: float | None
+    history: list[MemberMeetingLine]
+
+
+class TrendPoint(BaseModel):
+    period_start: date
+    meetings: int
+    expected: int
+    present: int
+    late: int
+    attendance_rate: float | None
+
+
+class Trends(BaseModel):
+    period: Period
+    points: list[TrendPoint]

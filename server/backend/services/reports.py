@@ -1,0 +1,238 @@
+"""Attendance reports: per meeting, per member, an overview and trends over time.
+
+"Present" counts every approved check-in, late ones included; "late" is the subset
+after the meeting's late time; "absent" is an expected person without an approved or
+pending check-in. The expected people are those the attendance service expects
+(`attendance.is_expected`), plus anyone who checked in anyway. Only meetings that took
+attendance (active or ended) count in rates, histories and trends.
+
+The grouping is done here rather than in SQL, so SQLite and PostgreSQL agree; a
+church's meetings and members are in the hundreds to thousands.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from typing import get_args
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from server.backend.errors import NotFoundError
+from server.backend.models import AttendanceRecord, Meeting, Member
+from server.backend.report_schemas import (
+    MeetingReport,
+    MemberHistory,
+    MemberMeetingLine,
+    Overview,
+    Period,
+    PersonLine,
+    Presence,
+    StatusCounts,
+    TrendPoint,
+    Trends,
+)
+from server.backend.services.attendance import is_expected
+
+TOOK_ATTENDANCE = ("active", "ended")
+
+
+def _rate(present: int, expected: int) -> float | None:
+    return round(present / expected, 4) if expected else None
+
+
+def _presence(record: AttendanceRecord | None) -> Presence:
+    if record is None:
+        return "absent"
+    if record.status == "pending_review":
+        return "pending_review"
+    return "late" if record.late else "present"
+
+
+def _records_by_meeting(
+    session: Session, meeting_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, dict[uuid.UUID, AttendanceRecord]]:
+    """Each meeting's counting record per member: approved first, else pending review."""
+    query = select(AttendanceRecord).where(
+        AttendanceRecord.meeting_id.in_(list(meeting_ids)),
+        AttendanceRecord.status.in_(("approved", "pending_review")),
+    )
+    found: dict[uuid.UUID, dict[uuid.UUID, AttendanceRecord]] = defaultdict(dict)
+    for record in session.scalars(query.order_by(AttendanceRecord.server_time)):
+        current = found[record.meeting_id].get(record.member_id)
+        if current is None or (current.status != "approved" and record.status == "approved"):
+            found[record.meeting_id][record.member_id] = record
+    return found
+
+
+def _people(
+    meeting: Meeting, members: Sequence[Member], records: dict[uuid.UUID, AttendanceRecord]
+) -> list[tuple[Member, AttendanceRecord | None]]:
+    """The expected members and everyone else who checked in, by name."""
+    return [
+        (member, records.get(member.id))
+        for member in members
+        if member.id in records or is_expected(meeting, member)
+    ]
+
+
+def _all_members(session: Session) -> list[Member]:
+    return list(session.scalars(select(Member).order_by(Member.full_name, Member.id)))
+
+
+def meeting_report(session: Session, *, meeting_id: uuid.UUID) -> MeetingReport:
+    meeting = session.get(Meeting, meeting_id)
+    if meeting is None:
+        raise NotFoundError("No such meeting.")
+    records = _records_by_meeting(session, [meeting.id]).get(meeting.id, {})
+    lines = [
+        PersonLine(
+            member_id=member.id,
+            full_name=member.full_name,
+            ministry=member.ministry,
+            email=member.email,
+            presence=_presence(record),
+            checked_in_at=record.server_time if record else None,
+            method=record.method if record else None,
+        )
+        for member, record in _people(meeting, _all_members(session), records)
+    ]
+    count = {p: sum(1 for line in lines if line.presence == p) for p in get_args(Presence)}
+    present = count["present"] + count["late"]
+    return MeetingReport(
+        meeting_id=meeting.id,
+        title=meeting.title,
+        starts_at=meeting.starts_at,
+        status=meeting.status,
+        expected=len(lines),
+        present=present,
+        late=count["late"],
+        pending_review=count["pending_review"],
+        absent=count["absent"],
+        attendance_rate=_rate(present, len(lines)),
+        people=lines,
+    )
+
+
+def _meetings(session: Session, since: datetime | None, until: datetime | None) -> list[Meeting]:
+    query = select(Meeting).where(Meeting.status.in_(TOOK_ATTENDANCE))
+    if since is not None:
+        query = query.where(Meeting.starts_at >= since)
+    if until is not None:
+        query = query.where(Meeting.starts_at < until)
+    return list(session.scalars(query.order_by(Meeting.starts_at, Meeting.id)))
+
+
+def member_history(
+    session: Session,
+    *,
+    member_id: uuid.UUID,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> MemberHistory:
+    member = session.get(Member, member_id)
+    if member is None:
+        raise NotFoundError("No such member.")
+    meetings = _meetings(session, since, until)
+    records = _records_by_meeting(session, [m.id for m in meetings])
+    lines = []
+    for meeting in meetings:
+        record = records.get(meeting.id, {}).get(member.id)
+        if record is None and not is_expected(meeting, member):
+            continue
+        lines.append(
+            MemberMeetingLine(
+                meeting_id=meeting.id,
+                title=meeting.title,
+                starts_at=meeting.starts_at,
+                presence=_presence(record),
+                checked_in_at=record.server_time if record else None,
+                method=record.method if record else None,
+            )
+        )
+    late = sum(1 for line in lines if line.presence == "late")
+    present = late + sum(1 for line in lines if line.presence == "present")
+    return MemberHistory(
+        member_id=member.id,
+        full_name=member.full_name,
+        meetings=len(lines),
+        present=present,
+        late=late,
+        absent=sum(1 for line in lines if line.presence == "absent"),
+        attendance_rate=_rate(present, len(lines)),
+        history=lines,
+    )
+
+
+def _period_start(when: datetime, period: Period) -> date:
+    day = when.date()
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1)
+
+
+def trends(
+    session: Session,
+    *,
+    period: Period,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Trends:
+    """Per week (from Monday) or month: meetings, expected, present, late, rate (UTC dates)."""
+    meetings = _meetings(session, since, until)
+    records = _records_by_meeting(session, [m.id for m in meetings])
+    members = _all_members(session)
+    buckets: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for meeting in meetings:
+        people = _people(meeting, members, records.get(meeting.id, {}))
+        bucket = buckets[_period_start(meeting.starts_at, period)]
+        bucket[0] += 1
+        bucket[1] += len(people)
+        bucket[2] += sum(1 for _m, r in people if r is not None and r.status == "approved")
+        bucket[3] += sum(
+            1 for _m, r in people if r is not None and r.status == "approved" and r.late
+        )
+    points = [
+        TrendPoint(
+            period_start=start,
+            meetings=n,
+            expected=expected,
+            present=present,
+            late=late,
+            attendance_rate=_rate(present, expected),
+        )
+        for start, (n, expected, present, late) in sorted(buckets.items())
+    ]
+    return Trends(period=period, points=points)
+
+
+def overview(
+    session: Session, *, since: datetime | None = None, until: datetime | None = None
+) -> Overview:
+    """Meetings by status, check-ins by status, late count and the overall attendance rate."""
+    query = select(Meeting.status, func.count()).group_by(Meeting.status)
+    if since is not None:
+        query = query.where(Meeting.starts_at >= since)
+    if until is not None:
+        query = query.where(Meeting.starts_at < until)
+    by_status = {status: count for status, count in session.execute(query).all()}
+    points = trends(session, period="month", since=since, until=until).points
+    ids = [m.id for m in _meetings(session, since, until)]
+    statuses = select(AttendanceRecord.status, func.count()).where(
+        AttendanceRecord.meeting_id.in_(ids)
+    )
+    checkins = {s: n for s, n in session.execute(statuses.group_by(AttendanceRecord.status))}
+    active = select(func.count()).select_from(Member).where(Member.status == "active")
+    expected, present = sum(p.expected for p in points), sum(p.present for p in points)
+    return Overview(
+        since=since,
+        until=until,
+        meetings={s: by_status.get(s, 0) for s in ("scheduled", "active", "ended", "cancelled")},
+        active_members=session.scalar(active) or 0,
+        checkins=StatusCounts(**checkins),
+        late=sum(p.late for p in points),
+        attendance_rate=_rate(present, expected),
+    )
