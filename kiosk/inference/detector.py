@@ -62,6 +62,11 @@ class FaceDetector:
         self, image: BGRImage, *, det_size: int = 640, max_faces: int = 0
     ) -> list[DetectedFace]:
         """Faces sorted by detector score, best first (at most ``max_faces`` if > 0)."""
+        height, width = image.shape[:2]
+        if min(height, width) * det_size < max(height, width):
+            # Letterboxed into det_size, the short side would round to zero pixels (SCRFD
+            # would hand OpenCV an empty resize); no face fits in such a strip anyway.
+            return []
         boxes, keypoints = self._scrfd.detect(
             image, input_size=(det_size, det_size), max_num=max_faces
         )

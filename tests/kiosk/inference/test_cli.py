@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
+from kiosk.inference import cli
+from kiosk.inference.quality import Purpose
 from tests.kiosk.conftest import photo_path
 from tests.utils.pack_server import PackServer, pack_zip
 
@@ -179,3 +181,18 @@ def test_fetch_with_the_server_down_fails_cleanly(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "error:" in result.stderr and "ConnectError" in result.stderr
     assert not (tmp_path / "buffalo_sc").exists()
+
+
+def test_declared_purposes_match_the_engine() -> None:
+    assert tuple(p.value for p in Purpose) == cli.PURPOSES
+
+
+def test_other_commands_do_not_load_the_inference_stack() -> None:
+    code = (
+        "import sys, sonta.cli; sonta.cli.build_parser(); "
+        "print(sorted(m for m in ('onnxruntime', 'cv2', 'insightface') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

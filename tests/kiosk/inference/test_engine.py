@@ -40,6 +40,13 @@ def test_blank_frame_has_no_face(engine: FaceEngine, blank_image: np.ndarray) ->
     assert engine.analyze(blank_image) == []
 
 
+@pytest.mark.parametrize("shape", [(2, 5000, 3), (5000, 2, 3), (1, 1, 3), (3, 700, 3)])
+def test_strips_and_specks_have_no_face_and_no_error(
+    engine: FaceEngine, shape: tuple[int, ...]
+) -> None:
+    assert engine.analyze(np.zeros(shape, np.uint8)) == []
+
+
 def test_batch_embeddings_equal_one_at_a_time(engine: FaceEngine) -> None:
     image = photo("t1")
     analyzed = engine.analyze(image)
