@@ -37,6 +37,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     reset.add_argument("email")
     reset.set_defaults(handler=run_admin_reset_password)
+    purge = admin_commands.add_parser(
+        "purge-evidence", help="erase review evidence images past their retention period"
+    )
+    purge.set_defaults(handler=run_purge_evidence)
 
     templates = subparsers.add_parser("templates", help="face template maintenance")
     template_commands = templates.add_subparsers(
@@ -147,3 +151,12 @@ def run_reencrypt(_args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     return _with_database(lambda: reencrypt_templates(settings))
+
+
+def run_purge_evidence(_args: argparse.Namespace) -> int:
+    from server.backend.admin_tasks import purge_evidence  # noqa: PLC0415
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    return _with_database(lambda: purge_evidence(settings))

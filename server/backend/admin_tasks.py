@@ -1,4 +1,5 @@
-"""Operator tasks behind the CLI: create an admin, reset a password, re-key templates.
+"""Operator tasks behind the CLI: create an admin, reset a password, re-key templates,
+purge expired evidence images.
 
 Each returns a process exit code and prints what happened (never a password).
 """
@@ -21,6 +22,7 @@ from server.backend.migrate import upgrade_to_head
 from server.backend.schemas import AdminCreate
 from server.backend.security.passwords import PasswordHasher, password_problem
 from server.backend.security.templates import TemplateCipher
+from server.backend.services import evidence
 
 PasswordReader = Callable[[], str]
 
@@ -135,3 +137,15 @@ def reencrypt_templates(settings: Settings) -> int:
     for template_id in report.failed:
         _say(f"  cannot decrypt template {template_id}: its key is not configured")
     return 1 if report.failed else 0
+
+
+def purge_evidence(settings: Settings) -> int:
+    """Erase evidence crops past their retention period (reviews and start-up do too)."""
+    with _session(settings) as session:
+        erased = evidence.purge_expired(session)
+        audit.record(
+            session=session, actor=None, action="evidence.purge", details={"erased": erased}
+        )
+        session.commit()
+    _say(f"Erased {erased} expired evidence image(s).")
+    return 0

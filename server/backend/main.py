@@ -37,6 +37,7 @@ from server.backend.bootstrap import ensure_super_admin, prepare_database
 from server.backend.config import Settings, load_settings
 from server.backend.context import build_backend
 from server.backend.security.passwords import Argon2Params
+from server.backend.services.evidence import purge_at_startup
 from server.backend.services.face_client import report_readiness
 from server.backend.services.mailer import Mailer
 
@@ -65,6 +66,7 @@ def create_app(
         try:
             prepare_database(backend)
             ensure_super_admin(backend)
+            purge_at_startup(backend.sessions)
             report_readiness(backend.face_service, settings.face_model)
             app.state.backend = backend
             logger.info("Backend ready (%s database)", backend.engine.dialect.name)

@@ -14,11 +14,14 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from server.backend.config import Settings
 from server.backend.errors import BadRequestError
 from server.backend.models import AttendanceRecord, utcnow
 from server.backend.services import evidence
 from server.backend.services.live_events import meeting_channel
+from sonta.cli import main
 from tests.server.attendance_utils import load_record, make_meeting, make_member, store_checkin
+from tests.server.conftest import ClientFactory
 from tests.server.utils import admin_headers, backend_of
 
 FACES = Path(__file__).parents[1] / "data" / "faces"
@@ -135,11 +138,7 @@ def test_expired_evidence_is_purged_when_the_queue_is_read(
     client: TestClient, pending: tuple[dict[str, str], str, str, uuid.UUID]
 ) -> None:
     headers, _meeting_id, _member_id, record_id = pending
-    with backend_of(client).sessions() as session:
-        record = session.get(AttendanceRecord, record_id)
-        assert record is not None
-        record.evidence_expires_at = utcnow() - timedelta(seconds=1)
-        session.commit()
+    _expire_evidence(client, record_id)
     [item] = client.get("/api/reviews", headers=headers).json()["data"]
     assert item["has_evidence"] is False
     stored = load_record(client, record_id)
@@ -178,3 +177,45 @@ def test_a_full_photo_is_not_kept_as_evidence() -> None:
     Image.new("RGB", (800, 600), "gray").save(big, format="JPEG", quality=10)
     with pytest.raises(BadRequestError, match="too large"):
         evidence.check_crop(big.getvalue())
+
+
+def _expire_evidence(client: TestClient, record_id: uuid.UUID) -> None:
+    with backend_of(client).sessions() as session:
+        record = session.get(AttendanceRecord, record_id)
+        assert record is not None
+        record.evidence_expires_at = utcnow() - timedelta(seconds=1)
+        session.commit()
+
+
+def test_sonta_admin_purge_evidence_erases_expired_crops(
+    client: TestClient,
+    pending: tuple[dict[str, str], str, str, uuid.UUID],
+    server_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    headers, meeting_id, _member_id, record_id = pending
+    fresh = store_checkin(client, meeting_id, make_member(client, headers, "Kofi Boateng")["id"])
+    _attach(client, fresh, _crop())
+    _expire_evidence(client, record_id)
+    for name, value in server_env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["admin", "purge-evidence"]) == 0
+    expired, kept = load_record(client, record_id), load_record(client, fresh)
+    assert expired is not None and expired.evidence_ciphertext is None
+    assert kept is not None and kept.evidence_ciphertext is not None
+    audit = client.get("/api/audit", params={"action": "evidence.purge"}, headers=headers)
+    assert audit.json()["data"][0]["details"] == {"erased": 1}
+
+
+def test_a_starting_replica_purges_expired_crops(
+    client: TestClient,
+    pending: tuple[dict[str, str], str, str, uuid.UUID],
+    make_client: ClientFactory,
+    pg_settings: Settings,
+) -> None:
+    _headers, _meeting_id, _member_id, record_id = pending
+    _expire_evidence(client, record_id)
+    make_client(pg_settings)
+    stored = load_record(client, record_id)
+    assert stored is not None and stored.evidence_ciphertext is None
+    assert stored.status == "pending_review"

@@ -10,6 +10,7 @@ EVIDENCE_RETENTION otherwise.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import uuid
 from collections.abc import Sequence
@@ -19,13 +20,16 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from PIL import Image, ImageOps
 from sqlalchemy import update
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import Session, sessionmaker
 
 from kiosk.inference.errors import ImageError
 from kiosk.inference.images import decode_image
 from server.backend.config import Settings
 from server.backend.errors import BadRequestError, NotFoundError
 from server.backend.models import AttendanceRecord, utcnow
+
+logger = logging.getLogger(__name__)
 
 EVIDENCE_RETENTION = timedelta(days=30)
 EVIDENCE_SIDE = 160
@@ -137,3 +141,20 @@ def purge_expired(session: Session, *, now: datetime | None = None) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def purge_at_startup(sessions: sessionmaker[Session]) -> None:
+    """Purge expired crops when a replica starts; never stops the start.
+
+    Reviews purge too, but a system nobody reviews must still forget on time. An
+    unreachable or unmigrated database is reported by /health, not here.
+    """
+    try:
+        with sessions() as session:
+            erased = purge_expired(session)
+            session.commit()
+    except (OperationalError, ProgrammingError) as exc:
+        logger.warning("Expired evidence images not purged at start-up: %s", exc)
+        return
+    if erased:
+        logger.info("Erased %d expired evidence image(s)", erased)
