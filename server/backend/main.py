@@ -21,6 +21,8 @@ from server.backend.api.routes import (
     attendance,
     audit,
     auth,
+    checkin_page,
+    badges,
     events,
     health,
     kiosk_api,
@@ -47,7 +49,7 @@ logger = logging.getLogger(__name__)
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api")
     routes = (auth, admins, members, templates, meetings, events, attendance, reviews, qr, audit)
-    for module in (*routes, phone_checkin, reports, kiosks, kiosk_api):
+    for module in (*routes, phone_checkin, reports, kiosks, kiosk_api, badges):
         router.include_router(module.router)
     return router
 
@@ -84,6 +86,7 @@ def create_app(
     )
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(checkin_page.router)
     app.include_router(api_router())
     _add_middleware(app, settings)
     return app

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from server.backend.errors import AuthError, NotFoundError
@@ -84,3 +84,20 @@ def check(session: Session, signer: BadgeSigner, token: str, *, member_id: uuid.
     if badge.revoked_at is not None:
         raise AuthError("This badge has been revoked.")
     return badge
+
+
+def working_badges(
+    session: Session, *, member_ids: list[uuid.UUID], ministry: str | None, limit: int
+) -> list[tuple[Badge, Member]]:
+    """Working badges with their members, by name: the listed members, or a ministry's."""
+    query = (
+        select(Badge, Member)
+        .join(Member, Member.id == Badge.member_id)
+        .where(Badge.revoked_at.is_(None))
+    )
+    if member_ids:
+        query = query.where(Member.id.in_(member_ids))
+    if ministry:
+        query = query.where(func.lower(Member.ministry) == ministry.strip().lower())
+    rows = session.execute(query.order_by(Member.full_name, Member.id).limit(limit))
+    return [(badge, member) for badge, member in rows]
