@@ -48,7 +48,10 @@ def test_healthcheck_on_health_with_a_start_period() -> None:
     (healthcheck,) = final().all("HEALTHCHECK")
     assert "--start-period=" in healthcheck
     start = int(healthcheck.split("--start-period=")[1].split("s")[0])
-    assert start >= 60
+    # The backend waits this long for the model before serving (supervisord.conf).
+    conf = CONF.read_text()
+    waited = int(conf.split("face-service wait --timeout ")[1].split(";")[0])
+    assert start >= waited
     assert "/health" in healthcheck
 
 

@@ -19,6 +19,7 @@ def test_health_reports_database_cache_and_face_service(any_client: TestClient) 
     assert body["cache"]["state"] == "ok"
     # Nothing listens where the test settings point FACE_SERVICE_URL.
     assert body["face_service"]["status"] == "unavailable"
+    assert body["status"] == "degraded"
     assert body["model"] == "buffalo_l"
 
 
@@ -73,6 +74,7 @@ def test_cache_outage_is_reported_and_answers_503_not_500(
     health = client.get("/health")
     assert health.status_code == 200  # the database is fine; the cache state says the rest
     assert health.json()["cache"]["state"] == "unavailable"
+    assert health.json()["status"] == "degraded"
     login = client.post("/api/auth/login", json={"email": "a@example.org", "password": "x"})
     assert login.status_code == 503
     assert "cache" in login.json()["detail"].lower()

@@ -1,7 +1,10 @@
 """`GET /health`: database, cache and face-service state.
 
-503 when the database cannot be reached or its schema is behind the code (the
-backend would fail every request; `sonta migrate` fixes it).
+Top-level status: "healthy" when every part works; "degraded" when the database does
+but the cache or the face-service does not (most routes still work, and load balancers
+keep the replica); "unhealthy" with 503 when the database cannot be reached or its
+schema is behind the code (the backend would fail every request; `sonta migrate` fixes
+it).
 """
 
 from __future__ import annotations
@@ -22,11 +25,18 @@ def health(backend: BackendDep) -> JSONResponse:
     database = schema_state(backend.engine, backend.schema_head)
     database_ok = database == "ok"
     cache_ok = backend.store.ping()
+    face_service = backend.face_service.health()
+    if not database_ok:
+        status = "unhealthy"
+    elif cache_ok and face_service["status"] == "healthy":
+        status = "healthy"
+    else:
+        status = "degraded"
     body: dict[str, Any] = {
-        "status": "healthy" if database_ok and cache_ok else "unhealthy",
+        "status": status,
         "database": database,
         "cache": {"state": "ok" if cache_ok else "unavailable", "kind": _store_kind(backend)},
-        "face_service": backend.face_service.health(),
+        "face_service": face_service,
         "model": backend.settings.face_model,
     }
     return JSONResponse(body, status_code=200 if database_ok else 503)
