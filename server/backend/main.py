@@ -22,6 +22,7 @@ from server.backend.api.routes import (
     audit,
     auth,
     checkin_page,
+    checkin_page,
     badges,
     events,
     health,
@@ -86,6 +87,7 @@ def create_app(
     )
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(checkin_page.router)
     app.include_router(checkin_page.router)
     app.include_router(api_router())
     _add_middleware(app, settings)
