@@ -21,9 +21,8 @@ from server.backend.api.routes import (
     attendance,
     audit,
     auth,
-    checkin_page,
-    checkin_page,
     badges,
+    checkin_page,
     events,
     health,
     kiosk_api,
@@ -87,7 +86,6 @@ def create_app(
     )
     install_error_handlers(app)
     app.include_router(health.router)
-    app.include_router(checkin_page.router)
     app.include_router(checkin_page.router)
     app.include_router(api_router())
     _add_middleware(app, settings)
