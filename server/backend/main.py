@@ -26,6 +26,7 @@ from server.backend.api.routes import (
     events,
     health,
     kiosk_api,
+    kiosk_evidence,
     kiosks,
     meetings,
     members,
@@ -49,7 +50,8 @@ logger = logging.getLogger(__name__)
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api")
     routes = (auth, admins, members, templates, meetings, events, attendance, reviews, qr, audit)
-    for module in (*routes, phone_checkin, reports, kiosks, kiosk_api, badges):
+    kiosk_side = (kiosks, kiosk_api, kiosk_evidence, badges)
+    for module in (*routes, phone_checkin, reports, *kiosk_side):
         router.include_router(module.router)
     return router
 
