@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from server.backend.models import AttendanceRecord, KioskCheckin
+from server.backend.services.live_events import LiveEvent, meeting_channel
 from tests.server.kiosk_utils import (
     PairedKiosk,
     make_meeting,
@@ -18,7 +19,7 @@ from tests.server.kiosk_utils import (
     model_id,
     pair_kiosk,
 )
-from tests.server.utils import admin_headers, session_of
+from tests.server.utils import admin_headers, backend_of, session_of
 
 
 def item(client: TestClient, meeting_id: str, member_id: str, **fields: Any) -> dict[str, Any]:
@@ -246,3 +247,24 @@ def test_the_same_batch_from_several_threads_is_stored_once(client: TestClient) 
     assert [r["result"] for r in answers[0]] == ["recorded"] * 20
     assert count(client, AttendanceRecord) == 20
     assert count(client, KioskCheckin) == 20
+
+
+def test_recorded_check_ins_are_announced_once_to_live_listeners(client: TestClient) -> None:
+    admin = admin_headers(client)
+    kiosk = pair_kiosk(client, admin)
+    meeting = make_meeting(client, admin)
+    ama = make_member(client, admin, "Ama", enrol=False)
+    subscription = backend_of(client).store.subscribe(meeting_channel(uuid.UUID(meeting)))
+    try:
+        batch = [item(client, meeting, ama)]
+        [result] = upload(client, kiosk, batch)
+        message = subscription.get(timeout=5)
+        assert message is not None
+        event = LiveEvent.from_json(message)
+        assert event.type == "attendance.recorded"
+        assert event.record["id"] == result["record_id"]
+        assert event.record["kiosk_id"] == kiosk.id
+        upload(client, kiosk, batch)
+        assert subscription.get(timeout=0.5) is None
+    finally:
+        subscription.close()

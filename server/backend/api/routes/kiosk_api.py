@@ -73,17 +73,21 @@ def upload_checkins(
     drift = None
     if body.sent_at is not None:
         drift = (body.sent_at - utcnow()).total_seconds()
-    upload = checkin_upload.Upload(
-        session=session,
-        kiosk=kiosk,
-        signer=signer,
-        model_id=backend.face_model.model_id,
-        clock_drift_s=drift if drift is not None else kiosk.clock_drift_s,
-    )
+    # The kiosk row is loaded; the batch runs on a connection of its own (see
+    # `batch_session`), so this session's connection goes back to the pool now.
+    session.close()
     publish = records.record_publisher(backend.store)
-    results = checkin_upload.upload_batch(
-        upload, body.items, on_recorded=lambda outcome: attendance.announce(publish, [outcome])
-    )
+    with checkin_upload.batch_session(backend.engine) as batch:
+        upload = checkin_upload.Upload(
+            session=batch,
+            kiosk=kiosk,
+            signer=signer,
+            model_id=backend.face_model.model_id,
+            clock_drift_s=drift if drift is not None else kiosk.clock_drift_s,
+        )
+        results = checkin_upload.upload_batch(
+            upload, body.items, on_recorded=lambda outcome: attendance.announce(publish, [outcome])
+        )
     return KioskCheckinResults(results=results)
 
 
