@@ -7,10 +7,17 @@ concept: admin resources there, the kiosk protocol here.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from server.backend.schemas import ModelId, NoNul
 
@@ -22,6 +29,20 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4
 IdempotencyKey = Annotated[
     str, StringConstraints(min_length=1, max_length=100, pattern=r"^[!-~]+$")
 ]
+
+
+def _plausible(value: datetime) -> datetime:
+    """A device clock reading in UTC; far-off years are a broken clock, not a time."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must be a real date and time") from None
+    if not 2000 <= utc.year <= 2200:
+        raise ValueError("must be between the years 2000 and 2200")
+    return utc
+
+
+DeviceTime = Annotated[AwareDatetime, AfterValidator(_plausible)]
 KioskHealth = Literal["online", "stale", "offline", "never_seen", "revoked"]
 MAX_BATCH = 500
 
@@ -86,7 +107,7 @@ class HeartbeatRequest(BaseModel):
     gallery_version: int = Field(ge=0)
     queue_depth: int = Field(ge=0, le=10_000_000)
     camera_state: Annotated[str, StringConstraints(max_length=20), NoNul]
-    device_time: AwareDatetime
+    device_time: DeviceTime
 
 
 class HeartbeatReply(BaseModel):
@@ -160,7 +181,7 @@ class KioskCheckinItem(BaseModel):
     similarity: float = Field(ge=-1.0, le=1.0)
     margin: float | None = Field(default=None, ge=-2.0, le=2.0)
     second_member_id: uuid.UUID | None = None
-    device_time: AwareDatetime
+    device_time: DeviceTime
     badge: str | None = Field(default=None, max_length=1024)
     model_id: ModelId
 
@@ -170,7 +191,7 @@ class KioskCheckinBatch(BaseModel):
 
     items: list[Any] = Field(min_length=1, max_length=MAX_BATCH)
     # The device's clock when it sent the batch: measures its drift for queued items.
-    sent_at: AwareDatetime | None = None
+    sent_at: DeviceTime | None = None
 
 
 CheckinResultKind = Literal["recorded", "already_checked_in", "refused"]

@@ -268,3 +268,24 @@ def test_recorded_check_ins_are_announced_once_to_live_listeners(client: TestCli
         assert subscription.get(timeout=0.5) is None
     finally:
         subscription.close()
+
+
+def test_impossible_device_times_are_refused_clearly(client: TestClient) -> None:
+    admin = admin_headers(client)
+    kiosk = pair_kiosk(client, admin)
+    meeting = make_meeting(client, admin)
+    ama = make_member(client, admin, "Ama", enrol=False)
+    far = item(client, meeting, ama, device_time="0001-01-01T00:00:00+00:00")
+    overflow = item(client, meeting, ama, device_time="9999-12-31T23:59:59-23:59")
+    results = upload(client, kiosk, [far, overflow])
+    assert [r["reason"] for r in results] == [
+        "invalid item: device_time: Value error, must be between the years 2000 and 2200",
+        "invalid item: device_time: Value error, must be a real date and time",
+    ]
+    response = client.post(
+        "/api/kiosk/checkins",
+        json={"items": [item(client, meeting, ama)], "sent_at": "9999-12-31T23:59:59+00:00"},
+        headers=kiosk.headers,
+    )
+    assert response.status_code == 422
+    assert count(client, AttendanceRecord) == 0
