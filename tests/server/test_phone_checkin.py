@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -83,12 +84,14 @@ def enrol(client: TestClient, headers: dict[str, str], member: dict[str, Any], u
     assert enrolled.status_code == 201, enrolled.text
 
 
-def _venue(make_client: ClientFactory, settings: Settings, url: str | None) -> Venue:
+def _venue(
+    make_client: ClientFactory, settings: Settings, url: str | None, *, enrolled: bool = True
+) -> Venue:
     update = {"face_model": "vectron"} | ({"face_service_url": url} if url else {})
     client = make_client(settings.model_copy(update=update))
     headers = admin_headers(client)
     obama = make_member(client, headers, "Barack Obama", email="barack@example.org")
-    if url:
+    if url and enrolled:
         enrol(client, headers, obama, url)
     return Venue(client, headers, make_meeting(client, headers, **VENUE), obama)
 
@@ -205,3 +208,37 @@ def test_a_down_face_service_is_a_503_and_keeps_the_ticket(
     assert "face-service is unavailable" in down.json()["detail"]
     # Nothing was used up: the same ticket still gets past the ticket check.
     assert venue.check_in(photo("obama2"), ticket).status_code == 503
+
+
+def test_a_weak_match_waits_for_review_with_an_evidence_crop(
+    make_client: ClientFactory, pg_settings: Settings, face_service_url: str
+) -> None:
+    venue = _venue(make_client, pg_settings, face_service_url, enrolled=False)
+    client = venue.client
+    # An enrolment that only half resembles obama2.jpg: Obama's embedding blended with a
+    # direction orthogonal to it, so the selfie's similarity falls in the review band.
+    face_service = FaceServiceClient(face_service_url)
+    try:
+        embedded = face_service.embed(photo("obama"))
+    finally:
+        face_service.close()
+    own = np.asarray(embedded.embedding)
+    other = np.random.default_rng(5).normal(size=own.size)
+    other -= own * float(other @ own)
+    weak = 0.55 * own + 0.835 * other / np.linalg.norm(other)
+    consent = {"given": True}
+    url = f"/api/members/{venue.obama['id']}"
+    assert client.put(f"{url}/consent", json=consent, headers=venue.headers).status_code == 200
+    body = {"embedding": [float(x) for x in weak], "model_id": embedded.model_id}
+    assert client.post(f"{url}/templates", json=body, headers=venue.headers).status_code == 201
+
+    answer = venue.check_in(photo("obama2"))
+    assert answer.status_code == 201, answer.text
+    assert (answer.json()["status"], answer.json()["result"]) == ("pending_review", "recorded")
+    assert 0.30 <= answer.json()["similarity"] < 0.45
+    assert "admin will confirm" in answer.json()["message"]
+    [queued] = client.get("/api/reviews", headers=venue.headers).json()["data"]
+    assert (queued["method"], queued["has_evidence"]) == ("phone", True)
+    crop = client.get(f"/api/reviews/{queued['id']}/evidence", headers=venue.headers)
+    shown = Image.open(io.BytesIO(crop.content))
+    assert shown.format == "JPEG" and max(shown.size) <= 160
