@@ -12,6 +12,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from server.backend.api.routes import events
 from server.backend.config import Settings
 from server.backend.context import make_store
 from server.backend.main import create_app
@@ -151,3 +152,19 @@ def test_the_embedded_store_streams_within_one_process(embedded_settings: Settin
         )
         [(name, data)] = reader.join()
     assert (name, data["record"]) == ("attendance.deleted", {"id": "gone"})
+
+
+def test_a_stream_ends_when_its_sign_in_ends(
+    client: TestClient, two_replicas: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(events, "REVALIDATE_SECONDS", 0.5)
+    admin = make_admin(client)
+    access = login(client, admin.email)["access_token"]
+    meeting_id = _meeting(client, bearer(access))
+    ticket = client.post(f"/api/meetings/{meeting_id}/events/ticket", headers=bearer(access))
+    url = f"{two_replicas[0]}/api/meetings/{meeting_id}/events"
+    by_header = SseReader(url, bearer(access)).start()
+    by_ticket = SseReader(f"{url}?ticket={ticket.json()['ticket']}").start()
+    assert client.post("/api/auth/logout", headers=bearer(access)).status_code == 204
+    for reader in (by_header, by_ticket):
+        assert reader.join() == [("session.ended", {})]

@@ -104,24 +104,42 @@ def publish(
     return event
 
 
+@dataclass(frozen=True)
+class StreamGrant:
+    """The sign-in a stream was opened under; the stream ends when that sign-in ends."""
+
+    admin_id: uuid.UUID
+    session_version: int
+    family: str
+
+
 def _ticket_key(ticket: str) -> str:
     return f"events:ticket:{hashlib.sha256(ticket.encode()).hexdigest()}"
 
 
-def issue_stream_ticket(store: KeyValueStore, *, admin_id: uuid.UUID, meeting_id: uuid.UUID) -> str:
+def issue_stream_ticket(store: KeyValueStore, *, grant: StreamGrant, meeting_id: uuid.UUID) -> str:
     """A single-use ticket that opens one event stream of one meeting, for a minute."""
     ticket = secrets.token_urlsafe(24)
-    value = json.dumps({"admin_id": str(admin_id), "meeting_id": str(meeting_id)})
+    value = json.dumps(
+        {
+            "admin_id": str(grant.admin_id),
+            "session_version": grant.session_version,
+            "family": grant.family,
+            "meeting_id": str(meeting_id),
+        }
+    )
     store.set(_ticket_key(ticket), value, ttl=STREAM_TICKET_TTL)
     return ticket
 
 
-def redeem_stream_ticket(store: KeyValueStore, *, ticket: str, meeting_id: uuid.UUID) -> uuid.UUID:
-    """The admin id behind a ticket for this meeting; a used or expired ticket is refused."""
+def redeem_stream_ticket(
+    store: KeyValueStore, *, ticket: str, meeting_id: uuid.UUID
+) -> StreamGrant:
+    """The sign-in behind a ticket for this meeting; a used or expired ticket is refused."""
     value = store.take(_ticket_key(ticket))
     if value is None:
         raise AuthError("This stream ticket was already used or has expired; ask for a new one.")
     data = json.loads(value)
     if data["meeting_id"] != str(meeting_id):
         raise AuthError("This stream ticket was issued for another meeting.")
-    return uuid.UUID(data["admin_id"])
+    return StreamGrant(uuid.UUID(data["admin_id"]), int(data["session_version"]), data["family"])

@@ -1,8 +1,9 @@
 """Live attendance events of a meeting (`/api/meetings/{id}/events`), as server-sent events.
 
-The stream holds no database connection: the caller is authorised once, briefly, and
-then the handler only waits on the store's subscription (in a worker thread, so the
-event loop stays free) and forwards what arrives.
+The stream holds no database connection: the caller is authorised briefly, then the
+handler waits on the store's subscription (in a worker thread, so the event loop stays
+free) and forwards what arrives, re-checking now and then that the sign-in that
+opened the stream has not ended.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 import anyio
@@ -19,12 +20,13 @@ from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from server.backend.api.deps import BackendDep, CurrentAdmin, SessionDep
+from server.backend.api.deps import BackendDep, SessionDep, SignedInDep
 from server.backend.context import Backend
 from server.backend.crud import meetings as meetings_crud
 from server.backend.errors import AuthError
 from server.backend.models import Admin
 from server.backend.schemas import Message
+from server.backend.security.tokens import TokenClaims
 from server.backend.services import accounts, live_events
 from server.backend.store import Subscription
 
@@ -33,6 +35,8 @@ router = APIRouter(prefix="/meetings", tags=["live events"])
 REFUSED: dict[int | str, dict[str, Any]] = {401: {"model": Message}, 404: {"model": Message}}
 # How long one wait on the subscription lasts before checking for a disconnect.
 POLL_SECONDS = 1.0
+# How often a long stream re-checks that its sign-in is still live (one small query).
+REVALIDATE_SECONDS = 30.0
 _bearer = HTTPBearer(auto_error=False, description="An access token from /api/auth/login")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
@@ -44,12 +48,12 @@ class StreamTicket(BaseModel):
 
 @router.post("/{meeting_id}/events/ticket", responses=REFUSED)
 def stream_ticket(
-    meeting_id: uuid.UUID, backend: BackendDep, session: SessionDep, admin: CurrentAdmin
+    meeting_id: uuid.UUID, backend: BackendDep, session: SessionDep, signed_in: SignedInDep
 ) -> StreamTicket:
     """A single-use ticket for `?ticket=` (EventSource cannot send an Authorization header)."""
     meetings_crud.get(session=session, meeting_id=meeting_id)
     ticket = live_events.issue_stream_ticket(
-        backend.store, admin_id=admin.id, meeting_id=meeting_id
+        backend.store, grant=_grant(signed_in.claims), meeting_id=meeting_id
     )
     return StreamTicket(ticket=ticket, expires_in=live_events.STREAM_TICKET_TTL)
 
@@ -66,52 +70,79 @@ async def meeting_events(
     credentials: Credentials,
     ticket: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
 ) -> StreamingResponse:
-    """Attendance events (recorded, reviewed, deleted) of one meeting as they happen."""
+    """Attendance events (recorded, reviewed, deleted) of one meeting as they happen.
+
+    The stream ends with a `session.ended` event once the sign-in that opened it ends
+    (logout, disabled account, password change).
+    """
     token = credentials.credentials if credentials else None
-    await anyio.to_thread.run_sync(_authorise, backend, meeting_id, token, ticket)
+    grant = await anyio.to_thread.run_sync(_authorise, backend, meeting_id, token, ticket)
     channel = live_events.meeting_channel(meeting_id)
     subscription = await anyio.to_thread.run_sync(backend.store.subscribe, channel)
     return StreamingResponse(
-        _stream(request, subscription),
+        _stream(request, subscription, lambda: _still_signed_in(backend, grant)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
+def _grant(claims: TokenClaims) -> live_events.StreamGrant:
+    return live_events.StreamGrant(claims.admin_id, claims.session_version, claims.family)
+
+
+def _still_signed_in(backend: Backend, grant: live_events.StreamGrant) -> bool:
+    """Whether the admin is active and the sign-in (version and token family) still live."""
+    with backend.sessions() as session:
+        admin = session.get(Admin, grant.admin_id)
+        return (
+            admin is not None
+            and admin.is_active
+            and admin.session_version == grant.session_version
+            and backend.tokens.family_alive(grant.family)
+        )
+
+
 def _authorise(
     backend: Backend, meeting_id: uuid.UUID, token: str | None, ticket: str | None
-) -> Admin:
-    """The admin opening the stream, by access token or stream ticket; the meeting must exist."""
+) -> live_events.StreamGrant:
+    """The sign-in opening the stream, by access token or stream ticket; the meeting must exist."""
     with backend.sessions() as session:
         if token is not None:
-            admin, _claims = accounts.authenticate(backend, session, token)
+            _admin, claims = accounts.authenticate(backend, session, token)
+            grant = _grant(claims)
         elif ticket is not None:
-            admin_id = live_events.redeem_stream_ticket(
+            grant = live_events.redeem_stream_ticket(
                 backend.store, ticket=ticket, meeting_id=meeting_id
             )
-            found = session.get(Admin, admin_id)
-            if found is None or not found.is_active:
-                raise AuthError("This session has ended; please sign in again.")
-            admin = found
         else:
             raise AuthError("Sign in first: send an access token or a stream ticket.")
         meetings_crud.get(session=session, meeting_id=meeting_id)
-        return admin
+    if token is None and not _still_signed_in(backend, grant):
+        raise AuthError("This session has ended; please sign in again.")
+    return grant
 
 
-async def _stream(request: Request, subscription: Subscription) -> AsyncIterator[str]:
-    """Forward published events until the client goes away; keep idle streams alive."""
+async def _stream(
+    request: Request, subscription: Subscription, still_signed_in: Callable[[], bool]
+) -> AsyncIterator[str]:
+    """Forward published events until the client goes away or its sign-in ends."""
     try:
         yield "retry: 3000\n: connected\n\n"
-        last_sent = time.monotonic()
+        last_sent = last_checked = time.monotonic()
         while not await request.is_disconnected():
             message = await anyio.to_thread.run_sync(subscription.get, POLL_SECONDS)
+            now = time.monotonic()
+            if now - last_checked >= REVALIDATE_SECONDS:
+                last_checked = now
+                if not await anyio.to_thread.run_sync(still_signed_in):
+                    yield "event: session.ended\ndata: {}\n\n"
+                    return
             if message is not None:
                 yield _as_sse(message)
-                last_sent = time.monotonic()
-            elif time.monotonic() - last_sent >= live_events.KEEPALIVE_SECONDS:
+                last_sent = now
+            elif now - last_sent >= live_events.KEEPALIVE_SECONDS:
                 yield ": keep-alive\n\n"
-                last_sent = time.monotonic()
+                last_sent = now
     finally:
         subscription.close()
 
