@@ -81,7 +81,13 @@ def test_a_reused_key_with_another_payload_is_refused(any_client: TestClient) ->
     assert reused["result"] == "refused"
     assert reused["reason"] == "idempotency key reused with a different payload"
     assert upload(any_client, kiosk, [original])[0] == stored
-    assert count(any_client, AttendanceRecord) == 1
+    # The same key twice within one new batch: the second copy is answered from the first.
+    twice = item(any_client, meeting, kofi, similarity=0.35)
+    doubled = upload(any_client, kiosk, [twice, twice, {**twice, "similarity": 0.36}])
+    assert doubled[0] == doubled[1]
+    assert doubled[0]["status"] == "pending_review"
+    assert doubled[2]["reason"] == "idempotency key reused with a different payload"
+    assert count(any_client, AttendanceRecord) == 2
 
 
 def test_a_partly_bad_batch_stores_the_good_items(client: TestClient) -> None:

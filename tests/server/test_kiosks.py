@@ -163,3 +163,10 @@ def test_rename_is_audited_and_validated(client: TestClient) -> None:
     )
     entry = client.get("/api/audit", params={"action": "kiosk.rename"}, headers=admin).json()
     assert entry["data"][0]["details"] == {"name": "New", "old_name": "Old"}
+
+
+def test_guessing_pairing_codes_is_throttled(client: TestClient) -> None:
+    codes = [f"GUES-SCOD-E{i:03d}" for i in range(kiosks.PAIR_PER_CLIENT.attempts + 1)]
+    answers = [client.post("/api/kiosks/pair", json={"code": c}).status_code for c in codes]
+    assert answers[:-1] == [401] * kiosks.PAIR_PER_CLIENT.attempts
+    assert answers[-1] == 429
