@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import uuid
 from typing import Any
 
@@ -165,3 +166,24 @@ def test_badge_images_and_the_printable_sheet(client: TestClient) -> None:
     assert ushers.text.count("<svg") == 1 and "Kofi" in ushers.text
     chosen = client.get("/api/badges/sheet", params={"member_id": [ama]}, headers=admin)
     assert chosen.text.count("<svg") == 1
+
+
+def test_concurrent_issues_leave_one_working_badge(client: TestClient) -> None:
+    admin = admin_headers(client)
+    ama = make_member(client, admin, "Ama", enrol=False)
+    start = threading.Barrier(5)
+    codes: list[int] = []
+
+    def send() -> None:
+        start.wait()
+        codes.append(client.post(f"/api/members/{ama}/badges", headers=admin).status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert codes == [201] * 5
+    listed = client.get(f"/api/members/{ama}/badges", headers=admin).json()
+    assert len(listed) == 5
+    assert sum(b["revoked_at"] is None for b in listed) == 1

@@ -23,7 +23,12 @@ def token_for(signer: BadgeSigner, badge: Badge) -> str:
 
 
 def issue(session: Session, *, member: Member, by: Admin) -> tuple[Badge, int]:
-    """A new badge for the member; returns it and how many older badges it revoked."""
+    """A new badge for the member; returns it and how many older badges it revoked.
+
+    The member's row is locked first, so two admins issuing at once cannot leave the
+    member with two working badges: the second waits, then revokes the first's.
+    """
+    session.execute(select(Member.id).where(Member.id == member.id).with_for_update())
     now = utcnow()
     result = session.execute(
         update(Badge)
