@@ -246,6 +246,7 @@ class MeetingsPublic(BaseModel):
 
 class MeetingQr(BaseModel):
     token: str
+    url: str  # what the on-screen QR encodes: the phone check-in page with this token
     meeting_id: uuid.UUID
     expires_at: datetime
     refresh_after_seconds: int

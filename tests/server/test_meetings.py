@@ -8,6 +8,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import httpx
 from fastapi.testclient import TestClient
 
 from server.backend.models import Meeting
@@ -45,6 +46,18 @@ def _qr(client: TestClient, headers: dict[str, str], meeting_id: str) -> str:
     assert response.status_code == 200, response.text
     token: str = response.json()["token"]
     return token
+
+
+def test_meeting_qr_encodes_the_phone_check_in_page(any_client: TestClient) -> None:
+    headers = admin_headers(any_client)
+    meeting_id = _active_meeting(any_client, headers)
+    code = any_client.get(f"/api/meetings/{meeting_id}/qr", headers=headers).json()
+    url = httpx.URL(code["url"])
+    assert url.path == "/checkin"
+    assert url.params["token"] == code["token"]
+    page = any_client.get(url.raw_path.decode())
+    assert page.status_code == 200
+    assert "text/html" in page.headers["content-type"]
 
 
 def test_meeting_life_cycle(any_client: TestClient) -> None:

@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
@@ -153,13 +153,21 @@ def cancel_meeting(
 
 @router.get("/{meeting_id}/qr", responses=CONFLICT)
 def meeting_qr_code(
-    meeting_id: uuid.UUID, backend: BackendDep, session: SessionDep, _admin: CurrentAdmin
+    meeting_id: uuid.UUID,
+    request: Request,
+    backend: BackendDep,
+    session: SessionDep,
+    _admin: CurrentAdmin,
 ) -> MeetingQr:
-    """The current signed code to show on screen; fetch again after `refresh_after_seconds`."""
+    """The current signed code to show on screen; fetch again after `refresh_after_seconds`.
+
+    ``url`` is what the QR should encode: a phone's camera opens it as the check-in page.
+    """
     meeting = crud.get(session=session, meeting_id=meeting_id)
     code = meeting_qr.current_code(backend, meeting)
     return MeetingQr(
         token=code.token,
+        url=str(request.url_for("checkin_page").include_query_params(token=code.token)),
         meeting_id=meeting.id,
         expires_at=code.expires_at,
         refresh_after_seconds=code.refresh_after_seconds,
