@@ -188,36 +188,42 @@ def report(results: dict[str, list[float]], elapsed: dict[str, float]) -> None:
         print(f"{name:<34}{rps:>9.0f}{p50:>9.2f}{p99:>9.2f}{rps / baseline:>11.2f}x")
 
 
-def main() -> int:
-    args = _parse()
+@contextmanager
+def seeded_environment(args: argparse.Namespace) -> Iterator[tuple[dict[str, str], str]]:
+    """A throwaway database with seeded members and a private Redis key prefix, both
+    removed afterwards; yields the server environment and the admin's email."""
     prefix = f"sonta-bench-{secrets.token_hex(5)}:"
     with throwaway_database(args) as database:
         env = environment(args, database, prefix)
-        email = seed(env, args.members)
         try:
-            with backend_process(env) as url:
-                token = httpx.post(
-                    f"{url}/api/auth/login", json={"email": email, "password": PASSWORD}
-                ).json()["access_token"]
-                auth = {"Authorization": f"Bearer {token}"}
-                endpoints = {
-                    "trivial": ("/health/live", {}),
-                    "GET /api/auth/me": ("/api/auth/me", auth),
-                    "GET /api/members?q=mensah": ("/api/members?q=mensah&limit=20", auth),
-                }
-                measure(url, "/health/live", {}, 1.0, args.concurrency)  # warm-up
-                results = {name: [] for name in endpoints}
-                elapsed = dict.fromkeys(endpoints, 0.0)
-                for _ in range(args.rounds):
-                    for name, (path, headers) in endpoints.items():
-                        results[name] += measure(url, path, headers, args.seconds, args.concurrency)
-                        elapsed[name] += args.seconds
+            yield env, seed(env, args.members)
         finally:
             client = redis.Redis(host=args.redis_host, port=args.redis_port)
             keys = list(client.scan_iter(match=f"{prefix}*"))
             if keys:
                 client.delete(*keys)
             client.close()
+
+
+def main() -> int:
+    args = _parse()
+    with seeded_environment(args) as (env, email), backend_process(env) as url:
+        token = httpx.post(
+            f"{url}/api/auth/login", json={"email": email, "password": PASSWORD}
+        ).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        endpoints = {
+            "trivial": ("/health/live", {}),
+            "GET /api/auth/me": ("/api/auth/me", auth),
+            "GET /api/members?q=mensah": ("/api/members?q=mensah&limit=20", auth),
+        }
+        measure(url, "/health/live", {}, 1.0, args.concurrency)  # warm-up
+        results: dict[str, list[float]] = {name: [] for name in endpoints}
+        elapsed = dict.fromkeys(endpoints, 0.0)
+        for _ in range(args.rounds):
+            for name, (path, headers) in endpoints.items():
+                results[name] += measure(url, path, headers, args.seconds, args.concurrency)
+                elapsed[name] += args.seconds
     print(
         f"{args.members} members, {args.concurrency} client threads, one uvicorn worker, "
         f"{args.rounds} interleaved rounds of {args.seconds:g} s per endpoint"

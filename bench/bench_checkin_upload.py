@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import secrets
 import statistics
 import sys
 import threading
@@ -26,8 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import redis
-from bench_backend import PASSWORD, backend_process, environment, measure, seed, throwaway_database
+from bench_backend import PASSWORD, backend_process, measure, seeded_environment
 from sqlalchemy import func, select
 
 from server.backend.config import load_settings
@@ -218,18 +216,8 @@ def run(args: argparse.Namespace, env: dict[str, str], email: str) -> None:
 
 def main() -> int:
     args = _parse()
-    prefix = f"sonta-bench-{secrets.token_hex(5)}:"
-    with throwaway_database(args) as database:
-        env = environment(args, database, prefix)
-        email = seed(env, args.members)
-        try:
-            run(args, env, email)
-        finally:
-            client = redis.Redis(host=args.redis_host, port=args.redis_port)
-            keys = list(client.scan_iter(match=f"{prefix}*"))
-            if keys:
-                client.delete(*keys)
-            client.close()
+    with seeded_environment(args) as (env, email):
+        run(args, env, email)
     return 0
 
 
