@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
 from server.face_service.app import create_app
 from server.face_service.settings import FaceServiceSettings
 from tests.face_service.conftest import ServiceProcess
+from tests.utils.fuzz import assert_no_server_error
 
 pytestmark = [pytest.mark.model, pytest.mark.network, pytest.mark.slow]
 
@@ -35,17 +35,6 @@ CASES = [
 def test_no_input_gets_a_server_error(
     operation: schemathesis.APIOperation, mode: GenerationMode, face_service: ServiceProcess
 ) -> None:
-    @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(
-        max_examples=EXAMPLES_PER_OPERATION,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
+    assert_no_server_error(
+        operation, mode, base_url=face_service.url, examples=EXAMPLES_PER_OPERATION
     )
-    def check(case: schemathesis.Case) -> None:
-        case.call_and_validate(
-            base_url=face_service.url, checks=[schemathesis.checks.not_a_server_error]
-        )
-
-    check()
-    assert face_service.process.poll() is None

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
 from server.backend.config import load_settings
@@ -24,6 +23,7 @@ from server.backend.models import Admin
 from tests.server.conftest import SECRETS
 from tests.server.live import serve
 from tests.server.utils import FAST_ARGON2, FakeMailer
+from tests.utils.fuzz import assert_no_server_error
 
 EXAMPLES_PER_OPERATION = 10
 
@@ -78,18 +78,10 @@ def live_api(server_env: dict[str, str], migrated: None) -> Iterator[LiveApi]:
 def test_no_operation_answers_with_a_server_error(
     operation: schemathesis.APIOperation, mode: GenerationMode, live_api: LiveApi
 ) -> None:
-    @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(
-        max_examples=EXAMPLES_PER_OPERATION,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
+    assert_no_server_error(
+        operation,
+        mode,
+        base_url=live_api.url,
+        headers=live_api.auth(),
+        examples=EXAMPLES_PER_OPERATION,
     )
-    def check(case: schemathesis.Case) -> None:
-        case.call_and_validate(
-            base_url=live_api.url,
-            headers=live_api.auth(),
-            checks=[schemathesis.checks.not_a_server_error],
-        )
-
-    check()
