@@ -14,10 +14,7 @@ so badges survive a rotation until reissued; a badge whose key is gone is refuse
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from server.backend.errors import AuthError
+from server.backend.security.compact import b64, encode, split
 
 _INFO = b"sonta badge signing v1"
 _DOMAIN = b"sonta-badge-v1."
@@ -40,14 +38,6 @@ class BadgeClaims:
     badge_id: uuid.UUID
     member_id: uuid.UUID
     issued_at: int
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _derive(secret: str) -> Ed25519PrivateKey:
@@ -75,7 +65,7 @@ class BadgeSigner:
 
     def public_keys(self) -> dict[str, str]:
         """Key id to raw public key (base64url), current key included."""
-        return {kid: _b64(_raw(key)) for kid, key in self._public.items()}
+        return {kid: b64(_raw(key)) for kid, key in self._public.items()}
 
     def sign(self, *, badge_id: uuid.UUID, member_id: uuid.UUID, issued_at: int) -> str:
         payload = {
@@ -85,20 +75,16 @@ class BadgeSigner:
             "mid": str(member_id),
             "iat": issued_at,
         }
-        body = _b64(json.dumps(payload, separators=(",", ":")).encode())
-        return f"{body}.{_b64(self._private.sign(_DOMAIN + body.encode()))}"
+        return encode(payload, lambda body: self._private.sign(_DOMAIN + body.encode()))
 
     def verify(self, token: str) -> BadgeClaims:
         """The claims of a genuine badge signed by a known key; AuthError otherwise."""
-        body, _, signature = token.partition(".")
-        if not body or not signature or len(token) > MAX_BADGE_LENGTH:
-            raise AuthError("This is not a Sonta badge.")
-        try:
-            payload = json.loads(_unb64(body))
-            given = _unb64(signature)
-            kid = str(payload["kid"])
-        except (ValueError, binascii.Error, KeyError, TypeError):
-            raise AuthError("This is not a Sonta badge.") from None
+        body, payload, given, kid = split(
+            token,
+            max_length=MAX_BADGE_LENGTH,
+            key_field="kid",
+            refusal="This is not a Sonta badge.",
+        )
         key = self._public.get(kid)
         if key is None:
             raise AuthError("This badge was signed with a key no longer in use; reissue it.")

@@ -9,11 +9,8 @@ be replayed as a QR code.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
-import json
 import secrets
 import time
 import uuid
@@ -21,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from server.backend.errors import AuthError
+from server.backend.security.compact import encode, split
 
 _DOMAIN = b"sonta-meeting-qr-v1."
 MAX_TOKEN_LENGTH = 1024
@@ -37,14 +35,6 @@ class QrClaims:
 def key_id(secret: str) -> str:
     """A short public fingerprint naming a secret without revealing it."""
     return hashlib.sha256(b"sonta-key-id." + secret.encode()).hexdigest()[:8]
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 class QrSigner:
@@ -71,20 +61,16 @@ class QrSigner:
             "n": claims.nonce,
             "k": self._current,
         }
-        body = _b64(json.dumps(payload, separators=(",", ":")).encode())
-        return f"{body}.{_b64(self._mac(self._current, body))}", claims
+        return encode(payload, lambda body: self._mac(self._current, body)), claims
 
     def verify(self, token: str) -> QrClaims:
         """The claims of an authentic, unexpired code; AuthError otherwise."""
-        body, _, signature = token.partition(".")
-        if not body or not signature or len(token) > MAX_TOKEN_LENGTH:
-            raise AuthError("This is not a Sonta meeting code.")
-        try:
-            payload = json.loads(_unb64(body))
-            given = _unb64(signature)
-            kid = str(payload["k"])
-        except (ValueError, binascii.Error, KeyError, TypeError):
-            raise AuthError("This is not a Sonta meeting code.") from None
+        body, payload, given, kid = split(
+            token,
+            max_length=MAX_TOKEN_LENGTH,
+            key_field="k",
+            refusal="This is not a Sonta meeting code.",
+        )
         if kid not in self._keys or not hmac.compare_digest(given, self._mac(kid, body)):
             raise AuthError("This meeting code is not genuine.")
         claims = _claims(payload)
