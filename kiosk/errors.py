@@ -1,0 +1,38 @@
+"""Errors of the kiosk core, each with a message a volunteer can act on.
+
+    KioskError
+    ├── StoreError            the local database cannot be used (corrupt, locked, newer)
+    ├── CredentialError       the OS keyring has no usable device credential or key
+    ├── PairingError          pairing was refused or the server could not be reached
+    ├── DeviceRevokedError    an admin revoked this kiosk; it wiped its gallery
+    └── SourceError           a frame source could not be opened
+
+Foreign exceptions (sqlite3, keyring, httpx, OpenCV) are mapped to these at the module
+that calls the foreign code.
+"""
+
+from __future__ import annotations
+
+
+class KioskError(Exception):
+    """Base of every error the kiosk core raises on purpose."""
+
+
+class StoreError(KioskError):
+    pass
+
+
+class CredentialError(KioskError):
+    pass
+
+
+class PairingError(KioskError):
+    pass
+
+
+class DeviceRevokedError(KioskError):
+    pass
+
+
+class SourceError(KioskError):
+    pass
