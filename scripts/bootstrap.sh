@@ -59,11 +59,18 @@ system_packages_for_runtime() {
   python3 -c 'import ensurepip, venv' 2>/dev/null || apt_ensure python3-venv
   apt_ensure libgl1 "libglib2.0-0t64|libglib2.0-0" \
     libegl1 libxkbcommon0 libfontconfig1 libfreetype6 libdbus-1-3 libbrotli1
+  # The kiosk window on a real display: Qt's xcb platform plugin and what it loads;
+  # PulseAudio's client library for Qt Multimedia (sounds); a font for the text.
+  apt_ensure libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
+    libxcb-render-util0 libxcb-xkb1 libxkbcommon-x11-0 libxcb-shape0 libxcb-randr0 \
+    libxcb-xfixes0 libxcb-sync1 libx11-xcb1 libwayland-cursor0 libwayland-egl1 \
+    libpulse0 fonts-dejavu-core
 }
 
 system_packages_for_tests() {
   # iproute2: the container tests run supervisord in a network namespace made with `ip`.
-  apt_ensure iproute2
+  # xvfb and xauth: the kiosk window's screenshot tests run on a virtual X display.
+  apt_ensure iproute2 xvfb xauth
 }
 
 ensure_uv() {
