@@ -64,36 +64,49 @@ def read_image_file(
     return decode_image(data, max_bytes=max_bytes, max_side=max_side)
 
 
+@dataclass(frozen=True)
+class ImageHeader:
+    """What the file's header says, read without decoding any pixels."""
+
+    format: str
+    original_size: tuple[int, int]  # (width, height) as stored in the file
+    decoded_size: tuple[int, int]  # what decoding would materialise (JPEG: DCT-reduced)
+
+
+def inspect_image(
+    data: bytes,
+    *,
+    max_bytes: int = MAX_BYTES,
+    max_side: int = MAX_SIDE,
+    max_pixels: int = MAX_FULL_DECODE_PIXELS,
+) -> ImageHeader:
+    """Check bytes, format and pixel count from the header alone; decodes nothing.
+
+    Lets a public endpoint refuse an image that would be costly to decode (a few KB of
+    PNG can declare 40 MP) before it spends memory on it.
+    """
+    opened, original = _open_checked(data, max_bytes, max_side, max_pixels)
+    return ImageHeader(opened.format or "unknown", original, opened.size)
+
+
 def decode_image(
-    data: bytes, *, max_bytes: int = MAX_BYTES, max_side: int = MAX_SIDE
+    data: bytes,
+    *,
+    max_bytes: int = MAX_BYTES,
+    max_side: int = MAX_SIDE,
+    max_pixels: int = MAX_FULL_DECODE_PIXELS,
 ) -> DecodedImage:
-    """Decode JPEG/PNG/WebP/BMP bytes into a BGR image no larger than ``max_side``."""
-    if not data:
-        raise ImageError("The image is empty (0 bytes). Send a JPEG or PNG photo.")
-    if len(data) > max_bytes:
-        raise ImageError(_too_many_bytes(len(data), max_bytes))
+    """Decode JPEG/PNG/WebP/BMP bytes into a BGR image no larger than ``max_side``.
+
+    ``max_pixels`` caps what the decoder may materialise (after JPEG's reduced-scale
+    decode), so a tiny file declaring a huge canvas is refused from its header.
+    """
+    opened, (width, height) = _open_checked(data, max_bytes, max_side, max_pixels)
     try:
-        opened = Image.open(io.BytesIO(data))
-        image_format = opened.format or "unknown"
-        if image_format not in ACCEPTED_FORMATS:
-            raise ImageError(
-                f"Unsupported image format {image_format}. Send a JPEG, PNG or WebP photo."
-            )
-        width, height = opened.size
-        _check_dimensions(opened, width, height, max_side)
         opened.load()
         image = ImageOps.exif_transpose(opened).convert("RGB")
-    except ImageError:
-        raise
-    except UnidentifiedImageError as exc:
-        raise ImageError(
-            "This is not an image in a format we read. Send a JPEG, PNG or WebP photo."
-        ) from exc
     except Image.DecompressionBombError as exc:
-        raise ImageError(
-            f"The image has too many pixels to process ({exc}). Resize it to at most "
-            f"{max_side} pixels on its longest side."
-        ) from exc
+        raise ImageError(_too_many_pixels(width, height, max_side)) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageError(
             f"The image could not be decoded ({exc}); it may be truncated or corrupt. "
@@ -107,7 +120,45 @@ def decode_image(
     return DecodedImage(pixels=pixels, original_size=(width, height), scale=scale)
 
 
-def _check_dimensions(image: Image.Image, width: int, height: int, max_side: int) -> None:
+def _open_checked(
+    data: bytes, max_bytes: int, max_side: int, max_pixels: int
+) -> tuple[Image.Image, tuple[int, int]]:
+    """The opened header and the stored size, checked, set up for a reduced decode."""
+    if not data:
+        raise ImageError("The image is empty (0 bytes). Send a JPEG or PNG photo.")
+    if len(data) > max_bytes:
+        raise ImageError(_too_many_bytes(len(data), max_bytes))
+    try:
+        opened = Image.open(io.BytesIO(data))
+        image_format = opened.format or "unknown"
+        if image_format not in ACCEPTED_FORMATS:
+            raise ImageError(
+                f"Unsupported image format {image_format}. Send a JPEG, PNG or WebP photo."
+            )
+        width, height = opened.size
+        _check_dimensions(opened, width, height, max_side, max_pixels)
+    except ImageError:
+        raise
+    except UnidentifiedImageError as exc:
+        raise ImageError(
+            "This is not an image in a format we read. Send a JPEG, PNG or WebP photo."
+        ) from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageError(
+            f"The image has too many pixels to process ({exc}). Resize it to at most "
+            f"{max_side} pixels on its longest side."
+        ) from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageError(
+            f"The image could not be read ({exc}); it may be truncated or corrupt. "
+            "Take or send the photo again."
+        ) from exc
+    return opened, (width, height)
+
+
+def _check_dimensions(
+    image: Image.Image, width: int, height: int, max_side: int, max_pixels: int
+) -> None:
     if width < 1 or height < 1:
         raise ImageError("The image has no pixels. Send a real photo.")
     if image.format == "JPEG":
@@ -115,11 +166,16 @@ def _check_dimensions(image: Image.Image, width: int, height: int, max_side: int
         # smallest that still covers ``max_side`` on the longest side.
         factor = min(1.0, max_side / max(width, height))
         image.draft("RGB", (math.ceil(width * factor), math.ceil(height * factor)))
-    elif width * height > MAX_FULL_DECODE_PIXELS:
-        raise ImageError(
-            f"The image is {width}x{height} pixels, more than this service accepts for "
-            f"{image.format}. Resize it to at most {max_side} pixels on its longest side."
-        )
+    decoded_width, decoded_height = image.size  # reduced for a JPEG after draft()
+    if decoded_width * decoded_height > max_pixels:
+        raise ImageError(_too_many_pixels(width, height, max_side))
+
+
+def _too_many_pixels(width: int, height: int, max_side: int) -> str:
+    return (
+        f"The image is {width}x{height} pixels: too many pixels for this service. "
+        f"Resize it to at most {max_side} pixels on its longest side."
+    )
 
 
 def fit_within(pixels: BGRImage, max_side: int) -> BGRImage:

@@ -12,7 +12,13 @@ import pytest
 from PIL import Image
 
 from kiosk.inference.errors import ImageError
-from kiosk.inference.images import MAX_SIDE, decode_image, fit_within, read_image_file
+from kiosk.inference.images import (
+    MAX_SIDE,
+    decode_image,
+    fit_within,
+    inspect_image,
+    read_image_file,
+)
 from tests.kiosk.conftest import photo_path
 
 
@@ -80,6 +86,35 @@ def test_huge_png_is_refused_with_advice() -> None:
     data = encode(np.zeros((9000, 12000, 3), np.uint8), ".png")
     with pytest.raises(ImageError, match=r"12000x9000 pixels.*Resize it"):
         decode_image(data)
+
+
+def tiny_png(width: int, height: int) -> bytes:
+    """A few KB of 1-bit PNG that declares a large canvas (the attack's selfie)."""
+    out = io.BytesIO()
+    Image.new("1", (width, height)).save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def test_a_tiny_png_declaring_a_huge_canvas_is_refused_from_its_header() -> None:
+    data = tiny_png(6300, 6300)
+    assert len(data) < 10_000
+    tracemalloc.start()
+    with pytest.raises(ImageError, match=r"6300x6300 pixels.*Resize it"):
+        inspect_image(data, max_pixels=4_000_000)
+    with pytest.raises(ImageError, match=r"6300x6300 pixels"):
+        decode_image(data, max_pixels=4_000_000)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 5_000_000  # a decode would be 119 MB of RGB
+
+
+def test_a_large_jpeg_passes_the_pixel_cap_when_its_reduced_decode_fits() -> None:
+    data = encode(np.full((6000, 8000, 3), 90, np.uint8))
+    header = inspect_image(data, max_side=1280, max_pixels=4_000_000)
+    assert header.format == "JPEG" and header.original_size == (8000, 6000)
+    assert header.decoded_size == (2000, 1500)  # DCT-scaled by 1/4, nothing decoded yet
+    decoded = decode_image(data, max_side=1280, max_pixels=4_000_000)
+    assert max(decoded.pixels.shape[:2]) == 1280
 
 
 def test_exif_orientation_of_phone_photos_is_applied() -> None:
