@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from server.backend import member_codes
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every backend (SQLite forgets the zone otherwise)."""
@@ -89,6 +91,10 @@ class Member(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     full_name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320), unique=True, default=None)
+    # Short code printed on the badge: the phone flow's identifier besides email.
+    member_code: Mapped[str] = mapped_column(
+        String(12), unique=True, index=True, default=member_codes.new_code
+    )
     phone: Mapped[str | None] = mapped_column(String(40), default=None)
     ministry: Mapped[str] = mapped_column(String(120))
     status: Mapped[str] = mapped_column(String(20), default="active")

@@ -138,6 +138,7 @@ class MemberPublic(MemberBase):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
+    member_code: str
     status: MemberStatus
     consent_given: bool
     consent_changed_at: datetime | None

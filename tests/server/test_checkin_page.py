@@ -29,5 +29,13 @@ def test_the_page_posts_what_the_api_expects(any_client: TestClient) -> None:
     ref = operation["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"]
     fields = set(spec["components"]["schemas"][ref.rsplit("/", 1)[-1]]["properties"])
     sent = set(re.findall(r'form\.append\("([a-z_]+)"', page))
-    assert sent == {"ticket", "email", "selfie", "latitude", "longitude", "accuracy_m"}
+    assert sent == {
+        "ticket",
+        "email",
+        "member_code",
+        "selfie",
+        "latitude",
+        "longitude",
+        "accuracy_m",
+    }
     assert sent <= fields

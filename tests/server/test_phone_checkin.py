@@ -62,7 +62,8 @@ class Venue:
         return ticket
 
     def check_in(self, selfie: bytes, ticket: str | None = None, **form: Any) -> httpx.Response:
-        who = {} if "email" in form else {"member_id": self.obama["id"]}
+        named = {"email", "member_code"} & form.keys()
+        who = {} if named else {"member_id": self.obama["id"]}
         data = {"ticket": ticket or self.ticket(), **who, **form}
         return self.client.post(
             "/api/checkin/phone", data=data, files={"selfie": ("selfie.jpg", selfie, "image/jpeg")}
@@ -242,3 +243,21 @@ def test_a_weak_match_waits_for_review_with_an_evidence_crop(
     crop = client.get(f"/api/reviews/{queued['id']}/evidence", headers=venue.headers)
     shown = Image.open(io.BytesIO(crop.content))
     assert shown.format == "JPEG" and max(shown.size) <= 160
+
+
+def test_a_member_without_email_checks_in_with_the_code_on_their_badge(
+    make_client: ClientFactory, pg_settings: Settings, face_service_url: str
+) -> None:
+    update = {"face_model": "vectron", "face_service_url": face_service_url}
+    client = make_client(pg_settings.model_copy(update=update))
+    headers = admin_headers(client)
+    obama = make_member(client, headers, "Barack Obama")
+    assert obama["email"] is None
+    enrol(client, headers, obama, face_service_url)
+    venue = Venue(client, headers, make_meeting(client, headers), obama)
+    code = obama["member_code"]
+    answer = venue.check_in(photo("obama2"), member_code=f" {code.lower()} ")
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["status"] == "approved"
+    unknown = venue.check_in(photo("obama2"), member_code="ZZZZZZ")
+    assert unknown.status_code == 404 and "see an admin" in unknown.json()["detail"]

@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from server.backend import member_codes
 from server.backend.crud import gallery
 from server.backend.errors import ConflictError, NotFoundError
 from server.backend.models import Admin, FaceTemplate, Member, utcnow
@@ -44,6 +45,7 @@ def search(
                 Member.full_name.ilike(pattern, escape="\\"),
                 Member.email.ilike(pattern, escape="\\"),
                 Member.phone.ilike(pattern, escape="\\"),
+                Member.member_code == member_codes.normalise(q),
             )
         )
     if ministry:
@@ -70,12 +72,26 @@ def _email_taken(session: Session, email: str | None, exclude: uuid.UUID | None 
     return session.scalar(query) is not None
 
 
+def unused_code(session: Session) -> str:
+    """A member code no member has yet (collisions are rare; see `member_codes`)."""
+    while True:
+        code = member_codes.new_code()
+        if session.scalar(select(Member.id).where(Member.member_code == code)) is None:
+            return code
+
+
+def by_code(*, session: Session, code: str) -> Member | None:
+    """The member with this code, however it was typed (case, spaces, dashes)."""
+    query = select(Member).where(Member.member_code == member_codes.normalise(code))
+    return session.scalars(query).first()
+
+
 def create(*, session: Session, member_in: MemberCreate) -> Member:
     if _email_taken(session, member_in.email):
         raise ConflictError("A member with this email already exists.")
     data = member_in.model_dump()
     data["email"] = data["email"].lower() if data["email"] else None
-    member = Member(**data)
+    member = Member(**data, member_code=unused_code(session))
     session.add(member)
     session.flush()
     return member

@@ -38,15 +38,18 @@ class SheetEntry:
     full_name: str
     ministry: str
     token: str
+    member_code: str = ""
 
 
 def sheet(entries: list[SheetEntry], *, title: str) -> str:
-    """One printable HTML page: a grid of badges, each a QR code above a name."""
+    """One printable HTML page: a grid of badges, each a QR code above a name and code."""
     cards = "\n".join(
         '<figure class="badge">'
         f"{svg(entry.token)}"
         f"<figcaption><strong>{html.escape(entry.full_name)}</strong>"
-        f"<span>{html.escape(entry.ministry)}</span></figcaption></figure>"
+        f"<span>{html.escape(entry.ministry)}</span>"
+        f'<span class="code">Member code {html.escape(entry.member_code)}</span>'
+        "</figcaption></figure>"
         for entry in entries
     )
     empty = "" if entries else "<p>No member in this selection has a working badge.</p>"
@@ -59,6 +62,7 @@ body {{ font-family: sans-serif; margin: 10mm; }}
           break-inside: avoid; }}
 .badge svg {{ width: 40mm; height: 40mm; }}
 figcaption strong, figcaption span {{ display: block; }}
+.code {{ font-family: monospace; font-size: 1.2em; letter-spacing: .1em; }}
 @media print {{ h1 {{ display: none; }} }}
 </style></head>
 <body><h1>{html.escape(title)}</h1>{empty}<div class="sheet">

@@ -25,6 +25,7 @@ from kiosk.inference.errors import ImageError
 from kiosk.inference.images import decode_image
 from kiosk.inference.matching import Band, Candidate, MatchDecision, decide
 from server.backend.context import Backend
+from server.backend.crud import members as members_crud
 from server.backend.crud import templates as templates_crud
 from server.backend.errors import (
     BadRequestError,
@@ -59,6 +60,8 @@ class PhoneAttempt:
     selfie: bytes
     member_id: uuid.UUID | None = None
     email: str | None = None
+    # The code printed on the badge, for members without an email.
+    member_code: str | None = None
     position: Position | None = None
 
 
@@ -103,8 +106,12 @@ def _claimed_member(session: Session, attempt: PhoneAttempt) -> Member:
     elif attempt.email:
         query = select(Member).where(func.lower(Member.email) == attempt.email.strip().lower())
         member = session.scalars(query).first()
+    elif attempt.member_code:
+        member = members_crud.by_code(session=session, code=attempt.member_code)
     else:
-        raise BadRequestError("Say who is checking in: send member_id or email.")
+        raise BadRequestError(
+            "Say who is checking in: send your email or the member code on your badge."
+        )
     if member is None:
         # One message for unknown and mismatched people: no list of members to probe.
         raise NotFoundError("We could not find you for this meeting; please see an admin.")

@@ -137,7 +137,7 @@ def badge_sheet(
     """A printable page of working badges with names: chosen members, or a ministry."""
     rows = badges.working_badges(session, member_ids=member_id, ministry=ministry, limit=MAX_SHEET)
     entries = [
-        badge_images.SheetEntry(m.full_name, m.ministry, badges.token_for(signer, b))
+        badge_images.SheetEntry(m.full_name, m.ministry, badges.token_for(signer, b), m.member_code)
         for b, m in rows
     ]
     title = f"Sonta badges - {ministry}" if ministry else "Sonta badges"

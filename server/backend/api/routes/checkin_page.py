@@ -2,7 +2,7 @@
 
 One static page: its script reads the token from the address itself (nothing from the
 request is written into the HTML), trades it for a ticket at `/api/qr/scan`, then posts
-the ticket, the person's email, a selfie from the front camera (scaled down
+the ticket, the person's email or member code, a selfie from the front camera (scaled down
 in the browser to fit the upload limit) and, if the phone
 allows, its position to `/api/checkin/phone`, and shows the answer.
 """
@@ -31,8 +31,8 @@ button{padding:.8rem}#message{font-size:1.2rem;margin-top:1rem}
 </style></head><body>
 <h1 id="title">Check in</h1>
 <form id="checkin">
-<label for="email">Your email</label>
-<input id="email" name="email" type="email" required autocomplete="email">
+<label for="email">Your email, or the member code on your badge</label>
+<input id="email" name="email" type="text" required autocomplete="email">
 <label for="selfie">A photo of your face</label>
 <input id="selfie" name="selfie" type="file" accept="image/*" capture="user" required>
 <button type="submit">Check in</button>
@@ -77,7 +77,8 @@ document.getElementById("checkin").addEventListener("submit", async (event) => {
   say("Checking...");
   const form = new FormData();
   form.append("ticket", ticket);
-  form.append("email", document.getElementById("email").value);
+  const who = document.getElementById("email").value.trim();
+  if (who.includes("@")) { form.append("email", who); } else { form.append("member_code", who); }
   form.append("selfie", await shrink(document.getElementById("selfie").files[0]), "selfie.jpg");
   const coords = await position();
   if (coords) {

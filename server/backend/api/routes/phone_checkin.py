@@ -71,6 +71,7 @@ def phone_check_in(
     selfie: Annotated[UploadFile, File(description="a JPEG, PNG or WebP photo of one face")],
     member_id: Annotated[uuid.UUID | None, Form()] = None,
     email: Annotated[str | None, Form(max_length=320, pattern=r"^[^\x00]*$")] = None,
+    member_code: Annotated[str | None, Form(max_length=20, pattern=r"^[^\x00]*$")] = None,
     latitude: Annotated[float | None, Form(ge=-90, le=90)] = None,
     longitude: Annotated[float | None, Form(ge=-180, le=180)] = None,
     accuracy_m: Annotated[float | None, Form(ge=0, le=100_000)] = None,
@@ -81,6 +82,7 @@ def phone_check_in(
         selfie=selfie.file.read(phone_checkin.SELFIE_MAX_BYTES + 1),
         member_id=member_id,
         email=email,
+        member_code=member_code,
         position=_position(latitude, longitude, accuracy_m),
     )
     result = phone_checkin.check_in(backend, session, attempt)
