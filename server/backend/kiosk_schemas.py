@@ -6,6 +6,8 @@ concept: admin resources there, the kiosk protocol here.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -43,6 +45,23 @@ def _plausible(value: datetime) -> datetime:
 
 
 DeviceTime = Annotated[AwareDatetime, AfterValidator(_plausible)]
+
+
+def _float32_vector(value: str) -> str:
+    """Standard base64 of little-endian float32 values: a whole number of them."""
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except binascii.Error:
+        raise ValueError("must be standard base64 (of little-endian float32 values)") from None
+    if not raw or len(raw) % 4:
+        raise ValueError("must hold a whole number of float32 values (4 bytes each)")
+    return value
+
+
+# An embedding on the wire: base64 of little-endian float32 (512 values: 2,732 chars).
+Float32Base64 = Annotated[
+    str, StringConstraints(min_length=8, max_length=16_384), AfterValidator(_float32_vector)
+]
 KioskHealth = Literal["online", "stale", "offline", "never_seen", "revoked"]
 MAX_BATCH = 500
 
@@ -184,6 +203,8 @@ class KioskCheckinItem(BaseModel):
     device_time: DeviceTime
     badge: str | None = Field(default=None, max_length=1024)
     model_id: ModelId
+    # The face embedding the kiosk matched, so the server can re-score the match itself.
+    probe: Float32Base64 | None = None
 
 
 class KioskCheckinBatch(BaseModel):

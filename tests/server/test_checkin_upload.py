@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -295,3 +297,34 @@ def test_impossible_device_times_are_refused_clearly(client: TestClient) -> None
     )
     assert response.status_code == 422
     assert count(client, AttendanceRecord) == 0
+
+
+def test_a_probe_embedding_travels_with_the_item_and_is_checked(client: TestClient) -> None:
+    """`probe`: base64 of little-endian float32, part of the payload an idempotency key fixes."""
+
+    admin = admin_headers(client)
+    kiosk = pair_kiosk(client, admin)
+    meeting = make_meeting(client, admin)
+    ama, kofi = (make_member(client, admin, n, enrol=False) for n in ("Ama", "Kofi"))
+    vector = np.linspace(-1, 1, 512, dtype="<f4")
+    probe = base64.b64encode(vector.tobytes()).decode()
+    sent = item(client, meeting, ama, probe=probe)
+    first = upload(client, kiosk, [sent])[0]
+    assert first["result"] == "recorded"
+    assert upload(client, kiosk, [sent])[0] == first
+    other = base64.b64encode((vector * 0.5).tobytes()).decode()
+    assert upload(client, kiosk, [{**sent, "probe": other}])[0]["reason"] == (
+        "idempotency key reused with a different payload"
+    )
+    bad = upload(
+        client,
+        kiosk,
+        [
+            item(client, meeting, kofi, probe="not base64!"),
+            item(client, meeting, kofi, probe="AAAAAAA="),
+        ],
+    )
+    assert [r["result"] for r in bad] == ["refused", "refused"]
+    assert "base64" in bad[0]["reason"]
+    assert "float32" in bad[1]["reason"]
+    assert count(client, AttendanceRecord) == 1

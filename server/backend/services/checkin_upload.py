@@ -60,9 +60,13 @@ class Upload:
 
 
 def payload_hash(item: KioskCheckinItem) -> str:
-    """SHA-256 of the item's canonical JSON, key excluded."""
+    """SHA-256 of the item's canonical JSON, key excluded.
+
+    An absent probe is left out, so items sent before the probe existed keep their hash.
+    """
+    excluded = {"key"} if item.probe is not None else {"key", "probe"}
     canonical = json.dumps(
-        item.model_dump(mode="json", exclude={"key"}), sort_keys=True, separators=(",", ":")
+        item.model_dump(mode="json", exclude=excluded), sort_keys=True, separators=(",", ":")
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
