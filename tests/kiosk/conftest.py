@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
 from pathlib import Path
 
 import insightface
+import keyring
 import numpy as np
 import pytest
 
+from kiosk.credentials import CredentialStore
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.images import BGRImage, read_image_file
 from kiosk.inference.packs import ResolvedPack, resolve_pack
 from kiosk.inference.sessions import ThreadSettings
+from tests.kiosk.keyring_backend import BACKEND_NAME, ENV, FolderKeyring
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 ENGINE_ENV = ("FACE_MODEL", "FACE_MODEL_DIR", "FACE_MODEL_CACHE", "OMP_NUM_THREADS")
@@ -57,3 +61,21 @@ def engine(offline_pack: ResolvedPack) -> FaceEngine:
 @pytest.fixture(scope="session")
 def blank_image() -> BGRImage:
     return np.full((480, 640, 3), 127, dtype=np.uint8)
+
+
+@pytest.fixture
+def keyring_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The OS keyring for this test: a file in its tmp folder, also for subprocesses."""
+    folder = tmp_path / "keyring"
+    folder.mkdir()
+    monkeypatch.setenv(ENV, str(folder))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", BACKEND_NAME)
+    previous = keyring.get_keyring()
+    keyring.set_keyring(FolderKeyring(folder))
+    yield folder
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def credentials(keyring_dir: Path) -> CredentialStore:
+    return CredentialStore()

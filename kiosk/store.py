@@ -1,0 +1,301 @@
+"""`LocalStore`: the kiosk's durable memory, one SQLite file (see `kiosk.database`).
+
+A check-in is committed with its outbox row in one transaction before `record`
+returns, so a confirmation shown to a person is never lost (kill -9, power cut). The
+sync worker sends outbox rows in batches and marks them with the server's answers;
+rows stay until the server has acknowledged them. The synced gallery is read back
+decrypted through `gallery_for`, cached until the next sync changes it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kiosk import local_gallery
+from kiosk.checkins import NewCheckin, RecordOutcome
+from kiosk.database import Database
+from kiosk.errors import CredentialError, StoreError
+from kiosk.inference.faces import Embedding
+from kiosk.inference.gallery import Gallery, Template
+from kiosk.local_gallery import BadgeKey, GalleryUpdate, MeetingRecord
+from kiosk.sealing import open_sealed
+from kiosk.status import SyncStatus
+from kiosk.wire import checkin_item
+
+# Server answers that mean "send it again later" rather than a final refusal.
+RETRYABLE_REASONS = ("send it again",)
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    key: str
+    payload: dict[str, Any]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class LocalStore:
+    """The outbox, sync state and local gallery of one kiosk (thread-safe).
+
+    `path` is the SQLite file (created with its folder). `template_key` returns the
+    32-byte key for templates at rest (e.g. `CredentialStore.template_key`); it is
+    called only when templates are written or read, so an unpaired kiosk can still
+    open its store. `status`, when given, has its `queue_depth` kept current.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        template_key: Callable[[], bytes] | None = None,
+        status: SyncStatus | None = None,
+    ) -> None:
+        self.db = Database(path)
+        self._template_key = template_key
+        self._status = status
+        self._cache_lock = threading.Lock()
+        self._cache: tuple[int, dict[str, list[Template]]] | None = None
+        if status is not None:
+            status.update(queue_depth=self.queue_depth(), gallery_version=self.gallery_version())
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- check-ins and the outbox ---------------------------------------------------
+
+    def record(self, checkin: NewCheckin) -> RecordOutcome:
+        """Commit the check-in and its outbox row; a repeat writes nothing."""
+        payload = json.dumps(checkin_item(checkin), separators=(",", ":"))
+        meeting, member = str(checkin.meeting_id), str(checkin.member_id)
+        recorded_at = _now()
+        with self.db.write() as conn:
+            earlier = conn.execute(
+                "SELECT key, recorded_at FROM checkins WHERE meeting_id = ? AND member_id = ?",
+                (meeting, member),
+            ).fetchone()
+            if earlier is not None:
+                return RecordOutcome(
+                    "already_checked_in", earlier[0], datetime.fromisoformat(earlier[1])
+                )
+            conn.execute(
+                "INSERT INTO checkins (key, meeting_id, member_id, method, status, similarity, "
+                "device_time, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    checkin.key,
+                    meeting,
+                    member,
+                    checkin.method,
+                    checkin.status,
+                    float(checkin.similarity),
+                    checkin.device_time.isoformat(),
+                    recorded_at.isoformat(),
+                ),
+            )
+            conn.execute(
+                "INSERT INTO outbox (key, payload, evidence) VALUES (?, ?, ?)",
+                (checkin.key, payload, checkin.evidence_jpeg),
+            )
+        self._publish_depth()
+        return RecordOutcome("recorded", checkin.key, recorded_at)
+
+    def is_checked_in(self, meeting_id: uuid.UUID, member_id: uuid.UUID) -> bool:
+        rows = self.db.read(
+            "SELECT 1 FROM checkins WHERE meeting_id = ? AND member_id = ?",
+            (str(meeting_id), str(member_id)),
+        )
+        return bool(rows)
+
+    def queue_depth(self) -> int:
+        """Check-ins committed here and not yet acknowledged by the server."""
+        return int(self.db.read("SELECT count(*) FROM outbox WHERE state = 'pending'")[0][0])
+
+    def outbox_counts(self) -> dict[str, int]:
+        rows = self.db.read("SELECT state, count(*) FROM outbox GROUP BY state")
+        return {row[0]: int(row[1]) for row in rows}
+
+    def pending_uploads(self, limit: int = 200) -> list[OutboxItem]:
+        """The oldest unacknowledged check-ins, exactly as they were first recorded."""
+        rows = self.db.read(
+            "SELECT key, payload FROM outbox WHERE state = 'pending' ORDER BY rowid LIMIT ?",
+            (limit,),
+        )
+        return [OutboxItem(row[0], json.loads(row[1])) for row in rows]
+
+    def mark_uploaded(self, results: Sequence[dict[str, Any]]) -> None:
+        """Store the server's per-item answers; retryable refusals stay pending."""
+        with self.db.write() as conn:
+            for result in results:
+                self._mark_one(conn, result)
+        self._publish_depth()
+
+    @staticmethod
+    def _mark_one(conn: sqlite3.Connection, result: dict[str, Any]) -> None:
+        key, kind = str(result.get("key", "")), result.get("result")
+        reason = result.get("reason")
+        if kind == "refused" and any(r in str(reason) for r in RETRYABLE_REASONS):
+            conn.execute("UPDATE outbox SET attempts = attempts + 1 WHERE key = ?", (key,))
+            return
+        if kind == "refused":
+            state = "refused"
+        elif result.get("status") == "pending_review":
+            state = "evidence"
+        else:
+            state = "done"
+        conn.execute(
+            "UPDATE outbox SET state = CASE WHEN ? = 'evidence' AND evidence IS NULL "
+            "THEN 'done' ELSE ? END, payload = NULL, result = ?, reason = ?, "
+            "attempts = attempts + 1 WHERE key = ? AND state = 'pending'",
+            (state, state, json.dumps(result), reason, key),
+        )
+
+    def pending_evidence(self, limit: int = 20) -> list[tuple[str, bytes]]:
+        rows = self.db.read(
+            "SELECT key, evidence FROM outbox WHERE state = 'evidence' ORDER BY rowid LIMIT ?",
+            (limit,),
+        )
+        return [(row[0], bytes(row[1])) for row in rows]
+
+    def mark_evidence_sent(self, key: str) -> None:
+        """The crop reached the server (or is no longer wanted): drop it."""
+        with self.db.write() as conn:
+            conn.execute(
+                "UPDATE outbox SET state = 'done', evidence = NULL WHERE key = ? "
+                "AND state = 'evidence'",
+                (key,),
+            )
+
+    def _publish_depth(self) -> None:
+        if self._status is not None:
+            self._status.update(queue_depth=self.queue_depth())
+
+    # --- sync state -----------------------------------------------------------------
+
+    def get_state(self, name: str) -> str | None:
+        rows = self.db.read("SELECT value FROM sync_state WHERE name = ?", (name,))
+        return str(rows[0][0]) if rows else None
+
+    def set_state(self, name: str, value: str | None) -> None:
+        with self.db.write() as conn:
+            if value is None:
+                conn.execute("DELETE FROM sync_state WHERE name = ?", (name,))
+            else:
+                local_gallery._set_state(conn, name, value)
+
+    def gallery_version(self) -> int:
+        return int(self.get_state("gallery_version") or 0)
+
+    # --- the synced gallery ---------------------------------------------------------
+
+    def _key(self) -> bytes:
+        if self._template_key is None:
+            raise CredentialError(
+                "This kiosk has no template key; pair it with `sonta kiosk pair URL CODE`."
+            )
+        return self._template_key()
+
+    def apply_gallery(self, update: GalleryUpdate) -> None:
+        """Apply one sync answer atomically (all of it or nothing)."""
+        key = self._key()
+        with self.db.write() as conn:
+            local_gallery.apply_update(conn, key, update)
+        with self._cache_lock:
+            self._cache = None
+        if self._status is not None:
+            self._status.update(gallery_version=update.version, gallery_size=self.template_count())
+
+    def wipe_gallery(self) -> None:
+        """Forget templates, members, meetings and badges (the outbox stays)."""
+        with self.db.write() as conn:
+            local_gallery.wipe(conn)
+        with self._cache_lock:
+            self._cache = None
+        if self._status is not None:
+            self._status.update(gallery_version=0, gallery_size=0)
+
+    def template_count(self) -> int:
+        return int(self.db.read("SELECT count(*) FROM templates")[0][0])
+
+    def _templates_by_member(self) -> dict[str, list[Template]]:
+        """Every template decrypted, cached per gallery version."""
+        with self._cache_lock:
+            version = self.gallery_version()
+            if self._cache is not None and self._cache[0] == version:
+                return self._cache[1]
+            key = self._key()
+            rows = self.db.read(
+                "SELECT template_id, member_id, model_id, nonce, sealed FROM templates"
+            )
+            by_member: dict[str, list[Template]] = {}
+            for row in rows:
+                vector = open_sealed(
+                    key,
+                    row[3],
+                    row[4],
+                    member_id=row[1],
+                    template_id=row[0],
+                    model_id=row[2],
+                )
+                template = Template(row[0], row[1], Embedding(vector, row[2]))
+                by_member.setdefault(row[1], []).append(template)
+            self._cache = (version, by_member)
+            return by_member
+
+    def model_id(self) -> str | None:
+        return self.get_state("gallery_model_id")
+
+    def gallery_for(self, meeting_id: uuid.UUID | str) -> Gallery:
+        """A gallery of the meeting's expected people (every member if it names nobody)."""
+        meeting = self.meeting(meeting_id)
+        if meeting is None:
+            raise StoreError(
+                f"Meeting {meeting_id} is not in this kiosk's gallery. Let the kiosk sync "
+                "(check its network), or choose a meeting that is open."
+            )
+        by_member = self._templates_by_member()
+        wanted = meeting.expected_member_ids or tuple(by_member)
+        gallery = Gallery(self.model_id() or "unknown")
+        gallery.add_many(t for member in wanted for t in by_member.get(member, ()))
+        return gallery
+
+    def meeting(self, meeting_id: uuid.UUID | str) -> MeetingRecord | None:
+        rows = self.db.read("SELECT * FROM meetings WHERE meeting_id = ?", (str(meeting_id),))
+        return local_gallery.meeting_from_row(rows[0]) if rows else None
+
+    def meetings(self) -> list[MeetingRecord]:
+        rows = self.db.read("SELECT * FROM meetings ORDER BY starts_at, meeting_id")
+        return [local_gallery.meeting_from_row(row) for row in rows]
+
+    def active_meetings(self, now: datetime | None = None) -> list[MeetingRecord]:
+        """Meetings taking check-ins now: started on the server, or due by the clock."""
+        moment = now or _now()
+        return [m for m in self.meetings() if m.is_open(moment)]
+
+    def member_name(self, member_id: uuid.UUID | str) -> str | None:
+        rows = self.db.read("SELECT full_name FROM members WHERE member_id = ?", (str(member_id),))
+        return str(rows[0][0]) if rows else None
+
+    def member_names(self) -> dict[str, str]:
+        return {r[0]: r[1] for r in self.db.read("SELECT member_id, full_name FROM members")}
+
+    def is_badge_revoked(self, badge_id: uuid.UUID | str) -> bool:
+        rows = self.db.read("SELECT 1 FROM revoked_badges WHERE badge_id = ?", (str(badge_id),))
+        return bool(rows)
+
+    def badge_keys(self) -> list[BadgeKey]:
+        """Public keys that verify badges offline, the current key first."""
+        rows = self.db.read("SELECT kid, algorithm, public_key FROM badge_keys ORDER BY position")
+        return [BadgeKey(r[0], r[1], r[2]) for r in rows]
+
+    def save_badge_keys(self, keys: Sequence[BadgeKey]) -> None:
+        with self.db.write() as conn:
+            local_gallery.replace_badge_keys(conn, keys)
