@@ -18,6 +18,7 @@ from server.backend.api.errors import install_error_handlers
 from server.backend.api.limits import BodySizeLimit
 from server.backend.api.routes import (
     admins,
+    attempts,
     attendance,
     audit,
     auth,
@@ -51,7 +52,7 @@ def api_router() -> APIRouter:
     router = APIRouter(prefix="/api")
     routes = (auth, admins, members, templates, meetings, events, attendance, reviews, qr, audit)
     kiosk_side = (kiosks, kiosk_api, kiosk_evidence, badges)
-    for module in (*routes, phone_checkin, reports, *kiosk_side):
+    for module in (*routes, attempts, phone_checkin, reports, *kiosk_side):
         router.include_router(module.router)
     return router
 

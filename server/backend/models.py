@@ -309,3 +309,32 @@ class GalleryEvent(Base):
     # added | deleted
     action: Mapped[str] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CheckinAttempt(Base):
+    """A refused or suspicious check-in attempt (phone or kiosk), kept for admins to see.
+
+    `member_id` is who was claimed (phone) or matched (kiosk), when known.
+    """
+
+    __tablename__ = "checkin_attempts"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    meeting_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    member_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), default=None
+    )
+    # phone | kiosk
+    channel: Mapped[str] = mapped_column(String(10))
+    # refused | suspicious
+    outcome: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str] = mapped_column(String(300))
+    similarity: Mapped[float | None] = mapped_column(default=None)
+    kiosk_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("kiosks.id", ondelete="SET NULL"), default=None
+    )
+    client_ip: Mapped[str] = mapped_column(String(64), default="")
+    location_flag: Mapped[str] = mapped_column(String(20), default="")

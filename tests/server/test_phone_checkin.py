@@ -17,12 +17,13 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from server.backend.config import Settings
+from server.backend.services import live_events
 from server.backend.services.face_client import FaceServiceClient
 from tests.face_service.conftest import ServiceProcess, answers_healthy, clean_env, wait_until
 from tests.kiosk.conftest import photo_path
 from tests.server.attendance_utils import make_meeting, make_member
 from tests.server.conftest import ClientFactory
-from tests.server.utils import admin_headers
+from tests.server.utils import admin_headers, backend_of
 
 pytestmark = [pytest.mark.model, pytest.mark.network]
 
@@ -261,3 +262,30 @@ def test_a_member_without_email_checks_in_with_the_code_on_their_badge(
     assert answer.json()["status"] == "approved"
     unknown = venue.check_in(photo("obama2"), member_code="ZZZZZZ")
     assert unknown.status_code == 404 and "see an admin" in unknown.json()["detail"]
+
+
+def test_refused_and_suspicious_phone_attempts_are_kept_for_admins(
+    venue: Venue, face_service_url: str
+) -> None:
+    biden = make_member(venue.client, venue.headers, "Joe Biden")
+    enrol(venue.client, venue.headers, biden, face_service_url)
+    store = backend_of(venue.client).store
+    subscription = store.subscribe(live_events.meeting_channel(uuid.UUID(venue.meeting["id"])))
+    try:
+        assert venue.check_in(photo("biden")).json()["result"] == "not_recognised"
+        assert venue.check_in(photo("obama2"), email="nobody@example.org").status_code == 404
+        message = subscription.get(5.0)
+    finally:
+        subscription.close()
+    listed = venue.client.get("/api/attempts", headers=venue.headers).json()
+    assert listed["count"] == 2
+    stranger, lookalike = listed["data"]
+    assert (lookalike["channel"], lookalike["outcome"]) == ("phone", "suspicious")
+    assert (lookalike["member_name"], lookalike["reason"]) == (
+        "Barack Obama",
+        "the face is another member's",
+    )
+    assert (stranger["outcome"], stranger["member_id"]) == ("refused", None)
+    assert message is not None
+    event = live_events.LiveEvent.from_json(message)
+    assert (event.type, event.record["id"]) == ("attempt.recorded", lookalike["id"])

@@ -22,7 +22,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -33,9 +33,9 @@ from sqlalchemy.orm import Session
 from kiosk.inference.matching import DEFAULT_THRESHOLDS, Band, Thresholds, band_for
 from server.backend.errors import AuthError
 from server.backend.kiosk_schemas import KioskCheckinItem, KioskCheckinResult
-from server.backend.models import Kiosk, KioskCheckin, Meeting, Member
+from server.backend.models import CheckinAttempt, Kiosk, KioskCheckin, Meeting, Member
 from server.backend.security.badges import BadgeSigner
-from server.backend.services import attendance, badges
+from server.backend.services import attempts, attendance, badges
 
 REUSED_KEY = "idempotency key reused with a different payload"
 # Called with each newly stored check-in, after its commit.
@@ -57,6 +57,8 @@ class Upload:
     # Device clock minus server clock, when known (batch `sent_at`, else the heartbeat).
     clock_drift_s: float | None
     thresholds: Thresholds = DEFAULT_THRESHOLDS
+    # Refused check-ins recorded as attempts, for the caller to announce after the batch.
+    refusals: list[CheckinAttempt] = field(default_factory=list)
 
 
 def payload_hash(item: KioskCheckinItem) -> str:
@@ -158,10 +160,12 @@ def _with_retry(
     if seen is not None:
         return _earlier(item, digest, seen), None
     for attempt in range(2):
+        noted = len(upload.refusals)
         try:
             return _store_once(upload, item, digest, look_up=attempt > 0)
         except IntegrityError:
             upload.session.rollback()
+            del upload.refusals[noted:]  # rolled back with the rest
     # Not stored: the kiosk keeps the item and sends it again.
     return _refused(item.key, "the check-in collided with another one; send it again"), None
 
@@ -186,6 +190,7 @@ def _store_once(
         outcome = _record(upload, item)
     except ItemRefusedError as exc:
         result = _refused(item.key, str(exc))
+        _note_refusal(upload, item, str(exc))
     else:
         result = KioskCheckinResult(
             key=item.key,
@@ -205,6 +210,25 @@ def _store_once(
     )
     session.commit()
     return result, outcome if outcome and outcome.result == "recorded" else None
+
+
+def _note_refusal(upload: Upload, item: KioskCheckinItem, reason: str) -> None:
+    """Keep a refused check-in of a known meeting for admins (committed with its key)."""
+    session = upload.session
+    if session.get(Meeting, item.meeting_id) is None:
+        return
+    known = session.get(Member, item.member_id) is not None
+    row = attempts.record(
+        session,
+        meeting_id=item.meeting_id,
+        channel="kiosk",
+        outcome="refused",
+        reason=reason,
+        member_id=item.member_id if known else None,
+        similarity=item.similarity,
+        kiosk_id=upload.kiosk.id,
+    )
+    upload.refusals.append(row)
 
 
 def _record(upload: Upload, item: KioskCheckinItem) -> attendance.CheckinOutcome:

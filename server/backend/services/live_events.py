@@ -27,11 +27,15 @@ from server.backend.store import KeyValueStore
 
 logger = logging.getLogger(__name__)
 
-EventType = Literal["attendance.recorded", "attendance.reviewed", "attendance.deleted"]
+EventType = Literal[
+    "attendance.recorded", "attendance.reviewed", "attendance.deleted", "attempt.recorded"
+]
 EVENT_TYPES: tuple[EventType, ...] = (
     "attendance.recorded",
     "attendance.reviewed",
     "attendance.deleted",
+    # A refused or suspicious check-in attempt (see services/attempts.py).
+    "attempt.recorded",
 )
 # A stream ticket only has to survive the page opening its EventSource.
 STREAM_TICKET_TTL = 60

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from kiosk.inference.errors import ImageError
 from kiosk.inference.images import decode_image
 from kiosk.inference.matching import Band, Candidate, MatchDecision, decide
+from server.backend.attempt_schemas import AttemptOutcome
 from server.backend.context import Backend
 from server.backend.crud import members as members_crud
 from server.backend.crud import templates as templates_crud
@@ -35,7 +36,7 @@ from server.backend.errors import (
 )
 from server.backend.models import AttendanceRecord, FaceTemplate, Meeting, Member, utcnow
 from server.backend.security.templates import TemplateDecryptionError
-from server.backend.services import attendance, evidence, meeting_qr, records
+from server.backend.services import attempts, attendance, evidence, meeting_qr, records
 from server.backend.services.attendance import CheckinOutcome
 
 MAX_FAILED_TRIES = 3
@@ -63,6 +64,7 @@ class PhoneAttempt:
     # The code printed on the badge, for members without an email.
     member_code: str | None = None
     position: Position | None = None
+    client_ip: str = ""
 
 
 @dataclass(frozen=True)
@@ -212,18 +214,60 @@ def _locate(record: AttendanceRecord, meeting: Meeting, position: Position | Non
         record.accuracy_m = position.accuracy_m
 
 
+def _note(
+    backend: Backend,
+    session: Session,
+    meeting: Meeting,
+    attempt: PhoneAttempt,
+    *,
+    member: Member | None,
+    reason: str,
+    decision: MatchDecision | None = None,
+    outcome: AttemptOutcome = "refused",
+) -> None:
+    """Record a refused or suspicious attempt for admins, commit it and announce it."""
+    similarity = decision.best.similarity if decision and decision.best else None
+    row = attempts.record(
+        session,
+        meeting_id=meeting.id,
+        channel="phone",
+        outcome=outcome,
+        reason=reason,
+        member_id=member.id if member else None,
+        similarity=similarity,
+        client_ip=attempt.client_ip,
+        location_flag=location_flag(meeting, attempt.position),
+    )
+    session.commit()
+    attempts.announce(backend.store, session, row)
+
+
+def _checked_member(
+    backend: Backend, session: Session, meeting: Meeting, attempt: PhoneAttempt
+) -> Member:
+    """The claimed member, expected here and not out of tries; refusals are recorded."""
+    try:
+        member = _claimed_member(session, attempt)
+    except NotFoundError:
+        _note(backend, session, meeting, attempt, member=None, reason="claimed identity not found")
+        raise
+    if not attendance.is_expected(meeting, member):
+        _note(backend, session, meeting, attempt, member=member, reason="not expected here")
+        raise NotFoundError("We could not find you for this meeting; please see an admin.")
+    if _failed_tries(backend, meeting.id, member.id) >= MAX_FAILED_TRIES:
+        _note(backend, session, meeting, attempt, member=member, reason="too many failures")
+        raise _see_an_admin(backend, _tries_key(meeting.id, member.id))
+    return member
+
+
 def check_in(backend: Backend, session: Session, attempt: PhoneAttempt) -> PhoneResult:
     """Run one phone check-in attempt end to end (see the module docstring)."""
     check_selfie(attempt.selfie)
     meeting = session.get(Meeting, meeting_qr.peek(backend, attempt.ticket))
     if meeting is None:
         raise NotFoundError("This meeting no longer exists.")
-    member = _claimed_member(session, attempt)
-    if not attendance.is_expected(meeting, member):
-        raise NotFoundError("We could not find you for this meeting; please see an admin.")
+    member = _checked_member(backend, session, meeting, attempt)
     key = _tries_key(meeting.id, member.id)
-    if _failed_tries(backend, meeting.id, member.id) >= MAX_FAILED_TRIES:
-        raise _see_an_admin(backend, key)
     attendance.check_open(meeting, utcnow(), accept_ended=False)
     embedded = backend.face_service.embed(attempt.selfie, purpose="checkin")
     if embedded.model_id != backend.face_model.model_id:
@@ -232,6 +276,20 @@ def check_in(backend: Backend, session: Session, attempt: PhoneAttempt) -> Phone
     decision = match(backend, session, member, probe)
     if decision.band is Band.REJECT:
         failures = backend.store.incr_window(key, ttl=FAILED_TRIES_TTL)
+        # The face of another enrolled member claiming this one is worth a closer look.
+        other = decision.reason == "another person"
+        reason = "the face is another member's" if other else "the face did not match"
+        kind: AttemptOutcome = "suspicious" if other else "refused"
+        _note(
+            backend,
+            session,
+            meeting,
+            attempt,
+            member=member,
+            reason=reason,
+            decision=decision,
+            outcome=kind,
+        )
         return PhoneResult(decision, None, max(0, MAX_FAILED_TRIES - failures))
     crop = evidence.face_crop(attempt.selfie, embedded.face.bbox)
     outcome = _store(
@@ -244,4 +302,16 @@ def check_in(backend: Backend, session: Session, attempt: PhoneAttempt) -> Phone
         crop=crop,
     )
     backend.store.delete(key)
+    if outcome.result == "recorded" and outcome.record.location_flag == "outside":
+        why = "checked in from outside the meeting's radius"
+        _note(
+            backend,
+            session,
+            meeting,
+            attempt,
+            member=member,
+            reason=why,
+            decision=decision,
+            outcome="suspicious",
+        )
     return PhoneResult(decision, outcome, MAX_FAILED_TRIES)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from server.backend.errors import NotFoundError
 from server.backend.models import AttendanceRecord, Member
@@ -33,6 +33,13 @@ def entry(record: AttendanceRecord, member: Member) -> AttendanceEntry:
     )
 
 
+def _named(record: AttendanceRecord) -> AttendancePublic:
+    """The record with its member's name and ministry, so a live screen can show who."""
+    session = object_session(record)
+    member = session.get(Member, record.member_id) if session is not None else None
+    return entry(record, member) if member is not None else public(record)
+
+
 def record_publisher(store: KeyValueStore) -> EventPublisher:
     """A publisher for `attendance.announce` and the review paths: call it after commit."""
 
@@ -43,7 +50,7 @@ def record_publisher(store: KeyValueStore) -> EventPublisher:
             store,
             event_type=event_type,
             meeting_id=record.meeting_id,
-            record=public(record).model_dump(mode="json"),
+            record=_named(record).model_dump(mode="json"),
         )
 
     return publish_record

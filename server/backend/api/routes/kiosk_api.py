@@ -26,7 +26,7 @@ from server.backend.kiosk_schemas import (
 )
 from server.backend.models import utcnow
 from server.backend.schemas import NO_NUL, Message
-from server.backend.services import attendance, checkin_upload, kiosks, records, sync
+from server.backend.services import attempts, attendance, checkin_upload, kiosks, records, sync
 
 router = APIRouter(prefix="/kiosk", tags=["kiosk"])
 
@@ -88,6 +88,8 @@ def upload_checkins(
         results = checkin_upload.upload_batch(
             upload, body.items, on_recorded=lambda outcome: attendance.announce(publish, [outcome])
         )
+        for refusal in upload.refusals:
+            attempts.announce(backend.store, batch, refusal)
     return KioskCheckinResults(results=results)
 
 

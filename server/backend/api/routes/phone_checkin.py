@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
 
-from server.backend.api.deps import BackendDep, SessionDep
+from server.backend.api.deps import BackendDep, ClientIp, SessionDep
 from server.backend.errors import BadRequestError
 from server.backend.schemas import Message, PhoneCheckinResult
 from server.backend.services import phone_checkin
@@ -67,6 +67,7 @@ def phone_check_in(
     backend: BackendDep,
     session: SessionDep,
     response: Response,
+    ip: ClientIp,
     ticket: Annotated[str, Form(min_length=1, max_length=200)],
     selfie: Annotated[UploadFile, File(description="a JPEG, PNG or WebP photo of one face")],
     member_id: Annotated[uuid.UUID | None, Form()] = None,
@@ -84,6 +85,7 @@ def phone_check_in(
         email=email,
         member_code=member_code,
         position=_position(latitude, longitude, accuracy_m),
+        client_ip=ip,
     )
     result = phone_checkin.check_in(backend, session, attempt)
     if result.outcome is not None and result.outcome.result == "recorded":
