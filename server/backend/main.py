@@ -27,6 +27,7 @@ from server.backend.api.routes import (
     events,
     health,
     kiosk_api,
+    kiosk_board,
     kiosk_evidence,
     kiosks,
     meetings,
@@ -51,7 +52,7 @@ logger = logging.getLogger(__name__)
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api")
     routes = (auth, admins, members, templates, meetings, events, attendance, reviews, qr, audit)
-    kiosk_side = (kiosks, kiosk_api, kiosk_evidence, badges)
+    kiosk_side = (kiosks, kiosk_api, kiosk_board, kiosk_evidence, badges)
     for module in (*routes, attempts, phone_checkin, reports, *kiosk_side):
         router.include_router(module.router)
     return router
