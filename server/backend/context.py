@@ -12,11 +12,13 @@ from server.backend.config import Settings
 from server.backend.db import make_engine, make_session_factory
 from server.backend.errors import ConfigError
 from server.backend.face_model import ServerFaceModel
+from server.backend.failsafe_store import FailSafeStore
 from server.backend.migrate import head_revision
 from server.backend.security.passwords import Argon2Params, PasswordHasher
 from server.backend.security.qr import QrSigner
 from server.backend.security.templates import TemplateCipher
 from server.backend.security.tokens import TokenService
+from server.backend.services.event_relay import EventRelay
 from server.backend.services.face_client import FaceServiceClient
 from server.backend.services.mailer import LogMailer, Mailer, ResendMailer
 from server.backend.services.throttle import Throttle
@@ -33,6 +35,8 @@ class Backend:
     engine: Engine
     sessions: sessionmaker[Session]
     store: KeyValueStore
+    # Live events go out through here, after commit, off the request's path.
+    events: EventRelay
     tokens: TokenService
     passwords: PasswordHasher
     throttle: Throttle
@@ -45,13 +49,15 @@ class Backend:
     schema_head: str | None
 
     def close(self) -> None:
+        self.events.close()
         self.face_service.close()
         self.store.close()
         self.engine.dispose()
 
 
 def make_store(settings: Settings) -> KeyValueStore:
-    """Redis when REDIS_HOST or REDIS_URL is set, else the in-process store."""
+    """Redis when REDIS_HOST or REDIS_URL is set (with a per-process fallback while it is
+    unreachable), else the in-process store."""
     if settings.redis_host or settings.redis_url:
         client = redis_client(
             host=settings.redis_host,
@@ -59,7 +65,7 @@ def make_store(settings: Settings) -> KeyValueStore:
             password=settings.redis_password,
             url=settings.redis_url,
         )
-        return RedisStore(client, prefix=settings.redis_key_prefix)
+        return FailSafeStore(RedisStore(client, prefix=settings.redis_key_prefix))
     logger.info("REDIS_HOST is not set: using the in-process store (one process only)")
     return MemoryStore()
 
@@ -88,6 +94,7 @@ def build_backend(
         engine=engine,
         sessions=make_session_factory(engine),
         store=store,
+        events=EventRelay(store),
         tokens=TokenService(
             access_secret=access,
             refresh_secret=refresh,

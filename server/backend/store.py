@@ -21,6 +21,9 @@ from redis.retry import Retry
 
 from server.backend.errors import ServiceUnavailableError
 
+# Seconds to wait on Redis for a connection or an answer before calling it unreachable.
+SOCKET_TIMEOUT = 0.5
+
 # INCR then set the window's expiry only on the first hit, atomically.
 _INCR_WINDOW = """
 local n = redis.call('INCR', KEYS[1])
@@ -78,13 +81,34 @@ class KeyValueStore(Protocol):
 
 
 class MemoryStore:
-    """In-process store for the embedded default; correct only within one process."""
+    """In-process store for the embedded default; correct only within one process.
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+    Expired keys are dropped when read, and swept every `sweep_every` seconds on
+    writes, so keys that are never read again (one-off rate-limit subjects) do not
+    pile up for the life of the process.
+    """
+
+    def __init__(
+        self, *, clock: Callable[[], float] = time.monotonic, sweep_every: float = 60.0
+    ) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._values: dict[str, tuple[str, float]] = {}
         self._channels: dict[str, list[_MemorySubscription]] = {}
+        self._sweep_every = sweep_every
+        self._next_sweep = clock() + sweep_every
+
+    def __len__(self) -> int:
+        """Keys held, expired ones not yet swept included."""
+        return len(self._values)
+
+    def _sweep_if_due(self) -> None:
+        now = self._clock()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self._sweep_every
+        for key in [k for k, (_v, expires) in self._values.items() if expires <= now]:
+            del self._values[key]
 
     def _live(self, key: str) -> str | None:
         item = self._values.get(key)
@@ -101,6 +125,7 @@ class MemoryStore:
 
     def set(self, key: str, value: str, *, ttl: int) -> None:
         with self._lock:
+            self._sweep_if_due()
             self._values[key] = (value, self._clock() + ttl)
 
     def take(self, key: str) -> str | None:
@@ -115,6 +140,7 @@ class MemoryStore:
 
     def incr_window(self, key: str, *, ttl: int) -> int:
         with self._lock:
+            self._sweep_if_due()
             current = self._live(key)
             if current is None:
                 self._values[key] = ("1", self._clock() + ttl)
@@ -282,13 +308,14 @@ def redis_client(
 ) -> redis.Redis:
     """A client from REDIS_URL (e.g. rediss:// for TLS) or from host, port and password.
 
-    One quick retry, then fail: a request (or /health) waiting many seconds on a
-    down cache helps nobody, and the caller maps the failure to a 503.
+    One quick retry (a pooled connection may be stale after a Redis restart), then
+    fail fast: Redis answers in well under a millisecond on a working network, and a
+    frozen one must not hold a request for seconds (see `failsafe_store`).
     """
     options: dict[str, Any] = {
         "decode_responses": True,
-        "socket_timeout": 2.0,
-        "socket_connect_timeout": 1.0,
+        "socket_timeout": SOCKET_TIMEOUT,
+        "socket_connect_timeout": SOCKET_TIMEOUT,
         "retry": Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=1),
     }
     if url:

@@ -80,3 +80,14 @@ def test_unreachable_redis_is_a_service_error_not_a_crash() -> None:
     assert store.ping() is False
     with pytest.raises(ServiceUnavailableError, match="cannot be reached"):
         store.get("anything")
+
+
+def test_memory_store_forgets_expired_keys_that_are_never_read_again() -> None:
+    now = [0.0]
+    store = MemoryStore(clock=lambda: now[0], sweep_every=60)
+    for n in range(5000):
+        store.incr_window(f"rl:login-client:{n}", ttl=900)
+    assert len(store) == 5000
+    now[0] += 901
+    store.set("fresh", "1", ttl=60)
+    assert len(store) == 1

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from server.backend.errors import AuthError
 from server.backend.models import utcnow
+from server.backend.services.event_relay import Publisher
 from server.backend.store import KeyValueStore
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ class LiveEvent:
 
 
 def publish(
-    store: KeyValueStore,
+    publisher: Publisher,
     *,
     event_type: EventType,
     meeting_id: uuid.UUID,
@@ -97,14 +98,11 @@ def publish(
     """Publish an event to every subscriber of the meeting, on every replica.
 
     Call it after the change is committed: a subscriber must never see a change
-    that was rolled back. A failing cache is logged, not raised, because the change
-    itself has already been stored and the response must say so.
+    that was rolled back. The publisher is the backend's `EventRelay`, which only
+    queues the event, so the cache can never slow or fail the change itself.
     """
     event = LiveEvent(uuid.uuid4().hex, event_type, meeting_id, utcnow(), dict(record))
-    try:
-        store.publish(meeting_channel(meeting_id), event.to_json())
-    except Exception:  # the store maps its own errors; none may undo a committed change
-        logger.exception("Could not publish %s for meeting %s", event_type, meeting_id)
+    publisher.publish(meeting_channel(meeting_id), event.to_json())
     return event
 
 

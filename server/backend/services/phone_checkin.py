@@ -203,7 +203,7 @@ def _store(
             cipher = evidence.EvidenceCipher.from_settings(backend.settings)
             evidence.attach(cipher, outcome.record, crop)
     session.commit()
-    attendance.announce(records.record_publisher(backend.store), [outcome])
+    attendance.announce(records.record_publisher(backend.events), [outcome])
     return outcome
 
 

@@ -17,7 +17,7 @@ from server.backend.models import AttendanceRecord, Member
 from server.backend.schemas import AttendanceEntry, AttendancePublic, AttendanceStatus
 from server.backend.services import live_events
 from server.backend.services.attendance import EventPublisher
-from server.backend.store import KeyValueStore
+from server.backend.services.event_relay import Publisher
 
 
 def public(record: AttendanceRecord) -> AttendancePublic:
@@ -40,14 +40,14 @@ def _named(record: AttendanceRecord) -> AttendancePublic:
     return entry(record, member) if member is not None else public(record)
 
 
-def record_publisher(store: KeyValueStore) -> EventPublisher:
+def record_publisher(publisher: Publisher) -> EventPublisher:
     """A publisher for `attendance.announce` and the review paths: call it after commit."""
 
     def publish_record(event_type: str, record: AttendanceRecord) -> None:
         if event_type not in live_events.EVENT_TYPES:
             raise ValueError(f"unknown live event type {event_type!r}")
         live_events.publish(
-            store,
+            publisher,
             event_type=event_type,
             meeting_id=record.meeting_id,
             record=_named(record).model_dump(mode="json"),

@@ -67,7 +67,7 @@ def manual_checkin(
         actor=actor,
         ip=ip,
         note=body.note,
-        publish=records.record_publisher(backend.store),
+        publish=records.record_publisher(backend.events),
     )
     if outcome.result == "already_checked_in":
         response.status_code = status.HTTP_200_OK
@@ -88,5 +88,5 @@ def delete_attendance(
         record_id=record_id,
         actor=actor,
         ip=ip,
-        publish=records.record_publisher(backend.store),
+        publish=records.record_publisher(backend.events),
     )

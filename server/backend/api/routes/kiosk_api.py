@@ -76,7 +76,7 @@ def upload_checkins(
     # The kiosk row is loaded; the batch runs on a connection of its own (see
     # `batch_session`), so this session's connection goes back to the pool now.
     session.close()
-    publish = records.record_publisher(backend.store)
+    publish = records.record_publisher(backend.events)
     with checkin_upload.batch_session(backend.engine) as batch:
         upload = checkin_upload.Upload(
             session=batch,

@@ -112,7 +112,7 @@ def _transition(
     crud.transition(session=session, meeting=meeting, action=action)
     _audit(session, actor, f"meeting.{action}", meeting, ip)
     session.commit()
-    backend.store.publish(
+    backend.events.publish(
         MEETING_EVENTS, json.dumps({"meeting_id": str(meeting.id), "status": meeting.status})
     )
     return MeetingPublic.model_validate(meeting)

@@ -69,7 +69,7 @@ def _decide(
         actor=actor,
         ip=ip,
         note=body.note if body else "",
-        publish=records.record_publisher(backend.store),
+        publish=records.record_publisher(backend.events),
     )
     return records.public(record)
 
