@@ -41,3 +41,49 @@ def write_folder(folder: Path, images: Sequence[BGRImage]) -> Path:
     for index, image in enumerate(images):
         cv2.imwrite(str(folder / f"{index:03d}.jpg"), image)
     return folder
+
+
+def place_face(
+    image: BGRImage,
+    keypoints: np.ndarray,
+    *,
+    size: tuple[int, int] = (640, 480),
+    eye_px: float = 60.0,
+    centre: tuple[float, float] = (320.0, 220.0),
+) -> BGRImage:
+    """A ``size`` frame where the face of ``keypoints`` has ``eye_px`` between the eyes
+    and the eye midpoint at ``centre``: photos of one person taken apart line up as
+    frames of one video (the tracker then follows them as one face).
+    """
+    eyes = keypoints[:2].astype(np.float64)
+    scale = eye_px / float(np.linalg.norm(eyes[1] - eyes[0]))
+    mid = eyes.mean(axis=0)
+    matrix = np.array(
+        [[scale, 0.0, centre[0] - scale * mid[0]], [0.0, scale, centre[1] - scale * mid[1]]]
+    )
+    return cv2.warpAffine(image, matrix, size, borderValue=(90, 90, 90))
+
+
+def swing(image: BGRImage, degrees: float, focal: float = 800.0) -> BGRImage:
+    """``image`` as a flat print turned ``degrees`` about its vertical axis, seen by a camera."""
+    height, width = image.shape[:2]
+    angle = np.radians(degrees)
+    corners = np.array(
+        [
+            [-width / 2, -height / 2, 0],
+            [width / 2, -height / 2, 0],
+            [width / 2, height / 2, 0],
+            [-width / 2, height / 2, 0],
+        ]
+    )
+    rotation = np.array(
+        [[np.cos(angle), 0, np.sin(angle)], [0, 1, 0], [-np.sin(angle), 0, np.cos(angle)]]
+    )
+    turned = corners @ rotation.T
+    turned[:, 2] += focal
+    projected = np.float32(
+        [[focal * x / z + width / 2, focal * y / z + height / 2] for x, y, z in turned]
+    )
+    source = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+    matrix = cv2.getPerspectiveTransform(source, projected)
+    return cv2.warpPerspective(image, matrix, (width, height), borderValue=(90, 90, 90))

@@ -1,0 +1,294 @@
+"""The recognition thread: newest frame -> detect -> track -> (once) recognise -> decide.
+
+Only the newest frame is ever processed (the one-slot mailbox drops the rest), so a
+slow step never builds a queue. Detection runs at the live size on every processed
+frame; a face is embedded and matched only once it has been the single face at the
+kiosk, held still and passing the check-in quality gates for ``dwell_s``, and then
+never again while it stays in view. The public surface is small on purpose (the window
+and the head-less runner are thin views over it): ``start``, ``stop``, ``run_once``,
+``events`` and ``stats``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kiosk.badges import BadgeClaims, BadgeError
+from kiosk.decisions import Decider, FaceMatch
+from kiosk.events import (
+    BadgeRead,
+    BadgeRefused,
+    EventBus,
+    FaceBox,
+    FrameAnalysed,
+    Guidance,
+    KioskEvent,
+    LivenessFailed,
+    LivenessPrompt,
+)
+from kiosk.frames import Frame, LatestFrame
+from kiosk.inference.engine import LIVE_DET_SIZE, FaceEngine
+from kiosk.inference.faces import Embedding
+from kiosk.inference.images import BGRImage
+from kiosk.inference.matching import Band
+from kiosk.inference.quality import THRESHOLDS, Issue, Purpose, assess, measure
+from kiosk.liveness import HeadTurnChallenge, Verdict
+from kiosk.qr import read_qr_codes
+from kiosk.tracker import IouTracker, Track
+
+log = logging.getLogger(__name__)
+
+BadgeCheck = Callable[[str], BadgeClaims]  # raises BadgeError for a refused badge
+
+_GUIDANCE = {
+    Issue.TOO_SMALL: Guidance.MOVE_CLOSER,
+    Issue.TOO_BLURRY: Guidance.HOLD_STILL,
+    Issue.TOO_DARK: Guidance.TOO_DARK,
+    Issue.TOO_BRIGHT: Guidance.TOO_BRIGHT,
+    Issue.HEAD_TURNED: Guidance.LOOK_AT_CAMERA,
+    Issue.HEAD_TILTED: Guidance.LOOK_AT_CAMERA,
+    Issue.LOW_SCORE: Guidance.FACE_NOT_CLEAR,
+}
+# Faces this small are people further back, not someone at the kiosk.
+_AT_KIOSK_EYE_PX = THRESHOLDS[Purpose.CHECKIN].min_inter_eye_px
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    det_size: int = LIVE_DET_SIZE
+    dwell_s: float = 0.3  # single, still and good this long before recognising
+    retry_after_s: float = 1.5  # a face not recognised is tried again after this
+    idle_reset_s: float = 10.0  # nobody in view this long: the try count starts anew
+    badge_valid_s: float = 15.0  # a read badge waits this long for its holder's face
+    qr_every: int = 2  # look for a badge QR on every n-th processed frame
+
+
+@dataclass
+class PipelineStats:
+    """Counters for status screens and the benchmark (written by the recognition thread)."""
+
+    frames: int = 0
+    detections: int = 0
+    recognitions: int = 0
+    # Seconds from capture of the frame where a face became stable to its commit.
+    commit_latencies: list[float] = field(default_factory=list)
+
+
+@dataclass
+class _Badge:
+    claims: BadgeClaims
+    token: str
+    until: float
+
+
+@dataclass(frozen=True)
+class _Match:
+    """A face matched and ready to commit (after its liveness challenge, if any)."""
+
+    match: FaceMatch
+    probe: Embedding
+    crop: BGRImage
+    stable_at: float  # capture time of the frame where the face became stable
+
+
+@dataclass
+class _Pending:
+    track_id: int
+    found: _Match
+    challenge: HeadTurnChallenge
+
+
+class Pipeline:
+    """Runs on its own thread; every decision is published on ``events``."""
+
+    def __init__(
+        self,
+        engine: FaceEngine,
+        frames: LatestFrame,
+        decider: Decider,
+        *,
+        events: EventBus | None = None,
+        config: PipelineConfig | None = None,
+        badge_check: BadgeCheck | None = None,
+    ) -> None:
+        self.engine = engine
+        self.frames = frames
+        self.decider = decider
+        self.events = events or EventBus()
+        self.config = config or PipelineConfig()
+        self.stats = PipelineStats()
+        self._badge_check = badge_check
+        self._tracker = IouTracker()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._badge: _Badge | None = None
+        self._last_token: tuple[str, float] | None = None
+        self._pending: _Pending | None = None
+        self._last_face_at = 0.0
+
+    def start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="recognition", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Finish the frame in hand, then return (cooperative: no thread is killed)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        seen = 0
+        while not self._stop.is_set():
+            frame = self.frames.get(after=seen, timeout=0.2)
+            if frame is None:
+                continue
+            seen = frame.seq
+            try:
+                self.run_once(frame)
+            except Exception:
+                log.exception("frame %d could not be processed", frame.seq)
+
+    def run_once(self, frame: Frame) -> list[KioskEvent]:
+        """Process one frame (time = its capture time); publish and return its events."""
+        now = frame.captured_at
+        out: list[KioskEvent] = []
+        faces = self.engine.detect(frame.image, det_size=self.config.det_size)
+        self.stats.frames += 1
+        self.stats.detections += len(faces)
+        tracks = self._tracker.update(faces, now)
+        if self._badge_check is not None and self.stats.frames % self.config.qr_every == 0:
+            out += self._scan_badge(frame.image, now)
+        guidance = self._step(frame, tracks, now, out)
+        boxes = tuple(
+            FaceBox(t.track_id, t.face.bbox, self._stable(t, now), t.decided) for t in tracks
+        )
+        out.insert(0, FrameAnalysed(frame.seq, frame.size, boxes, guidance, now, time.monotonic()))
+        for event in out:
+            self.events.publish(event)
+        return out
+
+    def _stable(self, track: Track, now: float) -> bool:
+        return track.still_for(now) >= self.config.dwell_s
+
+    def _step(
+        self, frame: Frame, tracks: list[Track], now: float, out: list[KioskEvent]
+    ) -> Guidance | None:
+        """Guidance for this frame, and a decision when the single face is ready."""
+        near = [t for t in tracks if t.face.inter_eye_distance >= _AT_KIOSK_EYE_PX]
+        if not near:
+            if not tracks and now - self._last_face_at > self.config.idle_reset_s:
+                self.decider.reset_tries()
+            return Guidance.MOVE_CLOSER if tracks else None
+        self._last_face_at = now
+        if len(near) > 1:
+            return Guidance.ONE_AT_A_TIME
+        if self._pending is not None:
+            self._continue_challenge(near[0], now, out)
+            return None
+        if near[0].decided:
+            return None  # done with this face while it stays (a new badge clears this)
+        return self._single(near[0], frame, now, out)
+
+    def _single(
+        self, track: Track, frame: Frame, now: float, out: list[KioskEvent]
+    ) -> Guidance | None:
+        """The one face at the kiosk: its guidance, or its recognition once it is ready."""
+        crop = self.engine.recognizer.align(frame.image, track.face.keypoints)
+        report = assess(measure(track.face, crop), Purpose.CHECKIN)
+        if not report.passed:
+            track.still_since = now  # "good for a short moment" starts again
+            return _GUIDANCE[report.issues[0]]
+        if now >= track.next_try_at and self._stable(track, now):
+            self._recognise(track, frame, crop, now, out)
+        return None
+
+    def _recognise(
+        self, track: Track, frame: Frame, crop: BGRImage, now: float, out: list[KioskEvent]
+    ) -> None:
+        vector = self.engine.recognizer.embed([crop])[0]
+        probe = Embedding(vector, self.engine.model_id)
+        badge = self._current_badge(now)
+        match = self.decider.match(probe, only=badge.claims.member_id if badge else None)
+        self.stats.recognitions += 1
+        stable_at = frame.captured_at
+        if match.band is Band.REJECT:
+            track.next_try_at = now + self.config.retry_after_s
+            out.append(self.decider.not_recognised(badge_possible=self._badge_check is not None))
+            return
+        found = _Match(match, probe, crop, stable_at)
+        if self.decider.meeting.liveness.required_for(match.band):
+            challenge = HeadTurnChallenge.start(now)
+            challenge.observe(track.face.keypoints, now)
+            self._pending = _Pending(track.track_id, found, challenge)
+            out.append(LivenessPrompt(challenge.direction))
+            return
+        self._commit(track, found, now, out)
+
+    def _continue_challenge(self, track: Track, now: float, out: list[KioskEvent]) -> None:
+        pending = self._pending
+        assert pending is not None
+        if track.track_id != pending.track_id:
+            verdict = Verdict.FAILED
+            pending.challenge.reason = "A different face came into view. Please try again."
+        else:
+            verdict = pending.challenge.observe(track.face.keypoints, now)
+        if verdict is Verdict.PENDING:
+            return
+        self._pending = None
+        if verdict is Verdict.PASSED:
+            self._commit(track, pending.found, now, out)
+            return
+        track.next_try_at = now + self.config.retry_after_s
+        track.still_since = now
+        out.append(LivenessFailed(pending.challenge.reason))
+        out.append(self.decider.not_recognised(badge_possible=self._badge_check is not None))
+
+    def _commit(self, track: Track, found: _Match, now: float, out: list[KioskEvent]) -> None:
+        badge = self._current_badge(now)
+        event = self.decider.commit(
+            found.match,
+            found.probe,
+            found.crop,
+            method="badge_face" if badge else "face",
+            badge=badge.token if badge else None,
+        )
+        self.stats.commit_latencies.append(time.monotonic() - found.stable_at)
+        out.append(event)
+        track.decided = True
+        self._badge = None
+
+    def _current_badge(self, now: float) -> _Badge | None:
+        if self._badge is not None and now > self._badge.until:
+            self._badge = None
+        return self._badge
+
+    def _scan_badge(self, image: BGRImage, now: float) -> list[KioskEvent]:
+        """A newly shown badge: verify it offline, then the next face is matched 1:1."""
+        assert self._badge_check is not None
+        for token in read_qr_codes(image):
+            if self._last_token and self._last_token[0] == token and now < self._last_token[1]:
+                continue  # the same badge still held up: already handled
+            self._last_token = (token, now + self.config.badge_valid_s)
+            try:
+                claims = self._badge_check(token)
+            except BadgeError as exc:
+                return [BadgeRefused(str(exc))]
+            self._badge = _Badge(claims, token, now + self.config.badge_valid_s)
+            for track in self._tracker.tracks:
+                track.decided = False  # the holder may already be standing there
+            return [BadgeRead(claims.member_id, self.decider.roster.member_name(claims.member_id))]
+        return []
+
+    def reset(self) -> None:
+        """Forget faces, badge and challenge (e.g. when the meeting changes)."""
+        self._tracker.reset()
+        self._badge = None
+        self._pending = None
+        self.decider.reset_tries()

@@ -1,0 +1,157 @@
+"""Badges: verified offline with the server's published keys, read from camera frames,
+then a 1:1 face match against that member only."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+
+import cv2
+import numpy as np
+import pytest
+
+from kiosk.badges import BadgeError, BadgeVerifier
+from kiosk.decisions import Decider
+from kiosk.events import (
+    BadgeRead,
+    BadgeRefused,
+    CheckedIn,
+    FrameAnalysed,
+    KioskEvent,
+    NotRecognised,
+)
+from kiosk.frames import LatestFrame
+from kiosk.inference.engine import FaceEngine
+from kiosk.inference.images import BGRImage
+from kiosk.pipeline import Pipeline
+from kiosk.qr import read_qr_codes
+from server.backend.security.badges import BadgeSigner
+from server.backend.services import badge_images
+from tests.kiosk.pipeline_utils import MEETING, Clock, FakeRecorder, PhotoRoster, lined_up
+
+SECRET = "badge-test-secret-" + "x" * 30
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _issue(member_id: uuid.UUID, badge_id: uuid.UUID | None = None) -> str:
+    return BadgeSigner(SECRET).sign(
+        badge_id=badge_id or uuid.uuid4(), member_id=member_id, issued_at=int(time.time())
+    )
+
+
+def _verifier() -> BadgeVerifier:
+    return BadgeVerifier.from_published(BadgeSigner(SECRET).public_keys())
+
+
+def test_a_server_signed_badge_verifies_offline_and_forgeries_do_not() -> None:
+    member, badge_id = uuid.uuid4(), uuid.uuid4()
+    token = _issue(member, badge_id)
+    claims = _verifier().verify(token)
+    assert (claims.member_id, claims.badge_id) == (member, badge_id)
+    body, signature = token.split(".")
+    payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    forged = _b64(json.dumps({**payload, "mid": str(uuid.uuid4())}).encode()) + "." + signature
+    foreign = BadgeSigner("another-secret-" + "y" * 30).sign(
+        badge_id=badge_id, member_id=member, issued_at=0
+    )
+    refusals = []
+    for bad in (forged, foreign, "garbage", "a.b", token + "x" * 1100):
+        with pytest.raises(BadgeError) as caught:
+            _verifier().verify(bad)
+        refusals.append(str(caught.value))
+    assert refusals == [
+        "This badge is not genuine.",
+        "This badge was signed with a key no longer in use; reissue it.",
+        "This is not a Sonta badge.",
+        "This is not a Sonta badge.",
+        "This is not a Sonta badge.",
+    ]
+    with pytest.raises(BadgeError, match="cancelled"):
+        _verifier().check(token, revoked={badge_id})
+
+
+def _with_badge(frame: BGRImage, token: str, width: int = 200) -> BGRImage:
+    """``frame`` with the printed badge held up beside the face, as a webcam sees it."""
+    qr = cv2.imdecode(np.frombuffer(badge_images.png(token), np.uint8), cv2.IMREAD_COLOR)
+    small = cv2.resize(qr, (width, width), interpolation=cv2.INTER_AREA)
+    out = frame.copy()
+    out[140 : 140 + width, 10 : 10 + width] = small
+    out = cv2.GaussianBlur(out, (3, 3), 0.8)
+    ok, encoded = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    assert ok
+    return cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+
+
+@pytest.mark.model
+def test_a_badge_reads_from_a_webcam_frame_at_arm_length(engine: FaceEngine) -> None:
+    token = _issue(uuid.uuid4())
+    frame = _with_badge(lined_up(engine, "biden"), token, width=180)
+    assert read_qr_codes(frame) == [token]
+    assert read_qr_codes(lined_up(engine, "biden")) == []
+
+
+@pytest.fixture(scope="module")
+def roster(engine: FaceEngine) -> PhotoRoster:
+    return PhotoRoster(engine, {"Barack Obama": "obama", "Joe Biden": "biden"})
+
+
+def _badge_pipeline(
+    engine: FaceEngine, roster: PhotoRoster, recorder: FakeRecorder, revoked: set[uuid.UUID]
+) -> Pipeline:
+    verifier = _verifier()
+    return Pipeline(
+        engine,
+        LatestFrame(),
+        Decider(roster, recorder, MEETING),
+        badge_check=lambda token: verifier.check(token, revoked),
+    )
+
+
+def _decisions(pipeline: Pipeline, frames: list[BGRImage]) -> list[KioskEvent]:
+    events: list[KioskEvent] = []
+    for frame in Clock().frames(frames):
+        events += pipeline.run_once(frame)
+    return [e for e in events if not isinstance(e, FrameAnalysed)]
+
+
+@pytest.mark.model
+def test_badge_then_face_checks_in_that_member_one_to_one(
+    engine: FaceEngine, roster: PhotoRoster
+) -> None:
+    recorder = FakeRecorder()
+    token = _issue(roster.ids["Barack Obama"])
+    frame = _with_badge(lined_up(engine, "obama3"), token)
+    decisions = _decisions(_badge_pipeline(engine, roster, recorder, set()), [frame] * 20)
+    assert decisions[0] == BadgeRead(roster.ids["Barack Obama"], "Barack Obama")
+    assert len(decisions) == 2 and isinstance(decisions[1], CheckedIn)
+    assert decisions[1].method == "badge_face"
+    (record,) = recorder.records
+    assert (record.method, record.badge, record.margin) == ("badge_face", token, None)
+
+
+@pytest.mark.model
+def test_someone_else_s_badge_does_not_check_the_holder_in(
+    engine: FaceEngine, roster: PhotoRoster
+) -> None:
+    recorder = FakeRecorder()
+    frame = _with_badge(lined_up(engine, "obama3"), _issue(roster.ids["Joe Biden"]))
+    decisions = _decisions(_badge_pipeline(engine, roster, recorder, set()), [frame] * 20)
+    assert decisions == [
+        BadgeRead(roster.ids["Joe Biden"], "Joe Biden"),
+        NotRecognised(1, 3),  # 1:1 against Biden only: Obama's face does not match
+    ]
+    assert recorder.records == []
+
+
+@pytest.mark.model
+def test_a_revoked_badge_is_refused(engine: FaceEngine, roster: PhotoRoster) -> None:
+    recorder = FakeRecorder()
+    badge_id = uuid.uuid4()
+    frame = _with_badge(lined_up(engine, "biden"), _issue(roster.ids["Joe Biden"], badge_id))
+    decisions = _decisions(_badge_pipeline(engine, roster, recorder, {badge_id}), [frame] * 4)
+    assert decisions == [BadgeRefused("This badge has been cancelled. Please see a staff member.")]

@@ -1,0 +1,209 @@
+"""The live pipeline on real photos with the real engine, frame by frame (run_once)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import cv2
+import numpy as np
+import pytest
+
+from kiosk.decisions import Decider
+from kiosk.events import (
+    AlreadyCheckedIn,
+    CheckedIn,
+    Fallback,
+    FrameAnalysed,
+    Guidance,
+    KioskEvent,
+    NotRecognised,
+    PendingReview,
+)
+from kiosk.frames import LatestFrame
+from kiosk.inference.engine import FaceEngine
+from kiosk.inference.matching import Thresholds
+from kiosk.pipeline import Pipeline, PipelineConfig
+from tests.kiosk.conftest import photo
+from tests.kiosk.media import fit
+from tests.kiosk.pipeline_utils import MEETING, Clock, FakeRecorder, PhotoRoster, lined_up
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def roster(engine: FaceEngine) -> PhotoRoster:
+    return PhotoRoster(engine, {"Barack Obama": "obama", "Joe Biden": "biden"})
+
+
+@pytest.fixture
+def recorder() -> FakeRecorder:
+    return FakeRecorder()
+
+
+def _pipeline(
+    engine: FaceEngine,
+    roster: PhotoRoster,
+    recorder: FakeRecorder,
+    thresholds: Thresholds | None = None,
+) -> Pipeline:
+    decider = Decider(roster, recorder, MEETING, thresholds=thresholds or Thresholds())
+    return Pipeline(engine, LatestFrame(), decider)
+
+
+def _run(pipeline: Pipeline, frames: list) -> list[KioskEvent]:  # type: ignore[type-arg]
+    events: list[KioskEvent] = []
+    for frame in frames:
+        events += pipeline.run_once(frame)
+    return events
+
+
+def _decisions(events: list[KioskEvent]) -> list[KioskEvent]:
+    return [e for e in events if not isinstance(e, FrameAnalysed)]
+
+
+def test_a_member_is_recognised_once_while_standing_there(
+    engine: FaceEngine, roster: PhotoRoster, recorder: FakeRecorder
+) -> None:
+    pipeline = _pipeline(engine, roster, recorder)
+    clock = Clock()
+    # Another photo of him than the enrolled one, held for two seconds.
+    events = _run(pipeline, clock.frames([lined_up(engine, "obama3")] * 60))
+    decisions = _decisions(events)
+    assert len(decisions) == 1
+    checked = decisions[0]
+    assert isinstance(checked, CheckedIn)
+    assert (checked.name, checked.method, checked.late) == ("Barack Obama", "face", False)
+    assert checked.similarity >= 0.45
+    assert pipeline.stats.recognitions == 1
+    assert len(recorder.records) == 1
+    record = recorder.records[0]
+    assert (record.member_id, record.status, record.evidence_jpeg) == (
+        roster.ids["Barack Obama"],
+        "approved",
+        None,
+    )
+    assert record.probe.shape == (512,) and record.model_id == engine.model_id
+    assert record.second_member_id == roster.ids["Joe Biden"] and record.margin is not None
+    # Recognised only after the face had been still for the dwell time, not on sight.
+    frames = [e for e in events if isinstance(e, FrameAnalysed)]
+    assert len(frames) == 60
+    first_stable = next(i for i, f in enumerate(frames) if f.faces[0].stable)
+    assert first_stable * (1 / 30) >= PipelineConfig().dwell_s - 1e-9
+    assert frames[-1].faces[0].recognised
+
+
+def test_coming_back_says_already_checked_in_and_records_nothing_new(
+    engine: FaceEngine, roster: PhotoRoster, recorder: FakeRecorder
+) -> None:
+    pipeline = _pipeline(engine, roster, recorder)
+    clock = Clock()
+    face = lined_up(engine, "obama2")
+    events = _run(pipeline, clock.frames([face] * 20) + clock.blank(30) + clock.frames([face] * 20))
+    decisions = _decisions(events)
+    assert [type(e) for e in decisions] == [CheckedIn, AlreadyCheckedIn]
+    assert isinstance(decisions[1], AlreadyCheckedIn) and decisions[1].name == "Barack Obama"
+    assert len(recorder.records) == 1
+
+
+def test_a_stranger_gets_three_friendly_tries_then_the_fallback(
+    engine: FaceEngine, roster: PhotoRoster, recorder: FakeRecorder
+) -> None:
+    pipeline = _pipeline(engine, roster, recorder)
+    clock = Clock()
+    # 1.5 s between tries: three tries fit in ~4 s of standing there.
+    events = _run(pipeline, clock.frames([lined_up(engine, "yaoming")] * 130))
+    decisions = _decisions(events)
+    assert decisions == [
+        NotRecognised(1, 3),
+        NotRecognised(2, 3),
+        Fallback(3, badge_possible=False),
+    ]
+    assert recorder.records == []
+
+
+def test_review_band_is_recorded_pending_with_its_evidence_crop(
+    engine: FaceEngine, roster: PhotoRoster, recorder: FakeRecorder
+) -> None:
+    # A recogniser whose accept line sits above every real pair puts him in review.
+    pipeline = _pipeline(engine, roster, recorder, thresholds=Thresholds(accept=0.99))
+    events = _run(pipeline, Clock().frames([lined_up(engine, "obama3")] * 20))
+    decisions = _decisions(events)
+    assert len(decisions) == 1 and isinstance(decisions[0], PendingReview)
+    record = recorder.records[0]
+    assert record.status == "pending_review"
+    assert record.evidence_jpeg is not None
+    crop = cv2.imdecode(np.frombuffer(record.evidence_jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert crop.shape == (112, 112, 3)
+
+
+def test_two_people_who_look_alike_go_to_review_by_the_margin_rule(
+    engine: FaceEngine, recorder: FakeRecorder
+) -> None:
+    twins = PhotoRoster(engine, {"Twin A": "obama", "Twin B": "obama2"})
+    pipeline = _pipeline(engine, twins, recorder)
+    decisions = _decisions(_run(pipeline, Clock().frames([lined_up(engine, "obama3")] * 20)))
+    assert len(decisions) == 1 and isinstance(decisions[0], PendingReview)
+    record = recorder.records[0]
+    assert record.margin is not None and record.margin < 0.08
+    assert record.similarity >= 0.45  # accept-level, yet too close to call
+
+
+def test_the_confirmation_comes_only_after_the_record_was_committed(
+    engine: FaceEngine, roster: PhotoRoster, recorder: FakeRecorder
+) -> None:
+    pipeline = _pipeline(engine, roster, recorder)
+    pipeline.events.subscribe(
+        lambda e: recorder.log.append("confirmed") if isinstance(e, CheckedIn) else None
+    )
+    _run(pipeline, Clock().frames([lined_up(engine, "biden")] * 20))
+    assert recorder.log == ["record", "confirmed"]
+
+
+def test_a_failing_store_never_shows_a_confirmation(
+    engine: FaceEngine, roster: PhotoRoster
+) -> None:
+    class BrokenRecorder(FakeRecorder):
+        def record(self, checkin):  # type: ignore[no-untyped-def]
+            raise OSError("disk full")
+
+    pipeline = _pipeline(engine, roster, BrokenRecorder())
+    heard: list[KioskEvent] = []
+    pipeline.events.subscribe(heard.append)
+    frames = Clock().frames([lined_up(engine, "biden")] * 20)
+    with pytest.raises(OSError, match="disk full"):
+        _run(pipeline, frames)
+    assert not any(isinstance(e, CheckedIn) for e in heard)
+
+
+@pytest.mark.parametrize(
+    ("make", "guidance"),
+    [
+        (lambda e: lined_up(e, "obama", eye_px=14), Guidance.MOVE_CLOSER),
+        (lambda e: (lined_up(e, "obama") * 0.12).astype(np.uint8), Guidance.TOO_DARK),
+        (lambda e: cv2.GaussianBlur(lined_up(e, "obama"), (0, 0), 6), Guidance.HOLD_STILL),
+        (lambda e: fit(photo("t1")), Guidance.ONE_AT_A_TIME),
+    ],
+    ids=["small", "dark", "blurred", "group"],
+)
+def test_guidance_from_the_quality_reasons_and_no_check_in(
+    engine: FaceEngine,
+    roster: PhotoRoster,
+    recorder: FakeRecorder,
+    make,
+    guidance,  # type: ignore[no-untyped-def]
+) -> None:
+    pipeline = _pipeline(engine, roster, recorder)
+    events = _run(pipeline, Clock().frames([make(engine)] * 15))
+    frames = [e for e in events if isinstance(e, FrameAnalysed)]
+    assert {f.guidance for f in frames} == {guidance}
+    assert _decisions(events) == [] and recorder.records == []
+
+
+def test_late_arrivals_are_marked_late(
+    engine: FaceEngine, roster: PhotoRoster, recorder: FakeRecorder
+) -> None:
+    late_meeting = replace(MEETING, late_after=datetime.now(UTC) - timedelta(minutes=1))
+    pipeline = Pipeline(engine, LatestFrame(), Decider(roster, recorder, late_meeting))
+    decisions = _decisions(_run(pipeline, Clock().frames([lined_up(engine, "biden")] * 20)))
+    assert isinstance(decisions[0], CheckedIn) and decisions[0].late

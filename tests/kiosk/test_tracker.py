@@ -1,0 +1,65 @@
+"""The IoU tracker on real detections: one id per face, stillness, leaving and returning."""
+
+from __future__ import annotations
+
+import pytest
+
+from kiosk.inference.engine import FaceEngine
+from kiosk.pipeline import PipelineConfig
+from kiosk.tracker import IouTracker, iou
+from tests.kiosk.conftest import photo
+from tests.kiosk.media import fit
+from tests.kiosk.pipeline_utils import lined_up
+
+pytestmark = pytest.mark.model
+
+
+def test_iou_of_boxes() -> None:
+    assert iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(50 / 150)
+    assert iou((0, 0, 10, 10), (10, 0, 20, 10)) == 0.0
+
+
+def _faces(engine: FaceEngine, image):  # type: ignore[no-untyped-def]
+    return engine.detect(image, det_size=320)
+
+
+def test_a_face_walking_in_then_standing_keeps_one_id_and_becomes_still(
+    engine: FaceEngine,
+) -> None:
+    tracker = IouTracker()
+    walking = [lined_up(engine, "obama", centre=(200.0 + 12 * i, 220.0)) for i in range(8)]
+    standing = [lined_up(engine, "obama", centre=(296.0 + (i % 2), 220.0)) for i in range(8)]
+    ids, still = [], []
+    for index, frame in enumerate(walking + standing):
+        now = index / 15
+        (track,) = tracker.update(_faces(engine, frame), now)
+        ids.append(track.track_id)
+        still.append(track.still_for(now))
+    assert set(ids) == {1}
+    assert max(still[:8]) < PipelineConfig().dwell_s  # 12 px a frame: walking, never still
+    assert still[-1] == pytest.approx(7 / 15)  # still since the first standing frame
+
+
+def test_each_person_in_a_group_keeps_their_own_id(engine: FaceEngine) -> None:
+    tracker = IouTracker()
+    group = fit(photo("t1"))
+    first = tracker.update(_faces(engine, group), 0.0)
+    second = tracker.update(_faces(engine, group), 1 / 15)
+    assert len(first) == 6
+    assert [t.track_id for t in first] == [t.track_id for t in second]
+    assert len({t.track_id for t in first}) == 6
+
+
+def test_a_short_gap_is_forgiven_but_someone_who_left_is_new(engine: FaceEngine) -> None:
+    tracker = IouTracker()
+    faces = _faces(engine, lined_up(engine, "biden"))
+    (before,) = tracker.update(faces, 0.0)
+    tracker.update([], 0.3)
+    (after_blink,) = tracker.update(faces, 0.5)
+    tracker.update([], 1.0)
+    tracker.update([], 1.4)
+    (returned,) = tracker.update(faces, 1.5)
+    assert after_blink.track_id == before.track_id
+    assert returned.track_id != before.track_id
+    assert len(before.keypoints) == 2 and len(returned.keypoints) == 1
