@@ -9,6 +9,7 @@ import argparse
 import getpass
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -37,6 +38,21 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     reset.add_argument("email")
     reset.set_defaults(handler=run_admin_reset_password)
+    enrol = admin_commands.add_parser(
+        "enrol",
+        help="enrol a member's face from photos, through the running face-service",
+        description="Enrol a member's face from one or more photos of them alone. Each "
+        "photo passes the enrolment quality gates (one face, large, sharp, well lit, "
+        "facing the camera); the photos are not kept.",
+    )
+    enrol.add_argument("member", help="the member's email, member code or id")
+    enrol.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
+    enrol.add_argument(
+        "--consent",
+        action="store_true",
+        help="record now that the member has given biometric consent (required once)",
+    )
+    enrol.set_defaults(handler=run_admin_enrol)
     purge = admin_commands.add_parser(
         "purge-evidence", help="erase review evidence images past their retention period"
     )
@@ -141,6 +157,17 @@ def run_admin_reset_password(args: argparse.Namespace) -> int:
         return 2
     return _with_database(
         lambda: reset_password(settings, email=args.email, read_password=read_password)
+    )
+
+
+def run_admin_enrol(args: argparse.Namespace) -> int:
+    from server.backend.admin_enrol import enrol_photos  # noqa: PLC0415
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    return _with_database(
+        lambda: enrol_photos(settings, who=args.member, photos=args.photos, consent=args.consent)
     )
 
 

@@ -121,14 +121,14 @@ def delete_member(*, session: Session, member: Member) -> None:
     session.flush()
 
 
-def set_consent(*, session: Session, member: Member, given: bool, by: Admin) -> int:
+def set_consent(*, session: Session, member: Member, given: bool, by: Admin | None) -> int:
     """Record consent given or withdrawn; withdrawing erases the member's templates.
 
     Returns the number of templates erased.
     """
     member.consent_given = given
     member.consent_changed_at = utcnow()
-    member.consent_changed_by_id = by.id
+    member.consent_changed_by_id = by.id if by else None
     erased = 0
     if not given:
         erased = delete_templates(session=session, member_id=member.id)

@@ -105,7 +105,7 @@ def enrol(
     member: Member,
     embedding: list[float],
     model_id: str,
-    by: Admin,
+    by: Admin | None,
 ) -> FaceTemplate:
     """Store a kiosk-computed embedding for `member`, after every check that protects it."""
     _check_enrolment(member, model_id, face_model)
@@ -131,7 +131,7 @@ def enrol(
         key_version=sealed.key_version,
         nonce=sealed.nonce,
         ciphertext=sealed.ciphertext,
-        created_by_id=by.id,
+        created_by_id=by.id if by else None,
     )
     session.add(row)
     session.flush()

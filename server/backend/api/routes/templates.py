@@ -9,13 +9,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, UploadFile, status
 
 from server.backend.api.deps import BackendDep, ClientIp, CurrentAdmin, SessionDep
 from server.backend.crud import audit, gallery
 from server.backend.crud import members as members_crud
 from server.backend.crud import templates as crud
+from server.backend.errors import PayloadTooLargeError
 from server.backend.schemas import Message, TemplateCreate, TemplatePublic
+from server.backend.services import enrolment
 
 router = APIRouter(prefix="/members/{member_id}/templates", tags=["face templates"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Message}}
@@ -65,6 +67,45 @@ def enrol_template(
         target_type="member",
         target_id=member.id,
         details={"template_id": str(row.id), "model_id": row.model_id},
+        client_ip=ip,
+    )
+    session.commit()
+    return TemplatePublic.model_validate(row)
+
+
+@router.post(
+    "/photo",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        **NOT_FOUND,
+        409: {"description": "No consent, or the face belongs to someone else"},
+        413: {"model": Message},
+        422: {"description": "Not a usable photo: `issues` and `reasons` say what to change"},
+        503: {"model": Message},
+    },
+)
+def enrol_photo(
+    member_id: uuid.UUID,
+    photo: UploadFile,
+    *,
+    backend: BackendDep,
+    session: SessionDep,
+    actor: CurrentAdmin,
+    ip: ClientIp,
+) -> TemplatePublic:
+    """Enrol a face from a photo of the member alone; the photo itself is not kept."""
+    member = members_crud.get(session=session, member_id=member_id)
+    data = photo.file.read(enrolment.PHOTO_MAX_BYTES + 1)
+    if len(data) > enrolment.PHOTO_MAX_BYTES:
+        raise PayloadTooLargeError("The photo is larger than 10 MB; send a smaller one.")
+    row = enrolment.enrol_photo(backend, session, member=member, photo=data, by=actor)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="template.enrol",
+        target_type="member",
+        target_id=member.id,
+        details={"template_id": str(row.id), "model_id": row.model_id, "source": "photo"},
         client_ip=ip,
     )
     session.commit()

@@ -1,0 +1,102 @@
+"""`sonta admin enrol MEMBER PHOTO...`: enrol faces from photos on the server machine.
+
+The member is named by email, member code or id. Each photo goes through the running
+face-service (FACE_SERVICE_URL) with the enrolment gates, exactly as the
+`/api/members/{id}/templates/photo` endpoint does; photos are read, never copied.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from server.backend.config import Settings
+from server.backend.context import Backend, build_backend
+from server.backend.crud import audit
+from server.backend.crud import members as members_crud
+from server.backend.errors import SontaServerError
+from server.backend.migrate import upgrade_to_head
+from server.backend.models import Member
+from server.backend.services import enrolment
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def find_member(session: Session, who: str) -> Member | None:
+    """The member with this email, member code or id."""
+    if "@" in who:
+        query = select(Member).where(func.lower(Member.email) == who.strip().lower())
+        return session.scalars(query).first()
+    try:
+        return session.get(Member, uuid.UUID(who))
+    except ValueError:
+        return members_crud.by_code(session=session, code=who)
+
+
+def _explain(exc: SontaServerError) -> str:
+    reasons = exc.details.get("reasons") if isinstance(exc.details, dict) else None
+    return exc.message + "".join(f"\n    - {r}" for r in reasons or [])
+
+
+def _enrol_one(backend: Backend, session: Session, member: Member, path: Path) -> bool:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        _say(f"{path}: cannot be read ({exc.strerror or exc}).")
+        return False
+    if len(data) > enrolment.PHOTO_MAX_BYTES:
+        _say(f"{path}: larger than 10 MB; use a smaller photo.")
+        return False
+    try:
+        row = enrolment.enrol_photo(backend, session, member=member, photo=data, by=None)
+    except SontaServerError as exc:
+        session.rollback()
+        _say(f"{path}: not enrolled: {_explain(exc)}")
+        return False
+    audit.record(
+        session=session,
+        actor=None,
+        action="template.enrol",
+        target_type="member",
+        target_id=member.id,
+        details={"template_id": str(row.id), "source": "cli photo"},
+    )
+    session.commit()
+    _say(f"{path}: enrolled for {member.full_name}.")
+    return True
+
+
+def enrol_photos(settings: Settings, *, who: str, photos: list[Path], consent: bool) -> int:
+    """Enrol each photo; exit code 0 when every photo was enrolled, 1 otherwise."""
+    backend = build_backend(settings)
+    try:
+        if settings.embedded_database:
+            upgrade_to_head(backend.engine)
+        with backend.sessions() as session:
+            member = find_member(session, who)
+            if member is None:
+                _say(f"No member has the email, member code or id {who!r}.")
+                return 1
+            if consent and not member.consent_given:
+                members_crud.set_consent(session=session, member=member, given=True, by=None)
+                audit.record(
+                    session=session,
+                    actor=None,
+                    action="member.consent_given",
+                    target_type="member",
+                    target_id=member.id,
+                    details={"source": "cli"},
+                )
+                session.commit()
+                _say(f"Recorded biometric consent for {member.full_name}.")
+            done = sum(_enrol_one(backend, session, member, p) for p in photos)
+    finally:
+        backend.close()
+    _say(f"{done} of {len(photos)} photo(s) enrolled.")
+    return 0 if done == len(photos) else 1
