@@ -22,25 +22,58 @@ from kiosk.inference.errors import FaceEngineError
 from kiosk.inference.packs import KNOWN_PACKS
 
 EXIT_ERROR = 1
+MAX_DET_SIZE = 1280
 PURPOSES = ("enrolment", "checkin")  # kiosk.inference.quality.Purpose values
 
 
 def register(subparsers: Any) -> None:
-    face = subparsers.add_parser("face", help="the face engine: detect, compare, model packs")
+    face = subparsers.add_parser(
+        "face", help="the face engine: detect, compare, calibrate, model packs"
+    )
     commands = face.add_subparsers(dest="face_command", required=True, metavar="COMMAND")
 
     detect = commands.add_parser("detect", help="faces, keypoints and quality of images")
     detect.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     detect.add_argument("--purpose", choices=PURPOSES, default="enrolment")
-    detect.add_argument("--det-size", type=int, default=640, choices=[160, 320, 480, 640])
+    detect.add_argument(
+        "--det-size",
+        type=det_size,
+        default=640,
+        help=f"detector input size: a multiple of 32 up to {MAX_DET_SIZE} (default 640)",
+    )
     _common(detect)
     detect.set_defaults(handler=_command("detect"))
 
     compare = commands.add_parser("compare", help="similarity of the main faces of two images")
     compare.add_argument("first", type=Path, metavar="A")
     compare.add_argument("second", type=Path, metavar="B")
+    compare.add_argument(
+        "--skip-gates",
+        action="store_true",
+        help="compare even faces that fail the check-in quality gates (they are still reported)",
+    )
     _common(compare)
     compare.set_defaults(handler=_command("compare"))
+
+    calibrate = commands.add_parser(
+        "calibrate", help="measure the pack's thresholds on labelled photos"
+    )
+    calibrate.add_argument("folder", type=Path, metavar="DIR")
+    calibrate.add_argument(
+        "--identities",
+        type=Path,
+        metavar="FILE",
+        help="JSON mapping each person to their photos (paths relative to DIR); default: "
+        "DIR/identities.json, else one sub-folder of DIR per person",
+    )
+    calibrate.add_argument(
+        "--target-far",
+        type=float,
+        default=0.001,
+        help="false accepts per search to aim for when suggesting thresholds (default 0.001)",
+    )
+    _common(calibrate)
+    calibrate.set_defaults(handler=_command("calibrate"))
 
     models = commands.add_parser("models", help="known model packs and which are present")
     models.add_argument("--json", action="store_true", help="print JSON")
@@ -51,6 +84,20 @@ def register(subparsers: Any) -> None:
     fetch.add_argument("--url", help="download from this URL instead of the official release")
     fetch.add_argument("--json", action="store_true", help="print JSON")
     fetch.set_defaults(handler=_command("fetch"))
+
+
+def det_size(text: str) -> int:
+    """A detector input size: SCRFD's strides need a multiple of 32."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 32 or value > MAX_DET_SIZE or value % 32:
+        raise argparse.ArgumentTypeError(
+            f"{text} is not a multiple of 32 between 32 and {MAX_DET_SIZE} (e.g. 640, or 1024 "
+            "for a group photo)"
+        )
+    return value
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

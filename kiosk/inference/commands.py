@@ -6,8 +6,10 @@ import argparse
 import json
 import sys
 from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Any
 
+from kiosk.inference import calibration_run
 from kiosk.inference.download import PackDownloader
 from kiosk.inference.engine import AnalyzedFace, EngineConfig, FaceEngine
 from kiosk.inference.errors import ImageError, ModelPackError
@@ -19,6 +21,7 @@ from kiosk.inference.packs import (
     default_cache_dir,
     get_pack_spec,
     missing_files,
+    pack_thresholds,
     package_dir,
 )
 from kiosk.inference.quality import Purpose, image_issues
@@ -74,26 +77,65 @@ def detect(args: argparse.Namespace) -> int:
 
 
 def compare(args: argparse.Namespace) -> int:
+    """Similarity of the largest faces, after the check-in gates (unless --skip-gates)."""
     engine = _engine(args)
-    embeddings = []
-    for path in (args.first, args.second):
-        decoded = read_image_file(path)
-        faces = engine.analyze(decoded.pixels, scale=decoded.scale)
-        if not faces:
-            raise ImageError(
-                f"{path}: no face found. Use a photo where the face is clearly visible."
-            )
-        largest = max(faces, key=lambda a: a.face.inter_eye_distance)
-        assert largest.embedding is not None  # analyze(embed=True) always embeds
-        embeddings.append(largest.embedding)
-    similarity = embeddings[0].similarity(embeddings[1])
-    band = band_for(similarity)
+    chosen = [_main_face(engine, path) for path in (args.first, args.second)]
+    failed = [
+        f"{path}: {' '.join(face.quality.reasons)}"
+        for path, face in zip((args.first, args.second), chosen, strict=True)
+        if not face.quality.passed
+    ]
+    blocked = bool(failed) and not args.skip_gates
+    similarity = None
+    band = None
+    if not blocked:
+        assert chosen[0].embedding is not None and chosen[1].embedding is not None
+        similarity = chosen[0].embedding.similarity(chosen[1].embedding)
+        band = band_for(similarity, pack_thresholds(engine.spec)[0]).value
     if args.json:
         _print_json(
-            {"model": _model_json(engine), "similarity": round(similarity, 4), "band": band.value}
+            {
+                "model": _model_json(engine),
+                "similarity": None if similarity is None else round(similarity, 4),
+                "band": band,
+                "gates": "skipped" if args.skip_gates else "checkin",
+                "images": [
+                    {"path": str(path), "quality": _face_json(face, 1.0)["quality"]}
+                    for path, face in zip((args.first, args.second), chosen, strict=True)
+                ],
+            }
         )
+    elif similarity is not None:
+        print(f"similarity {similarity:.3f}: {band} (model {engine.model_id})")
+    for line in failed:
+        print(f"{'warning' if args.skip_gates else 'error'}: {line}", file=sys.stderr)
+    if blocked:
+        print(
+            "error: a face fails the check-in quality gates, so the server would refuse it; "
+            "use --skip-gates to compare anyway.",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    return 0
+
+
+def _main_face(engine: FaceEngine, path: Path) -> AnalyzedFace:
+    """The largest face of the image, assessed with the check-in gates."""
+    decoded = read_image_file(path)
+    faces = engine.analyze(decoded.pixels, purpose=Purpose.CHECKIN, scale=decoded.scale)
+    if not faces:
+        raise ImageError(f"{path}: no face found. Use a photo where the face is clearly visible.")
+    return max(faces, key=lambda a: a.face.inter_eye_distance)
+
+
+def calibrate(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    report, document = calibration_run.run(engine, args)
+    if args.json:
+        _print_json({"model": _model_json(engine), **document})
     else:
-        print(f"similarity {similarity:.3f}: {band.value} (model {engine.model_id})")
+        print(f"model {engine.model_id}")
+        print(calibration_run.render(report, document))
     return 0
 
 

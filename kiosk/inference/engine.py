@@ -17,7 +17,15 @@ from kiosk.inference.download import PackDownloader
 from kiosk.inference.errors import QualityError
 from kiosk.inference.faces import DetectedFace, Embedding
 from kiosk.inference.images import BGRImage
-from kiosk.inference.packs import DEFAULT_PACK, PackSpec, ResolvedPack, resolve_pack
+from kiosk.inference.matching import Thresholds
+from kiosk.inference.packs import (
+    DEFAULT_PACK,
+    PackSpec,
+    ResolvedPack,
+    pack_thresholds,
+    resolve_pack,
+    unmeasured_warning,
+)
 from kiosk.inference.quality import Purpose, QualityReport, assess, image_issues, measure
 from kiosk.inference.recognizer import FaceRecognizer
 from kiosk.inference.sessions import ThreadSettings, create_session
@@ -89,6 +97,8 @@ class FaceEngine:
             create_session(pack.recognizer_path, settings), pack.recognizer_path
         )
         engine = cls(detector, recognizer, pack.spec)
+        if not engine.thresholds_measured:
+            log.warning(unmeasured_warning(pack.spec))
         if warm_up_sizes:
             detector.warm_up(warm_up_sizes)
         log.info("face model pack %s loaded (model id %s)", pack.spec.name, engine.model_id)
@@ -101,6 +111,15 @@ class FaceEngine:
     @property
     def model_id(self) -> str:
         return self.spec.model_id
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The pack's decision thresholds (the most conservative known if never measured)."""
+        return pack_thresholds(self.spec)[0]
+
+    @property
+    def thresholds_measured(self) -> bool:
+        return pack_thresholds(self.spec)[1]
 
     def detect(self, image: BGRImage, *, det_size: int = ENROLMENT_DET_SIZE) -> list[DetectedFace]:
         return self.detector.detect(image, det_size=det_size)

@@ -3,23 +3,22 @@
 Similarities are cosine similarities of L2-normalised embeddings, in [-1, 1]. They are
 shown as similarities, never as "percent confidence".
 
-Default thresholds, measured with the offline pack (w600k_mbf) on real photos
-(tests/kiosk/inference/test_matching.py re-measures them):
-- same person: 0.65-0.72 across the three Obama photos; Yao Ming's portrait vs his face
-  among 22 in players.jpg: 0.63;
-- different people: at most 0.33 over 678 pairs (Obama, Biden, Yao Ming, the six people
-  of t1.jpg, the faces of players.jpg and gdp.jpg), 99th percentile 0.26.
-So ``accept`` sits well above every impostor and below every genuine pair seen, and the
-review band catches the rare high impostor for a person to decide. The ResNet-50
-recogniser of buffalo_l separates people at least as well (its weights cannot be
-downloaded here, so these values are not re-measured on it).
+Thresholds belong to the recogniser: each pack's are kept, with the measurement they
+came from, in ``kiosk.inference.packs`` (``pack_thresholds``). ``DEFAULT_THRESHOLDS``
+are the offline pack's (MobileFaceNet) for one-to-few comparisons. Searching many
+people gives an unknown face many chances, so the accept threshold rises with the
+number of people searched (``Thresholds.for_gallery``, measured by
+``kiosk.inference.calibration``); the margin guards look-alikes among the enrolled.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 
 class Band(enum.Enum):
@@ -33,6 +32,22 @@ class Thresholds:
     accept: float = 0.45  # at or above: the same person
     review: float = 0.30  # between review and accept: a person decides
     margin: float = 0.08  # best person must beat the second-best person by this much
+    # (people, accept) measured points: searching more people needs a higher accept, as an
+    # unknown face gets one chance per person (kiosk.inference.calibration). Empty: fixed.
+    by_gallery: tuple[tuple[int, float], ...] = ()
+
+    def for_gallery(self, people: int) -> Thresholds:
+        """The thresholds for a 1:N search among ``people``: accept raised as measured.
+
+        Between measured sizes the accept is interpolated in log(people); beyond the
+        largest measured size it stays at that size's value (nothing larger was measured).
+        """
+        if not self.by_gallery or people <= 1:
+            return self
+        points = [(1, self.accept), *self.by_gallery]
+        sizes = [math.log(max(n, 1)) for n, _ in points]
+        raised = float(np.interp(math.log(people), sizes, [a for _, a in points]))
+        return replace(self, accept=max(self.accept, round(raised, 3)))
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -69,9 +84,18 @@ def band_for(similarity: float, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> 
 
 
 def decide(
-    candidates: Sequence[Candidate], thresholds: Thresholds = DEFAULT_THRESHOLDS
+    candidates: Sequence[Candidate],
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    *,
+    people: int | None = None,
 ) -> MatchDecision:
-    """Decision for candidates sorted best first, one per person (as Gallery.search gives)."""
+    """Decision for candidates sorted best first, one per person (as Gallery.search gives).
+
+    ``people`` is how many people were searched: the accept threshold rises with it
+    (``Thresholds.for_gallery``); None keeps the thresholds as given.
+    """
+    if people is not None:
+        thresholds = thresholds.for_gallery(people)
     if not candidates:
         return MatchDecision(Band.REJECT, None, None, "nobody is enrolled for this meeting")
     best = candidates[0]

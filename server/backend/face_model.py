@@ -1,17 +1,20 @@
-"""Adapter to the shared face engine: which recogniser the server expects, and its threshold.
+"""Adapter to the shared face engine: which recogniser the server expects, and its thresholds.
 
 The server never runs a model here; it only needs the identity of its pack's recogniser
-(to refuse embeddings from another one) and the accept threshold (for the duplicate
-check). Both come from the shared engine, `kiosk.inference`, whose modules used here
-are light (no model, no onnxruntime).
+(to refuse embeddings from another one) and the pack's decision thresholds (for the
+duplicate check and the phone check-in). Both come from the shared engine,
+`kiosk.inference`, whose modules used here are light (no model, no onnxruntime).
 """
 
 from __future__ import annotations
 
+import logging
+
 from kiosk.inference.errors import UnknownPackError
-from kiosk.inference.matching import DEFAULT_THRESHOLDS
-from kiosk.inference.packs import get_pack_spec
+from kiosk.inference.packs import get_pack_spec, pack_thresholds, unmeasured_warning
 from server.backend.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 
 class ServerFaceModel:
@@ -24,5 +27,9 @@ class ServerFaceModel:
             raise ConfigError(str(exc)) from exc
         self.pack_name = pack_name
         self.model_id = spec.model_id
+        # The pack's measured thresholds, or the most conservative known ones.
+        self.thresholds, measured = pack_thresholds(spec)
+        if not measured:
+            logger.warning(unmeasured_warning(spec))
         # At or above this cosine similarity two embeddings are the same person.
-        self.accept_threshold = float(DEFAULT_THRESHOLDS.accept)
+        self.accept_threshold = float(self.thresholds.accept)

@@ -196,3 +196,79 @@ def test_other_commands_do_not_load_the_inference_stack() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def small_face(tmp_path: Path, factor: float = 0.1) -> Path:
+    """obama2 shrunk until its eyes are ~13 pixels apart, on a 640x480 background."""
+    small = cv2.resize(cv2.imread(str(photo_path("obama2"))), None, fx=factor, fy=factor)
+    canvas = np.full((480, 640, 3), 120, np.uint8)
+    canvas[100 : 100 + small.shape[0], 200 : 200 + small.shape[1]] = small
+    path = tmp_path / "far-away.jpg"
+    cv2.imwrite(str(path), canvas)
+    return path
+
+
+def test_compare_applies_the_checkin_gates_and_reports_them(tmp_path: Path) -> None:
+    far = str(small_face(tmp_path))
+    refused = sonta("face", "compare", "--json", far, str(photo_path("obama")), cache=tmp_path)
+    assert refused.returncode == 1
+    assert "too small" in refused.stderr.lower() and "--skip-gates" in refused.stderr
+    document = as_json(refused)
+    assert (document["similarity"], document["band"], document["gates"]) == (None, None, "checkin")
+    first, second = document["images"]
+    assert first["quality"]["issues"] == ["too_small"]
+    assert first["quality"]["measures"]["inter_eye_px"] < 16
+    assert second["quality"]["passed"] is True
+    forced = sonta(
+        "face", "compare", "--json", "--skip-gates", far, str(photo_path("obama")), cache=tmp_path
+    )
+    assert forced.returncode == 0, forced.stderr
+    assert as_json(forced)["similarity"] is not None and as_json(forced)["gates"] == "skipped"
+    assert "warning:" in forced.stderr and "too small" in forced.stderr.lower()
+
+
+@pytest.mark.parametrize("size", ["1024", "1280", "416"])
+def test_detect_accepts_any_multiple_of_32_up_to_1280(tmp_path: Path, size: str) -> None:
+    result = sonta(
+        "face", "detect", "--json", "--det-size", size, str(photo_path("t1")), cache=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(as_json(result)["images"][0]["faces"]) == 6
+
+
+@pytest.mark.parametrize("size", ["1000", "1312", "0", "big"])
+def test_detect_refuses_other_det_sizes_with_usage_help(tmp_path: Path, size: str) -> None:
+    result = sonta("face", "detect", "--det-size", size, str(photo_path("t1")), cache=tmp_path)
+    assert result.returncode == 2
+    assert "multiple of 32" in result.stderr
+
+
+def test_calibrate_reports_distributions_rates_and_suggestions(tmp_path: Path) -> None:
+    """A folder per person, as an operator would lay out their own photos."""
+    for person, names in {"obama": ["obama", "obama2", "obama3"], "biden": ["biden"]}.items():
+        (tmp_path / "photos" / person).mkdir(parents=True)
+        for name in names:
+            (tmp_path / "photos" / person / f"{name}.jpg").write_bytes(
+                photo_path(name).read_bytes()
+            )
+    (tmp_path / "photos" / "biden" / "notes.jpg").write_text("not a photo")
+    result = sonta("face", "calibrate", "--json", str(tmp_path / "photos"), cache=tmp_path)
+    assert result.returncode == 0, result.stderr
+    document = as_json(result)
+    assert (document["people"], document["photos"]) == (2, 4)
+    assert document["skipped"][0]["path"].endswith("notes.jpg")
+    assert document["genuine"]["pairs"] == 3 and document["impostor"]["pairs"] == 3
+    assert document["genuine"]["minimum"] > document["impostor"]["maximum"]
+    assert document["thresholds"] == {"accept": 0.45, "review": 0.3, "margin": 0.08}
+    assert document["at_accept"]["false_accepts"] == 0
+    assert [s["people"] for s in document["gallery_sizes"]] == [1, 100, 1000, 10000]
+    text = sonta("face", "calibrate", str(tmp_path / "photos"), cache=tmp_path)
+    assert "genuine" in text.stdout and "sugg. accept" in text.stdout
+
+
+def test_calibrate_without_enough_labelled_people_says_what_to_do(tmp_path: Path) -> None:
+    (tmp_path / "only").mkdir()
+    (tmp_path / "only" / "a.jpg").write_bytes(photo_path("obama").read_bytes())
+    result = sonta("face", "calibrate", str(tmp_path), cache=tmp_path)
+    assert result.returncode == 1 and result.stdout == ""
+    assert "at least two people" in result.stderr and "--identities" in result.stderr
