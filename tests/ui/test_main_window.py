@@ -1,0 +1,160 @@
+"""The window as a view over the core's event bus, sync status and frame mailbox."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from kiosk.events import (
+    CheckedIn,
+    EventBus,
+    FaceBox,
+    FrameAnalysed,
+    NotRecognised,
+    SourceState,
+    SourceStateChanged,
+)
+from kiosk.frames import LatestFrame
+from kiosk.inference.images import read_image_file
+from kiosk.lock import PinLock
+from kiosk.status import SyncStatus
+from ui.flow import FlowTiming, Screen, Sound
+from ui.main_window import MainWindow, WindowServices
+
+FACES = Path(__file__).resolve().parents[1] / "data" / "faces"
+
+
+class FakeSounds:
+    def __init__(self) -> None:
+        self.enabled = True
+        self.played: list[Sound] = []
+
+    def play(self, sound: Sound) -> None:
+        self.played.append(sound)
+
+
+@pytest.fixture
+def frames() -> LatestFrame:
+    mailbox = LatestFrame()
+    mailbox.put(read_image_file(FACES / "obama.jpg").pixels)
+    return mailbox
+
+
+@pytest.fixture
+def window(qtbot: QtBot, frames: LatestFrame, tmp_path: Path) -> Iterator[MainWindow]:
+    services = WindowServices(
+        events=EventBus(),
+        frames=lambda: frames,
+        status=SyncStatus(),
+        sounds=FakeSounds(),
+        lock=PinLock(tmp_path / "lock.json"),
+        timing=FlowTiming(message=0.5, idle_after=60),
+    )
+    win = MainWindow(services)
+    win.resize(1280, 800)
+    win.show()
+    yield win
+    # Not left to qtbot, which closes widgets before fixtures end: a locked window refuses.
+    win.locked = False
+    win.close()
+    win.deleteLater()
+
+
+def publish_from_thread(bus: EventBus, event: object) -> None:
+    """The core publishes on its own threads; do the same."""
+    thread = threading.Thread(target=bus.publish, args=(event,))
+    thread.start()
+    thread.join()
+
+
+def test_preview_paints_the_newest_frame_and_the_face_boxes(
+    qtbot: QtBot, window: MainWindow, frames: LatestFrame
+) -> None:
+    preview = window.live.preview
+    qtbot.waitUntil(lambda: preview.frame_seq == frames.seq and preview.painted_frames > 0)
+    newer = frames.put(read_image_file(FACES / "biden.jpg").pixels)
+    qtbot.waitUntil(lambda: preview.frame_seq == newer.seq)
+    box = FaceBox(1, (10.0, 10.0, 200.0, 200.0), stable=True, recognised=False)
+    analysis = FrameAnalysed(newer.seq, newer.size, (box,), None, 0.0, 0.0)
+    publish_from_thread(window.services.events, analysis)
+    qtbot.waitUntil(lambda: window.flow.analysis == analysis)
+
+
+def test_a_check_in_from_a_core_thread_shows_the_name_and_plays_the_sound(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    event = CheckedIn(uuid.uuid4(), "Ama Owusu", datetime.now(UTC), False, "face", 0.8, "k")
+    with qtbot.waitSignal(window.message_shown):
+        publish_from_thread(window.services.events, event)
+    assert window.current_screen is Screen.MESSAGE
+    assert window.message.headline.text() == "Welcome, Ama Owusu"
+    assert window.services.sounds.played == [Sound.SUCCESS]  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: window.current_screen is Screen.LIVE, timeout=3000)
+
+
+def test_retry_message_and_failure_sound(qtbot: QtBot, window: MainWindow) -> None:
+    with qtbot.waitSignal(window.message_shown):
+        publish_from_thread(window.services.events, NotRecognised(tries=1, max_tries=3))
+    assert "try 1 of 3" in window.message.detail.text()
+    assert window.services.sounds.played == [Sound.FAILURE]  # type: ignore[attr-defined]
+
+
+def test_lost_camera_shows_in_the_status_bar_and_on_the_preview(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    publish_from_thread(window.services.events, SourceStateChanged(SourceState.LOST, "unplugged"))
+    qtbot.waitUntil(lambda: window.status_bar.camera.text() == "Camera lost")
+    assert window.live.preview.frame_seq == 0  # the stale picture is not kept up
+    publish_from_thread(window.services.events, SourceStateChanged(SourceState.LIVE))
+    qtbot.waitUntil(lambda: window.status_bar.camera.text() == "Camera live")
+
+
+def test_sync_status_reaches_the_status_bar(qtbot: QtBot, window: MainWindow) -> None:
+    status = window.services.status
+    assert status is not None
+    thread = threading.Thread(
+        target=status.update, kwargs={"connection": "offline", "queue_depth": 3}
+    )
+    thread.start()
+    thread.join()
+    qtbot.waitUntil(lambda: window.status_bar.queue.text() == "3 check-ins waiting to send")
+    assert window.status_bar.connection.text().endswith("Offline")
+
+
+def test_leaving_full_screen_without_the_pin_is_refused(qtbot: QtBot, window: MainWindow) -> None:
+    lock = window.services.lock
+    assert lock is not None
+    lock.set_pin("4321")
+    window.enter_lockdown()
+    qtbot.waitUntil(window.isFullScreen)
+    assert not window.close()  # closing asks for the PIN instead
+    dialog = window.pin_dialog
+    assert dialog is not None and dialog.isVisible()
+    dialog.pin.setText("1111")
+    dialog.try_pin()
+    assert "not right" in dialog.error.text()
+    assert window.isFullScreen() and window.locked
+    dialog.pin.setText("4321")
+    dialog.try_pin()
+    qtbot.waitUntil(lambda: not window.isFullScreen())
+    assert not window.locked
+
+
+def test_escape_in_lockdown_asks_for_the_pin(qtbot: QtBot, window: MainWindow) -> None:
+    lock = window.services.lock
+    assert lock is not None
+    lock.set_pin("4321")
+    window.enter_lockdown()
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    dialog = window.pin_dialog
+    assert dialog is not None
+    dialog.reject()
+    qtbot.waitUntil(lambda: window.pin_dialog is None)
+    assert window.isFullScreen() and window.locked

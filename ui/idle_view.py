@@ -1,0 +1,83 @@
+"""The idle screen: meeting name, clock, present/expected, and the phone check-in QR."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from kiosk.board import MeetingBoard
+from ui import theme
+from ui.qr_widget import QrWidget
+
+
+def counts_text(board: MeetingBoard) -> str:
+    if board.expected is None:
+        return f"{board.present} checked in"
+    return f"{board.present} of {board.expected} checked in"
+
+
+class IdleView(QWidget):
+    """Shown when nobody is at the camera; stands beside the QR in landscape, above it
+    in portrait."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("screen")
+        self.title = QLabel("Sonta Attendance")
+        self.clock = QLabel()
+        self.counts = QLabel()
+        self.invite = QLabel("Step up to the camera to check in")
+        self.qr = QrWidget()
+        self.qr_caption = QLabel()
+        self.qr_caption.setObjectName("muted")
+        for label in (self.title, self.clock, self.counts, self.invite, self.qr_caption):
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setWordWrap(True)
+        text = QVBoxLayout()
+        text.addStretch(1)
+        for label in (self.title, self.clock, self.counts, self.invite):
+            text.addWidget(label)
+        text.addStretch(1)
+        code = QVBoxLayout()
+        code.addWidget(self.qr, 1)
+        code.addWidget(self.qr_caption)
+        self._layout = QBoxLayout(QBoxLayout.Direction.LeftToRight, self)
+        self._layout.addLayout(text, 3)
+        self._layout.addLayout(code, 2)
+        self.board: MeetingBoard | None = None
+        self.set_board(None)
+
+    def set_board(self, board: MeetingBoard | None) -> None:
+        self.board = board
+        if board is None:
+            self.title.setText("Sonta Attendance")
+            self.counts.setText("No meeting is open at the moment")
+        else:
+            self.title.setText(board.title)
+            self.counts.setText(counts_text(board))
+        url = board.qr_url if board is not None else None
+        self.qr.set_payload(url)
+        self.qr.setVisible(url is not None)
+        self.qr_caption.setText(
+            "Or check in with your phone: scan this code"
+            if url
+            else "Phone check-in opens when the meeting starts"
+        )
+
+    def set_time(self, now: datetime) -> None:
+        self.clock.setText(now.strftime("%H:%M"))
+
+    def apply_scale(self, scale: float, *, portrait: bool) -> None:
+        self._layout.setDirection(
+            QBoxLayout.Direction.TopToBottom if portrait else QBoxLayout.Direction.LeftToRight
+        )
+        margin = round(40 * scale)
+        self._layout.setContentsMargins(margin, margin, margin, margin)
+        self._layout.setSpacing(margin)
+        theme.set_pixel_size(self.title, theme.HEADLINE * scale, bold=True)
+        theme.set_pixel_size(self.clock, theme.CLOCK * scale, bold=True)
+        theme.set_pixel_size(self.counts, theme.BODY * scale)
+        theme.set_pixel_size(self.invite, theme.BODY * scale)
+        theme.set_pixel_size(self.qr_caption, theme.STATUS * 1.3 * scale)

@@ -1,0 +1,44 @@
+"""The full-screen message: a confirmation, a retry, a fallback (photo-free by design)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from ui import theme
+from ui.flow import Message
+
+
+class MessageView(QWidget):
+    """Shows one ``Message`` on the background colour of its tone."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("screen")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
+        self.headline = QLabel()
+        self.detail = QLabel()
+        for label in (self.headline, self.detail):
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setWordWrap(True)
+        self._layout = layout = QVBoxLayout(self)
+        layout.setContentsMargins(48, 48, 48, 48)
+        layout.addStretch(2)
+        layout.addWidget(self.headline)
+        layout.addSpacing(24)
+        layout.addWidget(self.detail)
+        layout.addStretch(3)
+        self.message: Message | None = None
+
+    def show_message(self, message: Message) -> None:
+        self.message = message
+        self.headline.setText(message.headline)
+        self.detail.setText(message.detail)
+        colour = theme.TONE_BACKGROUND[message.tone]
+        self.setStyleSheet(f"#screen {{ background: {colour}; }}")
+
+    def apply_scale(self, scale: float) -> None:
+        theme.set_pixel_size(self.headline, theme.HEADLINE * scale, bold=True)
+        theme.set_pixel_size(self.detail, theme.BODY * scale)
+        margin = round(48 * scale)
+        self._layout.setContentsMargins(margin, margin, margin, margin)
