@@ -60,6 +60,7 @@ class IdleView(QWidget):
         url = board.qr_url if board is not None else None
         self.qr.set_payload(url)
         self.qr.setVisible(url is not None)
+        self._layout.setStretch(1, 2 if url else 0)  # no code: the text takes the room
         self.qr_caption.setText(
             "Or check in with your phone: scan this code"
             if url

@@ -119,6 +119,8 @@ class MainWindow(QMainWindow):
     def _on_source_state(self, event: SourceStateChanged) -> None:
         self.status_bar.set_camera(event.state, event.detail)
         if event.state is not SourceState.LIVE:
+            self.flow.analysis = None  # boxes and advice of a picture no longer shown
+            self.live.show_analysis(None)
             self.live.preview.clear_frame()
             self.live.preview.set_placeholder(PLACEHOLDER[event.state])
 
@@ -151,8 +153,9 @@ class MainWindow(QMainWindow):
         scale = theme.scale_for(self.width(), self.height())
         self.live.apply_scale(scale)
         self.message.apply_scale(scale)
-        self.idle.apply_scale(scale, portrait=self.height() > self.width())
-        self.status_bar.apply_scale(scale)
+        portrait = self.height() > self.width()
+        self.idle.apply_scale(scale, portrait=portrait)
+        self.status_bar.apply_scale(scale, portrait=portrait)
 
     # --- lockdown --------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from kiosk.errors import KioskError
 from kiosk.inference.images import BGRImage
 from kiosk.lock import PinError, PinLock, check_new_pin
 from kiosk.preferences import Preferences
+from ui import theme
 from ui.jobs import Job
 from ui.preview import frame_image
 
@@ -82,13 +83,14 @@ class PairingDialog(QDialog):
         self.pages.addWidget(self._choices_page())
         self.error = QLabel()
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #c0392b; font-weight: bold;")
+        self.error.setStyleSheet(theme.ERROR_STYLE)
         layout = QVBoxLayout(self)
         layout.addWidget(self.pages)
         layout.addWidget(self.error)
         font = self.font()
-        font.setPixelSize(20)
+        font.setPixelSize(theme.DIALOG_TEXT_PX)
         self.setFont(font)
+        self.setMinimumWidth(720)
         self.finished.connect(self._wait_for_jobs)
 
     def _pairing_page(self, server_url: str) -> QWidget:

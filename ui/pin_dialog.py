@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.lock import MAX_DIGITS, PinError, PinLock
+from ui import theme
 
 
 class PinDialog(QDialog):
@@ -37,7 +38,7 @@ class PinDialog(QDialog):
         self.pin.returnPressed.connect(self.try_pin)
         self.error = QLabel()
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #ff6b6b;")
+        self.error.setStyleSheet(theme.ERROR_STYLE)
         layout = QVBoxLayout(self)
         layout.addWidget(self.prompt)
         layout.addWidget(self.pin)
@@ -46,9 +47,13 @@ class PinDialog(QDialog):
         font = self.font()
         font.setPixelSize(26)
         self.setFont(font)
+        self.setMinimumWidth(460)
+        # Room for a two-line message, so the keypad never shrinks under it.
+        self.error.setMinimumHeight(3 * self.error.fontMetrics().lineSpacing())
 
     def _keypad(self) -> QGridLayout:
         grid = QGridLayout()
+        grid.setSpacing(8)
         keys = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "Clear", "0", "OK"]
         for index, key in enumerate(keys):
             button = QPushButton(key)

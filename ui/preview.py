@@ -127,7 +127,7 @@ class PreviewWidget(QWidget):
     def _paint_placeholder(self, painter: QPainter) -> None:
         painter.setPen(QColor("#ffffff"))
         font = QFont(self.font())
-        font.setPixelSize(max(18, self.height() // 16))
+        font.setPixelSize(max(18, min(self.width(), self.height()) // 14))
         painter.setFont(font)
         flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
         painter.drawText(self.rect().adjusted(24, 24, -24, -24), int(flags), self._placeholder)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from kiosk.errors import KioskError
 from kiosk.lock import PinError, PinLock, check_new_pin
 from kiosk.preferences import LIVENESS_CHOICES, Preferences
+from ui import theme
 from ui.pairing_dialog import ON_NOW
 
 LIVENESS_TEXT = {
@@ -74,7 +75,7 @@ class SettingsDialog(QDialog):
         self.new_pin.setPlaceholderText("leave empty to keep the PIN")
         self.error = QLabel()
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #c0392b; font-weight: bold;")
+        self.error.setStyleSheet(theme.ERROR_STYLE)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
@@ -94,8 +95,9 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(buttons)
         font = self.font()
-        font.setPixelSize(20)
+        font.setPixelSize(theme.DIALOG_TEXT_PX)
         self.setFont(font)
+        self.setMinimumWidth(720)
 
     def _on_repair(self) -> None:
         self.repair_requested.emit()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from PySide6.QtWidgets import QHBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QWidget
 from superqt import QElidingLabel
 
 from kiosk.events import SourceState
@@ -27,13 +27,11 @@ CAMERA_TEXT = {
 
 
 def queue_text(depth: int) -> str:
-    if depth == 0:
-        return "All check-ins sent"
-    return f"{depth} check-in{'s' if depth != 1 else ''} waiting to send"
+    return "All sent" if depth == 0 else f"{depth} waiting to send"
 
 
 def last_sync_text(at: datetime | None) -> str:
-    return "Never synced" if at is None else f"Last sync {at.astimezone().strftime('%H:%M')}"
+    return "Never synced" if at is None else f"Synced {at.astimezone().strftime('%H:%M')}"
 
 
 class StatusBar(QWidget):
@@ -45,10 +43,9 @@ class StatusBar(QWidget):
         self.last_sync = QElidingLabel()
         self.model = QElidingLabel()
         self.camera = QElidingLabel()
-        self._layout = layout = QHBoxLayout(self)
+        self._layout = QGridLayout(self)
         self.labels = (self.connection, self.queue, self.last_sync, self.model, self.camera)
-        for label in self.labels:
-            layout.addWidget(label, 1)
+        self._arrange(columns=len(self.labels))
         self.set_camera(SourceState.STARTING)
         self.set_model(None)
         self.set_status(SyncSnapshot())
@@ -74,7 +71,17 @@ class StatusBar(QWidget):
         ok = state in (SourceState.LIVE, SourceState.STARTING)
         self.camera.setStyleSheet(f"color: {theme.TEXT if ok else theme.OFFLINE};")
 
-    def apply_scale(self, scale: float) -> None:
+    def _arrange(self, columns: int) -> None:
+        for label in self.labels:
+            self._layout.removeWidget(label)
+        for index, label in enumerate(self.labels):
+            self._layout.addWidget(label, index // columns, index % columns)
+        for column in range(len(self.labels)):
+            self._layout.setColumnStretch(column, 1 if column < columns else 0)
+
+    def apply_scale(self, scale: float, *, portrait: bool = False) -> None:
+        """Sizes the text; a portrait screen gets two rows instead of one."""
+        self._arrange(columns=3 if portrait else len(self.labels))
         for label in self.labels:
             theme.set_pixel_size(label, theme.STATUS * scale)
         pad = round(10 * scale)

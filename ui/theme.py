@@ -22,6 +22,9 @@ TONE_BACKGROUND = {
     Tone.FAILURE: "#8a1c1c",
 }
 ONLINE, OFFLINE = "#2ecc71", "#ff6b6b"
+# Style sheets stop font inheritance, so the error text names its size itself.
+ERROR_STYLE = "color: #c0392b; font-weight: bold; font-size: 20px;"
+DIALOG_TEXT_PX = 20
 
 # Pixel sizes at 1280x800. 48 px text is about 13 mm high on a 24" 1080p screen,
 # comfortably read from two metres; the headline is larger still.

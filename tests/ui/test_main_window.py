@@ -124,7 +124,7 @@ def test_sync_status_reaches_the_status_bar(qtbot: QtBot, window: MainWindow) ->
     )
     thread.start()
     thread.join()
-    qtbot.waitUntil(lambda: window.status_bar.queue.text() == "3 check-ins waiting to send")
+    qtbot.waitUntil(lambda: window.status_bar.queue.text() == "3 waiting to send")
     assert window.status_bar.connection.text().endswith("Offline")
 
 
