@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -68,10 +68,10 @@ class BadgeVerifier:
             raise BadgeError("This badge is not genuine.") from None
         return _claims(parsed.claims)
 
-    def check(self, token: str, revoked: Collection[uuid.UUID]) -> BadgeClaims:
+    def check(self, token: str, is_revoked: Callable[[uuid.UUID], bool]) -> BadgeClaims:
         """``verify``, and refuse a badge revoked as of the last sync."""
         claims = self.verify(token)
-        if claims.badge_id in revoked:
+        if is_revoked(claims.badge_id):
             raise BadgeError("This badge has been cancelled. Please see a staff member.")
         return claims
 

@@ -51,11 +51,14 @@ class Meeting:
 
 
 class Roster(Protocol):
-    """What decisions need from the local store: the meeting's gallery and people's names."""
+    """What decisions need from the local store (``LocalStore`` is one): the meeting's
+    gallery, a version that changes whenever a sync changed it, and people's names."""
 
     def gallery_for(self, meeting_id: uuid.UUID) -> Gallery: ...
 
-    def member_name(self, member_id: uuid.UUID) -> str: ...
+    def gallery_version(self) -> int: ...
+
+    def member_name(self, member_id: uuid.UUID) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -99,10 +102,21 @@ class Decider:
         self._clock = clock
         self._tries = 0
         self._lock = threading.Lock()
+        self._gallery: tuple[int, Gallery] | None = None
+
+    def gallery(self) -> Gallery:
+        """The meeting's gallery, rebuilt only after a sync changed the store's version."""
+        version = self.roster.gallery_version()
+        if self._gallery is None or self._gallery[0] != version:
+            self._gallery = (version, self.roster.gallery_for(self.meeting.meeting_id))
+        return self._gallery[1]
+
+    def name_of(self, member_id: uuid.UUID) -> str:
+        return self.roster.member_name(member_id) or "Member"
 
     def match(self, probe: Embedding, only: uuid.UUID | None = None) -> FaceMatch:
         """1:N against the meeting's gallery, or 1:1 against ``only`` (a badge's member)."""
-        gallery = self.roster.gallery_for(self.meeting.meeting_id)
+        gallery = self.gallery()
         if only is None:
             candidates = gallery.search(probe, k=2)
             decision = decide(candidates, self.thresholds)
@@ -148,7 +162,7 @@ class Decider:
         outcome = self.recorder.record(checkin)  # committed before anyone is told
         with self._lock:
             self._tries = 0
-        name = self.roster.member_name(match.member_id)
+        name = self.name_of(match.member_id)
         if outcome.kind == "already_checked_in":
             return AlreadyCheckedIn(match.member_id, name, outcome.recorded_at)
         if review:

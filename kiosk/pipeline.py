@@ -129,6 +129,8 @@ class Pipeline:
         self._last_token: tuple[str, float] | None = None
         self._pending: _Pending | None = None
         self._last_face_at = 0.0
+        self._processed = threading.Condition()
+        self._processed_seq = 0
 
     def start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -154,6 +156,20 @@ class Pipeline:
                 self.run_once(frame)
             except Exception:
                 log.exception("frame %d could not be processed", frame.seq)
+            with self._processed:
+                self._processed_seq = seen
+                self._processed.notify_all()
+
+    def wait_drained(self, ended: Callable[[], bool], timeout: float | None = None) -> bool:
+        """Wait until ``ended()`` holds and the newest frame has been processed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._processed:
+            while not (ended() and self._processed_seq >= self.frames.seq):
+                left = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+                if left <= 0:
+                    return False
+                self._processed.wait(left)  # the source's end is polled, not notified
+        return True
 
     def run_once(self, frame: Frame) -> list[KioskEvent]:
         """Process one frame (time = its capture time); publish and return its events."""
@@ -283,7 +299,7 @@ class Pipeline:
             self._badge = _Badge(claims, token, now + self.config.badge_valid_s)
             for track in self._tracker.tracks:
                 track.decided = False  # the holder may already be standing there
-            return [BadgeRead(claims.member_id, self.decider.roster.member_name(claims.member_id))]
+            return [BadgeRead(claims.member_id, self.decider.name_of(claims.member_id))]
         return []
 
     def reset(self) -> None:

@@ -60,8 +60,11 @@ class PhotoRoster:
     def gallery_for(self, meeting_id: uuid.UUID) -> Gallery:
         return self.gallery
 
-    def member_name(self, member_id: uuid.UUID) -> str:
-        return self.names[member_id]
+    def gallery_version(self) -> int:
+        return 1
+
+    def member_name(self, member_id: uuid.UUID) -> str | None:
+        return self.names.get(member_id)
 
 
 MEETING = Meeting(uuid.uuid5(uuid.NAMESPACE_DNS, "meeting"), "Sonta Heads meeting")

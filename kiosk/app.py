@@ -1,0 +1,201 @@
+"""The head-less kiosk's composition root: source + engine + pipeline + store (+ sync).
+
+``HeadlessKiosk`` wires the parts the window also uses and runs them without a screen
+(``sonta kiosk run --headless``, support, demos, tests). Nothing heavy happens at import
+time; each part is built by the caller or by ``open_source`` / ``meeting_for`` and
+handed in, so a test swaps in a folder source or a different store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from kiosk.badges import BadgeClaims, BadgeVerifier
+from kiosk.camera import CaptureSource, camera_source, folder_source, video_source
+from kiosk.credentials import CredentialStore
+from kiosk.decisions import Decider, Meeting
+from kiosk.errors import KioskError, SourceError
+from kiosk.events import CheckedIn, EventBus, KioskEvent, PendingReview, SourceState
+from kiosk.headless import default_data_dir
+from kiosk.inference.engine import EngineConfig, FaceEngine
+from kiosk.liveness import LivenessPolicy
+from kiosk.pipeline import Pipeline, PipelineConfig
+from kiosk.store import LocalStore
+
+log = logging.getLogger(__name__)
+
+
+class Worker(Protocol):
+    """A background part with a cooperative start/stop (the sync worker is one)."""
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = 30.0) -> None: ...
+
+    def wake(self) -> None: ...
+
+
+def open_source(
+    spec: str,
+    events: EventBus,
+    *,
+    fps: float | None = None,
+    repeat: int = 1,
+    width: int = 640,
+    height: int = 480,
+) -> CaptureSource:
+    """A camera index ("0"), a device path ("/dev/video2"), a folder or a video file."""
+    if spec.isdigit():
+        return camera_source(int(spec), width=width, height=height, events=events)
+    if spec.startswith("/dev/"):
+        return camera_source(spec, width=width, height=height, events=events)
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return folder_source(path, fps=fps or 10.0, repeat=repeat, events=events)
+    if path.is_file():
+        return video_source(path, fps=fps, events=events)
+    raise SourceError(
+        f"--source {spec!r} is neither a camera (an index such as 0, or /dev/videoN), "
+        "a folder of images nor a video file."
+    )
+
+
+def meeting_for(
+    store: LocalStore,
+    meeting_id: str | None,
+    liveness: LivenessPolicy = LivenessPolicy.NEVER,
+    now: datetime | None = None,
+) -> Meeting:
+    """The chosen meeting, or the one open now (the earliest started if several are)."""
+    if meeting_id:
+        record = store.meeting(meeting_id)
+        if record is None:
+            raise KioskError(
+                f"Meeting {meeting_id} is not known to this kiosk. Let it sync, or leave "
+                "out --meeting to take check-ins for the meeting that is on now."
+            )
+    else:
+        open_now = store.active_meetings(now or datetime.now(UTC))
+        if not open_now:
+            raise KioskError(
+                "No meeting is open now. Start the meeting on the server (or wait for its "
+                "start time) and let the kiosk sync."
+            )
+        record = open_now[0]
+    return Meeting(uuid.UUID(record.meeting_id), record.title, record.late_after, liveness)
+
+
+def store_badge_check(store: LocalStore) -> Callable[[str], BadgeClaims]:
+    """Badge verification with the keys and revocations of the last sync."""
+
+    def check(token: str) -> BadgeClaims:
+        keys = {k.kid: k.public_key for k in store.badge_keys() if k.algorithm == "Ed25519"}
+        return BadgeVerifier.from_published(keys).check(token, store.is_badge_revoked)
+
+    return check
+
+
+def check_model(store: LocalStore, engine: FaceEngine) -> None:
+    """Refuse to run a pack other than the one the synced gallery was made with."""
+    gallery_model = store.model_id()
+    if gallery_model is not None and gallery_model != engine.model_id:
+        raise KioskError(
+            f"The synced gallery was made with model {gallery_model}, but this kiosk runs "
+            f"{engine.model_id}. Set FACE_MODEL to the server's pack, then start again."
+        )
+
+
+class HeadlessKiosk:
+    """Capture, recognition and (optionally) sync threads around one local store."""
+
+    def __init__(
+        self,
+        *,
+        engine: FaceEngine,
+        source: CaptureSource,
+        store: LocalStore,
+        meeting: Meeting,
+        events: EventBus,
+        sync: Worker | None = None,
+        config: PipelineConfig | None = None,
+    ) -> None:
+        check_model(store, engine)
+        self.source = source
+        self.store = store
+        self.events = events
+        self.sync = sync
+        decider = Decider(store, store, meeting)
+        self.pipeline = Pipeline(
+            engine,
+            source.frames,
+            decider,
+            events=events,
+            config=config,
+            badge_check=store_badge_check(store),
+        )
+        events.subscribe(self._on_event)
+        self._ended = threading.Event()
+
+    def _on_event(self, event: KioskEvent) -> None:
+        if isinstance(event, CheckedIn | PendingReview) and self.sync is not None:
+            self.sync.wake()  # send it now rather than at the next sync interval
+
+    def start(self) -> None:
+        if self.sync is not None:
+            self.sync.start()
+        self.pipeline.start()
+        self.source.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Until a file/folder source ended and its last frame was processed (True)."""
+        return self.pipeline.wait_drained(
+            lambda: self.source.state is SourceState.STOPPED, timeout=timeout
+        )
+
+    def stop(self) -> None:
+        """Stop capture, then recognition, then sync (which sends what it can first)."""
+        self.source.stop()
+        self.pipeline.stop()
+        if self.sync is not None:
+            self.sync.stop()
+
+
+def run_headless(
+    args: argparse.Namespace,
+    on_event: Callable[[KioskEvent], None],
+    *,
+    credentials: CredentialStore | None = None,
+    make_sync: Callable[[LocalStore, CredentialStore, FaceEngine, CaptureSource], Worker]
+    | None = None,
+) -> None:
+    """Build the head-less kiosk from ``sonta kiosk run`` arguments and run it to the end."""
+    data_dir: Path = args.data_dir or default_data_dir()
+    keys = credentials or CredentialStore()
+    store = LocalStore(data_dir / "kiosk.db", template_key=keys.template_key)
+    try:
+        engine = FaceEngine.from_config(EngineConfig.from_env())
+        events = EventBus()
+        events.subscribe(on_event)
+        meeting = meeting_for(store, args.meeting, LivenessPolicy(args.liveness))
+        source = open_source(args.source, events, fps=args.fps, repeat=args.repeat)
+        sync = None
+        if make_sync is not None and not args.offline:
+            sync = make_sync(store, keys, engine, source)
+        kiosk = HeadlessKiosk(
+            engine=engine, source=source, store=store, meeting=meeting, events=events, sync=sync
+        )
+        kiosk.start()
+        try:
+            while not kiosk.wait(timeout=1.0):
+                pass
+        finally:
+            kiosk.stop()
+    finally:
+        store.close()
