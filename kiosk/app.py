@@ -131,7 +131,7 @@ class HeadlessKiosk:
         self.store = store
         self.events = events
         self.sync = sync
-        decider = Decider(store, store, meeting)
+        decider = Decider(store, store, meeting, thresholds=engine.thresholds)
         self.pipeline = Pipeline(
             engine,
             source.frames,

@@ -102,24 +102,30 @@ class Decider:
         self._clock = clock
         self._tries = 0
         self._lock = threading.Lock()
-        self._gallery: tuple[int, Gallery] | None = None
+        self._gallery: tuple[int, Gallery, int] | None = None
 
-    def gallery(self) -> Gallery:
-        """The meeting's gallery, rebuilt only after a sync changed the store's version."""
+    def gallery(self) -> tuple[Gallery, int]:
+        """The meeting's gallery and its number of people, rebuilt only after a sync
+        changed the store's version."""
         version = self.roster.gallery_version()
         if self._gallery is None or self._gallery[0] != version:
-            self._gallery = (version, self.roster.gallery_for(self.meeting.meeting_id))
-        return self._gallery[1]
+            gallery = self.roster.gallery_for(self.meeting.meeting_id)
+            self._gallery = (version, gallery, len(gallery.person_ids))
+        return self._gallery[1], self._gallery[2]
 
     def name_of(self, member_id: uuid.UUID) -> str:
         return self.roster.member_name(member_id) or "Member"
 
     def match(self, probe: Embedding, only: uuid.UUID | None = None) -> FaceMatch:
-        """1:N against the meeting's gallery, or 1:1 against ``only`` (a badge's member)."""
-        gallery = self.gallery()
+        """1:N against the meeting's gallery, or 1:1 against ``only`` (a badge's member).
+
+        ``thresholds`` should be the pack's (``FaceEngine.thresholds``).
+        """
+        gallery, people = self.gallery()
         if only is None:
             candidates = gallery.search(probe, k=2)
-            decision = decide(candidates, self.thresholds)
+            # Searching more people raises the accept line (the pack's measurement).
+            decision = decide(candidates, self.thresholds, people=people)
         else:
             candidates = gallery.search(probe, k=1, among={str(only)})
             decision = _one_to_one(candidates, self.thresholds)

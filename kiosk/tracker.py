@@ -28,6 +28,10 @@ STILL_SHIFT = 0.25
 STILL_SCALE = 0.15
 # A face unseen this long has left (a few missed detections are forgiven).
 MAX_GAP_S = 0.7
+# A face back in the same place after this long may be someone else who stepped in
+# (a queue moves up): its decision is forgotten, so it is recognised afresh. Shorter
+# gaps are a detector missing a frame or two of the same face.
+REACQUIRE_GAP_S = 0.3
 KEYPOINT_HISTORY = 60
 
 
@@ -111,7 +115,12 @@ class IouTracker:
         return [assigned[index] for index in range(len(faces))]
 
     def _follow(self, track: Track, face: DetectedFace, now: float) -> Track:
-        if not self._near(track.anchor, face):
+        if now - track.last_seen > REACQUIRE_GAP_S:
+            track.decided = False
+            track.next_try_at = 0.0
+            track.still_since = now
+            track.anchor = face
+        elif not self._near(track.anchor, face):
             track.still_since = now
             track.anchor = face
         track.face = face

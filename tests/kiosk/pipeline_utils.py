@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from kiosk.checkins import NewCheckin, RecordOutcome
-from kiosk.decisions import Decider, Meeting
+from kiosk.decisions import Meeting
 from kiosk.frames import Frame
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.gallery import Gallery, Template
@@ -68,10 +68,6 @@ class PhotoRoster:
 
 
 MEETING = Meeting(uuid.uuid5(uuid.NAMESPACE_DNS, "meeting"), "Sonta Heads meeting")
-
-
-def decider(roster: PhotoRoster, recorder: FakeRecorder, meeting: Meeting = MEETING) -> Decider:
-    return Decider(roster, recorder, meeting)
 
 
 def lined_up(engine: FaceEngine, name: str, **placement: float) -> BGRImage:

@@ -107,7 +107,7 @@ def _badge_pipeline(
     return Pipeline(
         engine,
         LatestFrame(),
-        Decider(roster, recorder, MEETING),
+        Decider(roster, recorder, MEETING, thresholds=engine.thresholds),
         badge_check=lambda token: verifier.check(token, revoked.__contains__),
     )
 

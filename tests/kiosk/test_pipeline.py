@@ -47,7 +47,7 @@ def _pipeline(
     recorder: FakeRecorder,
     thresholds: Thresholds | None = None,
 ) -> Pipeline:
-    decider = Decider(roster, recorder, MEETING, thresholds=thresholds or Thresholds())
+    decider = Decider(roster, recorder, MEETING, thresholds=thresholds or engine.thresholds)
     return Pipeline(engine, LatestFrame(), decider)
 
 
@@ -204,6 +204,7 @@ def test_late_arrivals_are_marked_late(
     engine: FaceEngine, roster: PhotoRoster, recorder: FakeRecorder
 ) -> None:
     late_meeting = replace(MEETING, late_after=datetime.now(UTC) - timedelta(minutes=1))
-    pipeline = Pipeline(engine, LatestFrame(), Decider(roster, recorder, late_meeting))
+    decider = Decider(roster, recorder, late_meeting, thresholds=engine.thresholds)
+    pipeline = Pipeline(engine, LatestFrame(), decider)
     decisions = _decisions(_run(pipeline, Clock().frames([lined_up(engine, "biden")] * 20)))
     assert isinstance(decisions[0], CheckedIn) and decisions[0].late

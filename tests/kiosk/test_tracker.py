@@ -63,3 +63,17 @@ def test_a_short_gap_is_forgiven_but_someone_who_left_is_new(engine: FaceEngine)
     assert after_blink.track_id == before.track_id
     assert returned.track_id != before.track_id
     assert len(before.keypoints) == 2 and len(returned.keypoints) == 1
+
+
+def test_a_face_back_after_a_pause_is_decided_afresh(engine: FaceEngine) -> None:
+    """Someone stepping into the spot just left must not inherit the last person's check-in."""
+    tracker = IouTracker()
+    faces = _faces(engine, lined_up(engine, "biden"))
+    (track,) = tracker.update(faces, 0.0)
+    track.decided = True
+    tracker.update(faces, 0.1)  # a missed detection or two: the same face
+    (same,) = tracker.update(faces, 0.3)
+    assert same.decided
+    (stepped_in,) = tracker.update(faces, 0.7)  # 0.4 s without a face in that place
+    assert stepped_in.track_id == track.track_id and not stepped_in.decided
+    assert stepped_in.still_for(0.7) == 0.0
