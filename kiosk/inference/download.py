@@ -1,9 +1,10 @@
-"""Download a pack's release archive and install its two model files into the cache.
+"""Install a pack's two model files into the cache: downloaded, or copied from a folder.
 
 The archive streams into a temporary file beside the cache (with a progress bar), the
 two needed members are extracted into a temporary folder and checked against their
 sha256, and only then moved into place with an atomic rename. A failed, truncated or
-tampered download leaves the cache exactly as it was.
+tampered download leaves the cache exactly as it was. A folder of the pack's ONNX files
+(e.g. pre-downloaded for an offline image build) goes through the same check and rename.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import logging
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -44,17 +47,13 @@ class PackDownloader:
         url = self._url_override or spec.url
         if url is None:
             raise PackUnavailableError(f"pack {spec.name!r} has no download URL")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=f".{spec.name}-", dir=target.parent) as tmp:
-            archive = Path(tmp) / f"{spec.name}.zip"
+        with _staging(spec, target) as tmp:
+            archive = tmp / f"{spec.name}.zip"
             with archive.open("wb") as out:
                 self._fetch(url, out)
-            staged = Path(tmp) / "files"
+            staged = tmp / "files"
             _extract_verified(spec, archive, staged)
-            target.mkdir(parents=True, exist_ok=True)
-            for model in spec.files:
-                (staged / model.filename).replace(target / model.filename)
-        log.info("installed face model pack %s into %s", spec.name, target)
+            _install(spec, staged, target)
 
     def _fetch(self, url: str, out: IO[bytes]) -> None:
         client = self._client or httpx.Client(follow_redirects=True, timeout=30.0)
@@ -81,6 +80,49 @@ class PackDownloader:
                 client.close()
 
 
+def install_from_dir(spec: PackSpec, source: Path, target: Path) -> None:
+    """Copy the pack's two files from ``source`` into ``target``, checked like a download."""
+    absent = [m.filename for m in spec.files if not (source / m.filename).is_file()]
+    if absent:
+        raise PackUnavailableError(
+            f"{source} has no {' or '.join(absent)}: put the {spec.name} pack's ONNX files "
+            "there (from the official zip) or pick another source."
+        )
+    with _staging(spec, target) as tmp:
+        staged = tmp / "files"
+        staged.mkdir()
+        for model in spec.files:
+            shutil.copyfile(source / model.filename, staged / model.filename)
+        _check_sums(spec, staged, f"in {source}")
+        _install(spec, staged, target)
+
+
+@contextmanager
+def _staging(spec: PackSpec, target: Path) -> Iterator[Path]:
+    """A temporary folder beside ``target`` (same file system, so the rename is atomic).
+
+    A cache that cannot be written (a read-only image folder, another user's home) is
+    a PackUnavailableError naming the folder, never a bare PermissionError.
+    """
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f".{spec.name}-", dir=target.parent) as tmp:
+            yield Path(tmp)
+    except PermissionError as exc:
+        raise PackUnavailableError(
+            f"the model cache {target.parent} cannot be written ({exc.strerror}); set "
+            "FACE_MODEL_CACHE to a folder you can write, or FACE_MODEL_DIR to one holding "
+            f"the {spec.name} files"
+        ) from exc
+
+
+def _install(spec: PackSpec, staged: Path, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for model in spec.files:
+        (staged / model.filename).replace(target / model.filename)
+    log.info("installed face model pack %s into %s", spec.name, target)
+
+
 def _extract_verified(spec: PackSpec, archive: Path, staged: Path) -> None:
     """Extract the pack's two files (matched by base name) and check their sha256."""
     staged.mkdir()
@@ -101,11 +143,14 @@ def _extract_verified(spec: PackSpec, archive: Path, staged: Path) -> None:
             f"the downloaded {spec.name}.zip is not a valid zip archive ({exc}); the download "
             "was probably cut short. Run `sonta face fetch` again."
         ) from exc
+    _check_sums(spec, staged, f"from the downloaded {spec.name}.zip")
+
+
+def _check_sums(spec: PackSpec, staged: Path, origin: str) -> None:
     for model in spec.files:
         actual = sha256_of(staged / model.filename)
         if actual != model.sha256:
             raise PackIntegrityError(
-                f"{model.filename} from the downloaded {spec.name}.zip has sha256 {actual}, "
-                f"expected {model.sha256}. The download is corrupt or not the official pack; "
-                "nothing was installed."
+                f"{model.filename} {origin} has sha256 {actual}, expected {model.sha256}. "
+                "It is corrupt or not the official pack's file; nothing was installed."
             )

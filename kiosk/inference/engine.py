@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kiosk.inference.detector import FaceDetector
 from kiosk.inference.download import PackDownloader
-from kiosk.inference.errors import QualityError
+from kiosk.inference.errors import PackUnavailableError, QualityError
 from kiosk.inference.faces import DetectedFace, Embedding
 from kiosk.inference.images import BGRImage
 from kiosk.inference.matching import Thresholds
@@ -45,24 +45,45 @@ class EngineConfig:
     cache_dir: Path | None = None
     allow_download: bool = True
     threads: ThreadSettings = field(default_factory=ThreadSettings)
+    # The one pack a container image holds (FACE_MODEL_BAKED); such an image never
+    # downloads at start-up, and asking it for another pack says what to do instead.
+    baked_pack: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EngineConfig:
         env = os.environ if environ is None else environ
         model_dir = env.get("FACE_MODEL_DIR", "").strip()
         cache_dir = env.get("FACE_MODEL_CACHE", "").strip()
+        baked = env.get("FACE_MODEL_BAKED", "").strip() or None
         return cls(
             pack=env.get("FACE_MODEL", "").strip() or DEFAULT_PACK,
             model_dir=Path(model_dir).expanduser() if model_dir else None,
             cache_dir=Path(cache_dir).expanduser() if cache_dir else None,
+            allow_download=baked is None,
             threads=ThreadSettings.from_env(dict(env)),
+            baked_pack=baked,
         )
 
     def resolve(self, *, progress: bool = True) -> ResolvedPack:
         downloader = PackDownloader(progress=progress) if self.allow_download else None
-        return resolve_pack(
-            self.pack, model_dir=self.model_dir, cache_dir=self.cache_dir, downloader=downloader
-        )
+        try:
+            return resolve_pack(
+                self.pack, model_dir=self.model_dir, cache_dir=self.cache_dir, downloader=downloader
+            )
+        except PackUnavailableError as exc:
+            if self.baked_pack is None or self.baked_pack == self.pack:
+                raise
+            raise PackUnavailableError(_not_in_image(self.pack, self.baked_pack)) from exc
+
+
+def _not_in_image(pack: str, baked: str) -> str:
+    return (
+        f"This image holds the face model pack {baked!r} only (built with --build-arg "
+        f"FACE_MODEL={baked}), and FACE_MODEL={pack} is not in it; images never download "
+        f"a model at start-up. Set FACE_MODEL={baked}, or rebuild the image with "
+        f"--build-arg FACE_MODEL={pack}, or mount a folder holding the {pack} files and set "
+        "FACE_MODEL_DIR to it. Changing packs means re-enrolling faces."
+    )
 
 
 @dataclass(frozen=True)

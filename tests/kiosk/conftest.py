@@ -19,7 +19,13 @@ from kiosk.inference.sessions import ThreadSettings
 from tests.kiosk.keyring_backend import BACKEND_NAME, ENV, FolderKeyring
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-ENGINE_ENV = ("FACE_MODEL", "FACE_MODEL_DIR", "FACE_MODEL_CACHE", "OMP_NUM_THREADS")
+ENGINE_ENV = (
+    "FACE_MODEL",
+    "FACE_MODEL_DIR",
+    "FACE_MODEL_CACHE",
+    "FACE_MODEL_BAKED",
+    "OMP_NUM_THREADS",
+)
 
 
 @pytest.fixture(autouse=True)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ import pytest
 
 from kiosk.inference import cli
 from kiosk.inference.quality import Purpose
-from tests.kiosk.conftest import photo_path
+from tests.kiosk.conftest import photo_path, vectron_dir
 from tests.utils.pack_server import PackServer, pack_zip
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
@@ -272,3 +274,66 @@ def test_calibrate_without_enough_labelled_people_says_what_to_do(tmp_path: Path
     result = sonta("face", "calibrate", str(tmp_path), cache=tmp_path)
     assert result.returncode == 1 and result.stdout == ""
     assert "at least two people" in result.stderr and "--identities" in result.stderr
+
+
+def test_fetch_from_a_folder_installs_the_verified_files(tmp_path: Path) -> None:
+    """The offline image build's path: a folder of ONNX files, checked like a download."""
+    folder = tmp_path / "pack"
+    folder.mkdir()
+    for name in ("scrfd_500m_bnkps.onnx", "w600k_mbf.onnx", "1k3d68.onnx"):
+        source = vectron_dir() / name
+        (folder / name).write_bytes(source.read_bytes() if source.is_file() else b"x")
+    cache = tmp_path / "cache"
+    result = sonta("face", "fetch", "vectron", "--from-dir", str(folder), "--json", cache=cache)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (cache / "vectron").iterdir()) == [
+        "scrfd_500m_bnkps.onnx",
+        "w600k_mbf.onnx",
+    ]
+
+
+def test_fetch_from_a_folder_with_a_wrong_file_installs_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "pack"
+    folder.mkdir()
+    (folder / "scrfd_500m_bnkps.onnx").write_bytes(
+        (vectron_dir() / "scrfd_500m_bnkps.onnx").read_bytes()
+    )
+    (folder / "w600k_mbf.onnx").write_bytes(b"not the recogniser")
+    result = sonta("face", "fetch", "vectron", "--from-dir", str(folder), cache=tmp_path / "c")
+    assert result.returncode == 1
+    assert "w600k_mbf.onnx in " in result.stderr and "nothing was installed" in result.stderr
+    assert not (tmp_path / "c" / "vectron").exists()
+
+
+def test_fetch_from_a_folder_missing_a_file_says_which(tmp_path: Path) -> None:
+    result = sonta("face", "fetch", "vectron", "--from-dir", str(tmp_path), cache=tmp_path / "c")
+    assert result.returncode == 1
+    assert "has no scrfd_500m_bnkps.onnx or w600k_mbf.onnx" in result.stderr
+
+
+def test_an_unwritable_cache_is_a_message_not_a_traceback() -> None:
+    """As in an image whose /opt/models belongs to root: run as an unprivileged user."""
+    # Outside pytest's temporary tree, whose owner-only folders that user cannot enter.
+    with tempfile.TemporaryDirectory() as name:
+        root = Path(name)
+        root.chmod(0o755)
+        cache, folder = root / "models", root / "pack"
+        for made in (cache, folder):
+            made.mkdir(mode=0o755)
+        for file in ("scrfd_500m_bnkps.onnx", "w600k_mbf.onnx"):
+            shutil.copyfile(vectron_dir() / file, folder / file)
+            (folder / file).chmod(0o644)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FACE_MODEL")}
+        env.update(FACE_MODEL_CACHE=str(cache), HOME=str(root))
+        command = [SONTA, "face", "fetch", "vectron", "--from-dir", str(folder)]
+        result = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 1, result.stderr
+    assert f"the model cache {cache} cannot be written (Permission denied)" in result.stderr
+    assert "Traceback" not in result.stderr

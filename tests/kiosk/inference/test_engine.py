@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from kiosk.inference.engine import EngineConfig, FaceEngine
-from kiosk.inference.errors import QualityError
+from kiosk.inference.errors import PackUnavailableError, QualityError
 from kiosk.inference.packs import ResolvedPack, resolve_pack
 from kiosk.inference.quality import Issue, Purpose
 from kiosk.inference.sessions import ThreadSettings, create_session
@@ -135,3 +135,23 @@ def test_concurrent_callers_get_the_same_results_as_one_caller(engine: FaceEngin
         vectors = [a.embedding.vector for a in analyzed]
         assert len(vectors) == len(expected[index % 4])
         np.testing.assert_allclose(vectors, expected[index % 4], atol=1e-4)
+
+
+def test_an_image_asked_for_a_pack_it_does_not_hold_says_what_to_do(tmp_path: Path) -> None:
+    """FACE_MODEL_BAKED (set by the Dockerfile): no download at start-up, a clear message."""
+    config = EngineConfig.from_env(
+        {
+            "FACE_MODEL": "buffalo_l",
+            "FACE_MODEL_BAKED": "vectron",
+            "FACE_MODEL_CACHE": str(tmp_path),
+        }
+    )
+    assert config.allow_download is False
+    with pytest.raises(PackUnavailableError) as caught:
+        config.resolve(progress=False)
+    message = str(caught.value)
+    assert "This image holds the face model pack 'vectron' only" in message
+    assert "Set FACE_MODEL=vectron, or rebuild the image with --build-arg FACE_MODEL=buffalo_l" in (
+        message
+    )
+    assert list(tmp_path.iterdir()) == []  # nothing was attempted in the cache
