@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 import psycopg
 from fastapi.testclient import TestClient
 
+from kiosk.inference.engine import EngineConfig
 from server.backend.config import Settings, load_settings
+from server.face_service.app import create_app as create_face_service
+from server.face_service.settings import FaceServiceSettings
+from tests.face_service.conftest import ThreadedServer
 from tests.server.conftest import PG, ClientFactory
+from tests.server.utils import admin_headers
 
 
 def test_health_reports_database_cache_and_face_service(any_client: TestClient) -> None:
@@ -97,3 +103,20 @@ def test_health_is_503_when_the_schema_is_not_migrated(
     finally:
         with psycopg.connect(**PG, dbname="postgres", autocommit=True) as connection:  # type: ignore[arg-type]
             connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+def test_the_public_sees_no_operator_message_but_a_signed_in_admin_does(
+    make_client: ClientFactory, pg_settings: Settings, tmp_path: Path
+) -> None:
+    """Issue 13: the model-pack message with server paths was on the public /health."""
+    engine = EngineConfig(pack="buffalo_l", cache_dir=tmp_path / "empty", allow_download=False)
+    app = create_face_service(FaceServiceSettings(engine=engine))
+    with ThreadedServer(app) as server:
+        app.state.model.wait_loaded(30)
+        client = make_client(pg_settings.model_copy(update={"face_service_url": server.url}))
+        public = client.get("/health")
+        assert public.json()["face_service"]["status"] == "unhealthy"
+        assert "detail" not in public.json()["face_service"]
+        assert str(tmp_path) not in public.text
+        admin = client.get("/health", headers=admin_headers(client))
+        assert "sonta face fetch buffalo_l" in admin.json()["face_service"]["detail"]

@@ -18,6 +18,22 @@ from server.backend.errors import AuthError, SontaServerError, TooManyRequestsEr
 
 logger = logging.getLogger(__name__)
 UndefinedObject = (UndefinedTable, UndefinedColumn)
+# What a caller who is not a signed-in admin hears about a server-side failure: the
+# details (an operator's message, addresses, paths) go to the log and to admins only.
+TEMPORARILY_UNAVAILABLE = "This service is temporarily unavailable; please try again shortly."
+
+
+def is_signed_in_admin(request: Request) -> bool:
+    """A valid admin access token on the request (signature and times; no database)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    backend = getattr(request.app.state, "backend", None)
+    if scheme.lower() != "bearer" or not token or backend is None:
+        return False
+    try:
+        backend.tokens.verify(token.strip(), "access")
+    except AuthError:
+        return False
+    return True
 
 
 class _AsciiJSONResponse(JSONResponse):
@@ -48,6 +64,8 @@ async def _sonta_error(request: Request, exc: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if exc.status_code >= 500:
         logger.error("%s %s: %s", request.method, request.url.path, exc.message)
+        if not is_signed_in_admin(request):
+            return _json(exc.status_code, TEMPORARILY_UNAVAILABLE, headers)
     detail = exc.message if exc.details is None else {"message": exc.message, **exc.details}
     return _json(exc.status_code, detail, headers)
 
