@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +22,7 @@ from server.backend.services.event_relay import EventRelay
 from server.backend.services.face_client import FaceServiceClient
 from server.backend.services.mailer import LogMailer, Mailer, ResendMailer
 from server.backend.services.throttle import Throttle
+from server.backend.services.uploads import DecodeSlots
 from server.backend.store import KeyValueStore, MemoryStore, RedisStore, redis_client
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ class Backend:
     face_model: ServerFaceModel
     # The newest migration; /health compares the database against it.
     schema_head: str | None
+    # Bounds the image decodes this process runs at once (uploads are untrusted).
+    decodes: DecodeSlots = field(default_factory=DecodeSlots)
 
     def close(self) -> None:
         self.events.close()

@@ -373,6 +373,5 @@ class PhoneCheckinResult(BaseModel):
     message: str
     status: AttendanceStatus | None = None
     late: bool | None = None
-    similarity: float | None = None
     location_flag: str = ""
     tries_left: int

@@ -11,12 +11,13 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
+from kiosk.inference.images import decode_image
 from server.backend.services import evidence
 from tests.server.kiosk_utils import PairedKiosk, make_meeting, make_member, model_id, pair_kiosk
 from tests.server.utils import admin_headers
 
 CROP = evidence.face_crop(
-    (Path(__file__).parents[1] / "data" / "faces" / "obama2.jpg").read_bytes(),
+    decode_image((Path(__file__).parents[1] / "data" / "faces" / "obama2.jpg").read_bytes()),
     (250.0, 80.0, 450.0, 330.0),
 )
 

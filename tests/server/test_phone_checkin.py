@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,7 +117,7 @@ def test_the_same_person_is_checked_in_once_and_the_ticket_cannot_be_replayed(
         "approved",
         "inside",
     )
-    assert answer["similarity"] >= 0.45 and answer["message"] == "You are checked in."
+    assert "similarity" not in answer and answer["message"] == "You are checked in."
     replay = venue.check_in(photo("obama2"), ticket)
     assert replay.status_code == 409 and "already used" in replay.json()["detail"]
     again = venue.check_in(photo("obama3"), email="BARACK@example.org")
@@ -134,7 +135,7 @@ def test_a_position_outside_the_radius_is_recorded_and_flagged_not_trusted(venue
     assert (far.json()["status"], far.json()["location_flag"]) == ("approved", "outside")
 
 
-def test_another_face_is_refused_and_three_failures_send_the_phone_to_an_admin(
+def test_another_face_is_refused_and_the_ticket_is_spent_after_three_tries(
     venue: Venue,
 ) -> None:
     ticket = venue.ticket()
@@ -143,12 +144,31 @@ def test_another_face_is_refused_and_three_failures_send_the_phone_to_an_admin(
         assert refused.status_code == 200, refused.text
         assert refused.json()["result"] == "not_recognised"
         assert refused.json()["tries_left"] == tries_left
-        assert refused.json()["similarity"] < 0.3
-    blocked = venue.check_in(photo("obama2"), ticket)
-    assert blocked.status_code == 429 and "see an admin" in blocked.json()["detail"]
-    assert int(blocked.headers["Retry-After"]) > 0
+        assert "similarity" not in refused.json()
+    spent = venue.check_in(photo("obama2"), ticket)
+    assert spent.status_code == 409 and "already used" in spent.json()["detail"]
     count = venue.client.get("/api/attendance", headers=venue.headers).json()["count"]
     assert count == 0
+
+
+def test_a_strangers_failures_never_lock_the_member_out(venue: Venue) -> None:
+    """Issue 13 defect 2: three wrong selfies with a member's email locked them out 12 h."""
+    attacker = venue.ticket()
+    for _ in range(3):
+        refused = venue.check_in(photo("biden"), attacker, email="barack@example.org")
+        assert refused.json()["result"] == "not_recognised"
+    own = venue.check_in(photo("obama2"), email="barack@example.org")
+    assert own.status_code == 201, own.text
+    # Doubtful after three refusals as this member: an admin confirms, the member is told.
+    assert own.json()["status"] == "pending_review"
+    assert "Someone tried to check in as you 3 time(s)" in own.json()["message"]
+    audit = venue.client.get(
+        "/api/audit", params={"action": "phone.refused"}, headers=venue.headers
+    ).json()
+    assert audit["count"] == 3  # admins see each refusal and why; the phone never did
+    assert all(
+        e["target_id"] == venue.obama["id"] and e["details"]["reason"] for e in audit["data"]
+    )
 
 
 def test_an_enrolled_lookalike_claim_is_refused(venue: Venue, face_service_url: str) -> None:
@@ -185,11 +205,26 @@ def test_bad_uploads_get_a_clear_4xx_and_use_nothing(
     assert venue.check_in(photo("obama2"), ticket).status_code == 201
 
 
-def test_unknown_people_and_missing_fields_are_refused(venue: Venue) -> None:
-    stranger = venue.check_in(photo("obama2"), member_id=str(uuid.uuid4()))
-    assert stranger.status_code == 404 and "see an admin" in stranger.json()["detail"]
-    nobody = venue.check_in(photo("obama2"), email="nobody@example.org")
-    assert nobody.status_code == 404
+def test_every_identity_refusal_is_one_answer_without_a_score(
+    venue: Venue, face_service_url: str
+) -> None:
+    """Issue 13 defect 3: 404 for unknown, 409 for not enrolled, and `similarity` 1.0."""
+    unenrolled = make_member(venue.client, venue.headers, "Joe Biden", email="joe@example.org")
+    answers = [
+        venue.check_in(photo("obama2"), member_id=str(uuid.uuid4())),
+        venue.check_in(photo("obama2"), email="nobody@example.org"),
+        venue.check_in(photo("obama2"), email="joe@example.org"),
+        venue.check_in(photo("obama2"), member_id=unenrolled["id"]),
+        venue.check_in(photo("biden"), email="barack@example.org"),
+    ]
+    bodies = {(a.status_code, a.text) for a in answers}
+    assert len(bodies) == 1, bodies
+    [(status_code, text)] = bodies
+    assert status_code == 200 and "similarity" not in text
+    assert '"result":"not_recognised"' in text
+
+
+def test_missing_fields_are_refused(venue: Venue) -> None:
     half = venue.check_in(photo("obama2"), latitude=5.6)
     assert half.status_code == 422 and "both latitude and longitude" in half.json()["detail"]
     no_ticket = venue.client.post(
@@ -200,6 +235,33 @@ def test_unknown_people_and_missing_fields_are_refused(venue: Venue) -> None:
     assert no_ticket.status_code == 422
 
 
+def test_sixty_probes_on_one_ticket_get_three_tries(venue: Venue) -> None:
+    """Issue 13 defect 3: 60 probes in 0.2 s with one ticket, no limit, ticket still usable."""
+    ticket = venue.ticket()
+    selfie = photo("biden")
+
+    def probe(_: int) -> int:
+        return venue.check_in(selfie, ticket, email="barack@example.org").status_code
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        codes = list(pool.map(probe, range(60)))
+    assert codes.count(200) == 3, codes
+    assert set(codes) <= {200, 409, 429}
+    assert venue.check_in(photo("obama2"), ticket).status_code == 409
+
+
+def test_one_client_is_throttled_across_tickets(
+    make_client: ClientFactory, pg_settings: Settings
+) -> None:
+    venue = _venue(make_client, pg_settings, None)  # no face-service: attempts stay cheap
+    codes = []
+    for _ in range(11):
+        ticket = venue.ticket()
+        codes += [venue.check_in(photo("obama2"), ticket).status_code for _ in range(3)]
+    assert codes[:30] == [503] * 30
+    assert codes[30] == 429
+
+
 def test_a_down_face_service_is_a_503_and_keeps_the_ticket(
     make_client: ClientFactory, pg_settings: Settings
 ) -> None:
@@ -207,8 +269,9 @@ def test_a_down_face_service_is_a_503_and_keeps_the_ticket(
     ticket = venue.ticket()
     down = venue.check_in(photo("obama2"), ticket)
     assert down.status_code == 503
-    assert "face-service is unavailable" in down.json()["detail"]
-    # Nothing was used up: the same ticket still gets past the ticket check.
+    assert "temporarily unavailable" in down.json()["detail"]
+    assert "127.0.0.1" not in down.text
+    # The ticket is not used up by it: it keeps its remaining tries.
     assert venue.check_in(photo("obama2"), ticket).status_code == 503
 
 
@@ -237,9 +300,10 @@ def test_a_weak_match_waits_for_review_with_an_evidence_crop(
     answer = venue.check_in(photo("obama2"))
     assert answer.status_code == 201, answer.text
     assert (answer.json()["status"], answer.json()["result"]) == ("pending_review", "recorded")
-    assert 0.30 <= answer.json()["similarity"] < 0.45
+    assert "similarity" not in answer.json()
     assert "admin will confirm" in answer.json()["message"]
     [queued] = client.get("/api/reviews", headers=venue.headers).json()["data"]
+    assert 0.30 <= queued["similarity"] < 0.45  # admins see the score, the phone never
     assert (queued["method"], queued["has_evidence"]) == ("phone", True)
     crop = client.get(f"/api/reviews/{queued['id']}/evidence", headers=venue.headers)
     shown = Image.open(io.BytesIO(crop.content))

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from kiosk.inference.images import decode_image
 from server.backend.config import Settings
 from server.backend.errors import BadRequestError
 from server.backend.models import AttendanceRecord, utcnow
@@ -29,7 +30,7 @@ FACES = Path(__file__).parents[1] / "data" / "faces"
 
 def _crop() -> bytes:
     photo = (FACES / "obama.jpg").read_bytes()
-    return evidence.face_crop(photo, (300.0, 100.0, 500.0, 350.0))
+    return evidence.face_crop(decode_image(photo), (300.0, 100.0, 500.0, 350.0))
 
 
 def _attach(client: TestClient, record_id: uuid.UUID, jpeg: bytes) -> None:

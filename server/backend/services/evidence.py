@@ -9,25 +9,26 @@ EVIDENCE_RETENTION otherwise.
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+import cv2
+import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from PIL import Image, ImageOps
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kiosk.inference.errors import ImageError
-from kiosk.inference.images import decode_image
+from kiosk.inference.images import DecodedImage, decode_image, fit_within
 from server.backend.config import Settings
 from server.backend.errors import BadRequestError, NotFoundError
 from server.backend.models import AttendanceRecord, utcnow
+from server.backend.services import uploads
 
 logger = logging.getLogger(__name__)
 
@@ -71,41 +72,45 @@ class EvidenceCipher:
         return None
 
 
-def face_crop(photo: bytes, bbox: Sequence[float]) -> bytes:
-    """A small JPEG of the face at `bbox` (original pixels) with a little context around it."""
-    with Image.open(io.BytesIO(photo)) as opened:
-        # Upright, as the face-service saw it: its coordinates follow the EXIF rotation.
-        image = ImageOps.exif_transpose(opened).convert("RGB")
-    x1, y1, x2, y2 = bbox
+def face_crop(image: DecodedImage, bbox: Sequence[float]) -> bytes:
+    """A small JPEG of the face at `bbox` (original pixels) with a little context around it.
+
+    Works on the reduced decode the caller already made (upright, as the face-service
+    saw it), so a crop never costs a full-size decode of the photo.
+    """
+    height, width = image.pixels.shape[:2]
+    x1, y1, x2, y2 = (v * image.scale for v in bbox)
     pad_x, pad_y = (x2 - x1) * 0.2, (y2 - y1) * 0.2
-    box = (
-        max(0, int(x1 - pad_x)),
-        max(0, int(y1 - pad_y)),
-        min(image.width, int(x2 + pad_x)),
-        min(image.height, int(y2 + pad_y)),
-    )
-    crop = image.crop(box)
-    crop.thumbnail((EVIDENCE_SIDE, EVIDENCE_SIDE))
-    out = io.BytesIO()
-    crop.save(out, format="JPEG", quality=JPEG_QUALITY)
-    return out.getvalue()
+    left, top = max(0, int(x1 - pad_x)), max(0, int(y1 - pad_y))
+    right, bottom = min(width, int(x2 + pad_x)), min(height, int(y2 + pad_y))
+    if right <= left or bottom <= top:
+        raise BadRequestError("The face is outside the photo; take the photo again.")
+    crop = fit_within(np.ascontiguousarray(image.pixels[top:bottom, left:right]), EVIDENCE_SIDE)
+    ok, encoded = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise BadRequestError("The face could not be cropped; take the photo again.")
+    return bytes(encoded.tobytes())
 
 
 def check_crop(jpeg: bytes) -> None:
-    """Refuse anything but a small, readable JPEG: no other raw images are kept."""
+    """Refuse anything but a small, readable JPEG: no other raw images are kept.
+
+    Bytes and pixels are checked from the header before the (then tiny) decode.
+    """
     if len(jpeg) > MAX_EVIDENCE_BYTES:
         raise BadRequestError(
             f"The evidence crop is larger than {MAX_EVIDENCE_BYTES // 1024} KiB; "
             f"send the face only, at most {EVIDENCE_SIDE} pixels wide."
         )
-    try:
-        decoded = decode_image(jpeg, max_bytes=MAX_EVIDENCE_BYTES)
-    except ImageError as exc:
-        raise BadRequestError(f"The evidence crop is not usable: {exc}") from exc
-    if max(decoded.original_size) > 2 * EVIDENCE_SIDE:
+    header = uploads.check_header(jpeg, uploads.EVIDENCE)
+    if max(header.original_size) > 2 * EVIDENCE_SIDE:
         raise BadRequestError(
             f"The evidence crop is too large; at most {2 * EVIDENCE_SIDE} pixels a side."
         )
+    try:
+        decode_image(jpeg, max_bytes=MAX_EVIDENCE_BYTES, max_pixels=uploads.EVIDENCE.max_pixels)
+    except ImageError as exc:
+        raise BadRequestError(f"The evidence crop is not usable: {exc}") from exc
 
 
 def attach(

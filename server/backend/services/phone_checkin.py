@@ -1,10 +1,16 @@
 """Phone self check-in: a scanned meeting QR ticket, a claimed identity and a selfie.
 
-The face-service embeds the selfie; the backend compares it with the claimed member's
-templates and with the best template of anyone else, and applies the same bands and
-margin as the kiosk (`kiosk.inference.matching.decide`). The ticket is only used up
-when a check-in is stored, so a photo that was not recognised can be retaken; after
-MAX_FAILED_TRIES failures per member and meeting the phone is sent to an admin.
+Cheap checks come first: the ticket, then the selfie's size and pixels from its header,
+then the attempt is reserved per ticket and per client (`phone_guard`); only then does
+the face-service embed the selfie. The backend compares it with the claimed member's
+templates and with the best template of anyone else, with the kiosk's bands and margin
+(`kiosk.inference.matching.decide`).
+
+Every identity refusal (unknown person, not expected, nothing enrolled, another face)
+gets one answer, decided after the face work, with no similarity: the public flow
+reveals neither who is enrolled nor how close a face came. Refusals are kept for
+admins (`attempts`). A ticket is used when a check-in is stored, or spent after its
+tries.
 
 A reported position is recorded and flagged against the meeting's radius, but it is
 the phone's claim, so it never decides a check-in on its own.
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,28 +28,26 @@ from numpy.typing import NDArray
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kiosk.inference.errors import ImageError
-from kiosk.inference.images import decode_image
 from kiosk.inference.matching import Band, Candidate, MatchDecision, decide
 from server.backend.attempt_schemas import AttemptOutcome
 from server.backend.context import Backend
 from server.backend.crud import members as members_crud
 from server.backend.crud import templates as templates_crud
-from server.backend.errors import (
-    BadRequestError,
-    ConflictError,
-    NotFoundError,
-    TooManyRequestsError,
-)
+from server.backend.errors import BadRequestError, ConflictError, NotFoundError
 from server.backend.models import AttendanceRecord, FaceTemplate, Meeting, Member, utcnow
 from server.backend.security.templates import TemplateDecryptionError
-from server.backend.services import attempts, attendance, evidence, meeting_qr, records
+from server.backend.services import (
+    attempts,
+    attendance,
+    evidence,
+    meeting_qr,
+    phone_guard,
+    records,
+    uploads,
+)
 from server.backend.services.attendance import CheckinOutcome
 
-MAX_FAILED_TRIES = 3
-# Failed tries are forgotten after this long, so tomorrow's meeting starts afresh.
-FAILED_TRIES_TTL = 12 * 3600
-SELFIE_MAX_BYTES = 2 * 1024 * 1024
+SELFIE_MAX_BYTES = uploads.SELFIE.max_bytes
 EARTH_RADIUS_M = 6_371_000.0
 
 
@@ -69,11 +74,14 @@ class PhoneAttempt:
 
 @dataclass(frozen=True)
 class PhoneResult:
-    """`outcome` is None when the face was not recognised (see `tries_left`)."""
+    """`outcome` is None when the check-in was refused (see `tries_left`).
 
-    decision: MatchDecision
+    `earlier_refusals` counts refused check-ins as this member before this one.
+    """
+
     outcome: CheckinOutcome | None
     tries_left: int
+    earlier_refusals: int = 0
 
 
 def distance_m(a: Position, latitude: float, longitude: float) -> float:
@@ -94,44 +102,17 @@ def location_flag(meeting: Meeting, position: Position | None) -> str:
     return "inside" if inside else "outside"
 
 
-def check_selfie(data: bytes) -> None:
-    """Refuse what is not a usable photo before the face-service is asked (clear 4xx)."""
-    try:
-        decode_image(data, max_bytes=SELFIE_MAX_BYTES)
-    except ImageError as exc:
-        raise BadRequestError(f"The selfie cannot be used: {exc}") from exc
-
-
-def _claimed_member(session: Session, attempt: PhoneAttempt) -> Member:
+def _claimed_member(session: Session, attempt: PhoneAttempt) -> Member | None:
+    """The member the phone says it is, or None; refusal waits until after the face work."""
     if attempt.member_id is not None:
-        member = session.get(Member, attempt.member_id)
-    elif attempt.email:
+        return session.get(Member, attempt.member_id)
+    if attempt.email:
         query = select(Member).where(func.lower(Member.email) == attempt.email.strip().lower())
-        member = session.scalars(query).first()
-    elif attempt.member_code:
-        member = members_crud.by_code(session=session, code=attempt.member_code)
-    else:
-        raise BadRequestError(
-            "Say who is checking in: send your email or the member code on your badge."
-        )
-    if member is None:
-        # One message for unknown and mismatched people: no list of members to probe.
-        raise NotFoundError("We could not find you for this meeting; please see an admin.")
-    return member
-
-
-def _tries_key(meeting_id: uuid.UUID, member_id: uuid.UUID) -> str:
-    return f"phone:fails:{meeting_id}:{member_id}"
-
-
-def _failed_tries(backend: Backend, meeting_id: uuid.UUID, member_id: uuid.UUID) -> int:
-    return int(backend.store.get(_tries_key(meeting_id, member_id)) or 0)
-
-
-def _see_an_admin(backend: Backend, key: str) -> TooManyRequestsError:
-    return TooManyRequestsError(
-        f"Your face was not recognised {MAX_FAILED_TRIES} times; please see an admin to check in.",
-        retry_after=max(1, backend.store.ttl(key)),
+        return session.scalars(query).first()
+    if attempt.member_code:
+        return members_crud.by_code(session=session, code=attempt.member_code)
+    raise BadRequestError(
+        "Say who is checking in: send your email or the member code on your badge."
     )
 
 
@@ -148,8 +129,6 @@ def _member_vectors(
             vectors.append(templates_crud.open_row(backend.cipher, row))
         except TemplateDecryptionError:
             continue  # a damaged row is reported by the templates tools, not here
-    if not vectors:
-        raise ConflictError("No face is enrolled for you yet; please see an admin.")
     return vectors
 
 
@@ -157,7 +136,10 @@ def match(
     backend: Backend, session: Session, member: Member, probe: NDArray[np.float32]
 ) -> MatchDecision:
     """The claimed member against the best other person: bands and margin as on the kiosk."""
-    own = max(float(np.dot(v, probe)) for v in _member_vectors(backend, session, member.id))
+    vectors = _member_vectors(backend, session, member.id)
+    if not vectors:
+        return MatchDecision(Band.REJECT, None, None, "nothing enrolled")
+    own = max(float(np.dot(v, probe)) for v in vectors)
     candidates = [Candidate(str(member.id), "", own)]
     other = templates_crud.best_other_match(
         session=session,
@@ -183,11 +165,12 @@ def _store(
     member: Member,
     decision: MatchDecision,
     attempt: PhoneAttempt,
-    crop: bytes,
+    bbox: Sequence[float],
+    doubtful: bool,
 ) -> CheckinOutcome:
     """Use the ticket (a replay fails here, atomically) and record the check-in."""
     meeting_qr.redeem(backend, attempt.ticket)
-    pending = decision.band is Band.REVIEW
+    pending = decision.band is Band.REVIEW or doubtful
     outcome = attendance.record_checkin(
         session,
         meeting=meeting,
@@ -200,6 +183,7 @@ def _store(
     if outcome.result == "recorded":
         _locate(outcome.record, meeting, attempt.position)
         if pending:
+            crop = evidence.face_crop(backend.decodes.decode(attempt.selfie, uploads.SELFIE), bbox)
             cipher = evidence.EvidenceCipher.from_settings(backend.settings)
             evidence.attach(cipher, outcome.record, crop)
     session.commit()
@@ -212,6 +196,105 @@ def _locate(record: AttendanceRecord, meeting: Meeting, position: Position | Non
     if position is not None:
         record.latitude, record.longitude = position.latitude, position.longitude
         record.accuracy_m = position.accuracy_m
+
+
+def check_in(backend: Backend, session: Session, attempt: PhoneAttempt) -> PhoneResult:
+    """Run one phone check-in attempt end to end (see the module docstring)."""
+    meeting = session.get(Meeting, meeting_qr.peek(backend, attempt.ticket))
+    if meeting is None:
+        raise NotFoundError("This meeting no longer exists.")
+    uploads.check_header(attempt.selfie, uploads.SELFIE)
+    member = _claimed_member(session, attempt)
+    tries_left = phone_guard.reserve(backend, attempt.ticket, attempt.client_ip)
+    attendance.check_open(meeting, utcnow(), accept_ended=False)
+    embedded = backend.face_service.embed(attempt.selfie, purpose="checkin")
+    if embedded.model_id != backend.face_model.model_id:
+        raise ConflictError("The face-service runs another recogniser than the server expects.")
+    verdict = _verdict(backend, session, meeting, member, embedded.embedding)
+    if member is None or verdict.decision is None or verdict.refusal:
+        _refused(backend, session, attempt, meeting=meeting, member=member, verdict=verdict)
+        if tries_left == 0:
+            phone_guard.spend(backend, attempt.ticket)
+        return PhoneResult(None, tries_left)
+    earlier = phone_guard.refusals(backend, meeting.id, member.id)
+    outcome = _store(
+        backend,
+        session,
+        meeting=meeting,
+        member=member,
+        decision=verdict.decision,
+        attempt=attempt,
+        bbox=embedded.face.bbox,
+        doubtful=earlier >= phone_guard.DOUBT_AFTER,
+    )
+    phone_guard.forget(backend, meeting.id, member.id)
+    if outcome.result == "recorded" and outcome.record.location_flag == "outside":
+        why = "checked in from outside the meeting's radius"
+        _note(
+            backend,
+            session,
+            meeting,
+            attempt,
+            member=member,
+            reason=why,
+            decision=verdict.decision,
+            outcome="suspicious",
+        )
+    return PhoneResult(outcome, tries_left, earlier)
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """The match decision (None when refused before matching) and, if refused, why."""
+
+    decision: MatchDecision | None
+    refusal: str = ""
+    suspicious: bool = False
+
+
+def _verdict(
+    backend: Backend,
+    session: Session,
+    meeting: Meeting,
+    member: Member | None,
+    embedding: list[float],
+) -> _Verdict:
+    """Decide the claim; the reasons are for admins only, the phone hears one answer."""
+    if member is None:
+        return _Verdict(None, "claimed identity not found")
+    if not attendance.is_expected(meeting, member):
+        return _Verdict(None, "not expected here")
+    decision = match(backend, session, member, templates_crud.normalised(embedding))
+    if decision.band is Band.REJECT:
+        # The face of another enrolled member claiming this one is worth a closer look.
+        other = decision.reason == "another person"
+        reason = "the face is another member's" if other else "the face did not match"
+        return _Verdict(decision, reason, suspicious=other)
+    return _Verdict(decision)
+
+
+def _refused(
+    backend: Backend,
+    session: Session,
+    attempt: PhoneAttempt,
+    *,
+    meeting: Meeting,
+    member: Member | None,
+    verdict: _Verdict,
+) -> None:
+    """Record a refused attempt for admins; the phone only hears "not recognised"."""
+    if member is not None:
+        phone_guard.note_refusal(backend, meeting.id, member.id)
+    _note(
+        backend,
+        session,
+        meeting,
+        attempt,
+        member=member,
+        reason=verdict.refusal,
+        decision=verdict.decision,
+        outcome="suspicious" if verdict.suspicious else "refused",
+    )
 
 
 def _note(
@@ -240,78 +323,3 @@ def _note(
     )
     session.commit()
     attempts.announce(backend.store, session, row)
-
-
-def _checked_member(
-    backend: Backend, session: Session, meeting: Meeting, attempt: PhoneAttempt
-) -> Member:
-    """The claimed member, expected here and not out of tries; refusals are recorded."""
-    try:
-        member = _claimed_member(session, attempt)
-    except NotFoundError:
-        _note(backend, session, meeting, attempt, member=None, reason="claimed identity not found")
-        raise
-    if not attendance.is_expected(meeting, member):
-        _note(backend, session, meeting, attempt, member=member, reason="not expected here")
-        raise NotFoundError("We could not find you for this meeting; please see an admin.")
-    if _failed_tries(backend, meeting.id, member.id) >= MAX_FAILED_TRIES:
-        _note(backend, session, meeting, attempt, member=member, reason="too many failures")
-        raise _see_an_admin(backend, _tries_key(meeting.id, member.id))
-    return member
-
-
-def check_in(backend: Backend, session: Session, attempt: PhoneAttempt) -> PhoneResult:
-    """Run one phone check-in attempt end to end (see the module docstring)."""
-    check_selfie(attempt.selfie)
-    meeting = session.get(Meeting, meeting_qr.peek(backend, attempt.ticket))
-    if meeting is None:
-        raise NotFoundError("This meeting no longer exists.")
-    member = _checked_member(backend, session, meeting, attempt)
-    key = _tries_key(meeting.id, member.id)
-    attendance.check_open(meeting, utcnow(), accept_ended=False)
-    embedded = backend.face_service.embed(attempt.selfie, purpose="checkin")
-    if embedded.model_id != backend.face_model.model_id:
-        raise ConflictError("The face-service runs another recogniser than the server expects.")
-    probe = templates_crud.normalised(embedded.embedding)
-    decision = match(backend, session, member, probe)
-    if decision.band is Band.REJECT:
-        failures = backend.store.incr_window(key, ttl=FAILED_TRIES_TTL)
-        # The face of another enrolled member claiming this one is worth a closer look.
-        other = decision.reason == "another person"
-        reason = "the face is another member's" if other else "the face did not match"
-        kind: AttemptOutcome = "suspicious" if other else "refused"
-        _note(
-            backend,
-            session,
-            meeting,
-            attempt,
-            member=member,
-            reason=reason,
-            decision=decision,
-            outcome=kind,
-        )
-        return PhoneResult(decision, None, max(0, MAX_FAILED_TRIES - failures))
-    crop = evidence.face_crop(attempt.selfie, embedded.face.bbox)
-    outcome = _store(
-        backend,
-        session,
-        meeting=meeting,
-        member=member,
-        decision=decision,
-        attempt=attempt,
-        crop=crop,
-    )
-    backend.store.delete(key)
-    if outcome.result == "recorded" and outcome.record.location_flag == "outside":
-        why = "checked in from outside the meeting's radius"
-        _note(
-            backend,
-            session,
-            meeting,
-            attempt,
-            member=member,
-            reason=why,
-            decision=decision,
-            outcome="suspicious",
-        )
-    return PhoneResult(decision, outcome, MAX_FAILED_TRIES)

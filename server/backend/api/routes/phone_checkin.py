@@ -34,14 +34,17 @@ def _position(
     return Position(latitude, longitude, accuracy_m)
 
 
+NOT_RECOGNISED = "We could not check you in with this photo."
+TRY_AGAIN = " Face the camera in good light and try again."
+SCAN_AGAIN = " Scan the meeting code again, or see an admin."
+
+
 def _answer(result: PhoneResult) -> PhoneCheckinResult:
-    similarity = result.decision.best.similarity if result.decision.best else None
+    """Words for the person; never a similarity, never who is or is not enrolled."""
     if result.outcome is None:
+        advice = TRY_AGAIN if result.tries_left else SCAN_AGAIN
         return PhoneCheckinResult(
-            result="not_recognised",
-            message="We could not recognise you. Face the camera in good light and try again.",
-            similarity=similarity,
-            tries_left=result.tries_left,
+            result="not_recognised", message=NOT_RECOGNISED + advice, tries_left=result.tries_left
         )
     record = result.outcome.record
     if result.outcome.result == "already_checked_in":
@@ -50,12 +53,16 @@ def _answer(result: PhoneResult) -> PhoneCheckinResult:
         message = "Thank you; an admin will confirm your check-in shortly."
     else:
         message = "You are checked in" + (" (late)." if record.late else ".")
+    if result.earlier_refusals:
+        message += (
+            f" Someone tried to check in as you {result.earlier_refusals} time(s) before "
+            "and was refused; the admins can see it."
+        )
     return PhoneCheckinResult(
         result=result.outcome.result,
         message=message,
         status=record.status,  # type: ignore[arg-type]  # a stored, checked status
         late=record.late,
-        similarity=record.similarity,
         location_flag=record.location_flag,
         tries_left=result.tries_left,
     )
@@ -67,7 +74,7 @@ def phone_check_in(
     backend: BackendDep,
     session: SessionDep,
     response: Response,
-    ip: ClientIp,
+    client_ip: ClientIp,
     ticket: Annotated[str, Form(min_length=1, max_length=200)],
     selfie: Annotated[UploadFile, File(description="a JPEG, PNG or WebP photo of one face")],
     member_id: Annotated[uuid.UUID | None, Form()] = None,
@@ -85,7 +92,7 @@ def phone_check_in(
         email=email,
         member_code=member_code,
         position=_position(latitude, longitude, accuracy_m),
-        client_ip=ip,
+        client_ip=client_ip,
     )
     result = phone_checkin.check_in(backend, session, attempt)
     if result.outcome is not None and result.outcome.result == "recorded":

@@ -1,0 +1,72 @@
+"""Throttles and attempt records of the public phone flow, kept in the shared store.
+
+Every attempt is reserved atomically before any face work: per ticket (a ticket is
+spent after TICKET_TRIES attempts, whatever their outcome) and per client address.
+Nothing is counted per member, so a stranger's failures never block the member's own
+next attempt; instead refusals against a member are remembered, and once there were
+DOUBT_AFTER of them the member's own check-in goes to review and they are told.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from server.backend.context import Backend
+from server.backend.errors import TooManyRequestsError
+from server.backend.services import meeting_qr
+from server.backend.services.throttle import Limit
+
+TICKET_TRIES = 3
+# Phones behind one church Wi-Fi share an address, so this is well above one person's need.
+PER_CLIENT = Limit(attempts=30, window_seconds=600)
+DOUBT_AFTER = 3
+# Refusals against a member are forgotten after this long (tomorrow's meeting starts afresh).
+DOUBT_TTL = 12 * 3600
+TICKET_SPENT = (
+    "This check-in code has been tried {tries} times; scan the meeting code again, or see an admin."
+)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _tries_key(ticket: str) -> str:
+    return f"phone:tries:{_digest(ticket)}"
+
+
+def _doubt_key(meeting_id: uuid.UUID, member_id: uuid.UUID) -> str:
+    return f"phone:doubt:{meeting_id}:{member_id}"
+
+
+def reserve(backend: Backend, ticket: str, client_ip: str) -> int:
+    """Count this attempt for the client and the ticket; the tries the ticket has left.
+
+    Refuses (429) once either is used up; a used-up ticket is spent at once.
+    """
+    backend.throttle.consume("phone-client", client_ip, PER_CLIENT)
+    used = backend.store.incr_window(_tries_key(ticket), ttl=meeting_qr.TICKET_TTL)
+    if used > TICKET_TRIES:
+        spend(backend, ticket)
+        raise TooManyRequestsError(TICKET_SPENT.format(tries=TICKET_TRIES), retry_after=1)
+    return TICKET_TRIES - used
+
+
+def spend(backend: Backend, ticket: str) -> None:
+    """Use the ticket up without a check-in (its tries are over)."""
+    backend.store.delete(meeting_qr.ticket_key(ticket))
+
+
+def note_refusal(backend: Backend, meeting_id: uuid.UUID, member_id: uuid.UUID) -> None:
+    """Remember that a check-in as this member was refused."""
+    backend.store.incr_window(_doubt_key(meeting_id, member_id), ttl=DOUBT_TTL)
+
+
+def refusals(backend: Backend, meeting_id: uuid.UUID, member_id: uuid.UUID) -> int:
+    """How many check-ins as this member were refused at this meeting lately."""
+    return int(backend.store.get(_doubt_key(meeting_id, member_id)) or 0)
+
+
+def forget(backend: Backend, meeting_id: uuid.UUID, member_id: uuid.UUID) -> None:
+    backend.store.delete(_doubt_key(meeting_id, member_id))
