@@ -146,7 +146,8 @@ class HeartbeatReply(BaseModel):
 class GalleryTemplate(BaseModel):
     template_id: uuid.UUID
     member_id: uuid.UUID
-    embedding: list[float]
+    # `q8`: base64 of a little-endian float32 scale then 512 int8 values (kiosk.wire).
+    embedding: str
 
 
 class GalleryMember(BaseModel):
@@ -173,18 +174,23 @@ class GallerySync(BaseModel):
     `scope` names the set of people the kiosk needs; the kiosk sends it back with its
     next `since`, and a different scope (meetings or expected people changed) gets a
     full snapshot, since a delta cannot bring back templates added before `since`.
+    `members` and `meetings` are null when unchanged since the digests the kiosk sent
+    back (`members=`, `meetings=`); a snapshot always carries both. Templates come last.
     """
 
     version: int
     model_id: str
     full: bool
     scope: str
-    templates: list[GalleryTemplate]
+    embedding_format: Literal["q8"] = "q8"
     deleted_template_ids: list[uuid.UUID]
     deleted_member_ids: list[uuid.UUID]
-    members: list[GalleryMember]
-    meetings: list[GalleryMeeting]
+    members: list[GalleryMember] | None
+    members_digest: str
+    meetings: list[GalleryMeeting] | None
+    meetings_digest: str
     revoked_badge_ids: list[uuid.UUID]
+    templates: list[GalleryTemplate]
 
 
 # --- check-in upload --------------------------------------------------------------

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from server.backend.api.compression import GalleryGZip
 from server.backend.api.errors import install_error_handlers
 from server.backend.api.limits import BodySizeLimit
 from server.backend.api.routes import (
@@ -97,7 +98,7 @@ def create_app(
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
-    """CORS for exactly FRONTEND_URL (bearer tokens, no cookies), then the body limit."""
+    """CORS for exactly FRONTEND_URL (bearer tokens, no cookies), the body limit, gzip."""
     app.add_middleware(
         CORSMiddleware,
         allow_origins=[settings.cors_origin],
@@ -107,6 +108,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         max_age=600,
     )
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(GalleryGZip)
 
 
 def app_from_env() -> FastAPI:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from fastapi.testclient import TestClient
 
+from kiosk.wire import decode
 from server.backend.models import FaceTemplate, GalleryEvent
 from server.backend.security.templates import TemplateCipher
 from server.backend.services import sync
@@ -53,8 +54,47 @@ def test_a_new_kiosk_gets_a_full_snapshot_of_decrypted_templates(any_client: Tes
     assert len(answer["templates"]) == 2
     mine = next(t for t in answer["templates"] if t["template_id"] == enrolled["id"])
     assert mine["member_id"] == member
-    assert np.allclose(mine["embedding"], face, atol=1e-6)
+    assert answer["embedding_format"] == "q8"
+    # int8 with one scale per template: the same direction to well within matching noise.
+    assert float(np.dot(decode(mine["embedding"], "q8"), face)) > 0.9995
     assert {m["full_name"] for m in answer["members"]} == {"Ama", "Kofi", "No face"}
+
+
+def test_unchanged_members_and_meetings_are_not_sent_again(client: TestClient) -> None:
+    admin = admin_headers(client)
+    kiosk = pair_kiosk(client, admin)
+    ama = make_member(client, admin, "Ama")
+    make_meeting(client, admin)
+    first = fetch(client, kiosk)
+    assert first["members"] and first["meetings"]
+    again = {
+        "since": first["version"],
+        "scope": first["scope"],
+        "members": first["members_digest"],
+        "meetings": first["meetings_digest"],
+    }
+    quiet = fetch(client, kiosk, **again)
+    assert (quiet["members"], quiet["meetings"], quiet["templates"]) == (None, None, [])
+    client.patch(f"/api/members/{ama}", json={"full_name": "Ama Mensah"}, headers=admin)
+    renamed = fetch(client, kiosk, **again)
+    assert [m["full_name"] for m in renamed["members"]] == ["Ama Mensah"]
+    assert renamed["meetings"] is None
+    assert renamed["members_digest"] != first["members_digest"]
+
+
+def test_the_gallery_answer_is_gzip_compressed(client: TestClient) -> None:
+    admin = admin_headers(client)
+    kiosk = pair_kiosk(client, admin)
+    for i in range(3):
+        make_member(client, admin, f"Member {i}")
+    response = client.get(
+        "/api/kiosk/gallery", headers={**kiosk.headers, "Accept-Encoding": "gzip"}
+    )
+    assert response.headers["content-encoding"] == "gzip"
+    assert len(response.json()["templates"]) == 3
+    # Token answers are never compressed (compression side channels).
+    login = client.get("/api/auth/me", headers={**admin, "Accept-Encoding": "gzip"})
+    assert "content-encoding" not in login.headers
 
 
 def test_templates_leave_only_to_paired_kiosks(client: TestClient) -> None:

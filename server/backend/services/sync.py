@@ -12,22 +12,31 @@ behind the oldest kept event, it gets a full snapshot that replaces its gallery.
 
 Templates are decrypted here and leave the server only through this module, to a
 paired kiosk, over the API.
+
+The answer is lean (a 5,000-member snapshot was 27.7 MB of JSON floats): embeddings
+travel as `q8` (see `kiosk.wire`), members and meetings only when their digest differs
+from the one the kiosk sent back, and the template list is streamed from a cursor in
+chunks, so the server never holds a whole snapshot in memory. The route compresses it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Engine, Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from kiosk.wire import encode_q8
 from server.backend.crud import gallery
 from server.backend.crud.templates import open_row
-from server.backend.kiosk_schemas import GalleryMeeting, GalleryMember, GallerySync, GalleryTemplate
+from server.backend.kiosk_schemas import GalleryMeeting, GalleryMember, GallerySync
 from server.backend.models import FaceTemplate, GalleryEvent, Meeting, Member, utcnow
 from server.backend.security.templates import TemplateCipher, TemplateDecryptionError
 from server.backend.services import badges
@@ -39,6 +48,8 @@ logger = logging.getLogger(__name__)
 UPCOMING = timedelta(hours=24)
 # Beyond this many events a snapshot is cheaper to send and to apply than the delta.
 MAX_DELTA_EVENTS = 500
+# Templates decrypted and encoded per chunk of a streamed answer.
+CHUNK_TEMPLATES = 200
 
 
 @dataclass(frozen=True)
@@ -100,32 +111,32 @@ def scope(session: Session, *, model_id: str) -> Scope:
     return Scope(members, views, digest.hexdigest()[:16])
 
 
-def _templates(cipher: TemplateCipher, rows: list[FaceTemplate]) -> list[GalleryTemplate]:
-    out = []
-    for row in rows:
-        try:
-            vector = open_row(cipher, row)
-        except TemplateDecryptionError as exc:
-            # One damaged row must not stop every kiosk's sync; an operator must see it.
-            logger.error("Template left out of gallery sync: %s", exc.message)
-            continue
-        out.append(
-            GalleryTemplate(
-                template_id=row.id,
-                member_id=row.member_id,
-                embedding=[round(float(x), 7) for x in vector],
-            )
-        )
-    return out
+def _encoded(cipher: TemplateCipher, row: FaceTemplate) -> dict[str, str] | None:
+    try:
+        vector = open_row(cipher, row)
+    except TemplateDecryptionError as exc:
+        # One damaged row must not stop every kiosk's sync; an operator must see it.
+        logger.error("Template left out of gallery sync: %s", exc.message)
+        return None
+    return {
+        "template_id": str(row.id),
+        "member_id": str(row.member_id),
+        "embedding": encode_q8(vector),
+    }
 
 
-def _scope_templates(session: Session, needed: set[uuid.UUID], model_id: str) -> list[FaceTemplate]:
-    if not needed:
-        return []
-    query = select(FaceTemplate).where(
-        FaceTemplate.member_id.in_(needed), FaceTemplate.model_id == model_id
+def _scope_templates(needed: set[uuid.UUID], model_id: str) -> Select[FaceTemplate]:
+    return (
+        select(FaceTemplate)
+        .where(FaceTemplate.member_id.in_(needed or {uuid.UUID(int=0)}))
+        .where(FaceTemplate.model_id == model_id)
+        .order_by(FaceTemplate.created_at, FaceTemplate.id)
     )
-    return list(session.scalars(query.order_by(FaceTemplate.created_at, FaceTemplate.id)))
+
+
+def _digest(items: list[Any]) -> str:
+    canonical = json.dumps(items, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def _needs_snapshot(session: Session, *, since: int, current: int, same_scope: bool) -> bool:
@@ -138,7 +149,7 @@ def _needs_snapshot(session: Session, *, since: int, current: int, same_scope: b
 
 @dataclass(frozen=True)
 class Delta:
-    added: list[FaceTemplate]
+    added: Select[FaceTemplate] | None  # the templates to send, as a query
     deleted_template_ids: list[uuid.UUID]
     deleted_member_ids: list[uuid.UUID]
 
@@ -155,14 +166,12 @@ def _delta(
     last = {event.template_id: event for event in session.scalars(query)}
     added = {t for t, e in last.items() if e.action == "added" and e.member_id in needed}
     deleted = sorted(t for t, e in last.items() if e.action == "deleted")
-    rows = []
+    rows = None
     if added:
-        rows = list(
-            session.scalars(
-                select(FaceTemplate)
-                .where(FaceTemplate.id.in_(added), FaceTemplate.model_id == model_id)
-                .order_by(FaceTemplate.created_at, FaceTemplate.id)
-            )
+        rows = (
+            select(FaceTemplate)
+            .where(FaceTemplate.id.in_(added), FaceTemplate.model_id == model_id)
+            .order_by(FaceTemplate.created_at, FaceTemplate.id)
         )
     touched = {e.member_id for e in last.values() if e.action == "deleted"}
     remaining = set(
@@ -173,38 +182,87 @@ def _delta(
     return Delta(rows, deleted, sorted(touched - remaining))
 
 
+@dataclass(frozen=True)
+class GalleryAnswer:
+    """Everything of a sync answer but the templates, and the query that yields them."""
+
+    head: dict[str, Any]
+    templates: Select[FaceTemplate] | None
+
+
 def gallery_for_kiosk(
     session: Session,
     *,
-    cipher: TemplateCipher,
     model_id: str,
     since: int,
     kiosk_scope: str | None,
-) -> GallerySync:
-    """The sync answer for a kiosk at version `since` that last saw scope `kiosk_scope`."""
+    members_digest: str | None = None,
+    meetings_digest: str | None = None,
+) -> GalleryAnswer:
+    """The sync answer for a kiosk at version `since` that last saw scope `kiosk_scope`.
+
+    `members_digest` / `meetings_digest` are the digests of the kiosk's previous
+    answer: a list whose digest is unchanged is sent as null (keep yours).
+    """
     current = gallery.current_version(session=session)
     needed = scope(session, model_id=model_id)
     full = _needs_snapshot(
         session, since=since, current=current, same_scope=kiosk_scope == needed.fingerprint
     )
     if full:
-        delta = Delta(_scope_templates(session, needed.member_ids, model_id), [], [])
+        delta = Delta(_scope_templates(needed.member_ids, model_id), [], [])
     else:
         delta = _delta(
             session, since=since, current=current, needed=needed.member_ids, model_id=model_id
         )
-    return GallerySync(
+    members = [
+        GalleryMember(member_id=m.id, full_name=m.full_name, ministry=m.ministry).model_dump(
+            mode="json"
+        )
+        for m in needed.members
+    ]
+    meetings = [m.model_dump(mode="json") for m in needed.meetings]
+    members_now, meetings_now = _digest(members), _digest(meetings)
+    head = GallerySync(
         version=current,
         model_id=model_id,
         full=full,
         scope=needed.fingerprint,
-        templates=_templates(cipher, delta.added),
+        templates=[],
         deleted_template_ids=delta.deleted_template_ids,
         deleted_member_ids=delta.deleted_member_ids,
-        members=[
-            GalleryMember(member_id=m.id, full_name=m.full_name, ministry=m.ministry)
-            for m in needed.members
-        ],
-        meetings=needed.meetings,
+        members=None,
+        members_digest=members_now,
+        meetings=None,
+        meetings_digest=meetings_now,
         revoked_badge_ids=badges.revoked_ids(session),
-    )
+    ).model_dump(mode="json", exclude={"templates"})
+    # A snapshot replaces everything on the kiosk, so it always carries both lists.
+    if full or members_digest != members_now:
+        head["members"] = members
+    if full or meetings_digest != meetings_now:
+        head["meetings"] = meetings
+    return GalleryAnswer(head, delta.added)
+
+
+def stream_answer(engine: Engine, cipher: TemplateCipher, answer: GalleryAnswer) -> Iterator[bytes]:
+    """The answer as JSON, templates last, decrypted and encoded a chunk at a time.
+
+    Runs on its own connection with a server-side cursor (`yield_per`), so memory stays
+    flat whatever the gallery's size; the request's session is not held meanwhile.
+    """
+    head = json.dumps(answer.head, separators=(",", ":"))
+    yield (head[:-1] + ',"templates":[').encode()
+    first = True
+    if answer.templates is not None:
+        with Session(engine) as session:
+            rows = session.scalars(answer.templates.execution_options(yield_per=CHUNK_TEMPLATES))
+            for chunk in rows.partitions(CHUNK_TEMPLATES):
+                encoded = [e for row in chunk if (e := _encoded(cipher, row)) is not None]
+                session.expunge_all()
+                if not encoded:
+                    continue
+                text = ",".join(json.dumps(e, separators=(",", ":")) for e in encoded)
+                yield (text if first else "," + text).encode()
+                first = False
+    yield b"]}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
 
 from server.backend.api.deps import BackendDep, SessionDep
 from server.backend.api.kiosk_deps import (
@@ -93,25 +94,42 @@ def upload_checkins(
     return KioskCheckinResults(results=results)
 
 
-@router.get("/gallery", responses={401: {"model": Message}})
+Digest = Annotated[str | None, Query(max_length=64, pattern=NO_NUL)]
+
+
+@router.get(
+    "/gallery",
+    response_model=None,
+    responses={200: {"model": GallerySync}, 401: {"model": Message}},
+)
 def gallery_sync(
+    *,
     backend: BackendDep,
     session: SessionDep,
     _kiosk: CurrentKiosk,
     since: Annotated[int, Query(ge=0, le=2**62)] = 0,
-    scope: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
-) -> GallerySync:
+    scope: Digest = None,
+    members: Digest = None,
+    meetings: Digest = None,
+) -> StreamingResponse:
     """Templates this kiosk needs since its gallery version (or a full snapshot).
 
-    Send back the `version` and `scope` of the previous answer; `full: true` means
-    replace the whole local gallery with this answer's templates.
+    Send back the `version`, `scope`, `members_digest` and `meetings_digest` of the
+    previous answer; `full: true` means replace the whole local gallery with this
+    answer's templates. Streamed, and gzip-compressed for clients that accept it.
     """
-    return sync.gallery_for_kiosk(
+    answer = sync.gallery_for_kiosk(
         session,
-        cipher=backend.cipher,
         model_id=backend.face_model.model_id,
         since=since,
         kiosk_scope=scope,
+        members_digest=members,
+        meetings_digest=meetings,
+    )
+    session.close()  # the templates stream on a connection of their own
+    return StreamingResponse(
+        sync.stream_answer(backend.engine, backend.cipher, answer),
+        media_type="application/json",
     )
 
 
