@@ -5,6 +5,8 @@
     ├── CredentialError       the OS keyring has no usable device credential or key
     ├── PairingError          pairing was refused or the server could not be reached
     ├── DeviceRevokedError    an admin revoked this kiosk; it wiped its gallery
+    ├── SyncError             the server is unreachable, busy or refused a request
+    │                         (`retry_after`: seconds the server asked to wait)
     └── SourceError           a frame source could not be opened
 
 Foreign exceptions (sqlite3, keyring, httpx, OpenCV) are mapped to these at the module
@@ -32,6 +34,15 @@ class PairingError(KioskError):
 
 class DeviceRevokedError(KioskError):
     pass
+
+
+class SyncError(KioskError):
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status  # the HTTP status, when the server answered
 
 
 class SourceError(KioskError):
