@@ -16,6 +16,8 @@ from kiosk.inference.engine import FaceEngine
 from kiosk.inference.images import BGRImage, read_image_file
 from kiosk.inference.packs import ResolvedPack, resolve_pack
 from kiosk.inference.sessions import ThreadSettings
+from server.backend.config import Settings
+from tests.kiosk.backend import LiveBackend, live_backend
 from tests.kiosk.keyring_backend import BACKEND_NAME, ENV, FolderKeyring
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -85,3 +87,10 @@ def keyring_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
 @pytest.fixture
 def credentials(keyring_dir: Path) -> CredentialStore:
     return CredentialStore()
+
+
+@pytest.fixture
+def backend(pg_settings: Settings, clean_env: None) -> Iterator[LiveBackend]:
+    """A real backend on PostgreSQL + Redis with the offline pack, over loopback HTTP."""
+    with live_backend(pg_settings.model_copy(update={"face_model": "vectron"})) as live:
+        yield live
