@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from server.backend.config import Settings
 
 
+ROLES = ("admin", "super_admin")
+
+
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     server = subparsers.add_parser("server", help="run the backend API (port PORT, default 3000)")
     server.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")  # noqa: S104
@@ -29,9 +32,20 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
     admin = subparsers.add_parser("admin", help="manage admin accounts")
     admin_commands = admin.add_subparsers(dest="admin_command", required=True, metavar="ACTION")
-    create = admin_commands.add_parser("create", help="create an admin; password read from stdin")
+    create = admin_commands.add_parser(
+        "create",
+        help="create an admin (role admin unless --role super_admin); password read from stdin",
+        description="Create an admin who signs in with EMAIL and the password read from "
+        "standard input. An admin manages members, faces, meetings, kiosks and reports; "
+        "a super_admin can also create, change and disable other admins.",
+    )
     create.add_argument("email")
-    create.add_argument("--role", choices=("admin", "super_admin"), default="admin")
+    create.add_argument(
+        "--role",
+        choices=ROLES,
+        default="admin",
+        help="admin (the default) or super_admin, who also manages other admins",
+    )
     create.set_defaults(handler=run_admin_create)
     reset = admin_commands.add_parser(
         "reset-password", help="set an admin's password from stdin and end their sessions"

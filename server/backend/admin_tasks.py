@@ -25,6 +25,11 @@ from server.backend.security.templates import TemplateCipher
 from server.backend.services import evidence
 
 PasswordReader = Callable[[], str]
+ROLE_POWERS = {
+    "admin": "manages members, faces, meetings, kiosks and reports, not other admins "
+    "(`--role super_admin` for that)",
+    "super_admin": "manages everything, other admins included",
+}
 
 
 def _say(message: str) -> None:
@@ -84,7 +89,7 @@ def create_admin(
             details={"email": admin.email, "role": admin.role, "source": "cli"},
         )
         session.commit()
-    _say(f"Created {role} {admin.email}.")
+    _say(f"Created {admin.email} with the role {admin.role}: {ROLE_POWERS[admin.role]}.")
     return 0
 
 

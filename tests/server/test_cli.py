@@ -167,3 +167,23 @@ def test_migrate_reports_an_unreachable_database_plainly(
     err = capsys.readouterr().err
     assert "The database cannot be reached" in err
     assert "Traceback" not in err
+
+
+def test_admin_create_documents_the_role_and_says_which_was_created(
+    monkeypatch: pytest.MonkeyPatch,
+    server_env: dict[str, str],
+    client: TestClient,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["admin", "create", "--help"])
+    usage = " ".join(capsys.readouterr().out.split())
+    assert "--role {admin,super_admin}" in usage and "also manages other admins" in usage
+    _use_env(monkeypatch, server_env)
+    _stdin(monkeypatch, NEW_PASSWORD + "\n")
+    assert main(["admin", "create", "usher@example.org"]) == 0
+    said = capsys.readouterr().err
+    assert "usher@example.org with the role admin" in said and "--role super_admin" in said
+    _stdin(monkeypatch, NEW_PASSWORD + "\n")
+    assert main(["admin", "create", "pastor@example.org", "--role", "super_admin"]) == 0
+    assert "with the role super_admin" in capsys.readouterr().err
