@@ -18,7 +18,10 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
+    computed_field,
 )
+
+from server.backend import lifecycle
 
 
 def _no_nul(value: str) -> str:
@@ -229,6 +232,20 @@ class MeetingUpdate(BaseModel):
     qr_rotation_seconds: int | None = Field(default=None, ge=10, le=3600)
 
 
+class MeetingReopen(BaseModel):
+    """Reopen an ended meeting; a later `ends_at` when its end time has passed."""
+
+    ends_at: AwareDatetime | None = None
+
+
+class MeetingCopy(BaseModel):
+    """A new meeting like an existing one; by default one week later, same title."""
+
+    title: Name | None = None
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+
+
 class MeetingPublic(MeetingBase):
     model_config = ConfigDict(from_attributes=True)
 
@@ -238,6 +255,18 @@ class MeetingPublic(MeetingBase):
     started_at: datetime | None
     ended_at: datetime | None
     created_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def actions(self) -> list[str]:
+        """What the life cycle allows now (`POST /api/meetings/{id}/<action>`)."""
+        return lifecycle.allowed_actions(self.status)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def next_steps(self) -> str:
+        """The same, in words for the admin screen."""
+        return lifecycle.possible(self.status)
 
 
 class MeetingsPublic(BaseModel):

@@ -8,16 +8,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from server.backend import lifecycle
 from server.backend.errors import BadRequestError, ConflictError, NotFoundError
 from server.backend.models import Admin, Meeting, Member, utcnow
-from server.backend.schemas import MeetingCreate, MeetingUpdate
-
-# Which status each action may start from, and where it leads.
-TRANSITIONS = {
-    "start": ({"scheduled"}, "active"),
-    "end": ({"active"}, "ended"),
-    "cancel": ({"scheduled", "active"}, "cancelled"),
-}
+from server.backend.schemas import MeetingCopy, MeetingCreate, MeetingUpdate
 
 
 def get(*, session: Session, meeting_id: uuid.UUID) -> Meeting:
@@ -93,7 +87,7 @@ def update_meeting(
     *, session: Session, meeting: Meeting, meeting_in: MeetingUpdate
 ) -> dict[str, object]:
     if meeting.status in ("ended", "cancelled"):
-        raise ConflictError(f"The meeting is {meeting.status}; it can no longer be changed.")
+        raise ConflictError(lifecycle.refusal(meeting.status, "change"))
     changes = meeting_in.model_dump(exclude_unset=True)
     nullable = {"late_after", "latitude", "longitude", "qr_max_scans", "qr_valid_minutes"}
     changes = {k: v for k, v in changes.items() if v is not None or k in nullable}
@@ -106,17 +100,51 @@ def update_meeting(
     return changes
 
 
-def transition(*, session: Session, meeting: Meeting, action: str) -> None:
-    """Start, end or cancel; refuse moves the life cycle does not allow."""
-    allowed_from, target = TRANSITIONS[action]
+def transition(
+    *, session: Session, meeting: Meeting, action: str, ends_at: datetime | None = None
+) -> None:
+    """Start, end, cancel or reopen; refuse moves the life cycle does not allow.
+
+    Reopening takes an optional new `ends_at`: a meeting whose end time has passed
+    cannot take check-ins, so it needs a later one.
+    """
+    allowed_from, target = lifecycle.TRANSITIONS[action]
     if meeting.status not in allowed_from:
-        raise ConflictError(f"A {meeting.status} meeting cannot be {target}.")
+        raise ConflictError(lifecycle.refusal(meeting.status, action))
+    now = utcnow()
+    if action == "reopen":
+        meeting.ends_at = ends_at or meeting.ends_at
+        if meeting.ends_at <= now:
+            raise ConflictError(
+                "This meeting's end time has passed: reopen it with a later ends_at, "
+                "or copy it to a new meeting."
+            )
+        check_consistency(meeting)
+        meeting.ended_at = None
+    elif action == "start":
+        meeting.started_at = now
+    else:
+        meeting.ended_at = now
     meeting.status = target
-    if target == "active":
-        meeting.started_at = utcnow()
-    elif target in ("ended", "cancelled"):
-        meeting.ended_at = utcnow()
     session.flush()
+
+
+def copy(*, session: Session, meeting: Meeting, copy_in: MeetingCopy, by: Admin) -> Meeting:
+    """A new scheduled meeting like `meeting` (place, people, QR policy), at a new time.
+
+    Without a new start the copy is one week later, the rhythm of a weekly meeting; the
+    other times keep their distance from the start.
+    """
+    data = MeetingCreate.model_validate(meeting, from_attributes=True).model_dump()
+    starts_at = copy_in.starts_at or meeting.starts_at + timedelta(days=7)
+    shift = starts_at - meeting.starts_at
+    data["starts_at"] = starts_at
+    data["ends_at"] = copy_in.ends_at or meeting.ends_at + shift
+    data["late_after"] = meeting.late_after + shift if meeting.late_after else None
+    if data["late_after"] and not starts_at <= data["late_after"] <= data["ends_at"]:
+        data["late_after"] = None
+    data["title"] = copy_in.title or meeting.title
+    return create(session=session, meeting_in=MeetingCreate.model_validate(data), by=by)
 
 
 def qr_closes_at(meeting: Meeting) -> datetime:

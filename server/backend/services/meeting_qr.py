@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
+from server.backend import lifecycle
 from server.backend.context import Backend
 from server.backend.crud import meetings as crud
 from server.backend.errors import AuthError, ConflictError
@@ -53,10 +54,13 @@ def _seconds_left(meeting: Meeting) -> int:
 def current_code(backend: Backend, meeting: Meeting) -> MeetingCode:
     """A freshly signed code for an active meeting whose QR window is open."""
     if meeting.status != "active":
-        raise ConflictError(f"The meeting is {meeting.status}; start it to show its QR code.")
+        raise ConflictError(lifecycle.refusal(meeting.status, "qr"))
     left = _seconds_left(meeting)
     if left <= 0:
-        raise ConflictError("The meeting's QR window has closed under its QR policy.")
+        raise ConflictError(
+            "The meeting's QR window has closed under its QR policy: change its ends_at "
+            "or QR policy to take more check-ins, or end it."
+        )
     lifetime = min(2 * meeting.qr_rotation_seconds, left)
     token, claims = backend.qr.sign(meeting.id, lifetime=lifetime)
     return MeetingCode(token, _when(claims.expires_at), meeting.qr_rotation_seconds)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
@@ -15,9 +16,11 @@ from server.backend.crud import audit
 from server.backend.crud import meetings as crud
 from server.backend.models import Admin, Meeting
 from server.backend.schemas import (
+    MeetingCopy,
     MeetingCreate,
     MeetingPublic,
     MeetingQr,
+    MeetingReopen,
     MeetingsPublic,
     MeetingStatus,
     MeetingUpdate,
@@ -107,9 +110,10 @@ def _transition(
     session: SessionDep,
     actor: Admin,
     ip: str,
+    ends_at: datetime | None = None,
 ) -> MeetingPublic:
     meeting = crud.get(session=session, meeting_id=meeting_id)
-    crud.transition(session=session, meeting=meeting, action=action)
+    crud.transition(session=session, meeting=meeting, action=action, ends_at=ends_at)
     _audit(session, actor, f"meeting.{action}", meeting, ip)
     session.commit()
     backend.events.publish(
@@ -149,6 +153,39 @@ def cancel_meeting(
     ip: ClientIp,
 ) -> MeetingPublic:
     return _transition(meeting_id, "cancel", backend=backend, session=session, actor=actor, ip=ip)
+
+
+@router.post("/{meeting_id}/reopen", responses=CONFLICT)
+def reopen_meeting(
+    meeting_id: uuid.UUID,
+    *,
+    backend: BackendDep,
+    session: SessionDep,
+    actor: CurrentAdmin,
+    ip: ClientIp,
+    body: MeetingReopen | None = None,
+) -> MeetingPublic:
+    """Take check-ins again after the meeting was ended (with a later `ends_at` if needed)."""
+    ends_at = body.ends_at if body else None
+    return _transition(
+        meeting_id, "reopen", backend=backend, session=session, actor=actor, ip=ip, ends_at=ends_at
+    )
+
+
+@router.post("/{meeting_id}/copy", status_code=status.HTTP_201_CREATED, responses=NOT_FOUND)
+def copy_meeting(
+    meeting_id: uuid.UUID,
+    session: SessionDep,
+    actor: CurrentAdmin,
+    ip: ClientIp,
+    body: MeetingCopy | None = None,
+) -> MeetingPublic:
+    """A new scheduled meeting with this one's place, people and QR policy (next week)."""
+    source = crud.get(session=session, meeting_id=meeting_id)
+    meeting = crud.copy(session=session, meeting=source, copy_in=body or MeetingCopy(), by=actor)
+    _audit(session, actor, "meeting.copy", meeting, ip, copied_from=source.id)
+    session.commit()
+    return MeetingPublic.model_validate(meeting)
 
 
 @router.get("/{meeting_id}/qr", responses=CONFLICT)
