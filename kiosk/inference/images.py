@@ -7,6 +7,11 @@ Decoding checks the size and format from the header before decoding anything, de
 large JPEGs at a reduced scale (so a 12000x9000 photo never becomes a 324 MB array),
 refuses truncated files instead of returning a half-grey picture, honours the EXIF
 orientation of phone photos, and scales the result down to ``max_side``.
+
+A JPEG is decoded only as large as its use needs (``min_side``): libjpeg's DCT scaling
+makes a 1/2, 1/4 or 1/8 size image for a fraction of a full decode. A 4032x3024 phone
+photo decoded in full and then shrunk cost 108-175 ms, about four times the detection
+and embedding that follow; at 1/4 it is a few tens of ms (bench/bench_engine.py).
 """
 
 from __future__ import annotations
@@ -29,6 +34,11 @@ BGRImage: TypeAlias = NDArray[np.uint8]
 
 MAX_BYTES = 25 * 1024 * 1024
 MAX_SIDE = 2560
+# Check-in needs 800 pixels on the longest side: the detector sees at most 640, and a
+# face that fills a selfie keeps ~100 px between the eyes, three times what the 112 px
+# aligned crop holds. A 4032x3024 photo decodes at 1/4 (1008x756), an 8 MP one at 1/4
+# (816 px). Enrolment keeps MAX_SIDE: a group photo's faces need the detail.
+CHECKIN_MIN_SIDE = 800
 # Formats are refused above this many pixels unless they can be decoded at reduced scale.
 MAX_FULL_DECODE_PIXELS = 40_000_000
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP"})
@@ -95,16 +105,23 @@ def decode_image(
     max_bytes: int = MAX_BYTES,
     max_side: int = MAX_SIDE,
     max_pixels: int = MAX_FULL_DECODE_PIXELS,
+    min_side: int | None = None,
 ) -> DecodedImage:
     """Decode JPEG/PNG/WebP/BMP bytes into a BGR image no larger than ``max_side``.
 
     ``max_pixels`` caps what the decoder may materialise (after JPEG's reduced-scale
     decode), so a tiny file declaring a huge canvas is refused from its header.
+    ``min_side`` is what the use needs (default ``max_side``): a JPEG decodes at the
+    smallest DCT scale whose longest side still reaches it.
     """
-    opened, (width, height) = _open_checked(data, max_bytes, max_side, max_pixels)
+    opened, (width, height) = _open_checked(
+        data, max_bytes, max_side, max_pixels, draft_side=min(max_side, min_side or max_side)
+    )
     try:
         opened.load()
-        image = ImageOps.exif_transpose(opened).convert("RGB")
+        image = ImageOps.exif_transpose(opened)
+        if image.mode != "RGB":
+            image = image.convert("RGB")
     except Image.DecompressionBombError as exc:
         raise ImageError(_too_many_pixels(width, height, max_side)) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -121,9 +138,10 @@ def decode_image(
 
 
 def _open_checked(
-    data: bytes, max_bytes: int, max_side: int, max_pixels: int
+    data: bytes, max_bytes: int, max_side: int, max_pixels: int, *, draft_side: int | None = None
 ) -> tuple[Image.Image, tuple[int, int]]:
-    """The opened header and the stored size, checked, set up for a reduced decode."""
+    """The opened header and the stored size, checked, set up for a reduced decode that
+    keeps ``draft_side`` (default ``max_side``) pixels on the longest side."""
     if not data:
         raise ImageError("The image is empty (0 bytes). Send a JPEG or PNG photo.")
     if len(data) > max_bytes:
@@ -136,7 +154,7 @@ def _open_checked(
                 f"Unsupported image format {image_format}. Send a JPEG, PNG or WebP photo."
             )
         width, height = opened.size
-        _check_dimensions(opened, width, height, max_side, max_pixels)
+        _check_dimensions(opened, max_side, max_pixels, draft_side or max_side)
     except ImageError:
         raise
     except UnidentifiedImageError as exc:
@@ -156,15 +174,14 @@ def _open_checked(
     return opened, (width, height)
 
 
-def _check_dimensions(
-    image: Image.Image, width: int, height: int, max_side: int, max_pixels: int
-) -> None:
+def _check_dimensions(image: Image.Image, max_side: int, max_pixels: int, draft_side: int) -> None:
+    width, height = image.size
     if width < 1 or height < 1:
         raise ImageError("The image has no pixels. Send a real photo.")
     if image.format == "JPEG":
         # DCT scaling: the decoder itself produces a 1/2, 1/4 or 1/8 size image, the
-        # smallest that still covers ``max_side`` on the longest side.
-        factor = min(1.0, max_side / max(width, height))
+        # smallest that still covers ``draft_side`` on the longest side.
+        factor = min(1.0, draft_side / max(width, height))
         image.draft("RGB", (math.ceil(width * factor), math.ceil(height * factor)))
     decoded_width, decoded_height = image.size  # reduced for a JPEG after draft()
     if decoded_width * decoded_height > max_pixels:

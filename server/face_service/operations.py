@@ -11,10 +11,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kiosk.inference.engine import FaceEngine
+from kiosk.inference.engine import AnalyzedFace, FaceEngine
 from kiosk.inference.errors import ImageError, QualityError
 from kiosk.inference.faces import Embedding, require_same_model
-from kiosk.inference.images import DecodedImage, decode_image
+from kiosk.inference.images import CHECKIN_MIN_SIDE, DecodedImage, decode_image
 from kiosk.inference.matching import band_for
 from kiosk.inference.quality import Purpose, image_issues
 from server.face_service.errors import BadEmbeddingsError, ImageTooLargeError
@@ -31,12 +31,17 @@ from server.face_service.schemas import (
 # Longest side over shortest side. Photos are at most ~3:1; insightface's SCRFD fails
 # (an OpenCV resize to zero pixels) on strips such as 5000x2.
 MAX_ASPECT_RATIO = 20
+# Eye distance in ArcFace's 112x112 aligned crop: a face decoded smaller is upsampled.
+ALIGNED_EYE_PX = 35.0
 
 
-def decode(data: bytes, max_bytes: int, *, which: str | None = None) -> DecodedImage:
+def decode(
+    data: bytes, max_bytes: int, *, which: str | None = None, min_side: int | None = None
+) -> DecodedImage:
     """Untrusted upload -> pixels; the byte limit is checked before any decoding.
 
-    ``which`` names the upload in messages when a request carries two images.
+    ``which`` names the upload in messages when a request carries two images;
+    ``min_side`` lets a JPEG decode at reduced scale (see kiosk.inference.images).
     """
     if len(data) > max_bytes:
         raise ImageTooLargeError(
@@ -44,13 +49,37 @@ def decode(data: bytes, max_bytes: int, *, which: str | None = None) -> DecodedI
             f"{max_bytes / 1e6:.0f} MB. Send a smaller photo."
         )
     try:
-        image = decode_image(data, max_bytes=max_bytes)
+        image = decode_image(data, max_bytes=max_bytes, min_side=min_side)
         _check_shape(image)
     except ImageError as exc:
         if which is None:
             raise
         raise ImageError(f"{which}: {exc}") from exc
     return image
+
+
+def _embed_single(
+    engine: FaceEngine, data: bytes, purpose: Purpose, max_bytes: int
+) -> tuple[DecodedImage, AnalyzedFace]:
+    """The face to use, from a decode as small as the purpose allows.
+
+    A check-in photo decodes reduced (a selfie's face is large); if that finds no usable
+    face, or one whose eyes are closer than the aligned crop's, it decodes in full.
+    """
+    if purpose is not Purpose.CHECKIN:
+        image = decode(data, max_bytes)
+        return image, engine.embed_single(image.pixels, purpose=purpose, scale=image.scale)
+    image = decode(data, max_bytes, min_side=CHECKIN_MIN_SIDE)
+    try:
+        analyzed = engine.embed_single(image.pixels, purpose=purpose, scale=image.scale)
+    except QualityError:
+        if image.scale >= 1.0:
+            raise
+    else:
+        if image.scale >= 1.0 or analyzed.face.inter_eye_distance >= ALIGNED_EYE_PX:
+            return image, analyzed
+    image = decode(data, max_bytes)
+    return image, engine.embed_single(image.pixels, purpose=purpose, scale=image.scale)
 
 
 def _check_shape(image: DecodedImage) -> None:
@@ -86,8 +115,7 @@ def detect(
 
 def embed(engine: FaceEngine, data: bytes, *, purpose: Purpose, max_bytes: int) -> EmbedResponse:
     """One face's embedding; enrolment refuses zero or several faces (QualityError)."""
-    image = decode(data, max_bytes)
-    analyzed = engine.embed_single(image.pixels, purpose=purpose, scale=image.scale)
+    image, analyzed = _embed_single(engine, data, purpose, max_bytes)
     if analyzed.embedding is None:  # embed_single always embeds; keeps the types honest
         raise QualityError("The face could not be embedded.", analyzed.quality)
     return EmbedResponse(

@@ -13,6 +13,7 @@ from PIL import Image
 
 from kiosk.inference.errors import ImageError
 from kiosk.inference.images import (
+    CHECKIN_MIN_SIDE,
     MAX_SIDE,
     decode_image,
     fit_within,
@@ -137,3 +138,45 @@ def test_fit_within_only_shrinks() -> None:
     small = np.zeros((100, 50, 3), np.uint8)
     assert fit_within(small, 200) is small
     assert fit_within(np.zeros((1000, 500, 3), np.uint8), 200).shape == (200, 100, 3)
+
+
+def phone_photo(orientation: int = 1) -> bytes:
+    """A 4032x3024 JPEG (a 12 MP phone photo) made from a real portrait, with an EXIF
+    orientation tag; noise gives it a phone photo's entropy (~3 MB)."""
+    portrait = cv2.imread(str(photo_path("obama3")))
+    big = cv2.resize(portrait, (4032, 3024), interpolation=cv2.INTER_CUBIC)
+    noise = np.random.default_rng(0).normal(0, 6, big.shape)
+    big = np.clip(big + noise, 0, 255).astype(np.uint8)
+    image = Image.fromarray(cv2.cvtColor(big, cv2.COLOR_BGR2RGB))
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=92, exif=exif)
+    return buffer.getvalue()
+
+
+def test_phone_photo_decodes_at_the_reduced_scale_check_in_needs() -> None:
+    """Before, a 12 MP photo was decoded in full (4032x3024) and shrunk to 2560."""
+    decoded = decode_image(phone_photo(), min_side=CHECKIN_MIN_SIDE)
+    assert decoded.pixels.shape == (756, 1008, 3)  # libjpeg's 1/4 scale, no resize after
+    assert decoded.scale == 0.25 and decoded.original_size == (4032, 3024)
+    full = decode_image(phone_photo())  # the enrolment default keeps MAX_SIDE
+    assert max(full.pixels.shape[:2]) == MAX_SIDE
+    shrunk = cv2.resize(full.pixels, (1008, 756), interpolation=cv2.INTER_AREA)
+    assert np.abs(shrunk.astype(int) - decoded.pixels.astype(int)).mean() < 4  # same picture
+
+
+def test_reduced_decode_keeps_the_exif_orientation() -> None:
+    upright = decode_image(phone_photo(1), min_side=CHECKIN_MIN_SIDE).pixels
+    turned = decode_image(phone_photo(6), min_side=CHECKIN_MIN_SIDE).pixels  # rotate 90 CW
+    assert turned.shape == (1008, 756, 3)
+    expected = cv2.rotate(upright, cv2.ROTATE_90_CLOCKWISE)
+    assert np.abs(expected.astype(int) - turned.astype(int)).mean() < 1
+
+
+def test_min_side_never_goes_below_what_was_asked_or_above_max_side() -> None:
+    data = phone_photo()
+    assert max(decode_image(data, min_side=1100).pixels.shape) == 2016  # 1/4 would be 1008
+    assert max(decode_image(data, min_side=5000).pixels.shape) == MAX_SIDE
+    small = encode(cv2.imread(str(photo_path("obama"))))
+    assert decode_image(small, min_side=CHECKIN_MIN_SIDE).scale == 1.0  # 1137 px: kept whole
