@@ -14,6 +14,7 @@ from server.backend.context import Backend
 from server.backend.crud import templates as templates_crud
 from server.backend.errors import ConflictError
 from server.backend.models import Admin, FaceTemplate, Member
+from server.backend.services import uploads
 
 # The face-service refuses images above 10 MB; refuse them here before sending.
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
@@ -25,6 +26,7 @@ def enrol_photo(
     """Embed the photo's one face for enrolment and store it as the member's template."""
     if not member.consent_given:
         raise ConflictError("Record the member's biometric consent before enrolling a face.")
+    uploads.check_header(photo, uploads.ENROLMENT)  # pixels from the header, nothing decoded
     embedded = backend.face_service.embed(photo, purpose="enrolment")
     return templates_crud.enrol(
         session=session,

@@ -10,6 +10,8 @@ retry (503) instead of queueing memory.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from kiosk.inference.errors import ImageError
@@ -44,22 +46,29 @@ class DecodeSlots:
         self._slots = threading.BoundedSemaphore(size)
         self._wait = wait_seconds
 
-    def decode(self, data: bytes, limits: UploadLimits) -> DecodedImage:
-        """Decode under `limits` once a slot is free; 503 when none frees up in time."""
-        check_header(data, limits)
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold one slot for the block; 503 when none frees up in time."""
         if not self._slots.acquire(timeout=self._wait):
             raise ServiceUnavailableError("The server is busy with other photos; try again.")
         try:
-            return decode_image(
-                data,
-                max_bytes=limits.max_bytes,
-                max_side=limits.max_side,
-                max_pixels=limits.max_pixels,
-            )
-        except ImageError as exc:
-            raise BadRequestError(f"The {limits.name} cannot be used: {exc}") from exc
+            yield
         finally:
             self._slots.release()
+
+    def decode(self, data: bytes, limits: UploadLimits) -> DecodedImage:
+        """Decode under `limits` once a slot is free (header checked first)."""
+        check_header(data, limits)
+        with self.held():
+            try:
+                return decode_image(
+                    data,
+                    max_bytes=limits.max_bytes,
+                    max_side=limits.max_side,
+                    max_pixels=limits.max_pixels,
+                )
+            except ImageError as exc:
+                raise BadRequestError(f"The {limits.name} cannot be used: {exc}") from exc
 
 
 def check_header(data: bytes, limits: UploadLimits) -> ImageHeader:
