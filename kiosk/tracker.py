@@ -28,9 +28,11 @@ STILL_SHIFT = 0.25
 STILL_SCALE = 0.15
 # A face unseen this long has left (a few missed detections are forgiven).
 MAX_GAP_S = 0.7
-# A face back in the same place after this long may be someone else who stepped in
-# (a queue moves up): its decision is forgotten, so it is recognised afresh. Shorter
-# gaps are a detector missing a frame or two of the same face.
+# A face back in the same place after missing from processed frames for this long may
+# be someone else who stepped in (a queue moves up): its decision is forgotten, so it
+# is recognised afresh. Shorter gaps are a detector missing a frame or two of the same
+# face; a face seen on the previous processed frame is never "back", however slow the
+# frames come.
 REACQUIRE_GAP_S = 0.3
 KEYPOINT_HISTORY = 60
 
@@ -83,6 +85,7 @@ class IouTracker:
         self.max_gap_s = max_gap_s
         self._tracks: dict[int, Track] = {}
         self._next_id = 1
+        self._previous_update = float("-inf")
 
     @property
     def tracks(self) -> list[Track]:
@@ -112,10 +115,12 @@ class IouTracker:
             if index not in assigned:
                 assigned[index] = self._start(face, now)
         self._forget_gone(now)
+        self._previous_update = now
         return [assigned[index] for index in range(len(faces))]
 
     def _follow(self, track: Track, face: DetectedFace, now: float) -> Track:
-        if now - track.last_seen > REACQUIRE_GAP_S:
+        missed = track.last_seen < self._previous_update
+        if missed and now - track.last_seen > REACQUIRE_GAP_S:
             track.decided = False
             track.next_try_at = 0.0
             track.still_since = now

@@ -1,0 +1,292 @@
+"""Kiosk pipeline benchmark: the head-less pipeline on a 30 fps video of real photos.
+
+A video is made from real photos (people stepping up, standing ~2 s, leaving), and played
+in real time by the video source into the real pipeline, with a real local store whose
+synced gallery holds the photos' people among ``--people`` members (10,000 by default,
+the rest random templates). Printed per configuration:
+
+- frames processed per second and detections per second (the pipeline keeps only the
+  newest frame, so frames/s is also the detection rate at the live size);
+- stable face -> committed check-in: from capture of the frame where a face became
+  stable to ``CheckinRecorder.record`` having returned (median, max);
+- 1:N search over the gallery (the decider's match call, measured inside the live run);
+- per-detection pipeline cost beside the bare engine call (``run_once`` on a frame whose
+  face is already decided vs ``engine.detect`` at the live size, interleaved): ratio.
+
+Configurations: the offline pack (vectron), and the same under buffalo_l's compute load
+(``bench/ballast.py``: random-weight IResNet-50 and SCRFD-10GF-sized stand-ins run
+beside every real detection and embedding). Targets on this machine under the ballast:
+detection >= 15 Hz at 320, stable face -> committed <= 300 ms, 1:N over 10,000
+templates <= 5 ms. Also printed: how small a badge QR zxing-cpp and OpenCV read.
+
+    .venv/bin/python bench/bench_kiosk_pipeline.py [--threads 1] [--people 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.ballast import Ballast, with_ballast  # noqa: E402
+from kiosk.app import HeadlessKiosk, store_badge_check  # noqa: E402
+from kiosk.camera import video_source  # noqa: E402
+from kiosk.decisions import Decider, Meeting  # noqa: E402
+from kiosk.events import EventBus, KioskEvent  # noqa: E402
+from kiosk.frames import Frame, LatestFrame  # noqa: E402
+from kiosk.inference.engine import FaceEngine  # noqa: E402
+from kiosk.inference.packs import resolve_pack  # noqa: E402
+from kiosk.inference.quality import Purpose  # noqa: E402
+from kiosk.inference.sessions import ThreadSettings  # noqa: E402
+from kiosk.local_gallery import (  # noqa: E402
+    GalleryUpdate,
+    MeetingRecord,
+    MemberRecord,
+    TemplateRecord,
+)
+from kiosk.pipeline import Pipeline  # noqa: E402
+from kiosk.qr import read_qr_codes, read_qr_codes_opencv  # noqa: E402
+from kiosk.store import LocalStore  # noqa: E402
+from server.backend.security.badges import BadgeSigner  # noqa: E402
+from server.backend.services import badge_images  # noqa: E402
+from tests.kiosk.conftest import photo  # noqa: E402
+from tests.kiosk.media import place_face, write_video  # noqa: E402
+
+PEOPLE = {"Barack Obama": "obama", "Joe Biden": "biden"}
+# (photo shown, seconds): a known face, a gap, another known face, a stranger.
+SCENES = [("obama3", 2.0), (None, 0.7), ("biden", 2.0), (None, 0.7), ("yaoming", 2.0)]
+FPS = 30
+
+
+def _frame_of(engine: FaceEngine, name: str | None) -> np.ndarray:
+    if name is None:
+        return np.full((480, 640, 3), 90, np.uint8)
+    image = photo(name)
+    face = max(engine.detect(image), key=lambda f: f.inter_eye_distance)
+    return place_face(image, face.keypoints)
+
+
+def make_video(engine: FaceEngine, folder: Path, rounds: int) -> Path:
+    frames = []
+    for _ in range(rounds):
+        for name, seconds in SCENES:
+            still = _frame_of(engine, name)
+            frames += [still] * int(seconds * FPS)
+    return write_video(folder / "kiosk.avi", frames, fps=FPS)
+
+
+def make_store(engine: FaceEngine, folder: Path, people: int) -> tuple[LocalStore, Meeting]:
+    """A store as a sync leaves it: the photo people among ``people`` members."""
+    key = os.urandom(32)
+    store = LocalStore(folder / f"kiosk-{uuid.uuid4().hex}.db", template_key=lambda: key)
+    rng = np.random.default_rng(1)
+    members, templates = [], []
+    for name, photo_name in PEOPLE.items():
+        member = str(uuid.uuid4())
+        face = engine.embed_single(photo(photo_name), purpose=Purpose.ENROLMENT)
+        assert face.embedding is not None
+        members.append(MemberRecord(member, name, "Choir"))
+        templates.append(TemplateRecord(str(uuid.uuid4()), member, face.embedding.vector))
+    for index in range(people - len(PEOPLE)):
+        member = str(uuid.uuid4())
+        vector = rng.standard_normal(512).astype(np.float32)
+        members.append(MemberRecord(member, f"Member {index}", "Choir"))
+        templates.append(TemplateRecord(str(uuid.uuid4()), member, vector / np.linalg.norm(vector)))
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    record = MeetingRecord(
+        str(uuid.uuid4()), "Bench", "active", start, start + timedelta(hours=3), None, ()
+    )
+    store.apply_gallery(
+        GalleryUpdate(
+            1,
+            engine.model_id,
+            True,
+            "bench",
+            templates,
+            members=members,
+            meetings=[record],
+            revoked_badge_ids=[],
+        )
+    )
+    return store, Meeting(uuid.UUID(record.meeting_id), record.title)
+
+
+def live_run(
+    engine: FaceEngine, store: LocalStore, meeting: Meeting, video: Path
+) -> dict[str, float]:
+    events = EventBus()
+    decisions: list[KioskEvent] = []
+    events.subscribe(lambda e: decisions.append(e) if type(e).__name__ != "FrameAnalysed" else None)
+    source = video_source(video, events=events)
+    kiosk = HeadlessKiosk(engine=engine, source=source, store=store, meeting=meeting, events=events)
+    decider = kiosk.pipeline.decider
+    decider.gallery()  # decrypt the synced gallery once, as a running kiosk has
+    searches: list[float] = []
+    match = decider.match
+
+    def timed_match(*args, **kwargs):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        try:
+            return match(*args, **kwargs)
+        finally:
+            searches.append(time.perf_counter() - started)
+
+    decider.match = timed_match  # type: ignore[method-assign]
+    started = time.perf_counter()
+    kiosk.start()
+    kiosk.wait(timeout=600)
+    elapsed = time.perf_counter() - started
+    kiosk.stop()
+    stats = kiosk.pipeline.stats
+    latencies = stats.commit_latencies or [float("nan")]
+    kinds = [type(e).__name__ for e in decisions]
+    return {
+        "seconds": elapsed,
+        "frames_per_s": stats.frames / elapsed,
+        "detections_per_s": stats.detections / elapsed,
+        "latency_median_ms": statistics.median(latencies) * 1000,
+        "latency_max_ms": max(latencies) * 1000,
+        "commits": len(stats.commit_latencies),
+        "search_median_ms": statistics.median(searches) * 1000 if searches else float("nan"),
+        "decisions": float(len(kinds)),
+        "summary": ", ".join(f"{k} x{kinds.count(k)}" for k in sorted(set(kinds))),  # type: ignore[dict-item]
+    }
+
+
+def per_detection_ratio(
+    engine: FaceEngine, store: LocalStore, meeting: Meeting, repeats: int
+) -> tuple[float, float]:
+    """Median ``run_once`` vs bare ``detect`` at 320 on the same frame, interleaved (ms)."""
+    face = _frame_of(engine, "obama3")
+    decider = Decider(store, store, meeting, thresholds=engine.thresholds)
+    pipeline = Pipeline(engine, LatestFrame(), decider, badge_check=store_badge_check(store))
+    for seq in range(1, 30):  # stand there until recognised: later frames are steady state
+        pipeline.run_once(Frame(face, seq, seq / FPS))
+    ours, bare = [], []
+    for seq in range(30, 30 + repeats):
+        started = time.perf_counter()
+        pipeline.run_once(Frame(face, seq, seq / FPS))
+        ours.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        engine.detect(face, det_size=320)
+        bare.append(time.perf_counter() - started)
+    return statistics.median(ours) * 1000, statistics.median(bare) * 1000
+
+
+def search_ms(engine: FaceEngine, store: LocalStore, meeting: Meeting, repeats: int) -> float:
+    """Median 1:N search (top 2 people, as the decider asks) over the meeting's gallery."""
+    gallery, _people = Decider(store, store, meeting).gallery()
+    probe = engine.embed_single(photo("obama3"), purpose=Purpose.CHECKIN).embedding
+    assert probe is not None
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        gallery.search(probe, k=2)
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings) * 1000
+
+
+def badge_widths(engine: FaceEngine) -> list[tuple[int, bool, bool, float, float]]:
+    """(width px, zxing read, OpenCV read, zxing ms, OpenCV ms) for a badge in a 640x480 frame."""
+    token = BadgeSigner("bench-secret-" + "b" * 30).sign(
+        badge_id=uuid.uuid4(), member_id=uuid.uuid4(), issued_at=int(time.time())
+    )
+    qr = cv2.imdecode(np.frombuffer(badge_images.png(token), np.uint8), cv2.IMREAD_COLOR)
+    background = _frame_of(engine, "biden")
+    rows = []
+    for width in (120, 160, 200, 240, 280, 320, 400):
+        frame = background.copy()
+        frame[20 : 20 + width, 10 : 10 + width] = cv2.resize(
+            qr, (width, width), interpolation=cv2.INTER_AREA
+        )
+        frame = cv2.GaussianBlur(frame, (3, 3), 0.8)
+        frame = cv2.imdecode(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])[1], 1)
+        timings = []
+        for reader in (read_qr_codes, read_qr_codes_opencv):
+            started = time.perf_counter()
+            found = reader(frame) == [token]
+            timings.append((found, (time.perf_counter() - started) * 1000))
+        rows.append((width, timings[0][0], timings[1][0], timings[0][1], timings[1][1]))
+    return rows
+
+
+def report(
+    name: str, live: dict[str, float | str], ratio: tuple[float, float], search: float
+) -> None:
+    ours, bare = ratio
+    rows = [
+        (
+            "frames processed/s",
+            f"{live['frames_per_s']:.1f} (video {FPS} fps, {live['seconds']:.1f} s)",
+        ),
+        ("detections/s", f"{live['detections_per_s']:.1f}"),
+        (
+            "stable -> committed",
+            f"median {live['latency_median_ms']:.0f} ms, max {live['latency_max_ms']:.0f} ms"
+            f" over {live['commits']} commits",
+        ),
+        ("1:N match (in the run)", f"median {live['search_median_ms']:.2f} ms"),
+        ("1:N search (alone)", f"median {search:.2f} ms"),
+        (
+            "per detection",
+            f"pipeline {ours:.1f} ms vs bare detect {bare:.1f} ms: ratio {ours / bare:.2f}",
+        ),
+        ("decisions", str(live["summary"])),
+    ]
+    print(f"\n== {name}")
+    for label, value in rows:
+        print(f"  {label:24s}{value}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1, help="intra-op threads per session")
+    parser.add_argument("--people", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=2, help="times the scenes repeat")
+    parser.add_argument("--repeats", type=int, default=40, help="frames for the cost ratio")
+    args = parser.parse_args()
+    threads = ThreadSettings(intra_op_threads=args.threads)
+    engine = FaceEngine.load(resolve_pack("vectron", cache_dir=Path("/nonexistent")), threads)
+    folder = Path(tempfile.mkdtemp(prefix="bench-kiosk-"))
+    video = make_video(engine, folder, args.rounds)
+    print(
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
+        f"{args.threads} intra-op thread(s); gallery of {args.people} people"
+    )
+    ballast = Ballast(threads)
+    print(
+        f"ballast: IResNet-50 stand-in {ballast.recogniser_macs / 1e9:.2f} GMAC, "
+        f"SCRFD-10GF-sized detector {ballast.detector_macs / 1e9:.2f} GMAC at 320"
+    )
+    for name, used in (
+        ("offline pack (vectron)", engine),
+        ("vectron + buffalo_l ballast", with_ballast(engine, ballast)),
+    ):
+        store, meeting = make_store(engine, folder, args.people)
+        live = live_run(used, store, meeting, video)
+        ratio_store, ratio_meeting = make_store(engine, folder, args.people)
+        ratio = per_detection_ratio(used, ratio_store, ratio_meeting, args.repeats)
+        report(name, live, ratio, search_ms(engine, store, meeting, args.repeats))
+        store.close()
+        ratio_store.close()
+    print("\n== badge QR in a 640x480 frame (blurred, JPEG 80): width, zxing-cpp, OpenCV")
+    for width, zx, cv, zx_ms, cv_ms in badge_widths(engine):
+        zx_text, cv_text = ("read" if zx else "-"), ("read" if cv else "-")
+        zxing, opencv = f"{zx_text:4s} {zx_ms:5.1f} ms", f"{cv_text:4s} {cv_ms:5.1f} ms"
+        print(f"  {width:4d} px   zxing {zxing}   opencv {opencv}")
+
+
+if __name__ == "__main__":
+    main()
