@@ -35,17 +35,22 @@ def _once_key(purpose: str, token: str) -> str:
 def login(
     backend: Backend, session: Session, *, email: str, password: str, client_ip: str
 ) -> TokenPair:
-    """Email + password sign-in, throttled per account and per client."""
+    """Email + password sign-in, throttled per account and client, and per client.
+
+    The attempt is reserved (counted) before the password is checked, so parallel
+    requests cannot all pass a check made before any of them was counted.
+    """
     email = admins_crud.normalise_email(email)
-    backend.throttle.check("login-account", email, limits.LOGIN_PER_ACCOUNT)
-    backend.throttle.check("login-client", client_ip, limits.LOGIN_PER_CLIENT)
+    pair = f"{email}|{client_ip}"
+    backend.throttle.consume("login-client", client_ip, limits.LOGIN_PER_CLIENT)
+    backend.throttle.consume("login-account", pair, limits.LOGIN_PER_ACCOUNT)
+    backend.throttle.consume("login-account-all", email, limits.LOGIN_PER_ACCOUNT_ALL_CLIENTS)
     admin = admins_crud.get_by_email(session=session, email=email)
     verified = backend.passwords.verify(admin.password_hash if admin else None, password)
     if admin is None or not verified or not admin.is_active:
-        backend.throttle.hit("login-account", email, limits.LOGIN_PER_ACCOUNT)
-        backend.throttle.hit("login-client", client_ip, limits.LOGIN_PER_CLIENT)
         raise AuthError(WRONG_CREDENTIALS)
-    backend.throttle.reset("login-account", email)
+    backend.throttle.reset("login-account", pair)
+    backend.throttle.reset("login-account-all", email)
     if admin.password_hash and backend.passwords.needs_rehash(admin.password_hash):
         admin.password_hash = backend.passwords.hash(password)
     return _signed_in(backend, session, admin, "auth.login", client_ip)
@@ -100,7 +105,7 @@ def logout(backend: Backend, session: Session, admin: Admin, claims: TokenClaims
 
 def request_magic_link(backend: Backend, session: Session, *, email: str, client_ip: str) -> None:
     """Email a one-time sign-in link to an active admin; silent for anyone else."""
-    admin = _throttled_lookup(backend, session, email, client_ip)
+    admin = _throttled_lookup(backend, session, "magic", email, client_ip)
     if admin is None or not admin.is_active:
         return
     token = _issue_once(backend, "magic", admin.id, MAGIC_LINK_TTL)
@@ -127,7 +132,7 @@ def request_password_link(
     backend: Backend, session: Session, *, email: str, client_ip: str
 ) -> None:
     """Send a set-password link to an active admin; silent for anyone else."""
-    admin = _throttled_lookup(backend, session, email, client_ip)
+    admin = _throttled_lookup(backend, session, "password", email, client_ip)
     if admin is not None and admin.is_active:
         send_password_link(backend, admin)
 
@@ -171,10 +176,14 @@ def _issue_once(backend: Backend, purpose: str, admin_id: uuid.UUID, ttl: int) -
 
 
 def _throttled_lookup(
-    backend: Backend, session: Session, email: str, client_ip: str
+    backend: Backend, session: Session, purpose: str, email: str, client_ip: str
 ) -> Admin | None:
-    """Count an email-sending request per account and client, then find the admin."""
+    """Count an email-sending request per client, and per purpose, account and client.
+
+    Nothing counts per account alone: requests from elsewhere never block the link an
+    admin asks for from their own device.
+    """
     email = admins_crud.normalise_email(email)
     backend.throttle.consume("email-client", client_ip, limits.EMAIL_PER_CLIENT)
-    backend.throttle.consume("email-account", email, limits.EMAIL_PER_ACCOUNT)
+    backend.throttle.consume(f"email-{purpose}", f"{email}|{client_ip}", limits.EMAIL_PER_ACCOUNT)
     return admins_crud.get_by_email(session=session, email=email)

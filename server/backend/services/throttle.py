@@ -15,8 +15,14 @@ class Limit:
     window_seconds: int
 
 
+# Wrong passwords for one account from one client: the tight limit a guesser meets.
 LOGIN_PER_ACCOUNT = Limit(attempts=5, window_seconds=900)
+# One account from everywhere: stops a guesser spread over many addresses. A stranger
+# can use it up, so it is well above one person's typing, and magic links ignore it.
+LOGIN_PER_ACCOUNT_ALL_CLIENTS = Limit(attempts=100, window_seconds=900)
 LOGIN_PER_CLIENT = Limit(attempts=30, window_seconds=900)
+# One-time links per purpose, account and client: a stranger's requests never use up
+# the admin's own, so the emailed link stays a recovery path.
 EMAIL_PER_ACCOUNT = Limit(attempts=3, window_seconds=900)
 EMAIL_PER_CLIENT = Limit(attempts=20, window_seconds=900)
 THROTTLED = "Too many attempts. Please wait and try again later."
