@@ -9,6 +9,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.backend.config import Settings
+from server.backend.crud.refresh_families import RefreshFamilies
+from server.backend.crud.single_use import SingleUseTokens
 from server.backend.db import make_engine, make_session_factory
 from server.backend.errors import ConfigError
 from server.backend.face_model import ServerFaceModel
@@ -36,6 +38,8 @@ class Backend:
     engine: Engine
     sessions: sessionmaker[Session]
     store: KeyValueStore
+    # Single-use tokens, durable in the database (they must survive the cache).
+    once: SingleUseTokens
     # Live events go out through here, after commit, off the request's path.
     events: EventRelay
     tokens: TokenService
@@ -92,18 +96,20 @@ def build_backend(
     )
     engine = make_engine(settings)
     store = make_store(settings)
+    sessions = make_session_factory(engine)
     return Backend(
         settings=settings,
         engine=engine,
-        sessions=make_session_factory(engine),
+        sessions=sessions,
         store=store,
+        once=SingleUseTokens(sessions),
         events=EventRelay(store),
         tokens=TokenService(
             access_secret=access,
             refresh_secret=refresh,
             access_ttl=settings.jwt_access_expiration,
             refresh_ttl=settings.jwt_refresh_expiration,
-            store=store,
+            families=RefreshFamilies(sessions),
         ),
         passwords=PasswordHasher(password_params),
         throttle=Throttle(store),

@@ -338,3 +338,35 @@ class CheckinAttempt(Base):
     )
     client_ip: Mapped[str] = mapped_column(String(64), default="")
     location_flag: Mapped[str] = mapped_column(String(20), default="")
+
+
+class RefreshFamily(Base):
+    """One sign-in's refresh-token family, kept durable so a cache restart signs nobody out.
+
+    `current_jti` is the only refresh token id that rotates; `previous_jti` and
+    `rotated_at` let a retry of the previous token within seconds get the same successor.
+    Times are epoch seconds, as in the tokens' own claims.
+    """
+
+    __tablename__ = "refresh_families"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    admin_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("admins.id", ondelete="CASCADE"), index=True
+    )
+    current_jti: Mapped[str] = mapped_column(String(64))
+    previous_jti: Mapped[str | None] = mapped_column(String(64), default=None)
+    rotated_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SingleUseToken(Base):
+    """A single-use token (sign-in link, pairing code, QR or stream ticket), by key hash."""
+
+    __tablename__ = "single_use_tokens"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    # Epoch seconds.
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 
@@ -39,3 +44,33 @@ def serve(app: FastAPI, port: int | None = None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def backend_process(env: dict[str, str], log: Path, *, ready: str = "/health") -> Iterator[str]:
+    """`uvicorn` running the backend factory in a process of its own; yields its base URL."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "--factory", "server.backend.main:app_from_env"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            command, env={**os.environ, **env}, stdout=sink, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while not _answers(url + ready):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the backend did not start: {log.read_text()}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -8,6 +8,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -97,8 +98,10 @@ def test_replicas_agree_that_a_reused_refresh_token_revokes_its_family(
 ) -> None:
     a, b = replicas
     first = _login(a, admin_email)
-    second = a.post("/api/auth/refresh", json={"refresh_token": first["refresh_token"]}).json()
+    middle = a.post("/api/auth/refresh", json={"refresh_token": first["refresh_token"]}).json()
+    second = b.post("/api/auth/refresh", json={"refresh_token": middle["refresh_token"]}).json()
     assert b.get("/api/auth/me", headers=bearer(second["access_token"])).status_code == 200
+    # Two rotations back: reuse, not a retry within the grace window.
     reuse = b.post("/api/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert reuse.status_code == 401
     assert (
@@ -143,3 +146,23 @@ def test_replicas_share_the_login_throttle(
         b.post("/api/auth/login", json={"email": admin_email, "password": PASSWORD}).status_code
         == 429
     )
+
+
+def test_concurrent_refreshes_on_two_replicas_have_one_winner(
+    replicas: tuple[httpx.Client, httpx.Client], admin_email: str
+) -> None:
+    """Issue 15, defect 1: every caller gets the winner's successor, and it works."""
+    a, b = replicas
+    token = _login(a, admin_email)["refresh_token"]
+
+    def refresh(client: httpx.Client) -> httpx.Response:
+        return client.post("/api/auth/refresh", json={"refresh_token": token})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(refresh, [a, b] * 4))
+    assert [r.status_code for r in answers] == [200] * 8, [r.text for r in answers]
+    successors = {r.json()["refresh_token"] for r in answers}
+    assert len(successors) == 1
+    for answer in answers:
+        assert a.get("/api/auth/me", headers=bearer(answer.json()["access_token"])).is_success
+    assert b.post("/api/auth/refresh", json={"refresh_token": successors.pop()}).is_success

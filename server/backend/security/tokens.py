@@ -2,9 +2,10 @@
 
 Access and refresh tokens are signed with different keys *and* carry a `typ` claim, so
 neither can stand in for the other. Each sign-in starts a family whose current refresh
-token id is kept in the shared store; refreshing swaps it atomically, and presenting a
-superseded token (a sign that it was stolen) deletes the family, which also ends every
-access token of that family.
+token id is kept in the database (`crud.refresh_families`); refreshing swaps it
+atomically with one winner, a retry of the token just replaced gets the same successor
+for `REUSE_GRACE_SECONDS`, and any other reuse (a sign that a token was stolen) revokes
+the family, which also ends every access token of that family (RFC 9700).
 """
 
 from __future__ import annotations
@@ -17,13 +18,17 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import jwt
+from sqlalchemy.orm import Session
 
+from server.backend.crud.refresh_families import RefreshFamilies
 from server.backend.errors import AuthError
-from server.backend.store import KeyValueStore
 
 ALGORITHM = "HS256"
 ISSUER = "sonta-attendance"
 LEEWAY_SECONDS = 10
+# A lost answer's retry, or a concurrent refresh by a second tab, within this many
+# seconds gets the same successor instead of ending the sign-in.
+REUSE_GRACE_SECONDS = 30
 TokenType = Literal["access", "refresh"]
 
 
@@ -56,39 +61,56 @@ class TokenService:
         refresh_secret: str,
         access_ttl: int,
         refresh_ttl: int,
-        store: KeyValueStore,
+        families: RefreshFamilies,
         clock: Callable[[], float] = time.time,
+        reuse_grace: int = REUSE_GRACE_SECONDS,
     ) -> None:
         self._secrets: dict[TokenType, str] = {"access": access_secret, "refresh": refresh_secret}
         self._ttl: dict[TokenType, int] = {"access": access_ttl, "refresh": refresh_ttl}
-        self._store = store
+        self.families = families
         self._clock = clock
+        self._grace = reuse_grace
 
     def issue(self, admin_id: uuid.UUID, session_version: int) -> TokenPair:
         """Start a new family (a sign-in) and return its first pair."""
         family = secrets.token_urlsafe(16)
         refresh_jti = secrets.token_urlsafe(16)
-        self._store.set(self._family_key(family), refresh_jti, ttl=self._ttl["refresh"])
-        return self._pair(admin_id, session_version, family, refresh_jti)
+        now = int(self._clock())
+        self.families.start(
+            family=family,
+            admin_id=admin_id,
+            jti=refresh_jti,
+            issued_at=now,
+            expires_at=now + self._ttl["refresh"],
+        )
+        return self._pair(admin_id, session_version, family, refresh_jti, now)
 
     def rotate(self, refresh_token: str) -> tuple[TokenClaims, TokenPair]:
-        """Exchange a current refresh token for a new pair; reuse revokes the family."""
+        """Exchange a current refresh token for a new pair (see the module docstring)."""
         claims = self.verify(refresh_token, "refresh")
-        new_jti = secrets.token_urlsafe(16)
-        key = self._family_key(claims.family)
-        outcome = self._store.compare_and_swap(key, claims.jti, new_jti, ttl=self._ttl["refresh"])
-        if outcome == 0:
-            self._store.delete(key)
+        now = int(self._clock())
+        rotation = self.families.rotate(
+            family=claims.family,
+            presented=claims.jti,
+            new_jti=secrets.token_urlsafe(16),
+            now=now,
+            expires_at=now + self._ttl["refresh"],
+            grace=self._grace,
+        )
+        if rotation.outcome == "reused":
             raise AuthError("This refresh token was already used; every session it began is ended.")
-        if outcome < 0:
+        if rotation.outcome == "ended":
             raise AuthError("This session has ended; please sign in again.")
-        return claims, self._pair(claims.admin_id, claims.session_version, claims.family, new_jti)
+        pair = self._pair(
+            claims.admin_id, claims.session_version, claims.family, rotation.jti, rotation.issued_at
+        )
+        return claims, pair
 
     def revoke_family(self, family: str) -> None:
-        self._store.delete(self._family_key(family))
+        self.families.revoke(family)
 
-    def family_alive(self, family: str) -> bool:
-        return self._store.get(self._family_key(family)) is not None
+    def family_alive(self, session: Session, family: str) -> bool:
+        return self.families.alive(session, family, now=int(self._clock()))
 
     def verify(self, token: str, expected: TokenType) -> TokenClaims:
         """Check signature, algorithm, type and times; raise AuthError on any failure."""
@@ -113,16 +135,26 @@ class TokenService:
         return _claims(payload)
 
     def _pair(
-        self, admin_id: uuid.UUID, session_version: int, family: str, refresh_jti: str
+        self,
+        admin_id: uuid.UUID,
+        session_version: int,
+        family: str,
+        refresh_jti: str,
+        refresh_issued_at: int,
     ) -> TokenPair:
+        """A fresh access token; the refresh token is the same bytes for the same id and time."""
+        now = int(self._clock())
         access = self._encode(
-            "access", admin_id, session_version, family, secrets.token_urlsafe(16)
+            "access", admin_id, session_version, family, secrets.token_urlsafe(16), now=now
         )
-        refresh = self._encode("refresh", admin_id, session_version, family, refresh_jti)
+        refresh = self._encode(
+            "refresh", admin_id, session_version, family, refresh_jti, now=refresh_issued_at
+        )
         return TokenPair(access_token=access, refresh_token=refresh, expires_in=self._ttl["access"])
 
-    def _encode(self, typ: TokenType, admin_id: uuid.UUID, sv: int, family: str, jti: str) -> str:
-        now = int(self._clock())
+    def _encode(
+        self, typ: TokenType, admin_id: uuid.UUID, sv: int, family: str, jti: str, *, now: int
+    ) -> str:
         claims = {
             "iss": ISSUER,
             "sub": str(admin_id),
@@ -135,10 +167,6 @@ class TokenService:
             "exp": now + self._ttl[typ],
         }
         return jwt.encode(claims, self._secrets[typ], algorithm=ALGORITHM, headers={"typ": "JWT"})
-
-    @staticmethod
-    def _family_key(family: str) -> str:
-        return f"auth:family:{family}"
 
 
 def _claims(payload: dict[str, Any]) -> TokenClaims:

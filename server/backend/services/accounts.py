@@ -79,7 +79,7 @@ def _live_admin(backend: Backend, session: Session, claims: TokenClaims) -> Admi
         admin is None
         or not admin.is_active
         or admin.session_version != claims.session_version
-        or not backend.tokens.family_alive(claims.family)
+        or not backend.tokens.family_alive(session, claims.family)
     ):
         raise AuthError("This session has ended; please sign in again.")
     return admin
@@ -121,7 +121,7 @@ def request_magic_link(backend: Backend, session: Session, *, email: str, client
 def redeem_magic_link(
     backend: Backend, session: Session, *, token: str, client_ip: str
 ) -> TokenPair:
-    admin_id = backend.store.take(_once_key("magic", token))
+    admin_id = backend.once.take(_once_key("magic", token))
     admin = session.get(Admin, uuid.UUID(admin_id)) if admin_id else None
     if admin is None or not admin.is_active:
         raise AuthError("This sign-in link is invalid, expired or already used.")
@@ -153,12 +153,12 @@ def set_password(
 ) -> None:
     """Use a set-password link once; a refused password does not use up the link."""
     key = _once_key("password", token)
-    if backend.store.get(key) is None:
+    if backend.once.get(key) is None:
         raise AuthError("This link is invalid, expired or already used.")
     problem = password_problem(password)
     if problem:
         raise BadRequestError(problem)
-    admin_id = backend.store.take(key)
+    admin_id = backend.once.take(key)
     admin = session.get(Admin, uuid.UUID(admin_id)) if admin_id else None
     if admin is None or not admin.is_active:
         raise AuthError("This link is invalid, expired or already used.")
@@ -171,7 +171,7 @@ def set_password(
 
 def _issue_once(backend: Backend, purpose: str, admin_id: uuid.UUID, ttl: int) -> str:
     token = secrets.token_urlsafe(32)
-    backend.store.set(_once_key(purpose, token), str(admin_id), ttl=ttl)
+    backend.once.set(_once_key(purpose, token), str(admin_id), ttl=ttl)
     return token
 
 

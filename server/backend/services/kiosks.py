@@ -1,7 +1,7 @@
 """Kiosk devices: one-time pairing codes, credentials, revocation, heartbeat and health.
 
-A pairing code is single-use and short-lived, kept in the shared store (hashed, so the
-cache never holds a usable code) so any replica can redeem it exactly once. Only a
+A pairing code is single-use and short-lived, kept in the database (hashed, so it never
+holds a usable code) so any replica can redeem it exactly once. Only a
 signed-in admin can create one, and the kiosk it pairs is recorded as that admin's.
 """
 
@@ -17,13 +17,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.backend.crud.single_use import SingleUseTokens
 from server.backend.errors import AuthError, NotFoundError
 from server.backend.kiosk_schemas import HeartbeatRequest, KioskHealth, KioskPublic
 from server.backend.models import Admin, Kiosk, utcnow
 from server.backend.security.kiosk_tokens import KioskClaims
 from server.backend.services.attendance import MAX_CLOCK_DRIFT_S
 from server.backend.services.throttle import Limit
-from server.backend.store import KeyValueStore
 
 PAIRING_CODE_TTL = 10 * 60
 # No 0/O, 1/I/L: the code is read off one screen and typed on another.
@@ -50,7 +50,7 @@ def _code_key(code: str) -> str:
     return f"kiosk:pair:{hashlib.sha256(_normalise(code).encode()).hexdigest()}"
 
 
-def create_pairing_code(store: KeyValueStore, *, name: str, by: Admin) -> PairingCode:
+def create_pairing_code(store: SingleUseTokens, *, name: str, by: Admin) -> PairingCode:
     """A fresh code (shown once, as XXXX-XXXX-XXXX) that pairs one kiosk named `name`."""
     raw = "".join(secrets.choice(_ALPHABET) for _ in range(_CODE_LENGTH))
     code = "-".join(raw[i : i + 4] for i in range(0, _CODE_LENGTH, 4))
@@ -59,7 +59,7 @@ def create_pairing_code(store: KeyValueStore, *, name: str, by: Admin) -> Pairin
     return PairingCode(code, name, utcnow() + timedelta(seconds=PAIRING_CODE_TTL))
 
 
-def redeem_pairing_code(store: KeyValueStore, code: str) -> tuple[str, uuid.UUID]:
+def redeem_pairing_code(store: SingleUseTokens, code: str) -> tuple[str, uuid.UUID]:
     """The kiosk name and creating admin of a code, which can never be used again."""
     value = store.take(_code_key(code))
     if value is None:

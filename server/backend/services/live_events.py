@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from server.backend.crud.single_use import SingleUseTokens
 from server.backend.errors import AuthError
 from server.backend.models import utcnow
 from server.backend.services.event_relay import Publisher
-from server.backend.store import KeyValueStore
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +119,9 @@ def _ticket_key(ticket: str) -> str:
     return f"events:ticket:{hashlib.sha256(ticket.encode()).hexdigest()}"
 
 
-def issue_stream_ticket(store: KeyValueStore, *, grant: StreamGrant, meeting_id: uuid.UUID) -> str:
+def issue_stream_ticket(
+    store: SingleUseTokens, *, grant: StreamGrant, meeting_id: uuid.UUID
+) -> str:
     """A single-use ticket that opens one event stream of one meeting, for a minute."""
     ticket = secrets.token_urlsafe(24)
     value = json.dumps(
@@ -135,7 +137,7 @@ def issue_stream_ticket(store: KeyValueStore, *, grant: StreamGrant, meeting_id:
 
 
 def redeem_stream_ticket(
-    store: KeyValueStore, *, ticket: str, meeting_id: uuid.UUID
+    store: SingleUseTokens, *, ticket: str, meeting_id: uuid.UUID
 ) -> StreamGrant:
     """The sign-in behind a ticket for this meeting; a used or expired ticket is refused."""
     value = store.take(_ticket_key(ticket))

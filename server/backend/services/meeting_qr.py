@@ -83,13 +83,13 @@ def scan(backend: Backend, session: Session, token: str) -> tuple[Meeting, QrCla
     session.commit()
     ticket = secrets.token_urlsafe(24)
     ttl = min(TICKET_TTL, max(1, _seconds_left(meeting)))
-    backend.store.set(ticket_key(ticket), str(meeting.id), ttl=ttl)
+    backend.once.set(ticket_key(ticket), str(meeting.id), ttl=ttl)
     return meeting, claims, Ticket(ticket, _when(utcnow().timestamp() + ttl))
 
 
 def redeem(backend: Backend, ticket: str) -> uuid.UUID:
     """Use a ticket once; a second use (a replay) or an expired ticket is refused."""
-    meeting_id = backend.store.take(ticket_key(ticket))
+    meeting_id = backend.once.take(ticket_key(ticket))
     if meeting_id is None:
         raise ConflictError("This check-in ticket was already used or has expired; scan again.")
     return uuid.UUID(meeting_id)
@@ -97,7 +97,7 @@ def redeem(backend: Backend, ticket: str) -> uuid.UUID:
 
 def peek(backend: Backend, ticket: str) -> uuid.UUID:
     """The meeting of a still-unused ticket, without using it (a check-in may be retried)."""
-    meeting_id = backend.store.get(ticket_key(ticket))
+    meeting_id = backend.once.get(ticket_key(ticket))
     if meeting_id is None:
         raise ConflictError("This check-in ticket was already used or has expired; scan again.")
     return uuid.UUID(meeting_id)

@@ -55,7 +55,7 @@ def reserve(backend: Backend, ticket: str, client_ip: str) -> int:
 
 def spend(backend: Backend, ticket: str) -> None:
     """Use the ticket up without a check-in (its tries are over)."""
-    backend.store.delete(meeting_qr.ticket_key(ticket))
+    backend.once.delete(meeting_qr.ticket_key(ticket))
 
 
 def note_refusal(backend: Backend, meeting_id: uuid.UUID, member_id: uuid.UUID) -> None:

@@ -53,7 +53,7 @@ def stream_ticket(
     """A single-use ticket for `?ticket=` (EventSource cannot send an Authorization header)."""
     meetings_crud.get(session=session, meeting_id=meeting_id)
     ticket = live_events.issue_stream_ticket(
-        backend.store, grant=_grant(signed_in.claims), meeting_id=meeting_id
+        backend.once, grant=_grant(signed_in.claims), meeting_id=meeting_id
     )
     return StreamTicket(ticket=ticket, expires_in=live_events.STREAM_TICKET_TTL)
 
@@ -98,7 +98,7 @@ def _still_signed_in(backend: Backend, grant: live_events.StreamGrant) -> bool:
             admin is not None
             and admin.is_active
             and admin.session_version == grant.session_version
-            and backend.tokens.family_alive(grant.family)
+            and backend.tokens.family_alive(session, grant.family)
         )
 
 
@@ -112,7 +112,7 @@ def _authorise(
             grant = _grant(claims)
         elif ticket is not None:
             grant = live_events.redeem_stream_ticket(
-                backend.store, ticket=ticket, meeting_id=meeting_id
+                backend.once, ticket=ticket, meeting_id=meeting_id
             )
         else:
             raise AuthError("Sign in first: send an access token or a stream ticket.")

@@ -60,7 +60,7 @@ def create_pairing_code(
     body: KioskCreate, backend: BackendDep, session: SessionDep, actor: CurrentAdmin, ip: ClientIp
 ) -> PairingCodePublic:
     """A one-time code (valid ten minutes) that pairs one kiosk; it is shown only now."""
-    code = kiosks.create_pairing_code(backend.store, name=body.name, by=actor)
+    code = kiosks.create_pairing_code(backend.once, name=body.name, by=actor)
     audit.record(
         session=session,
         actor=actor,
@@ -83,7 +83,7 @@ def pair_with_code(
 ) -> KioskPaired:
     """Exchange a pairing code for a device credential (the code then stops working)."""
     backend.throttle.consume("kiosk-pair", ip, kiosks.PAIR_PER_CLIENT)
-    name, admin_id = kiosks.redeem_pairing_code(backend.store, body.code)
+    name, admin_id = kiosks.redeem_pairing_code(backend.once, body.code)
     creator = session.get(Admin, admin_id)
     kiosk = kiosks.create_kiosk(session, name=name, by_id=creator.id if creator else None)
     _audit(session, creator, "kiosk.pair", kiosk, ip, via="pairing code")
