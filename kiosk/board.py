@@ -7,12 +7,24 @@ the view asks for a new board before then (``refresh_in``).
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from kiosk.errors import KioskError
+
+log = logging.getLogger(__name__)
 
 # Fetch a new code this long before the shown one expires (a phone needs a moment).
 QR_SAFETY_MARGIN_S = 10.0
+NO_QR_REFRESH_S = 60.0  # without a QR, the counts are refreshed this often
+RETRY_S = 15.0  # after a failed fetch
 
 
 @dataclass(frozen=True)
@@ -33,3 +45,92 @@ class MeetingBoard:
             left = (self.qr_expires_at - now).total_seconds() - QR_SAFETY_MARGIN_S
             wait = min(wait, left)
         return max(0.0, wait)
+
+
+BoardFetch = Callable[[], MeetingBoard]
+
+
+class BoardError(KioskError):
+    """The board could not be fetched; the watcher tries again shortly."""
+
+
+def parse_board(body: dict[str, Any]) -> MeetingBoard:
+    """The server's `/api/kiosk/meetings/{id}/board` answer as a ``MeetingBoard``."""
+    qr = body.get("qr")
+    return MeetingBoard(
+        meeting_id=uuid.UUID(str(body["meeting_id"])),
+        title=str(body["title"]),
+        present=int(body["present"]),
+        expected=int(body["expected"]),
+        qr_url=str(qr["url"]) if qr else None,
+        qr_expires_at=datetime.fromisoformat(str(qr["expires_at"])) if qr else None,
+        refresh_after_s=float(qr["refresh_after_seconds"]) if qr else NO_QR_REFRESH_S,
+    )
+
+
+def http_board_fetcher(
+    server_url: str,
+    meeting_id: uuid.UUID,
+    credential: Callable[[], str],
+    *,
+    transport: httpx.BaseTransport | None = None,
+) -> BoardFetch:
+    """Fetches the board with the device credential; raises ``BoardError`` on failure."""
+
+    def fetch() -> MeetingBoard:
+        headers = {"Authorization": f"Bearer {credential()}"}
+        url = f"{server_url.rstrip('/')}/api/kiosk/meetings/{meeting_id}/board"
+        try:
+            with httpx.Client(transport=transport, timeout=10.0) as client:
+                response = client.get(url, headers=headers)
+        except httpx.HTTPError as exc:
+            raise BoardError(f"The server cannot be reached ({type(exc).__name__}).") from exc
+        if response.status_code != httpx.codes.OK:
+            raise BoardError(f"The server answered HTTP {response.status_code} for the board.")
+        try:
+            return parse_board(response.json())
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BoardError(f"The server's board answer is malformed ({exc}).") from exc
+
+    return fetch
+
+
+class BoardWatcher:
+    """Fetches the board on its own thread, again before its QR expires; stops on request.
+
+    ``publish`` is called on the watcher's thread with each new board (or None when the
+    server cannot be reached: the shown QR would soon stop working).
+    """
+
+    def __init__(
+        self,
+        fetch: BoardFetch,
+        publish: Callable[[MeetingBoard | None], None],
+        *,
+        retry_s: float = RETRY_S,
+    ) -> None:
+        self._fetch = fetch
+        self._publish = publish
+        self._retry_s = retry_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kiosk-board", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                board = self._fetch()
+            except KioskError as exc:
+                log.info("meeting board not fetched: %s", exc)
+                self._publish(None)
+                self._stop.wait(self._retry_s)
+                continue
+            self._publish(board)
+            self._stop.wait(max(1.0, board.refresh_in()))

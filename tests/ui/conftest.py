@@ -71,3 +71,17 @@ def no_qt_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
     assert not _running_qthreads(), f"QThreads left running: {_running_qthreads()}"
     new = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
     assert not new, f"threads left running: {[t.name for t in new]}"
+
+
+# The kiosk core's fixtures: the offline engine, a keyring in the test's folder, and a
+# real backend on PostgreSQL + Redis over loopback.
+from tests.kiosk.conftest import (  # noqa: E402
+    backend,
+    clean_engine_env,
+    credentials,
+    engine,
+    keyring_dir,
+    offline_pack,
+)
+
+__all__ = ["backend", "clean_engine_env", "credentials", "engine", "keyring_dir", "offline_pack"]

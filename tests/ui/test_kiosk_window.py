@@ -1,0 +1,197 @@
+"""The whole kiosk through its window: real engine (offline pack), real local store and
+sync, a real backend on PostgreSQL + Redis over loopback, and real Qt widgets offscreen.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pytestqt.qtbot import QtBot
+
+from kiosk.camera import Backoff, CaptureSource
+from kiosk.credentials import CredentialStore
+from kiosk.events import EventBus
+from kiosk.inference.engine import FaceEngine
+from kiosk.inference.images import BGRImage
+from kiosk.pipeline import PipelineConfig
+from kiosk.sync import SyncSettings
+from tests.kiosk.backend import LiveBackend
+from tests.kiosk.media import write_folder
+from tests.kiosk.pipeline_utils import lined_up
+from ui.app import KioskController
+from ui.flow import FlowTiming, Message
+from ui.runtime import KioskRuntime, RuntimeOptions
+
+pytestmark = [pytest.mark.model, pytest.mark.network, pytest.mark.slow]
+
+BLANK = np.full((480, 640, 3), 90, np.uint8)
+FAST_PIPELINE = PipelineConfig(retry_after_s=0.4)
+FAST_SYNC = SyncSettings(interval_s=0.5, backoff_base_s=0.2, backoff_cap_s=1.0)
+RECORDS = "SELECT count(*) FROM attendance_records"
+
+
+class SilentSounds:
+    def __init__(self) -> None:
+        self.enabled = True
+        self.played: list[object] = []
+
+    def play(self, sound: object) -> None:
+        self.played.append(sound)
+
+
+class ScriptedReader:
+    """A camera whose picture the test sets; it can be 'unplugged' (raises) on demand."""
+
+    def __init__(self) -> None:
+        self.image: BGRImage = BLANK
+        self.unplugged = threading.Event()
+
+    def read(self) -> BGRImage | None:
+        if self.unplugged.is_set():
+            raise OSError("the camera was unplugged")
+        return self.image
+
+    def close(self) -> None:
+        return None
+
+
+def scripted_source(reader: ScriptedReader) -> Callable[[EventBus], CaptureSource]:
+    def make(events: EventBus) -> CaptureSource:
+        def open_reader() -> ScriptedReader:
+            if reader.unplugged.is_set():
+                raise OSError("no camera at this address")
+            return reader
+
+        return CaptureSource(
+            open_reader, "camera 0", fps=15, backoff=Backoff(0.1, 0.2), events=events
+        )
+
+    return make
+
+
+@pytest.fixture
+def start_kiosk(
+    qtbot: QtBot, tmp_path: Path, engine: FaceEngine, credentials: CredentialStore
+) -> Iterator[Callable[..., KioskController]]:
+    """Builds and starts a kiosk window; stops every thread it started on teardown."""
+    made: list[KioskController] = []
+
+    def start(
+        pairing: tuple[str, str] | None = None,
+        *,
+        timing: FlowTiming | None = None,
+        **options: object,
+    ) -> KioskController:
+        runtime = KioskRuntime(
+            RuntimeOptions(
+                data_dir=tmp_path / "kiosk",
+                engine=lambda: engine,
+                pipeline=FAST_PIPELINE,
+                sync=FAST_SYNC,
+                **options,  # type: ignore[arg-type]
+            ),
+            credentials,
+        )
+        controller = KioskController(
+            runtime,
+            timing=timing or FlowTiming(message=0.2, idle_after=600),
+            sounds=SilentSounds(),
+            fullscreen=False,
+            pairing=pairing,
+        )
+        made.append(controller)
+        controller.start()
+        return controller
+
+    yield start
+    for controller in made:
+        controller.shutdown()
+        controller.window.deleteLater()
+
+
+def shown_messages(controller: KioskController) -> list[Message]:
+    messages: list[Message] = []
+    controller.window.message_shown.connect(messages.append)
+    return messages
+
+
+def test_known_person_stranger_and_fallback_with_one_record_on_the_server(
+    qtbot: QtBot,
+    tmp_path: Path,
+    engine: FaceEngine,
+    backend: LiveBackend,
+    start_kiosk: Callable[..., KioskController],
+) -> None:
+    backend.member("Barack Obama", engine, "obama")
+    backend.meeting(title="Sonta Heads meeting")
+    # A member walks up (another photo of him), leaves; a stranger stays for three tries.
+    frames = [lined_up(engine, "obama2")] * 20 + [BLANK] * 15 + [lined_up(engine, "biden")] * 60
+    folder = write_folder(tmp_path / "camera", frames)
+    controller = start_kiosk((backend.url, backend.pairing_code()), source=str(folder), fps=15.0)
+    messages = shown_messages(controller)
+    qtbot.waitUntil(lambda: any(m.headline.startswith("Let's") for m in messages), timeout=60_000)
+    shown = [(m.headline, m.detail) for m in messages]
+    assert shown[0][0] == "Welcome, Barack Obama"
+    assert shown[1][1].endswith("(try 1 of 3).") and shown[2][1].endswith("(try 2 of 3).")
+    assert shown[3][0] == "Let's check you in another way"  # the third failure
+    assert len(shown) == 4
+    assert controller.window.status_bar.model.text() == "Model vectron"
+    qtbot.waitUntil(lambda: controller.runtime.status.snapshot.queue_depth == 0, timeout=20_000)
+    assert backend.count(RECORDS) == 1
+
+
+def test_a_camera_that_fails_shows_its_state_and_recovers(
+    qtbot: QtBot, start_kiosk: Callable[..., KioskController]
+) -> None:
+    reader = ScriptedReader()
+    controller = start_kiosk(offline=True, make_source=scripted_source(reader))
+    window = controller.window
+    qtbot.waitUntil(lambda: window.status_bar.camera.text() == "Camera live")
+    qtbot.waitUntil(lambda: window.live.preview.painted_frames > 0)
+    reader.unplugged.set()
+    qtbot.waitUntil(
+        lambda: window.status_bar.camera.text() in {"Camera lost", "Camera reconnecting"}
+    )
+    assert window.live.preview.frame_seq == 0  # the last picture is not left up as if live
+    painted = window.live.preview.painted_frames
+    reader.unplugged.clear()
+    qtbot.waitUntil(lambda: window.status_bar.camera.text() == "Camera live", timeout=10_000)
+    qtbot.waitUntil(lambda: window.live.preview.painted_frames > painted)
+
+
+def test_server_down_shows_offline_and_the_queue_grows_then_drains(
+    qtbot: QtBot,
+    engine: FaceEngine,
+    backend: LiveBackend,
+    start_kiosk: Callable[..., KioskController],
+) -> None:
+    backend.member("Barack Obama", engine, "obama")
+    backend.member("Joe Biden", engine, "biden")
+    backend.meeting(title="Sonta Heads meeting")
+    reader = ScriptedReader()
+    controller = start_kiosk(
+        (backend.url, backend.pairing_code()), make_source=scripted_source(reader)
+    )
+    status, bar = controller.runtime.status, controller.window.status_bar
+    qtbot.waitUntil(lambda: controller.runtime.kiosk is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: bar.connection.text().endswith("Online"), timeout=20_000)
+    backend.stop()
+    messages = shown_messages(controller)
+    for name, photo in (("Barack Obama", "obama2"), ("Joe Biden", "biden")):
+        reader.image = lined_up(engine, photo)
+        qtbot.waitUntil(lambda n=name: any(n in m.headline for m in messages), timeout=20_000)
+        reader.image = BLANK
+        qtbot.wait(800)
+    qtbot.waitUntil(
+        lambda: bar.connection.text().startswith("\N{BLACK CIRCLE} Offline"), timeout=20_000
+    )
+    assert status.snapshot.queue_depth == 2
+    assert bar.queue.text() == "2 waiting to send"
+    backend.start()
+    qtbot.waitUntil(lambda: bar.queue.text() == "All sent", timeout=30_000)
+    qtbot.waitUntil(lambda: bar.connection.text().endswith("Online"), timeout=10_000)
+    assert backend.count(RECORDS) == 2

@@ -1,0 +1,192 @@
+"""The kiosk window's composition root: QApplication, the core, the window and its dialogs.
+
+Order matters for a fast start: the window is shown first, then the camera opens (a
+live preview at once), and the engine, store, sync and meeting load on a background
+job; quitting stops the core's threads before the application ends. Qt's own messages
+go to Python logging.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Sequence
+
+from PySide6.QtCore import QMessageLogContext, QObject, QtMsgType, Signal, qInstallMessageHandler
+from PySide6.QtWidgets import QApplication
+
+from kiosk.board import MeetingBoard
+from kiosk.errors import KioskError
+from kiosk.preferences import Preferences
+from ui.flow import FlowTiming
+from ui.jobs import Job
+from ui.main_window import MainWindow, WindowServices
+from ui.pairing_dialog import PairingDialog, sentence
+from ui.runtime import KioskRuntime
+from ui.settings_dialog import SettingsDialog
+from ui.setup_actions import RuntimeSetup
+from ui.sounds import QtSoundPlayer, SilentPlayer, SoundPlayer
+
+log = logging.getLogger(__name__)
+qt_log = logging.getLogger("qt")
+
+_QT_LEVELS = {
+    QtMsgType.QtDebugMsg: logging.DEBUG,
+    QtMsgType.QtInfoMsg: logging.INFO,
+    QtMsgType.QtWarningMsg: logging.WARNING,
+    QtMsgType.QtCriticalMsg: logging.ERROR,
+    QtMsgType.QtFatalMsg: logging.CRITICAL,
+}
+
+
+def _qt_message(kind: QtMsgType, context: QMessageLogContext, message: str) -> None:
+    qt_log.log(_QT_LEVELS.get(kind, logging.WARNING), "%s", message)
+
+
+def make_sounds(preferences: Preferences) -> SoundPlayer:
+    try:
+        return QtSoundPlayer(enabled=preferences.sounds)
+    except ImportError as exc:  # Qt Multimedia missing its system libraries
+        log.warning("sounds are off: %s", exc)
+        return SilentPlayer()
+
+
+class KioskController(QObject):
+    """Owns the window, the background jobs and the dialogs for one runtime."""
+
+    board_ready = Signal(object)  # a MeetingBoard or None, from the board watcher
+    loaded = Signal(str)  # the model pack, once recognition runs
+
+    def __init__(
+        self,
+        runtime: KioskRuntime,
+        *,
+        timing: FlowTiming | None = None,
+        sounds: SoundPlayer | None = None,
+        fullscreen: bool | None = None,
+        pairing: tuple[str, str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.runtime = runtime
+        self.started_at = time.monotonic()
+        self.window_up_at: float | None = None
+        self._fullscreen = runtime.preferences.lockdown if fullscreen is None else fullscreen
+        self._pairing = pairing
+        self.jobs: list[Job] = []
+        self.dialog: PairingDialog | SettingsDialog | None = None
+        self.sounds = sounds or make_sounds(runtime.preferences)
+        self.window = MainWindow(
+            WindowServices(
+                events=runtime.events,
+                frames=runtime.frames,
+                status=runtime.status,
+                sounds=self.sounds,
+                lock=runtime.lock,
+                timing=timing or FlowTiming(),
+            )
+        )
+        self.board_ready.connect(self._on_board)
+        self.window.settings_requested.connect(self.open_settings)
+
+    def start(self) -> None:
+        """Show the window, open the camera, then pair (first run) or load."""
+        self.window.resize(1280, 800)
+        self.window.show()
+        self.window_up_at = time.monotonic()
+        log.info("window up in %.2f s", self.window_up_at - self.started_at)
+        try:
+            self.runtime.start_camera()
+        except KioskError as exc:
+            self.window.live.preview.set_placeholder(str(exc))
+        if self.runtime.options.offline or self.runtime.is_paired():
+            self._load()
+        elif self._pairing is not None:
+            url, code = self._pairing
+            self._run(lambda: self.runtime.pair(url, code), lambda _: self._load(), "pairing")
+        else:
+            self.open_pairing()
+
+    def _run(self, function: object, on_success: object, name: str) -> Job:
+        job = Job(function, name, self)  # type: ignore[arg-type]
+        job.succeeded.connect(on_success)
+        job.failed.connect(self._on_failed)
+        self.jobs.append(job)
+        job.start()
+        return job
+
+    def _on_failed(self, exc: BaseException) -> None:
+        text = sentence(exc)
+        log.error("kiosk start-up step failed: %s", text)
+        self.window.live.preview.set_placeholder(text)
+        self.window.status_bar.connection.setText(text)
+
+    def _load(self) -> None:
+        self._run(self.runtime.load, self._on_loaded, "loading")
+
+    def _on_loaded(self, pack: str) -> None:
+        self.window.set_model(pack)
+        self.runtime.watch_board(self.board_ready.emit)
+        if self._fullscreen:
+            self.window.enter_lockdown()
+        self.loaded.emit(pack)
+
+    def _on_board(self, board: MeetingBoard | None) -> None:
+        self.window.set_board(board)
+
+    def open_pairing(self) -> None:
+        dialog = PairingDialog(
+            RuntimeSetup(self.runtime), self.runtime.lock, self.runtime.preferences, self.window
+        )
+        dialog.completed.connect(self._on_paired)
+        self.dialog = dialog
+        dialog.open()
+
+    def _on_paired(self, preferences: Preferences) -> None:
+        self.runtime.save_preferences(preferences)
+        self._load()
+
+    def open_settings(self) -> None:
+        setup = RuntimeSetup(self.runtime)
+        dialog = SettingsDialog(
+            self.runtime.preferences,
+            self.runtime.lock,
+            cameras=setup.cameras(),
+            meetings=setup.known_meetings(),
+            server_url=self.runtime.server_url,
+            parent=self.window,
+        )
+        dialog.saved.connect(self._on_settings_saved)
+        dialog.repair_requested.connect(self.open_pairing)
+        self.dialog = dialog
+        dialog.open()
+
+    def _on_settings_saved(self, preferences: Preferences) -> None:
+        self.runtime.save_preferences(preferences)
+        self.sounds.enabled = preferences.sounds
+
+    def shutdown(self) -> None:
+        """Stop the core's threads, then the window's timers; wait for the jobs."""
+        self.runtime.stop()
+        for job in self.jobs:
+            job.wait(30.0)
+        self.window.locked = False
+        self.window.close()
+
+
+def run_window(
+    runtime: KioskRuntime,
+    argv: Sequence[str] = (),
+    *,
+    fullscreen: bool | None = None,
+    pairing: tuple[str, str] | None = None,
+) -> int:
+    """Run the kiosk window until it is quit; returns the exit code."""
+    app = QApplication.instance() or QApplication([sys.argv[0], *argv])
+    assert isinstance(app, QApplication)
+    qInstallMessageHandler(_qt_message)
+    app.setApplicationName("Sonta Attendance")
+    controller = KioskController(runtime, fullscreen=fullscreen, pairing=pairing)
+    app.aboutToQuit.connect(controller.shutdown)
+    controller.start()
+    return app.exec()

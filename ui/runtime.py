@@ -1,0 +1,241 @@
+"""The kiosk core the window is a view of: built here, without Qt, in a background job.
+
+The window is up before anything slow happens. ``start_camera`` opens the source at
+once (the preview is live while the engine loads); ``load`` (run off the main thread)
+loads the engine, opens the local store, starts sync, waits for a meeting to be open
+and then starts recognition; ``stop`` ends every thread it started, in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from kiosk import preferences as prefs_file
+from kiosk.app import HeadlessKiosk, meeting_for, open_source
+from kiosk.board import BoardWatcher, MeetingBoard, http_board_fetcher
+from kiosk.camera import CaptureSource
+from kiosk.credentials import CredentialStore
+from kiosk.decisions import Meeting
+from kiosk.errors import KioskError
+from kiosk.events import CheckedIn, EventBus, PendingReview
+from kiosk.frames import LatestFrame
+from kiosk.inference.engine import EngineConfig, FaceEngine
+from kiosk.liveness import LivenessPolicy
+from kiosk.lock import PinLock
+from kiosk.pipeline import PipelineConfig
+from kiosk.preferences import Preferences
+from kiosk.status import SyncStatus
+from kiosk.store import LocalStore
+from kiosk.sync import SyncSettings, SyncWorker, pair
+
+log = logging.getLogger(__name__)
+MEETING_POLL_S = 5.0  # while no meeting is open, look again this often
+
+
+@dataclass
+class RuntimeOptions:
+    data_dir: Path
+    source: str | None = None  # overrides the camera in the preferences (folder, video)
+    fps: float | None = None
+    repeat: int = 1
+    meeting: str | None = None  # overrides the preferences' meeting
+    offline: bool = False  # no sync (demos, tests of the window alone)
+    engine: Callable[[], FaceEngine] = field(
+        default=lambda: FaceEngine.from_config(EngineConfig.from_env())
+    )
+    # Builds the frame source instead of the camera (tests: a scripted source).
+    make_source: Callable[[EventBus], CaptureSource] | None = None
+    pipeline: PipelineConfig | None = None
+    sync: SyncSettings | None = None
+    transport: httpx.BaseTransport | None = None  # tests: an in-process server
+
+
+def is_camera(spec: str) -> bool:
+    """A camera index or device path, as opposed to a folder or video file."""
+    return spec.isdigit() or spec.startswith("/dev/")
+
+
+def liveness_policy(preference: str) -> LivenessPolicy:
+    """The kiosk's choice; "meeting" is the server's default of never asking."""
+    return LivenessPolicy.NEVER if preference == "meeting" else LivenessPolicy(preference)
+
+
+class KioskRuntime:
+    def __init__(self, options: RuntimeOptions, credentials: CredentialStore | None = None) -> None:
+        self.options = options
+        self.credentials = credentials or CredentialStore()
+        self.events = EventBus()
+        self.status = SyncStatus()
+        self.lock = PinLock(options.data_dir / "lock.json")
+        self.preferences_path = options.data_dir / "preferences.json"
+        self.preferences = prefs_file.load(self.preferences_path)
+        self.source: CaptureSource | None = None
+        self.store: LocalStore | None = None
+        self.sync: SyncWorker | None = None
+        self.kiosk: HeadlessKiosk | None = None
+        self.board: BoardWatcher | None = None
+        self.engine: FaceEngine | None = None
+        self.meeting: Meeting | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    # --- what the window reads ----------------------------------------------------
+
+    def frames(self) -> LatestFrame | None:
+        source = self.source
+        return source.frames if source is not None else None
+
+    @property
+    def server_url(self) -> str | None:
+        return self.store.get_state("server_url") if self.store is not None else None
+
+    def save_preferences(self, preferences: Preferences) -> None:
+        prefs_file.save(self.preferences_path, preferences)
+        self.preferences = preferences
+
+    # --- start-up, in this order --------------------------------------------------
+
+    def open_store(self) -> LocalStore:
+        if self.store is None:
+            self.options.data_dir.mkdir(parents=True, exist_ok=True)
+            self.store = LocalStore(
+                self.options.data_dir / "kiosk.db",
+                template_key=self.credentials.template_key,
+                status=self.status,
+            )
+        return self.store
+
+    def start_camera(self) -> CaptureSource:
+        """Open the source now (it never blocks); a camera starts giving pictures at once,
+        a folder or video file only when recognition starts, so none of it is missed."""
+        if self.options.make_source is not None:
+            self.source = self.options.make_source(self.events)
+        else:
+            spec = self.options.source or self.preferences.camera
+            self.source = open_source(
+                spec,
+                self.events,
+                fps=self.options.fps,
+                repeat=self.options.repeat,
+                width=self.preferences.camera_width,
+                height=self.preferences.camera_height,
+            )
+            if not is_camera(spec):
+                return self.source
+        self.source.start()
+        return self.source
+
+    def is_paired(self) -> bool:
+        return self.credentials.is_paired()
+
+    def pair(self, server_url: str, code: str) -> None:
+        """First run: exchange the pairing code, then sync once to learn the meetings."""
+        store = self.open_store()
+        pair(
+            server_url,
+            code,
+            store=store,
+            credentials=self.credentials,
+            transport=self.options.transport,
+        )
+
+    def load(self) -> str:
+        """Engine, store, sync, meeting, recognition; returns the model pack's name.
+
+        Runs on a background job. Waits (cooperatively) for a meeting to be open.
+        """
+        engine = self.options.engine()
+        self.engine = engine
+        store = self.open_store()
+        if not self.options.offline and self.is_paired():
+            self._start_sync(store, engine)
+        meeting = self._wait_for_meeting(store)
+        if meeting is None:
+            return engine.spec.name  # stopped while waiting
+        with self._lock:
+            if self._stop.is_set():
+                return engine.spec.name
+            source = self.source or self.start_camera()
+            self.kiosk = HeadlessKiosk(
+                engine=engine,
+                source=source,
+                store=store,
+                meeting=meeting,
+                events=self.events,
+                sync=None,
+                config=self.options.pipeline,
+            )
+            self.kiosk.start()
+            self.events.subscribe(self._wake_sync)
+        return engine.spec.name
+
+    def _wake_sync(self, event: object) -> None:
+        """A new check-in goes to the server now rather than at the next interval."""
+        if isinstance(event, CheckedIn | PendingReview) and self.sync is not None:
+            self.sync.wake()
+
+    def _start_sync(self, store: LocalStore, engine: FaceEngine) -> None:
+        def camera_state() -> str:
+            return self.source.state.value if self.source is not None else "unknown"
+
+        self.sync = SyncWorker(
+            store=store,
+            credentials=self.credentials,
+            status=self.status,
+            model_id=engine.model_id,
+            camera_state=camera_state,
+            settings=self.options.sync,
+            transport=self.options.transport,
+        )
+        self.sync.start()
+
+    def _wait_for_meeting(self, store: LocalStore) -> Meeting | None:
+        chosen = self.options.meeting or self.preferences.meeting_id
+        policy = liveness_policy(self.preferences.liveness)
+        while not self._stop.is_set():
+            try:
+                self.meeting = meeting_for(store, chosen, policy)
+                return self.meeting
+            except KioskError as exc:
+                log.info("waiting for a meeting: %s", exc)
+                if self.sync is not None:
+                    self.sync.wake()
+                self._stop.wait(MEETING_POLL_S)
+        return None
+
+    def watch_board(self, publish: Callable[[MeetingBoard | None], None]) -> None:
+        """Keep the idle screen's board fresh (needs pairing and a meeting)."""
+        url = self.server_url
+        if self.meeting is None or url is None or self.options.offline:
+            return
+        fetch = http_board_fetcher(
+            url,
+            self.meeting.meeting_id,
+            self.credentials.device_credential,
+            transport=self.options.transport,
+        )
+        self.board = BoardWatcher(fetch, publish)
+        self.board.start()
+
+    def stop(self) -> None:
+        """Capture, recognition, board, sync, then the store; safe to call twice."""
+        self._stop.set()
+        with self._lock:
+            if self.kiosk is not None:
+                self.kiosk.stop()
+            elif self.source is not None:
+                self.source.stop()
+            if self.board is not None:
+                self.board.stop()
+            if self.sync is not None:
+                self.sync.stop()
+                self.sync = None
+            if self.store is not None:
+                self.store.close()
+                self.store = None
