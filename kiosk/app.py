@@ -15,31 +15,22 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
 from kiosk.badges import BadgeClaims, BadgeVerifier
 from kiosk.camera import CaptureSource, camera_source, folder_source, video_source
 from kiosk.credentials import CredentialStore
 from kiosk.decisions import Decider, Meeting
-from kiosk.errors import KioskError, SourceError
+from kiosk.errors import DeviceRevokedError, KioskError, SourceError
 from kiosk.events import CheckedIn, EventBus, KioskEvent, PendingReview, SourceState
 from kiosk.headless import default_data_dir
 from kiosk.inference.engine import EngineConfig, FaceEngine
 from kiosk.liveness import LivenessPolicy
 from kiosk.pipeline import Pipeline, PipelineConfig
+from kiosk.status import SyncStatus
 from kiosk.store import LocalStore
+from kiosk.sync import SyncWorker
 
 log = logging.getLogger(__name__)
-
-
-class Worker(Protocol):
-    """A background part with a cooperative start/stop (the sync worker is one)."""
-
-    def start(self) -> None: ...
-
-    def stop(self, timeout: float = 30.0) -> None: ...
-
-    def wake(self) -> None: ...
 
 
 def open_source(
@@ -123,7 +114,7 @@ class HeadlessKiosk:
         store: LocalStore,
         meeting: Meeting,
         events: EventBus,
-        sync: Worker | None = None,
+        sync: SyncWorker | None = None,
         config: PipelineConfig | None = None,
     ) -> None:
         check_model(store, engine)
@@ -160,11 +151,48 @@ class HeadlessKiosk:
         )
 
     def stop(self) -> None:
-        """Stop capture, then recognition, then sync (which sends what it can first)."""
+        """Stop capture, then recognition, then sync, after sending what it can."""
         self.source.stop()
         self.pipeline.stop()
         if self.sync is not None:
+            _flush(self.sync)
             self.sync.stop()
+
+
+def sync_worker(
+    store: LocalStore, credentials: CredentialStore, engine: FaceEngine, source: CaptureSource
+) -> SyncWorker:
+    """The sync worker of a paired kiosk, after one cycle so the gallery is current.
+
+    A first cycle that fails (server down) leaves the kiosk working offline on the
+    gallery of its last sync; a revoked kiosk stops here with its reason.
+    """
+    if not store.get_state("server_url") or not credentials.is_paired():
+        raise KioskError(
+            "This kiosk is not paired: run `sonta kiosk pair URL CODE`, or add --offline."
+        )
+    worker = SyncWorker(
+        store=store,
+        credentials=credentials,
+        status=SyncStatus(),
+        model_id=engine.model_id,
+        camera_state=lambda: source.state.value,
+    )
+    try:
+        worker.syncer.sync_once()
+    except DeviceRevokedError:
+        raise
+    except KioskError as exc:
+        log.warning("working offline for now: %s", exc)
+    return worker
+
+
+def _flush(sync: SyncWorker) -> None:
+    """Send what a finished head-less run recorded; what cannot go stays queued."""
+    try:
+        sync.syncer.upload_all()
+    except KioskError as exc:
+        log.warning("check-ins stay queued for the next run: %s", exc)
 
 
 def run_headless(
@@ -172,8 +200,6 @@ def run_headless(
     on_event: Callable[[KioskEvent], None],
     *,
     credentials: CredentialStore | None = None,
-    make_sync: Callable[[LocalStore, CredentialStore, FaceEngine, CaptureSource], Worker]
-    | None = None,
 ) -> None:
     """Build the head-less kiosk from ``sonta kiosk run`` arguments and run it to the end."""
     data_dir: Path = args.data_dir or default_data_dir()
@@ -183,11 +209,9 @@ def run_headless(
         engine = FaceEngine.from_config(EngineConfig.from_env())
         events = EventBus()
         events.subscribe(on_event)
-        meeting = meeting_for(store, args.meeting, LivenessPolicy(args.liveness))
         source = open_source(args.source, events, fps=args.fps, repeat=args.repeat)
-        sync = None
-        if make_sync is not None and not args.offline:
-            sync = make_sync(store, keys, engine, source)
+        sync = None if args.offline else sync_worker(store, keys, engine, source)
+        meeting = meeting_for(store, args.meeting, LivenessPolicy(args.liveness))
         kiosk = HeadlessKiosk(
             engine=engine, source=source, store=store, meeting=meeting, events=events, sync=sync
         )

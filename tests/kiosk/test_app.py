@@ -8,7 +8,9 @@ import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 
@@ -18,6 +20,8 @@ from kiosk.inference.engine import FaceEngine
 from kiosk.inference.quality import Purpose
 from kiosk.local_gallery import GalleryUpdate, MeetingRecord, MemberRecord, TemplateRecord
 from kiosk.store import LocalStore
+from kiosk.sync import pair
+from tests.kiosk.backend import LiveBackend
 from tests.kiosk.conftest import photo
 from tests.kiosk.media import write_folder
 from tests.kiosk.pipeline_utils import lined_up
@@ -132,14 +136,149 @@ def test_without_an_open_meeting_the_run_says_what_to_do(
 ) -> None:
     monkeypatch.setenv("FACE_MODEL", "vectron")
     monkeypatch.setenv("FACE_MODEL_CACHE", str(tmp_path / "no-cache"))
+    folder = write_folder(tmp_path / "frames", [np.full((480, 640, 3), 90, np.uint8)])
     argv = [
         "run",
         "--headless",
         "--offline",
         "--source",
-        str(tmp_path),
+        str(folder),
         "--data-dir",
         str(tmp_path / "data"),
     ]
     assert _run(argv) == 2
     assert "No meeting is open now" in capsys.readouterr().err
+    argv.remove("--offline")
+    assert _run(argv) == 2
+    assert "not paired: run `sonta kiosk pair URL CODE`" in capsys.readouterr().err
+    argv.remove("--headless")
+    assert _run(argv) == 2
+
+
+# --- against a real backend (PostgreSQL + Redis, loopback HTTP) -------------------
+
+
+def _paired(backend: LiveBackend, credentials: CredentialStore, data: Path) -> None:
+    store = LocalStore(data / "kiosk.db", template_key=credentials.template_key)
+    try:
+        pair(backend.url, backend.pairing_code(), store=store, credentials=credentials)
+    finally:
+        store.close()
+
+
+def _badge_image(backend: LiveBackend, member: str) -> tuple[str, str, np.ndarray]:
+    """(badge id, token, picture) of a badge issued by the backend, as it would print it."""
+    issued = backend.admin.post(f"/api/members/{member}/badges", headers=backend.headers)
+    assert issued.status_code == 201, issued.text
+    png = backend.admin.get(f"/api/members/{member}/badge.png", headers=backend.headers)
+    assert png.status_code == 200
+    image = cv2.imdecode(np.frombuffer(png.content, np.uint8), cv2.IMREAD_COLOR)
+    return str(issued.json()["id"]), str(issued.json()["token"]), image
+
+
+def _holding(face: np.ndarray, badge: np.ndarray, width: int = 200) -> np.ndarray:
+    out = face.copy()
+    out[140 : 140 + width, 10 : 10 + width] = cv2.resize(badge, (width, width))
+    return out
+
+
+def _run_printed(argv: list[str], capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    assert _run(argv) == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+@pytest.mark.network
+def test_paired_kiosk_checks_the_member_in_once_on_the_server(
+    engine: FaceEngine,
+    backend: LiveBackend,
+    credentials: CredentialStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("FACE_MODEL", "vectron")
+    monkeypatch.setenv("FACE_MODEL_CACHE", str(tmp_path / "no-cache"))
+    obama = backend.member("Barack Obama", engine, "obama")
+    backend.member("Joe Biden", engine, "biden")
+    meeting = backend.meeting()
+    data = tmp_path / "data"
+    _paired(backend, credentials, data)
+    blank = np.full((480, 640, 3), 90, np.uint8)
+    folder = write_folder(
+        tmp_path / "frames",
+        [
+            lined_up(engine, "obama3"),
+            blank,
+            lined_up(engine, "yaoming"),
+            blank,
+            lined_up(engine, "obama2"),
+        ],
+    )
+    argv = ["run", "--headless", "--json", "--source", str(folder), "--fps", "15"]
+    printed = _run_printed([*argv, "--repeat", "10", "--data-dir", str(data)], capsys)
+    decisions = [(e["event"], e.get("name")) for e in printed if e["event"] != "source"]
+    assert decisions == [
+        ("checked_in", "Barack Obama"),
+        ("not_recognised", None),
+        ("already_checked_in", "Barack Obama"),
+    ]
+    assert backend.count("SELECT count(*) FROM attendance_records") == 1
+    assert (
+        backend.count(
+            "SELECT count(*) FROM attendance_records WHERE status = 'approved' "
+            f"AND member_id = '{obama}' AND meeting_id = '{meeting}' AND method = 'face'"
+        )
+        == 1
+    )
+    # A second run of the same people: still one record, and the kiosk says so.
+    again = _run_printed([*argv, "--repeat", "10", "--data-dir", str(data)], capsys)
+    assert ("already_checked_in", "Barack Obama") in [(e["event"], e.get("name")) for e in again]
+    assert backend.count("SELECT count(*) FROM attendance_records") == 1
+
+
+@pytest.mark.network
+def test_badge_and_face_with_a_real_badge_then_the_badge_revoked(
+    engine: FaceEngine,
+    backend: LiveBackend,
+    credentials: CredentialStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("FACE_MODEL", "vectron")
+    monkeypatch.setenv("FACE_MODEL_CACHE", str(tmp_path / "no-cache"))
+    obama = backend.member("Barack Obama", engine, "obama")
+    biden = backend.member("Joe Biden", engine, "biden")
+    backend.meeting()
+    badge_id, _token, badge = _badge_image(backend, obama)
+    data = tmp_path / "data"
+    _paired(backend, credentials, data)
+    folder = write_folder(tmp_path / "badge", [_holding(lined_up(engine, "obama3"), badge)])
+    argv = ["run", "--headless", "--json", "--fps", "15", "--repeat", "12"]
+    printed = _run_printed([*argv, "--source", str(folder), "--data-dir", str(data)], capsys)
+    decisions = [e for e in printed if e["event"] != "source"]
+    assert [(e["event"], e.get("name")) for e in decisions] == [
+        ("badge_read", "Barack Obama"),
+        ("checked_in", "Barack Obama"),
+    ]
+    assert decisions[1]["method"] == "badge_face"
+    assert (
+        backend.count(
+            "SELECT count(*) FROM attendance_records WHERE method = 'badge_face' "
+            f"AND member_id = '{obama}'"
+        )
+        == 1
+    )
+    # Revoked on the server; the kiosk learns it at its next sync (the run starts with one).
+    _, _, biden_badge = _badge_image(backend, biden)
+    revoked = backend.admin.get(f"/api/members/{biden}/badges", headers=backend.headers)
+    biden_badge_id = revoked.json()[0]["id"]
+    answer = backend.admin.post(
+        f"/api/members/{biden}/badges/{biden_badge_id}/revoke", headers=backend.headers
+    )
+    assert answer.status_code == 200, answer.text
+    folder = write_folder(tmp_path / "revoked", [_holding(lined_up(engine, "biden"), biden_badge)])
+    printed = _run_printed([*argv, "--source", str(folder), "--data-dir", str(data)], capsys)
+    refused = [e for e in printed if e["event"] == "badge_refused"]
+    assert refused and "cancelled" in refused[0]["reason"]
+    assert badge_id != biden_badge_id
