@@ -13,7 +13,7 @@ import logging
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -27,6 +27,8 @@ from kiosk.inference.packs import PackSpec, sha256_of
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1 << 20
+# Called with (bytes so far, total bytes or None) after each chunk: for a progress view.
+Progress = Callable[[int, int | None], None]
 
 
 class PackDownloader:
@@ -38,10 +40,12 @@ class PackDownloader:
         client: httpx.Client | None = None,
         progress: bool = True,
         url_override: str | None = None,
+        on_progress: Progress | None = None,
     ) -> None:
         self._client = client
         self._progress = progress
         self._url_override = url_override
+        self._on_progress = on_progress
 
     def __call__(self, spec: PackSpec, target: Path) -> None:
         url = self._url_override or spec.url
@@ -69,9 +73,13 @@ class PackDownloader:
                     desc=url.rsplit("/", 1)[-1],
                     disable=not self._progress,
                 ) as bar:
+                    done = 0
                     for chunk in response.iter_bytes(CHUNK_BYTES):
                         out.write(chunk)
                         bar.update(len(chunk))
+                        done += len(chunk)
+                        if self._on_progress is not None:
+                            self._on_progress(done, total)
         except httpx.HTTPError as exc:
             # Covers refused connections, DNS failures, timeouts and bodies cut short.
             raise PackUnavailableError(f"{type(exc).__name__}: {exc}") from exc
@@ -80,7 +88,9 @@ class PackDownloader:
                 client.close()
 
 
-def install_from_dir(spec: PackSpec, source: Path, target: Path) -> None:
+def install_from_dir(
+    spec: PackSpec, source: Path, target: Path, *, on_progress: Progress | None = None
+) -> None:
     """Copy the pack's two files from ``source`` into ``target``, checked like a download."""
     absent = [m.filename for m in spec.files if not (source / m.filename).is_file()]
     if absent:
@@ -91,9 +101,27 @@ def install_from_dir(spec: PackSpec, source: Path, target: Path) -> None:
     with _staging(spec, target) as tmp:
         staged = tmp / "files"
         staged.mkdir()
+        total = sum((source / m.filename).stat().st_size for m in spec.files)
+        done = 0
         for model in spec.files:
-            shutil.copyfile(source / model.filename, staged / model.filename)
+            with (
+                (source / model.filename).open("rb") as src,
+                (staged / model.filename).open("wb") as dst,
+            ):
+                while chunk := src.read(CHUNK_BYTES):
+                    dst.write(chunk)
+                    done += len(chunk)
+                    if on_progress is not None:
+                        on_progress(done, total)
         _check_sums(spec, staged, f"in {source}")
+        _install(spec, staged, target)
+
+
+def install_from_zip(spec: PackSpec, archive: Path, target: Path) -> None:
+    """Install the pack from its release zip already on disk (e.g. on a USB stick)."""
+    with _staging(spec, target) as tmp:
+        staged = tmp / "files"
+        _extract_verified(spec, archive, staged)
         _install(spec, staged, target)
 
 
