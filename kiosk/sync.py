@@ -216,6 +216,8 @@ class SyncWorker:
         self._failures = 0
         self._thread = threading.Thread(target=self._run, name="kiosk-sync", daemon=True)
         self._last_depth = status.snapshot.queue_depth
+        if status.snapshot.connection == "unpaired":
+            status.update(connection="offline")  # paired; online once the server answers
         self._unsubscribe = status.subscribe(self._on_status)
 
     def start(self) -> None:

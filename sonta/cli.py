@@ -14,7 +14,12 @@ import logging
 import sys
 from collections.abc import Sequence
 
-COMMAND_MODULES: tuple[str, ...] = ("kiosk.inference.cli", "server.cli", "server.face_service.cli")
+COMMAND_MODULES: tuple[str, ...] = (
+    "kiosk.inference.cli",
+    "kiosk.cli",
+    "server.cli",
+    "server.face_service.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

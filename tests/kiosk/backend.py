@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -38,9 +39,12 @@ class LiveBackend:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
+    def start(self, middleware: type[Any] | None = None, **options: Any) -> None:
+        """Serve on `port` (again); `middleware` wraps the app, e.g. to inject a fault."""
         stack = contextlib.ExitStack()
         app = create_app(self.settings, mailer=FakeMailer(), password_params=FAST_ARGON2)
+        if middleware is not None:
+            app.add_middleware(middleware, **options)
         stack.enter_context(serve(app, self.port))
         self._server = stack
 

@@ -1,0 +1,260 @@
+"""What `sonta kiosk pair|status|unpair|sync|import-pack` do (declared in `kiosk.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from kiosk.credentials import CredentialStore
+from kiosk.errors import KioskError
+from kiosk.headless import default_data_dir
+from kiosk.inference.errors import FaceEngineError
+from kiosk.inference.packs import DEFAULT_PACK, get_pack_spec, resolve_pack
+from kiosk.model_pack import import_pack
+from kiosk.status import SyncStatus
+from kiosk.store import LocalStore
+from kiosk.sync import SyncSettings, SyncWorker, pair
+
+EXIT_ERROR = 2
+
+
+def run(name: str, args: argparse.Namespace) -> int:
+    """Run one command; KioskError and FaceEngineError become a sentence on stderr."""
+    try:
+        return COMMANDS[name](args)
+    except (KioskError, FaceEngineError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _database(args: argparse.Namespace) -> Path:
+    folder: Path = args.data_dir or default_data_dir()
+    return folder / "kiosk.db"
+
+
+def _model_id() -> str:
+    """The model id of FACE_MODEL's pack, without loading the engine (sync needs no model)."""
+    return get_pack_spec(os.environ.get("FACE_MODEL", "").strip() or DEFAULT_PACK).model_id
+
+
+def _engine_config() -> Any:
+    """EngineConfig.from_env(), imported only by the commands that read the pack."""
+    return importlib.import_module("kiosk.inference.engine").EngineConfig.from_env()
+
+
+def pair_command(args: argparse.Namespace) -> int:
+    credentials = CredentialStore()
+    store = LocalStore(_database(args), template_key=credentials.template_key)
+    try:
+        paired = pair(args.url, args.code, store=store, credentials=credentials)
+    finally:
+        store.close()
+    print(f"Paired as kiosk {paired.name!r} with {args.url.rstrip('/')}.")
+    if paired.model_id != _model_id():
+        print(
+            f"warning: the server uses model {paired.model_id}, this kiosk {_model_id()}; set "
+            "FACE_MODEL to the server's pack before checking people in.",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _pack_report() -> dict[str, Any]:
+    config = _engine_config()
+    try:
+        resolved = resolve_pack(config.pack, model_dir=config.model_dir, cache_dir=config.cache_dir)
+    except FaceEngineError as exc:
+        return {"pack": config.pack, "ready": False, "problem": str(exc)}
+    return {
+        "pack": config.pack,
+        "ready": True,
+        "model_id": resolved.spec.model_id,
+        "source": resolved.source,
+        "folder": str(resolved.recognizer_path.parent),
+    }
+
+
+def status_report(args: argparse.Namespace) -> dict[str, Any]:
+    """Everything `sonta kiosk status` shows, as plain data."""
+    report: dict[str, Any] = {"data_dir": str(_database(args).parent)}
+    try:
+        credentials = CredentialStore()
+        report["keyring"] = credentials.backend_name
+        report["paired"] = credentials.is_paired()
+    except KioskError as exc:
+        report.update(keyring=None, paired=False, keyring_problem=str(exc))
+    store = LocalStore(_database(args))
+    try:
+        meetings = store.meetings()
+        now = datetime.now(UTC)
+        report.update(
+            server_url=store.get_state("server_url"),
+            kiosk_name=store.get_state("kiosk_name"),
+            revoked_at=store.get_state("revoked"),
+            queue_depth=store.queue_depth(),
+            outbox=store.outbox_counts(),
+            gallery_version=store.gallery_version(),
+            gallery_model_id=store.model_id(),
+            templates=store.template_count(),
+            members=len(store.member_names()),
+            meetings=len(meetings),
+            open_meetings=sum(m.is_open(now) for m in meetings),
+            clock_drift_s=store.get_state("clock_drift_s"),
+        )
+    finally:
+        store.close()
+    report["model_pack"] = _pack_report()
+    return report
+
+
+def _print_status(report: dict[str, Any]) -> None:
+    if report.get("revoked_at"):
+        print(f"Pairing: REVOKED by an admin at {report['revoked_at']}; pair again to use it.")
+    elif report["paired"]:
+        print(f"Pairing: kiosk {report['kiosk_name']!r} with {report['server_url']}")
+    else:
+        print("Pairing: not paired (run `sonta kiosk pair URL CODE`)")
+    print(f"Keyring: {report['keyring'] or report.get('keyring_problem')}")
+    outbox = report["outbox"]
+    print(
+        f"Queue: {report['queue_depth']} check-in(s) waiting to upload "
+        f"({outbox.get('done', 0) + outbox.get('evidence', 0)} sent, "
+        f"{outbox.get('refused', 0)} refused by the server)"
+    )
+    print(
+        f"Gallery: version {report['gallery_version']}, {report['templates']} template(s) of "
+        f"{report['members']} member(s), {report['meetings']} meeting(s) "
+        f"({report['open_meetings']} open now), model {report['gallery_model_id'] or '-'}"
+    )
+    pack = report["model_pack"]
+    if pack["ready"]:
+        print(f"Model pack: {pack['pack']} ({pack['model_id']}) from {pack['source']}")
+    else:
+        print(f"Model pack: {pack['pack']} NOT READY: {pack['problem']}")
+
+
+def status_command(args: argparse.Namespace) -> int:
+    report = status_report(args)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_status(report)
+    return 0
+
+
+def unpair_command(args: argparse.Namespace) -> int:
+    """Forget the secrets and the gallery; a damaged database is moved aside, not deleted."""
+    path = _database(args)
+    problems: list[str] = []
+    try:
+        CredentialStore().forget()
+    except KioskError as exc:
+        problems.append(str(exc))
+    kept = _clear_or_move(path)
+    print("This kiosk is unpaired; pair it again with `sonta kiosk pair URL CODE`.")
+    if kept:
+        print(kept)
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return 0
+
+
+def _clear_or_move(path: Path) -> str:
+    if not path.exists():
+        return ""
+    try:
+        store = LocalStore(path)
+    except KioskError:
+        aside = path.with_name(f"{path.name}.damaged-{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
+        for suffix in ("", "-wal", "-shm"):
+            part = Path(f"{path}{suffix}")
+            if part.exists():
+                part.rename(Path(f"{aside}{suffix}"))
+        return f"The damaged database was kept as {aside}; a fresh one is made on pairing."
+    try:
+        store.wipe_gallery()
+        for name in ("server_url", "kiosk_id", "kiosk_name", "server_model_id", "revoked"):
+            store.set_state(name, None)
+        waiting = store.queue_depth()
+    finally:
+        store.close()
+    if waiting:
+        return f"{waiting} check-in(s) not yet uploaded are kept and go out after pairing."
+    return ""
+
+
+def sync_command(args: argparse.Namespace) -> int:
+    credentials = CredentialStore()
+    status = SyncStatus()
+    store = LocalStore(_database(args), template_key=credentials.template_key, status=status)
+    try:
+        worker = SyncWorker(
+            store=store,
+            credentials=credentials,
+            status=status,
+            model_id=_model_id(),
+            settings=SyncSettings(batch_size=args.batch_size),
+        )
+        if args.once:
+            worker.syncer.sync_once()
+            worker.stop()
+            snap = status.snapshot
+            print(f"Synced: gallery version {snap.gallery_version}, {snap.queue_depth} queued.")
+            return 0
+        return _sync_until_stopped(worker, status)
+    finally:
+        store.close()
+
+
+def _sync_until_stopped(worker: SyncWorker, status: SyncStatus) -> int:
+    stopping = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
+    status.subscribe(lambda s: print(f"sync: {s.connection}, {s.queue_depth} queued", flush=True))
+    worker.start()
+    while not stopping.wait(0.5) and worker.running:
+        pass
+    worker.stop()
+    if worker.error is not None:
+        raise worker.error
+    return 0
+
+
+def import_pack_command(args: argparse.Namespace) -> int:
+    pack = args.pack or _engine_config().pack
+    config = _engine_config()
+
+    def show(done: int, total: int | None) -> None:
+        if total:
+            print(f"\rimporting {pack}: {done * 100 // total}%", end="", flush=True)
+
+    resolved = import_pack(args.folder, pack, cache_dir=config.cache_dir, on_progress=show)
+    print(
+        f"\nInstalled pack {pack} ({resolved.spec.model_id}) into {resolved.detector_path.parent}."
+    )
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "pair": pair_command,
+    "status": status_command,
+    "unpair": unpair_command,
+    "sync": sync_command,
+    "import_pack": import_pack_command,
+}
