@@ -34,6 +34,7 @@ SECRETS = {
     "QR_SECRET": "q" * 8 + secrets.token_hex(20),
     "EMBEDDING_ENCRYPTION_KEY": secrets.token_hex(16),
     "FRONTEND_URL": "https://attendance.example.org",
+    "PUBLIC_URL": "https://attendance.example.org",
 }
 # Nothing listens here, so tests never meet a face-service someone else started.
 NO_FACE_SERVICE = {"FACE_SERVICE_URL": "http://127.0.0.1:9"}

@@ -31,6 +31,7 @@ from sqlalchemy import URL
 
 from kiosk.inference.errors import UnknownPackError
 from kiosk.inference.packs import get_pack_spec
+from server.backend import public_url
 from server.backend.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -91,6 +92,8 @@ class Settings(BaseSettings):
     embedding_encryption_key_previous: str = ""
 
     frontend_url: str | None = None
+    # Base of links in QR codes and emails; see public_url.py (required in production).
+    public_url: str | None = None
     port: int = 3000
     node_env: str | None = None
     app_env: str | None = None
@@ -140,6 +143,13 @@ class Settings(BaseSettings):
         """The one origin CORS allows: FRONTEND_URL without a trailing slash or path."""
         parts = urlsplit(self.frontend_url or f"http://localhost:{self.port}")
         return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def public_base_url(self) -> str:
+        """PUBLIC_URL without a trailing slash, or in development the LAN default."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return public_url.development_default(self.port)
 
     def database_url(self) -> URL:
         """PostgreSQL from DATABASE_*, or SQLite inside the data directory."""
@@ -207,11 +217,26 @@ def settings_problems(settings: Settings) -> list[str]:
         or not urlsplit(settings.frontend_url).netloc
     ):
         problems.append(f"FRONTEND_URL must be an http(s) URL, got {settings.frontend_url!r}")
+    problems += _public_url_problems(settings.public_url, production=production)
     problems += _face_model_problems(settings.face_model)
     password = settings.database_password
     if production and settings.database_host and password and _looks_default(password):
         problems.append("DATABASE_PASSWORD looks like a placeholder value")
     return problems
+
+
+def _public_url_problems(value: str | None, *, production: bool) -> list[str]:
+    if value is None or not value.strip():
+        if not production:
+            return []
+        return [
+            "PUBLIC_URL is missing: set the address phones and email links use to reach "
+            "this server, e.g. https://attendance.example.org"
+        ]
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        return [f"PUBLIC_URL must be an http(s) URL without a query, got {value!r}"]
+    return []
 
 
 def _face_model_problems(name: str) -> list[str]:

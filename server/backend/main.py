@@ -33,6 +33,7 @@ from server.backend.api.routes import (
     kiosks,
     meetings,
     members,
+    pages,
     phone_checkin,
     qr,
     reports,
@@ -42,6 +43,7 @@ from server.backend.api.routes import (
 from server.backend.bootstrap import ensure_super_admin, prepare_database
 from server.backend.config import Settings, load_settings
 from server.backend.context import build_backend
+from server.backend.public_url import log_public_url
 from server.backend.security.passwords import Argon2Params
 from server.backend.services.evidence import purge_at_startup
 from server.backend.services.face_client import report_readiness
@@ -75,6 +77,7 @@ def create_app(
             ensure_super_admin(backend)
             purge_at_startup(backend.sessions)
             report_readiness(backend.face_service, settings.face_model)
+            log_public_url(settings)
             app.state.backend = backend
             logger.info("Backend ready (%s database)", backend.engine.dialect.name)
             yield
@@ -92,6 +95,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(checkin_page.router)
+    app.include_router(pages.router)
     app.include_router(api_router())
     _add_middleware(app, settings)
     return app

@@ -17,6 +17,7 @@ GOOD = {
     "QR_SECRET": secrets.token_urlsafe(40),
     "EMBEDDING_ENCRYPTION_KEY": secrets.token_hex(16),
     "FRONTEND_URL": "https://attendance.example.org",
+    "PUBLIC_URL": "https://attendance.example.org/",
     "NODE_ENV": "production",
 }
 
@@ -43,7 +44,8 @@ def test_production_refuses_with_one_message_naming_every_problem() -> None:
     assert "EMBEDDING_ENCRYPTION_KEY must be exactly 32 characters" in message
     assert "got 31" in message
     assert "FRONTEND_URL is missing" in message
-    assert "5 configuration problem(s)" in message
+    assert "PUBLIC_URL is missing" in message
+    assert "6 configuration problem(s)" in message
 
 
 def test_production_refuses_identical_access_and_refresh_secrets() -> None:

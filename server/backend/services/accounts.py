@@ -13,6 +13,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
+from server.backend import public_url
 from server.backend.context import Backend
 from server.backend.crud import admins as admins_crud
 from server.backend.crud import audit
@@ -109,7 +110,7 @@ def request_magic_link(backend: Backend, session: Session, *, email: str, client
     if admin is None or not admin.is_active:
         return
     token = _issue_once(backend, "magic", admin.id, MAGIC_LINK_TTL)
-    link = f"{backend.settings.cors_origin}/auth/magic?token={token}"
+    link = public_url.join(backend.settings.public_base_url, f"/auth/magic?token={token}")
     backend.mailer.send(
         to=admin.email,
         subject="Your Sonta Attendance sign-in link",
@@ -139,7 +140,7 @@ def request_password_link(
 
 def send_password_link(backend: Backend, admin: Admin) -> None:
     token = _issue_once(backend, "password", admin.id, PASSWORD_LINK_TTL)
-    link = f"{backend.settings.cors_origin}/auth/set-password?token={token}"
+    link = public_url.join(backend.settings.public_base_url, f"/auth/set-password?token={token}")
     backend.mailer.send(
         to=admin.email,
         subject="Set your Sonta Attendance password",

@@ -13,10 +13,11 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
-from server.backend import lifecycle
+from server.backend import lifecycle, public_url
 from server.backend.context import Backend
 from server.backend.crud import meetings as crud
 from server.backend.errors import AuthError, ConflictError
@@ -49,6 +50,13 @@ def _when(timestamp: float) -> datetime:
 
 def _seconds_left(meeting: Meeting) -> int:
     return int((crud.qr_closes_at(meeting) - utcnow()).total_seconds())
+
+
+def checkin_url(backend: Backend, token: str) -> str:
+    """What the on-screen QR encodes: the phone check-in page at PUBLIC_URL, with the code."""
+    return public_url.join(
+        backend.settings.public_base_url, f"/checkin?{urlencode({'token': token})}"
+    )
 
 
 def current_code(backend: Backend, meeting: Meeting) -> MeetingCode:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel
 
 from server.backend.api.deps import BackendDep, SessionDep
@@ -36,7 +36,6 @@ class KioskBoard(BaseModel):
 @router.get("/meetings/{meeting_id}/board", responses={401: {"model": Message}, 404: {}})
 def meeting_board(
     meeting_id: uuid.UUID,
-    request: Request,
     backend: BackendDep,
     session: SessionDep,
     _kiosk: CurrentKiosk,
@@ -52,7 +51,7 @@ def meeting_board(
     if code is not None:
         qr = MeetingQr(
             token=code.token,
-            url=str(request.url_for("checkin_page").include_query_params(token=code.token)),
+            url=meeting_qr.checkin_url(backend, code.token),
             meeting_id=meeting.id,
             expires_at=code.expires_at,
             refresh_after_seconds=code.refresh_after_seconds,

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, status
 from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
@@ -191,7 +191,6 @@ def copy_meeting(
 @router.get("/{meeting_id}/qr", responses=CONFLICT)
 def meeting_qr_code(
     meeting_id: uuid.UUID,
-    request: Request,
     backend: BackendDep,
     session: SessionDep,
     _admin: CurrentAdmin,
@@ -204,7 +203,7 @@ def meeting_qr_code(
     code = meeting_qr.current_code(backend, meeting)
     return MeetingQr(
         token=code.token,
-        url=str(request.url_for("checkin_page").include_query_params(token=code.token)),
+        url=meeting_qr.checkin_url(backend, code.token),
         meeting_id=meeting.id,
         expires_at=code.expires_at,
         refresh_after_seconds=code.refresh_after_seconds,
