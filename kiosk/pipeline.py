@@ -12,6 +12,7 @@ and the head-less runner are thin views over it): ``start``, ``stop``, ``run_onc
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -114,6 +115,7 @@ class Pipeline:
         events: EventBus | None = None,
         config: PipelineConfig | None = None,
         badge_check: BadgeCheck | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.engine = engine
         self.frames = frames
@@ -122,6 +124,7 @@ class Pipeline:
         self.config = config or PipelineConfig()
         self.stats = PipelineStats()
         self._badge_check = badge_check
+        self._rng = rng or random.SystemRandom()  # liveness directions: not guessable
         self._tracker = IouTracker()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -240,7 +243,7 @@ class Pipeline:
             return
         found = _Match(match, probe, crop, stable_at)
         if self.decider.meeting.liveness.required_for(match.band):
-            challenge = HeadTurnChallenge.start(now)
+            challenge = HeadTurnChallenge.start(now, self._rng)
             challenge.observe(track.face.keypoints, now)
             self._pending = _Pending(track.track_id, found, challenge)
             out.append(LivenessPrompt(challenge.direction))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -13,19 +14,23 @@ from kiosk.decisions import Decider
 from kiosk.events import (
     AlreadyCheckedIn,
     CheckedIn,
+    Direction,
     Fallback,
     FrameAnalysed,
     Guidance,
     KioskEvent,
+    LivenessFailed,
+    LivenessPrompt,
     NotRecognised,
     PendingReview,
 )
-from kiosk.frames import LatestFrame
+from kiosk.frames import Frame, LatestFrame
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.matching import Thresholds
+from kiosk.liveness import LivenessPolicy
 from kiosk.pipeline import Pipeline, PipelineConfig
 from tests.kiosk.conftest import photo
-from tests.kiosk.media import fit
+from tests.kiosk.media import fit, swing
 from tests.kiosk.pipeline_utils import MEETING, Clock, FakeRecorder, PhotoRoster, lined_up
 
 pytestmark = pytest.mark.model
@@ -208,3 +213,69 @@ def test_late_arrivals_are_marked_late(
     pipeline = Pipeline(engine, LatestFrame(), decider)
     decisions = _decisions(_run(pipeline, Clock().frames([lined_up(engine, "biden")] * 20)))
     assert isinstance(decisions[0], CheckedIn) and decisions[0].late
+
+
+class _Draws(random.Random):
+    """Draws the given direction, so each direction is tested on purpose."""
+
+    def __init__(self, direction: Direction) -> None:
+        super().__init__()
+        self.direction = direction
+
+    def choice(self, seq):  # type: ignore[no-untyped-def]
+        return self.direction
+
+
+def _with_liveness(
+    engine: FaceEngine,
+    roster: PhotoRoster,
+    recorder: FakeRecorder,
+    direction: Direction = Direction.LEFT,
+) -> Pipeline:
+    meeting = replace(MEETING, liveness=LivenessPolicy.ALWAYS)
+    decider = Decider(roster, recorder, meeting, thresholds=engine.thresholds)
+    return Pipeline(engine, LatestFrame(), decider, rng=_Draws(direction))
+
+
+def _until_prompt(pipeline: Pipeline, frame: np.ndarray) -> tuple[LivenessPrompt, float]:
+    for seq in range(1, 40):
+        prompts = [
+            e
+            for e in pipeline.run_once(Frame(frame, seq, seq / 30))
+            if isinstance(e, LivenessPrompt)
+        ]
+        if prompts:
+            return prompts[0], seq / 30
+    raise AssertionError("no liveness prompt")
+
+
+@pytest.mark.parametrize("direction", list(Direction))
+def test_liveness_a_real_head_turn_in_the_asked_direction_checks_in(
+    engine: FaceEngine, roster: PhotoRoster, recorder: FakeRecorder, direction: Direction
+) -> None:
+    pipeline = _with_liveness(engine, roster, recorder, direction)
+    prompt, now = _until_prompt(pipeline, lined_up(engine, "obama"))
+    assert prompt.direction is direction
+    assert recorder.records == []  # nothing recorded before the challenge is met
+    turned = lined_up(engine, "obama3" if prompt.direction is Direction.LEFT else "obama2")
+    events: list[KioskEvent] = []
+    for step in range(1, 6):
+        events += pipeline.run_once(Frame(turned, 100 + step, now + step / 30))
+    decisions = _decisions(events)
+    assert len(decisions) == 1 and isinstance(decisions[0], CheckedIn)
+    assert decisions[0].name == "Barack Obama" and len(recorder.records) == 1
+
+
+def test_liveness_a_photo_swung_in_front_of_the_camera_is_refused(
+    engine: FaceEngine, roster: PhotoRoster, recorder: FakeRecorder
+) -> None:
+    pipeline = _with_liveness(engine, roster, recorder)
+    front = lined_up(engine, "obama")
+    _prompt, now = _until_prompt(pipeline, front)
+    events: list[KioskEvent] = []
+    for step, angle in enumerate([10, 25, 40, 25, 0, -25, -40, -25, 0] * 3, start=1):
+        events += pipeline.run_once(Frame(swing(front, angle), 100 + step, now + step * 0.25))
+    decisions = _decisions(events)
+    assert isinstance(decisions[0], LivenessFailed) and "No head turn" in decisions[0].reason
+    assert decisions[1] == NotRecognised(1, 3)
+    assert recorder.records == []
