@@ -48,13 +48,13 @@ def _session(settings: Settings) -> Iterator[Session]:
         engine.dispose()
 
 
-def _new_password(read_password: PasswordReader) -> str | None:
+def _new_password(read_password: PasswordReader, email: str) -> str | None:
     try:
         password = read_password()
     except ValueError as exc:
         _say(str(exc))
         return None
-    problem = password_problem(password)
+    problem = password_problem(password, user_inputs=(email,))
     if problem:
         _say(problem)
         return None
@@ -69,7 +69,7 @@ def create_admin(
     except ValueError as exc:
         _say(f"Invalid admin: {exc}")
         return 1
-    password = _new_password(read_password)
+    password = _new_password(read_password, admin_in.email)
     if password is None:
         return 1
     with _session(settings) as session:
@@ -94,7 +94,7 @@ def create_admin(
 
 
 def reset_password(settings: Settings, *, email: str, read_password: PasswordReader) -> int:
-    password = _new_password(read_password)
+    password = _new_password(read_password, email)
     if password is None:
         return 1
     with _session(settings) as session:

@@ -15,6 +15,7 @@ verifying and decrypting while codes expire and `sonta templates re-encrypt` run
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -28,6 +29,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy import URL
+from zxcvbn import zxcvbn
 
 from kiosk.inference.errors import UnknownPackError
 from kiosk.inference.packs import get_pack_spec
@@ -39,6 +41,11 @@ logger = logging.getLogger(__name__)
 SECRET_NAMES = ("JWT_ACCESS_SECRET", "JWT_REFRESH_SECRET", "QR_SECRET", "EMBEDDING_ENCRYPTION_KEY")
 MIN_SECRET_LENGTH = 32
 EMBEDDING_KEY_LENGTH = 32
+MIN_SECRET_GUESSES_LOG10 = 20
+HOW_TO_GENERATE = (
+    'generate one with: python -c "import secrets; print(secrets.token_hex(32))" '
+    "(for EMBEDDING_ENCRYPTION_KEY: secrets.token_hex(16), exactly 32 characters)"
+)
 # Fragments that betray a value copied from an example file rather than generated. Each
 # is long enough (or has punctuation) that a random secret practically never contains it.
 _DEFAULT_LOOKING = (
@@ -177,6 +184,15 @@ def _looks_default(value: str) -> bool:
     return len(set(value)) < 8 or any(fragment in lowered for fragment in _DEFAULT_LOOKING)
 
 
+def _guessable(value: str) -> bool:
+    """True unless the value looks random: zxcvbn needs at least 10^20 guesses for it.
+
+    Generated values clear this by far (32 hex characters from `secrets.token_hex(16)`:
+    never below 10^27 in 300 samples); `abcdefgh` x 4 needs about 10^2.
+    """
+    return float(zxcvbn(value, max_length=128)["guesses_log10"]) < MIN_SECRET_GUESSES_LOG10
+
+
 def _secret_problems(name: str, value: str | None, *, production: bool) -> list[str]:
     """Problems with one secret; a missing one is only a problem in production."""
     if value is None or not value.strip():
@@ -188,9 +204,47 @@ def _secret_problems(name: str, value: str | None, *, production: bool) -> list[
             return [f"{name} must be 32 ASCII characters; it has non-ASCII ones"]
     elif len(value) < MIN_SECRET_LENGTH:
         return [f"{name} must be at least {MIN_SECRET_LENGTH} characters, got {len(value)}"]
-    if production and _looks_default(value):
-        return [f"{name} looks like a placeholder value; generate a random one"]
+    return _strength_problems(name, value) if production else []
+
+
+def _strength_problems(name: str, value: str) -> list[str]:
+    if _looks_default(value):
+        return [f"{name} looks like a placeholder value; {HOW_TO_GENERATE}"]
+    if _guessable(value):
+        return [f"{name} is guessable (repeats, sequences or words); {HOW_TO_GENERATE}"]
     return []
+
+
+def _distinct_problems(settings: Settings) -> list[str]:
+    """Every secret must differ from the others: one leak must not unlock the rest."""
+    values: dict[str, list[str]] = {}
+    for name in SECRET_NAMES:
+        value = getattr(settings, name.lower())
+        if value:
+            values.setdefault(value, []).append(name)
+    return [
+        f"{' and '.join(names)} must be different" for names in values.values() if len(names) > 1
+    ]
+
+
+def _frontend_problems(url: str | None, *, production: bool) -> list[str]:
+    if url is None:
+        return ["FRONTEND_URL is missing"] if production else []
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return [f"FRONTEND_URL must be an http(s) URL, got {url!r}"]
+    if production and parts.scheme != "https" and not _is_loopback(parts.hostname or ""):
+        return [f"FRONTEND_URL must use https in production, got {url!r}"]
+    return []
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def settings_problems(settings: Settings) -> list[str]:
@@ -200,23 +254,14 @@ def settings_problems(settings: Settings) -> list[str]:
     for name in SECRET_NAMES:
         value = getattr(settings, name.lower())
         problems += _secret_problems(name, value, production=production)
-    access, refresh = settings.jwt_access_secret, settings.jwt_refresh_secret
-    if access and refresh and access == refresh:
-        problems.append("JWT_ACCESS_SECRET and JWT_REFRESH_SECRET must be different")
+    problems += _distinct_problems(settings)
     for key in settings.previous_embedding_keys():
         if len(key) != EMBEDDING_KEY_LENGTH:
             problems.append(
                 f"EMBEDDING_ENCRYPTION_KEY_PREVIOUS entries must be exactly 32 characters, "
                 f"got {len(key)}"
             )
-    if settings.frontend_url is None:
-        if production:
-            problems.append("FRONTEND_URL is missing")
-    elif (
-        urlsplit(settings.frontend_url).scheme not in ("http", "https")
-        or not urlsplit(settings.frontend_url).netloc
-    ):
-        problems.append(f"FRONTEND_URL must be an http(s) URL, got {settings.frontend_url!r}")
+    problems += _frontend_problems(settings.frontend_url, production=production)
     problems += _public_url_problems(settings.public_url, production=production)
     problems += _face_model_problems(settings.face_model)
     password = settings.database_password
@@ -236,6 +281,9 @@ def _public_url_problems(value: str | None, *, production: bool) -> list[str]:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
         return [f"PUBLIC_URL must be an http(s) URL without a query, got {value!r}"]
+    if production and parts.scheme != "https" and not _is_loopback(parts.hostname or ""):
+        # Sign-in links and check-in tickets travel in it.
+        return [f"PUBLIC_URL must use https in production, got {value!r}"]
     return []
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,38 @@ def test_unknown_face_model_is_named_with_the_known_ones() -> None:
         load_settings({"FACE_MODEL": "antelopev9"})
     assert "antelopev9" in caught.value.message
     assert "buffalo_l" in caught.value.message
+
+
+def test_production_refuses_guessable_shared_secrets_and_an_http_front_end() -> None:
+    """Issue 13 defect 5: `abcdefgh` x 4, QR_SECRET == JWT_ACCESS_SECRET, http:// accepted."""
+    env = {
+        **GOOD,
+        "EMBEDDING_ENCRYPTION_KEY": "abcdefgh" * 4,
+        "QR_SECRET": GOOD["JWT_ACCESS_SECRET"],
+        "FRONTEND_URL": "http://attendance.example.org",
+    }
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    message = caught.value.message
+    assert "EMBEDDING_ENCRYPTION_KEY is guessable" in message
+    assert 'python -c "import secrets; print(secrets.token_hex(32))"' in message
+    assert "JWT_ACCESS_SECRET and QR_SECRET must be different" in message
+    assert "FRONTEND_URL must use https in production" in message
+    assert "3 configuration problem(s)" in message
+
+
+def test_an_http_front_end_on_this_machine_is_allowed_for_a_local_trial() -> None:
+    assert load_settings({**GOOD, "FRONTEND_URL": "http://localhost:3000"}).is_production
+
+
+@pytest.mark.parametrize("make", [lambda: secrets.token_hex(16), lambda: secrets.token_hex(32)])
+def test_generated_secrets_always_pass_the_strength_check(make: Callable[[], str]) -> None:
+    for _ in range(20):
+        key = secrets.token_hex(16)
+        env = {**GOOD, "EMBEDDING_ENCRYPTION_KEY": key, "QR_SECRET": make()}
+        assert load_settings(env).embedding_encryption_key == key
+
+
+def test_production_links_travel_over_https() -> None:
+    with pytest.raises(ConfigError, match="PUBLIC_URL must use https in production"):
+        load_settings({**GOOD, "PUBLIC_URL": "http://attendance.example.org"})

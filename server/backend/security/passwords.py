@@ -1,4 +1,8 @@
-"""Password hashing with argon2id at OWASP's recommended parameters."""
+"""Password hashing with argon2id at OWASP's recommended parameters, and what a new
+password must be: NIST SP 800-63B's length over composition, checked against lists of
+common and breached passwords, dictionary words, repeats and sequences. The lists and
+the estimate are zxcvbn's (Dropbox's estimator, whose password list comes from public
+breach corpora); a password it scores below 4 (fewer than 10^10 guesses) is refused."""
 
 from __future__ import annotations
 
@@ -7,9 +11,15 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 128
+# zxcvbn's score 4: at least 10^10 guesses, "very unguessable" even offline; admins guard
+# biometric data, and a passphrase of three or four words clears it easily.
+MIN_STRENGTH_SCORE = 4
+# Words of this service a password must not lean on (NIST: context-specific words).
+CONTEXT_WORDS = ("sonta", "attendance", "church", "admin", "kiosk")
 
 
 @dataclass(frozen=True)
@@ -54,12 +64,31 @@ class PasswordHasher:
         return self._hasher.check_needs_rehash(password_hash)
 
 
-def password_problem(password: str) -> str | None:
-    """Why a new password is refused, or None when it is acceptable."""
+def password_problem(password: str, *, user_inputs: tuple[str, ...] = ()) -> str | None:
+    """Why a new password is refused, or None when it is acceptable.
+
+    `user_inputs` are the account's own words (its email), which a password must not
+    be built from either.
+    """
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"The password must be at least {MIN_PASSWORD_LENGTH} characters long."
     if len(password) > MAX_PASSWORD_LENGTH:
         return f"The password must be at most {MAX_PASSWORD_LENGTH} characters long."
     if len(set(password)) < 5:
         return "The password repeats too few different characters."
+    words = [*CONTEXT_WORDS, *(w for text in user_inputs for w in _words(text))]
+    estimate = zxcvbn(password, user_inputs=words)
+    if estimate["score"] < MIN_STRENGTH_SCORE:
+        warning = estimate["feedback"]["warning"] or "it is built from common words or patterns"
+        return (
+            f"This password is too easy to guess ({warning.rstrip('.')}). Use a longer "
+            "passphrase of several unrelated words; symbols and capitals matter less."
+        )
     return None
+
+
+def _words(text: str) -> list[str]:
+    """An email's parts (`kwame.mensah@church.org` -> kwame, mensah, church, org)."""
+    for separator in "@._-+":
+        text = text.replace(separator, " ")
+    return [text, *text.split()]

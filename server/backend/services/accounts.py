@@ -154,9 +154,11 @@ def set_password(
 ) -> None:
     """Use a set-password link once; a refused password does not use up the link."""
     key = _once_key("password", token)
-    if backend.once.get(key) is None:
+    pending = backend.once.get(key)
+    if pending is None:
         raise AuthError("This link is invalid, expired or already used.")
-    problem = password_problem(password)
+    owner = session.get(Admin, uuid.UUID(pending))
+    problem = password_problem(password, user_inputs=(owner.email,) if owner else ())
     if problem:
         raise BadRequestError(problem)
     admin_id = backend.once.take(key)
