@@ -77,6 +77,11 @@ class PipelineStats:
     recognitions: int = 0
     # Seconds from capture of the frame where a face became stable to its commit.
     commit_latencies: list[float] = field(default_factory=list)
+    # CPU seconds of the recognition thread: in all frames, and in each committing frame
+    # (with one intra-op thread, inference runs on this thread, so on a busy shared
+    # machine these show what an idle core would take).
+    cpu_s: float = 0.0
+    commit_cpu: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -134,6 +139,7 @@ class Pipeline:
         self._last_face_at = 0.0
         self._processed = threading.Condition()
         self._processed_seq = 0
+        self._cpu_start = 0.0
 
     def start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -177,6 +183,7 @@ class Pipeline:
     def run_once(self, frame: Frame) -> list[KioskEvent]:
         """Process one frame (time = its capture time); publish and return its events."""
         now = frame.captured_at
+        self._cpu_start = time.thread_time()
         out: list[KioskEvent] = []
         faces = self.engine.detect(frame.image, det_size=self.config.det_size)
         self.stats.frames += 1
@@ -191,6 +198,7 @@ class Pipeline:
         out.insert(0, FrameAnalysed(frame.seq, frame.size, boxes, guidance, now, time.monotonic()))
         for event in out:
             self.events.publish(event)
+        self.stats.cpu_s += time.thread_time() - self._cpu_start
         return out
 
     def _stable(self, track: Track, now: float) -> bool:
@@ -271,6 +279,7 @@ class Pipeline:
 
     def _commit(self, track: Track, found: _Match, now: float, out: list[KioskEvent]) -> None:
         badge = self._current_badge(now)
+        track.next_try_at = now + self.config.retry_after_s  # if the store fails: not every frame
         event = self.decider.commit(
             found.match,
             found.probe,
@@ -279,6 +288,7 @@ class Pipeline:
             badge=badge.token if badge else None,
         )
         self.stats.commit_latencies.append(time.monotonic() - found.stable_at)
+        self.stats.commit_cpu.append(time.thread_time() - self._cpu_start)
         out.append(event)
         track.decided = True
         self._badge = None
