@@ -258,8 +258,8 @@ def stream_answer(engine: Engine, cipher: TemplateCipher, answer: GalleryAnswer)
         with Session(engine) as session:
             rows = session.scalars(answer.templates.execution_options(yield_per=CHUNK_TEMPLATES))
             for chunk in rows.partitions(CHUNK_TEMPLATES):
+                # Rows are held weakly by the session: each chunk is freed after use.
                 encoded = [e for row in chunk if (e := _encoded(cipher, row)) is not None]
-                session.expunge_all()
                 if not encoded:
                     continue
                 text = ",".join(json.dumps(e, separators=(",", ":")) for e in encoded)
