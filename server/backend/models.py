@@ -149,6 +149,10 @@ class Meeting(Base):
     qr_max_scans: Mapped[int | None] = mapped_column(Integer, default=None)
     qr_valid_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
     qr_rotation_seconds: Mapped[int] = mapped_column(Integer, default=30)
+    # When a head-turn challenge is asked: never, only in the review band, or always.
+    liveness: Mapped[str] = mapped_column(
+        String(12), default="review_only", server_default="review_only"
+    )
     qr_scan_count: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     ended_at: Mapped[datetime | None] = mapped_column(default=None)

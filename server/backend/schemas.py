@@ -46,6 +46,9 @@ Role = Literal["super_admin", "admin"]
 MemberStatus = Literal["active", "inactive"]
 MeetingStatus = Literal["scheduled", "active", "ended", "cancelled"]
 QrPolicy = Literal["until_end", "max_scans", "minutes"]
+# When a head-turn challenge is asked. The kiosk asks it "always" or in the review band
+# ("review_only"); an unattended phone asks it unless the meeting says "never".
+LivenessPolicy = Literal["never", "review_only", "always"]
 
 
 class Message(BaseModel):
@@ -208,6 +211,7 @@ class MeetingBase(BaseModel):
     qr_max_scans: int | None = Field(default=None, ge=1, le=100_000)
     qr_valid_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
     qr_rotation_seconds: int = Field(default=30, ge=10, le=3600)
+    liveness: LivenessPolicy = "review_only"
 
 
 class MeetingCreate(MeetingBase):
@@ -230,6 +234,7 @@ class MeetingUpdate(BaseModel):
     qr_max_scans: int | None = Field(default=None, ge=1, le=100_000)
     qr_valid_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
     qr_rotation_seconds: int | None = Field(default=None, ge=10, le=3600)
+    liveness: LivenessPolicy | None = None
 
 
 class MeetingReopen(BaseModel):
@@ -302,6 +307,8 @@ class QrInfo(BaseModel):
 class QrTicket(QrInfo):
     ticket: str
     ticket_expires_at: datetime
+    # Turn the head this way (the person's own) while the page takes its burst; None: no.
+    challenge: Literal["left", "right"] | None = None
 
 
 class QrTicketRequest(BaseModel):

@@ -3,7 +3,9 @@
 The screen shows a code that rotates every `qr_rotation_seconds` and stays valid for
 two rotations (so a code scanned just before it changed still works). Scanning a valid
 code gives the phone a ticket for one check-in; a ticket used twice is a replay and
-is refused, whichever replica sees it.
+is refused, whichever replica sees it. Each ticket carries the head-turn direction the
+phone is asked for (none when the meeting's liveness policy is `never`), drawn here so
+a phone cannot choose it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
+from kiosk.events import Direction
 from server.backend import lifecycle, public_url
 from server.backend.context import Backend
 from server.backend.crud import meetings as crud
@@ -38,6 +41,7 @@ class MeetingCode:
 class Ticket:
     ticket: str
     expires_at: datetime
+    challenge: Direction | None = None
 
 
 def ticket_key(ticket: str) -> str:
@@ -91,8 +95,21 @@ def scan(backend: Backend, session: Session, token: str) -> tuple[Meeting, QrCla
     session.commit()
     ticket = secrets.token_urlsafe(24)
     ttl = min(TICKET_TTL, max(1, _seconds_left(meeting)))
-    backend.once.set(ticket_key(ticket), str(meeting.id), ttl=ttl)
-    return meeting, claims, Ticket(ticket, _when(utcnow().timestamp() + ttl))
+    challenge = None if meeting.liveness == "never" else secrets.choice(list(Direction))
+    value = f"{meeting.id} {challenge.value if challenge else ''}".strip()
+    backend.once.set(ticket_key(ticket), value, ttl=ttl)
+    return meeting, claims, Ticket(ticket, _when(utcnow().timestamp() + ttl), challenge)
+
+
+def _meeting_id(value: str) -> uuid.UUID:
+    return uuid.UUID(value.split(" ", 1)[0])
+
+
+def challenge_of(backend: Backend, ticket: str) -> Direction | None:
+    """The head-turn direction drawn for a still-unused ticket (None when none was)."""
+    value = backend.once.get(ticket_key(ticket)) or ""
+    _, _, direction = value.partition(" ")
+    return Direction(direction) if direction else None
 
 
 def redeem(backend: Backend, ticket: str) -> uuid.UUID:
@@ -100,7 +117,7 @@ def redeem(backend: Backend, ticket: str) -> uuid.UUID:
     meeting_id = backend.once.take(ticket_key(ticket))
     if meeting_id is None:
         raise ConflictError("This check-in ticket was already used or has expired; scan again.")
-    return uuid.UUID(meeting_id)
+    return _meeting_id(meeting_id)
 
 
 def peek(backend: Backend, ticket: str) -> uuid.UUID:
@@ -108,4 +125,4 @@ def peek(backend: Backend, ticket: str) -> uuid.UUID:
     meeting_id = backend.once.get(ticket_key(ticket))
     if meeting_id is None:
         raise ConflictError("This check-in ticket was already used or has expired; scan again.")
-    return uuid.UUID(meeting_id)
+    return _meeting_id(meeting_id)

@@ -42,10 +42,12 @@ from server.backend.services import (
     evidence,
     meeting_qr,
     phone_guard,
+    phone_liveness,
     records,
     uploads,
 )
 from server.backend.services.attendance import CheckinOutcome
+from server.face_service.schemas import EmbedResponse
 
 SELFIE_MAX_BYTES = uploads.SELFIE.max_bytes
 EARTH_RADIUS_M = 6_371_000.0
@@ -70,6 +72,8 @@ class PhoneAttempt:
     member_code: str | None = None
     position: Position | None = None
     client_ip: str = ""
+    # Frames taken while the person turned their head as the ticket asked.
+    turn: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,9 @@ class PhoneResult:
     outcome: CheckinOutcome | None
     tries_left: int
     earlier_refusals: int = 0
+    # What to tell the person when the head-turn challenge failed (it says nothing of
+    # who is enrolled: it compares the burst with the selfie only).
+    refusal: str = ""
 
 
 def distance_m(a: Position, latitude: float, longitude: float) -> float:
@@ -210,12 +217,16 @@ def check_in(backend: Backend, session: Session, attempt: PhoneAttempt) -> Phone
     embedded = backend.face_service.embed(attempt.selfie, purpose="checkin")
     if embedded.model_id != backend.face_model.model_id:
         raise ConflictError("The face-service runs another recogniser than the server expects.")
-    verdict = _verdict(backend, session, meeting, member, embedded.embedding)
+    turn_refusal = _head_turn(backend, attempt, embedded)
+    if turn_refusal:
+        verdict = _Verdict(None, "the head did not turn as asked")
+    else:
+        verdict = _verdict(backend, session, meeting, member, embedded.embedding)
     if member is None or verdict.decision is None or verdict.refusal:
         _refused(backend, session, attempt, meeting=meeting, member=member, verdict=verdict)
         if tries_left == 0:
             phone_guard.spend(backend, attempt.ticket)
-        return PhoneResult(None, tries_left)
+        return PhoneResult(None, tries_left, refusal=turn_refusal)
     earlier = phone_guard.refusals(backend, meeting.id, member.id)
     outcome = _store(
         backend,
@@ -241,6 +252,21 @@ def check_in(backend: Backend, session: Session, attempt: PhoneAttempt) -> Phone
             outcome="suspicious",
         )
     return PhoneResult(outcome, tries_left, earlier)
+
+
+def _head_turn(backend: Backend, attempt: PhoneAttempt, embedded: EmbedResponse) -> str:
+    """The head-turn challenge, judged before the claim so it reveals nothing of it."""
+    direction = meeting_qr.challenge_of(backend, attempt.ticket)
+    if direction is None:
+        return ""
+    refusal = phone_liveness.turn_refusal(
+        backend,
+        direction=direction,
+        selfie_face=embedded.face,
+        selfie_vector=templates_crud.normalised(embedded.embedding),
+        frames=attempt.turn,
+    )
+    return refusal or ""
 
 
 @dataclass(frozen=True)

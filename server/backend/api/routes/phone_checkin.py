@@ -15,7 +15,7 @@ from fastapi import APIRouter, File, Form, Response, UploadFile, status
 from server.backend.api.deps import BackendDep, ClientIp, SessionDep
 from server.backend.errors import BadRequestError
 from server.backend.schemas import Message, PhoneCheckinResult
-from server.backend.services import phone_checkin
+from server.backend.services import phone_checkin, phone_liveness
 from server.backend.services.phone_checkin import PhoneAttempt, PhoneResult, Position
 
 router = APIRouter(prefix="/checkin", tags=["phone check-in"])
@@ -39,12 +39,23 @@ TRY_AGAIN = " Face the camera in good light and try again."
 SCAN_AGAIN = " Scan the meeting code again, or see an admin."
 
 
+def _frames(files: list[UploadFile]) -> tuple[bytes, ...]:
+    if len(files) > phone_liveness.MAX_FRAMES:
+        raise BadRequestError(f"Send at most {phone_liveness.MAX_FRAMES} head-turn frames.")
+    frames = tuple(f.file.read(phone_liveness.FRAME_MAX_BYTES + 1) for f in files)
+    if any(len(frame) > phone_liveness.FRAME_MAX_BYTES for frame in frames):
+        raise BadRequestError("A head-turn frame is too large; send small JPEGs (under 512 KiB).")
+    return frames
+
+
 def _answer(result: PhoneResult) -> PhoneCheckinResult:
     """Words for the person; never a similarity, never who is or is not enrolled."""
     if result.outcome is None:
         advice = TRY_AGAIN if result.tries_left else SCAN_AGAIN
         return PhoneCheckinResult(
-            result="not_recognised", message=NOT_RECOGNISED + advice, tries_left=result.tries_left
+            result="not_recognised",
+            message=result.refusal or NOT_RECOGNISED + advice,
+            tries_left=result.tries_left,
         )
     record = result.outcome.record
     if result.outcome.result == "already_checked_in":
@@ -77,6 +88,10 @@ def phone_check_in(
     client_ip: ClientIp,
     ticket: Annotated[str, Form(min_length=1, max_length=200)],
     selfie: Annotated[UploadFile, File(description="a JPEG, PNG or WebP photo of one face")],
+    turn: Annotated[
+        list[UploadFile] | None,
+        File(description="the head-turn burst taken after the selfie, when the ticket asks"),
+    ] = None,
     member_id: Annotated[uuid.UUID | None, Form()] = None,
     email: Annotated[str | None, Form(max_length=320, pattern=r"^[^\x00]*$")] = None,
     member_code: Annotated[str | None, Form(max_length=20, pattern=r"^[^\x00]*$")] = None,
@@ -93,6 +108,7 @@ def phone_check_in(
         member_code=member_code,
         position=_position(latitude, longitude, accuracy_m),
         client_ip=client_ip,
+        turn=_frames(turn or []),
     )
     result = phone_checkin.check_in(backend, session, attempt)
     if result.outcome is not None and result.outcome.result == "recorded":

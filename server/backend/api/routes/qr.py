@@ -51,7 +51,10 @@ def scan(body: QrToken, backend: BackendDep, session: SessionDep) -> QrTicket:
     """Record a scan (under the meeting's QR policy) and get a single-use check-in ticket."""
     meeting, claims, ticket = meeting_qr.scan(backend, session, body.token)
     return QrTicket(
-        **_info(meeting, claims), ticket=ticket.ticket, ticket_expires_at=ticket.expires_at
+        **_info(meeting, claims),
+        ticket=ticket.ticket,
+        ticket_expires_at=ticket.expires_at,
+        challenge=ticket.challenge.value if ticket.challenge else None,
     )
 
 

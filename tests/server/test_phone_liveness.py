@@ -1,0 +1,116 @@
+"""The phone's head-turn challenge through the API, with real photos and the real
+face-service: the ticket carries a direction drawn by the server; a burst turning that
+way passes, a still photo, a swung print, the other way or another face does not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from kiosk.inference.images import read_image_file
+from server.backend.config import Settings
+from tests.kiosk.conftest import photo_path
+from tests.server.attendance_utils import make_meeting, make_member
+from tests.server.conftest import ClientFactory
+from tests.server.test_phone_checkin import enrol, face_service_url  # noqa: F401  (fixture)
+from tests.server.utils import admin_headers
+from tests.utils.y4m import fit, swung
+
+pytestmark = [pytest.mark.model, pytest.mark.network]
+
+
+def jpeg(pixels: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    assert ok
+    return data.tobytes()
+
+
+def frame(name: str, *, mirror: bool = False) -> np.ndarray:
+    pixels = read_image_file(photo_path(name)).pixels
+    return fit(np.ascontiguousarray(pixels[:, ::-1]) if mirror else pixels)
+
+
+# obama2.jpg shows him turned to his own right; mirrored, turned to his own left.
+TURNED = {"right": frame("obama2"), "left": frame("obama2", mirror=True)}
+OTHER_WAY = {"left": "right", "right": "left"}
+
+
+class Phone:
+    def __init__(self, make_client: ClientFactory, settings: Settings, url: str) -> None:
+        update = {"face_model": "vectron", "face_service_url": url}
+        self.client = make_client(settings.model_copy(update=update))
+        self.headers = admin_headers(self.client)
+        self.obama = make_member(self.client, self.headers, "Barack Obama")
+        enrol(self.client, self.headers, self.obama, url)
+
+    def meeting(self, liveness: str) -> dict[str, Any]:
+        return make_meeting(self.client, self.headers, liveness=liveness)
+
+    def scan(self, meeting: dict[str, Any]) -> dict[str, Any]:
+        qr = self.client.get(f"/api/meetings/{meeting['id']}/qr", headers=self.headers)
+        scanned = self.client.post("/api/qr/scan", json={"token": qr.json()["token"]})
+        assert scanned.status_code == 200, scanned.text
+        body: dict[str, Any] = scanned.json()
+        return body
+
+    def check_in(self, ticket: str, turn: list[np.ndarray]) -> dict[str, Any]:
+        files = [("selfie", ("selfie.jpg", jpeg(frame("obama")), "image/jpeg"))]
+        files += [("turn", (f"t{i}.jpg", jpeg(f), "image/jpeg")) for i, f in enumerate(turn)]
+        data = {"ticket": ticket, "member_code": self.obama["member_code"]}
+        answer = self.client.post("/api/checkin/phone", data=data, files=files)
+        assert answer.status_code in {200, 201}, answer.text
+        body: dict[str, Any] = answer.json()
+        return body
+
+
+@pytest.fixture
+def phone(
+    make_client: ClientFactory,
+    pg_settings: Settings,
+    face_service_url: str,  # noqa: F811  (the imported fixture)
+) -> Phone:
+    return Phone(make_client, pg_settings, face_service_url)
+
+
+def test_tickets_carry_a_direction_unless_the_meeting_asks_for_no_challenge(
+    phone: Phone,
+) -> None:
+    assert phone.scan(phone.meeting("never"))["challenge"] is None
+    meeting = phone.meeting("review_only")
+    drawn = {phone.scan(meeting)["challenge"] for _ in range(16)}
+    assert drawn == {"left", "right"}
+
+
+def test_turning_the_asked_way_checks_in(phone: Phone) -> None:
+    scan = phone.scan(phone.meeting("always"))
+    turned = TURNED[scan["challenge"]]
+    answer = phone.check_in(scan["ticket"], [turned] * 3)
+    assert answer["result"] == "recorded" and answer["status"] == "approved"
+
+
+@pytest.mark.parametrize("attack", ["still photo", "swung print", "other way", "no burst"])
+def test_what_is_not_a_head_turning_as_asked_is_refused_and_counted(
+    phone: Phone, attack: str
+) -> None:
+    scan = phone.scan(phone.meeting("always"))
+    still = frame("obama")
+    bursts = {
+        "still photo": [still] * 4,
+        "swung print": [swung(still, a) for a in (-0.6, -0.3, 0.3, 0.6)],
+        "other way": [TURNED[OTHER_WAY[scan["challenge"]]]] * 3,
+        "no burst": [],
+    }
+    answer = phone.check_in(scan["ticket"], bursts[attack])
+    assert answer["result"] == "not_recognised"
+    assert f"turn your head slowly to your {scan['challenge']}" in answer["message"]
+    assert answer["tries_left"] == 2
+
+
+def test_a_burst_showing_someone_else_is_refused(phone: Phone) -> None:
+    scan = phone.scan(phone.meeting("always"))
+    answer = phone.check_in(scan["ticket"], [frame("biden")] * 3)
+    assert answer["result"] == "not_recognised"
+    assert answer["message"].startswith("Only you may be in the photos")
