@@ -17,12 +17,13 @@ def test_the_page_echoes_nothing_and_is_locked_down(any_client: TestClient) -> N
     csp = response.headers["content-security-policy"]
     assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
     assert 'capture="user"' in response.text and 'accept="image/*"' in response.text
+    assert "unsafe-inline" not in csp and "<script>" not in response.text
 
 
 def test_the_page_posts_what_the_api_expects(any_client: TestClient) -> None:
-    page = any_client.get("/checkin").text
+    page = any_client.get("/checkin/assets/checkin.js").text
     spec = any_client.get("/api/openapi.json").json()
-    called = set(re.findall(r'fetch\("([^"]+)"', page))
+    called = set(re.findall(r'post\("(/api/[^"]+)"', page))
     assert called == {"/api/qr/scan", "/api/checkin/phone"}
     assert called <= set(spec["paths"])
     operation = spec["paths"]["/api/checkin/phone"]["post"]
@@ -37,5 +38,6 @@ def test_the_page_posts_what_the_api_expects(any_client: TestClient) -> None:
         "latitude",
         "longitude",
         "accuracy_m",
+        "turn",
     }
     assert sent <= fields
