@@ -70,7 +70,8 @@ system_packages_for_runtime() {
 system_packages_for_tests() {
   # iproute2: the container tests run supervisord in a network namespace made with `ip`.
   # xvfb and xauth: the kiosk window's screenshot tests run on a virtual X display.
-  apt_ensure iproute2 xvfb xauth
+  # chromium: the phone page's tests drive Debian's browser with Playwright (no download).
+  apt_ensure iproute2 xvfb xauth chromium
 }
 
 ensure_uv() {
