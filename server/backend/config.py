@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     frontend_url: str | None = None
     # Base of links in QR codes and emails; see public_url.py (required in production).
     public_url: str | None = None
+    # The API docs and OpenAPI document; unset: on in development, off in production.
+    api_docs: bool | None = None
     port: int = 3000
     node_env: str | None = None
     app_env: str | None = None
@@ -150,6 +152,10 @@ class Settings(BaseSettings):
         """The one origin CORS allows: FRONTEND_URL without a trailing slash or path."""
         parts = urlsplit(self.frontend_url or f"http://localhost:{self.port}")
         return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else not self.is_production
 
     @property
     def public_base_url(self) -> str:

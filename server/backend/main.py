@@ -25,6 +25,7 @@ from server.backend.api.routes import (
     auth,
     badges,
     checkin_page,
+    docs,
     events,
     health,
     kiosk_api,
@@ -35,6 +36,7 @@ from server.backend.api.routes import (
     members,
     pages,
     phone_checkin,
+    present,
     qr,
     reports,
     reviews,
@@ -56,7 +58,7 @@ def api_router() -> APIRouter:
     router = APIRouter(prefix="/api")
     routes = (auth, admins, members, templates, meetings, events, attendance, reviews, qr, audit)
     kiosk_side = (kiosks, kiosk_api, kiosk_board, kiosk_evidence, badges)
-    for module in (*routes, attempts, phone_checkin, reports, *kiosk_side):
+    for module in (*routes, attempts, present, phone_checkin, reports, *kiosk_side):
         router.include_router(module.router)
     return router
 
@@ -87,15 +89,18 @@ def create_app(
     app = FastAPI(
         title="Sonta Attendance API",
         version="0.1.0",
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
-        openapi_url="/api/openapi.json",
+        openapi_url="/api/openapi.json" if settings.docs_enabled else None,
         lifespan=lifespan,
     )
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(checkin_page.router)
     app.include_router(pages.router)
+    if settings.docs_enabled:
+        app.include_router(docs.router)
+    app.include_router(present.page_router)
     app.include_router(api_router())
     _add_middleware(app, settings)
     return app
