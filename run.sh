@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the product: the server (public backend on PORT, default 3000, plus the private
 # face-service on 127.0.0.1:8000) on the embedded defaults, exactly as the container
-# runs it, under supervisord. The kiosk app joins here when it lands.
+# runs it, under supervisord, and with a display the kiosk window, paired with it.
 # With arguments, runs that `sonta` command instead (e.g. ./run.sh face models).
 # FACE_MODEL=vectron uses the offline model pack (no download).
 set -euo pipefail
@@ -18,4 +18,14 @@ fi
 say "Sonta Attendance server on http://localhost:${PORT:-3000} (API docs at /api/docs); Ctrl-C stops it"
 # The programs write to /dev/stdout by path, as in the container; a pipe (as Docker
 # gives) keeps their lines whole even when this script's output goes to a file.
-supervisord -c supervisord.conf | (trap '' INT TERM; exec cat)
+if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  say "No display here, so no kiosk window: running the server alone"
+  supervisord -c supervisord.conf | (trap '' INT TERM; exec cat)
+  exit
+fi
+supervisord -c supervisord.conf | (trap '' INT TERM; exec cat) &
+# The kiosk window, paired on its first start with this server; closing it leaves
+# the server running until Ctrl-C.
+sonta kiosk --local-server "http://127.0.0.1:${PORT:-3000}" \
+  || say "the kiosk window ended; the server keeps running (Ctrl-C stops it)"
+wait

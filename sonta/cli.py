@@ -14,11 +14,14 @@ import logging
 import sys
 from collections.abc import Sequence
 
+# ui.cli comes last: it makes the `kiosk` group open the window when no subcommand
+# is given.
 COMMAND_MODULES: tuple[str, ...] = (
     "kiosk.inference.cli",
     "kiosk.cli",
     "server.cli",
     "server.face_service.cli",
+    "ui.cli",
 )
 
 

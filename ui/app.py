@@ -9,11 +9,19 @@ go to Python logging.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QMessageLogContext, QObject, QtMsgType, Signal, qInstallMessageHandler
+from PySide6.QtCore import (
+    QMessageLogContext,
+    QObject,
+    QTimer,
+    QtMsgType,
+    Signal,
+    qInstallMessageHandler,
+)
 from PySide6.QtWidgets import QApplication
 
 from kiosk.board import MeetingBoard
@@ -56,6 +64,7 @@ class KioskController(QObject):
     """Owns the window, the background jobs and the dialogs for one runtime."""
 
     board_ready = Signal(object)  # a MeetingBoard or None, from the board watcher
+    engine_ready = Signal(str)  # the model pack, once the engine is loaded
     loaded = Signal(str)  # the model pack, once recognition runs
 
     def __init__(
@@ -65,7 +74,7 @@ class KioskController(QObject):
         timing: FlowTiming | None = None,
         sounds: SoundPlayer | None = None,
         fullscreen: bool | None = None,
-        pairing: tuple[str, str] | None = None,
+        pairing: Callable[[], tuple[str, str]] | None = None,
     ) -> None:
         super().__init__()
         self.runtime = runtime
@@ -87,6 +96,7 @@ class KioskController(QObject):
             )
         )
         self.board_ready.connect(self._on_board)
+        self.engine_ready.connect(self.window.set_model)
         self.window.settings_requested.connect(self.open_settings)
 
     def start(self) -> None:
@@ -102,8 +112,11 @@ class KioskController(QObject):
         if self.runtime.options.offline or self.runtime.is_paired():
             self._load()
         elif self._pairing is not None:
-            url, code = self._pairing
-            self._run(lambda: self.runtime.pair(url, code), lambda _: self._load(), "pairing")
+            self.window.live.preview.set_placeholder(
+                "Pairing with the server\N{HORIZONTAL ELLIPSIS}"
+            )
+            pairing = self._pairing
+            self._run(lambda: self.runtime.pair(*pairing()), lambda _: self._load(), "pairing")
         else:
             self.open_pairing()
 
@@ -122,10 +135,9 @@ class KioskController(QObject):
         self.window.status_bar.connection.setText(text)
 
     def _load(self) -> None:
-        self._run(self.runtime.load, self._on_loaded, "loading")
+        self._run(lambda: self.runtime.load(self.engine_ready.emit), self._on_loaded, "loading")
 
     def _on_loaded(self, pack: str) -> None:
-        self.window.set_model(pack)
         self.runtime.watch_board(self.board_ready.emit)
         if self._fullscreen:
             self.window.enter_lockdown()
@@ -179,12 +191,19 @@ def run_window(
     argv: Sequence[str] = (),
     *,
     fullscreen: bool | None = None,
-    pairing: tuple[str, str] | None = None,
+    pairing: Callable[[], tuple[str, str]] | None = None,
 ) -> int:
     """Run the kiosk window until it is quit; returns the exit code."""
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     assert isinstance(app, QApplication)
     qInstallMessageHandler(_qt_message)
+    # Ctrl-C in the terminal quits cleanly; the timer lets Python see the signal while
+    # Qt's loop runs.
+    signal.signal(signal.SIGINT, lambda *_: app.quit())
+    signal.signal(signal.SIGTERM, lambda *_: app.quit())
+    wake = QTimer(app)
+    wake.timeout.connect(lambda: None)
+    wake.start(250)
     app.setApplicationName("Sonta Attendance")
     controller = KioskController(runtime, fullscreen=fullscreen, pairing=pairing)
     app.aboutToQuit.connect(controller.shutdown)

@@ -145,13 +145,15 @@ class KioskRuntime:
             transport=self.options.transport,
         )
 
-    def load(self) -> str:
+    def load(self, engine_loaded: Callable[[str], None] = lambda pack: None) -> str:
         """Engine, store, sync, meeting, recognition; returns the model pack's name.
 
-        Runs on a background job. Waits (cooperatively) for a meeting to be open.
+        Runs on a background job; ``engine_loaded`` hears the pack's name as soon as the
+        engine is up. Waits (cooperatively) for a meeting to be open.
         """
         engine = self.options.engine()
         self.engine = engine
+        engine_loaded(engine.spec.name)
         store = self.open_store()
         if not self.options.offline and self.is_paired():
             self._start_sync(store, engine)
@@ -204,9 +206,7 @@ class KioskRuntime:
                 return self.meeting
             except KioskError as exc:
                 log.info("waiting for a meeting: %s", exc)
-                if self.sync is not None:
-                    self.sync.wake()
-                self._stop.wait(MEETING_POLL_S)
+                self._stop.wait(MEETING_POLL_S)  # sync brings meetings on its own interval
         return None
 
     def watch_board(self, publish: Callable[[MeetingBoard | None], None]) -> None:

@@ -101,7 +101,7 @@ def start_kiosk(
             timing=timing or FlowTiming(message=0.2, idle_after=600),
             sounds=SilentSounds(),
             fullscreen=False,
-            pairing=pairing,
+            pairing=(lambda: pairing) if pairing is not None else None,
         )
         made.append(controller)
         controller.start()
