@@ -25,6 +25,7 @@ from kiosk.events import (
     BadgeRefused,
     EventBus,
     FaceBox,
+    Fallback,
     FrameAnalysed,
     Guidance,
     KioskEvent,
@@ -247,7 +248,10 @@ class Pipeline:
         stable_at = frame.captured_at
         if match.band is Band.REJECT:
             track.next_try_at = now + self.config.retry_after_s
-            out.append(self.decider.not_recognised(badge_possible=self._badge_check is not None))
+            verdict = self.decider.not_recognised(badge_possible=self._badge_check is not None)
+            # After the fallback this face is left alone until it leaves or shows a badge.
+            track.decided = isinstance(verdict, Fallback)
+            out.append(verdict)
             return
         found = _Match(match, probe, crop, stable_at)
         if self.decider.meeting.liveness.required_for(match.band):

@@ -116,8 +116,8 @@ def test_a_stranger_gets_three_friendly_tries_then_the_fallback(
 ) -> None:
     pipeline = _pipeline(engine, roster, recorder)
     clock = Clock()
-    # 1.5 s between tries: three tries fit in ~4 s of standing there.
-    events = _run(pipeline, clock.frames([lined_up(engine, "yaoming")] * 130))
+    # 1.5 s between tries: three tries fit in ~4 s; after the fallback, no more tries.
+    events = _run(pipeline, clock.frames([lined_up(engine, "yaoming")] * 200))
     decisions = _decisions(events)
     assert decisions == [
         NotRecognised(1, 3),
