@@ -21,6 +21,7 @@ from kiosk.inference.quality import Purpose
 from kiosk.local_gallery import GalleryUpdate, MeetingRecord, MemberRecord, TemplateRecord
 from kiosk.store import LocalStore
 from kiosk.sync import pair
+from sonta.cli import main as sonta_main
 from tests.kiosk.backend import LiveBackend
 from tests.kiosk.conftest import photo
 from tests.kiosk.media import write_folder
@@ -153,6 +154,9 @@ def test_without_an_open_meeting_the_run_says_what_to_do(
     assert "not paired: run `sonta kiosk pair URL CODE`" in capsys.readouterr().err
     argv.remove("--headless")
     assert _run(argv) == 2
+    # The same through the `sonta` command itself.
+    assert sonta_main(["kiosk", *argv, "--headless", "--offline"]) == 2
+    assert "No meeting is open now" in capsys.readouterr().err
 
 
 # --- against a real backend (PostgreSQL + Redis, loopback HTTP) -------------------
