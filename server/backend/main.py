@@ -16,6 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from server.backend.api.compression import GalleryGZip
 from server.backend.api.errors import install_error_handlers
+from server.backend.api.headers import SecurityHeaders
 from server.backend.api.limits import BodySizeLimit
 from server.backend.api.routes import (
     admins,
@@ -107,7 +108,8 @@ def create_app(
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
-    """CORS for exactly FRONTEND_URL (bearer tokens, no cookies), the body limit, gzip."""
+    """CORS for exactly FRONTEND_URL (bearer tokens, no cookies), the body limit, gzip,
+    and the security headers."""
     app.add_middleware(
         CORSMiddleware,
         allow_origins=[settings.cors_origin],
@@ -118,6 +120,8 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     )
     app.add_middleware(BodySizeLimit)
     app.add_middleware(GalleryGZip)
+    # Outermost, so every answer carries them, the middleware's own included.
+    app.add_middleware(SecurityHeaders, production=settings.is_production)
 
 
 def app_from_env() -> FastAPI:
