@@ -167,9 +167,24 @@ class ImportRowError(BaseModel):
     errors: list[str]
 
 
+class ImportRowReport(BaseModel):
+    """What one row did (or would do, in a dry run)."""
+
+    row: int
+    action: Literal["created", "updated", "unchanged"]
+    full_name: str
+    member_code: str  # of the matched member; "" for a new one until it is saved
+    changes: list[str] = Field(default_factory=list)
+
+
 class ImportReport(BaseModel):
     created: int
     errors: list[ImportRowError]
+    updated: int = 0
+    unchanged: int = 0
+    # False for a dry run: the report says what would happen; nothing was saved.
+    saved: bool = True
+    rows: list[ImportRowReport] = Field(default_factory=list)
 
 
 # --- face templates ---------------------------------------------------------------

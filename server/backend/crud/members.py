@@ -140,10 +140,3 @@ def delete_templates(*, session: Session, member_id: uuid.UUID) -> int:
     gallery.record_member_erasure(session=session, member_id=member_id)
     result = session.execute(delete(FaceTemplate).where(FaceTemplate.member_id == member_id))
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-def create_many(*, session: Session, members_in: list[MemberCreate]) -> list[Member]:
-    """Insert all members or none: the caller commits only if this returns."""
-    members = [create(session=session, member_in=m) for m in members_in]
-    session.flush()
-    return members

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, UploadFile, status
+from fastapi import APIRouter, Query, Response, UploadFile, status
 from sqlalchemy.orm import Session
 
 from server.backend.api.deps import ClientIp, CurrentAdmin, SessionDep
@@ -24,7 +25,7 @@ from server.backend.schemas import (
     MemberUpdate,
     Message,
 )
-from server.backend.services.member_import import parse_members_csv
+from server.backend.services.member_import import ImportMode, apply, plan_import
 
 router = APIRouter(prefix="/members", tags=["members"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Message}}
@@ -78,32 +79,60 @@ def create_member(
     responses={422: {"description": "Nothing imported; the report lists every bad row"}},
 )
 def import_members(
-    file: UploadFile, session: SessionDep, actor: CurrentAdmin, ip: ClientIp
+    file: UploadFile,
+    *,
+    session: SessionDep,
+    actor: CurrentAdmin,
+    ip: ClientIp,
+    response: Response,
+    mode: ImportMode = "create",
+    dry_run: bool = False,
 ) -> ImportReport:
-    """Import a CSV (header: full_name, ministry, and optionally email, phone, notes, status).
+    """Import a CSV (header: full_name, ministry, and optionally email, phone, notes, status,
+    member_code).
 
-    Either every row is imported or none is: any bad row returns 422 with a report of
-    every bad row, and nothing is stored.
+    `mode=create` adds every row; `mode=update` matches rows to members by member_code or
+    email, changes their filled-in cells and adds the rest. `dry_run=true` answers the
+    per-row report and saves nothing. Either every row is saved or none is: any bad row
+    returns 422 with a report of every bad row.
     """
-    members_in, errors = parse_members_csv(file.file.read(), session=session)
-    if errors:
+    plan = plan_import(file.file.read(), session=session, mode=mode)
+    if plan.errors:
         raise BadRequestError(
-            f"Nothing was imported: {len(errors)} row(s) need fixing.",
-            details={"errors": [e.model_dump() for e in errors]},
+            f"Nothing was imported: {len(plan.errors)} row(s) need fixing.",
+            details={"errors": [e.model_dump() for e in plan.errors]},
         )
-    if not members_in:
+    if not plan.report:
         raise BadRequestError("The file has no member rows.")
-    created = crud.create_many(session=session, members_in=members_in)
+    counts = Counter(r.action for r in plan.report)
+    report = ImportReport(
+        created=counts["created"],
+        updated=counts["updated"],
+        unchanged=counts["unchanged"],
+        errors=[],
+        saved=not dry_run,
+        rows=plan.report,
+    )
+    if dry_run:
+        session.rollback()
+        response.status_code = status.HTTP_200_OK
+        return report
+    apply(plan, session=session)
     audit.record(
         session=session,
         actor=actor,
         action="member.import",
         target_type="member",
-        details={"created": len(created), "filename": (file.filename or "")[:200]},
+        details={
+            "mode": mode,
+            "created": report.created,
+            "updated": report.updated,
+            "filename": (file.filename or "")[:200],
+        },
         client_ip=ip,
     )
     session.commit()
-    return ImportReport(created=len(created), errors=[])
+    return report
 
 
 @router.get("/{member_id}", responses=NOT_FOUND)
