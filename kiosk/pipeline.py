@@ -18,11 +18,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from kiosk.badges import BadgeClaims, BadgeError
+from kiosk.badge_scan import BadgeCheck, BadgeScanner
 from kiosk.decisions import Decider, FaceMatch
 from kiosk.events import (
     BadgeRead,
-    BadgeRefused,
     EventBus,
     FaceBox,
     Fallback,
@@ -39,12 +38,9 @@ from kiosk.inference.images import BGRImage
 from kiosk.inference.matching import Band
 from kiosk.inference.quality import THRESHOLDS, Issue, Purpose, assess, measure
 from kiosk.liveness import HeadTurnChallenge, Verdict
-from kiosk.qr import read_qr_codes
 from kiosk.tracker import IouTracker, Track
 
 log = logging.getLogger(__name__)
-
-BadgeCheck = Callable[[str], BadgeClaims]  # raises BadgeError for a refused badge
 
 _GUIDANCE = {
     Issue.TOO_SMALL: Guidance.MOVE_CLOSER,
@@ -85,13 +81,6 @@ class PipelineStats:
     commit_cpu: list[float] = field(default_factory=list)
 
 
-@dataclass
-class _Badge:
-    claims: BadgeClaims
-    token: str
-    until: float
-
-
 @dataclass(frozen=True)
 class _Match:
     """A face matched and ready to commit (after its liveness challenge, if any)."""
@@ -129,13 +118,15 @@ class Pipeline:
         self.events = events or EventBus()
         self.config = config or PipelineConfig()
         self.stats = PipelineStats()
-        self._badge_check = badge_check
+        self._badges = (
+            BadgeScanner(badge_check, decider.name_of, self.config.badge_valid_s)
+            if badge_check is not None
+            else None
+        )
         self._rng = rng or random.SystemRandom()  # liveness directions: not guessable
         self._tracker = IouTracker()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._badge: _Badge | None = None
-        self._last_token: tuple[str, float] | None = None
         self._pending: _Pending | None = None
         self._last_face_at = 0.0
         self._processed = threading.Condition()
@@ -190,7 +181,7 @@ class Pipeline:
         self.stats.frames += 1
         self.stats.detections += len(faces)
         tracks = self._tracker.update(faces, now)
-        if self._badge_check is not None and self.stats.frames % self.config.qr_every == 0:
+        if self._badges is not None and self.stats.frames % self.config.qr_every == 0:
             out += self._scan_badge(frame.image, now)
         guidance = self._step(frame, tracks, now, out)
         boxes = tuple(
@@ -242,13 +233,13 @@ class Pipeline:
     ) -> None:
         vector = self.engine.recognizer.embed([crop])[0]
         probe = Embedding(vector, self.engine.model_id)
-        badge = self._current_badge(now)
+        badge = self._badges.current(now) if self._badges else None
         match = self.decider.match(probe, only=badge.claims.member_id if badge else None)
         self.stats.recognitions += 1
         stable_at = frame.captured_at
         if match.band is Band.REJECT:
             track.next_try_at = now + self.config.retry_after_s
-            verdict = self.decider.not_recognised(badge_possible=self._badge_check is not None)
+            verdict = self.decider.not_recognised(badge_possible=self._badges is not None)
             # After the fallback this face is left alone until it leaves or shows a badge.
             track.decided = isinstance(verdict, Fallback)
             out.append(verdict)
@@ -279,10 +270,10 @@ class Pipeline:
         track.next_try_at = now + self.config.retry_after_s
         track.still_since = now
         out.append(LivenessFailed(pending.challenge.reason))
-        out.append(self.decider.not_recognised(badge_possible=self._badge_check is not None))
+        out.append(self.decider.not_recognised(badge_possible=self._badges is not None))
 
     def _commit(self, track: Track, found: _Match, now: float, out: list[KioskEvent]) -> None:
-        badge = self._current_badge(now)
+        badge = self._badges.current(now) if self._badges else None
         track.next_try_at = now + self.config.retry_after_s  # if the store fails: not every frame
         event = self.decider.commit(
             found.match,
@@ -295,33 +286,22 @@ class Pipeline:
         self.stats.commit_cpu.append(time.thread_time() - self._cpu_start)
         out.append(event)
         track.decided = True
-        self._badge = None
-
-    def _current_badge(self, now: float) -> _Badge | None:
-        if self._badge is not None and now > self._badge.until:
-            self._badge = None
-        return self._badge
+        if self._badges is not None:
+            self._badges.used()
 
     def _scan_badge(self, image: BGRImage, now: float) -> list[KioskEvent]:
-        """A newly shown badge: verify it offline, then the next face is matched 1:1."""
-        assert self._badge_check is not None
-        for token in read_qr_codes(image):
-            if self._last_token and self._last_token[0] == token and now < self._last_token[1]:
-                continue  # the same badge still held up: already handled
-            self._last_token = (token, now + self.config.badge_valid_s)
-            try:
-                claims = self._badge_check(token)
-            except BadgeError as exc:
-                return [BadgeRefused(str(exc))]
-            self._badge = _Badge(claims, token, now + self.config.badge_valid_s)
+        """A newly shown badge; a genuine one makes the face in view be tried again, 1:1."""
+        assert self._badges is not None
+        event = self._badges.scan(image, now)
+        if isinstance(event, BadgeRead):
             for track in self._tracker.tracks:
                 track.decided = False  # the holder may already be standing there
-            return [BadgeRead(claims.member_id, self.decider.name_of(claims.member_id))]
-        return []
+        return [event] if event is not None else []
 
     def reset(self) -> None:
         """Forget faces, badge and challenge (e.g. when the meeting changes)."""
         self._tracker.reset()
-        self._badge = None
+        if self._badges is not None:
+            self._badges.used()
         self._pending = None
         self.decider.reset_tries()
