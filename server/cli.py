@@ -105,7 +105,8 @@ def run_server(args: argparse.Namespace) -> int:
         return 2
     port = args.port or settings.port
     print(f"Backend starting on port {port}", file=sys.stderr)
-    uvicorn.run(create_app(settings), host=args.host, port=port, proxy_headers=True)
+    # Proxy headers are the app's business (TRUSTED_PROXIES), not uvicorn's loopback default.
+    uvicorn.run(create_app(settings), host=args.host, port=port, proxy_headers=False)
     return 0
 
 

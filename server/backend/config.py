@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     resend_api_key: str | None = None
     email_from: str | None = None
 
+    # Comma-separated addresses or networks of the proxies in front of the backend; only
+    # their X-Forwarded-For is believed. Empty: none, the peer is the client.
+    trusted_proxies: str = ""
+
     face_service_url: str = "http://localhost:8000"
     # Only in the separate-container setup, where the face-service requires it.
     face_service_api_key: str | None = None
@@ -176,6 +180,9 @@ class Settings(BaseSettings):
                 database=self.database_name,
             )
         return URL.create("sqlite+pysqlite", database=str(self.sonta_data_dir / "sonta.db"))
+
+    def trusted_proxy_list(self) -> list[str]:
+        return [p for p in (part.strip() for part in self.trusted_proxies.split(",")) if p]
 
     def previous_qr_secrets(self) -> list[str]:
         return [s for s in (p.strip() for p in self.qr_secret_previous.split(",")) if s]
@@ -269,6 +276,7 @@ def settings_problems(settings: Settings) -> list[str]:
             )
     problems += _frontend_problems(settings.frontend_url, production=production)
     problems += _public_url_problems(settings.public_url, production=production)
+    problems += _proxy_problems(settings.trusted_proxy_list())
     problems += _face_model_problems(settings.face_model)
     password = settings.database_password
     if production and settings.database_host and password and _looks_default(password):
@@ -291,6 +299,19 @@ def _public_url_problems(value: str | None, *, production: bool) -> list[str]:
         # Sign-in links and check-in tickets travel in it.
         return [f"PUBLIC_URL must use https in production, got {value!r}"]
     return []
+
+
+def _proxy_problems(proxies: list[str]) -> list[str]:
+    problems = []
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            problems.append(
+                f"TRUSTED_PROXIES entries must be IP addresses or networks (10.0.0.0/8), "
+                f"got {proxy!r}"
+            )
+    return problems
 
 
 def _face_model_problems(name: str) -> list[str]:

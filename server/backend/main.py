@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from server.backend.api.compression import GalleryGZip
 from server.backend.api.errors import install_error_handlers
@@ -122,6 +123,9 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(GalleryGZip)
     # Outermost, so every answer carries them, the middleware's own included.
     app.add_middleware(SecurityHeaders, production=settings.is_production)
+    # X-Forwarded-For only from TRUSTED_PROXIES; otherwise the peer is the client.
+    if settings.trusted_proxy_list():
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list())
 
 
 def app_from_env() -> FastAPI:

@@ -39,7 +39,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 async def get_client_ip(request: Request) -> str:
-    """The caller's address (uvicorn applies X-Forwarded-For from trusted proxies)."""
+    """The caller's address (X-Forwarded-For applies only from TRUSTED_PROXIES)."""
     return request.client.host if request.client else "unknown"
 
 
