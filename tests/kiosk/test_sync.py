@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 
+import cv2
+import numpy as np
 import pytest
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kiosk.checkins import NewCheckin
 from kiosk.credentials import CredentialStore
-from kiosk.errors import CredentialError, DeviceRevokedError, PairingError
+from kiosk.errors import CredentialError, DeviceRevokedError, PairingError, SyncError
 from kiosk.inference.engine import FaceEngine
+from kiosk.inference.faces import Embedding
 from kiosk.inference.matching import DEFAULT_THRESHOLDS
 from kiosk.inference.quality import Purpose
 from kiosk.status import SyncStatus
@@ -232,3 +238,132 @@ def _wait(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return condition()
+
+
+def morph_probe(engine: FaceEngine) -> tuple[np.ndarray, bytes]:
+    """A real review-band probe: Obama's and Biden's aligned faces blended half and half.
+
+    Against Obama's two enrolled photos it scores about 0.43, below the accept threshold
+    and above review, so the server keeps the check-in for a person to decide.
+    """
+    crops = []
+    for name in ("obama3", "biden"):
+        image = photo(name)
+        face = max(engine.detect(image), key=lambda f: f.inter_eye_distance)
+        crops.append(engine.recognizer.align(image, face.keypoints))
+    blend = cv2.addWeighted(crops[0], 0.5, crops[1], 0.5, 0)
+    ok, jpeg = cv2.imencode(".jpg", blend)
+    assert ok
+    return engine.recognizer.embed([blend])[0], jpeg.tobytes()
+
+
+def test_a_review_band_check_in_sends_its_evidence_crop(kiosk: Kiosk, backend: LiveBackend) -> None:
+    obama = backend.member("Barack Obama", kiosk.engine, "obama", "obama2")
+    backend.member("Joe Biden", kiosk.engine, "biden")
+    meeting = backend.meeting()
+    syncer = paired(kiosk, backend)
+    syncer.sync_once()
+    vector, jpeg = morph_probe(kiosk.engine)
+    probe = Embedding(vector, kiosk.engine.model_id)
+    best, second = kiosk.store.gallery_for(meeting).search(probe, k=2)
+    assert best.person_id == obama
+    assert DEFAULT_THRESHOLDS.review <= best.similarity < DEFAULT_THRESHOLDS.accept
+    checkin = NewCheckin(
+        meeting_id=uuid.UUID(meeting),
+        member_id=uuid.UUID(obama),
+        method="face",
+        status="pending_review",
+        similarity=best.similarity,
+        margin=best.similarity - second.similarity,
+        second_member_id=uuid.UUID(second.person_id),
+        device_time=datetime.now(UTC),
+        model_id=probe.model_id,
+        probe=vector,
+        evidence_jpeg=jpeg,
+    )
+    assert kiosk.store.record(checkin).kind == "recorded"
+    syncer.sync_once()
+    assert kiosk.store.outbox_counts() == {"done": 1}
+    assert kiosk.store.pending_evidence() == []
+    sql = "SELECT count(*) FROM attendance_records WHERE status = 'pending_review'"
+    assert backend.count(sql) == 1
+    assert backend.count(f"{sql} AND evidence_ciphertext IS NOT NULL") == 1
+
+
+class BusyFirst:
+    """Answers the first upload with 503 and `Retry-After` (an overloaded server)."""
+
+    answered: ClassVar[list[int]] = []
+
+    def __init__(self, app: ASGIApp, status: int = 503) -> None:
+        self.app = app
+        self.status = status
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/api/kiosk/checkins" and not self.answered:
+            self.answered.append(self.status)
+            body = b'{"detail":"The server is busy; try again shortly."}'
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": self.status,
+                    "headers": [(b"retry-after", b"1"), (b"content-type", b"application/json")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_a_busy_server_is_retried_after_its_retry_after(
+    kiosk: Kiosk, backend: LiveBackend, status: int
+) -> None:
+    backend.member("Barack Obama", kiosk.engine, "obama", "obama2")
+    meeting = backend.meeting()
+    paired(kiosk, backend)
+    backend.stop()
+    BusyFirst.answered.clear()
+    backend.start(BusyFirst, status=status)
+    heard: list[str | None] = []
+    kiosk.status.subscribe(lambda s: heard.append(s.last_error))
+    # Exponential backoff would wait 30-60 s here; the server asked for 1 s.
+    worker = SyncWorker(
+        store=kiosk.store,
+        credentials=kiosk.credentials,
+        status=kiosk.status,
+        model_id=kiosk.engine.model_id,
+        settings=SyncSettings(backoff_base_s=60, backoff_cap_s=60),
+    )
+    worker.start()
+    try:
+        assert _wait(lambda: kiosk.status.snapshot.gallery_size == 2)
+        kiosk.check_in(meeting, "obama3")
+        assert _wait(lambda: backend.count("SELECT count(*) FROM attendance_records") == 1)
+    finally:
+        worker.stop()
+    assert BusyFirst.answered == [status]
+    assert any(e and "busy or unavailable" in e for e in heard)
+    assert kiosk.status.snapshot.connection == "online"
+
+
+def test_backoff_grows_with_full_jitter_and_honours_retry_after(
+    kiosk: Kiosk, backend: LiveBackend
+) -> None:
+    paired(kiosk, backend)
+    worker = SyncWorker(
+        store=kiosk.store,
+        credentials=kiosk.credentials,
+        status=kiosk.status,
+        model_id=kiosk.engine.model_id,
+        settings=SyncSettings(interval_s=30, backoff_base_s=1, backoff_cap_s=8),
+        rng=random.Random(3),
+    )
+    failure = SyncError("unreachable")
+    delays = [worker.next_delay(failure) for _ in range(6)]
+    ceilings = [1, 2, 4, 8, 8, 8]
+    assert all(c / 2 <= d <= c for d, c in zip(delays, ceilings, strict=True)), delays
+    assert 7 <= worker.next_delay(SyncError("busy", retry_after=7)) <= 7.5
+    assert worker.next_delay(None) == 30
+    assert 0.5 <= worker.next_delay(failure) <= 1  # a success starts the backoff again
+    worker.stop()
