@@ -111,6 +111,7 @@ def status_report(args: argparse.Namespace) -> dict[str, Any]:
             meetings=len(meetings),
             open_meetings=sum(m.is_open(now) for m in meetings),
             clock_drift_s=store.get_state("clock_drift_s"),
+            last_sync=store.get_state("last_sync"),
         )
     finally:
         store.close()
@@ -126,6 +127,11 @@ def _print_status(report: dict[str, Any]) -> None:
     else:
         print("Pairing: not paired (run `sonta kiosk pair URL CODE`)")
     print(f"Keyring: {report['keyring'] or report.get('keyring_problem')}")
+    drift = report["clock_drift_s"]
+    print(
+        f"Last sync: {report['last_sync'] or 'never'}"
+        + (f" (clock {float(drift):+.1f} s from the server's)" if drift else "")
+    )
     outbox = report["outbox"]
     print(
         f"Queue: {report['queue_depth']} check-in(s) waiting to upload "

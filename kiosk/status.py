@@ -38,6 +38,8 @@ class SyncSnapshot:
     model_id: str | None = None  # the server's model id from the last heartbeat
     model_matches: bool = True  # False: the kiosk's pack differs from the server's
     last_error: str | None = None  # a sentence a volunteer can act on, or None
+    clock_drift_s: float | None = None  # device clock minus server clock, last heartbeat
+    clock_drift_flagged: bool = False  # the server finds the drift too large
     # Model-pack installation: fraction done (0..1) while fetching or importing.
     pack_progress: float | None = None
 

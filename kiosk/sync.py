@@ -116,9 +116,11 @@ class Syncer:
         except DeviceRevokedError as exc:
             self._revoked(exc)
             raise
+        now = datetime.now(UTC)
+        self.store.set_state("last_sync", now.isoformat())
         self.status.update(
             connection="online",
-            last_sync=datetime.now(UTC),
+            last_sync=now,
             last_error=None,
             queue_depth=self.store.queue_depth(),
         )
@@ -138,7 +140,12 @@ class Syncer:
             self.credentials.save_device_credential(answer.credential)
             log.info("device credential renewed")
         self.store.set_state("clock_drift_s", f"{answer.clock_drift_s:.3f}")
-        self.status.update(model_id=answer.model_id, model_matches=answer.model_matches)
+        self.status.update(
+            model_id=answer.model_id,
+            model_matches=answer.model_matches,
+            clock_drift_s=answer.clock_drift_s,
+            clock_drift_flagged=answer.clock_drift_flag,
+        )
 
     def _gallery(self) -> None:
         update = self.client.gallery(
@@ -216,8 +223,14 @@ class SyncWorker:
         self._failures = 0
         self._thread = threading.Thread(target=self._run, name="kiosk-sync", daemon=True)
         self._last_depth = status.snapshot.queue_depth
-        if status.snapshot.connection == "unpaired":
-            status.update(connection="offline")  # paired; online once the server answers
+        last = store.get_state("last_sync")
+        status.update(
+            last_sync=datetime.fromisoformat(last) if last else None,
+            # Paired: "online" once the server answers.
+            connection="offline"
+            if status.snapshot.connection == "unpaired"
+            else status.snapshot.connection,
+        )
         self._unsubscribe = status.subscribe(self._on_status)
 
     def start(self) -> None:

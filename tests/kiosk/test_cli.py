@@ -47,6 +47,7 @@ def test_pair_sync_status_and_unpair(
     assert main(["kiosk", "status"]) == 0
     text = capsys.readouterr().out
     assert "Pairing: kiosk 'Hall'" in text and "Queue: 0 check-in(s)" in text
+    assert "Last sync: 20" in text
     # Unpair keeps what was not uploaded yet.
     store = LocalStore(data_dir / "kiosk.db")
     store.record(a_checkin(uuid.uuid4(), uuid.uuid4()))

@@ -93,8 +93,10 @@ def test_pair_sync_a_real_gallery_and_check_in_once(kiosk: Kiosk, backend: LiveB
     meeting = backend.meeting()
     syncer = paired(kiosk, backend)
     syncer.sync_once()
-    assert kiosk.status.snapshot.connection == "online"
-    assert kiosk.status.snapshot.gallery_size == 3
+    snapshot = kiosk.status.snapshot
+    assert (snapshot.connection, snapshot.gallery_size) == ("online", 3)
+    assert snapshot.last_sync is not None and snapshot.model_matches
+    assert abs(snapshot.clock_drift_s or 9.0) < 5 and not snapshot.clock_drift_flagged
     gallery = kiosk.store.gallery_for(meeting)
     assert gallery.person_ids == {obama, biden}
     assert kiosk.store.member_name(obama) == "Barack Obama"
