@@ -187,3 +187,23 @@ def test_concurrent_issues_leave_one_working_badge(client: TestClient) -> None:
     listed = client.get(f"/api/members/{ama}/badges", headers=admin).json()
     assert len(listed) == 5
     assert sum(b["revoked_at"] is None for b in listed) == 1
+
+
+def test_badges_for_a_whole_ministry_or_everyone_in_one_call(client: TestClient) -> None:
+    admin = admin_headers(client)
+    ama = make_member(client, admin, "Ama", ministry="Choir", enrol=False)
+    make_member(client, admin, "Esi", ministry="choir", enrol=False)
+    make_member(client, admin, "Kofi", ministry="Ushers", enrol=False)
+    first = issue(client, admin, ama)
+    choir = client.post("/api/badges/issue", json={"ministry": "CHOIR"}, headers=admin)
+    assert choir.status_code == 201, choir.text
+    assert (choir.json()["issued"], choir.json()["skipped"]) == (1, 1)
+    sheet = client.get(choir.json()["sheet"], headers=admin)
+    assert sheet.text.count("<svg") == 2 and "Kofi" not in sheet.text
+    everyone = client.post("/api/badges/issue", json={}, headers=admin).json()
+    assert (everyone["issued"], everyone["skipped"]) == (1, 2)
+    assert client.get(everyone["sheet"], headers=admin).text.count("<svg") == 3
+    again = client.post("/api/badges/issue", json={"reissue": True}, headers=admin).json()
+    assert (again["issued"], again["skipped"]) == (3, 0)
+    [current, *_] = client.get(f"/api/members/{ama}/badges", headers=admin).json()
+    assert current["token"] != first["token"]

@@ -106,3 +106,31 @@ def working_badges(
         query = query.where(func.lower(Member.ministry) == ministry.strip().lower())
     rows = session.execute(query.order_by(Member.full_name, Member.id).limit(limit))
     return [(badge, member) for badge, member in rows]
+
+
+def issue_many(
+    session: Session, *, ministry: str | None, reissue: bool, by: Admin, limit: int
+) -> tuple[int, int]:
+    """Badges for every active member (or a ministry's): (issued, skipped).
+
+    Members who already have a working badge are skipped unless `reissue`, so running
+    it again after adding members only prints badges for the new ones.
+    """
+    query = select(Member).where(Member.status == "active")
+    if ministry:
+        query = query.where(func.lower(Member.ministry) == ministry.strip().lower())
+    members = list(session.scalars(query.order_by(Member.full_name, Member.id).limit(limit)))
+    working = set(
+        session.scalars(
+            select(Badge.member_id).where(
+                Badge.revoked_at.is_(None), Badge.member_id.in_([m.id for m in members])
+            )
+        )
+    )
+    issued = 0
+    for member in members:
+        if member.id in working and not reissue:
+            continue
+        issue(session, member=member, by=by)
+        issued += 1
+    return issued, len(members) - issued

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, StringConstraints
 from sqlalchemy.orm import Session
 
 from server.backend.api.deps import ClientIp, CurrentAdmin, SessionDep
@@ -71,6 +73,45 @@ def issue_badge(
     _audit(session, actor, action, badge, ip, revoked_previous=revoked)
     session.commit()
     return _public(signer, badge)
+
+
+class BadgeBatch(BaseModel):
+    """Issue for a whole ministry, or (no ministry) for every active member."""
+
+    ministry: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=120, pattern=NO_NUL)]
+        | None
+    ) = None
+    reissue: bool = False  # also replace working badges (they stop working)
+
+
+class BadgeBatchResult(BaseModel):
+    issued: int
+    skipped: int  # already had a working badge
+    sheet: str  # the printable page of these badges
+
+
+@router.post("/badges/issue", status_code=status.HTTP_201_CREATED)
+def issue_badges(
+    body: BadgeBatch, session: SessionDep, actor: CurrentAdmin, ip: ClientIp
+) -> BadgeBatchResult:
+    """Badges for a whole ministry or every active member, in one call."""
+    issued, skipped = badges.issue_many(
+        session, ministry=body.ministry, reissue=body.reissue, by=actor, limit=MAX_SHEET * 20
+    )
+    audit.record(
+        session=session,
+        actor=actor,
+        action="badge.issue_many",
+        target_type="member",
+        details={"ministry": body.ministry or "", "issued": issued, "skipped": skipped},
+        client_ip=ip,
+    )
+    session.commit()
+    sheet = "/api/badges/sheet" + (
+        f"?{urlencode({'ministry': body.ministry})}" if body.ministry else ""
+    )
+    return BadgeBatchResult(issued=issued, skipped=skipped, sheet=sheet)
 
 
 @router.get("/members/{member_id}/badges", responses=NOT_FOUND)
