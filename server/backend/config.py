@@ -25,6 +25,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -101,6 +102,8 @@ class Settings(BaseSettings):
     frontend_url: str | None = None
     # Base of links in QR codes and emails; see public_url.py (required in production).
     public_url: str | None = None
+    # The church's IANA time zone (e.g. Africa/Accra): exports show local times in it.
+    timezone: str = "UTC"
     # The API docs and OpenAPI document; unset: on in development, off in production.
     api_docs: bool | None = None
     port: int = 3000
@@ -156,6 +159,11 @@ class Settings(BaseSettings):
         """The one origin CORS allows: FRONTEND_URL without a trailing slash or path."""
         parts = urlsplit(self.frontend_url or f"http://localhost:{self.port}")
         return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """TIMEZONE as a zone (checked at start by `settings_problems`)."""
+        return ZoneInfo(self.timezone)
 
     @property
     def docs_enabled(self) -> bool:
@@ -278,6 +286,7 @@ def settings_problems(settings: Settings) -> list[str]:
     problems += _public_url_problems(settings.public_url, production=production)
     problems += _proxy_problems(settings.trusted_proxy_list())
     problems += _face_model_problems(settings.face_model)
+    problems += _timezone_problems(settings.timezone)
     password = settings.database_password
     if production and settings.database_host and password and _looks_default(password):
         problems.append("DATABASE_PASSWORD looks like a placeholder value")
@@ -312,6 +321,14 @@ def _proxy_problems(proxies: list[str]) -> list[str]:
                 f"got {proxy!r}"
             )
     return problems
+
+
+def _timezone_problems(name: str) -> list[str]:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return [f"TIMEZONE must be a time zone name such as Africa/Accra, got {name!r}"]
+    return []
 
 
 def _face_model_problems(name: str) -> list[str]:

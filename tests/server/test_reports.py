@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,11 +17,12 @@ from openpyxl import load_workbook
 
 from server.backend.models import Meeting
 from server.backend.services import attendance
-from server.backend.services.exports import HEADER
+from server.backend.services.exports import header
 from tests.server.attendance_utils import make_meeting, make_member, store_checkin
 from tests.server.utils import admin_headers, backend_of
 
 NOW = datetime.now(UTC)
+HEADER = header(ZoneInfo("UTC"))
 
 
 @dataclass
@@ -107,10 +109,14 @@ def test_the_absent_list_and_register_export_as_csv(season: Season) -> None:
     absent = season.client.get(url, params={"list": "absent"}, headers=season.headers)
     assert absent.status_code == 200
     assert absent.headers["content-type"].startswith("text/csv")
-    assert "-absent.csv" in absent.headers["content-disposition"]
+    assert "choir-rehearsal-" in absent.headers["content-disposition"]
+    assert "-absent-" in absent.headers["content-disposition"]
     rows = list(csv.reader(io.StringIO(absent.content.decode("utf-8-sig"))))
     # The formula-like name is written as text, not as a formula.
-    assert rows == [list(HEADER), ["'=2+3 Abena", "Choir", "", "absent", "", ""]]
+    assert rows == [
+        list(HEADER),
+        ["'=2+3 Abena", "Choir", "", "absent", "", "", "Choir rehearsal"],
+    ]
 
     register = season.client.get(url, headers=season.headers)
     table = list(csv.reader(io.StringIO(register.content.decode("utf-8-sig"))))[1:]
@@ -134,8 +140,8 @@ def test_the_register_exports_as_xlsx(season: Season) -> None:
     assert response.headers["content-type"].startswith("application/vnd.openxmlformats")
     sheet = load_workbook(io.BytesIO(response.content)).worksheets[0]
     values = [tuple(cell or "" for cell in row) for row in sheet.iter_rows(values_only=True)]
-    assert values[0] == HEADER
-    assert [(v[0], v[3]) for v in values[1:]] == [
+    assert values[0][0] == "Choir rehearsal" and values[1] == HEADER
+    assert [(v[0], v[3]) for v in values[2:]] == [
         ("'=2+3 Abena", "absent"),
         ("Ama Mensah", "present"),
         ("Esi Owusu", "pending_review"),

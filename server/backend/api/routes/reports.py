@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime
 
-from server.backend.api.deps import ClientIp, CurrentAdmin, SessionDep
+from server.backend.api.deps import BackendDep, ClientIp, CurrentAdmin, SessionDep
 from server.backend.crud import audit
 from server.backend.report_schemas import MeetingReport, MemberHistory, Overview, Period, Trends
 from server.backend.schemas import Message
@@ -71,6 +71,7 @@ def member_history(
 def export_meeting(
     meeting_id: uuid.UUID,
     *,
+    backend: BackendDep,
     session: SessionDep,
     actor: CurrentAdmin,
     ip: ClientIp,
@@ -79,7 +80,7 @@ def export_meeting(
 ) -> Response:
     """Download the register (`list=attendance`) or the absent list as CSV or XLSX."""
     report = reports.meeting_report(session, meeting_id=meeting_id)
-    content, filename = exports.export(report, which, fmt)
+    content, filename = exports.export(report, which, fmt, backend.settings.zone)
     # Exports carry personal data out of the system: who took which list is audited.
     audit.record(
         session=session,
