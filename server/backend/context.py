@@ -22,6 +22,7 @@ from server.backend.security.templates import TemplateCipher
 from server.backend.security.tokens import TokenService
 from server.backend.services.event_relay import EventRelay
 from server.backend.services.face_client import FaceServiceClient
+from server.backend.services.face_gallery import Galleries
 from server.backend.services.mailer import LogMailer, Mailer, ResendMailer
 from server.backend.services.throttle import Throttle
 from server.backend.services.uploads import DecodeSlots
@@ -50,6 +51,8 @@ class Backend:
     qr: QrSigner
     cipher: TemplateCipher
     face_model: ServerFaceModel
+    # Decrypted templates per model id, caught up from the gallery event log per request.
+    galleries: Galleries
     # The newest migration; /health compares the database against it.
     schema_head: str | None
     # Bounds the image decodes this process runs at once (uploads are untrusted).
@@ -97,6 +100,10 @@ def build_backend(
     engine = make_engine(settings)
     store = make_store(settings)
     sessions = make_session_factory(engine)
+    cipher = TemplateCipher(
+        _secret(settings, "embedding_encryption_key"),
+        previous=settings.previous_embedding_keys(),
+    )
     return Backend(
         settings=settings,
         engine=engine,
@@ -118,11 +125,9 @@ def build_backend(
             settings.face_service_url, api_key=settings.face_service_api_key
         ),
         qr=QrSigner(_secret(settings, "qr_secret"), previous=settings.previous_qr_secrets()),
-        cipher=TemplateCipher(
-            _secret(settings, "embedding_encryption_key"),
-            previous=settings.previous_embedding_keys(),
-        ),
+        cipher=cipher,
         face_model=ServerFaceModel(settings.face_model),
+        galleries=Galleries(cipher),
         schema_head=head_revision(engine),
     )
 

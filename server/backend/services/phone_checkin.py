@@ -28,14 +28,14 @@ from numpy.typing import NDArray
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kiosk.inference.matching import Band, Candidate, MatchDecision, decide
+from kiosk.inference.faces import Embedding
+from kiosk.inference.matching import Band, MatchDecision, decide
 from server.backend.attempt_schemas import AttemptOutcome
 from server.backend.context import Backend
 from server.backend.crud import members as members_crud
 from server.backend.crud import templates as templates_crud
 from server.backend.errors import BadRequestError, ConflictError, NotFoundError
-from server.backend.models import AttendanceRecord, FaceTemplate, Meeting, Member, utcnow
-from server.backend.security.templates import TemplateDecryptionError
+from server.backend.models import AttendanceRecord, Meeting, Member, utcnow
 from server.backend.services import (
     attempts,
     attendance,
@@ -123,42 +123,24 @@ def _claimed_member(session: Session, attempt: PhoneAttempt) -> Member | None:
     )
 
 
-def _member_vectors(
-    backend: Backend, session: Session, member_id: uuid.UUID
-) -> list[NDArray[np.float32]]:
-    query = select(FaceTemplate).where(
-        FaceTemplate.member_id == member_id,
-        FaceTemplate.model_id == backend.face_model.model_id,
-    )
-    vectors = []
-    for row in session.scalars(query):
-        try:
-            vectors.append(templates_crud.open_row(backend.cipher, row))
-        except TemplateDecryptionError:
-            continue  # a damaged row is reported by the templates tools, not here
-    return vectors
-
-
 def match(
     backend: Backend, session: Session, member: Member, probe: NDArray[np.float32]
 ) -> MatchDecision:
-    """The claimed member against the best other person: bands and margin as on the kiosk."""
-    vectors = _member_vectors(backend, session, member.id)
-    if not vectors:
+    """The claimed member against the best other person: bands and margin as on the kiosk.
+
+    Both come from the backend's in-memory gallery (`face_gallery`): the claimed
+    member's own rows only, then one search for the best other person.
+    """
+    model_id = backend.face_model.model_id
+    gallery = backend.galleries.for_model(model_id).current(session)
+    embedding = Embedding(probe, model_id)
+    own = gallery.verify(embedding, str(member.id))
+    if own is None:
         return MatchDecision(Band.REJECT, None, None, "nothing enrolled")
-    own = max(float(np.dot(v, probe)) for v in vectors)
-    candidates = [Candidate(str(member.id), "", own)]
-    other = templates_crud.best_other_match(
-        session=session,
-        cipher=backend.cipher,
-        embedding=probe,
-        model_id=backend.face_model.model_id,
-        exclude_member=member.id,
-    )
-    if other is not None:
-        candidates.append(Candidate(str(other.member.id), "", other.similarity))
-    candidates.sort(key=lambda c: c.similarity, reverse=True)
-    decision = decide(candidates)
+    others = [c for c in gallery.search(embedding, k=2) if c.person_id != own.person_id]
+    candidates = sorted([own, *others[:1]], key=lambda c: c.similarity, reverse=True)
+    # A claimed identity is a 1:1 check, so the thresholds are not raised for gallery size.
+    decision = decide(candidates, backend.face_model.thresholds)
     if decision.best is not None and decision.best.person_id != str(member.id):
         return MatchDecision(Band.REJECT, decision.best, decision.margin, "another person")
     return decision
