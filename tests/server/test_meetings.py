@@ -187,12 +187,18 @@ def test_codes_of_an_ended_meeting_are_refused(any_client: TestClient) -> None:
     assert any_client.post("/api/qr/validate", json={"token": token}).status_code == 401
 
 
-def test_max_scans_policy_stops_scans_at_the_limit(any_client: TestClient) -> None:
+def test_max_scans_policy_stops_check_ins_at_the_limit(any_client: TestClient) -> None:
     headers = admin_headers(any_client)
     meeting_id = _active_meeting(any_client, headers, qr_policy="max_scans", qr_max_scans=2)
     token = _qr(any_client, headers, meeting_id)
-    codes = [any_client.post("/api/qr/scan", json={"token": token}).status_code for _ in range(3)]
-    assert codes == [200, 200, 409]
+    scans = [any_client.post("/api/qr/scan", json={"token": token}) for _ in range(3)]
+    assert [s.status_code for s in scans] == [200, 200, 200]  # counted when used
+    used = [
+        any_client.post("/api/qr/redeem", json={"ticket": s.json()["ticket"]}).status_code
+        for s in scans
+    ]
+    assert used == [200, 200, 409]
+    assert any_client.post("/api/qr/scan", json={"token": token}).status_code == 409
     meeting = any_client.get(f"/api/meetings/{meeting_id}", headers=headers).json()
     assert meeting["qr_scan_count"] == 2
 

@@ -155,6 +155,13 @@ def qr_closes_at(meeting: Meeting) -> datetime:
     return meeting.ends_at
 
 
+def scans_left(meeting: Meeting) -> bool:
+    """Whether the max-scans policy (if any) still allows a check-in by QR."""
+    if meeting.qr_policy != "max_scans" or not meeting.qr_max_scans:
+        return True
+    return meeting.qr_scan_count < meeting.qr_max_scans
+
+
 def count_scan(*, session: Session, meeting: Meeting) -> bool:
     """Count one scan atomically; False when the max-scans policy is used up.
 

@@ -26,8 +26,13 @@ from server.backend.crud import meetings as crud
 from server.backend.errors import AuthError, ConflictError
 from server.backend.models import Meeting, utcnow
 from server.backend.security.qr import QrClaims
+from server.backend.services.throttle import Limit
 
 TICKET_TTL = 10 * 60
+# Scans per client address: a phone scans once or twice; phones behind one church Wi-Fi
+# share an address, so this allows a queue of them, but not a harvest of tickets.
+SCANS_PER_CLIENT = Limit(attempts=30, window_seconds=60)
+SCANS_USED_UP = "This meeting's QR code has reached its maximum number of check-ins."
 
 
 @dataclass(frozen=True)
@@ -87,12 +92,18 @@ def check_code(backend: Backend, session: Session, token: str) -> tuple[Meeting,
     return meeting, claims
 
 
-def scan(backend: Backend, session: Session, token: str) -> tuple[Meeting, QrClaims, Ticket]:
-    """Count a scan under the meeting's policy and issue a single-use check-in ticket."""
+def scan(
+    backend: Backend, session: Session, token: str, *, client_ip: str = ""
+) -> tuple[Meeting, QrClaims, Ticket]:
+    """Issue a single-use check-in ticket, at most SCANS_PER_CLIENT per client.
+
+    The meeting's max-scans budget is only checked here; it is counted when a ticket
+    is used (`redeem`), so tickets harvested and thrown away cost the meeting nothing.
+    """
+    backend.throttle.consume("qr-scan", client_ip, SCANS_PER_CLIENT)
     meeting, claims = check_code(backend, session, token)
-    if not crud.count_scan(session=session, meeting=meeting):
-        raise ConflictError("This meeting's QR code has reached its maximum number of scans.")
-    session.commit()
+    if not crud.scans_left(meeting):
+        raise ConflictError(SCANS_USED_UP)
     ticket = secrets.token_urlsafe(24)
     ttl = min(TICKET_TTL, max(1, _seconds_left(meeting)))
     challenge = None if meeting.liveness == "never" else secrets.choice(list(Direction))
@@ -112,12 +123,19 @@ def challenge_of(backend: Backend, ticket: str) -> Direction | None:
     return Direction(direction) if direction else None
 
 
-def redeem(backend: Backend, ticket: str) -> uuid.UUID:
-    """Use a ticket once; a second use (a replay) or an expired ticket is refused."""
-    meeting_id = backend.once.take(ticket_key(ticket))
-    if meeting_id is None:
+def redeem(backend: Backend, session: Session, ticket: str) -> uuid.UUID:
+    """Use a ticket once, counting it against the meeting's max-scans budget.
+
+    A second use (a replay) or an expired ticket is refused. The count is in `session`,
+    so the caller commits it with the check-in it belongs to.
+    """
+    value = backend.once.take(ticket_key(ticket))
+    if value is None:
         raise ConflictError("This check-in ticket was already used or has expired; scan again.")
-    return _meeting_id(meeting_id)
+    meeting = session.get(Meeting, _meeting_id(value))
+    if meeting is None or not crud.count_scan(session=session, meeting=meeting):
+        raise ConflictError(SCANS_USED_UP)
+    return meeting.id
 
 
 def peek(backend: Backend, ticket: str) -> uuid.UUID:

@@ -158,7 +158,7 @@ def _store(
     doubtful: bool,
 ) -> CheckinOutcome:
     """Use the ticket (a replay fails here, atomically) and record the check-in."""
-    meeting_qr.redeem(backend, attempt.ticket)
+    meeting_qr.redeem(backend, session, attempt.ticket)
     pending = decision.band is Band.REVIEW or doubtful
     outcome = attendance.record_checkin(
         session,

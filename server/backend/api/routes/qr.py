@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from server.backend.api.deps import BackendDep, SessionDep
+from server.backend.api.deps import BackendDep, ClientIp, SessionDep
 from server.backend.models import Meeting
 from server.backend.schemas import (
     Message,
@@ -46,10 +46,10 @@ def validate(body: QrToken, backend: BackendDep, session: SessionDep) -> QrInfo:
     return QrInfo(**_info(meeting, claims))
 
 
-@router.post("/scan", responses=REFUSED)
-def scan(body: QrToken, backend: BackendDep, session: SessionDep) -> QrTicket:
-    """Record a scan (under the meeting's QR policy) and get a single-use check-in ticket."""
-    meeting, claims, ticket = meeting_qr.scan(backend, session, body.token)
+@router.post("/scan", responses={**REFUSED, 429: {"model": Message}})
+def scan(body: QrToken, backend: BackendDep, session: SessionDep, ip: ClientIp) -> QrTicket:
+    """Get a single-use check-in ticket (a few per client and minute)."""
+    meeting, claims, ticket = meeting_qr.scan(backend, session, body.token, client_ip=ip)
     return QrTicket(
         **_info(meeting, claims),
         ticket=ticket.ticket,
@@ -59,6 +59,8 @@ def scan(body: QrToken, backend: BackendDep, session: SessionDep) -> QrTicket:
 
 
 @router.post("/redeem", responses=REFUSED)
-def redeem(body: QrTicketRequest, backend: BackendDep) -> QrRedeemed:
+def redeem(body: QrTicketRequest, backend: BackendDep, session: SessionDep) -> QrRedeemed:
     """Use a check-in ticket; it works once, so a replayed ticket is refused."""
-    return QrRedeemed(meeting_id=meeting_qr.redeem(backend, body.ticket))
+    meeting_id = meeting_qr.redeem(backend, session, body.ticket)
+    session.commit()  # the ticket counts against the meeting's max-scans budget
+    return QrRedeemed(meeting_id=meeting_id)
