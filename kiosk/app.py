@@ -93,6 +93,16 @@ def store_badge_check(store: LocalStore) -> Callable[[str], BadgeClaims]:
     return check
 
 
+def live_det_size(size: int) -> int:
+    """The detector size for live frames: a multiple of 32 from 160 to 640."""
+    if size % 32 or not 160 <= size <= 640:
+        raise KioskError(
+            f"--det-size {size} cannot be used: give a multiple of 32 from 160 to 640 "
+            "(320 suits a webcam at arm's length)."
+        )
+    return size
+
+
 def check_model(store: LocalStore, engine: FaceEngine) -> None:
     """Refuse to run a pack other than the one the synced gallery was made with."""
     gallery_model = store.model_id()
@@ -202,6 +212,7 @@ def run_headless(
     credentials: CredentialStore | None = None,
 ) -> None:
     """Build the head-less kiosk from ``sonta kiosk run`` arguments and run it to the end."""
+    config = PipelineConfig(det_size=live_det_size(args.det_size))  # bad input: before any work
     data_dir: Path = args.data_dir or default_data_dir()
     keys = credentials or CredentialStore()
     store = LocalStore(data_dir / "kiosk.db", template_key=keys.template_key)
@@ -213,7 +224,13 @@ def run_headless(
         sync = None if args.offline else sync_worker(store, keys, engine, source)
         meeting = meeting_for(store, args.meeting, LivenessPolicy(args.liveness))
         kiosk = HeadlessKiosk(
-            engine=engine, source=source, store=store, meeting=meeting, events=events, sync=sync
+            engine=engine,
+            source=source,
+            store=store,
+            meeting=meeting,
+            events=events,
+            sync=sync,
+            config=config,
         )
         kiosk.start()
         try:

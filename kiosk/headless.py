@@ -132,6 +132,9 @@ def add_run_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--fps", type=float, help="rate for a folder or video source")
     parser.add_argument("--repeat", type=int, default=1, help="show each folder image n times")
+    parser.add_argument(
+        "--det-size", type=int, default=320, help="detector input size for live frames (320)"
+    )
     parser.add_argument("--offline", action="store_true", help="do not sync with the server")
     parser.add_argument("--data-dir", type=Path, default=None, help="the kiosk's data folder")
     parser.set_defaults(handler=run)

@@ -149,6 +149,8 @@ def test_without_an_open_meeting_the_run_says_what_to_do(
     ]
     assert _run(argv) == 2
     assert "No meeting is open now" in capsys.readouterr().err
+    assert _run([*argv, "--det-size", "300"]) == 2
+    assert "a multiple of 32 from 160 to 640" in capsys.readouterr().err
     argv.remove("--offline")
     assert _run(argv) == 2
     assert "not paired: run `sonta kiosk pair URL CODE`" in capsys.readouterr().err
