@@ -13,11 +13,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from kiosk.errors import KioskError
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ def http_board_fetcher(
     transport: httpx.BaseTransport | None = None,
 ) -> BoardFetch:
     """Fetches the board with the device credential; raises ``BoardError`` on failure."""
+    import httpx  # noqa: PLC0415 (slow to import; the kiosk window must come up fast)
 
     def fetch() -> MeetingBoard:
         headers = {"Authorization": f"Bearer {credential()}"}

@@ -33,7 +33,6 @@ from ui.main_window import MainWindow, WindowServices
 from ui.pairing_dialog import PairingDialog, sentence
 from ui.runtime import KioskRuntime
 from ui.settings_dialog import SettingsDialog
-from ui.setup_actions import RuntimeSetup
 from ui.sounds import QtSoundPlayer, SilentPlayer, SoundPlayer
 
 log = logging.getLogger(__name__)
@@ -84,13 +83,13 @@ class KioskController(QObject):
         self._pairing = pairing
         self.jobs: list[Job] = []
         self.dialog: PairingDialog | SettingsDialog | None = None
-        self.sounds = sounds or make_sounds(runtime.preferences)
+        self.sounds = sounds
         self.window = MainWindow(
             WindowServices(
                 events=runtime.events,
                 frames=runtime.frames,
                 status=runtime.status,
-                sounds=self.sounds,
+                sounds=sounds or SilentPlayer(),
                 lock=runtime.lock,
                 timing=timing or FlowTiming(),
             )
@@ -100,15 +99,30 @@ class KioskController(QObject):
         self.window.settings_requested.connect(self.open_settings)
 
     def start(self) -> None:
-        """Show the window, open the camera, then pair (first run) or load."""
+        """Show the window; then (off the main thread) open the camera, then pair or load."""
         self.window.resize(1280, 800)
         self.window.show()
         self.window_up_at = time.monotonic()
         log.info("window up in %.2f s", self.window_up_at - self.started_at)
+        QTimer.singleShot(0, self._after_show)
+
+    def _after_show(self) -> None:
+        if self.sounds is None:  # Qt Multimedia takes a moment to load: after the window
+            self.sounds = make_sounds(self.runtime.preferences)
+            self.window.services.sounds = self.sounds
+        self._run(self._open_camera, self._on_camera, "camera")
+
+    def _open_camera(self) -> str | None:
+        """Runs on a job (OpenCV is imported here); a failure is shown, not raised."""
         try:
             self.runtime.start_camera()
         except KioskError as exc:
-            self.window.live.preview.set_placeholder(str(exc))
+            return str(exc)
+        return None
+
+    def _on_camera(self, problem: str | None) -> None:
+        if problem is not None:
+            self.window.live.preview.set_placeholder(problem)
         if self.runtime.options.offline or self.runtime.is_paired():
             self._load()
         elif self._pairing is not None:
@@ -147,6 +161,8 @@ class KioskController(QObject):
         self.window.set_board(board)
 
     def open_pairing(self) -> None:
+        from ui.setup_actions import RuntimeSetup  # noqa: PLC0415 (OpenCV: not at start-up)
+
         dialog = PairingDialog(
             RuntimeSetup(self.runtime), self.runtime.lock, self.runtime.preferences, self.window
         )
@@ -159,6 +175,8 @@ class KioskController(QObject):
         self._load()
 
     def open_settings(self) -> None:
+        from ui.setup_actions import RuntimeSetup  # noqa: PLC0415 (OpenCV: not at start-up)
+
         setup = RuntimeSetup(self.runtime)
         dialog = SettingsDialog(
             self.runtime.preferences,
@@ -175,7 +193,7 @@ class KioskController(QObject):
 
     def _on_settings_saved(self, preferences: Preferences) -> None:
         self.runtime.save_preferences(preferences)
-        self.sounds.enabled = preferences.sounds
+        self.window.services.sounds.enabled = preferences.sounds
 
     def shutdown(self) -> None:
         """Stop the core's threads, then the window's timers; wait for the jobs."""

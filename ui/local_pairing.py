@@ -14,11 +14,13 @@ import secrets
 import subprocess
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-import httpx
-
 from kiosk.errors import PairingError
+
+if TYPE_CHECKING:
+    import httpx
 
 SETUP_ADMIN = "kiosk-setup@example.org"
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -45,6 +47,8 @@ def _set_password(sonta: Sequence[str], password: str) -> None:
 
 def wait_until_up(client: httpx.Client, timeout: float = READY_TIMEOUT_S) -> None:
     """Wait for the backend to answer /health (it answers 503 while still starting)."""
+    import httpx  # noqa: PLC0415 (imported when pairing runs, not at window start)
+
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -67,6 +71,8 @@ def local_pairing_code(
     """A one-time pairing code from the server at ``server_url`` on this machine."""
     if urlparse(server_url).hostname not in LOOPBACK:
         raise PairingError("Automatic pairing is only for a server on this computer.")
+    import httpx  # noqa: PLC0415
+
     with httpx.Client(base_url=server_url, transport=transport, timeout=30.0) as client:
         wait_until_up(client, ready_timeout)
         password = secrets.token_urlsafe(24)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ui import theme
@@ -14,8 +15,9 @@ class MessageView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("screen")
-        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
+        # A palette colour, not a style sheet: re-styling on every message costs the UI
+        # thread a re-polish of the whole screen.
+        self.setAutoFillBackground(True)
         self.headline = QLabel()
         self.detail = QLabel()
         for label in (self.headline, self.detail):
@@ -34,8 +36,9 @@ class MessageView(QWidget):
         self.message = message
         self.headline.setText(message.headline)
         self.detail.setText(message.detail)
-        colour = theme.TONE_BACKGROUND[message.tone]
-        self.setStyleSheet(f"#screen {{ background: {colour}; }}")
+        palette = self.palette()
+        palette.setColor(QPalette.ColorRole.Window, QColor(theme.TONE_BACKGROUND[message.tone]))
+        self.setPalette(palette)
 
     def apply_scale(self, scale: float) -> None:
         theme.set_pixel_size(self.headline, theme.HEADLINE * scale, bold=True)

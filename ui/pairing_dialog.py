@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
@@ -26,12 +26,14 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.errors import KioskError
-from kiosk.inference.images import BGRImage
 from kiosk.lock import PinError, PinLock, check_new_pin
 from kiosk.preferences import Preferences
 from ui import theme
 from ui.jobs import Job
 from ui.preview import frame_image
+
+if TYPE_CHECKING:
+    from kiosk.inference.images import BGRImage
 
 log = logging.getLogger(__name__)
 ON_NOW = "The meeting that is on now"

@@ -11,21 +11,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from kiosk.events import FrameAnalysed
-from kiosk.frames import Frame, LatestFrame
-from kiosk.inference.images import BGRImage
+
+if TYPE_CHECKING:  # not imported at run time: OpenCV is slow to import (window up fast)
+    from kiosk.frames import Frame, LatestFrame
+    from kiosk.inference.images import BGRImage
 
 POLL_MS = 8  # well under a 30 fps frame interval, so no frame waits long to be shown
 GUIDE_COLOUR = QColor("#ffffff")
 STABLE_COLOUR = QColor("#2ecc71")
 BOX_COLOUR = QColor("#f1c40f")
 
-FrameProvider = Callable[[], LatestFrame | None]
+FrameProvider = Callable[[], "LatestFrame | None"]
 
 
 def frame_image(pixels: BGRImage) -> QImage:
@@ -62,6 +65,7 @@ class PreviewWidget(QWidget):
         self._shown_after = 0  # frames up to this sequence number are stale: not shown
         self._placeholder = "Starting the camera\N{HORIZONTAL ELLIPSIS}"
         self.painted_frames = 0  # frames actually painted (for the benchmark)
+        self.paint_cpu_s = 0.0  # UI-thread CPU spent painting them
         self.last_painted_at = 0.0
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -104,6 +108,7 @@ class PreviewWidget(QWidget):
         self.update()
 
     def paintEvent(self, event: QPaintEvent) -> None:
+        cpu_started = time.thread_time()
         painter = QPainter(self)
         try:
             painter.fillRect(self.rect(), QColor("#000000"))
@@ -123,6 +128,7 @@ class PreviewWidget(QWidget):
             self.last_painted_at = time.monotonic()
         finally:
             painter.end()
+            self.paint_cpu_s += time.thread_time() - cpu_started
 
     def _paint_placeholder(self, painter: QPainter) -> None:
         painter.setPen(QColor("#ffffff"))

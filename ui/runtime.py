@@ -11,28 +11,35 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from kiosk import preferences as prefs_file
-from kiosk.app import HeadlessKiosk, meeting_for, open_source
 from kiosk.board import BoardWatcher, MeetingBoard, http_board_fetcher
-from kiosk.camera import CaptureSource
-from kiosk.credentials import CredentialStore
-from kiosk.decisions import Meeting
 from kiosk.errors import KioskError
 from kiosk.events import CheckedIn, EventBus, PendingReview
-from kiosk.frames import LatestFrame
-from kiosk.inference.engine import EngineConfig, FaceEngine
-from kiosk.liveness import LivenessPolicy
 from kiosk.lock import PinLock
-from kiosk.pipeline import PipelineConfig
 from kiosk.preferences import Preferences
 from kiosk.status import SyncStatus
-from kiosk.store import LocalStore
-from kiosk.sync import SyncSettings, SyncWorker, pair
+
+if TYPE_CHECKING:
+    import httpx
+
+    from kiosk.app import HeadlessKiosk
+    from kiosk.camera import CaptureSource
+    from kiosk.credentials import CredentialStore
+    from kiosk.decisions import Meeting
+    from kiosk.frames import LatestFrame
+    from kiosk.inference.engine import FaceEngine
+    from kiosk.liveness import LivenessPolicy
+    from kiosk.pipeline import PipelineConfig
+    from kiosk.store import LocalStore
+    from kiosk.sync import SyncSettings, SyncWorker
+
+# The window must be up within two seconds of launch, so the heavy core (the engine,
+# OpenCV, the store's crypto) is imported only by the methods that run on the
+# background job, never at import time of this module.
 
 log = logging.getLogger(__name__)
 MEETING_POLL_S = 5.0  # while no meeting is open, look again this often
@@ -46,9 +53,7 @@ class RuntimeOptions:
     repeat: int = 1
     meeting: str | None = None  # overrides the preferences' meeting
     offline: bool = False  # no sync (demos, tests of the window alone)
-    engine: Callable[[], FaceEngine] = field(
-        default=lambda: FaceEngine.from_config(EngineConfig.from_env())
-    )
+    engine: Callable[[], FaceEngine] | None = None  # None: FACE_MODEL's pack
     # Builds the frame source instead of the camera (tests: a scripted source).
     make_source: Callable[[EventBus], CaptureSource] | None = None
     pipeline: PipelineConfig | None = None
@@ -61,15 +66,27 @@ def is_camera(spec: str) -> bool:
     return spec.isdigit() or spec.startswith("/dev/")
 
 
+def load_engine() -> FaceEngine:
+    from kiosk.inference.engine import EngineConfig, FaceEngine  # noqa: PLC0415
+
+    return FaceEngine.from_config(EngineConfig.from_env())
+
+
 def liveness_policy(preference: str) -> LivenessPolicy:
     """The kiosk's choice; "meeting" is the server's default of never asking."""
+    from kiosk.liveness import LivenessPolicy  # noqa: PLC0415
+
     return LivenessPolicy.NEVER if preference == "meeting" else LivenessPolicy(preference)
 
 
 class KioskRuntime:
     def __init__(self, options: RuntimeOptions, credentials: CredentialStore | None = None) -> None:
         self.options = options
-        self.credentials = credentials or CredentialStore()
+        if credentials is None:
+            from kiosk.credentials import CredentialStore  # noqa: PLC0415
+
+            credentials = CredentialStore()
+        self.credentials = credentials
         self.events = EventBus()
         self.status = SyncStatus()
         self.lock = PinLock(options.data_dir / "lock.json")
@@ -103,6 +120,8 @@ class KioskRuntime:
 
     def open_store(self) -> LocalStore:
         if self.store is None:
+            from kiosk.store import LocalStore  # noqa: PLC0415
+
             self.options.data_dir.mkdir(parents=True, exist_ok=True)
             self.store = LocalStore(
                 self.options.data_dir / "kiosk.db",
@@ -114,6 +133,8 @@ class KioskRuntime:
     def start_camera(self) -> CaptureSource:
         """Open the source now (it never blocks); a camera starts giving pictures at once,
         a folder or video file only when recognition starts, so none of it is missed."""
+        from kiosk.app import open_source  # noqa: PLC0415
+
         if self.options.make_source is not None:
             self.source = self.options.make_source(self.events)
         else:
@@ -136,6 +157,8 @@ class KioskRuntime:
 
     def pair(self, server_url: str, code: str) -> None:
         """First run: exchange the pairing code, then sync once to learn the meetings."""
+        from kiosk.sync import pair  # noqa: PLC0415
+
         store = self.open_store()
         pair(
             server_url,
@@ -151,7 +174,9 @@ class KioskRuntime:
         Runs on a background job; ``engine_loaded`` hears the pack's name as soon as the
         engine is up. Waits (cooperatively) for a meeting to be open.
         """
-        engine = self.options.engine()
+        from kiosk.app import HeadlessKiosk  # noqa: PLC0415
+
+        engine = (self.options.engine or load_engine)()
         self.engine = engine
         engine_loaded(engine.spec.name)
         store = self.open_store()
@@ -183,6 +208,8 @@ class KioskRuntime:
             self.sync.wake()
 
     def _start_sync(self, store: LocalStore, engine: FaceEngine) -> None:
+        from kiosk.sync import SyncWorker  # noqa: PLC0415
+
         def camera_state() -> str:
             return self.source.state.value if self.source is not None else "unknown"
 
@@ -198,6 +225,8 @@ class KioskRuntime:
         self.sync.start()
 
     def _wait_for_meeting(self, store: LocalStore) -> Meeting | None:
+        from kiosk.app import meeting_for  # noqa: PLC0415
+
         chosen = self.options.meeting or self.preferences.meeting_id
         policy = liveness_policy(self.preferences.liveness)
         while not self._stop.is_set():

@@ -1,0 +1,298 @@
+"""Kiosk window benchmark: the real window over the real core, fed by a 30 fps video.
+
+The video is ``bench_kiosk_pipeline``'s (real photos: a member steps up, another, a
+stranger), played in real time by the video source into the real pipeline and local
+store, with the real ``MainWindow`` painting it. Printed per configuration:
+
+- painted frames per second (the preview's paints, against the video's 30 fps);
+- detections per second (the recognition thread, beside the painting);
+- stable face -> confirmation on screen: from capture of the frame where a face became
+  stable to the first paint of the message screen (median, max);
+- the UI thread's longest block: lateness of a 5 ms precise timer (max, p99, median);
+- window up: from launching ``python`` to the window's first paint, in a fresh process
+  (the engine still loading is fine), median of three launches.
+
+Configurations: the offline pack (vectron), and the same under buffalo_l's compute load
+(``bench/ballast.py`` stand-ins beside every detection and embedding). Targets on this
+2-core machine under the ballast: preview >= 25 fps, detection >= 15 Hz, stable ->
+confirmation <= 300 ms, UI never blocked > 50 ms, window up within 2 s.
+
+    xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/python bench/bench_kiosk_window.py
+    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_kiosk_window.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from bench.ballast import Ballast, with_ballast  # noqa: E402
+from bench.bench_kiosk_pipeline import make_store, make_video  # noqa: E402
+from kiosk.app import HeadlessKiosk  # noqa: E402
+from kiosk.camera import video_source  # noqa: E402
+from kiosk.events import AlreadyCheckedIn, CheckedIn, EventBus, KioskEvent, PendingReview  # noqa: E402
+from kiosk.inference.engine import FaceEngine  # noqa: E402
+from kiosk.inference.packs import resolve_pack  # noqa: E402
+from kiosk.inference.sessions import ThreadSettings  # noqa: E402
+from kiosk.status import SyncStatus  # noqa: E402
+from ui.flow import FlowTiming  # noqa: E402
+from ui.main_window import MainWindow, WindowServices  # noqa: E402
+
+TICK_MS = 5
+
+
+class Lateness(QObject):
+    """A precise timer on the UI thread; how late each tick comes is how long it was blocked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.late: list[float] = []
+        self.cpu: list[float] = []  # the UI thread's own CPU between two ticks
+        self._last = time.perf_counter()
+        self._last_cpu = time.thread_time()
+        self._timer = QTimer(self)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.timeout.connect(self._on_tick)
+
+    def start(self) -> None:
+        self._last = time.perf_counter()
+        self._last_cpu = time.thread_time()
+        self._timer.start(TICK_MS)
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    def _on_tick(self) -> None:
+        now, cpu = time.perf_counter(), time.thread_time()
+        self.late.append(max(0.0, now - self._last - TICK_MS / 1000))
+        self.cpu.append(cpu - self._last_cpu)
+        self._last, self._last_cpu = now, cpu
+
+
+class ConfirmationClock(QObject):
+    """Decision published (core thread, after the commit) -> message screen painted (UI)."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__()
+        self.published: list[float] = []  # monotonic times of confirmations published
+        self.latencies: list[float] = []
+        window.message.installEventFilter(self)
+
+    def on_event(self, event: KioskEvent) -> None:
+        if isinstance(event, CheckedIn | AlreadyCheckedIn | PendingReview):
+            self.published.append(time.monotonic())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.Paint and len(self.latencies) < len(self.published):
+            self.latencies.append(time.monotonic() - self.published[len(self.latencies)])
+        return False
+
+
+def live_run(
+    app: QApplication, engine: FaceEngine, folder: Path, video: Path, *, window_on: bool
+) -> dict[str, float]:
+    """The video through the real core, with the real window painting it or head-less."""
+    store, meeting = make_store(engine, folder, 1000)
+    events = EventBus()
+    source = video_source(video, events=events)
+    kiosk = HeadlessKiosk(engine=engine, source=source, store=store, meeting=meeting, events=events)
+    kiosk.pipeline.decider.gallery()  # decrypted once, as a running kiosk has it
+    window = MainWindow(
+        WindowServices(
+            events=events,
+            frames=lambda: source.frames,
+            status=SyncStatus(),
+            timing=FlowTiming(message=1.0, idle_after=600),
+        )
+    )
+    clock = ConfirmationClock(window)
+    events.subscribe(clock.on_event)
+    window.resize(1280, 800)
+    if window_on:
+        window.show()
+    lateness = Lateness()
+    for _ in range(20):
+        app.processEvents()
+    lateness.start()
+    started = time.perf_counter()
+    kiosk.start()
+    while source.state.value != "stopped" or time.perf_counter() - started < 1.0:
+        app.processEvents()
+        time.sleep(0.001)
+    elapsed = time.perf_counter() - started
+    lateness.stop()
+    kiosk.stop()
+    window.shutdown()
+    window.close()
+    window.deleteLater()
+    app.processEvents()
+    store.close()
+    preview = window.live.preview
+    committed = kiosk.pipeline.stats.commit_latencies or [float("nan")]
+    shown = clock.latencies or [float("nan")]
+    late = sorted(lateness.late) or [0.0]
+    return {
+        "seconds": elapsed,
+        "painted_per_s": preview.painted_frames / elapsed,
+        "paint_cpu_ms": preview.paint_cpu_s / max(1, preview.painted_frames) * 1000,
+        "detections_per_s": kiosk.pipeline.stats.detections / elapsed,
+        "committed_median_ms": statistics.median(committed) * 1000,
+        "committed_max_ms": max(committed) * 1000,
+        "shown_median_ms": statistics.median(shown) * 1000,
+        "shown_max_ms": max(shown) * 1000,
+        "confirmations": float(len(clock.latencies)),
+        "late_max_ms": late[-1] * 1000,
+        "late_p99_ms": late[int(len(late) * 0.99) - 1] * 1000,
+        "late_median_ms": statistics.median(late) * 1000,
+        "own_cpu_max_ms": max(lateness.cpu or [0.0]) * 1000,
+    }
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, {root!r})
+    from pathlib import Path
+    from PySide6.QtCore import QEvent, QObject, QTimer
+    from PySide6.QtWidgets import QApplication
+    from ui.app import KioskController
+    from ui.runtime import KioskRuntime, RuntimeOptions
+
+    class FirstPaint(QObject):
+        def eventFilter(self, watched, event):
+            if event.type() == QEvent.Type.Paint:
+                print("UP", time.time(), flush=True)
+                QTimer.singleShot(0, app.quit)
+            return False
+
+    app = QApplication(sys.argv)
+    runtime = KioskRuntime(
+        RuntimeOptions(data_dir=Path({data!r}), source={video!r}, offline=True)
+    )
+    controller = KioskController(runtime, fullscreen=False)
+    watcher = FirstPaint()
+    controller.window.installEventFilter(watcher)
+    controller.start()
+    app.exec()
+    controller.shutdown()
+    """
+)
+
+
+def window_up_seconds(folder: Path, video: Path) -> float:
+    """Launch a fresh Python that opens the kiosk window; seconds to its first paint."""
+    script = CHILD.format(root=str(ROOT), data=str(folder / "up"), video=str(video))
+    keys = folder / "keyring"
+    keys.mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "FACE_MODEL": "vectron",
+        # A keyring in the bench's folder (the tests' own backend), as in the tests.
+        "PYTHON_KEYRING_BACKEND": "tests.kiosk.keyring_backend.FolderKeyring",
+        "SONTA_TEST_KEYRING_DIR": str(keys),
+        "PYTHONPATH": str(ROOT),
+    }
+    launched = time.time()
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("UP ")]
+    if not lines:
+        raise RuntimeError(f"the window did not come up: {result.stderr[-2000:]}")
+    return float(lines[0].split()[1]) - launched
+
+
+def report(name: str, shown: dict[str, float], headless: dict[str, float]) -> None:
+    """The window run, with the same video head-less beside it."""
+    rows = [
+        (
+            "preview painted/s",
+            f"{shown['painted_per_s']:.1f} (video 30 fps, {shown['seconds']:.1f} s); "
+            f"UI CPU {shown['paint_cpu_ms']:.2f} ms per paint",
+        ),
+        (
+            "detections/s",
+            f"{shown['detections_per_s']:.1f} with the window, "
+            f"{headless['detections_per_s']:.1f} head-less",
+        ),
+        (
+            "stable -> committed",
+            f"median {shown['committed_median_ms']:.0f} ms, max {shown['committed_max_ms']:.0f}"
+            f" ms (head-less: median {headless['committed_median_ms']:.0f} ms)",
+        ),
+        (
+            "committed -> on screen",
+            f"median {shown['shown_median_ms']:.0f} ms, max {shown['shown_max_ms']:.0f} ms "
+            f"over {shown['confirmations']:.0f} confirmations",
+        ),
+        (
+            "stable -> on screen",
+            f"median {shown['committed_median_ms'] + shown['shown_median_ms']:.0f} ms",
+        ),
+        (
+            "UI thread blocked",
+            f"max {shown['late_max_ms']:.1f} ms, p99 {shown['late_p99_ms']:.1f} ms, "
+            f"median {shown['late_median_ms']:.2f} ms ({TICK_MS} ms timer lateness; "
+            f"head-less beside it: max {headless['late_max_ms']:.1f} ms, "
+            f"p99 {headless['late_p99_ms']:.1f} ms)",
+        ),
+        (
+            "UI thread's own work",
+            f"longest {shown['own_cpu_max_ms']:.1f} ms of CPU between two ticks (the rest of "
+            "a block is waiting for a CPU or the GIL)",
+        ),
+    ]
+    print(f"\n== {name}")
+    for label, value in rows:
+        print(f"  {label:24s}{value}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1, help="intra-op threads per session")
+    parser.add_argument("--rounds", type=int, default=2, help="times the video's scenes repeat")
+    args = parser.parse_args()
+    app = QApplication(sys.argv)
+    threads = ThreadSettings(intra_op_threads=args.threads)
+    engine = FaceEngine.load(resolve_pack("vectron", cache_dir=Path("/nonexistent")), threads)
+    folder = Path(tempfile.mkdtemp(prefix="bench-window-"))
+    video = make_video(engine, folder, args.rounds)
+    print(
+        f"platform {app.platformName()}; load average {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} CPUs; {args.threads} intra-op thread(s)"
+    )
+    ups = sorted(window_up_seconds(folder, video) for _ in range(3))
+    print(
+        f"\nwindow up (launch -> first paint, fresh process): median {ups[1]:.2f} s, "
+        f"runs {', '.join(f'{u:.2f}' for u in ups)} s"
+    )
+    ballast = Ballast(threads)
+    for name, used in (
+        ("offline pack (vectron)", engine),
+        ("vectron + buffalo_l ballast", with_ballast(engine, ballast)),
+    ):
+        shown = live_run(app, used, folder, video, window_on=True)
+        headless = live_run(app, used, folder, video, window_on=False)
+        report(name, shown, headless)
+
+
+if __name__ == "__main__":
+    main()
