@@ -145,6 +145,8 @@ class Meeting(Base):
     status: Mapped[str] = mapped_column(String(20), default="scheduled", index=True)
     expected_ministries: Mapped[list[str]] = mapped_column(default=list)
     expected_member_ids: Mapped[list[str]] = mapped_column(default=list)
+    # Kiosks that take this meeting's check-ins; empty: every kiosk.
+    kiosk_ids: Mapped[list[str]] = mapped_column(default=list, server_default=text("'[]'"))
     qr_policy: Mapped[str] = mapped_column(String(20), default="until_end")
     qr_max_scans: Mapped[int | None] = mapped_column(Integer, default=None)
     qr_valid_minutes: Mapped[int | None] = mapped_column(Integer, default=None)

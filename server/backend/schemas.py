@@ -222,6 +222,8 @@ class MeetingBase(BaseModel):
     radius_m: int = Field(default=100, ge=10, le=50_000)
     expected_ministries: list[Ministry] = Field(default_factory=list, max_length=200)
     expected_member_ids: list[uuid.UUID] = Field(default_factory=list, max_length=5000)
+    # The kiosks that take its check-ins (and sync its people); empty: every kiosk.
+    kiosk_ids: list[uuid.UUID] = Field(default_factory=list, max_length=200)
     qr_policy: QrPolicy = "until_end"
     qr_max_scans: int | None = Field(default=None, ge=1, le=100_000)
     qr_valid_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
@@ -245,6 +247,7 @@ class MeetingUpdate(BaseModel):
     radius_m: int | None = Field(default=None, ge=10, le=50_000)
     expected_ministries: list[Ministry] | None = Field(default=None, max_length=200)
     expected_member_ids: list[uuid.UUID] | None = Field(default=None, max_length=5000)
+    kiosk_ids: list[uuid.UUID] | None = Field(default=None, max_length=200)
     qr_policy: QrPolicy | None = None
     qr_max_scans: int | None = Field(default=None, ge=1, le=100_000)
     qr_valid_minutes: int | None = Field(default=None, ge=1, le=24 * 60)

@@ -224,3 +224,45 @@ def test_revoked_badges_are_listed_for_offline_refusal(client: TestClient) -> No
     assert answer["revoked_badge_ids"] == [first["id"]]
     client.post(f"/api/members/{ama}/badges/{second['id']}/revoke", headers=admin)
     assert set(fetch(client, kiosk)["revoked_badge_ids"]) == {first["id"], second["id"]}
+
+
+def test_a_kiosk_syncs_only_the_people_of_the_meetings_it_serves(client: TestClient) -> None:
+    admin = admin_headers(client)
+    hall, door = pair_kiosk(client, admin, "Hall"), pair_kiosk(client, admin, "Door")
+    usher = make_member(client, admin, "Yaw", ministry="Ushers")
+    media = make_member(client, admin, "Esi", ministry="Media")
+    make_member(client, admin, "Ama", ministry="Choir")
+    ushers_meeting = make_meeting(
+        client, admin, expected_ministries=["Ushers"], kiosk_ids=[hall.id]
+    )
+    # The hall's own meeting: the door kiosk serves nothing under way, so gets nobody.
+    assert template_member_ids(fetch(client, hall)) == {usher}
+    door_answer = fetch(client, door)
+    assert (door_answer["templates"], door_answer["meetings"]) == ([], [])
+    # A meeting that lists no kiosk is served by every kiosk.
+    make_meeting(client, admin, expected_ministries=["Media"])
+    assert template_member_ids(fetch(client, hall)) == {usher, media}
+    door_answer = fetch(client, door)
+    assert template_member_ids(door_answer) == {media}
+    assert ushers_meeting not in {m["meeting_id"] for m in door_answer["meetings"]}
+
+
+def test_meeting_kiosks_must_exist(client: TestClient) -> None:
+    admin = admin_headers(client)
+    unknown = str(uuid.uuid4())
+    response = client.post(
+        "/api/meetings",
+        json={
+            "title": "Heads",
+            "starts_at": "2030-01-01T10:00:00Z",
+            "ends_at": "2030-01-01T12:00:00Z",
+            "kiosk_ids": [unknown],
+        },
+        headers=admin,
+    )
+    assert response.status_code == 422
+    assert unknown in response.json()["detail"]
+
+
+def template_member_ids(answer: dict[str, Any]) -> set[str]:
+    return {t["member_id"] for t in answer["templates"]}

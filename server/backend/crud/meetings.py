@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from server.backend import lifecycle
 from server.backend.errors import BadRequestError, ConflictError, NotFoundError
-from server.backend.models import Admin, Meeting, Member, utcnow
+from server.backend.models import Admin, Kiosk, Meeting, Member, utcnow
 from server.backend.schemas import MeetingCopy, MeetingCreate, MeetingUpdate
 
 
@@ -73,9 +73,20 @@ def _expected_members(session: Session, member_ids: list[uuid.UUID]) -> list[str
     return [str(m) for m in unique]
 
 
+def _kiosks(session: Session, kiosk_ids: list[uuid.UUID]) -> list[str]:
+    """The ids as stored; refuses ids that name no kiosk (revoked ones are allowed)."""
+    unique = list(dict.fromkeys(kiosk_ids))
+    found = set(session.scalars(select(Kiosk.id).where(Kiosk.id.in_(unique)))) if unique else set()
+    missing = [str(k) for k in unique if k not in found]
+    if missing:
+        raise BadRequestError(f"kiosk_ids names unknown kiosks: {', '.join(missing[:10])}.")
+    return [str(k) for k in unique]
+
+
 def create(*, session: Session, meeting_in: MeetingCreate, by: Admin) -> Meeting:
     data = meeting_in.model_dump()
     data["expected_member_ids"] = _expected_members(session, meeting_in.expected_member_ids)
+    data["kiosk_ids"] = _kiosks(session, meeting_in.kiosk_ids)
     meeting = Meeting(**data, created_by_id=by.id)
     check_consistency(meeting)
     session.add(meeting)
@@ -93,6 +104,8 @@ def update_meeting(
     changes = {k: v for k, v in changes.items() if v is not None or k in nullable}
     if "expected_member_ids" in changes:
         changes["expected_member_ids"] = _expected_members(session, changes["expected_member_ids"])
+    if "kiosk_ids" in changes:
+        changes["kiosk_ids"] = _kiosks(session, changes["kiosk_ids"])
     for name, value in changes.items():
         setattr(meeting, name, value)
     check_consistency(meeting)

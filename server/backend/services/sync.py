@@ -1,8 +1,10 @@
 """Gallery sync for kiosks: the templates of the people a kiosk needs, as versioned deltas.
 
-Who a kiosk needs: the expected people of every active meeting and of every scheduled
-one starting within `UPCOMING`; with no such meeting (or none that narrows it down),
-every active member. Only members with biometric consent have templates at all.
+Who a kiosk needs: the expected people of every active meeting it serves and of every
+scheduled one it serves starting within `UPCOMING` (a meeting serves every kiosk unless
+it lists some in `kiosk_ids`); a kiosk that serves none of the meetings under way gets
+nobody. With no meeting under way at all, every active member (a kiosk prepares for
+meetings not yet scheduled). Only members with biometric consent have templates at all.
 
 A delta lists the templates added and deleted since the kiosk's version, from the
 gallery event log. A delta cannot bring back templates added before `since` for
@@ -65,7 +67,7 @@ class Scope:
         return {m.id for m in self.members}
 
 
-def _kiosk_meetings(session: Session) -> list[Meeting]:
+def _current_meetings(session: Session) -> list[Meeting]:
     now = utcnow()
     upcoming = (
         (Meeting.status == "scheduled")
@@ -83,9 +85,15 @@ def _candidates(session: Session, meetings: list[Meeting]) -> list[Member]:
     return list(session.scalars(query.order_by(Member.full_name, Member.id)))
 
 
-def scope(session: Session, *, model_id: str) -> Scope:
-    """Who the kiosks need now, with each meeting's expected people resolved."""
-    meetings = _kiosk_meetings(session)
+def serves(meeting: Meeting, kiosk_id: uuid.UUID | None) -> bool:
+    """Whether the kiosk takes this meeting's check-ins (an empty list means every kiosk)."""
+    return not meeting.kiosk_ids or (kiosk_id is not None and str(kiosk_id) in meeting.kiosk_ids)
+
+
+def scope(session: Session, *, model_id: str, kiosk_id: uuid.UUID | None = None) -> Scope:
+    """Who `kiosk_id` needs now, with each meeting's expected people resolved."""
+    current = _current_meetings(session)
+    meetings = [m for m in current if serves(m, kiosk_id)]
     candidates = _candidates(session, meetings)
     views, needed = [], set()
     for meeting in meetings:
@@ -102,7 +110,7 @@ def scope(session: Session, *, model_id: str) -> Scope:
                 expected_member_ids=expected,
             )
         )
-    if not needed:
+    if not current:
         needed = {m.id for m in candidates if m.status == "active"}
     members = [m for m in candidates if m.id in needed and m.consent_given]
     digest = hashlib.sha256(model_id.encode())
@@ -196,6 +204,7 @@ def gallery_for_kiosk(
     model_id: str,
     since: int,
     kiosk_scope: str | None,
+    kiosk_id: uuid.UUID | None = None,
     members_digest: str | None = None,
     meetings_digest: str | None = None,
 ) -> GalleryAnswer:
@@ -205,7 +214,7 @@ def gallery_for_kiosk(
     answer: a list whose digest is unchanged is sent as null (keep yours).
     """
     current = gallery.current_version(session=session)
-    needed = scope(session, model_id=model_id)
+    needed = scope(session, model_id=model_id, kiosk_id=kiosk_id)
     full = _needs_snapshot(
         session, since=since, current=current, same_scope=kiosk_scope == needed.fingerprint
     )

@@ -106,13 +106,14 @@ def gallery_sync(
     *,
     backend: BackendDep,
     session: SessionDep,
-    _kiosk: CurrentKiosk,
+    kiosk: CurrentKiosk,
     since: Annotated[int, Query(ge=0, le=2**62)] = 0,
     scope: Digest = None,
     members: Digest = None,
     meetings: Digest = None,
 ) -> StreamingResponse:
-    """Templates this kiosk needs since its gallery version (or a full snapshot).
+    """Templates this kiosk needs since its gallery version (or a full snapshot): the
+    people of the meetings it serves.
 
     Send back the `version`, `scope`, `members_digest` and `meetings_digest` of the
     previous answer; `full: true` means replace the whole local gallery with this
@@ -123,6 +124,7 @@ def gallery_sync(
         model_id=backend.face_model.model_id,
         since=since,
         kiosk_scope=scope,
+        kiosk_id=kiosk.id,
         members_digest=members,
         meetings_digest=meetings,
     )
