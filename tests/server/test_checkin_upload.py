@@ -328,3 +328,15 @@ def test_a_probe_embedding_travels_with_the_item_and_is_checked(client: TestClie
     assert "base64" in bad[0]["reason"]
     assert "float32" in bad[1]["reason"]
     assert count(client, AttendanceRecord) == 1
+
+
+def test_a_kiosk_cannot_record_for_a_meeting_it_does_not_serve(client: TestClient) -> None:
+    admin = admin_headers(client)
+    hall, door = pair_kiosk(client, admin, "Hall"), pair_kiosk(client, admin, "Door")
+    meeting = make_meeting(client, admin, kiosk_ids=[hall.id])
+    ama = make_member(client, admin, "Ama", enrol=False)
+    refused = upload(client, door, [item(client, meeting, ama)])[0]
+    assert refused["result"] == "refused"
+    assert refused["reason"].startswith("this kiosk does not serve this meeting")
+    assert upload(client, hall, [item(client, meeting, ama)])[0]["result"] == "recorded"
+    assert count(client, AttendanceRecord) == 1

@@ -241,6 +241,10 @@ def _record(upload: Upload, item: KioskCheckinItem) -> attendance.CheckinOutcome
     meeting = upload.session.get(Meeting, item.meeting_id)
     if meeting is None:
         raise ItemRefusedError("no such meeting")
+    if meeting.kiosk_ids and str(upload.kiosk.id) not in meeting.kiosk_ids:
+        raise ItemRefusedError(
+            "this kiosk does not serve this meeting (an admin lists the kiosks that do)"
+        )
     if item.method == "badge_face":
         _check_badge(upload, item)
     status = _status(upload.thresholds, item)
