@@ -9,6 +9,7 @@ go to Python logging.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import time
@@ -27,6 +28,8 @@ from PySide6.QtWidgets import QApplication
 from kiosk.board import MeetingBoard
 from kiosk.errors import KioskError
 from kiosk.preferences import Preferences
+from kiosk.status import SyncSnapshot
+from ui.download_dialog import DownloadDialog
 from ui.flow import FlowTiming
 from ui.jobs import Job
 from ui.main_window import MainWindow, WindowServices
@@ -94,6 +97,9 @@ class KioskController(QObject):
                 timing=timing or FlowTiming(),
             )
         )
+        self.download: DownloadDialog | None = None
+        self.downloads_shown = 0
+        self.window.bridge.status_changed.connect(self._on_status)
         self.board_ready.connect(self._on_board)
         self.engine_ready.connect(self.window.set_model)
         self.window.settings_requested.connect(self.open_settings)
@@ -156,6 +162,23 @@ class KioskController(QObject):
         if self._fullscreen:
             self.window.enter_lockdown()
         self.loaded.emit(pack)
+
+    def _on_status(self, snapshot: SyncSnapshot) -> None:
+        """A model pack download shows a progress dialog until it ends."""
+        if snapshot.pack_progress is not None and self.download is None:
+            pack = self.runtime.options.pack or os.environ.get("FACE_MODEL") or "buffalo_l"
+            name = pack if isinstance(pack, str) else pack.name
+            self.download = DownloadDialog(name, self.window)
+            self.download.finished.connect(self._on_download_closed)
+            self.download.open()
+            self.downloads_shown += 1
+        if self.download is not None:
+            self.download.follow(snapshot)
+
+    def _on_download_closed(self) -> None:
+        if self.download is not None:
+            self.download.deleteLater()
+            self.download = None
 
     def _on_board(self, board: MeetingBoard | None) -> None:
         self.window.set_board(board)

@@ -33,9 +33,6 @@ class DownloadDialog(QDialog):
     def follow(self, snapshot: SyncSnapshot) -> None:
         """Update from a status snapshot (connected to the bridge's ``status_changed``)."""
         if snapshot.pack_progress is None:
-            if snapshot.last_error and self.bar.value() < self.bar.maximum():
-                self.error.setText(snapshot.last_error)  # failed: leave it up to be read
-                return
-            self.accept()
+            self.accept()  # done, or failed: the window then says why
             return
         self.bar.setValue(round(snapshot.pack_progress * 1000))

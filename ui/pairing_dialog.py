@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.errors import KioskError
+from kiosk.inference.errors import FaceEngineError
 from kiosk.lock import PinError, PinLock, check_new_pin
 from kiosk.preferences import Preferences
 from ui import theme
@@ -51,7 +52,7 @@ class SetupActions(Protocol):
 
 def sentence(exc: BaseException) -> str:
     """A failure as something to read: the core's own message, or a plain fallback."""
-    if isinstance(exc, KioskError | PinError):
+    if isinstance(exc, KioskError | PinError | FaceEngineError):
         return str(exc)
     log.error("setup step failed", exc_info=exc)
     return f"Something unexpected went wrong ({type(exc).__name__}: {exc}). Please try again."

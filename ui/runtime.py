@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from kiosk.decisions import Meeting
     from kiosk.frames import LatestFrame
     from kiosk.inference.engine import FaceEngine
+    from kiosk.inference.packs import PackSpec
     from kiosk.liveness import LivenessPolicy
     from kiosk.pipeline import PipelineConfig
     from kiosk.store import LocalStore
@@ -53,7 +54,9 @@ class RuntimeOptions:
     repeat: int = 1
     meeting: str | None = None  # overrides the preferences' meeting
     offline: bool = False  # no sync (demos, tests of the window alone)
-    engine: Callable[[], FaceEngine] | None = None  # None: FACE_MODEL's pack
+    engine: Callable[[], FaceEngine] | None = None  # None: load FACE_MODEL's pack
+    pack: PackSpec | str | None = None  # instead of FACE_MODEL (tests: a local release URL)
+    pack_cache: Path | None = None
     # Builds the frame source instead of the camera (tests: a scripted source).
     make_source: Callable[[EventBus], CaptureSource] | None = None
     pipeline: PipelineConfig | None = None
@@ -66,10 +69,26 @@ def is_camera(spec: str) -> bool:
     return spec.isdigit() or spec.startswith("/dev/")
 
 
-def load_engine() -> FaceEngine:
+def load_engine(
+    status: SyncStatus, pack: PackSpec | str | None = None, cache_dir: Path | None = None
+) -> FaceEngine:
+    """FACE_MODEL's pack (or ``pack``), downloaded on first run with its progress shown
+    through ``status.pack_progress`` (the window's download dialog follows it)."""
     from kiosk.inference.engine import EngineConfig, FaceEngine  # noqa: PLC0415
+    from kiosk.model_pack import clear_progress, ensure_pack, status_progress  # noqa: PLC0415
 
-    return FaceEngine.from_config(EngineConfig.from_env())
+    config = EngineConfig.from_env()
+    try:
+        resolved = ensure_pack(
+            pack or config.pack,
+            model_dir=config.model_dir,
+            cache_dir=cache_dir or config.cache_dir,
+            on_progress=status_progress(status),
+            allow_download=config.allow_download,
+        )
+    finally:
+        clear_progress(status)
+    return FaceEngine.load(resolved, config.threads)
 
 
 def liveness_policy(preference: str) -> LivenessPolicy:
@@ -176,7 +195,10 @@ class KioskRuntime:
         """
         from kiosk.app import HeadlessKiosk  # noqa: PLC0415
 
-        engine = (self.options.engine or load_engine)()
+        if self.options.engine is not None:
+            engine = self.options.engine()
+        else:
+            engine = load_engine(self.status, self.options.pack, self.options.pack_cache)
         self.engine = engine
         engine_loaded(engine.spec.name)
         store = self.open_store()

@@ -19,6 +19,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QThread, QTimer
 from PySide6.QtWidgets import QApplication
 
+# Daemon threads libraries keep for the whole process (tqdm's progress-bar monitor).
+LIBRARY_THREADS = frozenset({"tqdm_monitor"})
+
 
 def _live_qobjects(kind: type) -> list[object]:
     found = []
@@ -69,7 +72,11 @@ def no_qt_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
     assert not widgets, f"widgets left open: {widgets}"
     assert not _running_timers(), f"timers left running: {_running_timers()}"
     assert not _running_qthreads(), f"QThreads left running: {_running_qthreads()}"
-    new = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
+    new = [
+        t
+        for t in threading.enumerate()
+        if t not in threads_before and t.is_alive() and t.name not in LIBRARY_THREADS
+    ]
     assert not new, f"threads left running: {[t.name for t in new]}"
 
 

@@ -4,6 +4,7 @@ sync, a real backend on PostgreSQL + Redis over loopback, and real Qt widgets of
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,11 +18,13 @@ from kiosk.credentials import CredentialStore
 from kiosk.events import EventBus
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.images import BGRImage
+from kiosk.inference.packs import get_pack_spec
 from kiosk.pipeline import PipelineConfig
 from kiosk.sync import SyncSettings
 from tests.kiosk.backend import LiveBackend
 from tests.kiosk.media import write_folder
 from tests.kiosk.pipeline_utils import lined_up
+from tests.utils.pack_server import PackServer, pack_zip
 from ui.app import KioskController
 from ui.flow import FlowTiming, Message
 from ui.runtime import KioskRuntime, RuntimeOptions
@@ -89,10 +92,12 @@ def start_kiosk(
         runtime = KioskRuntime(
             RuntimeOptions(
                 data_dir=tmp_path / "kiosk",
-                engine=lambda: engine,
-                pipeline=FAST_PIPELINE,
-                sync=FAST_SYNC,
-                **options,  # type: ignore[arg-type]
+                **{
+                    "engine": lambda: engine,
+                    "pipeline": FAST_PIPELINE,
+                    "sync": FAST_SYNC,
+                    **options,
+                },  # type: ignore[arg-type]
             ),
             credentials,
         )
@@ -195,3 +200,33 @@ def test_server_down_shows_offline_and_the_queue_grows_then_drains(
     qtbot.waitUntil(lambda: bar.queue.text() == "All sent", timeout=30_000)
     qtbot.waitUntil(lambda: bar.connection.text().endswith("Online"), timeout=10_000)
     assert backend.count(RECORDS) == 2
+
+
+def test_first_run_model_download_shows_progress_then_the_pack(
+    qtbot: QtBot, tmp_path: Path, start_kiosk: Callable[..., KioskController]
+) -> None:
+    server = PackServer()
+    try:
+        spec = dataclasses.replace(
+            get_pack_spec("vectron"), url=server.serve("/vectron.zip", pack_zip()), package=None
+        )
+        opened: list[int] = []
+        reader = ScriptedReader()
+        controller = start_kiosk(
+            offline=True,
+            make_source=scripted_source(reader),
+            engine=None,
+            pack=spec,
+            pack_cache=tmp_path / "models",
+        )
+        controller.runtime.status.subscribe(
+            lambda s: opened.append(1) if s.pack_progress is not None else None
+        )
+        bar = controller.window.status_bar
+        qtbot.waitUntil(lambda: bar.model.text() == "Model vectron", timeout=60_000)
+        qtbot.waitUntil(lambda: controller.download is None)
+        assert opened, "the download reported no progress"
+        assert controller.downloads_shown == 1
+        assert (tmp_path / "models" / "vectron").is_dir()
+    finally:
+        server.close()
