@@ -15,7 +15,7 @@ from kiosk.inference.engine import AnalyzedFace, FaceEngine
 from kiosk.inference.errors import ImageError, QualityError
 from kiosk.inference.faces import Embedding, require_same_model
 from kiosk.inference.images import CHECKIN_MIN_SIDE, DecodedImage, decode_image
-from kiosk.inference.matching import band_for
+from kiosk.inference.matching import Thresholds, band_for
 from kiosk.inference.quality import Purpose, image_issues
 from server.face_service.errors import BadEmbeddingsError, ImageTooLargeError
 from server.face_service.schemas import (
@@ -145,7 +145,8 @@ def compare(
     if probe.embedding is None:  # embed_single always embeds; keeps the types honest
         raise QualityError("The face could not be embedded.", probe.quality)
     matches = [
-        _match(ref_id, probe.embedding.similarity(embedding)) for ref_id, embedding in stored
+        _match(ref_id, probe.embedding.similarity(embedding), engine.thresholds)
+        for ref_id, embedding in stored
     ]
     return CompareResponse(
         model=ModelInfo.of(engine),
@@ -187,5 +188,7 @@ def _second_face(engine: FaceEngine, data: bytes, max_bytes: int) -> Embedding:
     return analyzed.embedding
 
 
-def _match(ref_id: str | None, similarity: float) -> Match:
-    return Match(id=ref_id, similarity=round(similarity, 4), band=band_for(similarity).value)
+def _match(ref_id: str | None, similarity: float, thresholds: Thresholds) -> Match:
+    """A 1:1 comparison's band, by the pack's own thresholds."""
+    band = band_for(similarity, thresholds).value
+    return Match(id=ref_id, similarity=round(similarity, 4), band=band)
