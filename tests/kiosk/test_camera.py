@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from kiosk.app import open_source
 from kiosk.camera import Backoff, Capture, camera_source, folder_source, video_source
 from kiosk.errors import SourceError
 from kiosk.events import EventBus, KioskEvent, SourceState, SourceStateChanged
@@ -187,3 +188,14 @@ def test_a_camera_that_never_opens_keeps_retrying_without_blocking_the_caller() 
     source.stop()
     assert all(camera.released for camera in made)
     assert source.frames.latest() is None
+
+
+def test_a_source_is_chosen_from_the_command_line_text(video: Path, tmp_path: Path) -> None:
+    bus = EventBus()
+    folder = write_folder(tmp_path / "faces", [photo("biden")])
+    described = [
+        open_source(spec, bus).description for spec in ("0", "/dev/video2", str(folder), str(video))
+    ]
+    assert described == ["camera 0", "camera /dev/video2", "folder faces", "video two.avi"]
+    with pytest.raises(SourceError, match="neither a camera"):
+        open_source(str(tmp_path / "nothing-here"), bus)
