@@ -96,17 +96,15 @@ def _settings() -> Settings | None:
 
 
 def run_server(args: argparse.Namespace) -> int:
-    import uvicorn  # noqa: PLC0415
-
     from server.backend.main import create_app  # noqa: PLC0415
+    from server.backend.runner import serve  # noqa: PLC0415
 
     settings = _settings()
     if settings is None:
         return 2
     port = args.port or settings.port
     print(f"Backend starting on port {port}", file=sys.stderr)
-    # Proxy headers are the app's business (TRUSTED_PROXIES), not uvicorn's loopback default.
-    uvicorn.run(create_app(settings), host=args.host, port=port, proxy_headers=False)
+    serve(create_app(settings), host=args.host, port=port)
     return 0
 
 

@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.backend.config import Settings
 from server.backend.crud.refresh_families import RefreshFamilies
 from server.backend.crud.single_use import SingleUseTokens
-from server.backend.db import make_engine, make_session_factory
+from server.backend.db import make_engine, make_probe_engine, make_session_factory
 from server.backend.errors import ConfigError
 from server.backend.face_model import ServerFaceModel
 from server.backend.failsafe_store import FailSafeStore
+from server.backend.lanes import Lanes
 from server.backend.migrate import head_revision
 from server.backend.security.passwords import Argon2Params, PasswordHasher
 from server.backend.security.qr import QrSigner
@@ -37,6 +38,8 @@ class Backend:
 
     settings: Settings
     engine: Engine
+    # Outside the request pool, for health probes.
+    probe_engine: Engine
     sessions: sessionmaker[Session]
     store: KeyValueStore
     # Single-use tokens, durable in the database (they must survive the cache).
@@ -55,6 +58,7 @@ class Backend:
     galleries: Galleries
     # The newest migration; /health compares the database against it.
     schema_head: str | None
+    lanes: Lanes = field(default_factory=Lanes)
     # Bounds the image decodes this process runs at once (uploads are untrusted).
     decodes: DecodeSlots = field(default_factory=DecodeSlots)
 
@@ -62,7 +66,9 @@ class Backend:
         self.events.close()
         self.face_service.close()
         self.store.close()
+        self.lanes.close()
         self.engine.dispose()
+        self.probe_engine.dispose()
 
 
 def make_store(settings: Settings) -> KeyValueStore:
@@ -107,6 +113,7 @@ def build_backend(
     return Backend(
         settings=settings,
         engine=engine,
+        probe_engine=make_probe_engine(settings),
         sessions=sessions,
         store=store,
         once=SingleUseTokens(sessions),

@@ -6,8 +6,15 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool, QueuePool
 
 from server.backend.config import Settings
+
+# Request pool: connections kept open, and extra ones opened under load.
+POOL_SIZE = 10
+POOL_OVERFLOW = 10
+# Seconds a request waits for a connection before it is answered 503 "busy".
+POOL_TIMEOUT = 2
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -16,18 +23,45 @@ def make_engine(settings: Settings) -> Engine:
     if settings.embedded_database:
         settings.sonta_data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 15}, pool_pre_ping=True
+            url,
+            connect_args={"check_same_thread": False, "timeout": 15},
+            pool_pre_ping=True,
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(
         url,
-        pool_size=10,
-        max_overflow=10,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
         pool_pre_ping=True,
-        pool_timeout=5,
+        pool_timeout=POOL_TIMEOUT,
         connect_args={"connect_timeout": 3},
     )
+
+
+def make_probe_engine(settings: Settings) -> Engine:
+    """An engine without a pool, for health probes: a busy request pool is not a dead database."""
+    if settings.embedded_database:
+        engine = create_engine(
+            settings.database_url(),
+            connect_args={"check_same_thread": False, "timeout": 2},
+            poolclass=NullPool,
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(
+        settings.database_url(), poolclass=NullPool, connect_args={"connect_timeout": 3}
+    )
+
+
+def pool_usage(engine: Engine) -> dict[str, int]:
+    """Connections of the request pool in use, and how many it may open."""
+    pool = engine.pool
+    if isinstance(pool, QueuePool):
+        return {"in_use": pool.checkedout(), "limit": pool.size() + POOL_OVERFLOW}
+    return {"in_use": 0, "limit": 0}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -88,36 +88,52 @@ def throwaway_redis(workdir: Path) -> Iterator[ThrowawayRedis]:
         server.kill()
 
 
-@contextmanager
-def frozen_http_server() -> Iterator[str]:
-    """A loopback port that accepts connections and never answers; yields its URL.
+class FrozenServer:
+    """A loopback port that accepts connections and never answers (a frozen service)."""
 
-    Leaving the block closes every connection, which ends whatever was waiting on it.
-    """
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(512)
-    held: list[socket.socket] = []
-    stop = threading.Event()
+    def __init__(self) -> None:
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(512)
+        self._listener.settimeout(0.1)
+        self._held: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._released = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
 
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
+    def _accept(self) -> None:
+        while not self._stop.is_set():
             try:
-                connection, _ = listener.accept()
+                connection, _ = self._listener.accept()
             except TimeoutError:
                 continue
             except OSError:
                 return
-            held.append(connection)
+            if self._released.is_set():
+                connection.close()
+            else:
+                self._held.append(connection)
 
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join(timeout=5)
+    def release(self) -> None:
+        """Close every connection, held or new: whatever waits on the service fails now."""
+        self._released.set()
+        held, self._held = self._held, []
         for connection in held:
             connection.close()
-        listener.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.release()
+        self._listener.close()
+
+
+@contextmanager
+def frozen_http_server() -> Iterator[FrozenServer]:
+    server = FrozenServer()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -14,6 +14,7 @@ from psycopg.errors import UndefinedColumn, UndefinedTable
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from server.backend import lanes
 from server.backend.errors import AuthError, SontaServerError, TooManyRequestsError
 
 logger = logging.getLogger(__name__)
@@ -58,10 +59,13 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _sonta_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SontaServerError)
     headers: dict[str, str] = {}
-    if isinstance(exc, TooManyRequestsError):
+    if isinstance(exc, TooManyRequestsError | lanes.BusyError):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, AuthError):
         headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, lanes.BusyError):
+        logger.warning("%s %s: %s", request.method, request.url.path, exc.message)
+        return _json(exc.status_code, exc.message, headers)
     if exc.status_code >= 500:
         logger.error("%s %s: %s", request.method, request.url.path, exc.message)
         if not is_signed_in_admin(request):
@@ -79,6 +83,12 @@ async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
     logger.info("integrity conflict: %s", exc)
     return _json(409, "The change conflicts with existing records.")
+
+
+async def _pool_busy(request: Request, exc: Exception) -> JSONResponse:
+    # Every connection is in use: the database is fine, this replica is at capacity.
+    logger.warning("%s %s: database pool busy: %s", request.method, request.url.path, exc)
+    return _json(503, lanes.BUSY_GENERIC, {"Retry-After": str(lanes.BUSY_RETRY_AFTER)})
 
 
 async def _database_down(request: Request, exc: Exception) -> JSONResponse:
@@ -101,5 +111,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(OperationalError, _database_down)
-    app.add_exception_handler(PoolTimeoutError, _database_down)
+    app.add_exception_handler(PoolTimeoutError, _pool_busy)
     app.add_exception_handler(ProgrammingError, _programming_error)

@@ -196,6 +196,9 @@ def check_in(backend: Backend, session: Session, attempt: PhoneAttempt) -> Phone
     member = _claimed_member(session, attempt)
     tries_left = phone_guard.reserve(backend, attempt.ticket, attempt.client_ip)
     attendance.check_open(meeting, utcnow(), accept_ended=False)
+    # Hand the connection back while the face-service works: a slow face-service must
+    # never hold the database pool (nothing is written before this point).
+    session.commit()
     embedded = backend.face_service.embed(attempt.selfie, purpose="checkin")
     if embedded.model_id != backend.face_model.model_id:
         raise ConflictError("The face-service runs another recogniser than the server expects.")

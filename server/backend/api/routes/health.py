@@ -1,14 +1,18 @@
-"""`GET /health`: database, cache and face-service state.
+"""`GET /health` (readiness, each dependency for what it is) and `GET /health/live`.
 
 Top-level status: "healthy" when every part works; "degraded" when the database does
-but the cache or the face-service does not (most routes still work, and load balancers
-keep the replica); "unhealthy" with 503 when the database cannot be reached or its
-schema is behind the code (the backend would fail every request; `sonta migrate` fixes
-it).
+but the cache or the face-service does not, or the request pool is saturated (most
+routes still work, and load balancers keep the replica); "unhealthy" with 503 when the
+database cannot be reached or its schema is behind the code (`sonta migrate` fixes it).
+
+Both are `async`: liveness touches nothing, and readiness runs its probes at once on a
+lane of their own, the database probe on a connection outside the request pool, so
+neither waits behind busy workers, and a full pool reads as "busy", not "down".
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,29 +20,37 @@ from fastapi.responses import JSONResponse
 
 from server.backend.api.deps import BackendDep
 from server.backend.api.errors import is_signed_in_admin
+from server.backend.db import pool_usage
 from server.backend.migrate import schema_state
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", summary="Service health")
-def health(backend: BackendDep, request: Request) -> JSONResponse:
+@router.get("/health", summary="Readiness: each dependency's state")
+async def health(backend: BackendDep, request: Request) -> JSONResponse:
     """The state of each part; why a part is unhealthy only for a signed-in admin."""
-    database = schema_state(backend.engine, backend.schema_head)
-    database_ok = database == "ok"
-    cache_ok = backend.store.ping()
-    face_service = backend.face_service.health()
+    probes = backend.lanes.probes
+    database, cache_ok, face_service = await asyncio.gather(
+        probes.run(schema_state, backend.probe_engine, backend.schema_head),
+        probes.run(backend.store.ping),
+        probes.run(backend.face_service.health),
+    )
     if not is_signed_in_admin(request):
         face_service.pop("detail", None)
+    usage = pool_usage(backend.engine)
+    busy = bool(usage["limit"]) and usage["in_use"] >= usage["limit"]
+    pool: dict[str, Any] = {**usage, "state": "busy" if busy else "ok"}
+    database_ok = database == "ok"
     if not database_ok:
         status = "unhealthy"
-    elif cache_ok and face_service["status"] == "healthy":
+    elif cache_ok and face_service["status"] == "healthy" and pool["state"] == "ok":
         status = "healthy"
     else:
         status = "degraded"
     body: dict[str, Any] = {
         "status": status,
         "database": database,
+        "database_pool": pool,
         "cache": {"state": "ok" if cache_ok else "unavailable", "kind": _store_kind(backend)},
         "face_service": face_service,
         "model": backend.settings.face_model,
@@ -47,8 +59,8 @@ def health(backend: BackendDep, request: Request) -> JSONResponse:
 
 
 @router.get("/health/live", summary="Liveness: the process answers")
-def live() -> dict[str, str]:
-    """No dependencies touched: for liveness probes that must not fail with the database."""
+async def live() -> dict[str, str]:
+    """No dependencies and no worker thread: answers whatever the workers are doing."""
     return {"status": "alive"}
 
 

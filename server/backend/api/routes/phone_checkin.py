@@ -80,7 +80,7 @@ def _answer(result: PhoneResult) -> PhoneCheckinResult:
 
 
 @router.post("/phone", responses=ANSWERS)
-def phone_check_in(
+async def phone_check_in(
     *,
     backend: BackendDep,
     session: SessionDep,
@@ -99,10 +99,15 @@ def phone_check_in(
     longitude: Annotated[float | None, Form(ge=-180, le=180)] = None,
     accuracy_m: Annotated[float | None, Form(ge=0, le=100_000)] = None,
 ) -> PhoneCheckinResult:
-    """Check in with a selfie; 201 when a check-in was stored, 200 otherwise."""
+    """Check in with a selfie; 201 when a check-in was stored, 200 otherwise.
+
+    The attempt runs on the face lane (`lanes`): however long the face-service takes,
+    it holds none of the threads other routes need, and a full lane answers 503 with
+    Retry-After at once.
+    """
     attempt = PhoneAttempt(
         ticket=ticket,
-        selfie=selfie.file.read(phone_checkin.SELFIE_MAX_BYTES + 1),
+        selfie=await selfie.read(phone_checkin.SELFIE_MAX_BYTES + 1),
         member_id=member_id,
         email=email,
         member_code=member_code,
@@ -110,7 +115,7 @@ def phone_check_in(
         client_ip=client_ip,
         turn=_frames(turn or []),
     )
-    result = phone_checkin.check_in(backend, session, attempt)
+    result = await backend.lanes.faces.run(phone_checkin.check_in, backend, session, attempt)
     if result.outcome is not None and result.outcome.result == "recorded":
         response.status_code = status.HTTP_201_CREATED
     return _answer(result)

@@ -1,0 +1,81 @@
+"""How `sonta server` runs uvicorn: connection limits that keep a replica answering.
+
+Measured failure: 1,100 idle sockets under a 1,024 file limit made `/health` fail for
+30 s with nothing logged. uvicorn closes an idle keep-alive connection after
+`timeout_keep_alive`, but a connection that never sends a request stays open as long
+as its client likes, each holding a file descriptor. So here:
+
+- the soft open-file limit is raised to the hard one at start-up (and logged);
+- a connection that sends nothing is closed after `KEEP_ALIVE` seconds, like an idle
+  keep-alive one;
+- `limit_concurrency` stays below the file limit, so beyond it uvicorn answers 503
+  instead of failing to accept connections at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import resource
+
+import uvicorn
+from fastapi import FastAPI
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+logger = logging.getLogger(__name__)
+
+# Seconds an idle connection (new or between requests) is kept open.
+KEEP_ALIVE = 5
+# File descriptors left for the database pool, Redis, logs and the face-service client.
+RESERVED_FILES = 64
+BACKLOG = 2048
+
+
+class IdleClosingProtocol(HttpToolsProtocol):
+    """uvicorn's protocol, with the keep-alive timer started when a connection opens."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        # Cancelled by uvicorn itself as soon as the first request's bytes arrive.
+        self.timeout_keep_alive_task = self.loop.call_later(
+            self.timeout_keep_alive, self.timeout_keep_alive_handler
+        )
+
+
+def raise_file_limit() -> int:
+    """Raise the soft open-file limit to the hard one; the limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            logger.warning("Could not raise the open-file limit above %d", soft)
+    if soft < 1024:
+        logger.warning(
+            "Open-file limit is %d: this replica can hold only ~%d connections at once; "
+            "raise it (ulimit -n, or the container's nofile limit)",
+            soft,
+            soft - RESERVED_FILES,
+        )
+    return int(soft)
+
+
+def config(app: FastAPI, *, host: str, port: int) -> uvicorn.Config:
+    files = raise_file_limit()
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        # Proxy headers are the app's business (TRUSTED_PROXIES), not uvicorn's loopback default.
+        proxy_headers=False,
+        http=IdleClosingProtocol,
+        timeout_keep_alive=KEEP_ALIVE,
+        limit_concurrency=max(32, files - RESERVED_FILES),
+        backlog=BACKLOG,
+    )
+
+
+def serve(app: FastAPI, *, host: str, port: int) -> None:
+    uvicorn.Server(config(app, host=host, port=port)).run()

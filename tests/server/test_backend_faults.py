@@ -1,0 +1,171 @@
+"""The backend under a frozen face-service, a saturated pool and idle-socket floods
+(issue 15, defects 2 and 6), with real backend processes on loopback.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from server.backend.config import load_settings
+from server.backend.crud.single_use import SingleUseTokens
+from server.backend.db import make_engine, make_session_factory
+from server.backend.services.meeting_qr import TICKET_TTL, ticket_key
+from tests.server.conftest import CONFIG_ENV
+from tests.server.faults import frozen_http_server
+from tests.server.live import backend_process, free_port
+from tests.server.test_refresh_races import _admin_in_database, _sign_in
+from tests.server.utils import admin_headers, backend_of, bearer
+
+pytestmark = [pytest.mark.network]
+PHONES = 45
+
+
+def _selfie() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 320), (180, 140, 120)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def _meeting(api: httpx.Client, headers: dict[str, str]) -> str:
+    start = time.time() - 300
+    body = {
+        "title": "Frozen face-service",
+        "starts_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)),
+        "ends_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + 7200)),
+    }
+    meeting = api.post("/api/meetings", json=body, headers=headers)
+    assert meeting.status_code == 201, meeting.text
+    meeting_id = str(meeting.json()["id"])
+    assert api.post(f"/api/meetings/{meeting_id}/start", headers=headers).is_success
+    return meeting_id
+
+
+def _tickets(env: dict[str, str], meeting_id: str, count: int) -> list[str]:
+    """Scanned-QR tickets, written the way a scan stores them (no scan throttle to meet)."""
+    engine = make_engine(load_settings(env))
+    tickets = [secrets.token_urlsafe(24) for _ in range(count)]
+    try:
+        once = SingleUseTokens(make_session_factory(engine))
+        for ticket in tickets:
+            once.set(ticket_key(ticket), meeting_id, ttl=TICKET_TTL)
+    finally:
+        engine.dispose()
+    return tickets
+
+
+def test_a_frozen_face_service_starves_no_other_route(
+    server_env: dict[str, str], migrated: None, tmp_path: Path
+) -> None:
+    selfie = _selfie()
+    with frozen_http_server() as face:
+        env = {**server_env, "FACE_SERVICE_URL": face.url, "HOME": str(tmp_path)}
+        env["TRUSTED_PROXIES"] = "127.0.0.1"  # each phone comes from its own address
+        email = _admin_in_database(env)
+        with (
+            backend_process(env, tmp_path / "backend.log", ready="/health/live") as url,
+            httpx.Client(base_url=url, timeout=60) as api,
+            ThreadPoolExecutor(max_workers=PHONES) as phones,
+        ):
+            headers = bearer(_sign_in(api, email)["access_token"])
+            tickets = _tickets(env, _meeting(api, headers), PHONES)
+            for n in range(PHONES):
+                member = {
+                    "full_name": f"Phone {n}",
+                    "ministry": "Choir",
+                    "email": f"phone{n}@sontachurch.org",
+                }
+                assert api.post("/api/members", json=member, headers=headers).status_code == 201
+
+            def phone(n: int) -> httpx.Response:
+                return api.post(
+                    "/api/checkin/phone",
+                    data={"ticket": tickets[n], "email": f"phone{n}@sontachurch.org"},
+                    files={"selfie": ("selfie.jpg", selfie, "image/jpeg")},
+                    headers={"X-Forwarded-For": f"10.1.{n // 200}.{n % 200 + 1}"},
+                )
+
+            waiting = [phones.submit(phone, n) for n in range(PHONES)]
+            time.sleep(2.0)  # every phone is now waiting on the face-service, or refused
+            with httpx.Client(base_url=url, timeout=5) as probe:
+                assert probe.get("/health/live").status_code == 200
+                assert probe.get("/api/auth/me", headers=headers).status_code == 200
+                ready = probe.get("/health")
+                assert ready.status_code == 200, ready.text
+                assert ready.json()["database"] == "ok"
+                assert ready.json()["face_service"]["status"] == "unavailable"
+            refused = [f.result() for f in waiting if f.done()]
+            face.release()  # the calls still waiting on the face-service fail now
+            answers = [f.result() for f in waiting]
+    assert len(refused) == PHONES - 40  # beyond the face lane and its queue: at once
+    for answer in answers:
+        assert answer.status_code == 503, answer.text
+        assert "database" not in answer.text.lower()
+    assert all(a.headers.get("Retry-After") for a in refused)
+
+
+def test_a_full_pool_is_busy_not_database_down(client: TestClient) -> None:
+    headers = admin_headers(client)
+    backend = backend_of(client)
+    held = [backend.engine.connect() for _ in range(20)]
+    try:
+        busy = client.get("/api/members", headers=headers)
+        assert busy.status_code == 503
+        assert busy.headers["Retry-After"]
+        assert "busy" in busy.json()["detail"]
+        health = client.get("/health")
+        assert health.status_code == 200
+        assert health.json()["database"] == "ok"
+        assert health.json()["database_pool"]["state"] == "busy"
+    finally:
+        for connection in held:
+            connection.close()
+    assert client.get("/api/members", headers=headers).status_code == 200
+
+
+def test_idle_sockets_beyond_the_file_limit_do_not_lock_out_health(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in CONFIG_ENV}
+    env.update(HOME=str(tmp_path), SONTA_DATA_DIR=str(tmp_path / "data"))
+    # A low soft file limit under a higher hard one, as many hosts and containers start with.
+    command = ["prlimit", "--nofile=256:4096", sys.executable, "-m", "sonta.cli", "server"]
+    command += ["--host", "127.0.0.1"]
+    command += ["--port", str(port)]
+    log = tmp_path / "server.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    idle: list[socket.socket] = []
+    try:
+        url = f"http://127.0.0.1:{port}/health/live"
+        deadline = time.monotonic() + 60
+        while not _answers(url):
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        for _ in range(400):  # connections that never send a request
+            idle.append(socket.create_connection(("127.0.0.1", port)))
+        answer = httpx.get(url, timeout=15)
+        assert answer.status_code == 200
+    finally:
+        for sock in idle:
+            sock.close()
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
