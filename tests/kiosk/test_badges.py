@@ -11,6 +11,8 @@ import uuid
 import cv2
 import numpy as np
 import pytest
+import qrcode
+import qrcode.constants
 
 from kiosk.badges import BadgeError, BadgeVerifier
 from kiosk.decisions import Decider
@@ -155,3 +157,40 @@ def test_a_revoked_badge_is_refused(engine: FaceEngine, roster: PhotoRoster) -> 
     frame = _with_badge(lined_up(engine, "biden"), _issue(roster.ids["Joe Biden"], badge_id))
     decisions = _decisions(_badge_pipeline(engine, roster, recorder, {badge_id}), [frame] * 4)
     assert decisions == [BadgeRefused("This badge has been cancelled. Please see a staff member.")]
+
+
+def _held_up(background: BGRImage, badge: BGRImage, width: int, angle: float) -> BGRImage:
+    """A printed badge ``width`` px wide, tilted ``angle`` degrees, held up in the frame."""
+    small = cv2.resize(badge, (width, width), interpolation=cv2.INTER_AREA)
+    side = int(width * 1.3)
+    pad = (side - width) // 2
+    card = np.full((side, side, 3), 255, np.uint8)
+    card[pad : pad + width, pad : pad + width] = small
+    turn = cv2.getRotationMatrix2D((side / 2, side / 2), angle, 1.0)
+    card = cv2.warpAffine(card, turn, (side, side), borderValue=(255, 255, 255))
+    frame = background.copy()
+    frame[40 : 40 + side, 5 : 5 + side] = card
+    return frame
+
+
+@pytest.mark.model
+def test_todays_badge_reads_at_arm_length_in_a_webcam_frame(engine: FaceEngine) -> None:
+    """SPEC: the badge must read from a 640x480 frame at arm's length; measure version and rate."""
+    token = _issue(uuid.uuid4())
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M)
+    code.add_data(token)
+    code.make(fit=True)
+    assert code.version <= 12  # today's payload; a bigger one needs this test re-measured
+    badge = cv2.imdecode(np.frombuffer(badge_images.png(token), np.uint8), cv2.IMREAD_COLOR)
+    background = lined_up(engine, "biden")
+    reads: dict[tuple[int, int, float], bool] = {}
+    for width in (160, 200, 240, 280, 320):
+        for angle in (-12, 0, 12):
+            for blur in (0.6, 1.2):
+                frame = cv2.GaussianBlur(_held_up(background, badge, width, angle), (0, 0), blur)
+                jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 75])[1]
+                seen = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+                reads[(width, angle, blur)] = read_qr_codes(seen) == [token]
+    # Measured: every frame from 240 px wide, 26 of 30 overall (misses: 160-200 px, blurred).
+    assert all(ok for (width, _, _), ok in reads.items() if width >= 240)
+    assert sum(reads.values()) >= 24
