@@ -119,7 +119,7 @@ class KioskRuntime:
         self.engine: FaceEngine | None = None
         self.meeting: Meeting | None = None
         self._stop = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # load() may open the camera while holding it
 
     # --- what the window reads ----------------------------------------------------
 
@@ -155,10 +155,11 @@ class KioskRuntime:
         from kiosk.app import open_source  # noqa: PLC0415
 
         if self.options.make_source is not None:
-            self.source = self.options.make_source(self.events)
+            source = self.options.make_source(self.events)
+            live_now = True
         else:
             spec = self.options.source or self.preferences.camera
-            self.source = open_source(
+            source = open_source(
                 spec,
                 self.events,
                 fps=self.options.fps,
@@ -166,10 +167,13 @@ class KioskRuntime:
                 width=self.preferences.camera_width,
                 height=self.preferences.camera_height,
             )
-            if not is_camera(spec):
-                return self.source
-        self.source.start()
-        return self.source
+            live_now = is_camera(spec)
+        with self._lock:  # stop() may have run meanwhile: then start nothing
+            if not self._stop.is_set():
+                self.source = source
+                if live_now:
+                    source.start()
+        return source
 
     def is_paired(self) -> bool:
         return self.credentials.is_paired()

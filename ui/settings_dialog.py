@@ -49,8 +49,45 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Kiosk settings")
         self._preferences, self._lock = preferences, lock
+        self._make_fields(preferences, cameras, meetings, server_url)
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet(theme.ERROR_STYLE)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout()
+        form.addRow("Server", self.server)
+        form.addRow(self.repair)
+        form.addRow("Camera", self.camera)
+        form.addRow("Meeting", self.meeting)
+        restart = QLabel("A new camera or meeting is used from the kiosk's next start.")
+        restart.setWordWrap(True)
+        form.addRow(restart)
+        form.addRow(self.sounds)
+        form.addRow("Liveness check", self.liveness)
+        form.addRow(self.lockdown)
+        form.addRow("New PIN", self.new_pin)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        font = self.font()
+        font.setPixelSize(theme.DIALOG_TEXT_PX)
+        self.setFont(font)
+        self.setMinimumWidth(720)
+
+    def _make_fields(
+        self,
+        preferences: Preferences,
+        cameras: list[str],
+        meetings: list[tuple[str, str]],
+        server_url: str | None,
+    ) -> None:
         self.server = QLabel(server_url or "Not paired")
-        repair = QPushButton("Pair again\N{HORIZONTAL ELLIPSIS}")
+        self.repair = repair = QPushButton("Pair again\N{HORIZONTAL ELLIPSIS}")
         repair.clicked.connect(self._on_repair)
         self.camera = QComboBox()
         self.camera.setEditable(True)
@@ -73,31 +110,6 @@ class SettingsDialog(QDialog):
         self.new_pin = QLineEdit()
         self.new_pin.setEchoMode(QLineEdit.EchoMode.Password)
         self.new_pin.setPlaceholderText("leave empty to keep the PIN")
-        self.error = QLabel()
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet(theme.ERROR_STYLE)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.save)
-        buttons.rejected.connect(self.reject)
-        form = QFormLayout()
-        form.addRow("Server", self.server)
-        form.addRow(repair)
-        form.addRow("Camera", self.camera)
-        form.addRow("Meeting", self.meeting)
-        form.addRow(self.sounds)
-        form.addRow("Liveness check", self.liveness)
-        form.addRow(self.lockdown)
-        form.addRow("New PIN", self.new_pin)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.error)
-        layout.addWidget(buttons)
-        font = self.font()
-        font.setPixelSize(theme.DIALOG_TEXT_PX)
-        self.setFont(font)
-        self.setMinimumWidth(720)
 
     def _on_repair(self) -> None:
         self.repair_requested.emit()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from kiosk.board import QR_SAFETY_MARGIN_S, MeetingBoard
 from kiosk.events import (
     AlreadyCheckedIn,
     BadgeRead,
@@ -92,3 +93,19 @@ def test_idle_screen_after_nobody_for_a_while_and_live_when_a_face_comes() -> No
     assert flow.screen(20.0) is Screen.IDLE
     flow.on_event(analysed(faces=1), 30.0)
     assert flow.screen(30.0) is Screen.LIVE
+
+
+def test_the_idle_qr_is_fetched_again_before_it_expires() -> None:
+    now = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+    board = MeetingBoard(
+        uuid.uuid4(),
+        "Leaders",
+        3,
+        9,
+        "http://127.0.0.1/checkin?token=t",
+        now + timedelta(seconds=60),
+        refresh_after_s=30,
+    )
+    assert board.refresh_in(now) == 30  # the server's rotation comes first
+    assert board.refresh_in(now + timedelta(seconds=45)) == 15 - QR_SAFETY_MARGIN_S
+    assert board.refresh_in(now + timedelta(seconds=59)) == 0  # nearly expired: at once

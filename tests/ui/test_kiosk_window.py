@@ -26,8 +26,10 @@ from tests.kiosk.media import write_folder
 from tests.kiosk.pipeline_utils import lined_up
 from tests.utils.pack_server import PackServer, pack_zip
 from ui.app import KioskController
-from ui.flow import FlowTiming, Message
+from ui.flow import FlowTiming, Message, Screen
+from ui.pairing_dialog import PairingDialog
 from ui.runtime import KioskRuntime, RuntimeOptions
+from ui.settings_dialog import SettingsDialog
 
 pytestmark = [pytest.mark.model, pytest.mark.network, pytest.mark.slow]
 
@@ -230,3 +232,87 @@ def test_first_run_model_download_shows_progress_then_the_pack(
         assert (tmp_path / "models" / "vectron").is_dir()
     finally:
         server.close()
+
+
+def test_first_run_pairing_dialog_pairs_sets_the_pin_and_starts(
+    qtbot: QtBot,
+    engine: FaceEngine,
+    backend: LiveBackend,
+    start_kiosk: Callable[..., KioskController],
+) -> None:
+    backend.meeting(title="Leaders")
+    controller = start_kiosk(make_source=scripted_source(ScriptedReader()))
+    qtbot.waitUntil(lambda: isinstance(controller.dialog, PairingDialog))
+    dialog = controller.dialog
+    assert isinstance(dialog, PairingDialog)
+    dialog.server.setText(backend.url)
+    dialog.pin.setText("2468")
+    dialog.pin_again.setText("2468")
+    dialog.code.setText("NOT-A-CODE")
+    dialog.start_pairing()
+    qtbot.waitUntil(lambda: dialog.error.text() != "", timeout=20_000)
+    assert "Traceback" not in dialog.error.text() and dialog.pages.currentIndex() == 0
+    assert not controller.runtime.lock.is_set
+    dialog.code.setText(backend.pairing_code())
+    dialog.start_pairing()
+    qtbot.waitUntil(lambda: dialog.pages.currentIndex() == 1, timeout=20_000)
+    titles = [dialog.meeting.itemText(i) for i in range(dialog.meeting.count())]
+    assert "Leaders" in titles
+    dialog.meeting.setCurrentIndex(titles.index("Leaders"))
+    dialog.finish()
+    qtbot.waitUntil(lambda: controller.runtime.kiosk is not None, timeout=30_000)
+    assert controller.runtime.lock.verify("2468")
+    assert controller.runtime.preferences.meeting_id is not None
+    assert controller.runtime.preferences_path.is_file()
+
+
+def test_idle_screen_shows_the_meeting_counts_and_a_working_phone_qr(
+    qtbot: QtBot,
+    engine: FaceEngine,
+    backend: LiveBackend,
+    start_kiosk: Callable[..., KioskController],
+) -> None:
+    backend.member("Barack Obama", engine, "obama")
+    backend.meeting(title="Leaders")
+    controller = start_kiosk(
+        (backend.url, backend.pairing_code()),
+        make_source=scripted_source(ScriptedReader()),
+        timing=FlowTiming(message=0.2, idle_after=0.5),
+    )
+    idle = controller.window.idle
+    qtbot.waitUntil(lambda: idle.board is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: controller.window.current_screen is Screen.IDLE)
+    assert idle.title.text() == "Leaders"
+    assert idle.counts.text() == "0 of 1 checked in"
+    # The code opens the phone check-in page at the server's public address.
+    assert idle.qr.payload is not None and "/checkin?token=" in idle.qr.payload
+    token = idle.qr.payload.split("token=", 1)[1]
+    scanned = backend.admin.post("/api/qr/validate", json={"token": token})
+    assert scanned.status_code == 200, scanned.text
+
+
+def test_settings_need_the_pin_and_are_kept(
+    qtbot: QtBot, start_kiosk: Callable[..., KioskController]
+) -> None:
+    controller = start_kiosk(offline=True, make_source=scripted_source(ScriptedReader()))
+    runtime, window = controller.runtime, controller.window
+    runtime.lock.set_pin("1357")
+    window.request_settings()
+    pin = window.pin_dialog
+    assert pin is not None and controller.dialog is None  # nothing opens without the PIN
+    pin.pin.setText("0000")
+    pin.try_pin()
+    assert controller.dialog is None
+    pin.pin.setText("1357")
+    pin.try_pin()
+    qtbot.waitUntil(lambda: isinstance(controller.dialog, SettingsDialog))
+    settings = controller.dialog
+    assert isinstance(settings, SettingsDialog)
+    settings.sounds.setChecked(False)
+    settings.liveness.setCurrentIndex(settings.liveness.findData("always"))
+    settings.new_pin.setText("24680")
+    settings.save()
+    assert runtime.preferences.sounds is False and runtime.preferences.liveness == "always"
+    assert not window.services.sounds.enabled
+    assert '"liveness": "always"' in runtime.preferences_path.read_text()
+    assert runtime.lock.verify("24680") and not runtime.lock.verify("1357")
