@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
-from tests.server.utils import backend_of, bearer
+from server.backend.crud import templates as templates_crud
+from server.backend.models import FaceTemplate
+from tests.server.utils import admin_headers, backend_of, bearer
 
 RNG = np.random.default_rng(11)
 
@@ -100,3 +105,30 @@ def make_meeting(
 
 def model_id(client: TestClient) -> str:
     return backend_of(client).face_model.model_id
+
+
+def member_templates(client: TestClient, member_id: str) -> list[np.ndarray]:
+    """The member's stored templates, opened with the server's key."""
+    backend = backend_of(client)
+    with backend.sessions() as session:
+        rows = session.scalars(
+            select(FaceTemplate).where(FaceTemplate.member_id == uuid.UUID(member_id))
+        ).all()
+        return [templates_crud.open_row(backend.cipher, row) for row in rows]
+
+
+def probe_for(client: TestClient, member_id: str, similarity: float) -> str:
+    """A probe embedding (the wire's base64 float32) at `similarity` to the member's face.
+
+    The member gets a face first if they have none: a probe is scored against one.
+    """
+    templates = member_templates(client, member_id)
+    if not templates:
+        enrol_face(client, admin_headers(client), member_id)
+        templates = member_templates(client, member_id)
+    face = templates[0]
+    other = RNG.normal(size=face.size)
+    other -= face * float(other @ face)
+    other /= np.linalg.norm(other)
+    vector = similarity * face + np.sqrt(max(0.0, 1 - similarity**2)) * other
+    return base64.b64encode(vector.astype("<f4").tobytes()).decode()

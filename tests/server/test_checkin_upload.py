@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -20,12 +18,15 @@ from tests.server.kiosk_utils import (
     make_member,
     model_id,
     pair_kiosk,
+    probe_for,
 )
 from tests.server.utils import admin_headers, backend_of, session_of
 
 
 def item(client: TestClient, meeting_id: str, member_id: str, **fields: Any) -> dict[str, Any]:
-    return {
+    """A check-in as a kiosk sends it: its probe scores `similarity` on the server too
+    (`probe=None` sends none, as kiosks from before probes did)."""
+    sent = {
         "key": uuid.uuid4().hex,
         "meeting_id": meeting_id,
         "member_id": member_id,
@@ -36,6 +37,11 @@ def item(client: TestClient, meeting_id: str, member_id: str, **fields: Any) -> 
         "model_id": model_id(client),
         **fields,
     }
+    if "probe" not in fields:
+        sent["probe"] = probe_for(client, member_id, float(sent["similarity"]))
+    elif fields["probe"] is None:
+        del sent["probe"]
+    return sent
 
 
 def upload(
@@ -306,13 +312,12 @@ def test_a_probe_embedding_travels_with_the_item_and_is_checked(client: TestClie
     kiosk = pair_kiosk(client, admin)
     meeting = make_meeting(client, admin)
     ama, kofi = (make_member(client, admin, n, enrol=False) for n in ("Ama", "Kofi"))
-    vector = np.linspace(-1, 1, 512, dtype="<f4")
-    probe = base64.b64encode(vector.tobytes()).decode()
+    probe = probe_for(client, ama, 0.7)
     sent = item(client, meeting, ama, probe=probe)
     first = upload(client, kiosk, [sent])[0]
     assert first["result"] == "recorded"
     assert upload(client, kiosk, [sent])[0] == first
-    other = base64.b64encode((vector * 0.5).tobytes()).decode()
+    other = probe_for(client, ama, 0.7)
     assert upload(client, kiosk, [{**sent, "probe": other}])[0]["reason"] == (
         "idempotency key reused with a different payload"
     )

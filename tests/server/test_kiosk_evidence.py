@@ -13,7 +13,14 @@ from fastapi.testclient import TestClient
 
 from kiosk.inference.images import decode_image
 from server.backend.services import evidence
-from tests.server.kiosk_utils import PairedKiosk, make_meeting, make_member, model_id, pair_kiosk
+from tests.server.kiosk_utils import (
+    PairedKiosk,
+    make_meeting,
+    make_member,
+    model_id,
+    pair_kiosk,
+    probe_for,
+)
 from tests.server.utils import admin_headers
 
 CROP = evidence.face_crop(
@@ -35,6 +42,7 @@ def _upload(
         "margin": 0.3,
         "device_time": datetime.now(UTC).isoformat(),
         "model_id": model_id(client),
+        "probe": probe_for(client, member, similarity),
     }
     response = client.post("/api/kiosk/checkins", json={"items": [item]}, headers=kiosk.headers)
     assert response.status_code == 200, response.text

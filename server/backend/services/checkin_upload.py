@@ -35,7 +35,8 @@ from server.backend.errors import AuthError
 from server.backend.kiosk_schemas import KioskCheckinItem, KioskCheckinResult
 from server.backend.models import CheckinAttempt, Kiosk, KioskCheckin, Meeting, Member
 from server.backend.security.badges import BadgeSigner
-from server.backend.services import attempts, attendance, badges
+from server.backend.security.templates import TemplateCipher
+from server.backend.services import attempts, attendance, badges, kiosk_rescore
 
 REUSED_KEY = "idempotency key reused with a different payload"
 # Called with each newly stored check-in, after its commit.
@@ -44,6 +45,14 @@ OnRecorded = Callable[[attendance.CheckinOutcome], None]
 
 class ItemRefusedError(Exception):
     """One item cannot be recorded; the message is the reason returned for it."""
+
+    suspicious = False
+
+
+class SuspiciousItemError(ItemRefusedError):
+    """Refused, and worth an admin's look (a replayed template)."""
+
+    suspicious = True
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,8 @@ class Upload:
     # Device clock minus server clock, when known (batch `sent_at`, else the heartbeat).
     clock_drift_s: float | None
     thresholds: Thresholds = DEFAULT_THRESHOLDS
+    # Opens the member's templates, to re-score each item's probe on the server.
+    cipher: TemplateCipher | None = None
     # Refused check-ins recorded as attempts, for the caller to announce after the batch.
     refusals: list[CheckinAttempt] = field(default_factory=list)
 
@@ -190,7 +201,7 @@ def _store_once(
         outcome = _record(upload, item)
     except ItemRefusedError as exc:
         result = _refused(item.key, str(exc))
-        _note_refusal(upload, item, str(exc))
+        _note_refusal(upload, item, str(exc), suspicious=exc.suspicious)
     else:
         result = KioskCheckinResult(
             key=item.key,
@@ -212,7 +223,9 @@ def _store_once(
     return result, outcome if outcome and outcome.result == "recorded" else None
 
 
-def _note_refusal(upload: Upload, item: KioskCheckinItem, reason: str) -> None:
+def _note_refusal(
+    upload: Upload, item: KioskCheckinItem, reason: str, *, suspicious: bool = False
+) -> None:
     """Keep a refused check-in of a known meeting for admins (committed with its key)."""
     session = upload.session
     if session.get(Meeting, item.meeting_id) is None:
@@ -222,7 +235,7 @@ def _note_refusal(upload: Upload, item: KioskCheckinItem, reason: str) -> None:
         session,
         meeting_id=item.meeting_id,
         channel="kiosk",
-        outcome="refused",
+        outcome="suspicious" if suspicious else "refused",
         reason=reason,
         member_id=item.member_id if known else None,
         similarity=item.similarity,
@@ -247,7 +260,8 @@ def _record(upload: Upload, item: KioskCheckinItem) -> attendance.CheckinOutcome
         )
     if item.method == "badge_face":
         _check_badge(upload, item)
-    status = _status(upload.thresholds, item)
+    scored = _rescored(upload, item)
+    status = _status(upload.thresholds, item, scored)
     try:
         return attendance.record_checkin(
             upload.session,
@@ -255,8 +269,8 @@ def _record(upload: Upload, item: KioskCheckinItem) -> attendance.CheckinOutcome
             member_id=item.member_id,
             method=item.method,
             status=status,
-            similarity=item.similarity,
-            margin=item.margin,
+            similarity=scored.similarity,
+            margin=scored.margin if scored.margin is not None else item.margin,
             kiosk_id=upload.kiosk.id,
             device_time=item.device_time,
             clock_drift_s=upload.clock_drift_s,
@@ -276,15 +290,32 @@ def _check_badge(upload: Upload, item: KioskCheckinItem) -> None:
         raise ItemRefusedError(exc.message) from None
 
 
-def _status(thresholds: Thresholds, item: KioskCheckinItem) -> str:
-    """The face engine's decision, re-made from the reported similarity and margin."""
-    band = band_for(item.similarity, thresholds)
+def _rescored(upload: Upload, item: KioskCheckinItem) -> kiosk_rescore.Rescored:
+    if upload.cipher is None:
+        return kiosk_rescore.Rescored(None, None)
+    try:
+        return kiosk_rescore.rescore(upload.session, upload.cipher, upload.model_id, item)
+    except kiosk_rescore.RescoreError as exc:
+        error = SuspiciousItemError if exc.suspicious else ItemRefusedError
+        raise error(str(exc)) from None
+
+
+def _status(thresholds: Thresholds, item: KioskCheckinItem, scored: kiosk_rescore.Rescored) -> str:
+    """The face engine's decision, made from the server's own similarity and margin.
+
+    Without a probe there is no score of the server's: never approved, a person decides.
+    """
+    if scored.similarity is None:
+        return "pending_review"
+    band = band_for(scored.similarity, thresholds)
     if band is Band.REJECT:
         raise ItemRefusedError(
-            f"the face is not similar enough (similarity {item.similarity:.2f}); try again"
+            f"the face is not similar enough (similarity {scored.similarity:.2f} on the "
+            "server); try again"
         )
     # 1:1 badge checks have no second person; a close second person needs a reviewer.
-    close_call = item.margin is not None and item.margin < thresholds.margin
+    margins = [m for m in (scored.margin, item.margin) if m is not None]
+    close_call = any(m < thresholds.margin for m in margins)
     if band is Band.ACCEPT and not close_call:
         return "approved"
     return "pending_review"

@@ -1,0 +1,99 @@
+"""Re-scoring a kiosk's face check-in on the server, from the probe embedding it sends.
+
+A kiosk credential alone must not declare someone present: the similarity the kiosk
+reports is only its claim. The server compares the item's `probe` with the claimed
+member's own templates (and, when the kiosk names a second-best member, with theirs
+for the margin) and decides the band from its own numbers.
+
+- A face check-in without a probe (a kiosk from before probes) is never approved: it
+  goes to review, where an admin decides.
+- A probe equal to one of the member's stored templates is a replayed template (the
+  gallery a kiosk downloads holds them, as int8 copies within 0.003 of the original),
+  never a live face: it is refused as suspicious. Live captures of the same person
+  stay far below REPLAY_SIMILARITY (same person 0.63-0.72 with the offline pack).
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.backend.crud import templates as templates_crud
+from server.backend.kiosk_schemas import KioskCheckinItem
+from server.backend.models import FaceTemplate
+from server.backend.security.templates import TemplateCipher, TemplateDecryptionError
+
+REPLAY_SIMILARITY = 0.995
+
+
+class RescoreError(Exception):
+    """The probe cannot be scored; the message is the item's refusal reason."""
+
+    def __init__(self, message: str, *, suspicious: bool = False) -> None:
+        super().__init__(message)
+        self.suspicious = suspicious
+
+
+@dataclass(frozen=True)
+class Rescored:
+    """The server's own similarity and margin (None: no probe, so no score)."""
+
+    similarity: float | None
+    margin: float | None
+
+
+def rescore(
+    session: Session, cipher: TemplateCipher, model_id: str, item: KioskCheckinItem
+) -> Rescored:
+    """Score the item's probe against the claimed member (see the module docstring)."""
+    if item.probe is None:
+        return Rescored(None, None)
+    own = _templates(session, cipher, model_id, item.member_id)
+    if not own:
+        raise RescoreError("the server holds no face of this member for this recogniser")
+    probe = _probe(item.probe, own[0].size)
+    similarity = max(float(np.dot(t, probe)) for t in own)
+    if similarity >= REPLAY_SIMILARITY:
+        raise RescoreError(
+            "the face embedding equals a stored template: a replayed template, not a live capture",
+            suspicious=True,
+        )
+    margin = None
+    if item.second_member_id is not None:
+        others = _templates(session, cipher, model_id, item.second_member_id)
+        if others:
+            margin = similarity - max(float(np.dot(t, probe)) for t in others)
+    return Rescored(similarity, margin)
+
+
+def _probe(text: str, dimension: int) -> NDArray[np.float32]:
+    vector = np.frombuffer(base64.b64decode(text), dtype="<f4").astype(np.float32)
+    if vector.size != dimension:
+        raise RescoreError(
+            f"the probe has {vector.size} values; this recogniser's embeddings have {dimension}"
+        )
+    norm = float(np.linalg.norm(vector))
+    if not np.isfinite(norm) or norm == 0.0:
+        raise RescoreError("the probe is not a usable embedding (zero or not finite)")
+    return vector / norm
+
+
+def _templates(
+    session: Session, cipher: TemplateCipher, model_id: str, member_id: uuid.UUID
+) -> list[NDArray[np.float32]]:
+    query = select(FaceTemplate).where(
+        FaceTemplate.member_id == member_id, FaceTemplate.model_id == model_id
+    )
+    vectors = []
+    for row in session.scalars(query):
+        try:
+            vectors.append(templates_crud.open_row(cipher, row))
+        except TemplateDecryptionError:
+            continue  # a damaged row is reported by the templates tools, not here
+    return vectors
