@@ -1,7 +1,8 @@
-"""The kiosk's secrets in the OS keyring: its device credential and the template key.
+"""The kiosk's secrets in the OS keyring: device credential, device secret, template key.
 
-The device credential (issued by the server at pairing, renewed by heartbeats) proves
-the kiosk to the server; the template key (32 random bytes, AES-256-GCM) encrypts the
+The device credential (issued by the server at pairing, a day long) proves the kiosk to
+the server; the device secret renews it and changes at each renewal (a copied kiosk
+is caught when both copies renew); the template key (32 random bytes, AES-256-GCM) encrypts the
 face templates in the local database. Neither is ever written to a plain file: a
 keyring backend that stores nothing (`fail`, `null`) or stores in clear text
 (`keyrings.alt`'s plaintext file) is refused with a message saying what to set up.
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 SERVICE = "sonta-kiosk"
 DEVICE_CREDENTIAL = "device-credential"
+DEVICE_SECRET = "device-secret"  # noqa: S105 - a keyring entry name
 TEMPLATE_KEY = "template-key"
 KEY_BYTES = 32
 REPAIR = "Pair the kiosk again: `sonta kiosk unpair`, then `sonta kiosk pair URL CODE`."
@@ -108,6 +110,13 @@ class CredentialStore:
     def save_device_credential(self, credential: str) -> None:
         self._set(DEVICE_CREDENTIAL, credential)
 
+    def device_secret(self) -> str | None:
+        """The secret that renews the credential (None: paired before secrets existed)."""
+        return self._get(DEVICE_SECRET) or None
+
+    def save_device_secret(self, secret: str) -> None:
+        self._set(DEVICE_SECRET, secret)
+
     def template_key(self) -> bytes:
         """The 32-byte key of the local templates; missing or malformed is CredentialError."""
         value = self._get(TEMPLATE_KEY)
@@ -134,8 +143,8 @@ class CredentialStore:
         return key
 
     def forget(self) -> None:
-        """Remove both secrets (unpairing); entries already gone are fine."""
-        for name in (DEVICE_CREDENTIAL, TEMPLATE_KEY):
+        """Remove every secret (unpairing); entries already gone are fine."""
+        for name in (DEVICE_CREDENTIAL, DEVICE_SECRET, TEMPLATE_KEY):
             try:
                 self._backend.delete_password(self.service, name)
             except keyring.errors.PasswordDeleteError:

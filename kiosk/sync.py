@@ -16,9 +16,12 @@ revoked kiosk wipes its gallery and secrets and the worker stops with
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +38,19 @@ from kiosk.sync_client import HeartbeatReport, Paired, SyncClient
 log = logging.getLogger(__name__)
 
 
+def credential_expiry(credential: str) -> float:
+    """The `exp` of a credential (a JWT), read without verifying it; 0 when unreadable.
+
+    Only to schedule the renewal: the server verifies every credential itself.
+    """
+    try:
+        payload = credential.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return float(claims["exp"])
+    except (IndexError, KeyError, TypeError, ValueError):
+        return 0.0
+
+
 def app_version() -> str:
     try:
         return metadata.version("sonta-attendance")
@@ -46,6 +62,7 @@ def app_version() -> str:
 class SyncSettings:
     interval_s: float = 30.0  # between cycles while all is well
     batch_size: int = 100  # check-ins per upload request
+    renew_before_s: float = 6 * 3600  # renew a (day-long) credential this long before expiry
     backoff_base_s: float = 1.0
     backoff_cap_s: float = 300.0
 
@@ -68,6 +85,8 @@ def pair(
         paired = client.pair(code)
     finally:
         client.close()
+    if paired.device_secret:
+        credentials.save_device_secret(paired.device_secret)
     credentials.save_device_credential(paired.credential)
     credentials.create_template_key()
     store.wipe_gallery()
@@ -108,6 +127,7 @@ class Syncer:
     def sync_once(self) -> None:
         """Heartbeat, gallery, badge keys, upload, evidence; raises KioskError on failure."""
         try:
+            self._fresh_credential()
             self._heartbeat()
             self._gallery()
             self.store.save_badge_keys(self.client.badge_keys())
@@ -124,6 +144,25 @@ class Syncer:
             last_error=None,
             queue_depth=self.store.queue_depth(),
         )
+
+    def _fresh_credential(self) -> None:
+        """Renew the credential with the device secret when it nears its expiry.
+
+        The new secret is stored before the credential: should the kiosk stop between
+        the server's answer and the keyring, it retries with the old secret, which the
+        server accepts once more for a few minutes.
+        """
+        secret = self.credentials.device_secret()
+        kiosk_id = self.store.get_state("kiosk_id")
+        if secret is None or kiosk_id is None:
+            return
+        left = credential_expiry(self.credentials.device_credential()) - time.time()
+        if left > self.settings.renew_before_s:
+            return
+        renewed = self.client.renew(kiosk_id, secret)
+        self.credentials.save_device_secret(renewed.device_secret)
+        self.credentials.save_device_credential(renewed.credential)
+        log.info("device credential renewed and device secret rotated")
 
     def _heartbeat(self) -> None:
         answer = self.client.heartbeat(

@@ -40,6 +40,13 @@ class Paired:
     name: str
     credential: str
     model_id: str
+    device_secret: str | None = None  # renews the credential; None from older servers
+
+
+@dataclass(frozen=True)
+class Renewed:
+    credential: str
+    device_secret: str
 
 
 @dataclass(frozen=True)
@@ -112,9 +119,11 @@ class SyncClient:
     def close(self) -> None:
         self._http.close()
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _request(
+        self, method: str, path: str, *, authenticated: bool = True, **kwargs: Any
+    ) -> httpx.Response:
         headers = dict(kwargs.pop("headers", {}))
-        if self._credential is not None:
+        if self._credential is not None and authenticated:
             headers["Authorization"] = f"Bearer {self._credential()}"
         try:
             response = self._http.request(method, path, headers=headers, **kwargs)
@@ -171,7 +180,18 @@ class SyncClient:
             name=str(body["kiosk"]["name"]),
             credential=str(body["credential"]),
             model_id=str(body["model_id"]),
+            device_secret=body.get("device_secret"),
         )
+
+    def renew(self, kiosk_id: str, device_secret: str) -> Renewed:
+        """A fresh credential and the next device secret (the one sent is spent)."""
+        body = self._request(
+            "POST",
+            "/api/kiosk/credential",
+            json={"kiosk_id": kiosk_id, "device_secret": device_secret},
+            authenticated=False,
+        ).json()
+        return Renewed(str(body["credential"]), str(body["device_secret"]))
 
     def heartbeat(self, report: HeartbeatReport) -> HeartbeatAnswer:
         body = {

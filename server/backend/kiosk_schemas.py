@@ -110,11 +110,25 @@ class PairRequest(BaseModel):
 
 
 class KioskPaired(BaseModel):
-    """What a newly paired kiosk keeps: its credential goes into the OS keyring."""
+    """What a newly paired kiosk keeps: credential and device secret go into its keyring."""
 
     kiosk: KioskPublic
     credential: str
     model_id: str
+    # Renews the (day-long) credential at /api/kiosk/credential; it changes each time.
+    device_secret: str
+
+
+class CredentialRenewal(BaseModel):
+    kiosk_id: uuid.UUID
+    device_secret: str = Field(min_length=20, max_length=100)
+
+
+class CredentialRenewed(BaseModel):
+    """A fresh credential and the next device secret: keep both, the old secret is spent."""
+
+    credential: str
+    device_secret: str
 
 
 # --- heartbeat --------------------------------------------------------------------

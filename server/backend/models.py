@@ -206,6 +206,11 @@ class Kiosk(Base):
     camera_state: Mapped[str] = mapped_column(String(20), default="")
     # Device clock minus server clock, in seconds, measured at the last heartbeat.
     clock_drift_s: Mapped[float | None] = mapped_column(default=None)
+    # SHA-256 of the device secret in the kiosk's keyring (None: paired before secrets),
+    # the one it replaced and when: a secret used again after that is a copied kiosk.
+    secret_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class AttendanceRecord(Base):

@@ -24,7 +24,7 @@ from kiosk.inference.matching import DEFAULT_THRESHOLDS
 from kiosk.inference.quality import Purpose
 from kiosk.status import SyncStatus
 from kiosk.store import LocalStore
-from kiosk.sync import Syncer, SyncSettings, SyncWorker, pair
+from kiosk.sync import Syncer, SyncSettings, SyncWorker, credential_expiry, pair
 from kiosk.sync_client import SyncClient
 from tests.kiosk.backend import LiveBackend
 from tests.kiosk.conftest import photo
@@ -369,3 +369,27 @@ def test_backoff_grows_with_full_jitter_and_honours_retry_after(
     assert worker.next_delay(None) == 30
     assert 0.5 <= worker.next_delay(failure) <= 1  # a success starts the backoff again
     worker.stop()
+
+
+def test_the_credential_is_renewed_with_a_rotating_device_secret(
+    kiosk: Kiosk, backend: LiveBackend
+) -> None:
+    paired(kiosk, backend)
+    first = (kiosk.credentials.device_credential(), kiosk.credentials.device_secret())
+    assert first[1] and credential_expiry(first[0]) - time.time() < 25 * 3600
+    client = SyncClient(backend.url, credential=kiosk.credentials.device_credential)
+    syncer = Syncer(
+        client,
+        store=kiosk.store,
+        credentials=kiosk.credentials,
+        status=kiosk.status,
+        model_id=kiosk.engine.model_id,
+        # Renew on every cycle: the day-long credential is always "about to expire".
+        settings=SyncSettings(renew_before_s=2 * 86400),
+    )
+    syncer.sync_once()
+    second = (kiosk.credentials.device_credential(), kiosk.credentials.device_secret())
+    assert second[0] != first[0] and second[1] != first[1]
+    syncer.sync_once()
+    assert kiosk.credentials.device_secret() not in (first[1], second[1])
+    assert kiosk.status.snapshot.connection == "online"

@@ -9,10 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from server.backend.security.kiosk_tokens import CREDENTIAL_TTL, KioskCredentials
-from server.backend.services import kiosks
+from server.backend.models import AuditEntry, Kiosk
+from server.backend.security.kiosk_tokens import (
+    BOUND_CREDENTIAL_TTL,
+    CREDENTIAL_TTL,
+    KioskCredentials,
+)
+from server.backend.services import device_secrets, kiosks
 from tests.server.kiosk_utils import model_id, pair_kiosk
-from tests.server.utils import admin_headers, backend_of, bearer
+from tests.server.utils import admin_headers, backend_of, bearer, session_of
 
 
 def _heartbeat(client: TestClient, headers: dict[str, str], **fields: object) -> object:
@@ -138,8 +143,12 @@ def test_heartbeat_records_health_and_measures_clock_drift(client: TestClient) -
 
 
 def test_heartbeat_renews_a_credential_near_its_expiry(client: TestClient) -> None:
+    """For kiosks paired before device secrets; bound ones renew at /credential."""
     admin = admin_headers(client)
     kiosk = pair_kiosk(client, admin)
+    with session_of(client) as session:
+        session.get(Kiosk, uuid.UUID(kiosk.id)).secret_hash = None  # type: ignore[union-attr]
+        session.commit()
     secret = backend_of(client).settings.jwt_access_secret
     assert secret
     # Issued long enough ago that ten days are left.
@@ -170,3 +179,71 @@ def test_guessing_pairing_codes_is_throttled(client: TestClient) -> None:
     answers = [client.post("/api/kiosks/pair", json={"code": c}).status_code for c in codes]
     assert answers[:-1] == [401] * kiosks.PAIR_PER_CLIENT.attempts
     assert answers[-1] == 429
+
+
+def _pair_bound(client: TestClient) -> dict[str, object]:
+    admin = admin_headers(client)
+    code = client.post("/api/kiosks/pairing-codes", json={"name": "Hall"}, headers=admin).json()
+    paired = client.post("/api/kiosks/pair", json={"code": code["code"]})
+    assert paired.status_code == 201, paired.text
+    body: dict[str, object] = paired.json()
+    return body
+
+
+def _renew(client: TestClient, kiosk_id: object, secret: object) -> object:
+    return client.post(
+        "/api/kiosk/credential", json={"kiosk_id": kiosk_id, "device_secret": secret}
+    )
+
+
+def test_a_bound_credential_lives_a_day_and_renews_with_a_rotating_secret(
+    client: TestClient,
+) -> None:
+    paired = _pair_bound(client)
+    kiosk_id = paired["kiosk"]["id"]  # type: ignore[index]
+    secret = backend_of(client).settings.jwt_access_secret
+    assert secret
+    claims = KioskCredentials(secret).verify(str(paired["credential"]))
+    assert claims.expires_at - time.time() == pytest.approx(BOUND_CREDENTIAL_TTL, abs=60)
+    # Heartbeats do not hand out credentials to bound kiosks.
+    assert _heartbeat(client, bearer(str(paired["credential"]))).json()["credential"] is None
+    renewed = _renew(client, kiosk_id, paired["device_secret"]).json()
+    assert renewed["device_secret"] != paired["device_secret"]
+    assert _heartbeat(client, bearer(renewed["credential"])).status_code == 200
+    again = _renew(client, kiosk_id, renewed["device_secret"])
+    assert again.status_code == 200
+    wrong = _renew(client, kiosk_id, "x" * 43)
+    assert wrong.status_code == 401
+    assert "not valid" in wrong.json()["detail"]
+
+
+def test_a_lost_renewal_answer_may_be_retried_within_the_grace(client: TestClient) -> None:
+    paired = _pair_bound(client)
+    kiosk_id = paired["kiosk"]["id"]  # type: ignore[index]
+    lost = _renew(client, kiosk_id, paired["device_secret"])
+    assert lost.status_code == 200
+    retried = _renew(client, kiosk_id, paired["device_secret"])
+    assert retried.status_code == 200, retried.text
+    # The answer that never arrived is dropped; the retried one is the kiosk's now.
+    assert _renew(client, kiosk_id, lost.json()["device_secret"]).status_code == 401
+    assert _renew(client, kiosk_id, retried.json()["device_secret"]).status_code == 200
+
+
+def test_a_spent_secret_after_the_grace_revokes_the_kiosk(client: TestClient) -> None:
+    """A copied kiosk: the copy renews, then the original uses the spent secret."""
+    paired = _pair_bound(client)
+    kiosk_id = paired["kiosk"]["id"]  # type: ignore[index]
+    copy = _renew(client, kiosk_id, paired["device_secret"]).json()
+    with session_of(client) as session:
+        row = session.get(Kiosk, uuid.UUID(str(kiosk_id)))
+        assert row is not None and row.secret_rotated_at is not None
+        row.secret_rotated_at -= device_secrets.GRACE + timedelta(seconds=1)
+        session.commit()
+    original = _renew(client, kiosk_id, paired["device_secret"])
+    assert original.status_code == 401
+    assert "copy of the kiosk" in original.json()["detail"]
+    assert _heartbeat(client, bearer(copy["credential"])).status_code == 401
+    assert _renew(client, kiosk_id, copy["device_secret"]).status_code == 401
+    with session_of(client) as session:
+        actions = [a.action for a in session.query(AuditEntry).filter_by(target_id=str(kiosk_id))]
+    assert "kiosk.revoke" in actions

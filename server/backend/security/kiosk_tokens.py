@@ -27,6 +27,9 @@ SCOPE = "kiosk"
 # A device credential outlives any meeting season; heartbeats renew it well before.
 CREDENTIAL_TTL = 400 * 24 * 3600
 RENEW_WHEN_LEFT = 30 * 24 * 3600
+# A credential bound to a device secret lives a day: the kiosk renews it with the
+# secret (which rotates), so a credential copied off the kiosk soon stops working.
+BOUND_CREDENTIAL_TTL = 24 * 3600
 _KEY_LABEL = b"sonta kiosk credential v1"
 
 
@@ -49,7 +52,7 @@ class KioskCredentials:
     def now(self) -> float:
         return self._clock()
 
-    def issue(self, kiosk_id: uuid.UUID) -> str:
+    def issue(self, kiosk_id: uuid.UUID, *, ttl: int = CREDENTIAL_TTL) -> str:
         now = int(self._clock())
         claims = {
             "iss": ISSUER,
@@ -59,7 +62,7 @@ class KioskCredentials:
             "jti": secrets.token_urlsafe(12),
             "iat": now,
             "nbf": now,
-            "exp": now + CREDENTIAL_TTL,
+            "exp": now + ttl,
         }
         return jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"typ": "JWT"})
 

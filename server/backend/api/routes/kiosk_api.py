@@ -8,17 +8,20 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from server.backend.api.deps import BackendDep, SessionDep
+from server.backend.api.deps import BackendDep, ClientIp, SessionDep
 from server.backend.api.kiosk_deps import (
     BadgeSignerDep,
     CurrentKiosk,
     KioskCredentialsDep,
     SignedInKioskDep,
 )
-from server.backend.crud import gallery
+from server.backend.crud import audit, gallery
+from server.backend.errors import AuthError
 from server.backend.kiosk_schemas import (
     BadgeKey,
     BadgeKeys,
+    CredentialRenewal,
+    CredentialRenewed,
     GallerySync,
     HeartbeatReply,
     HeartbeatRequest,
@@ -27,7 +30,16 @@ from server.backend.kiosk_schemas import (
 )
 from server.backend.models import utcnow
 from server.backend.schemas import NO_NUL, Message
-from server.backend.services import attempts, attendance, checkin_upload, kiosks, records, sync
+from server.backend.security.kiosk_tokens import BOUND_CREDENTIAL_TTL
+from server.backend.services import (
+    attempts,
+    attendance,
+    checkin_upload,
+    device_secrets,
+    kiosks,
+    records,
+    sync,
+)
 
 router = APIRouter(prefix="/kiosk", tags=["kiosk"])
 
@@ -45,7 +57,9 @@ def heartbeat(
     version = gallery.current_version(session=session)
     session.commit()
     model_id = backend.face_model.model_id
-    renew = signed_in.claims.should_renew(credentials.now())
+    # A kiosk bound to a device secret renews at /credential instead (the secret rotates).
+    bound = signed_in.kiosk.secret_hash is not None
+    renew = not bound and signed_in.claims.should_renew(credentials.now())
     return HeartbeatReply(
         server_time=result.server_time,
         clock_drift_s=result.clock_drift_s,
@@ -54,6 +68,38 @@ def heartbeat(
         model_matches=body.model_id == model_id,
         gallery_version=version,
         credential=credentials.issue(signed_in.kiosk.id) if renew else None,
+    )
+
+
+@router.post("/credential", responses={401: {"model": Message}})
+def renew_credential(
+    body: CredentialRenewal,
+    session: SessionDep,
+    credentials: KioskCredentialsDep,
+    ip: ClientIp,
+) -> CredentialRenewed:
+    """A fresh day-long credential for the device secret, which is replaced by a new one.
+
+    Keep both answers; the secret sent is spent. A spent secret sent again (after a short
+    grace for a lost answer) means a copy of the kiosk exists: the kiosk is revoked.
+    """
+    rotation = device_secrets.rotate(session, body.kiosk_id, body.device_secret)
+    if rotation.secret is None:
+        audit.record(
+            session=session,
+            actor=None,
+            action="kiosk.revoke",
+            target_type="kiosk",
+            target_id=rotation.kiosk.id,
+            details={"name": rotation.kiosk.name, "reason": "device secret reused"},
+            client_ip=ip,
+        )
+        session.commit()
+        raise AuthError(device_secrets.REUSED)
+    session.commit()
+    return CredentialRenewed(
+        credential=credentials.issue(rotation.kiosk.id, ttl=BOUND_CREDENTIAL_TTL),
+        device_secret=rotation.secret,
     )
 
 

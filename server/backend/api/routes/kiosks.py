@@ -26,7 +26,8 @@ from server.backend.kiosk_schemas import (
 )
 from server.backend.models import Admin, Kiosk
 from server.backend.schemas import Message
-from server.backend.services import kiosks
+from server.backend.security.kiosk_tokens import BOUND_CREDENTIAL_TTL
+from server.backend.services import device_secrets, kiosks
 
 router = APIRouter(prefix="/kiosks", tags=["kiosks"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Message}}
@@ -46,12 +47,15 @@ def _audit(
     )
 
 
-def _paired(backend: BackendDep, kiosk: Kiosk, credentials: KioskCredentialsDep) -> KioskPaired:
+def _paired(
+    backend: BackendDep, kiosk: Kiosk, credentials: KioskCredentialsDep, secret: str
+) -> KioskPaired:
     model_id = backend.face_model.model_id
     return KioskPaired(
         kiosk=kiosks.public(kiosk, server_model_id=model_id),
-        credential=credentials.issue(kiosk.id),
+        credential=credentials.issue(kiosk.id, ttl=BOUND_CREDENTIAL_TTL),
         model_id=model_id,
+        device_secret=secret,
     )
 
 
@@ -86,9 +90,10 @@ def pair_with_code(
     name, admin_id = kiosks.redeem_pairing_code(backend.once, body.code)
     creator = session.get(Admin, admin_id)
     kiosk = kiosks.create_kiosk(session, name=name, by_id=creator.id if creator else None)
+    secret = device_secrets.bind(kiosk)
     _audit(session, creator, "kiosk.pair", kiosk, ip, via="pairing code")
     session.commit()
-    return _paired(backend, kiosk, credentials)
+    return _paired(backend, kiosk, credentials, secret)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -103,9 +108,10 @@ def pair_directly(
 ) -> KioskPaired:
     """Pair the kiosk an admin is signed in on, without a code."""
     kiosk = kiosks.create_kiosk(session, name=body.name, by_id=actor.id)
+    secret = device_secrets.bind(kiosk)
     _audit(session, actor, "kiosk.pair", kiosk, ip, via="signed-in admin")
     session.commit()
-    return _paired(backend, kiosk, credentials)
+    return _paired(backend, kiosk, credentials, secret)
 
 
 @router.get("")
