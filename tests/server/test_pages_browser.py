@@ -119,3 +119,23 @@ def test_the_set_password_page_sets_the_password_in_a_browser(
     )
     assert login(site.client, admin.email)["access_token"]
     assert site.violations == []
+
+
+def test_a_signed_in_admin_opens_the_presenter_screen_and_picks_the_meeting(
+    site: Site, browser_page: Page
+) -> None:
+    meeting = make_meeting(site.client, site.headers, title="Leaders' prayer")
+    admin = make_admin(site.client)
+    page = browser_page
+    page.goto(f"{site.url}/present")
+    page.locator("#email").fill(admin.email)
+    page.locator("#password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.locator("#meeting").select_option(meeting["id"])
+    page.get_by_role("button", name="Show its QR code").click()
+    page.wait_for_function("() => document.querySelector('#qr').src.startsWith('blob:')")
+    assert page.locator("#title").inner_text() == "Leaders' prayer"
+    assert f"meeting={meeting['id']}" in page.url
+    token = httpx.URL(on_screen_code(page)).params["token"]
+    assert site.client.post("/api/qr/validate", json={"token": token}).status_code == 200
+    assert site.violations == []
