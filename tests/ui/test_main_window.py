@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
 
 from kiosk.events import (
@@ -25,6 +26,7 @@ from kiosk.frames import LatestFrame
 from kiosk.inference.images import read_image_file
 from kiosk.lock import PinLock
 from kiosk.status import SyncStatus
+from tests.ui.conftest import _running_timers
 from ui.flow import FlowTiming, Screen, Sound
 from ui.main_window import MainWindow, WindowServices
 
@@ -158,3 +160,19 @@ def test_escape_in_lockdown_asks_for_the_pin(qtbot: QtBot, window: MainWindow) -
     dialog.reject()
     qtbot.waitUntil(lambda: window.pin_dialog is None)
     assert window.isFullScreen() and window.locked
+
+
+def test_the_leak_check_sees_a_running_timer_and_a_shown_widget(qtbot: QtBot) -> None:
+    """The conftest's after-test check would fail a test that leaves these behind."""
+    timer = QTimer()
+    timer.start(1000)
+    label = QLabel("left open")
+    label.show()
+    try:
+        assert timer in _running_timers()
+        assert label in [w for w in QApplication.topLevelWidgets() if w.isVisible()]
+    finally:
+        timer.stop()
+        label.close()
+        label.deleteLater()
+    assert timer not in _running_timers()
