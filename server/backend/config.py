@@ -35,6 +35,7 @@ from zxcvbn import zxcvbn
 from kiosk.inference.errors import UnknownPackError
 from kiosk.inference.packs import get_pack_spec
 from server.backend import public_url
+from server.backend.datadir import prepare_data_dir
 from server.backend.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -353,7 +354,7 @@ def _development_secrets(settings: Settings) -> tuple[dict[str, str], Path | Non
 
 
 def _read_or_create_secrets(path: Path) -> dict[str, str]:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(path.parent)
     # token_hex(16) is exactly 32 ASCII characters, which also suits the AES key.
     fresh = {
         name: secrets.token_hex(16 if name == "EMBEDDING_ENCRYPTION_KEY" else 32)

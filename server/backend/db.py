@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool, QueuePool
 
 from server.backend.config import Settings
+from server.backend.datadir import prepare_database_file
 
 # Request pool: connections kept open, and extra ones opened under load.
 POOL_SIZE = 10
@@ -21,7 +22,7 @@ def make_engine(settings: Settings) -> Engine:
     """An engine with a pool fit for the backend; SQLite gets WAL and foreign keys."""
     url = settings.database_url()
     if settings.embedded_database:
-        settings.sonta_data_dir.mkdir(parents=True, exist_ok=True)
+        prepare_database_file(settings.sonta_data_dir / "sonta.db")
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 15},
