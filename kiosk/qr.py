@@ -15,12 +15,14 @@ import zxingcpp
 from kiosk.inference.images import BGRImage
 
 MAX_TEXT = 2048  # longer than any badge: ignore, never parse
-_QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
 
 def read_qr_codes(image: BGRImage) -> list[str]:
     """Texts of the QR codes zxing-cpp finds in ``image`` (BGR or grey)."""
-    found = zxingcpp.read_barcodes(image, formats=_QR_ONLY)
+    # Made per call: a module-level nanobind object outlives the binding at exit and
+    # nanobind then reports it as a leak on stderr.
+    qr_only = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+    found = zxingcpp.read_barcodes(image, formats=qr_only)
     return [code.text for code in found if code.valid and 0 < len(code.text) <= MAX_TEXT]
 
 
