@@ -71,7 +71,8 @@ system_packages_for_tests() {
   # iproute2: the container tests run supervisord in a network namespace made with `ip`.
   # xvfb and xauth: the kiosk window's screenshot tests run on a virtual X display.
   # chromium: the phone page's tests drive Debian's browser with Playwright (no download).
-  apt_ensure iproute2 xvfb xauth chromium
+  # curl: the README walkthrough's test runs its commands as written.
+  apt_ensure iproute2 xvfb xauth chromium curl
 }
 
 ensure_uv() {
