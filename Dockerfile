@@ -40,7 +40,7 @@ ARG FACE_MODEL_URL=""
 # (and the pack) cached.
 COPY sonta/ sonta/
 COPY kiosk/ kiosk/
-COPY server/__init__.py server/cli.py server/
+COPY server/__init__.py server/cli.py server/ports.py server/supervision.py server/
 COPY server/face_service/__init__.py server/face_service/cli.py server/face_service/
 COPY models/ models/
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
@@ -87,7 +87,11 @@ ENV PATH=/opt/venv/bin:$PATH \
 # The unprivileged user made above (numeric, so any runtime can check it is not root).
 USER 10001:10001
 EXPOSE 3000
-# The start period covers importing, migrating and loading the model (buffalo_l).
+# The start period covers importing, migrating and loading the model (buffalo_l). After
+# it, the check fails while face recognition is down (/health/ready; /health itself says
+# "degraded"), so a broken face-service fails a deploy instead of passing it.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=300s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request as r; r.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '3000'), timeout=4)"]
-CMD ["supervisord", "-c", "/app/supervisord.conf"]
+    CMD ["python", "-c", "import os, urllib.request as r; r.urlopen('http://127.0.0.1:%s/health/ready' % os.environ.get('PORT', '3000'), timeout=4)"]
+# `sonta supervise` runs supervisord with its pid file in the data directory, reaps
+# orphans as process 1, and exits 1 when a program gives up, so a restart policy fires.
+CMD ["sonta", "supervise", "--conf", "/app/supervisord.conf"]

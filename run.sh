@@ -16,14 +16,16 @@ if [ $# -gt 0 ]; then
   exec sonta "$@"
 fi
 say "Sonta Attendance server on http://localhost:${PORT:-3000} (API docs at /api/docs); Ctrl-C stops it"
-# The programs write to /dev/stdout by path, as in the container; a pipe (as Docker
-# gives) keeps their lines whole even when this script's output goes to a file.
+# `sonta supervise` runs supervisord.conf as the container does (pid file and data in
+# SONTA_DATA_DIR; it says so when run as root, which the image never is). The programs
+# write to /dev/stdout by path, as in the container; a pipe (as Docker gives) keeps their
+# lines whole even when this script's output goes to a file.
 if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   say "No display here, so no kiosk window: running the server alone"
-  supervisord -c supervisord.conf | (trap '' INT TERM; exec cat)
+  sonta supervise --conf supervisord.conf | (trap '' INT TERM; exec cat)
   exit
 fi
-supervisord -c supervisord.conf | (trap '' INT TERM; exec cat) &
+sonta supervise --conf supervisord.conf | (trap '' INT TERM; exec cat) &
 # The kiosk window, paired on its first start with this server; closing it leaves
 # the server running until Ctrl-C.
 sonta kiosk --local-server "http://127.0.0.1:${PORT:-3000}" \

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from server.ports import EXIT_NO_RETRY, port_problem_after_tries
+
 if TYPE_CHECKING:
     from server.backend.config import Settings
 
@@ -23,6 +25,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     server = subparsers.add_parser("server", help="run the backend API (port PORT, default 3000)")
     server.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")  # noqa: S104
     server.add_argument("--port", type=int, default=None, help="port (default: PORT or 3000)")
+    server.add_argument(
+        "--check",
+        action="store_true",
+        help="only check the settings and that the port is free (exit 2 if not), then exit",
+    )
     server.set_defaults(handler=run_server)
 
     migrate = subparsers.add_parser(
@@ -84,26 +91,32 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     reencrypt.set_defaults(handler=run_reencrypt)
 
 
-def _settings() -> Settings | None:
+def _settings(*, announce: bool = True) -> Settings | None:
     from server.backend.config import load_settings  # noqa: PLC0415
     from server.backend.errors import ConfigError  # noqa: PLC0415
 
     try:
-        return load_settings()
+        return load_settings(announce=announce)
     except ConfigError as exc:
         print(exc.message, file=sys.stderr)
         return None
 
 
 def run_server(args: argparse.Namespace) -> int:
+    settings = _settings(announce=not args.check)
+    if settings is None:
+        return EXIT_NO_RETRY
+    port = args.port or settings.port
+    problem = port_problem_after_tries(args.host, port, "PORT")
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_NO_RETRY
+    if args.check:
+        return 0
+    print(f"Backend starting on port {port}", file=sys.stderr)
     from server.backend.main import create_app  # noqa: PLC0415
     from server.backend.runner import serve  # noqa: PLC0415
 
-    settings = _settings()
-    if settings is None:
-        return 2
-    port = args.port or settings.port
-    print(f"Backend starting on port {port}", file=sys.stderr)
     serve(create_app(settings), host=args.host, port=port)
     return 0
 
@@ -112,7 +125,7 @@ def run_migrate(_args: argparse.Namespace) -> int:
     from server.backend.db import make_engine  # noqa: PLC0415
     from server.backend.migrate import upgrade_to_head  # noqa: PLC0415
 
-    settings = _settings()
+    settings = _settings(announce=False)
     if settings is None:
         return 2
 

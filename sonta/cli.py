@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Sequence
+
+from sonta import logs
 
 # ui.cli comes last: it makes the `kiosk` group open the window when no subcommand
 # is given.
@@ -21,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kiosk.cli",
     "server.cli",
     "server.face_service.cli",
+    "server.supervision",
     "ui.cli",
 )
 
@@ -38,11 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(verbose=args.verbose)
     code: int = args.handler(args)
     return code
 

@@ -380,8 +380,12 @@ def _read_or_create_secrets(path: Path) -> dict[str, str]:
     return stored
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Read, check and complete the settings; raise ConfigError naming every problem."""
+def load_settings(environ: Mapping[str, str] | None = None, *, announce: bool = True) -> Settings:
+    """Read, check and complete the settings; raise ConfigError naming every problem.
+
+    ``announce=False`` skips the development-secrets warning, for the commands that run
+    before the server at each start (which gives it once).
+    """
     try:
         settings = _build(environ)
     except ValidationError as exc:
@@ -391,7 +395,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if problems:
         raise ConfigError(_message(problems))
     generated, path = _development_secrets(settings)
-    if generated:
+    if generated and announce:
         logger.warning(
             "Development: %s not set; using the ones generated on first start and kept in "
             "%s. Set them in the environment for production.",

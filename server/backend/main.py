@@ -50,7 +50,7 @@ from server.backend.context import build_backend
 from server.backend.public_url import log_public_url
 from server.backend.security.passwords import Argon2Params
 from server.backend.services.evidence import purge_at_startup
-from server.backend.services.face_client import report_readiness
+from server.backend.services.face_client import report_readiness, unavailable_line
 from server.backend.services.mailer import Mailer
 
 logger = logging.getLogger(__name__)
@@ -80,10 +80,13 @@ def create_app(
             prepare_database(backend)
             ensure_super_admin(backend)
             purge_at_startup(backend.sessions)
-            report_readiness(backend.face_service, settings.face_model)
+            face = report_readiness(backend.face_service, settings.face_model)
             log_public_url(settings)
             app.state.backend = backend
             logger.info("Backend ready (%s database)", backend.engine.dialect.name)
+            if not face.ready:
+                # Start-up's last line, so an operator reading the end of the log sees it.
+                logger.warning(unavailable_line(backend.face_service, face))
             yield
         finally:
             backend.close()

@@ -13,6 +13,8 @@ import os
 import sys
 from typing import Any
 
+from server.ports import EXIT_NO_RETRY, port_problem_after_tries
+
 log = logging.getLogger("server.face_service")
 
 DEFAULT_URL = "http://localhost:8000"
@@ -59,6 +61,10 @@ def run_face_service(args: argparse.Namespace) -> int:
     except FaceServiceConfigError as exc:
         print(exc.message, file=sys.stderr)
         return 2
+    problem = port_problem_after_tries(settings.host, settings.port, "FACE_SERVICE_PORT")
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_NO_RETRY
     if not args.verbose:
         # Our own lines say what is loading and when; the engine's would repeat them.
         logging.getLogger("kiosk.inference").setLevel(logging.WARNING)

@@ -1,5 +1,6 @@
-"""The combined container without Docker: the real supervisord.conf, run by supervisord
-inside a network namespace this test creates, reached from outside over a veth pair.
+"""The combined container without Docker: the real supervisord.conf, run by `sonta
+supervise` (the image's command) inside a network namespace this test creates, reached
+from outside over a veth pair.
 
 The namespace has its own loopback, so 127.0.0.1:8000 inside it is exactly what the
 container's is: reachable from within, not from the host side of the veth. Traffic
@@ -75,9 +76,9 @@ class Namespace:
 
 
 class CombinedServer:
-    """`supervisord -c supervisord.conf` in a namespace, its stdout collected in a file."""
+    """`sonta supervise` in a namespace, its stdout collected in a file."""
 
-    def __init__(self, namespace: Namespace, tmp: Path) -> None:
+    def __init__(self, namespace: Namespace, tmp: Path, **env: str) -> None:
         self.namespace = namespace
         self.log_path = tmp / "container.log"
         (tmp / "home").mkdir()
@@ -87,12 +88,14 @@ class CombinedServer:
             SONTA_DATA_DIR=str(tmp / "data"),
             FACE_MODEL="vectron",
             FACE_MODEL_CACHE=str(tmp / "cache"),
+            **env,
         )
+        self.data_dir = Path(self.env["SONTA_DATA_DIR"])
         self.public_url = f"http://{namespace.ns_ip}:3000"
         # Appending: supervisord and the programs all write to this one stdout.
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                namespace.command(str(VENV_BIN / "supervisord"), "-c", str(CONF)),
+                namespace.command(str(VENV_BIN / "sonta"), "supervise", "--conf", str(CONF)),
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -129,9 +132,15 @@ class CombinedServer:
             check=False,
         )
 
+    def supervisord_pid(self) -> int:
+        """`sonta supervise`'s one child."""
+        pid = self.process.pid
+        (child,) = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return int(child)
+
     def program_pid(self, marker: str) -> int:
         """The pid of supervisord's child whose command line contains ``marker``."""
-        pid = self.process.pid
+        pid = self.supervisord_pid()
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         for child in children:
             cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")

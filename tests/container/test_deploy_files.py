@@ -12,6 +12,7 @@ import yaml
 from server.backend.config import Settings, load_settings
 from server.face_service.settings import FaceServiceSettings, Mode
 from tests.container.conftest import ROOT
+from tests.container.dockerfile import stages
 
 KEY = "0123456789abcdef" * 4
 # Read by the face engine or the face-service rather than the backend's Settings.
@@ -82,7 +83,21 @@ def test_render_blueprint_is_the_docker_web_service_with_health_check() -> None:
     web = web_service()
     assert web["runtime"] == "docker"
     assert (ROOT / web["dockerfilePath"]).is_file()
-    assert web["healthCheckPath"] == "/health"
+    # The readiness check that fails while face recognition is down, not /health.
+    assert web["healthCheckPath"] == "/health/ready"
+
+
+def test_render_runs_the_pack_its_image_bakes() -> None:
+    """FACE_MODEL reaches the Docker build as the build argument too (Render passes
+    environment variables as build arguments), so the default must agree as well."""
+    (model,) = [e["value"] for e in web_service()["envVars"] if e["key"] == "FACE_MODEL"]
+    build_default = next(
+        args.split("=", 1)[1]
+        for s in stages()
+        for args in s.all("ARG")
+        if args.startswith("FACE_MODEL=")
+    )
+    assert model == build_default == "buffalo_l"
 
 
 def test_render_blueprint_sets_the_deployment_guide_variables() -> None:

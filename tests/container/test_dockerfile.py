@@ -70,7 +70,7 @@ def test_only_the_server_dependencies_are_installed() -> None:
 
 def test_cmd_starts_supervisord_with_the_repository_file() -> None:
     (cmd,) = final().all("CMD")
-    assert json.loads(cmd) == ["supervisord", "-c", "/app/supervisord.conf"]
+    assert json.loads(cmd) == ["sonta", "supervise", "--conf", "/app/supervisord.conf"]
     assert "supervisord.conf ./" in final().all("COPY")
 
 
@@ -126,7 +126,8 @@ def test_supervisord_serves_nothing_and_restarts_both_programs() -> None:
     programs = {s.removeprefix("program:"): conf[s] for s in conf.sections() if "program:" in s}
     assert set(programs) == {"face-service", "backend"}
     for program in programs.values():
-        assert program["autorestart"] == "true"
+        # Restarted on a crash; exit code 2 (a setting or a taken port) is final.
+        assert (program["autorestart"], program["exitcodes"]) == ("unexpected", "2")
         assert program["stopasgroup"] == program["killasgroup"] == "true"
         assert program["stdout_logfile"] == "/dev/stdout"
     # supervisord stops the programs one after the other: together inside Docker's 10 s.

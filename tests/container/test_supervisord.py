@@ -3,18 +3,22 @@ the start-up order, crash recovery and a clean stop within Docker's 10 s."""
 
 from __future__ import annotations
 
+import configparser
 import errno
 import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from tests.container.conftest import CombinedServer
+from tests.container.conftest import CONF, VENV_BIN, CombinedServer, Namespace
 from tests.container.dockerfile import final
-from tests.face_service.conftest import wait_until
+from tests.face_service.conftest import clean_env, wait_until
 
 pytestmark = [pytest.mark.model, pytest.mark.network, pytest.mark.slow]
 
@@ -75,7 +79,9 @@ def test_start_up_lines_come_in_the_documented_order(combined: CombinedServer) -
 def test_every_program_line_is_prefixed(combined: CombinedServer) -> None:
     for line in combined.log().splitlines():
         supervisord_line = line[:4].isdigit()  # supervisord's own lines start with the date
-        assert supervisord_line or line.startswith(("[face-service] ", "[backend] ")), line
+        assert supervisord_line or line.startswith(
+            ("[face-service] ", "[backend] ", "[supervise] ")
+        ), line
 
 
 def test_the_healthcheck_command_passes_against_the_combined_server(
@@ -125,3 +131,92 @@ def test_sigterm_stops_everything_within_ten_seconds(fresh_combined: CombinedSer
     ]
     assert -1 not in stopped and stopped == sorted(stopped), log
     assert "SIGKILL" not in log
+
+
+def test_start_up_has_no_library_chatter_and_no_root_warning(combined: CombinedServer) -> None:
+    log = combined.log()
+    assert "alembic.runtime.plugins" not in log
+    assert "Context impl" not in log and "HTTP Request:" not in log
+    assert log.count("not set; using the ones generated on first start") == 1
+    assert "CRIT" not in log
+    assert "[supervise] Running as root (development)" in log
+
+
+def test_the_pid_file_is_in_the_data_directory(combined: CombinedServer) -> None:
+    """Two servers with their own data directories never share one pid file."""
+    pid_file = combined.data_dir / "supervisord.pid"
+    assert int(pid_file.read_text()) == combined.supervisord_pid()
+    assert not list(Path(combined.env["HOME"]).glob("*.pid"))
+
+
+LISTEN_FOREVER = (
+    "import socket, time; s = socket.socket(); s.bind(('0.0.0.0', 3000)); s.listen();"
+    "print('listening', flush=True); time.sleep(120)"
+)
+
+
+def test_a_taken_port_is_named_and_ends_the_supervision(tmp_path: Path) -> None:
+    namespace = Namespace()
+    squatter: subprocess.Popen[str] | None = None
+    server: CombinedServer | None = None
+    try:
+        namespace.create()
+        squatter = subprocess.Popen(
+            namespace.command(sys.executable, "-c", LISTEN_FOREVER),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert squatter.stdout is not None and squatter.stdout.readline() == "listening\n"
+        server = CombinedServer(namespace, tmp_path)
+        code = server.process.wait(timeout=90)
+        log = server.log()
+    finally:
+        namespace.destroy()
+        for process in (squatter, server.process if server else None):
+            if process is not None:
+                process.wait(timeout=10)
+    assert code == 1, log
+    assert "[backend] Port 3000 (PORT) is already in use" in log
+    assert "set PORT to a free port. (Tried 4 times over 6 s.)" in log
+    assert "exited: backend (exit status 2; expected)" in log
+    assert "[supervise] backend stopped on a problem retrying cannot fix; stopping." in log
+    assert log.count("spawned: 'backend'") == 1  # not restarted: no endless loop
+    assert "Traceback" not in log
+
+
+def test_a_program_that_goes_fatal_ends_the_supervision_with_exit_code_1(tmp_path: Path) -> None:
+    """The real [supervisord] and give-up listener sections, with a program that always
+    fails at once: supervisord retries it, marks it FATAL, and everything stops."""
+    real = configparser.RawConfigParser()
+    real.read(CONF)
+    conf = configparser.RawConfigParser()
+    for section in ("supervisord", "eventlistener:give-up"):
+        conf[section] = dict(real[section])
+    conf["eventlistener:give-up"]["directory"] = str(tmp_path)
+    conf["program:crasher"] = {
+        "command": "false",
+        "startsecs": "1",
+        "startretries": "2",
+        "autorestart": "unexpected",
+        "exitcodes": "2",
+        "stdout_logfile": "/dev/stdout",
+        "stdout_logfile_maxbytes": "0",
+    }
+    with (tmp_path / "supervisord.conf").open("w") as file:
+        conf.write(file)
+    env = clean_env(
+        PATH=f"{VENV_BIN}{os.pathsep}/usr/bin:/bin", SONTA_DATA_DIR=str(tmp_path / "data")
+    )
+    result = subprocess.run(
+        [str(VENV_BIN / "sonta"), "supervise", "--conf", str(tmp_path / "supervisord.conf")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    log = result.stdout
+    assert result.returncode == 1, log + result.stderr
+    assert "gave up: crasher entered FATAL state, too many start retries too quickly" in log
+    assert "[supervise] crasher could not be started after several tries; stopping." in log
+    assert "[supervise] Stopped because a program gave up (see above)" in log

@@ -3,6 +3,7 @@ the state in the backend's /health, and failures mapped to the backend's errors.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -151,6 +152,8 @@ def test_backend_logs_and_reports_the_face_service(
     caplog.set_level(logging.INFO, logger="server.backend")
     with backend(tmp_path, face_service.url, FACE_MODEL="vectron") as api:
         assert api.get("/health").json()["face_service"] == HEALTHY
+        ready = api.get("/health/ready")
+    assert (ready.status_code, ready.json()["status"]) == (200, "ready")
     assert "Face service is ready (model: vectron)" in caplog.messages
     client_warnings = [
         r for r in caplog.records if r.name.endswith("face_client") and r.levelno >= logging.WARNING
@@ -172,10 +175,44 @@ def test_backend_starts_without_the_face_service_and_says_so(
     url = f"http://127.0.0.1:{free_port()}"
     with backend(tmp_path, url) as api:
         response = api.get("/health")
+        ready = api.get("/health/ready")
     assert response.status_code == 200
+    # A platform's health check fails: a server without face recognition fails its deploy.
+    assert ready.status_code == 503
+    assert ready.json() == {"status": "not ready", "database": "ok", "face_service": "unavailable"}
     assert response.json()["database"] == "ok"
     assert response.json()["face_service"]["status"] == "unavailable"
-    assert any("answer 503 until it is" in m for m in caplog.messages)
+    assert caplog.messages[-1].startswith(
+        f"Face recognition is unavailable: the face-service at {url} is unavailable "
+        "(connection refused). "
+        "Face check-ins and enrolment answer 503 until the face-service is ready"
+    )
+
+
+def test_a_model_that_cannot_load_is_start_ups_last_line_and_not_public(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The default model missing: the operator reads why at the end of the log; /health
+    says "degraded" without the reason (paths and rebuild advice are the operator's)."""
+    engine = EngineConfig(pack="buffalo_l", cache_dir=tmp_path / "empty", allow_download=False)
+    app = create_app(FaceServiceSettings(engine=engine))
+    caplog.set_level(logging.INFO, logger="server.backend")
+    with ThreadedServer(app) as server:
+        app.state.model.wait_loaded(30)
+        with backend(tmp_path, server.url) as api:
+            startup = list(caplog.messages)
+            body = api.get("/health").json()
+    assert startup[-2].startswith("Backend ready")
+    assert startup[-1].startswith(
+        "Face recognition is unavailable: Face model pack 'buffalo_l' is not available: "
+    )
+    assert body["status"] == "degraded"
+    assert body["face_service"] == {
+        "status": "unhealthy",
+        "model": "buffalo_l",
+        "model_loaded": False,
+    }
+    assert "empty" not in json.dumps(body)
 
 
 def test_backend_sends_its_api_key_in_the_separate_setup(

@@ -190,7 +190,8 @@ class FaceServiceClient:
 
 
 def report_readiness(client: FaceServiceClient, expected_model: str) -> FaceServiceState:
-    """Log the face-service's state at start-up, once; never raises."""
+    """Log the face-service's state at start-up when ready (the caller reports it when
+    not, as start-up's last line); never raises."""
     state = client.state()
     if state.ready:
         logger.info("Face service is ready (model: %s)", state.model)
@@ -201,14 +202,20 @@ def report_readiness(client: FaceServiceClient, expected_model: str) -> FaceServ
                 state.model,
                 expected_model,
             )
-    else:
-        logger.warning(
-            "Face service at %s is not ready (%s%s); routes that need it answer 503 until it is.",
-            client.base_url,
-            state.status,
-            f": {state.detail}" if state.detail else "",
-        )
     return state
+
+
+def unavailable_line(client: FaceServiceClient, state: FaceServiceState) -> str:
+    """Why face recognition is off, for the operator's log only (never a public answer)."""
+    why = f"the face-service at {client.base_url} is {state.status}"
+    if state.status == "unhealthy" and state.detail:
+        why = state.detail  # the face-service's own words: why its model did not load
+    elif state.detail:
+        why += f" ({state.detail})"
+    return (
+        f"Face recognition is unavailable: {why.rstrip('.')}. Face check-ins and enrolment "
+        "answer 503 until the face-service is ready; everything else works."
+    )
 
 
 def _error_for(response: httpx.Response) -> SontaServerError:

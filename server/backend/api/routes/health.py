@@ -67,3 +67,22 @@ async def live() -> dict[str, str]:
 def _store_kind(backend: BackendDep) -> str:
     settings = backend.settings
     return "redis" if settings.redis_host or settings.redis_url else "in-process"
+
+
+@router.get("/health/ready", summary="For platform health checks: face recognition works")
+def ready(backend: BackendDep) -> JSONResponse:
+    """200 when the database and the face-service both work, else 503.
+
+    What Docker's HEALTHCHECK and Render's healthCheckPath ask: a server without face
+    recognition must not pass a deploy (their start period covers the model's loading),
+    while `/health` keeps answering 200 "degraded" for people and dashboards.
+    """
+    database = schema_state(backend.engine, backend.schema_head)
+    face = backend.face_service.state()
+    is_ready = database == "ok" and face.ready
+    body = {
+        "status": "ready" if is_ready else "not ready",
+        "database": database,
+        "face_service": face.status,
+    }
+    return JSONResponse(body, status_code=200 if is_ready else 503)
