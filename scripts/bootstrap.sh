@@ -73,6 +73,12 @@ system_packages_for_tests() {
   # chromium: the phone page's tests drive Debian's browser with Playwright (no download).
   # curl: the README walkthrough's test runs its commands as written.
   apt_ensure iproute2 xvfb xauth chromium curl
+  # The image tests build and run the image: with Docker where a Docker engine answers,
+  # else with podman (runc for hybrid cgroups, netavark for published ports, debootstrap
+  # for a local base image where no container registry answers).
+  if ! { command -v docker >/dev/null && docker info >/dev/null 2>&1; }; then
+    apt_ensure podman runc netavark aardvark-dns iptables debootstrap
+  fi
 }
 
 ensure_uv() {

@@ -1,0 +1,284 @@
+"""The image itself, built and run for real (SPEC §8): Docker where a Docker engine runs,
+else podman (installed by ./test.sh) on the official Python base or a local stand-in.
+
+Built for the offline pack (FACE_MODEL=vectron) every run; the engine's layer cache
+makes a run after a code change rebuild only the project's own layers. Three
+containers start side by side: a healthy one, one asked for a pack the image does not
+hold, and one whose database refuses every connection.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.container.base_image import base_image
+from tests.container.conftest import ROOT
+from tests.container.engine import Engine
+from tests.face_service.conftest import wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.network, pytest.mark.timeout(1500)]
+
+IMAGE = "localhost/sonta-server:test"
+HEALTHY_JSON = '{"status":"healthy","model":"vectron","model_loaded":true}'
+FETCH_FACE_HEALTH = (
+    "import urllib.request as r;"
+    "print(r.urlopen('http://127.0.0.1:8000/health', timeout=5).read().decode())"
+)
+# The start-up steps, one line each, in this order (SPEC §8).
+START_UP = [
+    "[face-service] INFO server.face_service: Face service starting on localhost:8000 "
+    "(private: bound to 127.0.0.1)",
+    "[face-service] INFO server.face_service.runtime: Loading face model vectron",
+    "[face-service] INFO server.face_service.runtime: Face model vectron loaded",
+    "[backend] Database schema is up to date.",
+    "[backend] Backend starting on port 3000",
+    "[backend] INFO server.backend.services.face_client: Face service is ready (model: vectron)",
+    "[backend] INFO server.backend.main: Backend ready (sqlite database)",
+    "[backend] INFO:     Uvicorn running on http://0.0.0.0:3000",
+]
+
+
+def host_ca_bundle() -> Path | None:
+    """The bundle this machine trusts (with a TLS-intercepting proxy's CA, if any)."""
+    for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT"):
+        value = os.environ.get(name, "").strip()
+        if value and Path(value).is_file():
+            return Path(value)
+    system = Path("/etc/ssl/certs/ca-certificates.crt")
+    return system if system.is_file() else None
+
+
+def package_index() -> str:
+    """The index pip and uv use here when one is configured (never a local file: URL)."""
+    for name in ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL"):
+        value = os.environ.get(name, "").strip()
+        if value and not value.startswith("file:"):
+            return value
+    return ""
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine.detect()
+
+
+@pytest.fixture(scope="module")
+def image(engine: Engine) -> str:
+    """The image for the offline pack, built now (cached layers reused)."""
+    base = base_image(engine)
+    with tempfile.TemporaryDirectory() as tmp:
+        ca, index = Path(tmp) / "ca", Path(tmp) / "index"
+        bundle = host_ca_bundle()
+        ca.write_bytes(bundle.read_bytes() if bundle else b"")
+        index.write_text(package_index())
+        options = ["--format", "docker"] if engine.is_podman else []
+        started = time.monotonic()
+        engine(
+            "build",
+            *options,
+            "--build-arg",
+            f"PYTHON_IMAGE={base}",
+            "--build-arg",
+            "FACE_MODEL=vectron",
+            "--secret",
+            f"id=ca_bundle,src={ca}",
+            "--secret",
+            f"id=index_url,src={index}",
+            "-t",
+            IMAGE,
+            str(ROOT),
+            timeout=1200,
+        )
+    print(f"image built in {time.monotonic() - started:.0f} s from {base}")
+    return IMAGE
+
+
+def production_env(**extra: str) -> list[str]:
+    values = {
+        "JWT_ACCESS_SECRET": secrets.token_hex(32),
+        "JWT_REFRESH_SECRET": secrets.token_hex(32),
+        "QR_SECRET": secrets.token_hex(32),
+        "EMBEDDING_ENCRYPTION_KEY": secrets.token_hex(16),
+        "FRONTEND_URL": "http://localhost:3000",
+        "PUBLIC_URL": "http://localhost:3000",
+        **extra,
+    }
+    return [option for name, value in values.items() for option in ("-e", f"{name}={value}")]
+
+
+class Container:
+    """One running container of the image, its ports 3000 and 8000 published on loopback."""
+
+    def __init__(self, engine: Engine, image: str, *options: str, **env: str) -> None:
+        self.engine = engine
+        self.name = f"sonta-test-{secrets.token_hex(4)}"
+        engine(
+            "run",
+            "-d",
+            "--name",
+            self.name,
+            "-p",
+            "127.0.0.1::3000",
+            "-p",
+            "127.0.0.1::8000",
+            *options,
+            *production_env(**env),
+            image,
+        )
+
+    def host_port(self, port: int) -> int:
+        answer = self.engine("port", self.name, f"{port}/tcp").stdout.split()[0]
+        return int(answer.rsplit(":", 1)[1])
+
+    def health(self) -> httpx.Response | None:
+        url = f"http://127.0.0.1:{self.host_port(3000)}/health"
+        try:
+            return httpx.get(url, timeout=5, trust_env=False)
+        except httpx.HTTPError:
+            return None
+
+    def logs(self) -> str:
+        return self.engine.logs(self.name)
+
+    def health_check(self) -> int:
+        """Run the image's HEALTHCHECK once, as the engine does: its exit code."""
+        if self.engine.is_podman:
+            return self.engine("healthcheck", "run", self.name, check=False).returncode
+        test = json.loads(
+            self.engine(
+                "inspect", "--format", "{{json .Config.Healthcheck.Test}}", self.name
+            ).stdout
+        )
+        return self.engine("exec", self.name, *test[1:], check=False).returncode
+
+    def remove(self) -> None:
+        self.engine("rm", "-f", self.name, check=False)
+
+
+@pytest.fixture(scope="module")
+def containers(engine: Engine, image: str) -> Iterator[dict[str, Container]]:
+    """Started together (start-up overlaps); each test waits for the state it needs."""
+    started: dict[str, Container] = {}
+    try:
+        started["healthy"] = Container(engine, image)
+        # A check that counts at once, so "fails after the start period" is observable.
+        started["other_pack"] = Container(
+            engine, image, "--health-start-period=0s", FACE_MODEL="buffalo_l"
+        )
+        started["no_database"] = Container(
+            engine,
+            image,
+            DATABASE_HOST="127.0.0.1",
+            DATABASE_PORT="9",
+            DATABASE_USER="sonta",
+            DATABASE_PASSWORD=secrets.token_hex(12),
+            DATABASE_NAME="sonta",
+        )
+        yield started
+    finally:
+        for container in started.values():
+            container.remove()
+
+
+@pytest.fixture(scope="module")
+def healthy(containers: dict[str, Container]) -> Container:
+    container = containers["healthy"]
+
+    def ready() -> bool:
+        response = container.health()
+        return response is not None and response.json()["status"] == "healthy"
+
+    wait_until(ready, 240, f"the container to be healthy\n{container.logs()}")
+    return container
+
+
+def test_public_health_answers_from_the_host(healthy: Container) -> None:
+    response = healthy.health()
+    assert response is not None and response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["database"]) == ("healthy", "ok")
+    assert body["face_service"] == json.loads(HEALTHY_JSON)
+
+
+def test_port_8000_is_refused_from_the_host_even_when_published(healthy: Container) -> None:
+    port = healthy.host_port(8000)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"GET /health HTTP/1.0\r\n\r\n")
+            answer = sock.recv(100)
+    except OSError:
+        answer = b""
+    assert answer == b"", answer  # refused, reset or closed: never an answer
+
+
+def test_the_face_service_answers_the_exact_json_inside(healthy: Container) -> None:
+    result = healthy.engine("exec", healthy.name, "python", "-c", FETCH_FACE_HEALTH)
+    assert result.stdout.strip() == HEALTHY_JSON
+
+
+def test_start_up_says_one_line_per_step_in_order_as_an_unprivileged_user(
+    healthy: Container,
+) -> None:
+    log = healthy.logs()
+    positions = [log.find(line) for line in START_UP]
+    assert -1 not in positions and positions == sorted(positions), log
+    for noise in ("alembic.runtime.plugins", "CRIT", "Running as root", "Traceback"):
+        assert noise not in log
+    assert healthy.engine("exec", healthy.name, "id", "-u").stdout.strip() == "10001"
+
+
+def test_the_health_check_passes(healthy: Container) -> None:
+    assert healthy.health_check() == 0
+
+
+def test_another_pack_says_what_the_image_holds_and_fails_its_health_check(
+    containers: dict[str, Container],
+) -> None:
+    container = containers["other_pack"]
+    wait_until(
+        lambda: "Face recognition is unavailable" in container.logs(),
+        240,
+        f"the start-up's last line\n{container.logs()}",
+    )
+    log = container.logs()
+    assert (
+        "Face recognition is unavailable: This image holds the face model pack 'vectron' "
+        "only (built with --build-arg FACE_MODEL=vectron), and FACE_MODEL=buffalo_l is not "
+        "in it" in log
+    )
+    assert "PermissionError" not in log and "Traceback" not in log
+    response = container.health()
+    assert response is not None and response.status_code == 200
+    assert response.json()["status"] == "degraded"  # the informational endpoint
+    assert container.health_check() != 0  # the platform's check fails the deploy
+
+
+def test_a_program_that_goes_fatal_ends_the_container(containers: dict[str, Container]) -> None:
+    container = containers["no_database"]
+    code = container.engine.wait_exit(container.name, 240)
+    log = container.logs()
+    assert code == 1, log
+    assert "The database cannot be reached" in log
+    assert "gave up: backend entered FATAL state" in log
+    assert "[supervise] backend could not be started after several tries; stopping." in log
+
+
+def test_stop_is_clean_and_quick(healthy: Container) -> None:
+    """Last: it stops the shared container. Docker's default stop timeout is 10 s."""
+    started = time.monotonic()
+    healthy.engine("stop", "-t", "10", healthy.name, timeout=30)
+    elapsed = time.monotonic() - started
+    code = healthy.engine("inspect", "--format", "{{.State.ExitCode}}", healthy.name).stdout
+    assert int(code) == 0, healthy.logs()
+    assert elapsed < 10, f"stop took {elapsed:.1f} s"
+    assert "SIGKILL" not in healthy.logs()
