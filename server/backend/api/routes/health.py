@@ -70,15 +70,19 @@ def _store_kind(backend: BackendDep) -> str:
 
 
 @router.get("/health/ready", summary="For platform health checks: face recognition works")
-def ready(backend: BackendDep) -> JSONResponse:
+async def ready(backend: BackendDep) -> JSONResponse:
     """200 when the database and the face-service both work, else 503.
 
     What Docker's HEALTHCHECK and Render's healthCheckPath ask: a server without face
     recognition must not pass a deploy (their start period covers the model's loading),
-    while `/health` keeps answering 200 "degraded" for people and dashboards.
+    while `/health` keeps answering 200 "degraded" for people and dashboards. Probed
+    like `/health`: on the probes' own lane and connection, never the request pool.
     """
-    database = schema_state(backend.engine, backend.schema_head)
-    face = backend.face_service.state()
+    probes = backend.lanes.probes
+    database, face = await asyncio.gather(
+        probes.run(schema_state, backend.probe_engine, backend.schema_head),
+        probes.run(backend.face_service.state),
+    )
     is_ready = database == "ok" and face.ready
     body = {
         "status": "ready" if is_ready else "not ready",
