@@ -9,7 +9,9 @@ one uvicorn backend process, pairs a kiosk, and measures:
 - the backend's peak resident memory over `--pulls` snapshot pulls (VmHWM, reset
   before them) and what stays resident after, beside its warm baseline;
 - a 10-change delta (five templates added, five members' faces erased) with the
-  digests of the previous answer: bytes on the wire.
+  digests of the previous answer: bytes on the wire;
+- on the kiosk side, the snapshot decoded and applied to a `LocalStore` (templates
+  sealed, one transaction), and the first and a cached `gallery_for(meeting)`.
 
 Targets (issue 15): snapshot <= 4 MB on the wire, <= +40 MiB backend peak; delta <= 20 KB.
 
@@ -20,15 +22,20 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import gzip
 import json
 import os
+import secrets
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,6 +43,9 @@ import numpy as np
 from bench_backend import ROOT, free_port, seeded_environment
 from bench_checkin_upload import pair_kiosk
 
+from kiosk.local_gallery import MeetingRecord
+from kiosk.store import LocalStore
+from kiosk.sync_client import parse_gallery
 from kiosk.wire import decode
 from server.backend.config import load_settings
 from server.backend.db import make_engine, make_session_factory
@@ -189,12 +199,41 @@ def main() -> int:
             delta_wire, delta_body, _ = pull(url, kiosk, **again)
     delta = json.loads(delta_body)
     report(args, answer, wire, len(body), timings, before, after)
+    kiosk_side(answer)
     print(
         f"10-change delta: {delta_wire:,} bytes on the wire ({len(delta['templates'])} added, "
         f"{len(delta['deleted_template_ids'])} deleted, members resent: "
         f"{delta['members'] is not None})  target <= 20,000"
     )
     return 0
+
+
+def kiosk_side(answer: dict[str, Any]) -> None:
+    """Decode and apply the snapshot on a kiosk, then build a meeting's gallery."""
+    started = time.perf_counter()
+    update = parse_gallery(answer)
+    decoded = time.perf_counter() - started
+    now = datetime.now(UTC)
+    meeting = MeetingRecord("bench", "Bench", "active", now, now + timedelta(hours=2), None, ())
+    update = dataclasses.replace(update, meetings=[meeting])
+    key = secrets.token_bytes(32)
+    with tempfile.TemporaryDirectory() as folder:
+        store = LocalStore(Path(folder) / "kiosk.db", template_key=lambda: key)
+        started = time.perf_counter()
+        store.apply_gallery(update)
+        applied = time.perf_counter() - started
+        started = time.perf_counter()
+        size = len(store.gallery_for("bench"))
+        first = time.perf_counter() - started
+        started = time.perf_counter()
+        store.gallery_for("bench")
+        cached = time.perf_counter() - started
+        store.close()
+    print(
+        f"kiosk: decode {decoded:.2f} s, apply (sealed, one transaction) {applied:.2f} s; "
+        f"gallery_for a meeting of {size}: {first * 1000:.0f} ms first, "
+        f"{cached * 1000:.0f} ms cached"
+    )
 
 
 def report(
