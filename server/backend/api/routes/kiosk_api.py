@@ -131,6 +131,7 @@ def upload_checkins(
             signer=signer,
             model_id=backend.face_model.model_id,
             clock_drift_s=drift if drift is not None else kiosk.clock_drift_s,
+            thresholds=backend.face_model.thresholds,
             cipher=backend.cipher,
         )
         results = checkin_upload.upload_batch(
