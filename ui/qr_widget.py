@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import qrcode
 from PySide6.QtCore import QRectF, QSize
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
@@ -12,6 +11,8 @@ QUIET_ZONE = 4  # modules of white around the code, as the QR standard asks
 
 def qr_matrix(payload: str) -> list[list[bool]]:
     """The dark (True) and light modules of ``payload``'s QR code, without the quiet zone."""
+    import qrcode  # noqa: PLC0415 (it imports Pillow: not before the window is up)
+
     code = qrcode.QRCode(border=0, error_correction=qrcode.constants.ERROR_CORRECT_M)
     code.add_data(payload)
     code.make(fit=True)

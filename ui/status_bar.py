@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from PySide6.QtWidgets import QGridLayout, QWidget
-from superqt import QElidingLabel
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPainter, QPaintEvent
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
 
 from kiosk.events import SourceState
 from kiosk.status import SyncSnapshot
@@ -34,15 +35,42 @@ def last_sync_text(at: datetime | None) -> str:
     return "Never synced" if at is None else f"Synced {at.astimezone().strftime('%H:%M')}"
 
 
+class ElidingLabel(QLabel):
+    """One line that ends in an ellipsis when too long (a long error never widens the bar).
+
+    A few lines here rather than superqt's, whose package import costs the window's
+    start-up a second on a busy PC.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        try:
+            area = self.contentsRect()
+            text = self.fontMetrics().elidedText(
+                self.text(), Qt.TextElideMode.ElideRight, area.width()
+            )
+            painter.setPen(self.palette().color(self.foregroundRole()))
+            painter.drawText(area, int(self.alignment()), text)
+        finally:
+            painter.end()
+
+    def is_elided(self) -> bool:
+        return self.fontMetrics().horizontalAdvance(self.text()) > self.contentsRect().width()
+
+
 class StatusBar(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("statusBar")
-        self.connection = QElidingLabel()
-        self.queue = QElidingLabel()
-        self.last_sync = QElidingLabel()
-        self.model = QElidingLabel()
-        self.camera = QElidingLabel()
+        self.connection = ElidingLabel()
+        self.queue = ElidingLabel()
+        self.last_sync = ElidingLabel()
+        self.model = ElidingLabel()
+        self.camera = ElidingLabel()
         self._layout = QGridLayout(self)
         self.labels = (self.connection, self.queue, self.last_sync, self.model, self.camera)
         self._arrange(columns=len(self.labels))

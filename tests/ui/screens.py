@@ -16,7 +16,6 @@ from pathlib import Path
 
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
-from superqt import QElidingLabel
 
 from kiosk.board import MeetingBoard
 from kiosk.events import (
@@ -48,6 +47,7 @@ from ui.main_window import MainWindow, WindowServices
 from ui.pairing_dialog import PairingDialog
 from ui.pin_dialog import PinDialog
 from ui.settings_dialog import SettingsDialog
+from ui.status_bar import ElidingLabel
 
 SIZES = ((1280, 800), (1920, 1080), (1080, 1920))
 FACES = Path(__file__).resolve().parents[1] / "data" / "faces"
@@ -69,8 +69,8 @@ def text_problems(root: QWidget) -> list[str]:
     for label in root.findChildren(QLabel):
         if not label.isVisible() or not label.text():
             continue
-        if isinstance(label, QElidingLabel):  # elides by design; its text must still fit
-            if label.fontMetrics().horizontalAdvance(label.text()) > label.contentsRect().width():
+        if isinstance(label, ElidingLabel):  # elides by design; its text must still fit
+            if label.is_elided():
                 problems.append(f"{label.text()!r} is elided")
             continue
         if label.pixmap() is not None and not label.pixmap().isNull():
