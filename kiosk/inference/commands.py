@@ -18,6 +18,7 @@ from kiosk.inference.matching import band_for
 from kiosk.inference.packs import (
     KNOWN_PACKS,
     LICENCE,
+    PackSpec,
     default_cache_dir,
     get_pack_spec,
     missing_files,
@@ -160,6 +161,7 @@ def models(args: argparse.Namespace) -> int:
                 "present": found is not None,
                 "source": found,
                 "selected": spec.name == config.pack,
+                **_thresholds_json(spec),
             }
         )
     if args.json:
@@ -208,6 +210,21 @@ def _face_json(analyzed: AnalyzedFace, scale: float) -> dict[str, Any]:
             if quality.measures
             else None,
         },
+    }
+
+
+def _thresholds_json(spec: PackSpec) -> dict[str, Any]:
+    """The pack's decision thresholds, whether measured on it, and the measurement."""
+    thresholds, measured = pack_thresholds(spec)
+    return {
+        "thresholds": {
+            "accept": thresholds.accept,
+            "review": thresholds.review,
+            "margin": thresholds.margin,
+            "accept_by_gallery": [list(point) for point in thresholds.by_gallery],
+        },
+        "thresholds_measured": measured,
+        "measurement": spec.calibration.measured if spec.calibration else None,
     }
 
 

@@ -146,6 +146,11 @@ def test_models_lists_known_packs_and_what_is_present(tmp_path: Path) -> None:
     assert packs["vectron"]["selected"] is True
     assert packs["buffalo_l"]["present"] is False
     assert packs["buffalo_l"]["files"] == ["det_10g.onnx", "w600k_r50.onnx"]
+    assert packs["vectron"]["thresholds_measured"] is True
+    assert "89 same-person pairs" in packs["vectron"]["measurement"]
+    assert packs["buffalo_l"]["thresholds_measured"] is False
+    assert packs["buffalo_l"]["measurement"] is None
+    assert packs["buffalo_l"]["thresholds"]["accept_by_gallery"][-1] == [10000, 0.65]
 
 
 def test_unknown_model_is_an_error_on_stderr(tmp_path: Path) -> None:
