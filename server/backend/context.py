@@ -24,10 +24,17 @@ from server.backend.security.tokens import TokenService
 from server.backend.services.event_relay import EventRelay
 from server.backend.services.face_client import FaceServiceClient
 from server.backend.services.face_gallery import Galleries
+from server.backend.services.live_events import StreamSlots
 from server.backend.services.mailer import LogMailer, Mailer, ResendMailer
 from server.backend.services.throttle import Throttle
 from server.backend.services.uploads import DecodeSlots
-from server.backend.store import KeyValueStore, MemoryStore, RedisStore, redis_client
+from server.backend.store import (
+    KeyValueStore,
+    MemoryStore,
+    RedisStore,
+    redis_async_client,
+    redis_client,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +66,7 @@ class Backend:
     # The newest migration; /health compares the database against it.
     schema_head: str | None
     lanes: Lanes = field(default_factory=Lanes)
+    streams: StreamSlots = field(default_factory=StreamSlots)
     # Bounds the image decodes this process runs at once (uploads are untrusted).
     decodes: DecodeSlots = field(default_factory=DecodeSlots)
 
@@ -81,7 +89,14 @@ def make_store(settings: Settings) -> KeyValueStore:
             password=settings.redis_password,
             url=settings.redis_url,
         )
-        return FailSafeStore(RedisStore(client, prefix=settings.redis_key_prefix))
+        async_client = redis_async_client(
+            host=settings.redis_host,
+            port=settings.redis_port,
+            password=settings.redis_password,
+            url=settings.redis_url,
+        )
+        primary = RedisStore(client, prefix=settings.redis_key_prefix, async_client=async_client)
+        return FailSafeStore(primary)
     logger.info("REDIS_HOST is not set: using the in-process store (one process only)")
     return MemoryStore()
 

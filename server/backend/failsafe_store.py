@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from server.backend.breaker import CircuitBreaker
 from server.backend.errors import ServiceUnavailableError
+from server.backend.pubsub_async import AsyncSubscription
 from server.backend.store import KeyValueStore, MemoryStore, Subscription
 
 T = TypeVar("T")
@@ -83,6 +84,17 @@ class FailSafeStore:
             raise ServiceUnavailableError(PAUSED)
         try:
             subscription = self._primary.subscribe(channel)
+        except ServiceUnavailableError as exc:
+            self.breaker.failure(exc.__cause__ or exc)
+            raise ServiceUnavailableError(PAUSED) from exc
+        self.breaker.success()
+        return subscription
+
+    async def subscribe_async(self, channel: str) -> AsyncSubscription:
+        if not self.breaker.allow():
+            raise ServiceUnavailableError(PAUSED)
+        try:
+            subscription = await self._primary.subscribe_async(channel)
         except ServiceUnavailableError as exc:
             self.breaker.failure(exc.__cause__ or exc)
             raise ServiceUnavailableError(PAUSED) from exc

@@ -16,10 +16,13 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 import redis
+import redis.asyncio
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from server.backend.errors import ServiceUnavailableError
+from server.backend.pubsub_async import AsyncSubscription, LoopQueue, redis_subscribe
 
 # Seconds to wait on Redis for a connection or an answer before calling it unreachable.
 SOCKET_TIMEOUT = 0.5
@@ -75,6 +78,9 @@ class KeyValueStore(Protocol):
 
     def subscribe(self, channel: str) -> Subscription: ...
 
+    async def subscribe_async(self, channel: str) -> AsyncSubscription:
+        """A subscription awaited on the event loop (live-event streams)."""
+
     def ping(self) -> bool: ...
 
     def close(self) -> None: ...
@@ -94,7 +100,7 @@ class MemoryStore:
         self._clock = clock
         self._lock = threading.Lock()
         self._values: dict[str, tuple[str, float]] = {}
-        self._channels: dict[str, list[_MemorySubscription]] = {}
+        self._channels: dict[str, list[_MemorySubscription | LoopQueue]] = {}
         self._sweep_every = sweep_every
         self._next_sweep = clock() + sweep_every
 
@@ -169,7 +175,7 @@ class MemoryStore:
         with self._lock:
             subscribers = list(self._channels.get(channel, ()))
         for subscriber in subscribers:
-            subscriber.queue.put(message)
+            subscriber.put(message)
 
     def subscribe(self, channel: str) -> Subscription:
         subscription = _MemorySubscription(lambda s: self._unsubscribe(channel, s))
@@ -177,7 +183,13 @@ class MemoryStore:
             self._channels.setdefault(channel, []).append(subscription)
         return subscription
 
-    def _unsubscribe(self, channel: str, subscription: _MemorySubscription) -> None:
+    async def subscribe_async(self, channel: str) -> AsyncSubscription:
+        subscription = LoopQueue(lambda s: self._unsubscribe(channel, s))
+        with self._lock:
+            self._channels.setdefault(channel, []).append(subscription)
+        return subscription
+
+    def _unsubscribe(self, channel: str, subscription: _MemorySubscription | LoopQueue) -> None:
         with self._lock:
             self._channels.get(channel, []).remove(subscription)
 
@@ -193,6 +205,9 @@ class _MemorySubscription:
     def __init__(self, on_close: Callable[[_MemorySubscription], None]) -> None:
         self.queue: queue.Queue[str] = queue.Queue()
         self._on_close = on_close
+
+    def put(self, message: str) -> None:
+        self.queue.put(message)
 
     def get(self, timeout: float) -> str | None:
         try:
@@ -222,8 +237,15 @@ def _redis_errors() -> Iterator[None]:
 class RedisStore:
     """Store shared by every replica; keys live under one prefix."""
 
-    def __init__(self, client: redis.Redis, *, prefix: str = "sonta:") -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        prefix: str = "sonta:",
+        async_client: redis.asyncio.Redis | None = None,
+    ) -> None:
         self._client = client
+        self._async = async_client
         self._prefix = prefix
         self._incr = client.register_script(_INCR_WINDOW)
         self._cas = client.register_script(_COMPARE_AND_SWAP)
@@ -276,6 +298,11 @@ class RedisStore:
         pubsub.close()
         raise ServiceUnavailableError("The cache (Redis) did not confirm a subscription.")
 
+    async def subscribe_async(self, channel: str) -> AsyncSubscription:
+        if self._async is None:
+            raise ServiceUnavailableError("This store was built without an asyncio client.")
+        return await redis_subscribe(self._async, self._k(channel))
+
     def ping(self) -> bool:
         try:
             return bool(self._client.ping())
@@ -306,6 +333,23 @@ class _RedisSubscription:
 def redis_client(
     *, host: str | None, port: int, password: str | None, url: str | None
 ) -> redis.Redis:
+    client: redis.Redis = _client(redis.Redis, host=host, port=port, password=password, url=url)
+    return client
+
+
+def redis_async_client(
+    *, host: str | None, port: int, password: str | None, url: str | None
+) -> redis.asyncio.Redis:
+    """The asyncio twin of `redis_client`, for streams awaited on the event loop."""
+    client: redis.asyncio.Redis = _client(
+        redis.asyncio.Redis, host=host, port=port, password=password, url=url
+    )
+    return client
+
+
+def _client(
+    kind: Any, *, host: str | None, port: int, password: str | None, url: str | None
+) -> Any:
     """A client from REDIS_URL (e.g. rediss:// for TLS) or from host, port and password.
 
     One quick retry (a pooled connection may be stale after a Redis restart), then
@@ -316,8 +360,10 @@ def redis_client(
         "decode_responses": True,
         "socket_timeout": SOCKET_TIMEOUT,
         "socket_connect_timeout": SOCKET_TIMEOUT,
-        "retry": Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=1),
     }
+    backoff = ExponentialBackoff(cap=0.2, base=0.05)
+    asyncio_client = kind is redis.asyncio.Redis
+    options["retry"] = (AsyncRetry if asyncio_client else Retry)(backoff, retries=1)
     if url:
-        return redis.Redis.from_url(url, **options)
-    return redis.Redis(host=host or "localhost", port=port, password=password, **options)
+        return kind.from_url(url, **options)
+    return kind(host=host or "localhost", port=port, password=password, **options)

@@ -15,14 +15,15 @@ import hashlib
 import json
 import logging
 import secrets
+import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from server.backend.crud.single_use import SingleUseTokens
-from server.backend.errors import AuthError
+from server.backend.errors import AuthError, TooManyRequestsError
 from server.backend.models import utcnow
 from server.backend.services.event_relay import Publisher
 
@@ -147,3 +148,39 @@ def redeem_stream_ticket(
     if data["meeting_id"] != str(meeting_id):
         raise AuthError("This stream ticket was issued for another meeting.")
     return StreamGrant(uuid.UUID(data["admin_id"]), int(data["session_version"]), data["family"])
+
+
+# Open streams one sign-in may hold on one replica: a few screens, not a flood.
+MAX_STREAMS_PER_SESSION = 5
+
+
+class StreamSlots:
+    """Counts open streams per sign-in (token family); refuses (429) beyond the cap."""
+
+    def __init__(self, per_session: int = MAX_STREAMS_PER_SESSION) -> None:
+        self._per_session = per_session
+        self._lock = threading.Lock()
+        self._open: dict[str, int] = {}
+
+    def acquire(self, family: str) -> Callable[[], None]:
+        """Take a slot; returns the function that gives it back (safe to call twice)."""
+        with self._lock:
+            if self._open.get(family, 0) >= self._per_session:
+                raise TooManyRequestsError(
+                    f"This sign-in already has {self._per_session} live streams open; "
+                    "close one (or another tab) first.",
+                    retry_after=30,
+                )
+            self._open[family] = self._open.get(family, 0) + 1
+        released = threading.Event()
+
+        def release() -> None:
+            with self._lock:
+                if released.is_set():
+                    return
+                released.set()
+                self._open[family] -= 1
+                if self._open[family] <= 0:
+                    del self._open[family]
+
+        return release

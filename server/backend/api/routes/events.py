@@ -1,9 +1,10 @@
 """Live attendance events of a meeting (`/api/meetings/{id}/events`), as server-sent events.
 
-The stream holds no database connection: the caller is authorised briefly, then the
-handler waits on the store's subscription (in a worker thread, so the event loop stays
-free) and forwards what arrives, re-checking now and then that the sign-in that
-opened the stream has not ended.
+The stream holds no database connection and no worker thread: the caller is authorised
+briefly, then the stream awaits the store's subscription on the event loop (sse-starlette
+over redis.asyncio) and forwards what arrives, re-checking now and then that the
+sign-in that opened it has not ended. Sixty open streams used to take every worker
+thread (issue 13, defect 6).
 """
 
 from __future__ import annotations
@@ -15,20 +16,20 @@ from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from server.backend.api.deps import BackendDep, SessionDep, SignedInDep
 from server.backend.context import Backend
 from server.backend.crud import meetings as meetings_crud
 from server.backend.errors import AuthError
 from server.backend.models import Admin
+from server.backend.pubsub_async import AsyncSubscription
 from server.backend.schemas import Message
 from server.backend.security.tokens import TokenClaims
 from server.backend.services import accounts, live_events
-from server.backend.store import Subscription
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/meetings", tags=["live events"])
@@ -60,29 +61,35 @@ def stream_ticket(
 
 @router.get(
     "/{meeting_id}/events",
-    responses={200: {"content": {"text/event-stream": {}}}, **REFUSED},
-    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, 429: {"model": Message}, **REFUSED},
+    response_class=EventSourceResponse,
 )
 async def meeting_events(
     meeting_id: uuid.UUID,
-    request: Request,
     backend: BackendDep,
     credentials: Credentials,
     ticket: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-) -> StreamingResponse:
+) -> EventSourceResponse:
     """Attendance events (recorded, reviewed, deleted) of one meeting as they happen.
 
     The stream ends with a `session.ended` event once the sign-in that opened it ends
-    (logout, disabled account, password change).
+    (logout, disabled account, password change). One sign-in may hold
+    `MAX_STREAMS_PER_SESSION` streams on a replica at once (429 beyond).
     """
     token = credentials.credentials if credentials else None
     grant = await anyio.to_thread.run_sync(_authorise, backend, meeting_id, token, ticket)
-    channel = live_events.meeting_channel(meeting_id)
-    subscription = await anyio.to_thread.run_sync(backend.store.subscribe, channel)
-    return StreamingResponse(
-        _stream(request, subscription, lambda: _still_signed_in(backend, grant)),
-        media_type="text/event-stream",
+    release = backend.streams.acquire(grant.family)
+    try:
+        channel = live_events.meeting_channel(meeting_id)
+        subscription = await backend.store.subscribe_async(channel)
+    except BaseException:
+        release()
+        raise
+    return EventSourceResponse(
+        _stream(subscription, lambda: _still_signed_in(backend, grant), release),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        ping=live_events.KEEPALIVE_SECONDS,
+        sep="\n",
     )
 
 
@@ -123,34 +130,35 @@ def _authorise(
 
 
 async def _stream(
-    request: Request, subscription: Subscription, still_signed_in: Callable[[], bool]
-) -> AsyncIterator[str]:
-    """Forward published events until the client goes away or its sign-in ends."""
+    subscription: AsyncSubscription,
+    still_signed_in: Callable[[], bool],
+    release: Callable[[], None],
+) -> AsyncIterator[ServerSentEvent]:
+    """Forward published events until the client goes away (sse-starlette then cancels
+    this generator) or its sign-in ends. Waiting holds no thread."""
     try:
-        yield "retry: 3000\n: connected\n\n"
-        last_sent = last_checked = time.monotonic()
-        while not await request.is_disconnected():
-            message = await anyio.to_thread.run_sync(subscription.get, POLL_SECONDS)
-            now = time.monotonic()
-            if now - last_checked >= REVALIDATE_SECONDS:
-                last_checked = now
+        yield ServerSentEvent(comment="connected", retry=3000)
+        last_checked = time.monotonic()
+        while True:
+            message = await subscription.get(POLL_SECONDS)
+            if time.monotonic() - last_checked >= REVALIDATE_SECONDS:
+                last_checked = time.monotonic()
                 if not await anyio.to_thread.run_sync(still_signed_in):
-                    yield "event: session.ended\ndata: {}\n\n"
+                    yield ServerSentEvent("{}", event="session.ended")
                     return
             if message is not None:
                 yield _as_sse(message)
-                last_sent = now
-            elif now - last_sent >= live_events.KEEPALIVE_SECONDS:
-                yield ": keep-alive\n\n"
-                last_sent = now
     finally:
-        subscription.close()
+        release()
+        with anyio.CancelScope(shield=True):
+            await subscription.close()
 
 
-def _as_sse(message: str) -> str:
+def _as_sse(message: str) -> ServerSentEvent:
     """A published message as an SSE event; anything unreadable becomes a comment."""
     try:
-        return live_events.LiveEvent.from_json(message).to_sse()
+        event = live_events.LiveEvent.from_json(message)
     except (ValueError, KeyError, TypeError):
         logger.warning("Ignoring an unreadable live event message")
-        return ": unreadable event skipped\n\n"
+        return ServerSentEvent(comment="unreadable event skipped")
+    return ServerSentEvent(event.to_json(), event=event.type, id=event.id)
