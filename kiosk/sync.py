@@ -1,9 +1,9 @@
 """Keeping the kiosk and the server in step: pairing, and the background sync worker.
 
-One sync cycle (`Syncer.sync_once`): a heartbeat (storing a renewed credential), the
-gallery delta or snapshot (applied in one transaction), the badge keys, then the
-outbox in batches with their idempotency keys, then evidence crops for check-ins the
-server holds for review. Everything a cycle needs to resume lives in SQLite, so a
+One sync cycle (`Syncer.sync_once`): the credential renewed when it nears expiry, a
+heartbeat, the outbox in batches with their idempotency keys, evidence crops for
+check-ins the server holds for review, then the gallery delta or snapshot (applied in
+one transaction) and the badge keys. Everything a cycle needs to resume lives in SQLite, so a
 restarted kiosk simply runs the next cycle: resent items are answered from the
 server's stored results, never recorded twice.
 
@@ -125,14 +125,18 @@ class Syncer:
         self.settings = settings or SyncSettings()
 
     def sync_once(self) -> None:
-        """Heartbeat, gallery, badge keys, upload, evidence; raises KioskError on failure."""
+        """Heartbeat, upload, evidence, gallery, badge keys; raises KioskError on failure.
+
+        Check-ins go first: nothing that might fail later in the cycle (a large gallery,
+        a missing template key) may hold them back.
+        """
         try:
             self._fresh_credential()
             self._heartbeat()
-            self._gallery()
-            self.store.save_badge_keys(self.client.badge_keys())
             self.upload_all()
             self._evidence()
+            self._gallery()
+            self.store.save_badge_keys(self.client.badge_keys())
         except DeviceRevokedError as exc:
             self._revoked(exc)
             raise

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import cv2
+import keyring
 import numpy as np
 import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -393,3 +394,19 @@ def test_the_credential_is_renewed_with_a_rotating_device_secret(
     syncer.sync_once()
     assert kiosk.credentials.device_secret() not in (first[1], second[1])
     assert kiosk.status.snapshot.connection == "online"
+
+
+def test_check_ins_go_out_even_when_the_gallery_cannot_be_stored(
+    kiosk: Kiosk, backend: LiveBackend
+) -> None:
+    backend.member("Barack Obama", kiosk.engine, "obama", "obama2")
+    meeting = backend.meeting()
+    syncer = paired(kiosk, backend)
+    syncer.sync_once()
+    kiosk.check_in(meeting, "obama3")
+    backend.member("Joe Biden", kiosk.engine, "biden")  # something new to store
+    keyring.delete_password(kiosk.credentials.service, "template-key")
+    with pytest.raises(CredentialError, match="sonta kiosk unpair"):
+        syncer.sync_once()
+    assert backend.count("SELECT count(*) FROM attendance_records") == 1
+    assert kiosk.store.queue_depth() == 0
