@@ -25,7 +25,7 @@ from server.backend.services.event_relay import EventRelay
 from server.backend.services.face_client import FaceServiceClient
 from server.backend.services.face_gallery import Galleries
 from server.backend.services.live_events import StreamSlots
-from server.backend.services.mailer import LogMailer, Mailer, ResendMailer
+from server.backend.services.mailer import ConsoleMailer, Mailer, ResendMailer, UnsentMailer
 from server.backend.services.throttle import Throttle
 from server.backend.services.uploads import DecodeSlots
 from server.backend.store import (
@@ -104,7 +104,7 @@ def make_store(settings: Settings) -> KeyValueStore:
 def make_mailer(settings: Settings) -> Mailer:
     if settings.resend_api_key and settings.email_from:
         return ResendMailer(api_key=settings.resend_api_key, sender=settings.email_from)
-    return LogMailer()
+    return UnsentMailer() if settings.is_production else ConsoleMailer()
 
 
 def build_backend(

@@ -47,6 +47,7 @@ from server.backend.api.routes import (
 from server.backend.bootstrap import ensure_super_admin, prepare_database
 from server.backend.config import Settings, load_settings
 from server.backend.context import build_backend
+from server.backend.logs import install_masking
 from server.backend.public_url import log_public_url
 from server.backend.security.passwords import Argon2Params
 from server.backend.services.evidence import purge_at_startup
@@ -91,6 +92,7 @@ def create_app(
         finally:
             backend.close()
 
+    install_masking()  # query strings (search terms, tickets, tokens) out of the access log
     app = FastAPI(
         title="Sonta Attendance API",
         version="0.1.0",

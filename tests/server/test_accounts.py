@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from server.backend.config import Settings
 from server.backend.context import make_mailer
 from server.backend.security.passwords import PasswordHasher
-from server.backend.services.mailer import LogMailer, ResendMailer
+from server.backend.services.mailer import ConsoleMailer, ResendMailer
 from tests.server.conftest import ClientFactory
 from tests.server.utils import (
     FAST_ARGON2,
@@ -183,15 +183,6 @@ def test_super_admin_cannot_disable_themself(client: TestClient) -> None:
     assert response.status_code == 409
 
 
-def test_without_email_the_one_time_code_goes_to_the_log(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING):
-        LogMailer().send(
-            to="a@example.org", subject="Set your password", text="one-time code: abc123"
-        )
-    assert "abc123" in caplog.text
-    assert "a@example.org" in caplog.text
-
-
 def test_resend_mailer_posts_to_the_resend_api() -> None:
     seen: list[httpx.Request] = []
 
@@ -213,9 +204,9 @@ def test_resend_mailer_posts_to_the_resend_api() -> None:
 
 
 def test_mail_goes_through_resend_only_when_configured(embedded_settings: Settings) -> None:
-    assert isinstance(make_mailer(embedded_settings), LogMailer)
+    assert isinstance(make_mailer(embedded_settings), ConsoleMailer)
     only_key = embedded_settings.model_copy(update={"resend_api_key": "re_x"})
-    assert isinstance(make_mailer(only_key), LogMailer)
+    assert isinstance(make_mailer(only_key), ConsoleMailer)
     both = only_key.model_copy(update={"email_from": "Sonta <no-reply@example.org>"})
     assert isinstance(make_mailer(both), ResendMailer)
 

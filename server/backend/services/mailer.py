@@ -1,15 +1,20 @@
-"""Outgoing email: Resend's HTTP API when configured, otherwise the server log.
+"""Outgoing email: Resend's HTTP API when configured.
 
-Without email, the one-time links and codes are written to the log, so an operator
-with access to the server can still hand them to the person.
+Without email, a message (it carries one-time links and codes) is never written to a
+log: in development it is printed once on the console, with a warning, so whoever
+started the server can use it; in production it is not sent at all, and the log says
+how to set a password on the server instead (`sonta admin reset-password`).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+import sys
+from typing import Protocol, TextIO
 
 import httpx
+
+from server.backend.logs import mask_email
 
 logger = logging.getLogger(__name__)
 
@@ -20,11 +25,39 @@ class Mailer(Protocol):
     def send(self, *, to: str, subject: str, text: str) -> None: ...
 
 
-class LogMailer:
-    """Writes messages to the server log instead of sending them."""
+class ConsoleMailer:
+    """Development without email: each message printed once on the console, not logged."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
 
     def send(self, *, to: str, subject: str, text: str) -> None:
-        logger.warning("Email is not configured; message for %s — %s:\n%s", to, subject, text)
+        logger.warning(
+            "Email is not configured; the message for %s (%s) is printed on the console",
+            mask_email(to),
+            subject,
+        )
+        banner = "=" * 72
+        print(
+            f"{banner}\nDEVELOPMENT ONLY, not sent (no RESEND_API_KEY/EMAIL_FROM): this "
+            f"one-time message is shown here once.\nTo: {to}\nSubject: {subject}\n\n{text}"
+            f"\n{banner}",
+            file=self._stream or sys.stderr,
+            flush=True,
+        )
+
+
+class UnsentMailer:
+    """Production without email: nothing is sent, and nothing secret is written anywhere."""
+
+    def send(self, *, to: str, subject: str, text: str) -> None:
+        logger.error(
+            "Email is not configured (RESEND_API_KEY, EMAIL_FROM): '%s' for %s was not "
+            "sent. Set up email, or set the password on the server with "
+            "`sonta admin reset-password EMAIL`.",
+            subject,
+            mask_email(to),
+        )
 
 
 class ResendMailer:
