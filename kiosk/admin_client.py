@@ -1,0 +1,236 @@
+"""The desktop app's typed client for the admin API (`/api/...`), with no Qt.
+
+Every authenticated call goes through `RefreshingAuth`, so a token that expires mid-session
+is renewed without the caller noticing; a sign-in the server ended raises
+`SessionEndedError`. Refusals raise `AdminError` carrying the server's own message (its
+`detail`), which the screens show as is. The transport is injected, so tests talk to a
+real backend over loopback. Enrolment sends embeddings only; photos are sent only to the
+photo-enrolment endpoint the admin chooses, which keeps no copy.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import httpx
+from keyring.backend import KeyringBackend
+
+from kiosk.admin_auth import AdminError, RefreshingAuth, SessionEndedError, Tokens, TokenStore
+from kiosk.admin_resources import ResourcesMixin
+from kiosk.admin_types import AdminAccount, Json, LiveEvent, Member, Template
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+
+def server_message(response: httpx.Response) -> str:
+    """The server's `detail` as one sentence (validation lists joined field by field)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300] or f"HTTP {response.status_code}"
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if isinstance(detail, list):
+        parts = []
+        for item in detail:
+            where = (
+                ".".join(str(x) for x in item.get("loc", [])[1:]) if isinstance(item, dict) else ""
+            )
+            msg = item.get("msg", item) if isinstance(item, dict) else item
+            parts.append(f"{where}: {msg}" if where else str(msg))
+        return "; ".join(parts)
+    if isinstance(detail, dict):
+        return str(detail.get("message") or detail)
+    return str(detail) if detail else f"HTTP {response.status_code}"
+
+
+class AdminClient(ResourcesMixin):
+    """Calls the server at `base_url` for one admin; tokens live in `store` (the keyring)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        keyring_backend: KeyringBackend | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout = TIMEOUT,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.tokens = TokenStore(self.base_url, keyring_backend)
+        self.auth = RefreshingAuth(self.tokens)
+        self._http = httpx.Client(
+            base_url=self.base_url, transport=transport, timeout=timeout, follow_redirects=False
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- the HTTP boundary -------------------------------------------------------------
+
+    def _send(self, method: str, path: str, *, signed_in: bool = True, **kw: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, auth=self.auth if signed_in else None, **kw)
+        except httpx.HTTPError as exc:
+            raise AdminError(
+                f"The server at {self.base_url} cannot be reached ({type(exc).__name__}); "
+                "check the network and try again."
+            ) from exc
+        if response.status_code >= 400:
+            raise self._error(response)
+        return response
+
+    @staticmethod
+    def _error(response: httpx.Response) -> AdminError:
+        details = None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("detail"), dict):
+            details = {k: v for k, v in body["detail"].items() if k != "message"}
+        return AdminError(server_message(response), status=response.status_code, details=details)
+
+    def _json(self, method: str, path: str, **kw: Any) -> Any:
+        response = self._send(method, path, **kw)
+        return response.json() if response.content else None
+
+    # -- signing in and out --------------------------------------------------------------
+
+    @property
+    def signed_in(self) -> bool:
+        return self.tokens.load() is not None
+
+    def _keep(self, body: Json) -> AdminAccount:
+        self.tokens.save(Tokens.from_answer(body))
+        return self.me()
+
+    def sign_in(self, email: str, password: str) -> AdminAccount:
+        """Sign in with email and password; the tokens go to the keyring."""
+        body = self._json(
+            "POST", "/api/auth/login", json={"email": email, "password": password}, signed_in=False
+        )
+        return self._keep(cast(Json, body))
+
+    def request_code(self, email: str) -> str:
+        """Email a one-time sign-in code; the server's answer is the same for any email."""
+        body = self._json("POST", "/api/auth/magic-link", json={"email": email}, signed_in=False)
+        return str(cast(Json, body)["detail"])
+
+    def sign_in_with_code(self, code: str) -> AdminAccount:
+        body = self._json(
+            "POST", "/api/auth/magic-link/verify", json={"token": code.strip()}, signed_in=False
+        )
+        return self._keep(cast(Json, body))
+
+    def me(self) -> AdminAccount:
+        return cast(AdminAccount, self._json("GET", "/api/auth/me"))
+
+    def sign_out(self) -> None:
+        """End the sign-in on the server (best effort) and remove the tokens here."""
+        try:
+            if self.signed_in:
+                self._send("POST", "/api/auth/logout")
+        except AdminError as exc:
+            log.info("sign-out on the server failed (%s); removing the tokens here", exc)
+        finally:
+            self.tokens.clear()
+
+    # -- members and their faces ---------------------------------------------------------
+
+    def members(
+        self, q: str = "", *, ministry: str = "", status: str = "", skip: int = 0, limit: int = 100
+    ) -> tuple[list[Member], int]:
+        params = {k: v for k, v in {"q": q, "ministry": ministry, "status": status}.items() if v}
+        body = self._json("GET", "/api/members", params={**params, "skip": skip, "limit": limit})
+        return cast(list[Member], body["data"]), int(body["count"])
+
+    def member(self, member_id: str) -> Member:
+        return cast(Member, self._json("GET", f"/api/members/{member_id}"))
+
+    def create_member(self, full_name: str, ministry: str, **fields: Any) -> Member:
+        payload = {"full_name": full_name, "ministry": ministry, **fields}
+        return cast(Member, self._json("POST", "/api/members", json=payload))
+
+    def update_member(self, member_id: str, **fields: Any) -> Member:
+        return cast(Member, self._json("PATCH", f"/api/members/{member_id}", json=fields))
+
+    def deactivate_member(self, member_id: str) -> Member:
+        return cast(Member, self._json("POST", f"/api/members/{member_id}/deactivate"))
+
+    def delete_member(self, member_id: str) -> None:
+        self._send("DELETE", f"/api/members/{member_id}")
+
+    def set_consent(self, member_id: str, given: bool) -> Member:
+        """Record consent; withdrawing it erases the member's face templates on the server."""
+        body = self._json("PUT", f"/api/members/{member_id}/consent", json={"given": given})
+        return cast(Member, body)
+
+    def import_members(self, csv_file: Path, *, dry_run: bool) -> Json:
+        """The per-row report; with `dry_run` nothing is saved. A bad file's report too."""
+        files = {"file": (csv_file.name, csv_file.read_bytes(), "text/csv")}
+        try:
+            body = self._json(
+                "POST", "/api/members/import", params={"dry_run": dry_run}, files=files
+            )
+        except AdminError as exc:
+            if exc.details and "errors" in exc.details:
+                return {"saved": False, "message": str(exc), **exc.details}
+            raise
+        return cast(Json, body)
+
+    def templates(self, member_id: str) -> list[Template]:
+        return cast(list[Template], self._json("GET", f"/api/members/{member_id}/templates"))
+
+    def enrol_embedding(self, member_id: str, embedding: list[float], model_id: str) -> Template:
+        """Store one enrolment embedding; a face already enrolled for someone else is a
+        409 whose message names them (`AdminError.details["member_id"]`)."""
+        payload = {"embedding": [float(x) for x in embedding], "model_id": model_id}
+        body = self._json("POST", f"/api/members/{member_id}/templates", json=payload)
+        return cast(Template, body)
+
+    def enrol_photo(self, member_id: str, photo: Path) -> Template:
+        files = {"photo": (photo.name, photo.read_bytes(), "application/octet-stream")}
+        body = self._json("POST", f"/api/members/{member_id}/templates/photo", files=files)
+        return cast(Template, body)
+
+    def erase_biometrics(self, member_id: str) -> str:
+        return str(self._json("DELETE", f"/api/members/{member_id}/templates")["detail"])
+
+    # -- the live event stream -----------------------------------------------------------
+
+    def events(self, meeting_id: str) -> Iterator[LiveEvent]:
+        """The meeting's live events until the stream ends (the caller reconnects)."""
+        try:
+            with self._http.stream(
+                "GET",
+                f"/api/meetings/{meeting_id}/events",
+                auth=self.auth,
+                timeout=httpx.Timeout(30.0, read=None),
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise self._error(response)
+                yield from _parse_sse(response.iter_lines())
+        except httpx.HTTPError as exc:
+            raise AdminError(f"The live stream dropped ({type(exc).__name__}).") from exc
+
+
+def _parse_sse(lines: Iterator[str]) -> Iterator[LiveEvent]:
+    """Server-sent events from text lines (`event:` and `data:` fields; comments skipped)."""
+    event, data = "message", list[str]()
+    for line in lines:
+        if not line:
+            if data:
+                yield LiveEvent(event=event, data=json.loads("\n".join(data)))
+                if event == "session.ended":
+                    raise SessionEndedError("Your sign-in has ended. Sign in again.")
+            event, data = "message", list[str]()
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].lstrip())

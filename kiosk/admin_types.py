@@ -1,0 +1,114 @@
+"""What the admin API answers, as typed dictionaries (the server's JSON, unconverted).
+
+Kept apart from `kiosk.admin_client` so views and models can name the shapes without the
+HTTP code. Dates stay ISO-8601 strings, ids UUID strings: the views only show them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+Json = dict[str, Any]
+
+
+class Member(TypedDict):
+    id: str
+    member_code: str
+    full_name: str
+    ministry: str
+    email: str | None
+    phone: str | None
+    notes: str
+    status: str
+    consent_given: bool
+    consent_changed_at: str | None
+    created_at: str
+    updated_at: str
+
+
+class Template(TypedDict):
+    id: str
+    member_id: str
+    model_id: str
+    key_version: str
+    created_at: str
+
+
+class Meeting(TypedDict):
+    id: str
+    title: str
+    description: str
+    starts_at: str
+    ends_at: str
+    late_after: str | None
+    location_name: str
+    latitude: float | None
+    longitude: float | None
+    radius_m: int
+    expected_ministries: list[str]
+    expected_member_ids: list[str]
+    kiosk_ids: list[str]
+    liveness: str
+    status: str
+    qr_scan_count: int
+
+
+class MeetingQr(TypedDict):
+    token: str
+    url: str
+    meeting_id: str
+    expires_at: str
+    refresh_after_seconds: int
+
+
+class Attendance(TypedDict):
+    id: str
+    meeting_id: str
+    member_id: str
+    member_name: str
+    ministry: str
+    method: str
+    status: str
+    similarity: float | None
+    margin: float | None
+    server_time: str
+    late: bool
+    has_evidence: bool
+
+
+class Kiosk(TypedDict):
+    id: str
+    name: str
+    created_at: str
+    revoked_at: str | None
+    last_seen_at: str | None
+    app_version: str
+    model_id: str
+    gallery_version: int
+    queue_depth: int
+    camera_state: str
+    clock_drift_s: float | None
+    health: Json
+
+
+class AdminAccount(TypedDict):
+    id: str
+    email: str
+    full_name: str
+    role: str
+    is_active: bool
+    has_password: bool
+    last_login_at: str | None
+
+
+class Badge(TypedDict):
+    id: str
+    member_id: str
+    issued_at: str
+    revoked_at: str | None
+    token: str | None
+
+
+class LiveEvent(TypedDict):
+    event: str
+    data: Json
