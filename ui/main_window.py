@@ -42,6 +42,10 @@ PLACEHOLDER = {
 }
 
 
+CAMERA_PAUSED = "Check-in by camera is paused: please ask a staff member"
+NO_PICTURE = frozenset({SourceState.LOST, SourceState.REOPENING, SourceState.STOPPED})
+
+
 @dataclass
 class WindowServices:
     """What the window is a view over, handed in by the composition root."""
@@ -99,6 +103,8 @@ class MainWindow(QMainWindow):
     # --- the core's news -----------------------------------------------------------
 
     def _on_analysis(self, analysis: FrameAnalysed) -> None:
+        if self.status_bar.camera_state in NO_PICTURE:
+            return  # the analysis of a frame from before the camera went away
         self.flow.on_event(analysis, time.monotonic())
         self.live.show_analysis(analysis)
         self._refresh()
@@ -123,6 +129,7 @@ class MainWindow(QMainWindow):
             self.live.show_analysis(None)
             self.live.preview.clear_frame()
             self.live.preview.set_placeholder(PLACEHOLDER[event.state])
+        self._refresh()
 
     def set_board(self, board: MeetingBoard | None) -> None:
         self.idle.set_board(board)
@@ -138,7 +145,10 @@ class MainWindow(QMainWindow):
 
     def _refresh(self) -> None:
         screen = self.flow.screen(time.monotonic())
-        self.live.set_guidance(self.flow.guidance())
+        if self.status_bar.camera_state in NO_PICTURE:
+            self.live.set_guidance(CAMERA_PAUSED)
+        else:
+            self.live.set_guidance(self.flow.guidance())
         view = {Screen.LIVE: self.live, Screen.MESSAGE: self.message, Screen.IDLE: self.idle}
         self.stack.setCurrentWidget(view[screen])
         if screen is not self.current_screen:

@@ -18,6 +18,7 @@ from kiosk.events import (
     EventBus,
     FaceBox,
     FrameAnalysed,
+    Guidance,
     NotRecognised,
     SourceState,
     SourceStateChanged,
@@ -114,6 +115,13 @@ def test_lost_camera_shows_in_the_status_bar_and_on_the_preview(
     publish_from_thread(window.services.events, SourceStateChanged(SourceState.LOST, "unplugged"))
     qtbot.waitUntil(lambda: window.status_bar.camera.text() == "Camera lost")
     assert window.live.preview.frame_seq == 0  # the stale picture is not kept up
+    # An analysis of a frame from before the loss, arriving late, shows no boxes or advice.
+    box = FaceBox(1, (10.0, 10.0, 200.0, 200.0), stable=True, recognised=False)
+    late = FrameAnalysed(1, (640, 480), (box,), Guidance.HOLD_STILL, 0.0, 0.0)
+    publish_from_thread(window.services.events, late)
+    qtbot.wait(100)
+    assert window.flow.analysis is None
+    assert window.live.guidance.text().startswith("Check-in by camera is paused")
     publish_from_thread(window.services.events, SourceStateChanged(SourceState.LIVE))
     qtbot.waitUntil(lambda: window.status_bar.camera.text() == "Camera live")
 
