@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import random
 import time
 import uuid
@@ -17,6 +18,7 @@ import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kiosk.checkins import NewCheckin
+from kiosk.commands import status_report
 from kiosk.credentials import CredentialStore
 from kiosk.errors import CredentialError, DeviceRevokedError, PairingError, SyncError
 from kiosk.inference.engine import FaceEngine
@@ -176,6 +178,8 @@ def test_a_revoked_kiosk_wipes_its_gallery_and_its_worker_stops(
     assert kiosk.store.member_name(kiosk.store.get_state("kiosk_id") or "") is None
     with pytest.raises(CredentialError):
         kiosk.credentials.device_credential()
+    report = status_report(argparse.Namespace(data_dir=kiosk.store.db.path.parent))
+    assert report["revoked_at"] and not report["paired"] and report["templates"] == 0
 
 
 def test_the_worker_uploads_soon_after_a_check_in_and_stops_on_request(
