@@ -31,6 +31,7 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from server.backend import member_codes  # noqa: E402
 from server.backend.config import load_settings  # noqa: E402
 from server.backend.crud import admins as admins_crud  # noqa: E402
 from server.backend.db import make_engine, make_session_factory  # noqa: E402
@@ -107,6 +108,7 @@ def seed(env: dict[str, str], members: int) -> str:
                     full_name=f"{NAMES[i % len(NAMES)]} {SURNAMES[(i // 10) % len(SURNAMES)]} {i}",
                     ministry=MINISTRIES[i % len(MINISTRIES)],
                     email=f"member{i}@example.org",
+                    member_code=_code(i),
                 )
                 for i in range(members)
             )
@@ -114,6 +116,15 @@ def seed(env: dict[str, str], members: int) -> str:
     finally:
         engine.dispose()
     return email
+
+
+def _code(number: int) -> str:
+    """A distinct member code per seeded member (random ones collide at 50,000)."""
+    digits = []
+    for _ in range(member_codes.LENGTH):
+        number, digit = divmod(number, len(member_codes.ALPHABET))
+        digits.append(member_codes.ALPHABET[digit])
+    return "".join(digits)
 
 
 @contextmanager

@@ -106,6 +106,10 @@ def run_server(args: argparse.Namespace) -> int:
     settings = _settings(announce=not args.check)
     if settings is None:
         return EXIT_NO_RETRY
+    problem = _data_dir_problem(settings)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_NO_RETRY
     port = args.port or settings.port
     problem = port_problem_after_tries(args.host, port, "PORT")
     if problem is not None:
@@ -119,6 +123,20 @@ def run_server(args: argparse.Namespace) -> int:
 
     serve(create_app(settings), host=args.host, port=port)
     return 0
+
+
+def _data_dir_problem(settings: Settings) -> str | None:
+    """Why the embedded data directory cannot be used, in one line; None when it can."""
+    from server.backend.datadir import prepare_data_dir  # noqa: PLC0415
+    from server.backend.errors import ConfigError  # noqa: PLC0415
+
+    if not settings.embedded_database:
+        return None
+    try:
+        prepare_data_dir(settings.sonta_data_dir)
+    except ConfigError as exc:
+        return exc.message
+    return None
 
 
 def run_migrate(_args: argparse.Namespace) -> int:

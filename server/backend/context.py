@@ -12,6 +12,7 @@ from server.backend.config import Settings
 from server.backend.crud.refresh_families import RefreshFamilies
 from server.backend.crud.single_use import SingleUseTokens
 from server.backend.db import make_engine, make_probe_engine, make_session_factory
+from server.backend.embedded import RecentTrouble
 from server.backend.errors import ConfigError
 from server.backend.face_model import ServerFaceModel
 from server.backend.failsafe_store import FailSafeStore
@@ -67,6 +68,7 @@ class Backend:
     schema_head: str | None
     lanes: Lanes = field(default_factory=Lanes)
     streams: StreamSlots = field(default_factory=StreamSlots)
+    embedded_trouble: RecentTrouble = field(default_factory=RecentTrouble)
     # Bounds the image decodes this process runs at once (uploads are untrusted).
     decodes: DecodeSlots = field(default_factory=DecodeSlots)
 

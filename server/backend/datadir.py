@@ -10,6 +10,8 @@ import logging
 import os
 from pathlib import Path
 
+from server.backend.errors import ConfigError
+
 logger = logging.getLogger(__name__)
 
 DIR_MODE = 0o700
@@ -19,8 +21,22 @@ SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 
 
 def prepare_data_dir(path: Path) -> None:
-    """Create the directory owner-only, or make an existing one of ours owner-only."""
-    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    """Create the directory owner-only, or make an existing one of ours owner-only.
+
+    A directory the process cannot write is refused here with one clear message (it
+    used to fail start-up with a traceback from deep inside SQLite or the secrets file).
+    """
+    try:
+        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"The data directory {path} cannot be written ({exc.strerror or exc}). Give the "
+            "user running Sonta write access to it, or set SONTA_DATA_DIR to a directory "
+            "it can write."
+        ) from exc
     _restrict(path, DIR_MODE)
 
 

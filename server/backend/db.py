@@ -16,6 +16,9 @@ POOL_SIZE = 10
 POOL_OVERFLOW = 10
 # Seconds a request waits for a connection before it is answered 503 "busy".
 POOL_TIMEOUT = 2
+# Seconds an embedded write waits for another writer's lock before it is refused as
+# "locked by another program" (it waited 15 s, with no word why).
+BUSY_SECONDS = 3
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -25,7 +28,7 @@ def make_engine(settings: Settings) -> Engine:
         prepare_database_file(settings.sonta_data_dir / "sonta.db")
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 15},
+            connect_args={"check_same_thread": False, "timeout": BUSY_SECONDS},
             pool_pre_ping=True,
             pool_size=POOL_SIZE,
             max_overflow=POOL_OVERFLOW,
@@ -69,7 +72,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000}")
     cursor.close()
 
 

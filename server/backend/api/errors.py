@@ -15,6 +15,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError, Programm
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from server.backend import lanes
+from server.backend.embedded import EMBEDDED_MESSAGES, embedded_problem
 from server.backend.errors import AuthError, SontaServerError, TooManyRequestsError
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,14 @@ async def _pool_busy(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    problem = embedded_problem(exc)
+    if problem is not None:
+        # The embedded database names its own trouble; say it instead of "unavailable".
+        request.app.state.backend.embedded_trouble.note(problem)
+        logger.error("%s %s: %s", request.method, request.url.path, EMBEDDED_MESSAGES[problem])
+        status, retry = (507, None) if problem == "full" else (503, "5")
+        headers = {"Retry-After": retry} if retry else None
+        return _json(status, EMBEDDED_MESSAGES[problem], headers)
     logger.error("%s %s: database unavailable: %s", request.method, request.url.path, exc)
     return _json(503, "The database is unavailable; try again shortly.")
 

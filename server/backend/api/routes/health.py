@@ -40,10 +40,18 @@ async def health(backend: BackendDep, request: Request) -> JSONResponse:
     usage = pool_usage(backend.engine)
     busy = bool(usage["limit"]) and usage["in_use"] >= usage["limit"]
     pool: dict[str, Any] = {**usage, "state": "busy" if busy else "ok"}
-    database_ok = database == "ok"
+    trouble = backend.embedded_trouble.current()
+    if database == "ok" and trouble is not None:
+        database = trouble  # "full", "locked" or "read-only": reads work, writes do not
+    database_ok = database in ("ok", "full", "locked", "read-only")
     if not database_ok:
         status = "unhealthy"
-    elif cache_ok and face_service["status"] == "healthy" and pool["state"] == "ok":
+    elif (
+        database == "ok"
+        and cache_ok
+        and face_service["status"] == "healthy"
+        and pool["state"] == "ok"
+    ):
         status = "healthy"
     else:
         status = "degraded"

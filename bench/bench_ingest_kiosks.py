@@ -1,0 +1,121 @@
+"""Check-in ingest with 1, 6 and 30 concurrent kiosks, beside the trivial endpoint.
+
+Each kiosk has its own credential and uploads batches back to back from its own thread,
+as real kiosks do after an outage. Phases are interleaved with GET /health/live in each
+round. After the run every batch is sent again, and the database must then hold exactly
+one record per check-in sent: 0 lost, 0 duplicated. Throwaway database and Redis prefix:
+
+    .venv/bin/python bench/bench_ingest_kiosks.py [--seconds 4] [--kiosks 1,6,30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from collections.abc import Callable
+
+import httpx
+from bench_backend import PASSWORD, backend_process, measure, seeded_environment
+from bench_checkin_upload import (
+    Batch,
+    batch_maker,
+    count_records,
+    cycler,
+    report,
+    seed_meetings,
+    upload_phase,
+)
+
+from server.backend.config import load_settings
+from server.backend.face_model import ServerFaceModel
+
+
+def _parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=4.0, help="per phase per round")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--kiosks", default="1,6,30", help="kiosk counts to measure")
+    parser.add_argument("--batch", type=int, default=50, help="check-ins per request")
+    parser.add_argument("--members", type=int, default=2000)
+    parser.add_argument("--meetings", type=int, default=60)
+    parser.add_argument("--pg-host", default="127.0.0.1")
+    parser.add_argument("--pg-port", type=int, default=5432)
+    parser.add_argument("--pg-user", default="postgres")
+    parser.add_argument("--redis-host", default="127.0.0.1")
+    parser.add_argument("--redis-port", type=int, default=6379)
+    return parser.parse_args()
+
+
+def pair_kiosks(url: str, email: str, count: int) -> list[dict[str, str]]:
+    login = httpx.post(f"{url}/api/auth/login", json={"email": email, "password": PASSWORD})
+    admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    kiosks = []
+    for n in range(count):
+        paired = httpx.post(f"{url}/api/kiosks", json={"name": f"Kiosk {n}"}, headers=admin)
+        paired.raise_for_status()
+        kiosks.append({"Authorization": f"Bearer {paired.json()['credential']}"})
+    return kiosks
+
+
+def kiosks_phase(
+    url: str, kiosks: list[dict[str, str]], next_batch: Callable[[], Batch], seconds: float
+) -> tuple[list[float], list[Batch]]:
+    """Every kiosk uploads from its own thread for `seconds`."""
+    latencies: list[float] = []
+    sent: list[Batch] = []
+    lock = threading.Lock()
+
+    def one(headers: dict[str, str]) -> None:
+        mine, batches = upload_phase(url, headers, next_batch, seconds, 1)
+        with lock:
+            latencies.extend(mine)
+            sent.extend(batches)
+
+    threads = [threading.Thread(target=one, args=(k,)) for k in kiosks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, sent
+
+
+def main() -> int:
+    args = _parse()
+    counts = [int(n) for n in args.kiosks.split(",")]
+    with seeded_environment(args) as (env, email):
+        meetings, members = seed_meetings(env, args.meetings)
+        model_id = ServerFaceModel(load_settings(env).face_model).model_id
+        fresh = batch_maker(meetings, members, args.batch, model_id)
+        with backend_process(env) as url:
+            kiosks = pair_kiosks(url, email, max(counts))
+            measure(url, "/health/live", {}, 1.0, 4)  # warm-up
+            names = ["trivial", *(f"{n} kiosk(s) uploading" for n in counts)]
+            results: dict[str, list[float]] = {name: [] for name in names}
+            elapsed = dict.fromkeys(names, 0.0)
+            sent: list[Batch] = []
+            for _ in range(args.rounds):
+                results["trivial"] += measure(url, "/health/live", {}, args.seconds, 4)
+                elapsed["trivial"] += args.seconds
+                for n in counts:
+                    latencies, batches = kiosks_phase(url, kiosks[:n], fresh, args.seconds)
+                    results[f"{n} kiosk(s) uploading"] += latencies
+                    elapsed[f"{n} kiosk(s) uploading"] += args.seconds
+                    sent += batches
+            stored = count_records(env)
+            upload_phase(url, kiosks[0], cycler(sent), 2.0, 4)  # resend: nothing new
+            again = count_records(env)
+        print(
+            f"{args.members} members, {args.meetings} meetings, batches of {args.batch}, "
+            f"one uvicorn worker, {args.rounds} round(s) of {args.seconds:g} s per phase"
+        )
+        report(results, elapsed, args.batch)
+        expected = len(sent) * args.batch
+        print(f"check-ins sent once: {expected}; records stored: {stored}; after resends: {again}")
+        lost, duplicated = max(0, expected - stored), max(0, again - expected)
+        print(f"lost: {lost}, duplicated: {duplicated}")
+        return 0 if lost == duplicated == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

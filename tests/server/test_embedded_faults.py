@@ -1,0 +1,108 @@
+"""Embedded-mode troubles get their own clear message (issue 15, defect 7): a read-only
+data directory, a full database, and a lock held by another writer.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+from server.backend.config import Settings
+from tests.server.conftest import CONFIG_ENV, ClientFactory
+from tests.server.live import free_port
+from tests.server.utils import admin_headers, backend_of
+
+MEMBER = {"full_name": "Ama Mensah", "ministry": "Choir"}
+# Mount the data directory read-only in a mount namespace of the server's own.
+READ_ONLY = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" "$0" && exec "$@"'
+
+
+@pytest.mark.network
+def test_a_read_only_data_directory_stops_start_up_with_one_clear_message(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    env = {k: v for k, v in os.environ.items() if k not in CONFIG_ENV}
+    env.update(HOME=str(tmp_path), SONTA_DATA_DIR=str(data))
+    server = [sys.executable, "-m", "sonta.cli", "server", "--host", "127.0.0.1"]
+    server += ["--port", str(free_port())]
+    done = subprocess.run(
+        ["unshare", "-m", "sh", "-c", READ_ONLY, str(data), *server],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    assert "cannot be written" in output and "SONTA_DATA_DIR" in output, output
+    assert "Traceback" not in output, output
+
+
+def _limit_pages(settings: Settings, client: TestClient) -> None:
+    """Let the database grow no further, the way a full disk stops it (SQLITE_FULL)."""
+    engine = backend_of(client).engine
+    pages = (
+        sqlite3.connect(settings.sonta_data_dir / "sonta.db")
+        .execute("PRAGMA page_count")
+        .fetchone()[0]
+    )
+
+    @event.listens_for(engine, "connect")
+    def _full(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
+
+    engine.dispose()
+
+
+def test_a_full_database_says_so_and_health_agrees(
+    make_client: ClientFactory, embedded_settings: Settings
+) -> None:
+    client = make_client(embedded_settings)
+    headers = admin_headers(client)
+    _limit_pages(embedded_settings, client)
+    refused = 0
+    for n in range(200):  # until the last free page is used
+        answer = client.post(
+            "/api/members", json={**MEMBER, "notes": "x" * 3900 + str(n)}, headers=headers
+        )
+        if answer.status_code != 201:
+            refused += 1
+            break
+    assert refused, "the database never filled up"
+    assert answer.status_code == 507, answer.text
+    assert "disk holding the database is full" in answer.json()["detail"]
+    health = client.get("/health").json()
+    assert health["database"] == "full"
+    assert health["status"] == "degraded"
+
+
+def test_a_lock_held_by_another_writer_is_named_quickly(
+    make_client: ClientFactory, embedded_settings: Settings
+) -> None:
+    client = make_client(embedded_settings)
+    headers = admin_headers(client)
+    other = sqlite3.connect(embedded_settings.sonta_data_dir / "sonta.db", timeout=1)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.monotonic()
+        answer = client.post("/api/members", json=MEMBER, headers=headers)
+        waited = time.monotonic() - started
+    finally:
+        other.rollback()
+        other.close()
+    assert answer.status_code == 503, answer.text
+    assert "locked by another program" in answer.json()["detail"]
+    assert answer.headers["Retry-After"]
+    assert waited < 10  # it used to wait 15 s before saying "database unavailable"
+    assert client.post("/api/members", json=MEMBER, headers=headers).status_code == 201
