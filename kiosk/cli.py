@@ -1,4 +1,4 @@
-"""`sonta kiosk ...`: pair, status, unpair, sync, import-pack, and `run` (the head-less
+"""`sonta kiosk ...`: pair, status, unpair, sync, import-pack, self-test and `run` (the head-less
 kiosk, declared in `kiosk.headless`).
 
 Each subcommand's code lives in `kiosk.commands` and is imported when it runs, so
@@ -56,6 +56,19 @@ def register(subparsers: Any) -> None:
     )
     import_pack.set_defaults(handler=_command("import_pack"))
 
+    self_test = commands.add_parser(
+        "self-test", help="try keyring, database, model pack, camera and server; exit 0 if ok"
+    )
+    self_test.add_argument(
+        "--source", default="0", help="camera index or /dev/videoN, a video file or a folder"
+    )
+    self_test.add_argument("--pack", help="model pack name (default: FACE_MODEL, else buffalo_l)")
+    self_test.add_argument(
+        "--pack-dir", type=Path, help="a folder holding the pack's files (as FACE_MODEL_DIR)"
+    )
+    _data_dir(self_test)
+    self_test.set_defaults(handler=_self_test)
+
     add_run_parser(commands)
 
 
@@ -73,6 +86,11 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def _self_test(args: argparse.Namespace) -> int:
+    code: int = importlib.import_module("kiosk.self_test").self_test(args)
+    return code
 
 
 def _command(name: str) -> Callable[[argparse.Namespace], int]:
