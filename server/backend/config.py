@@ -15,6 +15,7 @@ verifying and decrypting while codes expire and `sonta templates re-encrypt` run
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import logging
@@ -206,6 +207,7 @@ def _looks_default(value: str) -> bool:
     return len(set(value)) < 8 or any(fragment in lowered for fragment in _DEFAULT_LOOKING)
 
 
+@functools.lru_cache(maxsize=64)  # zxcvbn takes ~20 ms a value; settings load often in tests
 def _guessable(value: str) -> bool:
     """True unless the value looks random: zxcvbn needs at least 10^20 guesses for it.
 
