@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -203,18 +203,24 @@ class AdminClient(ResourcesMixin):
 
     # -- the live event stream -----------------------------------------------------------
 
-    def events(self, meeting_id: str) -> Iterator[LiveEvent]:
-        """The meeting's live events until the stream ends (the caller reconnects)."""
+    def events(
+        self, meeting_id: str, opened: Callable[[httpx.Response], None] | None = None
+    ) -> Iterator[LiveEvent]:
+        """The meeting's live events until the stream ends (the caller reconnects);
+        `opened` gets the response, so another thread can end a waiting stream."""
+        # A single-use ticket (fetched through the refreshing auth) opens the stream: the
+        # auth flow reads whole bodies, which a stream never ends.
+        path = f"/api/meetings/{meeting_id}/events"
+        ticket = str(self._json("POST", f"{path}/ticket")["ticket"])
         try:
             with self._http.stream(
-                "GET",
-                f"/api/meetings/{meeting_id}/events",
-                auth=self.auth,
-                timeout=httpx.Timeout(30.0, read=None),
+                "GET", path, params={"ticket": ticket}, timeout=httpx.Timeout(30.0, read=None)
             ) as response:
                 if response.status_code >= 400:
                     response.read()
                     raise self._error(response)
+                if opened is not None:
+                    opened(response)
                 yield from _parse_sse(response.iter_lines())
         except httpx.HTTPError as exc:
             raise AdminError(f"The live stream dropped ({type(exc).__name__}).") from exc

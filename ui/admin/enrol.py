@@ -1,0 +1,229 @@
+"""Enrolment capture: live camera with a quality meter, three guided samples, photo files.
+
+Frames come from the camera's one-slot mailbox (the same `PreviewWidget` as the kiosk);
+each sample is assessed by the engine on a worker thread and kept only when it passes
+the enrolment gates, otherwise the engine's reasons are shown in plain words. Photo
+files (chosen or dropped) are read and embedded here too: only embeddings go to the
+server. A face already enrolled for someone else is refused by the server with a
+sentence naming them, shown as the duplicate warning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kiosk.admin_client import AdminClient
+from kiosk.admin_types import Member
+from kiosk.enrol_capture import Assessment, GuidedCapture, assess
+from ui.admin.tasks import Tasks
+from ui.preview import FrameProvider, PreviewWidget
+
+if TYPE_CHECKING:
+    from kiosk.inference.engine import FaceEngine
+
+EngineProvider = Callable[[], "FaceEngine | None"]
+PHOTO_TYPES = "Photos (*.jpg *.jpeg *.png *.webp *.bmp)"
+
+
+def _assess_file(engine: FaceEngine, path: Path) -> Assessment:
+    from kiosk.inference.errors import ImageError  # noqa: PLC0415  (OpenCV imports late)
+    from kiosk.inference.images import read_image_file  # noqa: PLC0415
+
+    try:
+        pixels = read_image_file(path).pixels
+    except ImageError as exc:
+        return Assessment(False, 0.0, (f"{path.name}: {exc}",))
+    return assess(engine, pixels)
+
+
+class EnrolView(QWidget):
+    enrolled = Signal(int)  # how many templates were saved
+
+    def __init__(
+        self,
+        client: AdminClient,
+        tasks: Tasks,
+        frames: FrameProvider,
+        engine: EngineProvider,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._client, self._tasks, self._frames, self._engine = client, tasks, frames, engine
+        self.member: Member | None = None
+        self.capture = GuidedCapture()
+        self.setAcceptDrops(True)
+        self.preview = PreviewWidget(frames)
+        self.preview.set_placeholder("No camera yet: choose photo files or drop them here.")
+        self.title = QLabel("Choose a person with consent in People, then Enrol face.")
+        self.title.setObjectName("title")
+        self.prompt = QLabel(self.capture.prompt)
+        self.meter = QProgressBar(minimum=0, maximum=100, format="quality %p%")
+        self.reasons = QLabel("")
+        self.reasons.setWordWrap(True)
+        self.samples = QListWidget()
+        self.take_button = QPushButton("Take sample")
+        self.save_button = QPushButton("Save samples")
+        self.photos_button = QPushButton("Enrol from photo files…")
+        self.erase_button = QPushButton("Delete face data…")
+        self.take_button.clicked.connect(self.take_sample)
+        self.save_button.clicked.connect(self.save)
+        self.photos_button.clicked.connect(self.choose_photos)
+        self.erase_button.clicked.connect(self.erase)
+        side = QVBoxLayout()
+        for widget in (self.prompt, self.meter, self.reasons, self.samples):
+            side.addWidget(widget)
+        for button in (self.take_button, self.save_button, self.photos_button, self.erase_button):
+            side.addWidget(button)
+        body = QHBoxLayout()
+        body.addWidget(self.preview, 3)
+        body.addLayout(side, 2)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addLayout(body, 1)
+        self._update_buttons()
+
+    def set_member(self, member: Member) -> None:
+        self.member = member
+        self.capture.reset()
+        self.samples.clear()
+        self.reasons.setText("")
+        self.title.setText(f"Enrol {member['full_name']} ({member['ministry']})")
+        self.prompt.setText(self.capture.prompt)
+        self._update_buttons()
+
+    def showEvent(self, event: Any) -> None:
+        self.preview.start()
+        super().showEvent(event)
+
+    def hideEvent(self, event: Any) -> None:
+        self.preview.stop()
+        super().hideEvent(event)
+
+    def _update_buttons(self) -> None:
+        ready = self.member is not None
+        self.take_button.setEnabled(ready and not self.capture.done)
+        self.save_button.setEnabled(ready and bool(self.capture.samples))
+        self.photos_button.setEnabled(ready)
+        self.erase_button.setEnabled(ready)
+
+    def _need_engine(self) -> FaceEngine | None:
+        engine = self._engine()
+        if engine is None:
+            self.reasons.setText("The face engine is still loading; try again in a moment.")
+        return engine
+
+    def take_sample(self) -> None:
+        mailbox = self._frames()
+        frame = mailbox.latest() if mailbox is not None else None
+        engine = self._need_engine()
+        if frame is None or engine is None:
+            if frame is None:
+                self.reasons.setText("No camera picture yet. Check the camera is connected.")
+            return
+        pixels = frame.image.copy()
+        self.take_button.setEnabled(False)
+        self._tasks.run("Checking the picture", lambda: assess(engine, pixels), self._assessed)
+
+    def _assessed(self, assessment: Assessment, source: str = "camera") -> None:
+        self.meter.setValue(round(assessment.meter * 100))
+        pose = self.capture.pose
+        if self.capture.offer(assessment):
+            self.samples.addItem(f"{pose}: accepted ({source})")
+            self.reasons.setText("Sample accepted.")
+        else:
+            self.reasons.setText("Not accepted: " + " ".join(assessment.reasons))
+        self.prompt.setText(self.capture.prompt)
+        self._update_buttons()
+
+    def choose_photos(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Photos of this person", "", PHOTO_TYPES)
+        self.add_photos([Path(p) for p in paths])
+
+    def add_photos(self, paths: list[Path]) -> None:
+        """Assess each photo here (it never leaves the computer); keep the good ones."""
+        engine = self._need_engine()
+        if engine is None or self.member is None or not paths:
+            return
+
+        def run() -> list[tuple[Path, Assessment]]:
+            return [(path, _assess_file(engine, path)) for path in paths]
+
+        self._tasks.run("Reading the photos", run, self._photos_assessed)
+
+    def _photos_assessed(self, results: list[tuple[Path, Assessment]]) -> None:
+        refused = []
+        for path, assessment in results:
+            if assessment.passed and not self.capture.done:
+                self.capture.samples.append(assessment)
+                self.samples.addItem(f"{path.name}: accepted (photo)")
+            elif not assessment.passed:
+                refused.append(f"{path.name}: {' '.join(assessment.reasons)}")
+        self.reasons.setText("Not accepted: " + " ".join(refused) if refused else "")
+        self.prompt.setText(self.capture.prompt)
+        self._update_buttons()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        self.add_photos(paths)
+        event.acceptProposedAction()
+
+    def save(self) -> None:
+        engine, member = self._need_engine(), self.member
+        if engine is None or member is None or not self.capture.samples:
+            return
+        embeddings = [list(s.embedding or ()) for s in self.capture.samples]
+        model_id = engine.model_id
+
+        def run() -> int:
+            for embedding in embeddings:
+                self._client.enrol_embedding(member["id"], embedding, model_id)
+            return len(embeddings)
+
+        self.save_button.setEnabled(False)
+        self._tasks.run("Saving the face samples", run, self._saved, self._save_failed)
+
+    def _saved(self, count: int) -> None:
+        self.reasons.setText(f"Enrolled: {count} face sample(s) saved.")
+        self.capture.reset()
+        self.samples.clear()
+        self.prompt.setText(self.capture.prompt)
+        self._update_buttons()
+        self.enrolled.emit(count)
+
+    def _save_failed(self, message: str) -> None:
+        self.reasons.setText(f"Not saved: {message}")
+        self._update_buttons()
+
+    def erase(self) -> None:
+        member = self.member
+        if member is None:
+            return
+        question = f"Delete every face sample of {member['full_name']}? They can enrol again."
+        if QMessageBox.question(self, "Please confirm", question) != QMessageBox.StandardButton.Yes:
+            return
+        self._tasks.run(
+            "Deleting face data",
+            lambda: self._client.erase_biometrics(member["id"]),
+            self.reasons.setText,
+            self.reasons.setText,
+        )

@@ -1,0 +1,225 @@
+"""People: search, filter by ministry, create, edit, deactivate, delete, consent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kiosk.admin_client import AdminClient
+from kiosk.admin_types import Member
+from ui.admin.people_model import MembersModel
+from ui.admin.tasks import Tasks
+
+ALL_MINISTRIES = "All ministries"
+
+
+class MemberDialog(QDialog):
+    """Name, ministry, email and phone of a new or existing member."""
+
+    def __init__(self, member: Member | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Edit member" if member else "New member")
+        self.full_name = QLineEdit(member["full_name"] if member else "")
+        self.ministry = QLineEdit(member["ministry"] if member else "")
+        self.email = QLineEdit((member["email"] or "") if member else "")
+        self.phone = QLineEdit((member["phone"] or "") if member else "")
+        form = QFormLayout(self)
+        for label, field in (
+            ("Full name", self.full_name),
+            ("Ministry", self.ministry),
+            ("Email", self.email),
+            ("Phone", self.phone),
+        ):
+            form.addRow(label, field)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "full_name": self.full_name.text().strip(),
+            "ministry": self.ministry.text().strip(),
+            "email": self.email.text().strip() or None,
+            "phone": self.phone.text().strip() or None,
+        }
+
+
+class PeopleView(QWidget):
+    enrol_requested = Signal(object)  # a Member with consent
+
+    def __init__(self, client: AdminClient, tasks: Tasks, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._client, self._tasks = client, tasks
+        self.model = MembersModel()
+        self.search = QLineEdit(placeholderText="Search name, email or phone")
+        self.ministry = QComboBox()
+        self.ministry.addItem(ALL_MINISTRIES)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        top = QHBoxLayout()
+        top.addWidget(self.search, 3)
+        top.addWidget(self.ministry, 1)
+        actions = QHBoxLayout()
+        self.buttons: dict[str, QPushButton] = {}
+        for name, slot in (
+            ("New", self.new_member),
+            ("Edit", self.edit),
+            ("Consent given", lambda: self.consent(True)),
+            ("Withdraw consent", lambda: self.consent(False)),
+            ("Enrol face", self.enrol),
+            ("Deactivate", self.deactivate),
+            ("Delete", self.delete),
+        ):
+            button = QPushButton(name)
+            button.clicked.connect(slot)
+            actions.addWidget(button)
+            self.buttons[name] = button
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(actions)
+        layout.addWidget(self.status)
+        self._debounce = QTimer(self, singleShot=True, interval=300)
+        self._debounce.timeout.connect(self.refresh)
+        self.search.textChanged.connect(self._debounce.start)
+        self.ministry.currentIndexChanged.connect(self.refresh)
+
+    def refresh(self) -> None:
+        q = self.search.text().strip()
+        ministry = self.ministry.currentText()
+        ministry = "" if ministry == ALL_MINISTRIES else ministry
+        self._tasks.run(
+            "Loading people", lambda: self._client.members(q, ministry=ministry), self._loaded
+        )
+
+    def _loaded(self, answer: tuple[list[Member], int]) -> None:
+        members, count = answer
+        self.model.set_members(members)
+        known = {self.ministry.itemText(i) for i in range(self.ministry.count())}
+        for ministry in sorted({m["ministry"] for m in members} - known):
+            self.ministry.addItem(ministry)
+        self.status.setText(f"{count} people.")
+
+    def selected(self) -> Member | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.model.member(rows[0].row()) if rows else None
+
+    def _need_selection(self) -> Member | None:
+        member = self.selected()
+        if member is None:
+            self.status.setText("Select a person in the table first.")
+        return member
+
+    def _saved(self, member: Member) -> None:
+        self.status.setText(f"Saved {member['full_name']}.")
+        self.refresh()
+
+    def _error(self, message: str) -> None:
+        self.status.setText(message)
+
+    def new_member(self) -> None:
+        dialog = MemberDialog(parent=self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.save_new(dialog.fields())
+
+    def save_new(self, fields: dict[str, Any]) -> None:
+        name, ministry = fields.pop("full_name"), fields.pop("ministry")
+        fields = {k: v for k, v in fields.items() if v}
+        self._tasks.run(
+            "Saving",
+            lambda: self._client.create_member(name, ministry, **fields),
+            self._saved,
+            self._error,
+        )
+
+    def edit(self) -> None:
+        member = self._need_selection()
+        if member is None:
+            return
+        dialog = MemberDialog(member, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            fields = dialog.fields()
+            self._tasks.run(
+                "Saving",
+                lambda: self._client.update_member(member["id"], **fields),
+                self._saved,
+                self._error,
+            )
+
+    def consent(self, given: bool) -> None:
+        member = self._need_selection()
+        if member is None:
+            return
+        if not given and not self._confirm(
+            f"Withdraw {member['full_name']}'s consent? Their face data is erased at once."
+        ):
+            return
+        self._tasks.run(
+            "Recording consent",
+            lambda: self._client.set_consent(member["id"], given),
+            self._saved,
+            self._error,
+        )
+
+    def enrol(self) -> None:
+        member = self._need_selection()
+        if member is None:
+            return
+        if not member["consent_given"]:
+            self.status.setText(
+                f"Record {member['full_name']}'s consent first: enrolment needs it."
+            )
+            return
+        self.enrol_requested.emit(member)
+
+    def deactivate(self) -> None:
+        member = self._need_selection()
+        if member is not None:
+            self._tasks.run(
+                "Deactivating",
+                lambda: self._client.deactivate_member(member["id"]),
+                self._saved,
+                self._error,
+            )
+
+    def delete(self) -> None:
+        member = self._need_selection()
+        if member is None or not self._confirm(
+            f"Delete {member['full_name']} and all their face data? This cannot be undone."
+        ):
+            return
+        self._tasks.run(
+            "Deleting",
+            lambda: self._client.delete_member(member["id"]),
+            lambda _: self.refresh(),
+            self._error,
+        )
+
+    def _confirm(self, question: str) -> bool:
+        answer = QMessageBox.question(self, "Please confirm", question)
+        return answer == QMessageBox.StandardButton.Yes

@@ -1,0 +1,144 @@
+"""Review queue: pending check-ins with similarity, margin and the evidence crop;
+approve or reject in one click; manual check-in with a reason."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kiosk.admin_client import AdminClient
+from kiosk.admin_types import Attendance
+from ui.admin.tasks import Tasks
+
+
+def describe(record: Attendance) -> str:
+    similarity = f"{record['similarity']:.2f}" if record["similarity"] is not None else "-"
+    margin = f"{record['margin']:.2f}" if record["margin"] is not None else "-"
+    return (
+        f"{record['member_name']} ({record['ministry']}) · {record['method']} · "
+        f"similarity {similarity} · margin {margin}"
+    )
+
+
+class ReviewView(QWidget):
+    def __init__(self, client: AdminClient, tasks: Tasks, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._client, self._tasks = client, tasks
+        self.meeting_id = ""
+        self.queue = QListWidget()
+        self.evidence = QLabel("Select a check-in to see its face crop.")
+        self.evidence.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.evidence.setMinimumSize(240, 240)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.approve_button = QPushButton("Approve")
+        self.reject_button = QPushButton("Reject")
+        self.manual_button = QPushButton("Manual check-in…")
+        self.refresh_button = QPushButton("Refresh")
+        self.approve_button.clicked.connect(lambda: self.decide("approve"))
+        self.reject_button.clicked.connect(lambda: self.decide("reject"))
+        self.manual_button.clicked.connect(self.ask_manual)
+        self.refresh_button.clicked.connect(self.refresh)
+        self.queue.currentItemChanged.connect(self._show_evidence)
+        buttons = QHBoxLayout()
+        for button in (
+            self.approve_button,
+            self.reject_button,
+            self.manual_button,
+            self.refresh_button,
+        ):
+            buttons.addWidget(button)
+        body = QHBoxLayout()
+        body.addWidget(self.queue, 2)
+        body.addWidget(self.evidence, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(body, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+
+    def refresh(self) -> None:
+        meeting = self.meeting_id
+        self._tasks.run(
+            "Loading the review queue", lambda: self._client.review_queue(meeting), self._loaded
+        )
+
+    def _loaded(self, records: list[Attendance]) -> None:
+        self.queue.clear()
+        for record in records:
+            item = QListWidgetItem(describe(record))
+            item.setData(Qt.ItemDataRole.UserRole, record)
+            self.queue.addItem(item)
+        self.status.setText(f"{len(records)} check-in(s) waiting for review.")
+        if records:
+            self.queue.setCurrentRow(0)
+
+    def current(self) -> Attendance | None:
+        item = self.queue.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None  # type: ignore[no-any-return]
+
+    def _show_evidence(self) -> None:
+        record = self.current()
+        if record is None or not record["has_evidence"]:
+            self.evidence.setText("No face crop kept for this check-in.")
+            return
+        self._tasks.run(
+            "Loading the face crop",
+            lambda: self._client.evidence(record["id"]),
+            self._evidence_loaded,
+            self.evidence.setText,
+        )
+
+    def _evidence_loaded(self, jpeg: bytes) -> None:
+        pixmap = QPixmap()
+        pixmap.loadFromData(jpeg)
+        self.evidence.setPixmap(pixmap.scaled(240, 240, Qt.AspectRatioMode.KeepAspectRatio))
+
+    def decide(self, decision: str) -> None:
+        record = self.current()
+        if record is None:
+            self.status.setText("Select a check-in first.")
+            return
+        verb = "approve" if decision == "approve" else "reject"
+        self._tasks.run(
+            "Saving the decision",
+            lambda: self._client.decide(record["id"], verb),  # type: ignore[arg-type]
+            lambda _: self._decided(record, verb),
+            self.status.setText,
+        )
+
+    def _decided(self, record: Attendance, verb: str) -> None:
+        self.status.setText(f"{record['member_name']}: {verb}d.")
+        self.refresh()
+
+    def ask_manual(self) -> None:
+        member_id, ok = QInputDialog.getText(self, "Manual check-in", "Member id")
+        if not ok or not member_id.strip():
+            return
+        reason, ok = QInputDialog.getText(self, "Manual check-in", "Reason")
+        if ok:
+            self.manual_checkin(member_id.strip(), reason.strip())
+
+    def manual_checkin(self, member_id: str, reason: str) -> None:
+        if not self.meeting_id:
+            self.status.setText("Choose a meeting first (Meetings screen).")
+            return
+        if not reason:
+            self.status.setText("Give a reason for the manual check-in.")
+            return
+        meeting = self.meeting_id
+        self._tasks.run(
+            "Checking in",
+            lambda: self._client.manual_checkin(meeting, member_id, reason),
+            lambda answer: self.status.setText(f"Manual check-in: {answer['result']}."),
+            self.status.setText,
+        )

@@ -1,0 +1,152 @@
+"""The admin window: sign-in first, then a side list of screens over one admin client.
+
+An ended sign-in (signed out elsewhere, expired, disabled) brings the sign-in screen
+back with the sentence saying so, never a stack trace.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMainWindow,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kiosk.admin_client import AdminClient
+from kiosk.admin_types import Meeting, Member
+from ui.admin.dashboard import DashboardView
+from ui.admin.enrol import EngineProvider, EnrolView
+from ui.admin.meetings import MeetingsView
+from ui.admin.people import PeopleView
+from ui.admin.review import ReviewView
+from ui.admin.sign_in import SignInView
+from ui.admin.tasks import Tasks
+from ui.preview import FrameProvider
+
+STYLE = """
+    QWidget { font-size: 16px; }
+    #title { font-size: 24px; font-weight: bold; }
+    #count { font-size: 22px; font-weight: bold; }
+    #busy { color: #555555; }
+"""
+
+
+class AdminWindow(QMainWindow):
+    def __init__(
+        self,
+        client: AdminClient,
+        *,
+        frames: FrameProvider = lambda: None,
+        engine: EngineProvider = lambda: None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Sonta Attendance — admin")
+        self.setStyleSheet(STYLE)
+        self.client = client
+        self.tasks = Tasks(self)
+        self.sign_in = SignInView(client, self.tasks)
+        self.people = PeopleView(client, self.tasks)
+        self.enrol = EnrolView(client, self.tasks, frames, engine)
+        self.meetings = MeetingsView(client, self.tasks)
+        self.dashboard = DashboardView(client, self.tasks)
+        self.review = ReviewView(client, self.tasks)
+        self.screens: dict[str, QWidget] = {
+            "People": self.people,
+            "Enrolment": self.enrol,
+            "Meetings": self.meetings,
+            "Live": self.dashboard,
+            "Review": self.review,
+        }
+        self.nav = QListWidget()
+        self.nav.addItems(list(self.screens))
+        self.nav.setFixedWidth(170)
+        self.stack = QStackedWidget()
+        for widget in self.screens.values():
+            self.stack.addWidget(widget)
+        self.who = QLabel("")
+        self.busy = QLabel("")
+        self.busy.setObjectName("busy")
+        sign_out = QPushButton("Sign out")
+        sign_out.clicked.connect(self.sign_out)
+        side = QVBoxLayout()
+        side.addWidget(self.nav, 1)
+        side.addWidget(self.who)
+        side.addWidget(sign_out)
+        main = QWidget()
+        row = QHBoxLayout(main)
+        row.addLayout(side)
+        body = QVBoxLayout()
+        body.addWidget(self.stack, 1)
+        body.addWidget(self.busy)
+        row.addLayout(body, 1)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.sign_in)
+        self.pages.addWidget(main)
+        self.setCentralWidget(self.pages)
+        self._main = main
+        self.nav.currentRowChanged.connect(self._on_nav)
+        self.sign_in.signed_in.connect(self._signed_in)
+        self.tasks.session_ended.connect(self.back_to_sign_in)
+        self.tasks.busy_changed.connect(self.busy.setText)
+        self.tasks.failed.connect(self.busy.setText)
+        self.people.enrol_requested.connect(self.open_enrolment)
+        self.meetings.chosen.connect(self.follow_meeting)
+        if client.signed_in:
+            self.tasks.run("Checking your sign-in", client.me, self._signed_in)
+
+    def show_screen(self, name: str) -> None:
+        self.nav.setCurrentRow(list(self.screens).index(name))
+
+    def _on_nav(self, row: int) -> None:
+        self.stack.setCurrentIndex(row)
+        widget = self.stack.currentWidget()
+        if widget in (self.people, self.meetings, self.review):
+            widget.refresh()
+
+    def _signed_in(self, account: Any) -> None:
+        self.who.setText(f"{account['full_name'] or account['email']}\n({account['role']})")
+        self.pages.setCurrentWidget(self._main)
+        if self.nav.currentRow() < 0:
+            self.nav.setCurrentRow(0)
+        else:
+            self._on_nav(self.nav.currentRow())
+
+    def back_to_sign_in(self, sentence: str) -> None:
+        self.dashboard.stop()
+        self.sign_in.show_message(sentence)
+        self.pages.setCurrentWidget(self.sign_in)
+
+    def sign_out(self) -> None:
+        self.dashboard.stop()
+        self.tasks.run(
+            "Signing out",
+            self.client.sign_out,
+            lambda _: self.back_to_sign_in("You are signed out."),
+        )
+
+    def open_enrolment(self, member: Member) -> None:
+        self.enrol.set_member(member)
+        self.show_screen("Enrolment")
+
+    def follow_meeting(self, meeting: Meeting) -> None:
+        self.review.meeting_id = meeting["id"]
+        self.dashboard.watch(meeting["id"])
+        self.show_screen("Live")
+
+    def shutdown(self) -> None:
+        """Stop the live stream and wait for running calls: no thread outlives the window."""
+        self.dashboard.stop()
+        self.tasks.wait_all()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.shutdown()
+        super().closeEvent(event)
