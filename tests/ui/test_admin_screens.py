@@ -117,7 +117,9 @@ def test_enrol_with_the_camera_and_photos_then_the_kiosk_recognises_and_consent_
     enrol.add_photos([FACES / "obama.jpg"])
     idle(qtbot, window)
     enrol.save_button.click()
-    qtbot.waitUntil(lambda: "already enrolled for Ada Obama" in enrol.reasons.text(), timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: "already enrolled for Ada Obama" in enrol.reasons.text(), timeout=WAIT_MS
+    )
     assert window.client.templates(twin) == []
 
     # The kiosk core, synced, recognises Ada; withdrawing consent erases her everywhere.
@@ -167,7 +169,9 @@ def test_review_decisions_and_live_dashboard_reach_the_server(
     meetings.follow()
     dashboard = window.dashboard
     qtbot.waitUntil(lambda: dashboard.connection.text() == "Live: connected.", timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: dashboard.counts["pending_review"].text() == "Pending: 2", timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: dashboard.counts["pending_review"].text() == "Pending: 2", timeout=WAIT_MS
+    )
     assert dashboard.counts["absent"].text() == "Absent: 1"
 
     # A check-in made elsewhere arrives through the event stream.
@@ -187,8 +191,8 @@ def test_review_decisions_and_live_dashboard_reach_the_server(
     review.reject_button.click()
     qtbot.waitUntil(lambda: review.queue.count() == 0, timeout=WAIT_MS)
     with backend.admin.app.state.backend.sessions() as session:  # type: ignore[attr-defined]
-        assert session.get(AttendanceRecord, first).status == "approved"  # type: ignore[union-attr]
-        assert session.get(AttendanceRecord, second).status == "rejected"  # type: ignore[union-attr]
+        assert session.get(AttendanceRecord, first).status == "approved"
+        assert session.get(AttendanceRecord, second).status == "rejected"
     qtbot.waitUntil(lambda: dashboard.counts["present"].text() == "Present: 2", timeout=WAIT_MS)
 
 
@@ -203,6 +207,6 @@ def test_an_ended_session_returns_to_sign_in_with_a_sentence(
     )
     assert ended.status_code == 204
     window.show_screen("Meetings")
-    window.meetings.refresh()
+    window.meetings.refresh()  # two calls at once: the first ended sentence is kept
     qtbot.waitUntil(lambda: window.pages.currentWidget() is window.sign_in, timeout=WAIT_MS)
     assert "Sign in again" in window.sign_in.message.text()

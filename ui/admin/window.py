@@ -121,6 +121,8 @@ class AdminWindow(QMainWindow):
             self._on_nav(self.nav.currentRow())
 
     def back_to_sign_in(self, sentence: str) -> None:
+        if self.pages.currentWidget() is self.sign_in:
+            return  # calls running at once all end this way: the first sentence stays
         self.dashboard.stop()
         self.sign_in.show_message(sentence)
         self.pages.setCurrentWidget(self.sign_in)
