@@ -270,12 +270,19 @@ def _verdict(
     member: Member | None,
     embedding: list[float],
 ) -> _Verdict:
-    """Decide the claim; the reasons are for admins only, the phone hears one answer."""
-    if member is None:
-        return _Verdict(None, "claimed identity not found")
-    if not attendance.is_expected(meeting, member):
-        return _Verdict(None, "not expected here")
-    decision = match(backend, session, member, templates_crud.normalised(embedding))
+    """Decide the claim; the reasons are for admins only, the phone hears one answer.
+
+    A claim refused before matching still searches the gallery, so the answer takes
+    as long whether or not the claimed person exists or is enrolled.
+    """
+    probe = templates_crud.normalised(embedding)
+    if member is None or not attendance.is_expected(meeting, member):
+        model_id = backend.face_model.model_id
+        gallery = backend.galleries.for_model(model_id).current(session)
+        gallery.search(Embedding(probe, model_id), k=2)
+        reason = "claimed identity not found" if member is None else "not expected here"
+        return _Verdict(None, reason)
+    decision = match(backend, session, member, probe)
     if decision.band is Band.REJECT:
         # The face of another enrolled member claiming this one is worth a closer look.
         other = decision.reason == "another person"
