@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import socket
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -59,12 +61,20 @@ def host_ca_bundle() -> Path | None:
 
 
 def package_index() -> str:
-    """The index pip and uv use here when one is configured (never a local file: URL)."""
-    for name in ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL"):
-        value = os.environ.get(name, "").strip()
-        if value and not value.startswith("file:"):
-            return value
-    return ""
+    """The index pip and uv use here when one is configured, from the environment or
+    pip's configuration files (never a local file: URL, which the build cannot see)."""
+    found = [os.environ.get(n, "") for n in ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL")]
+    pip = shutil.which("pip3") or shutil.which("pip")  # the machine's, not this venv's
+    if pip is not None:
+        configured = subprocess.run(
+            [pip, "config", "get", "global.index-url"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        found.append(configured.stdout if configured.returncode == 0 else "")
+    return next((v.strip() for v in found if v.strip() and not v.startswith("file:")), "")
 
 
 @pytest.fixture(scope="module")
