@@ -61,10 +61,13 @@ def open_source(
 def meeting_for(
     store: LocalStore,
     meeting_id: str | None,
-    liveness: LivenessPolicy = LivenessPolicy.NEVER,
+    liveness: LivenessPolicy | None = None,
     now: datetime | None = None,
 ) -> Meeting:
-    """The chosen meeting, or the one open now (the earliest started if several are)."""
+    """The chosen meeting, or the one open now (the earliest started if several are).
+
+    ``liveness`` overrides the meeting's own policy (as the server set it) when given.
+    """
     if meeting_id:
         record = store.meeting(meeting_id)
         if record is None:
@@ -80,7 +83,8 @@ def meeting_for(
                 "start time) and let the kiosk sync."
             )
         record = open_now[0]
-    return Meeting(uuid.UUID(record.meeting_id), record.title, record.late_after, liveness)
+    policy = liveness or LivenessPolicy(record.liveness)
+    return Meeting(uuid.UUID(record.meeting_id), record.title, record.late_after, policy)
 
 
 def store_badge_check(store: LocalStore) -> Callable[[str], BadgeClaims]:
@@ -222,7 +226,8 @@ def run_headless(
         events.subscribe(on_event)
         source = open_source(args.source, events, fps=args.fps, repeat=args.repeat)
         sync = None if args.offline else sync_worker(store, keys, engine, source)
-        meeting = meeting_for(store, args.meeting, LivenessPolicy(args.liveness))
+        chosen = LivenessPolicy(args.liveness) if args.liveness != "meeting" else None
+        meeting = meeting_for(store, args.meeting, chosen)
         kiosk = HeadlessKiosk(
             engine=engine,
             source=source,

@@ -80,6 +80,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE sync_state (name TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 2: each meeting's liveness policy, as the server sets it.
+    """
+    ALTER TABLE meetings ADD COLUMN liveness TEXT NOT NULL DEFAULT 'review_only';
+    """,
 )
 
 

@@ -126,9 +126,10 @@ def add_run_parser(subparsers: Any) -> None:
     parser.add_argument("--meeting", help="meeting id (default: the meeting open now)")
     parser.add_argument(
         "--liveness",
-        choices=[p.value for p in LivenessPolicy],
-        default=LivenessPolicy.NEVER.value,
-        help="head-turn challenge: always, only in the review band, or never",
+        choices=["meeting", *(p.value for p in LivenessPolicy)],
+        default="meeting",
+        help="head-turn challenge: as the meeting says (default), always, only in the "
+        "review band, or never",
     )
     parser.add_argument("--fps", type=float, help="rate for a folder or video source")
     parser.add_argument("--repeat", type=int, default=1, help="show each folder image n times")

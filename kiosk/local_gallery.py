@@ -46,6 +46,7 @@ class MeetingRecord:
     ends_at: datetime
     late_after: datetime | None
     expected_member_ids: tuple[str, ...]
+    liveness: str = "review_only"  # the meeting's head-turn policy (kiosk.liveness)
 
     def is_open(self, now: datetime) -> bool:
         """Started on the server, or due by the clock (the kiosk may be offline)."""
@@ -147,7 +148,7 @@ def _replace_meetings(conn: sqlite3.Connection, meetings: Iterable[MeetingRecord
     conn.execute("DELETE FROM meetings")
     conn.executemany(
         "INSERT OR REPLACE INTO meetings (meeting_id, title, status, starts_at, ends_at, "
-        "late_after, expected_member_ids) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "late_after, expected_member_ids, liveness) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 m.meeting_id,
@@ -157,6 +158,7 @@ def _replace_meetings(conn: sqlite3.Connection, meetings: Iterable[MeetingRecord
                 m.ends_at.isoformat(),
                 m.late_after.isoformat() if m.late_after else None,
                 json.dumps(list(m.expected_member_ids)),
+                m.liveness,
             )
             for m in meetings
         ],
@@ -173,6 +175,7 @@ def meeting_from_row(row: sqlite3.Row) -> MeetingRecord:
         ends_at=datetime.fromisoformat(row["ends_at"]),
         late_after=datetime.fromisoformat(late) if late else None,
         expected_member_ids=tuple(json.loads(row["expected_member_ids"])),
+        liveness=row["liveness"],
     )
 
 

@@ -309,4 +309,5 @@ def _meeting(raw: dict[str, Any]) -> MeetingRecord:
         ends_at=datetime.fromisoformat(raw["ends_at"]),
         late_after=datetime.fromisoformat(late) if late else None,
         expected_member_ids=tuple(str(m) for m in raw.get("expected_member_ids") or ()),
+        liveness=str(raw.get("liveness") or "review_only"),
     )

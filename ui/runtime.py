@@ -91,11 +91,11 @@ def load_engine(
     return FaceEngine.load(resolved, config.threads)
 
 
-def liveness_policy(preference: str) -> LivenessPolicy:
-    """The kiosk's choice; "meeting" is the server's default of never asking."""
+def liveness_policy(preference: str) -> LivenessPolicy | None:
+    """The kiosk's own choice, or None to follow the meeting's policy set on the server."""
     from kiosk.liveness import LivenessPolicy  # noqa: PLC0415
 
-    return LivenessPolicy.NEVER if preference == "meeting" else LivenessPolicy(preference)
+    return None if preference == "meeting" else LivenessPolicy(preference)
 
 
 class KioskRuntime:

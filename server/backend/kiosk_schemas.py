@@ -180,6 +180,8 @@ class GalleryMeeting(BaseModel):
     ends_at: datetime
     late_after: datetime | None
     expected_member_ids: list[uuid.UUID]
+    # When the kiosk asks for a head turn: never, review_only or always.
+    liveness: str = "review_only"
 
 
 class GallerySync(BaseModel):

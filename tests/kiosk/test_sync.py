@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from kiosk.app import meeting_for
 from kiosk.checkins import NewCheckin
 from kiosk.commands import status_report
 from kiosk.credentials import CredentialStore
@@ -25,6 +26,7 @@ from kiosk.inference.engine import FaceEngine
 from kiosk.inference.faces import Embedding
 from kiosk.inference.matching import DEFAULT_THRESHOLDS
 from kiosk.inference.quality import Purpose
+from kiosk.liveness import LivenessPolicy
 from kiosk.status import SyncStatus
 from kiosk.store import LocalStore
 from kiosk.sync import Syncer, SyncSettings, SyncWorker, credential_expiry, pair
@@ -140,6 +142,22 @@ def test_a_deleted_member_vanishes_from_the_local_gallery(
     syncer.sync_once()
     assert kiosk.store.gallery_for(meeting).person_ids == {obama}
     assert kiosk.store.member_name(biden) is None
+
+
+def test_the_meetings_liveness_policy_reaches_the_kiosk_and_a_local_choice_overrides_it(
+    kiosk: Kiosk, backend: LiveBackend
+) -> None:
+    meeting = backend.meeting(liveness="always")
+    syncer = paired(kiosk, backend)
+    syncer.sync_once()
+    assert meeting_for(kiosk.store, meeting).liveness is LivenessPolicy.ALWAYS
+    assert meeting_for(kiosk.store, meeting, LivenessPolicy.NEVER).liveness is LivenessPolicy.NEVER
+    changed = backend.admin.patch(
+        f"/api/meetings/{meeting}", json={"liveness": "never"}, headers=backend.headers
+    )
+    assert changed.status_code == 200, changed.text
+    syncer.sync_once()
+    assert meeting_for(kiosk.store, meeting).liveness is LivenessPolicy.NEVER
 
 
 def test_a_revoked_badge_is_known_after_sync(kiosk: Kiosk, backend: LiveBackend) -> None:

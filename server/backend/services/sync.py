@@ -108,6 +108,7 @@ def scope(session: Session, *, model_id: str, kiosk_id: uuid.UUID | None = None)
                 ends_at=meeting.ends_at,
                 late_after=meeting.late_after,
                 expected_member_ids=expected,
+                liveness=meeting.liveness,
             )
         )
     if not current:
