@@ -58,21 +58,24 @@ def pair_kiosks(url: str, email: str, count: int) -> list[dict[str, str]]:
     return kiosks
 
 
+Sent = list[tuple[int, Batch]]
+
+
 def kiosks_phase(
     url: str, kiosks: list[dict[str, str]], next_batch: Callable[[], Batch], seconds: float
-) -> tuple[list[float], list[Batch]]:
-    """Every kiosk uploads from its own thread for `seconds`."""
+) -> tuple[list[float], Sent]:
+    """Every kiosk uploads from its own thread for `seconds`; batches by kiosk number."""
     latencies: list[float] = []
-    sent: list[Batch] = []
+    sent: Sent = []
     lock = threading.Lock()
 
-    def one(headers: dict[str, str]) -> None:
-        mine, batches = upload_phase(url, headers, next_batch, seconds, 1)
+    def one(number: int) -> None:
+        mine, batches = upload_phase(url, kiosks[number], next_batch, seconds, 1)
         with lock:
             latencies.extend(mine)
-            sent.extend(batches)
+            sent.extend((number, batch) for batch in batches)
 
-    threads = [threading.Thread(target=one, args=(k,)) for k in kiosks]
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(len(kiosks))]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -93,7 +96,7 @@ def main() -> int:
             names = ["trivial", *(f"{n} kiosk(s) uploading" for n in counts)]
             results: dict[str, list[float]] = {name: [] for name in names}
             elapsed = dict.fromkeys(names, 0.0)
-            sent: list[Batch] = []
+            sent: Sent = []
             for _ in range(args.rounds):
                 results["trivial"] += measure(url, "/health/live", {}, args.seconds, 4)
                 elapsed["trivial"] += args.seconds
@@ -103,7 +106,10 @@ def main() -> int:
                     elapsed[f"{n} kiosk(s) uploading"] += args.seconds
                     sent += batches
             stored = count_records(env)
-            upload_phase(url, kiosks[0], cycler(sent), 2.0, 4)  # resend: nothing new
+            for number, kiosk in enumerate(kiosks):  # each kiosk resends its own batches
+                own = [batch for n, batch in sent if n == number]
+                if own:
+                    upload_phase(url, kiosk, cycler(own), 1.0, 2)
             again = count_records(env)
         print(
             f"{args.members} members, {args.meetings} meetings, batches of {args.batch}, "
