@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -19,15 +20,29 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from server.backend.config import load_settings
+from kiosk.errors import SyncError
+from kiosk.sync_client import HeartbeatReport, SyncClient
+from server.backend.config import Settings, load_settings
+from server.backend.crud import admins as admins_crud
 from server.backend.crud.single_use import SingleUseTokens
-from server.backend.db import make_engine, make_session_factory
+from server.backend.db import POOL_OVERFLOW, POOL_SIZE, make_engine, make_session_factory
+from server.backend.lanes import BUSY_RETRY_AFTER
+from server.backend.main import create_app
+from server.backend.schemas import AdminCreate
 from server.backend.services.meeting_qr import TICKET_TTL, ticket_key
 from tests.server.conftest import CONFIG_ENV
 from tests.server.faults import frozen_http_server
-from tests.server.live import backend_process, free_port
+from tests.server.kiosk_utils import pair_kiosk
+from tests.server.live import backend_process, free_port, serve
 from tests.server.test_refresh_races import _admin_in_database, _sign_in
-from tests.server.utils import admin_headers, backend_of, bearer
+from tests.server.utils import (
+    FAST_ARGON2,
+    PASSWORD,
+    FakeMailer,
+    admin_headers,
+    backend_of,
+    bearer,
+)
 
 pytestmark = [pytest.mark.network]
 PHONES = 45
@@ -169,3 +184,42 @@ def _answers(url: str) -> bool:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_the_kiosk_sync_client_hears_retry_after_when_the_server_is_busy(
+    pg_settings: Settings, mailer: FakeMailer
+) -> None:
+    app = create_app(pg_settings, mailer=mailer, password_params=FAST_ARGON2)
+    with serve(app) as url, httpx.Client(base_url=url) as api:
+        backend = app.state.backend
+        with backend.sessions() as session:
+            admin = admins_crud.create(
+                session=session,
+                admin_in=AdminCreate(email="busy@example.org"),
+                password_hash=backend.passwords.hash(PASSWORD),
+            )
+            session.commit()
+        headers = bearer(_sign_in(api, admin.email)["access_token"])
+        kiosk = pair_kiosk(api, headers)  # type: ignore[arg-type]
+        sync = SyncClient(url, credential=lambda: kiosk.credential)
+        held = [backend.engine.connect() for _ in range(POOL_SIZE + POOL_OVERFLOW)]
+        try:
+            with pytest.raises(SyncError) as refused:
+                sync.heartbeat(_report())
+        finally:
+            for connection in held:
+                connection.close()
+        assert refused.value.retry_after == BUSY_RETRY_AFTER
+        assert sync.heartbeat(_report()) is not None
+        sync.close()
+
+
+def _report() -> HeartbeatReport:
+    return HeartbeatReport(
+        app_version="test",
+        model_id="buffalo_l",
+        gallery_version=0,
+        queue_depth=0,
+        camera_state="ok",
+        device_time=datetime.now(UTC),
+    )
