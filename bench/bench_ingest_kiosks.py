@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+import time
 from collections.abc import Callable
 
 import httpx
@@ -61,26 +62,43 @@ def pair_kiosks(url: str, email: str, count: int) -> list[dict[str, str]]:
 Sent = list[tuple[int, Batch]]
 
 
+class Phase:
+    """Kiosks uploading back to back; a 503 is waited out (Retry-After) and resent."""
+
+    def __init__(self, url: str, next_batch: Callable[[], Batch], seconds: float) -> None:
+        self.url, self.next_batch = url, next_batch
+        self.stop = time.perf_counter() + seconds
+        self.latencies: list[float] = []
+        self.sent: Sent = []
+        self.busy = 0
+        self._lock = threading.Lock()
+
+    def kiosk(self, number: int, headers: dict[str, str]) -> None:
+        with httpx.Client(base_url=self.url, headers=headers, timeout=60) as client:
+            while time.perf_counter() < self.stop:
+                batch = self.next_batch()
+                started = time.perf_counter()
+                while (answer := client.post("/api/kiosk/checkins", json=batch)).status_code == 503:
+                    with self._lock:
+                        self.busy += 1
+                    time.sleep(float(answer.headers.get("Retry-After", "1")))
+                answer.raise_for_status()
+                with self._lock:
+                    self.latencies.append(time.perf_counter() - started)
+                    self.sent.append((number, batch))
+
+
 def kiosks_phase(
     url: str, kiosks: list[dict[str, str]], next_batch: Callable[[], Batch], seconds: float
-) -> tuple[list[float], Sent]:
-    """Every kiosk uploads from its own thread for `seconds`; batches by kiosk number."""
-    latencies: list[float] = []
-    sent: Sent = []
-    lock = threading.Lock()
-
-    def one(number: int) -> None:
-        mine, batches = upload_phase(url, kiosks[number], next_batch, seconds, 1)
-        with lock:
-            latencies.extend(mine)
-            sent.extend((number, batch) for batch in batches)
-
-    threads = [threading.Thread(target=one, args=(n,)) for n in range(len(kiosks))]
+) -> Phase:
+    """Every kiosk uploads from its own thread for `seconds`."""
+    phase = Phase(url, next_batch, seconds)
+    threads = [threading.Thread(target=phase.kiosk, args=(n, k)) for n, k in enumerate(kiosks)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return latencies, sent
+    return phase
 
 
 def main() -> int:
@@ -97,14 +115,16 @@ def main() -> int:
             results: dict[str, list[float]] = {name: [] for name in names}
             elapsed = dict.fromkeys(names, 0.0)
             sent: Sent = []
+            busy: dict[int, int] = {}
             for _ in range(args.rounds):
                 results["trivial"] += measure(url, "/health/live", {}, args.seconds, 4)
                 elapsed["trivial"] += args.seconds
                 for n in counts:
-                    latencies, batches = kiosks_phase(url, kiosks[:n], fresh, args.seconds)
-                    results[f"{n} kiosk(s) uploading"] += latencies
+                    phase = kiosks_phase(url, kiosks[:n], fresh, args.seconds)
+                    results[f"{n} kiosk(s) uploading"] += phase.latencies
                     elapsed[f"{n} kiosk(s) uploading"] += args.seconds
-                    sent += batches
+                    sent += phase.sent
+                    busy[n] = busy.get(n, 0) + phase.busy
             stored = count_records(env)
             for number, kiosk in enumerate(kiosks):  # each kiosk resends its own batches
                 own = [batch for n, batch in sent if n == number]
@@ -116,6 +136,7 @@ def main() -> int:
             f"one uvicorn worker, {args.rounds} round(s) of {args.seconds:g} s per phase"
         )
         report(results, elapsed, args.batch)
+        print("503 busy answers waited out (Retry-After), by kiosk count:", busy)
         expected = len(sent) * args.batch
         print(f"check-ins sent once: {expected}; records stored: {stored}; after resends: {again}")
         lost, duplicated = max(0, expected - stored), max(0, again - expected)
