@@ -51,6 +51,20 @@ def register(subparsers: Any) -> None:
     )
     window.add_argument("--kiosk-dir", type=Path, help="the kiosk's data folder")
     kiosk.set_defaults(handler=open_window)
+    admin = subparsers.add_parser(
+        "admin-app", help="the admin screens (people, enrolment, meetings, review, reports)"
+    )
+    admin.add_argument("--server", help="the server's URL (default: SONTA_SERVER_URL)")
+    admin.set_defaults(handler=open_admin_app)
+
+
+def open_admin_app(args: argparse.Namespace) -> int:
+    if not has_display():
+        print("No display: the admin app needs a screen (DISPLAY is unset).", file=sys.stderr)
+        return NO_DISPLAY
+    launch = importlib.import_module("ui.admin.launch")
+    code: int = launch.run_admin_app(args)
+    return code
 
 
 def has_display(environ: dict[str, str] | os._Environ[str] = os.environ) -> bool:

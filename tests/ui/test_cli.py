@@ -86,3 +86,10 @@ def test_run_sh_pairing_gets_a_code_from_the_local_server(
 def test_automatic_pairing_is_only_for_a_server_on_this_computer() -> None:
     with pytest.raises(PairingError, match="only for a server on this computer"):
         local_pairing_code("https://attendance.example.org")
+
+
+def test_admin_app_without_a_display_says_so_plainly() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in DISPLAY_VARS}
+    result = sonta("admin-app", "--server", "http://127.0.0.1:9", env=env)
+    assert result.returncode == NO_DISPLAY
+    assert "No display" in result.stderr and "admin app" in result.stderr
