@@ -117,12 +117,22 @@ class RefreshingAuth(httpx.Auth):
         self._early = early_seconds
         self._lock = threading.Lock()
         self.refreshes = 0  # how many refreshes this flow made (shown in diagnostics)
+        self._ended = False  # the server ended the sign-in: later calls say so too
+
+    def signed_in(self) -> None:
+        """A new sign-in was stored."""
+        self._ended = False
 
     def _current(self) -> Tokens:
         tokens = self._store.load()
         if tokens is None:
-            raise SessionEndedError(NOT_SIGNED_IN)
+            raise SessionEndedError(SESSION_ENDED if self._ended else NOT_SIGNED_IN)
         return tokens
+
+    def _end(self, status: int) -> SessionEndedError:
+        self._ended = True
+        self._store.clear()
+        return SessionEndedError(SESSION_ENDED, status=status)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         tokens = self._current()
@@ -136,8 +146,7 @@ class RefreshingAuth(httpx.Auth):
         request.headers["Authorization"] = f"Bearer {tokens.access}"
         response = yield request
         if response.status_code == 401:
-            self._store.clear()
-            raise SessionEndedError(SESSION_ENDED, status=401)
+            raise self._end(401)
 
     def _refresh_after(
         self, request: httpx.Request, used: str
@@ -150,8 +159,7 @@ class RefreshingAuth(httpx.Auth):
             url = request.url.copy_with(path=REFRESH_PATH, query=None)
             answer = yield httpx.Request("POST", url, json={"refresh_token": tokens.refresh})
             if answer.status_code in (401, 403):
-                self._store.clear()
-                raise SessionEndedError(SESSION_ENDED, status=answer.status_code)
+                raise self._end(answer.status_code)
             if answer.status_code >= 400:
                 raise AdminError(
                     f"The server could not renew your sign-in (HTTP {answer.status_code}); "

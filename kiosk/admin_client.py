@@ -107,6 +107,7 @@ class AdminClient(ResourcesMixin):
 
     def _keep(self, body: Json) -> AdminAccount:
         self.tokens.save(Tokens.from_answer(body))
+        self.auth.signed_in()
         return self.me()
 
     def sign_in(self, email: str, password: str) -> AdminAccount:

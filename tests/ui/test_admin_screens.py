@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
+import openpyxl
 import pytest
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
@@ -150,8 +152,8 @@ def test_enrol_with_the_camera_and_photos_then_the_kiosk_recognises_and_consent_
         kiosk.store.close()
 
 
-def test_review_decisions_and_live_dashboard_reach_the_server(
-    qtbot: QtBot, window: AdminWindow, backend: LiveBackend
+def test_review_dashboard_exports_kiosks_badges_and_screenshots(
+    qtbot: QtBot, window: AdminWindow, backend: LiveBackend, tmp_path: Path
 ) -> None:
     sign_in(qtbot, window, backend)
     client = window.client
@@ -194,6 +196,60 @@ def test_review_decisions_and_live_dashboard_reach_the_server(
         assert session.get(AttendanceRecord, first).status == "approved"
         assert session.get(AttendanceRecord, second).status == "rejected"
     qtbot.waitUntil(lambda: dashboard.counts["present"].text() == "Present: 2", timeout=WAIT_MS)
+
+    # Exports are made by the backend and saved where the admin chose; read them back.
+    window.show_screen("Reports")
+    reports = window.reports
+    reports.export_to(tmp_path / "present.csv")
+    idle(qtbot, window)
+    text = (tmp_path / "present.csv").read_text(encoding="utf-8-sig")
+    assert "Ada Review,Choir,,present," in text and "Cid Manual,Choir,,present," in text
+    assert "Ben Review,Choir,,absent," in text
+    reports.fmt.setCurrentText("xlsx")
+    reports.which.setCurrentText("absent")
+    reports.export_to(tmp_path / "absent.xlsx")
+    idle(qtbot, window)
+    sheet = openpyxl.load_workbook(tmp_path / "absent.xlsx").active
+    assert sheet is not None
+    cells = {str(c.value) for row in sheet.iter_rows() for c in row}
+    assert "Ben Review" in cells and "Ada Review" not in cells
+
+    # Kiosks: a pairing code; Badges: issue, then the sheet as a PDF.
+    window.show_screen("Kiosks")
+    window.kiosks.make_code("Side door")
+    qtbot.waitUntil(
+        lambda: "Pairing code for Side door" in window.kiosks.code.text(), timeout=WAIT_MS
+    )
+    window.badges.set_member(client.member(ada))
+    window.show_screen("Badges")
+    window.badges.issue()
+    qtbot.waitUntil(lambda: "(working)" in window.badges.badges.text(), timeout=WAIT_MS)
+    window.badges.export_pdf(tmp_path / "badges.pdf")
+    qtbot.waitUntil(lambda: "Saved" in window.badges.status.text(), timeout=WAIT_MS)
+    assert (tmp_path / "badges.pdf").read_bytes().startswith(b"%PDF")
+    screenshots(qtbot, window, artefact_dir(tmp_path))
+
+
+def artefact_dir(tmp_path: Path) -> Path:
+    """`SONTA_SCREENSHOTS`/admin when set (to look at them), else the test's folder."""
+    base = os.environ.get("SONTA_SCREENSHOTS")
+    out = Path(base) / "admin" if base else tmp_path / "screens"
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def screenshots(qtbot: QtBot, window: AdminWindow, out: Path) -> None:
+    """Every screen at 1280x800 and 1920x1080; nothing may be clipped by the window."""
+    for width, height in ((1280, 800), (1920, 1080)):
+        window.resize(width, height)
+        for name in window.screens:
+            window.show_screen(name)
+            idle(qtbot, window)
+            qtbot.wait(50)
+            assert window.minimumSizeHint().width() <= width, name
+            assert window.minimumSizeHint().height() <= height, name
+            path = out / f"{name.lower()}_{width}x{height}.png"
+            assert window.grab().save(str(path)), path
 
 
 def test_an_ended_session_returns_to_sign_in_with_a_sentence(

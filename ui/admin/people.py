@@ -66,6 +66,7 @@ class MemberDialog(QDialog):
 
 class PeopleView(QWidget):
     enrol_requested = Signal(object)  # a Member with consent
+    badges_requested = Signal(object)  # a Member
 
     def __init__(self, client: AdminClient, tasks: Tasks, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -92,6 +93,7 @@ class PeopleView(QWidget):
             ("Consent given", lambda: self.consent(True)),
             ("Withdraw consent", lambda: self.consent(False)),
             ("Enrol face", self.enrol),
+            ("Badges", self.open_badges),
             ("Deactivate", self.deactivate),
             ("Delete", self.delete),
         ):
@@ -196,6 +198,11 @@ class PeopleView(QWidget):
             )
             return
         self.enrol_requested.emit(member)
+
+    def open_badges(self) -> None:
+        member = self._need_selection()
+        if member is not None:
+            self.badges_requested.emit(member)
 
     def deactivate(self) -> None:
         member = self._need_selection()

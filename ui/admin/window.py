@@ -22,10 +22,14 @@ from PySide6.QtWidgets import (
 
 from kiosk.admin_client import AdminClient
 from kiosk.admin_types import Meeting, Member
+from ui.admin.admins import AdminsView
+from ui.admin.badges import BadgesView
 from ui.admin.dashboard import DashboardView
 from ui.admin.enrol import EngineProvider, EnrolView
+from ui.admin.kiosks import KiosksView
 from ui.admin.meetings import MeetingsView
 from ui.admin.people import PeopleView
+from ui.admin.reports import ReportsView
 from ui.admin.review import ReviewView
 from ui.admin.sign_in import SignInView
 from ui.admin.tasks import Tasks
@@ -59,13 +63,27 @@ class AdminWindow(QMainWindow):
         self.meetings = MeetingsView(client, self.tasks)
         self.dashboard = DashboardView(client, self.tasks)
         self.review = ReviewView(client, self.tasks)
+        self.reports = ReportsView(client, self.tasks)
+        self.badges = BadgesView(client, self.tasks)
+        self.kiosks = KiosksView(client, self.tasks)
+        self.admins = AdminsView(client, self.tasks)
         self.screens: dict[str, QWidget] = {
             "People": self.people,
             "Enrolment": self.enrol,
+            "Badges": self.badges,
             "Meetings": self.meetings,
             "Live": self.dashboard,
             "Review": self.review,
+            "Reports": self.reports,
+            "Kiosks": self.kiosks,
+            "Admins": self.admins,
         }
+        self._build()
+        self._connect()
+        if client.signed_in:
+            self.tasks.run("Checking your sign-in", client.me, self._signed_in)
+
+    def _build(self) -> None:
         self.nav = QListWidget()
         self.nav.addItems(list(self.screens))
         self.nav.setFixedWidth(170)
@@ -93,15 +111,16 @@ class AdminWindow(QMainWindow):
         self.pages.addWidget(main)
         self.setCentralWidget(self.pages)
         self._main = main
+
+    def _connect(self) -> None:
         self.nav.currentRowChanged.connect(self._on_nav)
         self.sign_in.signed_in.connect(self._signed_in)
         self.tasks.session_ended.connect(self.back_to_sign_in)
         self.tasks.busy_changed.connect(self.busy.setText)
         self.tasks.failed.connect(self.busy.setText)
         self.people.enrol_requested.connect(self.open_enrolment)
+        self.people.badges_requested.connect(self.open_badges)
         self.meetings.chosen.connect(self.follow_meeting)
-        if client.signed_in:
-            self.tasks.run("Checking your sign-in", client.me, self._signed_in)
 
     def show_screen(self, name: str) -> None:
         self.nav.setCurrentRow(list(self.screens).index(name))
@@ -109,11 +128,21 @@ class AdminWindow(QMainWindow):
     def _on_nav(self, row: int) -> None:
         self.stack.setCurrentIndex(row)
         widget = self.stack.currentWidget()
-        if widget in (self.people, self.meetings, self.review):
+        if widget in (
+            self.people,
+            self.meetings,
+            self.review,
+            self.reports,
+            self.kiosks,
+            self.admins,
+            self.badges,
+        ):
             widget.refresh()
 
     def _signed_in(self, account: Any) -> None:
         self.who.setText(f"{account['full_name'] or account['email']}\n({account['role']})")
+        admins_row = list(self.screens).index("Admins")
+        self.nav.item(admins_row).setHidden(account["role"] != "super_admin")
         self.pages.setCurrentWidget(self._main)
         if self.nav.currentRow() < 0:
             self.nav.setCurrentRow(0)
@@ -139,8 +168,12 @@ class AdminWindow(QMainWindow):
         self.enrol.set_member(member)
         self.show_screen("Enrolment")
 
+    def open_badges(self, member: Member) -> None:
+        self.badges.set_member(member)
+        self.show_screen("Badges")
+
     def follow_meeting(self, meeting: Meeting) -> None:
-        self.review.meeting_id = meeting["id"]
+        self.review.meeting_id = self.reports.meeting_id = meeting["id"]
         self.dashboard.watch(meeting["id"])
         self.show_screen("Live")
 
