@@ -29,7 +29,7 @@ from kiosk.board import MeetingBoard
 from kiosk.errors import KioskError
 from kiosk.preferences import Preferences
 from kiosk.status import SyncSnapshot
-from ui.admin.launch import attach_to_kiosk
+from ui.admin.launch import KioskAdminHook
 from ui.download_dialog import DownloadDialog
 from ui.flow import FlowTiming
 from ui.jobs import Job
@@ -104,7 +104,7 @@ class KioskController(QObject):
         self.board_ready.connect(self._on_board)
         self.engine_ready.connect(self.window.set_model)
         self.window.settings_requested.connect(self.open_settings)
-        attach_to_kiosk(self)  # Ctrl+Shift+A: the admin screens
+        self.admin = KioskAdminHook(self)  # Ctrl+Shift+A: the admin screens
 
     def start(self) -> None:
         """Show the window; then (off the main thread) open the camera, then pair or load."""
@@ -222,6 +222,7 @@ class KioskController(QObject):
 
     def shutdown(self) -> None:
         """Stop the core's threads, then the window's timers; wait for the jobs."""
+        self.admin.shutdown()
         self.runtime.stop()
         for job in self.jobs:
             job.wait(30.0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -22,7 +22,9 @@ from tests.kiosk.conftest import photo
 from tests.kiosk.test_sync import Kiosk, paired
 from tests.server.attendance_utils import store_checkin
 from tests.server.utils import PASSWORD, make_admin
+from tests.ui.test_kiosk_window import ScriptedReader, scripted_source, start_kiosk
 from ui.admin.window import AdminWindow
+from ui.app import KioskController
 
 pytestmark = [pytest.mark.network, pytest.mark.model]
 WAIT_MS = 20_000
@@ -266,3 +268,29 @@ def test_an_ended_session_returns_to_sign_in_with_a_sentence(
     window.meetings.refresh()  # two calls at once: the first ended sentence is kept
     qtbot.waitUntil(lambda: window.pages.currentWidget() is window.sign_in, timeout=WAIT_MS)
     assert "Sign in again" in window.sign_in.message.text()
+
+
+def test_the_kiosk_opens_the_admin_screens_after_its_pin(
+    qtbot: QtBot, backend: LiveBackend, start_kiosk: Callable[..., KioskController]
+) -> None:
+    controller = start_kiosk(
+        (backend.url, backend.pairing_code()), make_source=scripted_source(ScriptedReader())
+    )
+    qtbot.waitUntil(controller.runtime.is_paired, timeout=WAIT_MS)
+    controller.runtime.lock.set_pin("1357")
+    controller.admin.request()
+    pin = controller.window.pin_dialog
+    assert pin is not None and controller.admin.window is None
+    pin.pin.setText("0000")
+    pin.try_pin()
+    assert controller.admin.window is None  # a wrong PIN opens nothing
+    pin.pin.setText("1357")
+    pin.try_pin()
+    qtbot.waitUntil(lambda: controller.admin.window is not None, timeout=WAIT_MS)
+    admin = controller.admin.window
+    assert admin is not None and admin.client.base_url == backend.url
+    assert admin.pages.currentWidget() is admin.sign_in  # the admin signs in next
+    sign_in(qtbot, admin, backend)
+
+
+__all__ = ["start_kiosk"]  # the kiosk window fixture, used above

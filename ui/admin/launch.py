@@ -50,39 +50,45 @@ def run_admin_app(args: argparse.Namespace) -> int:
     return code
 
 
-def attach_to_kiosk(controller: KioskController) -> None:
+class KioskAdminHook:
     """Ctrl+Shift+A on the kiosk window opens the admin screens (PIN first if set)."""
-    window = controller.window
-    opened: list[AdminWindow] = []
 
-    def open_admin() -> None:
+    def __init__(self, controller: KioskController) -> None:
+        self._controller = controller
+        self.window: AdminWindow | None = None
+        QShortcut(QKeySequence("Ctrl+Shift+A"), controller.window, self.request)
+
+    def request(self) -> None:
+        kiosk_window = self._controller.window
+        lock = kiosk_window.services.lock
+        if lock is not None and lock.is_set:
+            kiosk_window._ask_pin("open the admin screens", self.open)
+        else:
+            self.open()
+
+    def open(self) -> None:
         from kiosk.admin_client import AdminClient  # noqa: PLC0415
         from ui.admin.window import AdminWindow  # noqa: PLC0415
 
-        url = controller.runtime.server_url
+        runtime = self._controller.runtime
+        url = runtime.server_url
         if not url:
-            window.live.preview.set_placeholder("Pair this kiosk first: admin screens need it.")
+            self._controller.window.live.preview.set_placeholder(
+                "Pair this kiosk first: the admin screens use its server."
+            )
             return
-        if opened and opened[0].isVisible():
-            opened[0].raise_()
+        if self.window is not None and self.window.isVisible():
+            self.window.raise_()
             return
-        admin = AdminWindow(
-            AdminClient(url),
-            frames=controller.runtime.frames,
-            engine=lambda: controller.runtime.engine,
+        self.window = AdminWindow(
+            AdminClient(url), frames=runtime.frames, engine=lambda: runtime.engine
         )
-        opened[:] = [admin]
-        app = QApplication.instance()
-        if app is not None:
-            app.aboutToQuit.connect(admin.shutdown)
-        admin.resize(1280, 800)
-        admin.show()
+        self.window.resize(1280, 800)
+        self.window.show()
 
-    def request() -> None:
-        lock = window.services.lock
-        if lock is not None and lock.is_set:
-            window._ask_pin("open the admin screens", open_admin)
-        else:
-            open_admin()
-
-    QShortcut(QKeySequence("Ctrl+Shift+A"), window, request)
+    def shutdown(self) -> None:
+        if self.window is not None:
+            self.window.close()
+            self.window.client.close()
+            self.window.deleteLater()
+            self.window = None
