@@ -2,9 +2,10 @@
 
 A program that fails to bind only after migrating and waiting for the model has
 already counted as "started" for supervisord, which then restarts it forever. Checked
-first, a few times (a previous server may still be stopping), a taken port ends the
-program with EXIT_NO_RETRY and a message naming the setting; supervisord.conf treats
-that exit code as final and the whole server stops.
+first (twice: a previous server may still be stopping), a taken port ends the program
+with EXIT_NO_RETRY and a message naming the setting. Within startsecs that is a failed
+start, which supervisord retries a few times before giving up (FATAL); later, it is an
+exit supervisord.conf treats as final. Either way the whole server stops.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def port_problem_after_tries(
     port: int,
     variable: str,
     *,
-    tries: int = 4,
+    tries: int = 2,
     pause: float = 2.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> str | None:
