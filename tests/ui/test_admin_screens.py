@@ -23,6 +23,7 @@ from tests.kiosk.test_sync import Kiosk, paired
 from tests.server.attendance_utils import store_checkin
 from tests.server.utils import PASSWORD, make_admin
 from tests.ui.test_kiosk_window import ScriptedReader, scripted_source, start_kiosk
+from ui.admin.meeting_form import MeetingDialog
 from ui.admin.window import AdminWindow
 from ui.app import KioskController
 
@@ -229,6 +230,25 @@ def test_review_dashboard_exports_kiosks_badges_and_screenshots(
     window.badges.export_pdf(tmp_path / "badges.pdf")
     qtbot.waitUntil(lambda: "Saved" in window.badges.status.text(), timeout=WAIT_MS)
     assert (tmp_path / "badges.pdf").read_bytes().startswith(b"%PDF")
+    # Meetings: a new one from the form; the followed meeting's QR full-screen.
+    window.show_screen("Meetings")
+    qtbot.waitUntil(lambda: meetings.list.count() == 1, timeout=WAIT_MS)
+    form = MeetingDialog(parent=window)
+    form.title.setText("Youth night")
+    form.ministries.setText("Choir, Ushers")
+    meetings.save(None, form.fields())
+    qtbot.waitUntil(lambda: meetings.list.count() == 2, timeout=WAIT_MS)
+    made = [m for m in client.meetings() if m["title"] == "Youth night"]
+    assert made and made[0]["expected_ministries"] == ["Choir", "Ushers"]
+    meetings.list.setCurrentRow(
+        next(i for i in range(2) if "Sonta" in meetings.list.item(i).text())
+    )
+    meetings.show_qr()
+    qr = meetings.qr_screen
+    assert qr is not None
+    qtbot.waitUntil(lambda: qr.fetched == 1, timeout=WAIT_MS)
+    qr.grab().save(str(artefact_dir(tmp_path) / "meeting_qr.png"))
+    qr.close()
     screenshots(qtbot, window, artefact_dir(tmp_path))
 
 
@@ -255,7 +275,7 @@ def screenshots(qtbot: QtBot, window: AdminWindow, out: Path) -> None:
 
 
 def test_an_ended_session_returns_to_sign_in_with_a_sentence(
-    qtbot: QtBot, window: AdminWindow, backend: LiveBackend
+    qtbot: QtBot, window: AdminWindow, backend: LiveBackend, tmp_path: Path
 ) -> None:
     sign_in(qtbot, window, backend)
     tokens = window.client.tokens.load()
@@ -268,6 +288,10 @@ def test_an_ended_session_returns_to_sign_in_with_a_sentence(
     window.meetings.refresh()  # two calls at once: the first ended sentence is kept
     qtbot.waitUntil(lambda: window.pages.currentWidget() is window.sign_in, timeout=WAIT_MS)
     assert "Sign in again" in window.sign_in.message.text()
+    for width, height in ((1280, 800), (1920, 1080)):
+        window.resize(width, height)
+        qtbot.wait(50)
+        window.grab().save(str(artefact_dir(tmp_path) / f"sign_in_{width}x{height}.png"))
 
 
 def test_the_kiosk_opens_the_admin_screens_after_its_pin(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from kiosk.admin_client import AdminClient
 from kiosk.admin_types import Meeting
+from ui.admin.meeting_form import MeetingDialog, QrScreen
 from ui.admin.tasks import Tasks
 
 
@@ -28,7 +30,16 @@ class MeetingsView(QWidget):
         self.list = QListWidget()
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        self.qr_screen: QrScreen | None = None
         buttons = QHBoxLayout()
+        for label, slot in (
+            ("New…", self.new_meeting),
+            ("Edit…", self.edit),
+            ("Show QR", self.show_qr),
+        ):
+            button = QPushButton(label)
+            button.clicked.connect(slot)
+            buttons.addWidget(button)
         for label, action in (("Start", "start"), ("End", "end"), ("Cancel meeting", "cancel")):
             button = QPushButton(label)
             button.clicked.connect(lambda _=False, a=action: self.act(a))
@@ -77,6 +88,38 @@ class MeetingsView(QWidget):
     def _acted(self, meeting: Meeting) -> None:
         self.status.setText(f"{meeting['title']}: {meeting['status']}.")
         self.refresh()
+
+    def new_meeting(self) -> None:
+        dialog = MeetingDialog(parent=self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.save(None, dialog.fields())
+
+    def edit(self) -> None:
+        meeting = self.current()
+        if meeting is None:
+            self.status.setText("Select a meeting first.")
+            return
+        dialog = MeetingDialog(meeting, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.save(meeting["id"], dialog.fields())
+
+    def save(self, meeting_id: str | None, fields: dict[str, object]) -> None:
+        """Create (no id) or change a meeting; the server's refusal is shown as is."""
+
+        def run() -> Meeting:
+            if meeting_id is None:
+                return self._client.create_meeting(**fields)
+            return self._client.update_meeting(meeting_id, **fields)
+
+        self._tasks.run("Saving the meeting", run, self._acted, self.status.setText)
+
+    def show_qr(self) -> None:
+        meeting = self.current()
+        if meeting is None:
+            self.status.setText("Select a meeting first.")
+            return
+        self.qr_screen = QrScreen(self._client, self._tasks, meeting, self)
+        self.qr_screen.showFullScreen()
 
     def follow(self) -> None:
         meeting = self.current()
