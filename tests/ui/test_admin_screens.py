@@ -94,7 +94,12 @@ def test_enrol_with_the_camera_and_photos_then_the_kiosk_recognises_and_consent_
     enrol = window.enrol
     assert window.stack.currentWidget() is enrol and "Ada Obama" in enrol.title.text()
 
+    # The live meter follows the camera and says what is wrong in plain words.
+    window.frames.put(cv2.GaussianBlur(photo("obama"), (0, 0), 12))  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: "blurred" in enrol.live_hint.text(), timeout=WAIT_MS)
+    assert enrol.meter.value() < 50
     take(qtbot, window, photo("obama"))
+    qtbot.waitUntil(lambda: enrol.live_hint.text().startswith("Good picture"), timeout=WAIT_MS)
     take(qtbot, window, cv2.GaussianBlur(photo("obama2"), (0, 0), 12))
     assert len(enrol.capture.samples) == 1
     assert "blurred" in enrol.reasons.text() and "Not accepted" in enrol.reasons.text()
@@ -272,6 +277,34 @@ def screenshots(qtbot: QtBot, window: AdminWindow, out: Path) -> None:
             assert window.minimumSizeHint().height() <= height, name
             path = out / f"{name.lower()}_{width}x{height}.png"
             assert window.grab().save(str(path)), path
+
+
+def test_csv_import_shows_the_report_before_saving(
+    qtbot: QtBot, window: AdminWindow, backend: LiveBackend, tmp_path: Path
+) -> None:
+    sign_in(qtbot, window, backend)
+    people = window.people
+    good = tmp_path / "people.csv"
+    good.write_text("full_name,ministry,email\nEve Import,Choir,eve@example.org\n")
+    people.preview_import(good)
+    qtbot.waitUntil(lambda: people.preview is not None, timeout=WAIT_MS)
+    preview = people.preview
+    assert preview is not None
+    assert preview.rows.item(0).text() == "Row 2: Eve Import — created"
+    assert window.client.members("Eve Import")[1] == 0  # nothing saved by the preview
+    preview.accept()
+    qtbot.waitUntil(lambda: people.status.text().startswith("Saved: 1 new"), timeout=WAIT_MS)
+    assert window.client.members("Eve Import")[1] == 1
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("full_name,ministry,email\nNo Ministry,,x@example.org\nFine,Choir,\n")
+    people.preview_import(bad)
+    qtbot.waitUntil(lambda: people.preview is not preview, timeout=WAIT_MS)
+    assert people.preview is not None and people.preview.rows.count() == 1
+    assert people.preview.rows.item(0).text().startswith("Row 2:")
+    assert "Nothing was imported" in people.preview.summary.text()
+    people.preview.reject()
+    assert window.client.members("Fine")[1] == 0
 
 
 def test_an_ended_session_returns_to_sign_in_with_a_sentence(

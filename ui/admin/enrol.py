@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from kiosk.inference.engine import FaceEngine
 
 EngineProvider = Callable[[], "FaceEngine | None"]
+METER_MS = 500  # how often the meter looks at the newest camera frame
 PHOTO_TYPES = "Photos (*.jpg *.jpeg *.png *.webp *.bmp)"
 
 
@@ -74,8 +75,14 @@ class EnrolView(QWidget):
         self.title.setObjectName("title")
         self.prompt = QLabel(self.capture.prompt)
         self.meter = QProgressBar(minimum=0, maximum=100, format="quality %p%")
+        self.live_hint = QLabel("")  # the engine's verdict on the live picture
+        self.live_hint.setWordWrap(True)
         self.reasons = QLabel("")
         self.reasons.setWordWrap(True)
+        self._meter_timer = QTimer(self)
+        self._meter_timer.timeout.connect(self._measure_live)
+        self._measuring = False
+        self._measured_seq = 0
         self.samples = QListWidget()
         self.take_button = QPushButton("Take sample")
         self.save_button = QPushButton("Save samples")
@@ -86,7 +93,7 @@ class EnrolView(QWidget):
         self.photos_button.clicked.connect(self.choose_photos)
         self.erase_button.clicked.connect(self.erase)
         side = QVBoxLayout()
-        for widget in (self.prompt, self.meter, self.reasons, self.samples):
+        for widget in (self.prompt, self.meter, self.live_hint, self.reasons, self.samples):
             side.addWidget(widget)
         for button in (self.take_button, self.save_button, self.photos_button, self.erase_button):
             side.addWidget(button)
@@ -109,11 +116,38 @@ class EnrolView(QWidget):
 
     def showEvent(self, event: Any) -> None:
         self.preview.start()
+        self._meter_timer.start(METER_MS)
         super().showEvent(event)
 
     def hideEvent(self, event: Any) -> None:
         self.preview.stop()
+        self._meter_timer.stop()
         super().hideEvent(event)
+
+    def _measure_live(self) -> None:
+        """The meter follows the camera: the newest frame, one at a time, off the UI thread."""
+        mailbox = self._frames()
+        frame = mailbox.latest() if mailbox is not None else None
+        engine = self._engine()
+        if self._measuring or frame is None or engine is None or frame.seq == self._measured_seq:
+            return
+        self._measuring, self._measured_seq = True, frame.seq
+        pixels = frame.image.copy()
+        self._tasks.run(
+            "Measuring the picture",
+            lambda: assess(engine, pixels),
+            self._measured,
+            lambda _: self._measured(None),
+        )
+
+    def _measured(self, assessment: Assessment | None) -> None:
+        self._measuring = False
+        if assessment is None:
+            return
+        self.meter.setValue(round(assessment.meter * 100))
+        self.live_hint.setText(
+            "Good picture: take the sample." if assessment.passed else " ".join(assessment.reasons)
+        )
 
     def _update_buttons(self) -> None:
         ready = self.member is not None

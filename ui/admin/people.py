@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QTimer, Signal
@@ -10,6 +11,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
@@ -23,7 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Member
+from kiosk.admin_types import Json, Member
+from ui.admin.csv_import import ImportPreview, summary
 from ui.admin.people_model import MembersModel
 from ui.admin.tasks import Tasks
 
@@ -72,6 +75,7 @@ class PeopleView(QWidget):
         super().__init__(parent)
         self._client, self._tasks = client, tasks
         self.model = MembersModel()
+        self.preview: ImportPreview | None = None  # the last CSV import's report
         self.search = QLineEdit(placeholderText="Search name, email or phone")
         self.ministry = QComboBox()
         self.ministry.addItem(ALL_MINISTRIES)
@@ -89,6 +93,7 @@ class PeopleView(QWidget):
         self.buttons: dict[str, QPushButton] = {}
         for name, slot in (
             ("New", self.new_member),
+            ("Import CSV…", self.choose_csv),
             ("Edit", self.edit),
             ("Consent given", lambda: self.consent(True)),
             ("Withdraw consent", lambda: self.consent(False)),
@@ -226,6 +231,37 @@ class PeopleView(QWidget):
             lambda _: self.refresh(),
             self._error,
         )
+
+    def choose_csv(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "People to import", "", "CSV (*.csv)")
+        if path:
+            self.preview_import(Path(path))
+
+    def preview_import(self, path: Path) -> None:
+        """The server's per-row report of `path`, nothing saved yet; then ask to save."""
+        self._tasks.run(
+            "Checking the file",
+            lambda: self._client.import_members(path, dry_run=True),
+            lambda report: self._previewed(path, report),
+            self._error,
+        )
+
+    def _previewed(self, path: Path, report: Json) -> None:
+        self.preview = ImportPreview(path, report, self)
+        self.preview.accepted.connect(lambda: self.commit_import(path))
+        self.preview.open()
+
+    def commit_import(self, path: Path) -> None:
+        self._tasks.run(
+            "Importing",
+            lambda: self._client.import_members(path, dry_run=False),
+            self._imported,
+            self._error,
+        )
+
+    def _imported(self, report: Json) -> None:
+        self.status.setText(summary(report))
+        self.refresh()
 
     def _confirm(self, question: str) -> bool:
         answer = QMessageBox.question(self, "Please confirm", question)
