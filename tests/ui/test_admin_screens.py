@@ -19,6 +19,7 @@ from kiosk.inference.engine import FaceEngine
 from server.backend.models import AttendanceRecord
 from tests.kiosk.backend import FACES, LiveBackend
 from tests.kiosk.conftest import photo
+from tests.kiosk.test_admin_client import short_lived
 from tests.kiosk.test_sync import Kiosk, paired
 from tests.server.attendance_utils import store_checkin
 from tests.server.utils import PASSWORD, make_admin
@@ -350,4 +351,39 @@ def test_the_kiosk_opens_the_admin_screens_after_its_pin(
     sign_in(qtbot, admin, backend)
 
 
-__all__ = ["start_kiosk"]  # the kiosk window fixture, used above
+def test_token_expiry_mid_session_is_refreshed_unnoticed(
+    qtbot: QtBot, short_lived: LiveBackend, keyring_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = AdminClient(short_lived.url)
+    client.auth._early = 0.0  # only the server's 401 says the two-second token expired
+    window = AdminWindow(client)
+    qtbot.addWidget(window)
+    window.show()
+    sign_in(qtbot, window, short_lived)
+    people = window.people
+    people.save_new({"full_name": "Zed Later", "ministry": "Choir", "email": None, "phone": None})
+    qtbot.waitUntil(lambda: people.status.text() == "1 people.", timeout=WAIT_MS)
+    qtbot.wait(2200)  # the access token expires
+    people.table.selectRow(0)
+    dialog_fields = {"full_name": "Zed Renamed", "ministry": "Ushers"}
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
+    people.save_changes(people.model.member(0)["id"], dialog_fields)
+    qtbot.waitUntil(
+        lambda: (
+            people.model.rowCount() == 1 and people.model.member(0)["full_name"] == "Zed Renamed"
+        ),
+        timeout=WAIT_MS,
+    )
+    assert window.pages.currentWidget() is window._main and client.auth.refreshes >= 1
+    people.table.selectRow(0)
+    people.buttons["Deactivate"].click()
+    qtbot.waitUntil(lambda: people.model.member(0)["status"] == "inactive", timeout=WAIT_MS)
+    people.table.selectRow(0)
+    people.buttons["Delete"].click()
+    qtbot.waitUntil(lambda: people.model.rowCount() == 0, timeout=WAIT_MS)
+    assert client.members("Zed")[1] == 0
+    window.shutdown()
+    client.close()
+
+
+__all__ = ["short_lived", "start_kiosk"]  # fixtures from other test modules, used above

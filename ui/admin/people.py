@@ -170,13 +170,15 @@ class PeopleView(QWidget):
             return
         dialog = MemberDialog(member, self)
         if dialog.exec() == QDialog.DialogCode.Accepted:
-            fields = dialog.fields()
-            self._tasks.run(
-                "Saving",
-                lambda: self._client.update_member(member["id"], **fields),
-                self._saved,
-                self._error,
-            )
+            self.save_changes(member["id"], dialog.fields())
+
+    def save_changes(self, member_id: str, fields: dict[str, Any]) -> None:
+        self._tasks.run(
+            "Saving",
+            lambda: self._client.update_member(member_id, **fields),
+            self._saved,
+            self._error,
+        )
 
     def consent(self, given: bool) -> None:
         member = self._need_selection()
