@@ -186,7 +186,7 @@ def test_review_dashboard_exports_kiosks_badges_and_screenshots(
     assert dashboard.counts["absent"].text() == "Absent: 1"
 
     # A check-in made elsewhere arrives through the event stream.
-    client.manual_checkin(meeting, cid, "Signed the paper list")
+    window.review.manual_checkin(cid, "Signed the paper list")
     qtbot.waitUntil(lambda: dashboard.counts["present"].text() == "Present: 1", timeout=WAIT_MS)
     assert dashboard.events_seen >= 1
     assert dashboard.lists["present"].item(0).text() == "Cid Manual (Choir)"

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Attendance
+from kiosk.admin_types import Attendance, Member
 from ui.admin.tasks import Tasks
 
 
@@ -121,12 +121,22 @@ class ReviewView(QWidget):
         self.refresh()
 
     def ask_manual(self) -> None:
-        member_id, ok = QInputDialog.getText(self, "Manual check-in", "Member id")
-        if not ok or not member_id.strip():
+        """Pick the person by name (from the server), then give the reason."""
+        self._tasks.run(
+            "Loading people",
+            lambda: self._client.members(limit=500)[0],
+            self._pick_person,
+            self.status.setText,
+        )
+
+    def _pick_person(self, members: list[Member]) -> None:
+        names = [f"{m['full_name']} ({m['ministry']}, {m['member_code']})" for m in members]
+        name, ok = QInputDialog.getItem(self, "Manual check-in", "Person", names, 0, False)
+        if not ok or name not in names:
             return
         reason, ok = QInputDialog.getText(self, "Manual check-in", "Reason")
         if ok:
-            self.manual_checkin(member_id.strip(), reason.strip())
+            self.manual_checkin(members[names.index(name)]["id"], reason.strip())
 
     def manual_checkin(self, member_id: str, reason: str) -> None:
         if not self.meeting_id:
