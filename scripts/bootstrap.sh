@@ -73,6 +73,9 @@ system_packages_for_tests() {
   # chromium: the phone page's tests drive Debian's browser with Playwright (no download).
   # curl: the README walkthrough's test runs its commands as written.
   apt_ensure iproute2 xvfb xauth chromium curl
+  # The kiosk's bundle and .deb (tests/packaging): PyInstaller reads shared libraries'
+  # dependencies with objdump (binutils); dpkg-deb packs and dpkg installs the package.
+  apt_ensure binutils dpkg
   # The image tests build and run the image: with Docker where a Docker engine answers,
   # else with podman (runc for hybrid cgroups, netavark for published ports, debootstrap
   # for a local base image where no container registry answers).

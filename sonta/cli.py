@@ -27,19 +27,23 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+# What the kiosk's desktop bundle holds (packaging/): the server's parts stay out of it.
+KIOSK_MODULES: tuple[str, ...] = ("kiosk.inference.cli", "kiosk.cli", "ui.cli")
+
+
+def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sonta", description="Sonta Attendance: face-recognition attendance."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in modules:
         importlib.import_module(name).register(subparsers)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, modules: Sequence[str] = COMMAND_MODULES) -> int:
+    args = build_parser(modules).parse_args(argv)
     logs.configure(verbose=args.verbose)
     code: int = args.handler(args)
     return code

@@ -1,0 +1,103 @@
+"""Packs the PyInstaller bundle into a Debian package that installs under /opt/sonta-kiosk.
+
+    python packaging/make_deb.py --bundle dist/sonta-kiosk --out dist [--version V]
+
+The package holds the bundle, `sonta-kiosk` and `sonta-kiosk-autostart` in /usr/bin, the
+menu entry and icon, and the start-at-login entry (off until `sonta-kiosk-autostart
+enable`). The kiosk's data lives in each user's data folder, outside the package, so
+upgrades, removal and purge keep it (see linux/postrm).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from importlib.metadata import version as installed_version
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+LINUX = HERE / "linux"
+PREFIX = Path("opt/sonta-kiosk")
+# The system libraries the bundled Qt links against but does not ship (as in
+# scripts/bootstrap.sh's runtime list).
+DEPENDS = (
+    "libc6 (>= 2.31), libgl1, libegl1, libglib2.0-0t64 | libglib2.0-0, libxkbcommon0, "
+    "libfontconfig1, libfreetype6, libdbus-1-3, libxcb-cursor0, libxcb-icccm4, "
+    "libxcb-keysyms1, libxcb-image0, libxcb-render-util0, libxcb-xkb1, libxkbcommon-x11-0, "
+    "libxcb-shape0, libxcb-randr0, libxcb-xfixes0, libxcb-sync1, libx11-xcb1, "
+    "libwayland-cursor0, libwayland-egl1, libpulse0, fonts-dejavu-core"
+)
+RECOMMENDS = "gnome-keyring, libsecret-tools"
+
+
+def control(version: str, arch: str, size_kb: int) -> str:
+    return (
+        f"Package: sonta-kiosk\nVersion: {version}\nArchitecture: {arch}\n"
+        "Maintainer: Sonta Attendance <noreply@sonta.invalid>\nSection: misc\n"
+        f"Priority: optional\nInstalled-Size: {size_kb}\nDepends: {DEPENDS}\n"
+        f"Recommends: {RECOMMENDS}\n"
+        "Description: Sonta Attendance check-in kiosk\n"
+        " Face-recognition check-in for church meetings: the kiosk window, its offline\n"
+        " outbox and sync. The face model pack is fetched on first run or imported from\n"
+        " a folder (sonta-kiosk kiosk import-pack DIR); it is not in this package.\n"
+    )
+
+
+def stage(bundle: Path, root: Path) -> None:
+    """Lays out the package's files under `root`."""
+    shutil.copytree(bundle, root / PREFIX, symlinks=True)
+    share = root / PREFIX / "share"
+    share.mkdir()
+    shutil.copy2(LINUX / "sonta-kiosk-autostart.desktop", share)
+    shutil.copy2(LINUX / "sonta-kiosk-autostart", root / PREFIX / "sonta-kiosk-autostart")
+    (root / "usr/bin").mkdir(parents=True)
+    for name in ("sonta-kiosk", "sonta-kiosk-autostart"):
+        (root / "usr/bin" / name).symlink_to(f"/{PREFIX}/{name}")
+    apps = root / "usr/share/applications"
+    apps.mkdir(parents=True)
+    shutil.copy2(LINUX / "sonta-kiosk.desktop", apps)
+    icons = root / "usr/share/icons/hicolor/scalable/apps"
+    icons.mkdir(parents=True)
+    shutil.copy2(LINUX / "sonta-kiosk.svg", icons)
+    debian = root / "DEBIAN"
+    debian.mkdir()
+    for script in ("postinst", "postrm"):
+        shutil.copy2(LINUX / script, debian / script)
+        (debian / script).chmod(0o755)
+
+
+def build(bundle: Path, out: Path, version: str) -> Path:
+    if not (bundle / "sonta-kiosk").is_file():
+        sys.exit(f"error: no bundle at {bundle}; build it first: packaging/build.sh bundle")
+    arch = subprocess.run(
+        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    out.mkdir(parents=True, exist_ok=True)
+    deb = out / f"sonta-kiosk_{version}_{arch}.deb"
+    with tempfile.TemporaryDirectory(prefix="sonta-deb-") as tmp:
+        root = Path(tmp) / "root"
+        stage(bundle, root)
+        size_kb = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) // 1024
+        (root / "DEBIAN/control").write_text(control(version, arch, size_kb))
+        subprocess.run(
+            ["dpkg-deb", "--root-owner-group", "-Zgzip", "-z3", "--build", str(root), str(deb)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    return deb
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bundle", type=Path, required=True, help="dist/sonta-kiosk")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the .deb")
+    parser.add_argument("--version", default=installed_version("sonta-attendance"))
+    args = parser.parse_args()
+    print(f"package: {build(args.bundle, args.out, args.version)}")
+
+
+if __name__ == "__main__":
+    main()

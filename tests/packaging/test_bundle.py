@@ -1,0 +1,147 @@
+"""The kiosk's desktop bundle and Debian package, built and run for real.
+
+PyInstaller builds the one-folder bundle (its work folder cached in ~/.cache/sonta-kiosk,
+so a rebuild re-uses the analysis); the bundled executable runs `kiosk self-test`
+offscreen on the offline pack and a folder of real photos; `dpkg-deb` packs it; dpkg
+installs it into a temporary root, upgrades it over a kiosk with queued check-ins and
+purges it, and the check-ins are still there.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from kiosk.store import LocalStore
+from tests.kiosk.conftest import vectron_dir
+from tests.kiosk.store_utils import a_checkin
+
+pytestmark = [pytest.mark.slow, pytest.mark.model, pytest.mark.timeout(1800)]
+
+ROOT = Path(__file__).resolve().parents[2]
+FACES = ROOT / "tests" / "data" / "faces"
+CACHE = Path(os.environ.get("SONTA_BUILD_CACHE", Path.home() / ".cache" / "sonta-kiosk"))
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+KEYRING_PATH = Path(__file__).resolve().parent / "keyring_path"
+
+
+@pytest.fixture(scope="module")
+def bundle() -> Path:
+    dist = CACHE / "test-dist"
+    env = {**os.environ, "SONTA_DIST": str(dist), "SONTA_BUILD_CACHE": str(CACHE)}
+    subprocess.run(["bash", str(ROOT / "packaging" / "build.sh"), "bundle"], env=env, check=True)
+    return dist / "sonta-kiosk"
+
+
+@pytest.fixture(scope="module")
+def debs(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("debs")
+    made = {}
+    for version in ("0.1.0", "0.1.1"):
+        subprocess.run(
+            [
+                PYTHON,
+                str(ROOT / "packaging/make_deb.py"),
+                *("--bundle", str(bundle)),
+                *("--out", str(out), "--version", version),
+            ],
+            check=True,
+        )
+        made[version] = next(out.glob(f"sonta-kiosk_{version}_*.deb"))
+    return made
+
+
+@pytest.fixture
+def kiosk_env(tmp_path: Path) -> dict[str, str]:
+    """A display-less session whose keyring is a folder in tmp_path (see keyring_path/)."""
+    config = tmp_path / "config"
+    (config / "python_keyring").mkdir(parents=True)
+    (config / "python_keyring" / "keyringrc.cfg").write_text(
+        "[backend]\ndefault-keyring=sonta_test_keyring.TestFolderKeyring\n"
+        f"keyring-path={KEYRING_PATH}\n"
+    )
+    (tmp_path / "keyring").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FACE_MODEL", "PYTHON"))}
+    env.update(
+        QT_QPA_PLATFORM="offscreen",
+        XDG_CONFIG_HOME=str(config),
+        SONTA_TEST_KEYRING_DIR=str(tmp_path / "keyring"),
+        SONTA_KIOSK_DIR=str(tmp_path / "kiosk"),
+        FACE_MODEL_CACHE=str(tmp_path / "models"),  # nothing there: never downloads
+    )
+    return env
+
+
+def self_test(executable: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    args = ["kiosk", "self-test", "--pack", "vectron", "--pack-dir", str(vectron_dir())]
+    return subprocess.run(
+        [str(executable), *args, "--source", str(FACES)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_the_bundle_passes_its_self_test_and_holds_no_weights(
+    bundle: Path, kiosk_env: dict[str, str]
+) -> None:
+    result = self_test(bundle / "sonta-kiosk", kiosk_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "sonta_test_keyring.TestFolderKeyring, unlocked" in result.stdout
+    assert "vectron@" in result.stdout and "face(s) in the frame" in result.stdout
+    assert not list(bundle.rglob("*.onnx"))
+    plugins = {p.name for p in bundle.rglob("plugins/platforms/*.so")}
+    assert plugins == {"libqxcb.so", "libqoffscreen.so", "libqwayland.so"}
+    assert not list(bundle.rglob("server/*"))
+
+
+def dpkg(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    for folder in ("var/lib/dpkg/info", "var/lib/dpkg/updates"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    (root / "var/lib/dpkg/status").touch()
+    command = ["dpkg", f"--root={root}", "--force-depends", "--force-script-chrootless"]
+    return subprocess.run([*command, *args], capture_output=True, text=True, check=True)
+
+
+def test_the_deb_installs_upgrades_and_purges_keeping_queued_checkins(
+    debs: dict[str, Path], tmp_path: Path, kiosk_env: dict[str, str]
+) -> None:
+    info = subprocess.run(
+        ["dpkg-deb", "--info", str(debs["0.1.0"])], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Package: sonta-kiosk" in info and "Version: 0.1.0" in info and "postrm" in info
+    contents = subprocess.run(
+        ["dpkg-deb", "--contents", str(debs["0.1.0"])], capture_output=True, text=True, check=True
+    ).stdout
+    for path in (
+        "./opt/sonta-kiosk/sonta-kiosk",
+        "./opt/sonta-kiosk/share/sonta-kiosk-autostart.desktop",
+        "./usr/share/applications/sonta-kiosk.desktop",
+        "./usr/share/icons/hicolor/scalable/apps/sonta-kiosk.svg",
+        "./usr/bin/sonta-kiosk -> /opt/sonta-kiosk/sonta-kiosk",
+    ):
+        assert path in contents, path
+    assert "etc/xdg/autostart" not in contents  # off unless chosen
+    root = tmp_path / "root"
+    data = root / "home" / "kiosk" / ".local" / "share" / "sonta-kiosk"
+    env = {**kiosk_env, "SONTA_KIOSK_DIR": str(data)}
+    dpkg(root, "-i", str(debs["0.1.0"]))
+    store = LocalStore(data / "kiosk.db")
+    store.record(a_checkin(uuid.uuid4(), uuid.uuid4()))
+    store.close()
+    dpkg(root, "-i", str(debs["0.1.1"]))
+    result = self_test(root / "opt/sonta-kiosk/sonta-kiosk", env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 check-in(s) to upload" in result.stdout
+    purged = dpkg(root, "--purge", "sonta-kiosk")
+    assert not (root / "opt/sonta-kiosk").exists()
+    assert f"kept the kiosk data in {data}" in purged.stderr
+    store = LocalStore(data / "kiosk.db")
+    assert store.queue_depth() == 1
+    store.close()
