@@ -52,9 +52,10 @@ def stage(bundle: Path, root: Path) -> None:
     share = root / PREFIX / "share"
     share.mkdir()
     shutil.copy2(LINUX / "sonta-kiosk-autostart.desktop", share)
-    shutil.copy2(LINUX / "sonta-kiosk-autostart", root / PREFIX / "sonta-kiosk-autostart")
+    for script in ("sonta-kiosk-autostart", "sonta-kiosk-keyring"):
+        shutil.copy2(LINUX / script, root / PREFIX / script)
     (root / "usr/bin").mkdir(parents=True)
-    for name in ("sonta-kiosk", "sonta-kiosk-autostart"):
+    for name in ("sonta-kiosk", "sonta-kiosk-autostart", "sonta-kiosk-keyring"):
         (root / "usr/bin" / name).symlink_to(f"/{PREFIX}/{name}")
     apps = root / "usr/share/applications"
     apps.mkdir(parents=True)

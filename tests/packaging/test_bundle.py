@@ -10,6 +10,7 @@ purges it, and the check-ins are still there.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import uuid
 from pathlib import Path
@@ -101,6 +102,30 @@ def test_the_bundle_passes_its_self_test_and_holds_no_weights(
     assert not list(bundle.rglob("server/*"))
 
 
+def test_the_bundle_opens_the_window_on_x11(bundle: Path, kiosk_env: dict[str, str]) -> None:
+    """The xcb platform plugin and the sounds' multimedia plugin load from the bundle."""
+    env = {k: v for k, v in kiosk_env.items() if k != "QT_QPA_PLATFORM"}
+    env.update(FACE_MODEL="vectron", FACE_MODEL_DIR=str(vectron_dir()), QT_DEBUG_PLUGINS="0")
+    command = ["xvfb-run", "-a", str(bundle / "sonta-kiosk"), "--windowed", "--offline"]
+    process = subprocess.Popen(
+        [*command, "--source", str(FACES)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            process.wait(timeout=20)  # still showing the window
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert "Using Qt multimedia with FFmpeg" in output, output
+    assert "face model pack vectron loaded" in output, output
+    assert "waiting for a meeting" in output, output
+
+
 def dpkg(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     for folder in ("var/lib/dpkg/info", "var/lib/dpkg/updates"):
         (root / folder).mkdir(parents=True, exist_ok=True)
@@ -125,6 +150,7 @@ def test_the_deb_installs_upgrades_and_purges_keeping_queued_checkins(
         "./usr/share/applications/sonta-kiosk.desktop",
         "./usr/share/icons/hicolor/scalable/apps/sonta-kiosk.svg",
         "./usr/bin/sonta-kiosk -> /opt/sonta-kiosk/sonta-kiosk",
+        "./usr/bin/sonta-kiosk-keyring -> /opt/sonta-kiosk/sonta-kiosk-keyring",
     ):
         assert path in contents, path
     assert "etc/xdg/autostart" not in contents  # off unless chosen
