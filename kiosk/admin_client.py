@@ -26,6 +26,9 @@ from kiosk.admin_types import AdminAccount, Json, LiveEvent, Member, Template
 log = logging.getLogger(__name__)
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+# The server sends a keep-alive every 15 s: silence for longer means the connection is dead
+# (a dropped network leaves it half-open forever otherwise).
+STREAM_SILENCE_S = 35.0
 
 
 def server_message(response: httpx.Response) -> str:
@@ -59,8 +62,10 @@ class AdminClient(ResourcesMixin):
         keyring_backend: KeyringBackend | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout = TIMEOUT,
+        stream_silence_s: float = STREAM_SILENCE_S,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.stream_silence_s = stream_silence_s
         self.tokens = TokenStore(self.base_url, keyring_backend)
         self.auth = RefreshingAuth(self.tokens)
         self._http = httpx.Client(
@@ -215,7 +220,10 @@ class AdminClient(ResourcesMixin):
         ticket = str(self._json("POST", f"{path}/ticket")["ticket"])
         try:
             with self._http.stream(
-                "GET", path, params={"ticket": ticket}, timeout=httpx.Timeout(30.0, read=None)
+                "GET",
+                path,
+                params={"ticket": ticket},
+                timeout=httpx.Timeout(30.0, read=self.stream_silence_s),
             ) as response:
                 if response.status_code >= 400:
                     response.read()

@@ -387,3 +387,21 @@ def test_token_expiry_mid_session_is_refreshed_unnoticed(
 
 
 __all__ = ["short_lived", "start_kiosk"]  # fixtures from other test modules, used above
+
+
+def test_the_live_dashboard_reconnects_after_the_server_drops(
+    qtbot: QtBot, window: AdminWindow, backend: LiveBackend
+) -> None:
+    window.client.stream_silence_s = 3.0  # (the server's keep-alive is 15 s)
+    sign_in(qtbot, window, backend)
+    member = window.client.create_member("Dee Later", "Choir")["id"]
+    meeting = backend.meeting(expected_ministries=["Choir"])
+    dashboard = window.dashboard
+    dashboard.watch(meeting)
+    qtbot.waitUntil(lambda: dashboard.connection.text() == "Live: connected.", timeout=WAIT_MS)
+    backend.stop()
+    qtbot.waitUntil(lambda: "reconnecting" in dashboard.connection.text(), timeout=WAIT_MS)
+    backend.start()
+    qtbot.waitUntil(lambda: dashboard.connection.text() == "Live: connected.", timeout=WAIT_MS)
+    window.client.manual_checkin(meeting, member, "Came late through the side door")
+    qtbot.waitUntil(lambda: dashboard.counts["present"].text() == "Present: 1", timeout=WAIT_MS)
