@@ -77,7 +77,11 @@ def _store_kind(backend: BackendDep) -> str:
     return "redis" if settings.redis_host or settings.redis_url else "in-process"
 
 
-@router.get("/health/ready", summary="For platform health checks: face recognition works")
+@router.get(
+    "/health/ready",
+    summary="For platform health checks: face recognition works",
+    responses={503: {"description": "the database or the face-service is not working"}},
+)
 async def ready(backend: BackendDep) -> JSONResponse:
     """200 when the database and the face-service both work, else 503.
 
