@@ -9,7 +9,6 @@ so sign-in works with Redis gone and a Redis restart signs nobody out.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,16 +16,18 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from server.backend.config import load_settings
-from server.backend.crud import admins as admins_crud
-from server.backend.db import make_engine, make_session_factory
 from server.backend.errors import AuthError
-from server.backend.schemas import AdminCreate
-from server.backend.security.passwords import PasswordHasher
 from server.backend.security.tokens import REUSE_GRACE_SECONDS, TokenService
 from tests.server.faults import ThrowawayRedis, throwaway_redis
 from tests.server.live import backend_process
-from tests.server.utils import PASSWORD, backend_of, bearer, login, make_admin
+from tests.server.utils import (
+    admin_in_database,
+    backend_of,
+    bearer,
+    login,
+    make_admin,
+    password_login,
+)
 
 pytestmark = [pytest.mark.network]
 
@@ -82,41 +83,18 @@ def process_env(
     return {**server_env, **private_redis.env, "HOME": str(tmp_path)}
 
 
-def _admin_in_database(env: dict[str, str]) -> str:
-    email = f"faults-{uuid.uuid4().hex[:8]}@example.org"
-    engine = make_engine(load_settings(env))
-    try:
-        with make_session_factory(engine)() as session:
-            admins_crud.create(
-                session=session,
-                admin_in=AdminCreate(email=email),
-                password_hash=PasswordHasher().hash(PASSWORD),
-            )
-            session.commit()
-    finally:
-        engine.dispose()
-    return email
-
-
-def _sign_in(client: httpx.Client, email: str) -> dict[str, str]:
-    response = client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
-    assert response.status_code == 200, response.text
-    tokens: dict[str, str] = response.json()
-    return tokens
-
-
 def test_sign_in_works_without_redis_and_survives_its_restart(
     process_env: dict[str, str], private_redis: ThrowawayRedis, tmp_path: Path
 ) -> None:
-    email = _admin_in_database(process_env)
+    email = admin_in_database(process_env, "faults")
     redis_server = private_redis
     with (
         backend_process(process_env, tmp_path / "backend.log") as url,
         httpx.Client(base_url=url, timeout=10) as api,
     ):
-        before = _sign_in(api, email)
+        before = password_login(api, email)
         redis_server.kill()
-        during = _sign_in(api, email)
+        during = password_login(api, email)
         headers = bearer(during["access_token"])
         assert api.get("/api/members", headers=headers).status_code == 200
         assert api.get("/api/auth/me", headers=bearer(before["access_token"])).status_code == 200

@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -15,13 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.backend.config import load_settings
-from server.backend.crud import admins as admins_crud
-from server.backend.db import make_engine, make_session_factory
-from server.backend.schemas import AdminCreate
-from server.backend.security.passwords import PasswordHasher
 from tests.server.live import free_port
-from tests.server.utils import PASSWORD, bearer
+from tests.server.utils import PASSWORD, admin_in_database, bearer, password_login
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -71,33 +65,14 @@ def replicas(
 @pytest.fixture
 def admin_email(server_env: dict[str, str]) -> str:
     """An admin with PASSWORD, created straight in the shared database."""
-    email = f"replica-{uuid.uuid4().hex[:8]}@example.org"
-    engine = make_engine(load_settings(server_env))
-    try:
-        with make_session_factory(engine)() as session:
-            admins_crud.create(
-                session=session,
-                admin_in=AdminCreate(email=email),
-                password_hash=PasswordHasher().hash(PASSWORD),
-            )
-            session.commit()
-    finally:
-        engine.dispose()
-    return email
-
-
-def _login(client: httpx.Client, email: str) -> dict[str, str]:
-    response = client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
-    assert response.status_code == 200, response.text
-    tokens: dict[str, str] = response.json()
-    return tokens
+    return admin_in_database(server_env, "replica")
 
 
 def test_replicas_agree_that_a_reused_refresh_token_revokes_its_family(
     replicas: tuple[httpx.Client, httpx.Client], admin_email: str
 ) -> None:
     a, b = replicas
-    first = _login(a, admin_email)
+    first = password_login(a, admin_email)
     middle = a.post("/api/auth/refresh", json={"refresh_token": first["refresh_token"]}).json()
     second = b.post("/api/auth/refresh", json={"refresh_token": middle["refresh_token"]}).json()
     assert b.get("/api/auth/me", headers=bearer(second["access_token"])).status_code == 200
@@ -115,7 +90,7 @@ def test_replicas_agree_that_a_replayed_qr_ticket_is_refused(
     replicas: tuple[httpx.Client, httpx.Client], admin_email: str
 ) -> None:
     a, b = replicas
-    headers = bearer(_login(a, admin_email)["access_token"])
+    headers = bearer(password_login(a, admin_email)["access_token"])
     start = datetime.now(UTC) - timedelta(minutes=5)
     meeting = a.post(
         "/api/meetings",
@@ -153,7 +128,7 @@ def test_concurrent_refreshes_on_two_replicas_have_one_winner(
 ) -> None:
     """Issue 15, defect 1: every caller gets the winner's successor, and it works."""
     a, b = replicas
-    token = _login(a, admin_email)["refresh_token"]
+    token = password_login(a, admin_email)["refresh_token"]
 
     def refresh(client: httpx.Client) -> httpx.Response:
         return client.post("/api/auth/refresh", json={"refresh_token": token})

@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -22,13 +21,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from server.backend.config import Settings, load_settings
-from server.backend.crud import admins as admins_crud
-from server.backend.db import make_engine, make_session_factory
-from server.backend.schemas import AdminCreate
-from server.backend.security.passwords import PasswordHasher
+from server.backend.config import Settings
 from tests.server.live import free_port
-from tests.server.utils import PASSWORD, bearer
+from tests.server.utils import admin_in_database, bearer, password_login
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -87,20 +82,8 @@ def _wait_up(client: httpx.Client, process: subprocess.Popen[bytes], log: Path) 
 
 def _ticket(client: httpx.Client, server_env: dict[str, str]) -> tuple[str, str]:
     """A real ticket for a running meeting, and a member id to claim."""
-    email = f"memory-{uuid.uuid4().hex[:8]}@example.org"
-    engine = make_engine(load_settings(server_env))
-    try:
-        with make_session_factory(engine)() as session:
-            admins_crud.create(
-                session=session,
-                admin_in=AdminCreate(email=email),
-                password_hash=PasswordHasher().hash(PASSWORD),
-            )
-            session.commit()
-    finally:
-        engine.dispose()
-    login = client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
-    headers = bearer(login.json()["access_token"])
+    email = admin_in_database(server_env, "memory")
+    headers = bearer(password_login(client, email)["access_token"])
     member = client.post(
         "/api/members", json={"full_name": "Ama Mensah", "ministry": "Choir"}, headers=headers
     )

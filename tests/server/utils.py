@@ -6,14 +6,17 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
+import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from server.backend.config import load_settings
 from server.backend.context import Backend
 from server.backend.crud import admins as admins_crud
+from server.backend.db import make_engine, make_session_factory
 from server.backend.models import Admin
 from server.backend.schemas import AdminCreate
-from server.backend.security.passwords import Argon2Params
+from server.backend.security.passwords import Argon2Params, PasswordHasher
 
 # Cheap argon2 for tests only; production uses Argon2Params() (OWASP).
 FAST_ARGON2 = Argon2Params(memory_kib=1024, time_cost=1, parallelism=1)
@@ -81,3 +84,29 @@ def admin_headers(client: TestClient, role: str = "admin") -> dict[str, str]:
 
 def session_of(client: TestClient) -> Session:
     return backend_of(client).sessions()
+
+
+def admin_in_database(env: dict[str, str], prefix: str = "admin") -> str:
+    """An admin with PASSWORD created straight in the database `env` names, for tests that
+    run the backend as a separate process; returns the email."""
+    email = f"{prefix}-{uuid.uuid4().hex[:8]}@example.org"
+    engine = make_engine(load_settings(env))
+    try:
+        with make_session_factory(engine)() as session:
+            admins_crud.create(
+                session=session,
+                admin_in=AdminCreate(email=email),
+                password_hash=PasswordHasher().hash(PASSWORD),
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+    return email
+
+
+def password_login(client: httpx.Client, email: str) -> dict[str, str]:
+    """Sign in with PASSWORD over HTTP; the token pair."""
+    response = client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    tokens: dict[str, str] = response.json()
+    return tokens
