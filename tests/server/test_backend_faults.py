@@ -34,14 +34,15 @@ from tests.server.conftest import CONFIG_ENV
 from tests.server.faults import frozen_http_server
 from tests.server.kiosk_utils import pair_kiosk
 from tests.server.live import backend_process, free_port, serve
-from tests.server.test_refresh_races import _admin_in_database, _sign_in
 from tests.server.utils import (
     FAST_ARGON2,
     PASSWORD,
     FakeMailer,
     admin_headers,
+    admin_in_database,
     backend_of,
     bearer,
+    password_login,
 )
 
 pytestmark = [pytest.mark.network]
@@ -88,13 +89,13 @@ def test_a_frozen_face_service_starves_no_other_route(
     with frozen_http_server() as face:
         env = {**server_env, "FACE_SERVICE_URL": face.url, "HOME": str(tmp_path)}
         env["TRUSTED_PROXIES"] = "127.0.0.1"  # each phone comes from its own address
-        email = _admin_in_database(env)
+        email = admin_in_database(env)
         with (
             backend_process(env, tmp_path / "backend.log", ready="/health/live") as url,
             httpx.Client(base_url=url, timeout=60) as api,
             ThreadPoolExecutor(max_workers=PHONES) as phones,
         ):
-            headers = bearer(_sign_in(api, email)["access_token"])
+            headers = bearer(password_login(api, email)["access_token"])
             tickets = _tickets(env, _meeting(api, headers), PHONES)
             for n in range(PHONES):
                 member = {
@@ -199,7 +200,7 @@ def test_the_kiosk_sync_client_hears_retry_after_when_the_server_is_busy(
                 password_hash=backend.passwords.hash(PASSWORD),
             )
             session.commit()
-        headers = bearer(_sign_in(api, admin.email)["access_token"])
+        headers = bearer(password_login(api, admin.email)["access_token"])
         kiosk = pair_kiosk(api, headers)  # type: ignore[arg-type]
         sync = SyncClient(url, credential=lambda: kiosk.credential)
         held = [backend.engine.connect() for _ in range(POOL_SIZE + POOL_OVERFLOW)]

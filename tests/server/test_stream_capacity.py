@@ -15,8 +15,7 @@ from server.backend.services.live_events import MAX_STREAMS_PER_SESSION
 from tests.server.live import backend_process
 from tests.server.sse import SseReader
 from tests.server.test_backend_faults import _meeting
-from tests.server.test_refresh_races import _admin_in_database, _sign_in
-from tests.server.utils import bearer
+from tests.server.utils import admin_in_database, bearer, password_login
 
 pytestmark = [pytest.mark.network]
 SIGN_INS = 12  # x MAX_STREAMS_PER_SESSION streams each: 60, more than the 40 worker threads
@@ -26,12 +25,12 @@ def test_sixty_open_streams_do_not_slow_other_requests(
     server_env: dict[str, str], migrated: None, tmp_path: Path
 ) -> None:
     env = {**server_env, "HOME": str(tmp_path)}
-    email = _admin_in_database(env)
+    email = admin_in_database(env)
     with (
         backend_process(env, tmp_path / "backend.log") as url,
         httpx.Client(base_url=url, timeout=10) as api,
     ):
-        sign_ins = [bearer(_sign_in(api, email)["access_token"]) for _ in range(SIGN_INS)]
+        sign_ins = [bearer(password_login(api, email)["access_token"]) for _ in range(SIGN_INS)]
         events = f"{url}/api/meetings/{_meeting(api, sign_ins[0])}/events"
         for headers in sign_ins:
             for _ in range(MAX_STREAMS_PER_SESSION):
