@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import ConsoleMessage, Page, sync_playwright
 
+from kiosk.qr import read_qr_codes
 from server.backend.config import Settings
 from server.backend.main import create_app
 from tests.server.attendance_utils import make_meeting, make_member, store_checkin
@@ -63,9 +64,9 @@ def on_screen_code(page: Page) -> str:
     """The QR code the screen shows, read from a screenshot as a phone camera would."""
     shot = page.locator("#qr").screenshot()
     image = cv2.imdecode(np.frombuffer(shot, np.uint8), cv2.IMREAD_GRAYSCALE)
-    decoded, _points, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    decoded = read_qr_codes(image)
     assert decoded, "no readable QR code on screen"
-    return str(decoded)
+    return decoded[0]
 
 
 def test_the_presenter_screen_shows_a_working_code_that_renews_itself(
