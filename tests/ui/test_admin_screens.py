@@ -23,6 +23,7 @@ from tests.kiosk.test_admin_client import short_lived
 from tests.kiosk.test_sync import Kiosk, paired
 from tests.server.attendance_utils import store_checkin
 from tests.server.utils import PASSWORD, make_admin
+from tests.ui.screens import text_problems
 from tests.ui.test_kiosk_window import ScriptedReader, scripted_source, start_kiosk
 from ui.admin.meeting_form import MeetingDialog
 from ui.admin.window import AdminWindow
@@ -267,7 +268,9 @@ def artefact_dir(tmp_path: Path) -> Path:
 
 
 def screenshots(qtbot: QtBot, window: AdminWindow, out: Path) -> None:
-    """Every screen at 1280x800 and 1920x1080; nothing may be clipped by the window."""
+    """Every screen at 1280x800 and 1920x1080: nothing clipped by the window, no label's
+    text cut off, no two widgets overlapping (the kiosk screens' check)."""
+    problems: list[str] = []
     for width, height in ((1280, 800), (1920, 1080)):
         window.resize(width, height)
         for name in window.screens:
@@ -278,6 +281,8 @@ def screenshots(qtbot: QtBot, window: AdminWindow, out: Path) -> None:
             assert window.minimumSizeHint().height() <= height, name
             path = out / f"{name.lower()}_{width}x{height}.png"
             assert window.grab().save(str(path)), path
+            problems += [f"{name} {width}x{height}: {p}" for p in text_problems(window)]
+    assert not problems, "\n".join(problems)
 
 
 def test_csv_import_shows_the_report_before_saving(
