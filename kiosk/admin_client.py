@@ -155,6 +155,15 @@ class AdminClient(ResourcesMixin):
         body = self._json("GET", "/api/members", params={**params, "skip": skip, "limit": limit})
         return cast(list[Member], body["data"]), int(body["count"])
 
+    def all_members(self, *, ministry: str = "", status: str = "") -> list[Member]:
+        """Every member matching, page after page (a ministry's badge sheet)."""
+        found: list[Member] = []
+        while True:
+            page, count = self.members(ministry=ministry, status=status, skip=len(found), limit=500)
+            found += page
+            if not page or len(found) >= count:
+                return found
+
     def member(self, member_id: str) -> Member:
         return cast(Member, self._json("GET", f"/api/members/{member_id}"))
 

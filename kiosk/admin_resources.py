@@ -14,10 +14,12 @@ from kiosk.admin_types import (
     AdminAccount,
     Attendance,
     Badge,
+    BadgeCard,
     Json,
     Kiosk,
     Meeting,
     MeetingQr,
+    Member,
 )
 
 
@@ -118,6 +120,22 @@ class ResourcesMixin:
     def revoke_badge(self, member_id: str, badge_id: str) -> Badge:
         path = f"/api/members/{member_id}/badges/{badge_id}/revoke"
         return cast(Badge, self._json("POST", path))
+
+    def badge_cards(self, members: list[Member]) -> list[BadgeCard]:
+        """The working badge of each member, to print; members without one are left out."""
+        cards = []
+        for member in members:
+            token = next((b["token"] for b in self.badges(member["id"]) if b["token"]), None)
+            if token:
+                cards.append(
+                    BadgeCard(
+                        full_name=member["full_name"],
+                        ministry=member["ministry"],
+                        member_code=member["member_code"],
+                        token=token,
+                    )
+                )
+        return cards
 
     def badge_sheet(self, member_ids: list[str]) -> str:
         """The printable badge sheet (HTML) of these members."""

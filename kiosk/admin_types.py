@@ -109,6 +109,15 @@ class Badge(TypedDict):
     token: str | None
 
 
+class BadgeCard(TypedDict):
+    """One badge as printed: the working badge's token and who it belongs to."""
+
+    full_name: str
+    ministry: str
+    member_code: str
+    token: str
+
+
 class LiveEvent(TypedDict):
     event: str
     data: Json

@@ -33,6 +33,8 @@ class LiveBackend:
     admin: TestClient
     headers: dict[str, str]
     port: int = field(default_factory=free_port)
+    # What the served backend "emails" (one-time codes, password links), kept across restarts.
+    mailer: FakeMailer = field(default_factory=FakeMailer)
     _server: contextlib.ExitStack | None = None
 
     @property
@@ -42,7 +44,7 @@ class LiveBackend:
     def start(self, middleware: type[Any] | None = None, **options: Any) -> None:
         """Serve on `port` (again); `middleware` wraps the app, e.g. to inject a fault."""
         stack = contextlib.ExitStack()
-        app = create_app(self.settings, mailer=FakeMailer(), password_params=FAST_ARGON2)
+        app = create_app(self.settings, mailer=self.mailer, password_params=FAST_ARGON2)
         if middleware is not None:
             app.add_middleware(middleware, **options)
         stack.enter_context(serve(app, self.port))

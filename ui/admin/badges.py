@@ -1,25 +1,48 @@
-"""Badges: issue, reissue or revoke a person's badge; save the printable sheet as a PDF
-or print it (`QPdfWriter` / `QPrinter`)."""
+"""Badges: issue, reissue or revoke a person's badge; print the sheet (`QPrinter`) or save
+it as a PDF (`QPdfWriter`), for that person or their whole ministry.
+
+Both outputs go through `ui.admin.badge_sheet.paint_sheet`, so the printed page and the
+PDF are the same. The print dialog is a thin wrapper around `print_to(printer)`, which
+tests call with a PDF-format `QPrinter`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtGui import QPageSize, QPdfWriter, QTextDocument
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtPrintSupport import QPrintDialog, QPrinter
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Badge, Member
+from kiosk.admin_types import Badge, BadgeCard, Member
+from ui.admin.badge_sheet import SheetError, paint_sheet, save_pdf
 from ui.admin.tasks import Tasks
 
+SCOPES = ("This person", "Their whole ministry")
 
-def save_pdf(html: str, path: Path) -> None:
-    """Lay out the sheet's HTML on A4 pages and write a PDF (on the UI thread: Qt text)."""
-    writer = QPdfWriter(str(path))
-    writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
-    document = QTextDocument()
-    document.setHtml(html)
-    document.print_(writer)
+
+def _when(iso: str) -> str:
+    return iso[:16].replace("T", " ")
+
+
+def describe(badges: list[Badge]) -> str:
+    """One line per badge, newest first, saying which one works."""
+    lines = [
+        f"issued {_when(b['issued_at'])}"
+        + (f", revoked {_when(b['revoked_at'])}" if b["revoked_at"] else " (working)")
+        for b in badges
+    ]
+    return "\n".join(lines) or "No badge yet."
 
 
 class BadgesView(QWidget):
@@ -32,26 +55,43 @@ class BadgesView(QWidget):
         self.badges = QLabel("")
         self.status = QLabel("")
         self.status.setWordWrap(True)
-        buttons = QHBoxLayout()
-        for label, slot in (
-            ("Issue / reissue", self.issue),
-            ("Revoke", self.revoke),
-            ("Save sheet as PDF…", self.choose_pdf),
+        self.scope = QComboBox()
+        self.scope.addItems(SCOPES)
+        self.buttons: dict[str, QPushButton] = {}
+        actions = QHBoxLayout()
+        sheet = QHBoxLayout()
+        sheet.addWidget(QLabel("Sheet of"))
+        sheet.addWidget(self.scope)
+        for row, label, slot in (
+            (actions, "Issue / reissue", self.issue),
+            (actions, "Revoke", self.revoke),
+            (sheet, "Print…", self.choose_printer),
+            (sheet, "Save as PDF…", self.choose_pdf),
         ):
-            button = QPushButton(label)
+            button = self.buttons[label] = QPushButton(label)
             button.clicked.connect(slot)
-            buttons.addWidget(button)
+            row.addWidget(button)
+        actions.addStretch(1)
+        sheet.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.badges)
-        layout.addLayout(buttons)
+        layout.addLayout(actions)
+        layout.addLayout(sheet)
         layout.addWidget(self.status)
         layout.addStretch(1)
 
     def set_member(self, member: Member) -> None:
         self.member = member
         self.title.setText(f"Badges of {member['full_name']}")
+        self.scope.setItemText(1, f"Their whole ministry ({member['ministry']})")
+        self.status.setText("")
         self.refresh()
+
+    def _chosen(self) -> Member | None:
+        if self.member is None:
+            self.status.setText("Select a person in People first, then open Badges.")
+        return self.member
 
     def refresh(self) -> None:
         member = self.member
@@ -59,34 +99,22 @@ class BadgesView(QWidget):
             self._tasks.run(
                 "Loading badges",
                 lambda: self._client.badges(member["id"]),
-                self._loaded,
+                lambda badges: self.badges.setText(describe(badges)),
                 self.status.setText,
             )
 
-    def _loaded(self, badges: list[Badge]) -> None:
-        lines = [
-            f"issued {b['issued_at'][:16].replace('T', ' ')}"
-            + (
-                f", revoked {b['revoked_at'][:16].replace('T', ' ')}"
-                if b["revoked_at"]
-                else " (working)"
-            )
-            for b in badges
-        ]
-        self.badges.setText("\n".join(lines) or "No badge yet.")
-
     def issue(self) -> None:
-        member = self.member
+        member = self._chosen()
         if member is not None:
             self._tasks.run(
                 "Issuing",
                 lambda: self._client.issue_badge(member["id"]),
-                lambda _: self.refresh(),
+                lambda _: self._done("A new badge is issued; any earlier one no longer works."),
                 self.status.setText,
             )
 
     def revoke(self) -> None:
-        member = self.member
+        member = self._chosen()
         if member is None:
             return
 
@@ -94,24 +122,66 @@ class BadgesView(QWidget):
             working = [b for b in self._client.badges(member["id"]) if not b["revoked_at"]]
             return self._client.revoke_badge(member["id"], working[0]["id"]) if working else None
 
-        self._tasks.run("Revoking", run, lambda _: self.refresh(), self.status.setText)
+        self._tasks.run(
+            "Revoking",
+            run,
+            lambda badge: self._done(
+                "The badge is revoked: the server refuses it now, kiosks after their next sync."
+                if badge
+                else "There is no working badge to revoke."
+            ),
+            self.status.setText,
+        )
+
+    def _done(self, sentence: str) -> None:
+        self.status.setText(sentence)
+        self.refresh()
+
+    # -- the sheet -------------------------------------------------------------------------
 
     def choose_pdf(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save badge sheet", "badges.pdf", "PDF (*.pdf)")
         if path:
             self.export_pdf(Path(path))
 
+    def choose_printer(self) -> None:
+        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+        if QPrintDialog(printer, self).exec() == QDialog.DialogCode.Accepted:
+            self.print_to(printer)
+
     def export_pdf(self, path: Path) -> None:
-        member = self.member
-        if member is None:
-            return
-        self._tasks.run(
-            "Fetching the sheet",
-            lambda: self._client.badge_sheet([member["id"]]),
-            lambda html: self._write(html, path),
-            self.status.setText,
+        """Save the sheet of the chosen scope as a PDF at `path`."""
+        self._with_cards(lambda cards, title: save_pdf(cards, title, path), f"Saved {path}.")
+
+    def print_to(self, printer: QPrinter) -> None:
+        """Print the sheet of the chosen scope on `printer` (a PDF-format one in tests)."""
+        where = printer.outputFileName() or printer.printerName() or "the printer"
+        self._with_cards(
+            lambda cards, title: paint_sheet(printer, cards, title), f"Sent to {where}."
         )
 
-    def _write(self, html: str, path: Path) -> None:
-        save_pdf(html, path)
-        self.status.setText(f"Saved {path}.")
+    def _with_cards(self, paint: Callable[[list[BadgeCard], str], int], sentence: str) -> None:
+        member = self._chosen()
+        if member is None:
+            return
+        whole_ministry = self.scope.currentIndex() == 1
+        title = f"Sonta badges: {member['ministry']}" if whole_ministry else "Sonta badge"
+
+        def fetch() -> list[BadgeCard]:
+            members = (
+                self._client.all_members(ministry=member["ministry"], status="active")
+                if whole_ministry
+                else [member]
+            )
+            return self._client.badge_cards(members)
+
+        def done(cards: list[BadgeCard]) -> None:
+            try:  # painting uses Qt fonts: on the UI thread
+                pages = paint(cards, title)
+            except SheetError as exc:
+                self.status.setText(str(exc))
+                return
+            badges = f"{len(cards)} badge{'s' if len(cards) != 1 else ''}"
+            self.status.setText(f"{sentence} {badges} on {pages} page{'s' if pages != 1 else ''}.")
+
+        self._tasks.run("Fetching the badges", fetch, done, self.status.setText)
