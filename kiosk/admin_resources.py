@@ -19,7 +19,9 @@ from kiosk.admin_types import (
     Kiosk,
     Meeting,
     MeetingQr,
+    MeetingReport,
     Member,
+    MemberHistory,
 )
 
 
@@ -82,14 +84,17 @@ class ResourcesMixin:
 
     # -- reports and exports -------------------------------------------------------------
 
-    def meeting_report(self, meeting_id: str) -> Json:
-        return cast(Json, self._json("GET", f"/api/reports/meetings/{meeting_id}"))
+    def meeting_report(self, meeting_id: str) -> MeetingReport:
+        return cast(MeetingReport, self._json("GET", f"/api/reports/meetings/{meeting_id}"))
+
+    def overview(self) -> Json:
+        return cast(Json, self._json("GET", "/api/reports/overview"))
 
     def trends(self, period: Literal["week", "month"] = "month") -> Json:
         return cast(Json, self._json("GET", "/api/reports/trends", params={"period": period}))
 
-    def member_history(self, member_id: str) -> Json:
-        return cast(Json, self._json("GET", f"/api/reports/members/{member_id}"))
+    def member_history(self, member_id: str) -> MemberHistory:
+        return cast(MemberHistory, self._json("GET", f"/api/reports/members/{member_id}"))
 
     def export(
         self,

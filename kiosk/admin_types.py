@@ -121,3 +121,47 @@ class BadgeCard(TypedDict):
 class LiveEvent(TypedDict):
     event: str
     data: Json
+
+
+class ReportPerson(TypedDict):
+    member_id: str
+    full_name: str
+    ministry: str
+    email: str | None
+    presence: str  # present | late | pending_review | absent
+    checked_in_at: str | None
+    method: str | None
+
+
+class MeetingReport(TypedDict):
+    meeting_id: str
+    title: str
+    starts_at: str
+    status: str
+    expected: int
+    present: int  # late ones included
+    late: int
+    pending_review: int
+    absent: int
+    attendance_rate: float | None
+    people: list[ReportPerson]
+
+
+class HistoryLine(TypedDict):
+    meeting_id: str
+    title: str
+    starts_at: str
+    presence: str
+    checked_in_at: str | None
+    method: str | None
+
+
+class MemberHistory(TypedDict):
+    member_id: str
+    full_name: str
+    meetings: int
+    present: int
+    late: int
+    absent: int
+    attendance_rate: float | None
+    history: list[HistoryLine]

@@ -1,103 +1,124 @@
-"""Reports: attendance over time (a chart), the followed meeting's figures, and CSV/XLSX
-exports made by the backend and saved where the admin chooses."""
+"""Reports, in three tabs: attendance over time (a chart of the rate per week or month),
+one meeting (per ministry, the absent list, exports), and one person's history.
+
+Every figure is the backend's (`/api/reports/...`); the calls run through `Tasks`, so a
+slow server never freezes the window, and its refusals are shown as its own sentence.
+"""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
+from typing import Literal
 
-from PySide6.QtWidgets import (
-    QComboBox,
-    QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from kiosk.admin_client import AdminClient
 from kiosk.admin_types import Json
 from ui.admin.chart import BarChart
+from ui.admin.meeting_report import MeetingReportTab
+from ui.admin.person_history import PersonHistoryTab
 from ui.admin.tasks import Tasks
+
+PERIODS = {"month": "Month", "week": "Week"}
+
+
+def period_label(start: str, period: str) -> str:
+    day = date.fromisoformat(start)
+    return day.strftime("%b %Y") if period == "month" else day.strftime("%d %b %Y")
+
+
+class OverTimeTab(QWidget):
+    def __init__(self, client: AdminClient, tasks: Tasks, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._client, self._tasks = client, tasks
+        self.period = QComboBox()
+        for key, word in PERIODS.items():
+            self.period.addItem(word, key)
+        self.period.currentIndexChanged.connect(self.refresh)
+        self.figures = QLabel("")
+        self.figures.setObjectName("count")
+        self.figures.setWordWrap(True)
+        self.trend_chart = BarChart("Attendance rate (%)", maximum=100, suffix="%")
+        self.trend_chart.empty_text = "No meeting has taken attendance yet."
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Attendance per"))
+        row.addWidget(self.period)
+        row.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.figures)
+        layout.addWidget(self.trend_chart, 1)
+
+    def refresh(self) -> None:
+        period: Literal["week", "month"] = (
+            "week" if self.period.currentData() == "week" else "month"
+        )
+        self._tasks.run("Loading the overview", self._client.overview, self._overview)
+        self._tasks.run(
+            "Loading trends",
+            lambda: self._client.trends(period),
+            self._trends,
+            self.figures.setText,
+        )
+
+    def _overview(self, overview: Json) -> None:
+        meetings = overview["meetings"]
+        rate = overview["attendance_rate"]
+        self.figures.setText(
+            f"{meetings['active'] + meetings['ended']} meetings took attendance  ·  "
+            f"{overview['active_members']} active people  ·  {overview['late']} late  ·  "
+            + ("no one expected yet" if rate is None else f"{rate * 100:.0f}% attended overall")
+        )
+
+    def _trends(self, trends: Json) -> None:
+        period = str(trends["period"])
+        self.trend_chart.title = f"Attendance rate per {PERIODS[period].lower()} (%)"
+        self.trend_chart.set_bars(
+            [
+                (
+                    period_label(str(p["period_start"]), period),
+                    round((p["attendance_rate"] or 0.0) * 100, 1),
+                )
+                for p in trends.get("points", [])
+            ]
+        )
 
 
 class ReportsView(QWidget):
     def __init__(self, client: AdminClient, tasks: Tasks, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._client, self._tasks = client, tasks
-        self.meeting_id = ""
-        self.trend_chart = BarChart("Attendance rate per month (%)")
-        self.meeting_chart = BarChart("The followed meeting")
-        self.which = QComboBox()
-        self.which.addItems(["attendance", "absent"])
-        self.fmt = QComboBox()
-        self.fmt.addItems(["csv", "xlsx"])
-        self.export_button = QPushButton("Export…")
-        self.export_button.clicked.connect(self.choose_and_export)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Export the followed meeting's"))
-        row.addWidget(self.which)
-        row.addWidget(QLabel("list as"))
-        row.addWidget(self.fmt)
-        row.addWidget(self.export_button)
-        row.addStretch(1)
-        charts = QHBoxLayout()
-        charts.addWidget(self.trend_chart, 1)
-        charts.addWidget(self.meeting_chart, 1)
+        self.over_time = OverTimeTab(client, tasks)
+        self.meeting = MeetingReportTab(client, tasks)
+        self.person = PersonHistoryTab(client, tasks)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.over_time, "Over time")
+        self.tabs.addTab(self.meeting, "Meeting")
+        self.tabs.addTab(self.person, "Person")
+        self.tabs.currentChanged.connect(self.refresh)
         layout = QVBoxLayout(self)
-        layout.addLayout(charts, 1)
-        layout.addLayout(row)
-        layout.addWidget(self.status)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tabs)
+        # The export controls, as the other screens and tests know them.
+        self.which, self.fmt, self.status = (
+            self.meeting.which,
+            self.meeting.fmt,
+            self.meeting.status,
+        )
+
+    @property
+    def meeting_id(self) -> str:
+        return self.meeting.meeting_id
+
+    @meeting_id.setter
+    def meeting_id(self, value: str) -> None:
+        """The followed meeting (set by the window) is the one the Meeting tab shows."""
+        self.meeting.meeting_id = value
 
     def refresh(self) -> None:
-        self._tasks.run("Loading trends", self._client.trends, self._trends)
-        meeting = self.meeting_id
-        if meeting:
-            self._tasks.run(
-                "Loading the meeting report",
-                lambda: self._client.meeting_report(meeting),
-                self._meeting,
-            )
-
-    def _trends(self, trends: Json) -> None:
-        bars = [
-            (str(p["period_start"])[:7], round((p["attendance_rate"] or 0.0) * 100, 1))
-            for p in trends.get("points", [])
-        ]
-        self.trend_chart.set_bars(bars)
-
-    def _meeting(self, report: Json) -> None:
-        self.meeting_chart.title = str(report["title"])
-        keys = (
-            ("present", "Present"),
-            ("late", "Late"),
-            ("pending_review", "Pending"),
-            ("absent", "Absent"),
-        )
-        self.meeting_chart.set_bars([(label, float(report[key])) for key, label in keys])
-
-    def choose_and_export(self) -> None:
-        if not self.meeting_id:
-            self.status.setText("Follow a meeting first (Meetings screen).")
-            return
-        fmt = self.fmt.currentText()
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save the export", f"attendance.{fmt}", f"{fmt.upper()} (*.{fmt})"
-        )
-        if path:
-            self.export_to(Path(path))
+        tab = self.tabs.currentWidget()
+        if isinstance(tab, OverTimeTab | MeetingReportTab | PersonHistoryTab):
+            tab.refresh()
 
     def export_to(self, path: Path) -> None:
-        """Ask the backend for the export and write it to `path` (off the UI thread)."""
-        meeting, which, fmt = self.meeting_id, self.which.currentText(), self.fmt.currentText()
-
-        def run() -> Path:
-            _name, content = self._client.export(meeting, which=which, fmt=fmt)  # type: ignore[arg-type]
-            path.write_bytes(content)
-            return path
-
-        self._tasks.run(
-            "Exporting", run, lambda p: self.status.setText(f"Saved {p}."), self.status.setText
-        )
+        self.meeting.export_to(path)

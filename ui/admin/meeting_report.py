@@ -1,0 +1,169 @@
+"""One meeting's report: its figures, attendance per ministry (a stacked chart), the absent
+list (expected people who did not check in), and CSV/XLSX exports made by the backend and
+saved where the admin chooses."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kiosk.admin_client import AdminClient
+from kiosk.admin_types import Meeting, MeetingReport, ReportPerson
+from kiosk.errors import KioskError
+from ui.admin.chart import BarChart, Series
+from ui.admin.report_parts import PRESENCE, fill_table, make_table, percent, when
+from ui.admin.tasks import Tasks
+
+
+def by_ministry(people: list[ReportPerson]) -> tuple[list[str], list[Series]]:
+    """Ministries by name, and per presence the number of their people with it."""
+    counts = Counter((p["ministry"], p["presence"]) for p in people)
+    ministries = sorted({p["ministry"] for p in people}, key=str.casefold)
+    return ministries, [
+        Series(word, color, tuple(float(counts[m, key]) for m in ministries))
+        for key, (word, color) in PRESENCE.items()
+    ]
+
+
+def summary(report: MeetingReport) -> str:
+    return (
+        f"Expected {report['expected']}  ·  Present {report['present']} "
+        f"({report['late']} late)  ·  Awaiting review {report['pending_review']}  ·  "
+        f"Absent {report['absent']}  ·  {percent(report['attendance_rate'])}"
+    )
+
+
+class MeetingReportTab(QWidget):
+    def __init__(self, client: AdminClient, tasks: Tasks, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._client, self._tasks = client, tasks
+        self.meeting_id = ""
+        self.report: MeetingReport | None = None
+        self.meeting = QComboBox()
+        self.meeting.setMinimumContentsLength(30)
+        self.meeting.currentIndexChanged.connect(self._on_chosen)
+        self.figures = QLabel("Choose a meeting.")
+        self.figures.setObjectName("count")
+        self.figures.setWordWrap(True)
+        self.ministry_chart = BarChart("People per ministry", whole=True)
+        self.absent_title = QLabel("Absent")
+        self.absent_title.setObjectName("title")
+        self.absent = make_table(("Name", "Ministry", "Email"), stretch=0)
+        self.which = QComboBox()
+        self.which.addItems(["attendance", "absent"])
+        self.fmt = QComboBox()
+        self.fmt.addItems(["csv", "xlsx"])
+        self.export_button = QPushButton("Export…")
+        self.export_button.clicked.connect(self.choose_and_export)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self._build()
+
+    def _build(self) -> None:
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Meeting"))
+        top.addWidget(self.meeting, 1)
+        absent = QVBoxLayout()
+        absent.addWidget(self.absent_title)
+        absent.addWidget(self.absent, 1)
+        middle = QHBoxLayout()
+        middle.addWidget(self.ministry_chart, 3)
+        middle.addLayout(absent, 2)
+        export = QHBoxLayout()
+        for part in (QLabel("Export the"), self.which, QLabel("list as"), self.fmt):
+            export.addWidget(part)
+        export.addWidget(self.export_button)
+        export.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.figures)
+        layout.addLayout(middle, 1)
+        layout.addLayout(export)
+        layout.addWidget(self.status)
+
+    def refresh(self) -> None:
+        self._tasks.run("Loading meetings", self._client.meetings, self._listed)
+
+    def _listed(self, meetings: list[Meeting]) -> None:
+        self.meeting.blockSignals(True)  # one report is loaded, for the meeting kept chosen
+        self.meeting.clear()
+        for m in meetings:
+            if m["status"] != "cancelled":
+                label = f"{when(m['starts_at'], with_time=False)} — {m['title']} ({m['status']})"
+                self.meeting.addItem(label, m["id"])
+        index = max(0, self.meeting.findData(self.meeting_id))
+        self.meeting.setCurrentIndex(index)
+        self.meeting.blockSignals(False)
+        if self.meeting.count() == 0:
+            self.figures.setText("No meetings yet: create one on the Meetings screen.")
+            return
+        self._on_chosen(index)
+
+    def choose(self, meeting_id: str) -> None:
+        """Show this meeting's report (as if picked in the list)."""
+        self.meeting.setCurrentIndex(self.meeting.findData(meeting_id))
+
+    def _on_chosen(self, index: int) -> None:
+        if index < 0:
+            return
+        self.meeting_id = str(self.meeting.itemData(index))
+        meeting = self.meeting_id
+        self._tasks.run(
+            "Loading the meeting report",
+            lambda: self._client.meeting_report(meeting),
+            self._show,
+            self.figures.setText,
+        )
+
+    def _show(self, report: MeetingReport) -> None:
+        if report["meeting_id"] != self.meeting_id:
+            return  # an answer for a meeting chosen before this one
+        self.report = report
+        self.figures.setText(summary(report))
+        self.ministry_chart.title = f"People per ministry — {report['title']}"
+        self.ministry_chart.set_data(*by_ministry(report["people"]))
+        missing = [p for p in report["people"] if p["presence"] == "absent"]
+        self.absent_title.setText(f"Absent ({len(missing)})")
+        fill_table(
+            self.absent, [(p["full_name"], p["ministry"], p["email"] or "") for p in missing]
+        )
+
+    def choose_and_export(self) -> None:
+        if not self.meeting_id:
+            self.status.setText("Choose a meeting first.")
+            return
+        fmt = self.fmt.currentText()
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save the export", f"{self.which.currentText()}.{fmt}", f"{fmt.upper()} (*.{fmt})"
+        )
+        if path:
+            self.export_to(Path(path))
+
+    def export_to(self, path: Path) -> None:
+        """Ask the backend for the export and write it to `path` (off the UI thread)."""
+        meeting, which, fmt = self.meeting_id, self.which.currentText(), self.fmt.currentText()
+
+        def run() -> Path:
+            _name, content = self._client.export(meeting, which=which, fmt=fmt)  # type: ignore[arg-type]
+            try:
+                path.write_bytes(content)
+            except OSError as exc:
+                raise KioskError(
+                    f"The export could not be saved as {path} ({exc.strerror}); "
+                    "choose another folder."
+                ) from exc
+            return path
+
+        self._tasks.run(
+            "Exporting", run, lambda p: self.status.setText(f"Saved {p}."), self.status.setText
+        )
