@@ -99,14 +99,24 @@ def test_enrol_with_the_camera_and_photos_then_the_kiosk_recognises_and_consent_
     window.frames.put(cv2.GaussianBlur(photo("obama"), (0, 0), 12))  # type: ignore[attr-defined]
     qtbot.waitUntil(lambda: "blurred" in enrol.live_hint.text(), timeout=WAIT_MS)
     assert enrol.meter.value() < 50
-    take(qtbot, window, photo("obama"))
+    window.frames.put(photo("obama"))  # type: ignore[attr-defined]
     qtbot.waitUntil(lambda: enrol.live_hint.text().startswith("Good picture"), timeout=WAIT_MS)
+    take(qtbot, window, photo("obama"))
     take(qtbot, window, cv2.GaussianBlur(photo("obama2"), (0, 0), 12))
     assert len(enrol.capture.samples) == 1
     assert "blurred" in enrol.reasons.text() and "Not accepted" in enrol.reasons.text()
+    # Guided poses: a frontal face is no "slightly left"; the hint and refusal say which way.
+    assert enrol.prompt.text() == "Turn your head slightly to your left."
+    window.frames.put(photo("obama2"))  # type: ignore[attr-defined]  # turned to his right
+    qtbot.waitUntil(
+        lambda: "turn a little to your left instead" in enrol.live_hint.text(), timeout=WAIT_MS
+    )
+    take(qtbot, window, photo("obama"))
+    assert enrol.reasons.text() == "Not accepted: Turn a little to your left."
+    take(qtbot, window, photo("obama3"))  # turned to his left
     take(qtbot, window, photo("obama2"))
-    take(qtbot, window, photo("obama3"))
     assert enrol.capture.done and enrol.samples.count() == 3
+    assert enrol.samples.item(1).text() == "slightly left: accepted (camera)"
     enrol.save_button.click()
     qtbot.waitUntil(lambda: "Enrolled: 3" in enrol.reasons.text(), timeout=WAIT_MS)
     assert len(window.client.templates(ada)) == 3

@@ -2,7 +2,8 @@
 
 Frames come from the camera's one-slot mailbox (the same `PreviewWidget` as the kiosk);
 each sample is assessed by the engine on a worker thread and kept only when it passes
-the enrolment gates, otherwise the engine's reasons are shown in plain words. Photo
+the enrolment gates and the head points the way asked (the hint under the meter says
+which way to turn), otherwise the reasons are shown in plain words. Photo
 files (chosen or dropped) are read and embedded here too: only embeddings go to the
 server. A face already enrolled for someone else is refused by the server with a
 sentence naming them, shown as the duplicate warning.
@@ -145,8 +146,9 @@ class EnrolView(QWidget):
         if assessment is None:
             return
         self.meter.setValue(round(assessment.meter * 100))
+        judged = self.capture.judge(assessment)  # the asked pose too, so the hint says which way
         self.live_hint.setText(
-            "Good picture: take the sample." if assessment.passed else " ".join(assessment.reasons)
+            "Good picture: take the sample." if judged.passed else " ".join(judged.reasons)
         )
 
     def _update_buttons(self) -> None:
@@ -177,11 +179,12 @@ class EnrolView(QWidget):
     def _assessed(self, assessment: Assessment, source: str = "camera") -> None:
         self.meter.setValue(round(assessment.meter * 100))
         pose = self.capture.pose
-        if self.capture.offer(assessment):
+        judged = self.capture.offer(assessment)
+        if judged.passed:
             self.samples.addItem(f"{pose}: accepted ({source})")
             self.reasons.setText("Sample accepted.")
         else:
-            self.reasons.setText("Not accepted: " + " ".join(assessment.reasons))
+            self.reasons.setText("Not accepted: " + " ".join(judged.reasons))
         self.prompt.setText(self.capture.prompt)
         self._update_buttons()
 
@@ -203,8 +206,7 @@ class EnrolView(QWidget):
     def _photos_assessed(self, results: list[tuple[Path, Assessment]]) -> None:
         refused = []
         for path, assessment in results:
-            if assessment.passed and not self.capture.done:
-                self.capture.samples.append(assessment)
+            if self.capture.add_photo(assessment):
                 self.samples.addItem(f"{path.name}: accepted (photo)")
             elif not assessment.passed:
                 refused.append(f"{path.name}: {' '.join(assessment.reasons)}")
