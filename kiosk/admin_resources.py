@@ -90,8 +90,10 @@ class ResourcesMixin:
     def overview(self) -> Json:
         return cast(Json, self._json("GET", "/api/reports/overview"))
 
-    def trends(self, period: Literal["week", "month"] = "month") -> Json:
-        return cast(Json, self._json("GET", "/api/reports/trends", params={"period": period}))
+    def trends(self, period: Literal["week", "month"] = "month", ministry: str = "") -> Json:
+        """Attendance per period; with a ministry, of its people only."""
+        params = {"period": period, **({"ministry": ministry} if ministry else {})}
+        return cast(Json, self._json("GET", "/api/reports/trends", params=params))
 
     def member_history(self, member_id: str) -> MemberHistory:
         return cast(MemberHistory, self._json("GET", f"/api/reports/members/{member_id}"))

@@ -25,6 +25,7 @@ class Overview(BaseModel):
     until: datetime | None
     meetings: dict[str, int]
     active_members: int
+    ministries: list[str]  # of the active members, by name
     checkins: StatusCounts
     late: int
     attendance_rate: float | None
@@ -87,4 +88,5 @@ class TrendPoint(BaseModel):
 
 class Trends(BaseModel):
     period: Period
+    ministry: str | None  # only this ministry's people counted, when given
     points: list[TrendPoint]

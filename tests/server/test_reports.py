@@ -187,6 +187,38 @@ def test_trends_and_overview_add_up(season: Season) -> None:
     assert later["meetings"]["active"] == 0 and later["attendance_rate"] is None
 
 
+def test_trends_of_one_ministry_count_only_its_people_and_their_meetings(season: Season) -> None:
+    """A third meeting expects only Yaw the usher, who comes: it counts for the ushers and
+    for everyone, not for the choir."""
+    client, headers = season.client, season.headers
+    yaw = season.people["Darko"]["id"]
+    ushers = make_meeting(client, headers, title="Ushers' briefing", expected_member_ids=[yaw])
+    manual = client.post(
+        f"/api/attendance/meetings/{ushers['id']}/manual", json={"member_id": yaw}, headers=headers
+    )
+    assert manual.status_code == 201, manual.text
+
+    def totals(**params: str) -> tuple[int, int, int, int, str | None]:
+        answer = client.get("/api/reports/trends", params=params, headers=headers).json()
+        points = answer["points"]
+        return (
+            sum(p["meetings"] for p in points),
+            sum(p["expected"] for p in points),
+            sum(p["present"] for p in points),
+            sum(p["late"] for p in points),
+            answer["ministry"],
+        )
+
+    assert totals() == (3, 9, 3, 1, None)
+    assert totals(ministry="Choir") == (2, 8, 2, 1, "Choir")
+    assert totals(ministry="Ushers") == (1, 1, 1, 0, "Ushers")
+    assert totals(ministry="Elders") == (0, 0, 0, 0, "Elders")
+    overview = client.get("/api/reports/overview", headers=headers).json()
+    assert overview["ministries"] == ["Choir", "Ushers"]
+    bad = client.get("/api/reports/trends", params={"ministry": "x" * 121}, headers=headers)
+    assert bad.status_code == 422
+
+
 def test_reports_need_an_admin_and_refuse_bad_input(season: Season) -> None:
     meeting = season.current["id"]
     assert season.client.get(f"/api/reports/meetings/{meeting}/export").status_code == 401

@@ -3,8 +3,10 @@ ministry and absent list, one person's history, and exports read back."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import openpyxl
@@ -28,7 +30,7 @@ __all__ = ["window"]  # the fixture, from the other admin screens' tests
 class Season:
     """Choir (Ada, Ben) and Ushers (Cid, Dee) expected at two meetings; Eve (Elders) not.
 
-    Sunday service (ended): Ada and Cid came on time; Ben and Dee were absent.
+    Sunday service (ended): Ada, Cid and Dee came on time; Ben was absent.
     Choir night (running, late time passed): Ada and Cid came late, Ben awaits review,
     Dee is absent."""
 
@@ -53,7 +55,7 @@ def season(backend: LiveBackend, window: AdminWindow) -> Season:
     sunday = backend.meeting(
         title="Sunday service", started_minutes_ago=100, late_after_minutes=110, **expected
     )
-    for name in ("Ada", "Cid"):
+    for name in ("Ada", "Cid", "Dee"):
         store_checkin(backend.admin, sunday, people[name], status="approved", similarity=0.7)
     ended = backend.admin.post(f"/api/meetings/{sunday}/end", headers=backend.headers)
     assert ended.status_code == 200, ended.text
@@ -64,6 +66,16 @@ def season(backend: LiveBackend, window: AdminWindow) -> Season:
     store_checkin(backend.admin, tonight, people["Ben"])
     client.manual_checkin(tonight, people["Cid"], "Signed the paper list")
     return Season(people, sunday, tonight)
+
+
+def monthly_rates(meetings: Iterable[tuple[str, tuple[int, int]]]) -> dict[str, float]:
+    """Per month of the meetings' starts: the attendance rate (%) of (present, expected)."""
+    months: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for starts_at, (present, expected) in meetings:
+        month = datetime.fromisoformat(starts_at).astimezone(UTC).date().replace(day=1)
+        months[period_label(month.isoformat(), "month")][0] += present
+        months[period_label(month.isoformat(), "month")][1] += expected
+    return {m: round(p / e * 100, 1) for m, (p, e) in months.items()}
 
 
 @pytest.fixture
@@ -102,12 +114,9 @@ def test_a_meeting_shows_its_people_per_ministry_and_exactly_its_absent_people(
     assert cells(tab.absent) == [["Dee Boateng", "Ushers", "dee@example.org"]]
 
     show_meeting(qtbot, window, made.sunday)
-    assert chart.values("On time") == {"Choir": 1, "Ushers": 1}
-    assert chart.values("Absent") == {"Choir": 1, "Ushers": 1}
-    assert cells(tab.absent) == [
-        ["Ben Owusu", "Choir", ""],
-        ["Dee Boateng", "Ushers", "dee@example.org"],
-    ]
+    assert chart.values("On time") == {"Choir": 1, "Ushers": 2}
+    assert chart.values("Absent") == {"Choir": 1, "Ushers": 0}
+    assert cells(tab.absent) == [["Ben Owusu", "Choir", ""]]
 
 
 def test_a_person_history_lists_each_meeting_with_its_status_and_method(
@@ -135,7 +144,7 @@ def test_a_person_history_lists_each_meeting_with_its_status_and_method(
     for name, expected in (
         ("Ben", [["Choir night", "Awaiting review", "Face"], ["Sunday service", "Absent", ""]]),
         ("Cid", [["Choir night", "Late", "Manual"], ["Sunday service", "On time", "Face"]]),
-        ("Dee", [["Choir night", "Absent", ""], ["Sunday service", "Absent", ""]]),
+        ("Dee", [["Choir night", "Absent", ""], ["Sunday service", "On time", "Face"]]),
         ("Eve", []),  # the Elders were expected at neither meeting
     ):
         person.show_history(made.people[name])
@@ -156,15 +165,28 @@ def test_attendance_over_time_and_exports_read_back(
     over_time = reports.over_time
     qtbot.waitUntil(lambda: bool(over_time.trend_chart.categories), timeout=WAIT_MS)
     idle(qtbot, window)
-    # Both meetings: 4 expected, 2 approved each (Ben's pending check-in is not counted).
-    now = datetime.now(UTC)
-    months = {
-        period_label(day.date().replace(day=1).isoformat(), "month")
-        for day in (now - timedelta(minutes=100), now - timedelta(minutes=10))
-    }
-    assert over_time.trend_chart.values() == dict.fromkeys(sorted(months), 50.0)
-    assert "2 meetings took attendance" in over_time.figures.text()
-    assert "50% attended overall" in over_time.figures.text()
+    assert "2 meetings took attendance  ·  5 active people  ·  2 late" in over_time.figures.text()
+    assert [over_time.ministry.itemText(i) for i in range(over_time.ministry.count())] == [
+        "All ministries",
+        "Choir",
+        "Elders",
+        "Ushers",
+    ]
+    # Approved check-ins of expected people (Ben's pending one is not counted yet).
+    starts = [window.client.meeting(m)["starts_at"] for m in (made.sunday, made.tonight)]
+    for ministry, counts in (
+        ("", [(3, 4), (2, 4)]),
+        ("Choir", [(1, 2), (1, 2)]),
+        ("Ushers", [(2, 2), (1, 2)]),
+    ):
+        over_time.choose_ministry(ministry)
+        qtbot.waitUntil(
+            lambda m=ministry: over_time.trend_chart.title.endswith(
+                f"{m} (%)" if m else "month (%)"
+            ),
+            timeout=WAIT_MS,
+        )
+        assert over_time.trend_chart.values() == monthly_rates(zip(starts, counts, strict=True))
 
     # Exports are made by the backend and saved where the admin chose; read them back.
     reports.tabs.setCurrentWidget(reports.meeting)

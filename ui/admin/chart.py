@@ -109,30 +109,37 @@ class BarChart(QWidget):
         plot = self._plot()
         top, step = nice_top(self.maximum or max(self.totals()), whole=self.whole)
         self._grid(painter, plot, top, step)
-        slot = self._slot(plot)
-        metrics = painter.fontMetrics()
-        for i, label in enumerate(self.categories):
-            x, base = plot.left() + i * slot, plot.bottom()
-            width = min(slot * 0.7, 90.0)
-            left = x + (slot - width) / 2
-            for s in self.series:
-                height = plot.height() * s.values[i] / top
-                painter.fillRect(QRectF(left, base - height, width, height), s.color)
-                base -= height
-            painter.setPen(TEXT)
-            total = sum(s.values[i] for s in self.series)
-            painter.drawText(
-                QRectF(x, base - 18, slot, 16),
-                Qt.AlignmentFlag.AlignCenter,
-                _number(total) + self.suffix,
-            )
-            shown = metrics.elidedText(label, Qt.TextElideMode.ElideRight, int(slot) - 4)
-            painter.drawText(
-                QRectF(x, plot.bottom() + 4, slot, LABEL_H - 4),
-                Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
-                shown,
-            )
+        for i in range(len(self.categories)):
+            self._bar(painter, plot, top, i)
         painter.end()
+
+    def _bar(self, painter: QPainter, plot: QRectF, top: float, i: int) -> None:
+        """Category `i`: its stacked parts (each part's count inside when it fits), the
+        total above and the label below."""
+        slot, metrics = self._slot(plot), painter.fontMetrics()
+        x, base = plot.left() + i * slot, plot.bottom()
+        width = min(slot * 0.7, 90.0)
+        for s in self.series:
+            height = plot.height() * s.values[i] / top
+            segment = QRectF(x + (slot - width) / 2, base - height, width, height)
+            painter.fillRect(segment, s.color)
+            if len(self.series) > 1 and s.values[i] and height >= metrics.height():
+                painter.setPen(Qt.GlobalColor.white)
+                painter.drawText(segment, Qt.AlignmentFlag.AlignCenter, _number(s.values[i]))
+            base -= height
+        painter.setPen(TEXT)
+        total = sum(s.values[i] for s in self.series)
+        painter.drawText(
+            QRectF(x, base - 18, slot, 16),
+            Qt.AlignmentFlag.AlignCenter,
+            _number(total) + self.suffix,
+        )
+        label = metrics.elidedText(self.categories[i], Qt.TextElideMode.ElideRight, int(slot) - 4)
+        painter.drawText(
+            QRectF(x, plot.bottom() + 4, slot, LABEL_H - 4),
+            Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+            label,
+        )
 
     def _grid(self, painter: QPainter, plot: QRectF, top: float, step: float) -> None:
         lines = round(top / step)

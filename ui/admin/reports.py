@@ -21,6 +21,7 @@ from ui.admin.person_history import PersonHistoryTab
 from ui.admin.tasks import Tasks
 
 PERIODS = {"month": "Month", "week": "Week"}
+ALL_MINISTRIES = "All ministries"
 
 
 def period_label(start: str, period: str) -> str:
@@ -35,7 +36,11 @@ class OverTimeTab(QWidget):
         self.period = QComboBox()
         for key, word in PERIODS.items():
             self.period.addItem(word, key)
-        self.period.currentIndexChanged.connect(self.refresh)
+        self.period.currentIndexChanged.connect(self.load_trends)
+        self.ministry = QComboBox()
+        self.ministry.addItem(ALL_MINISTRIES, "")
+        self.ministry.setMinimumContentsLength(16)
+        self.ministry.currentIndexChanged.connect(self.load_trends)
         self.figures = QLabel("")
         self.figures.setObjectName("count")
         self.figures.setWordWrap(True)
@@ -44,6 +49,8 @@ class OverTimeTab(QWidget):
         row = QHBoxLayout()
         row.addWidget(QLabel("Attendance per"))
         row.addWidget(self.period)
+        row.addWidget(QLabel("for"))
+        row.addWidget(self.ministry)
         row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addLayout(row)
@@ -51,18 +58,36 @@ class OverTimeTab(QWidget):
         layout.addWidget(self.trend_chart, 1)
 
     def refresh(self) -> None:
+        self._tasks.run("Loading the overview", self._client.overview, self._overview)
+        self.load_trends()
+
+    def load_trends(self) -> None:
         period: Literal["week", "month"] = (
             "week" if self.period.currentData() == "week" else "month"
         )
-        self._tasks.run("Loading the overview", self._client.overview, self._overview)
+        ministry = str(self.ministry.currentData() or "")
         self._tasks.run(
             "Loading trends",
-            lambda: self._client.trends(period),
+            lambda: self._client.trends(period, ministry),
             self._trends,
             self.figures.setText,
         )
 
+    def choose_ministry(self, ministry: str) -> None:
+        """Chart only this ministry's attendance ("" for everyone's)."""
+        self.ministry.setCurrentIndex(max(0, self.ministry.findData(ministry)))
+
     def _overview(self, overview: Json) -> None:
+        chosen = str(self.ministry.currentData() or "")
+        self.ministry.blockSignals(True)  # the chart keeps the chosen ministry
+        self.ministry.clear()
+        self.ministry.addItem(ALL_MINISTRIES, "")
+        for name in overview.get("ministries", []):
+            self.ministry.addItem(name, name)
+        self.ministry.setCurrentIndex(max(0, self.ministry.findData(chosen)))
+        self.ministry.blockSignals(False)
+        if self.ministry.findData(chosen) < 0:
+            self.load_trends()  # the chosen ministry has no active people any more
         meetings = overview["meetings"]
         rate = overview["attendance_rate"]
         self.figures.setText(
@@ -72,8 +97,11 @@ class OverTimeTab(QWidget):
         )
 
     def _trends(self, trends: Json) -> None:
-        period = str(trends["period"])
-        self.trend_chart.title = f"Attendance rate per {PERIODS[period].lower()} (%)"
+        period, ministry = str(trends["period"]), trends.get("ministry") or ""
+        if ministry != (self.ministry.currentData() or ""):
+            return  # an answer for a ministry chosen before this one
+        of = f" — {ministry}" if ministry else ""
+        self.trend_chart.title = f"Attendance rate per {PERIODS[period].lower()}{of} (%)"
         self.trend_chart.set_bars(
             [
                 (

@@ -180,14 +180,22 @@ def trends(
     period: Period,
     since: datetime | None = None,
     until: datetime | None = None,
+    ministry: str | None = None,
 ) -> Trends:
-    """Per week (from Monday) or month: meetings, expected, present, late, rate (UTC dates)."""
+    """Per week (from Monday) or month: meetings, expected, present, late, rate (UTC dates).
+
+    With a `ministry`, only its people count, and only meetings that expected any of them.
+    """
     meetings = _meetings(session, since, until)
     records = _records_by_meeting(session, [m.id for m in meetings])
     members = _all_members(session)
+    if ministry is not None:
+        members = [m for m in members if m.ministry == ministry]
     buckets: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for meeting in meetings:
         people = _people(meeting, members, records.get(meeting.id, {}))
+        if ministry is not None and not people:
+            continue
         bucket = buckets[_period_start(meeting.starts_at, period)]
         bucket[0] += 1
         bucket[1] += len(people)
@@ -206,7 +214,7 @@ def trends(
         )
         for start, (n, expected, present, late) in sorted(buckets.items())
     ]
-    return Trends(period=period, points=points)
+    return Trends(period=period, ministry=ministry, points=points)
 
 
 def overview(
@@ -226,12 +234,14 @@ def overview(
     )
     checkins = {s: n for s, n in session.execute(statuses.group_by(AttendanceRecord.status))}
     active = select(func.count()).select_from(Member).where(Member.status == "active")
+    ministries = select(Member.ministry).where(Member.status == "active").distinct()
     expected, present = sum(p.expected for p in points), sum(p.present for p in points)
     return Overview(
         since=since,
         until=until,
         meetings={s: by_status.get(s, 0) for s in ("scheduled", "active", "ended", "cancelled")},
         active_members=session.scalar(active) or 0,
+        ministries=sorted(session.scalars(ministries), key=str.casefold),
         checkins=StatusCounts(**checkins),
         late=sum(p.late for p in points),
         attendance_rate=_rate(present, expected),

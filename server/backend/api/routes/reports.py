@@ -12,7 +12,7 @@ from pydantic import AwareDatetime
 from server.backend.api.deps import BackendDep, ClientIp, CurrentAdmin, SessionDep
 from server.backend.crud import audit
 from server.backend.report_schemas import MeetingReport, MemberHistory, Overview, Period, Trends
-from server.backend.schemas import Message
+from server.backend.schemas import NO_NUL, Message
 from server.backend.services import exports, reports
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -35,9 +35,13 @@ def trends(
     period: Period = "month",
     since: Since = None,
     until: Until = None,
+    ministry: Annotated[
+        str | None, Query(max_length=120, pattern=NO_NUL, description="count only its people")
+    ] = None,
 ) -> Trends:
-    """Attendance per week or month of meetings that took attendance."""
-    return reports.trends(session, period=period, since=since, until=until)
+    """Attendance per week or month of meetings that took attendance (of one ministry's
+    people, and the meetings that expected them, when `ministry` is given)."""
+    return reports.trends(session, period=period, since=since, until=until, ministry=ministry)
 
 
 @router.get("/meetings/{meeting_id}", responses=NOT_FOUND)
