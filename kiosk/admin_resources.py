@@ -52,6 +52,17 @@ class ResourcesMixin:
     ) -> Meeting:
         return cast(Meeting, self._json("POST", f"/api/meetings/{meeting_id}/{action}"))
 
+    def reopen_meeting(self, meeting_id: str, ends_at: str | None = None) -> Meeting:
+        """Take check-ins again after the end; a meeting whose end time passed needs a
+        later `ends_at` (ISO-8601)."""
+        body = {"ends_at": ends_at} if ends_at else None
+        return cast(Meeting, self._json("POST", f"/api/meetings/{meeting_id}/reopen", json=body))
+
+    def copy_meeting(self, meeting_id: str, **fields: Any) -> Meeting:
+        """A new scheduled meeting like this one: a week later unless `starts_at` says."""
+        path = f"/api/meetings/{meeting_id}/copy"
+        return cast(Meeting, self._json("POST", path, json=fields or None))
+
     def meeting_qr(self, meeting_id: str) -> MeetingQr:
         return cast(MeetingQr, self._json("GET", f"/api/meetings/{meeting_id}/qr"))
 

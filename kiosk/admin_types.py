@@ -48,9 +48,15 @@ class Meeting(TypedDict):
     expected_ministries: list[str]
     expected_member_ids: list[str]
     kiosk_ids: list[str]
-    liveness: str
+    qr_policy: str  # "until_end", "max_scans" or "minutes"
+    qr_max_scans: int | None
+    qr_valid_minutes: int | None
+    qr_rotation_seconds: int
+    liveness: str  # "never", "review_only" or "always"
     status: str
     qr_scan_count: int
+    actions: list[str]  # what the life cycle allows now ("start", ..., "copy")
+    next_steps: str  # the same in words
 
 
 class MeetingQr(TypedDict):

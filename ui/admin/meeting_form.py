@@ -1,8 +1,15 @@
-"""The meeting form (title, times, late-after, location and radius, expected ministries,
-liveness) and the meeting's rotating QR shown full-screen for phone check-in."""
+"""The meeting form (title, times, late-after, location with its map position and radius,
+expected ministries and people, QR policy, liveness) and the meeting's rotating QR shown
+full-screen for phone check-in.
+
+The form refuses what cannot work before anything is sent (a sentence under the fields
+says what to change, and the dialog stays open); what only the server can judge (an
+unknown person, a meeting that has ended) comes back as the server's own sentence.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,8 +18,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDateTimeEdit,
     QDialog,
-    QDialogButtonBox,
-    QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QSpinBox,
@@ -21,11 +27,23 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Meeting, MeetingQr
+from kiosk.admin_types import Meeting, MeetingQr, Member
+from ui.admin.forms import save_cancel_form
+from ui.admin.people_picker import PeoplePicker
 from ui.admin.tasks import Tasks
 from ui.qr_widget import QrWidget
 
-LIVENESS = ("review_only", "always", "off")
+# (value the server takes, what the admin reads)
+LIVENESS = (
+    ("review_only", "Only when the face match is uncertain"),
+    ("always", "Always (turn the head for every check-in)"),
+    ("never", "Never"),
+)
+QR_POLICIES = (
+    ("until_end", "Until the meeting ends"),
+    ("max_scans", "Until this many scans"),
+    ("minutes", "For this many minutes from the start"),
+)
 
 
 def _edit(when: datetime) -> QDateTimeEdit:
@@ -35,63 +53,174 @@ def _edit(when: datetime) -> QDateTimeEdit:
     return edit
 
 
-def _iso(edit: QDateTimeEdit) -> str:
-    return datetime.fromtimestamp(edit.dateTime().toSecsSinceEpoch(), UTC).isoformat()
+def _when(edit: QDateTimeEdit) -> datetime:
+    return datetime.fromtimestamp(edit.dateTime().toSecsSinceEpoch(), UTC)
+
+
+def _choices(options: tuple[tuple[str, str], ...], current: str) -> QComboBox:
+    combo = QComboBox()
+    for value, label in options:
+        combo.addItem(label, value)
+    combo.setCurrentIndex(max(0, combo.findData(current)))
+    return combo
+
+
+def _number(text: str) -> float | None:
+    """`text` as a number (a decimal comma allowed); None when empty; ValueError if not."""
+    text = text.strip().replace(",", ".")
+    return float(text) if text else None
+
+
+def _coordinate(text: str, name: str, limit: int, example: str) -> float | None:
+    try:
+        value = _number(text)
+    except ValueError:
+        value = float("nan")
+    if value is None or -limit <= value <= limit:
+        return value
+    raise ValueError(
+        f"{name} must be a number from -{limit} to {limit} (e.g. {example}), "
+        "or leave both map fields empty."
+    )
 
 
 class MeetingDialog(QDialog):
-    def __init__(self, meeting: Meeting | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        meeting: Meeting | None = None,
+        parent: QWidget | None = None,
+        people: Iterable[Member] = (),
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Edit meeting" if meeting else "New meeting")
         start = datetime.fromisoformat(meeting["starts_at"]) if meeting else datetime.now(UTC)
         end = datetime.fromisoformat(meeting["ends_at"]) if meeting else start + timedelta(hours=2)
         late = meeting["late_after"] if meeting else None
         self.title = QLineEdit(meeting["title"] if meeting else "")
+        self.description = QLineEdit(meeting["description"] if meeting else "")
         self.starts = _edit(start)
         self.ends = _edit(end)
         self.late = _edit(datetime.fromisoformat(late) if late else start + timedelta(minutes=15))
         self.location = QLineEdit(meeting["location_name"] if meeting else "")
+        self.latitude = QLineEdit(_text(meeting["latitude"]) if meeting else "")
+        self.longitude = QLineEdit(_text(meeting["longitude"]) if meeting else "")
+        self.latitude.setPlaceholderText("degrees north, e.g. 5.6037 (empty: no place check)")
+        self.longitude.setPlaceholderText("degrees east, e.g. -0.1870")
         self.radius = QSpinBox(
-            minimum=10, maximum=50_000, value=meeting["radius_m"] if meeting else 100
+            minimum=10, maximum=50_000, value=meeting["radius_m"] if meeting else 100, suffix=" m"
         )
         self.ministries = QLineEdit(", ".join(meeting["expected_ministries"]) if meeting else "")
-        self.ministries.setPlaceholderText("e.g. Choir, Ushers (empty: everyone)")
-        self.liveness = QComboBox()
-        self.liveness.addItems(LIVENESS)
-        if meeting:
-            self.liveness.setCurrentText(meeting["liveness"])
-        form = QFormLayout(self)
-        for label, field in (
-            ("Title", self.title),
-            ("Starts", self.starts),
-            ("Ends", self.ends),
-            ("Late after", self.late),
-            ("Location", self.location),
-            ("Radius (m)", self.radius),
-            ("Expected ministries", self.ministries),
-            ("Liveness check", self.liveness),
-        ):
-            form.addRow(label, field)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        self.ministries.setPlaceholderText("e.g. Choir, Ushers")
+        self.people = PeoplePicker(people, meeting["expected_member_ids"] if meeting else ())
+        self.qr_policy = _choices(QR_POLICIES, meeting["qr_policy"] if meeting else "until_end")
+        self.qr_max_scans = QSpinBox(minimum=1, maximum=100_000, suffix=" scans")
+        self.qr_max_scans.setValue(meeting["qr_max_scans"] or 100 if meeting else 100)
+        self.qr_minutes = QSpinBox(minimum=1, maximum=24 * 60, suffix=" min")
+        self.qr_minutes.setValue(meeting["qr_valid_minutes"] or 30 if meeting else 30)
+        self.qr_rotation = QSpinBox(minimum=10, maximum=3600, suffix=" s")
+        self.qr_rotation.setValue(meeting["qr_rotation_seconds"] if meeting else 30)
+        self.qr_policy.currentIndexChanged.connect(self._policy_changed)
+        self.liveness = _choices(LIVENESS, meeting["liveness"] if meeting else "review_only")
+        self.error = QLabel("")
+        self.error.setStyleSheet("color: #b00020; font-weight: bold;")
+        self.error.setWordWrap(True)
+        self.error.setMinimumHeight(2 * self.error.fontMetrics().lineSpacing() + 4)
+        for edit in (self.title, self.latitude, self.longitude):
+            edit.textChanged.connect(self._recheck)
+        for when in (self.starts, self.ends, self.late):
+            when.dateTimeChanged.connect(self._recheck)
+        save_cancel_form(
+            self,
+            (
+                ("Title", self.title),
+                ("Description", self.description),
+                ("Starts", self.starts),
+                ("Ends", self.ends),
+                ("Late after", self.late),
+                ("Location", self.location),
+                ("Latitude", self.latitude),
+                ("Longitude", self.longitude),
+                ("Check-in radius", self.radius),
+                ("Expected ministries", self.ministries),
+                ("Expected people", self.people),
+                ("Meeting QR valid", _row(self.qr_policy, self.qr_max_scans, self.qr_minutes)),
+                ("New QR code every", self.qr_rotation),
+                ("Head-turn check", self.liveness),
+                ("", self.error),
+            ),
         )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        self._policy_changed()
+
+    def _policy_changed(self) -> None:
+        policy = self.qr_policy.currentData()
+        self.qr_max_scans.setVisible(policy == "max_scans")
+        self.qr_minutes.setVisible(policy == "minutes")
+
+    def _recheck(self) -> None:
+        """Once a refusal is shown, it follows the fields (and goes when they are right)."""
+        if self.error.text():
+            self.error.setText(self.problem() or "")
+
+    def problem(self) -> str | None:
+        """What must change before saving, as a sentence; None when the form can be sent."""
+        if not self.title.text().strip():
+            return "Give the meeting a title."
+        starts, ends, late = _when(self.starts), _when(self.ends), _when(self.late)
+        if ends <= starts:
+            return "The meeting must end after it starts: change Ends."
+        if not starts <= late <= ends:
+            return "Late after must be between the start and the end of the meeting."
+        try:
+            latitude = _coordinate(self.latitude.text(), "Latitude", 90, "5.6037")
+            longitude = _coordinate(self.longitude.text(), "Longitude", 180, "-0.1870")
+        except ValueError as exc:
+            return str(exc)
+        if (latitude is None) != (longitude is None):
+            return "Give both latitude and longitude of the meeting place, or leave both empty."
+        return None
+
+    def accept(self) -> None:
+        problem = self.problem()
+        self.error.setText(problem or "")
+        if problem is None:
+            super().accept()
 
     def fields(self) -> dict[str, Any]:
+        """The meeting as the server takes it (call when `problem()` is None)."""
+        policy = self.qr_policy.currentData()
         return {
             "title": self.title.text().strip(),
-            "starts_at": _iso(self.starts),
-            "ends_at": _iso(self.ends),
-            "late_after": _iso(self.late),
+            "description": self.description.text().strip(),
+            "starts_at": _when(self.starts).isoformat(),
+            "ends_at": _when(self.ends).isoformat(),
+            "late_after": _when(self.late).isoformat(),
             "location_name": self.location.text().strip(),
+            "latitude": _number(self.latitude.text()),
+            "longitude": _number(self.longitude.text()),
             "radius_m": self.radius.value(),
             "expected_ministries": [
                 m.strip() for m in self.ministries.text().split(",") if m.strip()
             ],
-            "liveness": self.liveness.currentText(),
+            "expected_member_ids": self.people.chosen_ids(),
+            "qr_policy": policy,
+            "qr_max_scans": self.qr_max_scans.value() if policy == "max_scans" else None,
+            "qr_valid_minutes": self.qr_minutes.value() if policy == "minutes" else None,
+            "qr_rotation_seconds": self.qr_rotation.value(),
+            "liveness": self.liveness.currentData(),
         }
+
+
+def _text(value: float | None) -> str:
+    return "" if value is None else str(value)
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return row
 
 
 class QrScreen(QDialog):

@@ -1,11 +1,16 @@
-"""Meetings: the list, start / end / cancel, and choosing the meeting the Live dashboard
-and Review queue follow."""
+"""Meetings: the list; create, edit and copy; start, end, cancel and reopen; the QR; and
+choosing the meeting the Live dashboard and Review queue follow.
+
+The buttons follow the server's life cycle: each meeting says which actions it allows
+now (`actions`) and what they mean (`next_steps`), shown under the list.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -16,9 +21,18 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Meeting
+from kiosk.admin_types import Meeting, Member
 from ui.admin.meeting_form import MeetingDialog, QrScreen
 from ui.admin.tasks import Tasks
+
+LIFE_CYCLE = {"Start": "start", "End": "end", "Cancel meeting": "cancel", "Reopen": "reopen"}
+EDITABLE = ("scheduled", "active")  # the server refuses changes to ended or cancelled ones
+REOPEN_FOR = timedelta(hours=1)  # a reopened meeting whose end time has passed runs this long
+
+
+def _short(iso: str) -> str:
+    """An ISO time from the server in this computer's zone, to the minute."""
+    return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 class MeetingsView(QWidget):
@@ -28,55 +42,91 @@ class MeetingsView(QWidget):
         super().__init__(parent)
         self._client, self._tasks = client, tasks
         self.list = QListWidget()
+        self.details = QLabel("")
+        self.details.setWordWrap(True)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.qr_screen: QrScreen | None = None
-        buttons = QHBoxLayout()
-        for label, slot in (
-            ("New…", self.new_meeting),
-            ("Edit…", self.edit),
-            ("Show QR", self.show_qr),
-        ):
-            button = QPushButton(label)
-            button.clicked.connect(slot)
-            buttons.addWidget(button)
-        for label, action in (("Start", "start"), ("End", "end"), ("Cancel meeting", "cancel")):
-            button = QPushButton(label)
-            button.clicked.connect(lambda _=False, a=action: self.act(a))
-            buttons.addWidget(button)
-        follow = QPushButton("Follow live")
-        follow.clicked.connect(self.follow)
-        refresh = QPushButton("Refresh")
-        refresh.clicked.connect(self.refresh)
-        buttons.addWidget(follow)
-        buttons.addWidget(refresh)
+        self.form: MeetingDialog | None = None  # the open New / Edit form
+        self.buttons: dict[str, QPushButton] = {}
+        rows = (
+            (("New…", self.new_meeting), ("Edit…", self.edit), ("Copy", self.copy)),
+            tuple((label, lambda _=False, a=a: self.act(a)) for label, a in LIFE_CYCLE.items()),
+            (("Show QR", self.show_qr), ("Follow live", self.follow), ("Refresh", self.refresh)),
+        )
+        bar = QHBoxLayout()
+        for group in rows:
+            for label, slot in group:
+                button = QPushButton(label)
+                button.clicked.connect(slot)
+                bar.addWidget(button)
+                self.buttons[label] = button
+            bar.addSpacing(12)
         layout = QVBoxLayout(self)
         layout.addWidget(self.list, 1)
-        layout.addLayout(buttons)
+        layout.addWidget(self.details)
+        layout.addLayout(bar)
         layout.addWidget(self.status)
+        self.list.currentItemChanged.connect(lambda *_: self._selected())
+        self._selected()
 
     def refresh(self) -> None:
-        self._tasks.run("Loading meetings", self._client.meetings, self._loaded)
+        meeting = self.current()
+        self.reload(meeting["id"] if meeting else None)
 
-    def _loaded(self, meetings: list[Meeting]) -> None:
+    def reload(self, select: str | None, said: str = "") -> None:
+        """Load the list again, select the meeting whose id is `select`, then show `said`
+        (what was just done) or how many meetings there are."""
+        self._tasks.run(
+            "Loading meetings",
+            self._client.meetings,
+            lambda found: self._loaded(found, select, said),
+        )
+
+    def _loaded(self, meetings: list[Meeting], select: str | None = None, said: str = "") -> None:
         self.list.clear()
         for meeting in meetings:
             item = QListWidgetItem(
-                f"{meeting['title']} · {meeting['starts_at'][:16].replace('T', ' ')} · "
-                f"{meeting['status']}"
+                f"{meeting['title']} · {_short(meeting['starts_at'])} · {meeting['status']}"
             )
             item.setData(Qt.ItemDataRole.UserRole, meeting)
             self.list.addItem(item)
-        self.status.setText(f"{len(meetings)} meeting(s).")
+            if meeting["id"] == select:
+                self.list.setCurrentItem(item)
+        self.status.setText(said or f"{len(meetings)} meeting(s).")
 
     def current(self) -> Meeting | None:
         item = self.list.currentItem()
         return item.data(Qt.ItemDataRole.UserRole) if item is not None else None  # type: ignore[no-any-return]
 
-    def act(self, action: str) -> None:
+    def _selected(self) -> None:
+        """Enable what the chosen meeting's life cycle allows; say what that is."""
+        meeting = self.current()
+        allowed = set(meeting["actions"]) if meeting else set()
+        for label, action in LIFE_CYCLE.items():
+            self.buttons[label].setEnabled(action in allowed)
+        for label in ("Copy", "Show QR", "Follow live"):
+            self.buttons[label].setEnabled(meeting is not None)
+        self.buttons["Edit…"].setEnabled(meeting is not None and meeting["status"] in EDITABLE)
+        self.details.setText(
+            f"{meeting['title']} is {meeting['status']}: {meeting['next_steps']}."
+            if meeting
+            else "Select a meeting to change it, run it or show its QR code."
+        )
+
+    def _need(self) -> Meeting | None:
         meeting = self.current()
         if meeting is None:
             self.status.setText("Select a meeting first.")
+        return meeting
+
+    def act(self, action: str) -> None:
+        """Start, end, cancel or reopen the selected meeting."""
+        meeting = self._need()
+        if meeting is None:
+            return
+        if action == "reopen":
+            self.reopen(meeting)
             return
         self._tasks.run(
             "Updating the meeting",
@@ -85,23 +135,76 @@ class MeetingsView(QWidget):
             self.status.setText,
         )
 
+    def reopen(self, meeting: Meeting) -> None:
+        """Reopen; a meeting whose end time has passed runs one more hour from now."""
+        ends = datetime.fromisoformat(meeting["ends_at"])
+        now = datetime.now(UTC)
+        later = (now + REOPEN_FOR).replace(microsecond=0) if ends <= now else None
+
+        def done(reopened: Meeting) -> None:
+            until = f" until {_short(reopened['ends_at'])} (its end time had passed)"
+            said = f"{reopened['title']}: reopened{until if later else ''}."
+            self.reload(reopened["id"], said)
+
+        self._tasks.run(
+            "Reopening the meeting",
+            lambda: self._client.reopen_meeting(
+                meeting["id"], later.isoformat() if later else None
+            ),
+            done,
+            self.status.setText,
+        )
+
+    def copy(self) -> None:
+        """A new scheduled meeting like the selected one, a week later (edit it after)."""
+        meeting = self._need()
+        if meeting is None:
+            return
+
+        def done(made: Meeting) -> None:
+            said = (
+                f"Copied as a new meeting on {_short(made['starts_at'])}: "
+                "edit it to change its time or title."
+            )
+            self.reload(made["id"], said)
+
+        self._tasks.run(
+            "Copying the meeting",
+            lambda: self._client.copy_meeting(meeting["id"]),
+            done,
+            self.status.setText,
+        )
+
     def _acted(self, meeting: Meeting) -> None:
-        self.status.setText(f"{meeting['title']}: {meeting['status']}.")
-        self.refresh()
+        self.reload(meeting["id"], f"{meeting['title']}: {meeting['status']}.")
 
     def new_meeting(self) -> None:
-        dialog = MeetingDialog(parent=self)
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.save(None, dialog.fields())
+        self._open_form(None)
 
     def edit(self) -> None:
-        meeting = self.current()
-        if meeting is None:
-            self.status.setText("Select a meeting first.")
-            return
-        dialog = MeetingDialog(meeting, self)
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.save(meeting["id"], dialog.fields())
+        meeting = self._need()
+        if meeting is not None:
+            self._open_form(meeting)
+
+    def _open_form(self, meeting: Meeting | None) -> None:
+        """Fetch the people to choose from, then open the form (non-modal: the window
+        keeps working; Save checks the form first, then sends it)."""
+
+        def opened(people: list[Member]) -> None:
+            self.form = MeetingDialog(meeting, self, people)
+            self.form.accepted.connect(lambda: self._form_saved(meeting))
+            self.form.open()
+
+        self._tasks.run(
+            "Loading people",
+            lambda: self._client.all_members(status="active"),
+            opened,
+            self.status.setText,
+        )
+
+    def _form_saved(self, meeting: Meeting | None) -> None:
+        if self.form is not None:
+            self.save(meeting["id"] if meeting else None, self.form.fields())
 
     def save(self, meeting_id: str | None, fields: dict[str, object]) -> None:
         """Create (no id) or change a meeting; the server's refusal is shown as is."""
@@ -114,16 +217,13 @@ class MeetingsView(QWidget):
         self._tasks.run("Saving the meeting", run, self._acted, self.status.setText)
 
     def show_qr(self) -> None:
-        meeting = self.current()
+        meeting = self._need()
         if meeting is None:
-            self.status.setText("Select a meeting first.")
             return
         self.qr_screen = QrScreen(self._client, self._tasks, meeting, self)
         self.qr_screen.showFullScreen()
 
     def follow(self) -> None:
-        meeting = self.current()
-        if meeting is None:
-            self.status.setText("Select a meeting first.")
-            return
-        self.chosen.emit(meeting)
+        meeting = self._need()
+        if meeting is not None:
+            self.chosen.emit(meeting)

@@ -10,9 +10,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -27,6 +25,7 @@ from PySide6.QtWidgets import (
 from kiosk.admin_client import AdminClient
 from kiosk.admin_types import Json, Member
 from ui.admin.csv_import import ImportPreview, summary
+from ui.admin.forms import save_cancel_form
 from ui.admin.people_model import MembersModel
 from ui.admin.tasks import Tasks
 
@@ -43,20 +42,15 @@ class MemberDialog(QDialog):
         self.ministry = QLineEdit(member["ministry"] if member else "")
         self.email = QLineEdit((member["email"] or "") if member else "")
         self.phone = QLineEdit((member["phone"] or "") if member else "")
-        form = QFormLayout(self)
-        for label, field in (
-            ("Full name", self.full_name),
-            ("Ministry", self.ministry),
-            ("Email", self.email),
-            ("Phone", self.phone),
-        ):
-            form.addRow(label, field)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        save_cancel_form(
+            self,
+            (
+                ("Full name", self.full_name),
+                ("Ministry", self.ministry),
+                ("Email", self.email),
+                ("Phone", self.phone),
+            ),
         )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
 
     def fields(self) -> dict[str, Any]:
         return {

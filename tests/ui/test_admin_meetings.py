@@ -1,0 +1,275 @@
+"""The Meetings screen against a real backend: the form (expected people, map position,
+QR policy, liveness), its refusals before sending, and the life cycle with reopen and copy."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QDateTime
+from pytestqt.qtbot import QtBot
+
+from kiosk.admin_types import Meeting
+from tests.kiosk.backend import LiveBackend
+from tests.ui.test_admin_screens import WAIT_MS, artefact_dir, idle, sign_in, window
+from ui.admin.meeting_form import MeetingDialog
+from ui.admin.meetings import MeetingsView
+from ui.admin.window import AdminWindow
+
+pytestmark = [pytest.mark.network, pytest.mark.model]
+__all__ = ["window"]  # the fixture, used below
+
+
+def open_form(qtbot: QtBot, meetings: MeetingsView, meeting: bool = False) -> MeetingDialog:
+    previous = meetings.form
+    meetings.edit() if meeting else meetings.new_meeting()
+    qtbot.waitUntil(
+        lambda: meetings.form is not previous and meetings.form.isVisible(),  # type: ignore[union-attr]
+        timeout=WAIT_MS,
+    )
+    assert meetings.form is not None
+    return meetings.form
+
+
+def save(qtbot: QtBot, window: AdminWindow, form: MeetingDialog) -> None:
+    form.accept()  # what the Save button does
+    idle(qtbot, window)
+
+
+def only_meeting(window: AdminWindow, title: str) -> Meeting:
+    (found,) = [m for m in window.client.meetings() if m["title"] == title]
+    return found
+
+
+def select(qtbot: QtBot, meetings: MeetingsView, title: str) -> None:
+    qtbot.waitUntil(
+        lambda: any(title in meetings.list.item(i).text() for i in range(meetings.list.count())),
+        timeout=WAIT_MS,
+    )
+    for i in range(meetings.list.count()):
+        if meetings.list.item(i).text().startswith(f"{title} · "):
+            meetings.list.setCurrentRow(i)
+
+
+def local(iso: str) -> str:
+    return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def test_the_form_chooses_people_a_map_position_and_the_qr_policy_and_refuses_bad_input(
+    qtbot: QtBot, window: AdminWindow, backend: LiveBackend, tmp_path: Path
+) -> None:
+    sign_in(qtbot, window, backend)
+    ada = window.client.create_member("Ada Expected", "Choir")["id"]
+    ben = window.client.create_member("Ben Expected", "Ushers")["id"]
+    window.show_screen("Meetings")
+    meetings = window.meetings
+    form = open_form(qtbot, meetings)
+    assert form.people.list.count() == 2
+    form.people.filter.setText("ushers")
+    assert [form.people.list.item(i).isHidden() for i in range(2)] == [True, False]
+
+    # Bad input is refused before sending, saying what to do; the form stays open.
+    form.title.setText("Harvest service")
+    for latitude, longitude, said in (
+        ("91", "-0.1870", "Latitude must be a number from -90 to 90 (e.g. 5.6037)"),
+        ("north", "-0.1870", "Latitude must be a number from -90 to 90"),
+        ("5.6037", "200", "Longitude must be a number from -180 to 180 (e.g. -0.1870)"),
+        ("5.6037", "", "Give both latitude and longitude of the meeting place"),
+    ):
+        form.latitude.setText(latitude)
+        form.longitude.setText(longitude)
+        save(qtbot, window, form)
+        assert said in form.error.text() and form.isVisible(), (latitude, longitude)
+        if latitude == "north":
+            assert form.grab().save(str(artefact_dir(tmp_path) / "meeting_form_refused.png"))
+    form.latitude.setText("5,6037")  # a decimal comma is a number too
+    form.longitude.setText("-0.1870")
+    form.ends.setDateTime(form.starts.dateTime().addSecs(-60))
+    save(qtbot, window, form)
+    assert form.error.text() == "The meeting must end after it starts: change Ends."
+    form.ends.setDateTime(form.starts.dateTime().addSecs(3 * 3600))
+    form.late.setDateTime(form.ends.dateTime().addSecs(60))
+    save(qtbot, window, form)
+    assert "Late after must be between" in form.error.text()
+    assert window.client.meetings() == []  # nothing was sent
+
+    form.late.setDateTime(form.starts.dateTime().addSecs(600))
+    assert form.error.text() == ""  # a shown refusal goes once the fields are right
+    form.radius.setValue(250)
+    form.ministries.setText("Choir")
+    form.people.set_chosen(ben, True)
+    assert form.people.summary.text() == "1 chosen by name."
+    form.qr_policy.setCurrentIndex(form.qr_policy.findData("max_scans"))
+    assert form.qr_max_scans.isVisibleTo(form) and not form.qr_minutes.isVisibleTo(form)
+    form.qr_max_scans.setValue(40)
+    form.qr_rotation.setValue(20)
+    form.liveness.setCurrentIndex(form.liveness.findData("always"))
+    form.resize(form.sizeHint())
+    assert form.grab().save(str(artefact_dir(tmp_path) / "meeting_form.png"))
+    save(qtbot, window, form)
+    qtbot.waitUntil(lambda: not form.isVisible(), timeout=WAIT_MS)
+    made = only_meeting(window, "Harvest service")
+    assert (made["latitude"], made["longitude"], made["radius_m"]) == (5.6037, -0.187, 250)
+    assert made["expected_ministries"] == ["Choir"] and made["expected_member_ids"] == [ben]
+    assert (made["qr_policy"], made["qr_max_scans"], made["qr_rotation_seconds"]) == (
+        "max_scans",
+        40,
+        20,
+    )
+    assert made["liveness"] == "always" and made["qr_valid_minutes"] is None
+    qtbot.waitUntil(lambda: meetings.current() is not None, timeout=WAIT_MS)
+    assert "Harvest service is scheduled: start it" in meetings.details.text()
+
+    # Edit: the form shows what was saved; clearing the map position removes it.
+    form = open_form(qtbot, meetings, meeting=True)
+    assert (form.latitude.text(), form.longitude.text()) == ("5.6037", "-0.187")
+    assert form.people.chosen_ids() == [ben] and form.qr_max_scans.value() == 40
+    form.latitude.clear()
+    form.longitude.clear()
+    form.people.set_chosen(ben, False)
+    form.people.set_chosen(ada, True)
+    form.qr_policy.setCurrentIndex(form.qr_policy.findData("minutes"))
+    form.qr_minutes.setValue(45)
+    save(qtbot, window, form)
+    changed = window.client.meeting(made["id"])
+    assert changed["latitude"] is None and changed["longitude"] is None
+    assert changed["expected_member_ids"] == [ada]
+    assert (changed["qr_policy"], changed["qr_valid_minutes"], changed["qr_max_scans"]) == (
+        "minutes",
+        45,
+        None,
+    )
+
+    # What only the server can judge comes back as its sentence: the meeting ended meanwhile.
+    form = open_form(qtbot, meetings, meeting=True)
+    window.client.meeting_action(made["id"], "start")
+    window.client.meeting_action(made["id"], "end")
+    form.title.setText("Harvest, renamed")
+    save(qtbot, window, form)
+    assert meetings.status.text() == (
+        "This meeting is ended, so it cannot be changed: reopen it to take more check-ins, "
+        "or copy it to a new meeting."
+    )
+    assert window.client.meeting(made["id"])["title"] == "Harvest service"
+
+
+def test_start_end_reopen_cancel_and_copy_follow_the_life_cycle(
+    qtbot: QtBot, window: AdminWindow, backend: LiveBackend
+) -> None:
+    sign_in(qtbot, window, backend)
+    now = datetime.now(UTC)
+    ben = window.client.create_member("Ben Weekly", "Ushers")["id"]
+    window.client.create_meeting(
+        title="Past vigil",
+        starts_at=(now - timedelta(hours=3)).isoformat(),
+        ends_at=(now - timedelta(hours=1)).isoformat(),
+    )
+    window.client.create_meeting(
+        title="Weekly prayer",
+        starts_at=(now - timedelta(minutes=5)).isoformat(),
+        ends_at=(now + timedelta(hours=2)).isoformat(),
+        expected_member_ids=[ben],
+        latitude=5.6,
+        longitude=-0.18,
+        qr_rotation_seconds=20,
+    )
+    window.show_screen("Meetings")
+    meetings = window.meetings
+    buttons = meetings.buttons
+
+    def enabled() -> set[str]:
+        return {label for label, button in buttons.items() if button.isEnabled()}
+
+    select(qtbot, meetings, "Weekly prayer")
+    assert {"Start", "Cancel meeting", "Edit…", "Copy"} <= enabled()
+    assert not {"End", "Reopen"} & enabled()
+    for label, status in (("Start", "active"), ("End", "ended"), ("Reopen", "active")):
+        buttons[label].click()
+        qtbot.waitUntil(
+            lambda s=status: (meetings.current() or {}).get("status") == s,  # type: ignore[attr-defined]
+            timeout=WAIT_MS,
+        )
+    assert meetings.status.text() == "Weekly prayer: reopened."
+    assert {"End", "Cancel meeting", "Show QR"} <= enabled() and "Reopen" not in enabled()
+
+    # The meeting's own QR rotation decides when the full-screen code is fetched again.
+    meetings.show_qr()
+    qr = meetings.qr_screen
+    assert qr is not None
+    qtbot.waitUntil(lambda: qr.fetched == 1, timeout=WAIT_MS)
+    assert qr._timer.interval() == 20_000
+    qr.close()
+
+    # An ended meeting whose end time has passed reopens for one more hour.
+    select(qtbot, meetings, "Past vigil")
+    for label in ("Start", "End"):
+        buttons[label].click()
+        idle(qtbot, window)
+    select(qtbot, meetings, "Past vigil")
+    assert "Edit…" not in enabled() and "Reopen" in enabled()
+    buttons["Reopen"].click()
+    qtbot.waitUntil(lambda: "reopened until" in meetings.status.text(), timeout=WAIT_MS)
+    assert "(its end time had passed)" in meetings.status.text()
+    vigil = only_meeting(window, "Past vigil")
+    ends = datetime.fromisoformat(vigil["ends_at"])
+    assert vigil["status"] == "active" and timedelta(minutes=55) < ends - now < timedelta(
+        hours=1, minutes=5
+    )
+
+    # Cancel, then copy: a new scheduled meeting a week later with the same people and place.
+    select(qtbot, meetings, "Weekly prayer")
+    buttons["Cancel meeting"].click()
+    qtbot.waitUntil(
+        lambda: (meetings.current() or {}).get("status") == "cancelled",  # type: ignore[attr-defined]
+        timeout=WAIT_MS,
+    )
+    assert enabled() == {"Copy", "Show QR", "Follow live", "Refresh", "New…"}
+    assert "copy it to a new meeting" in meetings.details.text()
+    buttons["Copy"].click()
+    qtbot.waitUntil(lambda: meetings.status.text().startswith("Copied"), timeout=WAIT_MS)
+    copies = [m for m in window.client.meetings() if m["title"] == "Weekly prayer"]
+    (copy,) = [m for m in copies if m["status"] == "scheduled"]
+    original = next(m for m in copies if m["status"] == "cancelled")
+    shift = datetime.fromisoformat(copy["starts_at"]) - datetime.fromisoformat(
+        original["starts_at"]
+    )
+    assert shift == timedelta(days=7)
+    assert copy["expected_member_ids"] == [ben] and copy["latitude"] == 5.6
+    qtbot.waitUntil(lambda: (meetings.current() or {}).get("id") == copy["id"], timeout=WAIT_MS)  # type: ignore[attr-defined]
+    assert meetings.status.text() == (
+        f"Copied as a new meeting on {local(copy['starts_at'])}: "
+        "edit it to change its time or title."
+    )
+
+
+def test_an_unchanged_time_edit_keeps_the_form_in_local_time(qtbot: QtBot) -> None:
+    """The form shows times in this computer's zone and sends them as UTC instants."""
+    start = datetime(2026, 5, 3, 9, 30, tzinfo=UTC)
+    meeting = {
+        "title": "Zone check",
+        "description": "",
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(hours=2)).isoformat(),
+        "late_after": None,
+        "location_name": "",
+        "latitude": None,
+        "longitude": None,
+        "radius_m": 100,
+        "expected_ministries": [],
+        "expected_member_ids": ["unlisted-id"],
+        "qr_policy": "until_end",
+        "qr_max_scans": None,
+        "qr_valid_minutes": None,
+        "qr_rotation_seconds": 30,
+        "liveness": "never",
+    }
+    form = MeetingDialog(meeting)  # type: ignore[arg-type]
+    qtbot.addWidget(form)
+    assert form.starts.dateTime() == QDateTime.fromSecsSinceEpoch(int(start.timestamp()))
+    fields = form.fields()
+    assert datetime.fromisoformat(fields["starts_at"]) == start
+    assert fields["late_after"] == (start + timedelta(minutes=15)).isoformat()
+    # Someone chosen before but not listed now (made inactive) is kept, not dropped unseen.
+    assert fields["expected_member_ids"] == ["unlisted-id"] and fields["liveness"] == "never"
+    assert form.liveness.currentText() == "Never"
