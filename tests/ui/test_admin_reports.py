@@ -17,7 +17,7 @@ from tests.kiosk.backend import LiveBackend
 from tests.server.attendance_utils import store_checkin
 from tests.ui.screens import text_problems
 from tests.ui.test_admin_screens import WAIT_MS, artefact_dir, idle, sign_in, window
-from ui.admin.chart import nice_top
+from ui.admin.chart import AXIS_W, BAR, BarChart, Series, nice_top
 from ui.admin.report_parts import cells
 from ui.admin.reports import ReportsView, period_label
 from ui.admin.window import AdminWindow
@@ -219,6 +219,25 @@ def test_attendance_over_time_and_exports_read_back(
             assert text_problems(reports) == [], (width, index)
             name = reports.tabs.tabText(index).lower().replace(" ", "_")
             assert window.grab().save(str(out / f"reports_{name}_{width}x{height}.png"))
+
+
+def test_a_crowded_timeline_labels_every_few_bars_and_the_tooltip_names_each(
+    qtbot: QtBot,
+) -> None:
+    chart = BarChart("Attendance rate per week (%)", maximum=100, suffix="%", timeline=True)
+    qtbot.addWidget(chart)
+    weeks = [period_label(f"2026-{m:02d}-{d:02d}", "week") for m in range(1, 13) for d in (5, 19)]
+    chart.set_bars([(week, 50.0 + i) for i, week in enumerate(weeks)])
+    chart.resize(700, 300)
+    assert chart.label_step() > 1  # 24 whole dates do not fit under 24 bars in 700 px
+    assert not chart.grab().isNull()
+    chart.resize(4000, 300)
+    assert chart.label_step() == 1
+    left, slot = AXIS_W, (4000 - AXIS_W - 10) / len(weeks)
+    assert chart.tooltip_at(left + slot * 3.5) == "19 Feb 2026\nValue: 53%"
+    assert chart.tooltip_at(1.0) == ""
+    with pytest.raises(ValueError, match="one value per category"):
+        chart.set_data(["a", "b"], [Series("x", BAR, (1.0,))])
 
 
 def test_chart_axes_step_in_round_numbers_and_counts_in_whole_ones() -> None:

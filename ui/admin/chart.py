@@ -50,12 +50,14 @@ class BarChart(QWidget):
         maximum: float | None = None,
         suffix: str = "",
         whole: bool = False,
+        timeline: bool = False,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.title = title
         self.maximum, self.suffix = maximum, suffix  # a fixed axis top (100 for rates)
         self.whole = whole  # counts: grid lines on whole numbers
+        self.timeline = timeline  # crowded labels: every n-th one whole, not each elided
         self.categories: list[str] = []
         self.series: list[Series] = []
         self.empty_text = "No data yet."
@@ -76,6 +78,13 @@ class BarChart(QWidget):
         """The named series' value per category (what the bars show)."""
         found = next(s for s in self.series if s.name == name)
         return dict(zip(self.categories, found.values, strict=True))
+
+    def label_step(self) -> int:
+        """A label under every bar, or on a crowded timeline under every n-th one."""
+        if not self.timeline or not self.categories:
+            return 1
+        widest = max(self.fontMetrics().horizontalAdvance(c) for c in self.categories) + 12
+        return max(1, math.ceil(widest / self._slot(self._plot())))
 
     def totals(self) -> list[float]:
         return [sum(s.values[i] for s in self.series) for i in range(len(self.categories))]
@@ -109,13 +118,15 @@ class BarChart(QWidget):
         plot = self._plot()
         top, step = nice_top(self.maximum or max(self.totals()), whole=self.whole)
         self._grid(painter, plot, top, step)
+        step = self.label_step()
         for i in range(len(self.categories)):
             self._bar(painter, plot, top, i)
+            self._label(painter, plot, i, step)
         painter.end()
 
     def _bar(self, painter: QPainter, plot: QRectF, top: float, i: int) -> None:
-        """Category `i`: its stacked parts (each part's count inside when it fits), the
-        total above and the label below."""
+        """Category `i`: its stacked parts (each part's count inside when it fits) and the
+        total above when it fits."""
         slot, metrics = self._slot(plot), painter.fontMetrics()
         x, base = plot.left() + i * slot, plot.bottom()
         width = min(slot * 0.7, 90.0)
@@ -128,15 +139,21 @@ class BarChart(QWidget):
                 painter.drawText(segment, Qt.AlignmentFlag.AlignCenter, _number(s.values[i]))
             base -= height
         painter.setPen(TEXT)
-        total = sum(s.values[i] for s in self.series)
+        total = _number(sum(s.values[i] for s in self.series)) + self.suffix
+        if metrics.horizontalAdvance(total) <= slot:
+            painter.drawText(QRectF(x, base - 18, slot, 16), Qt.AlignmentFlag.AlignCenter, total)
+
+    def _label(self, painter: QPainter, plot: QRectF, i: int, step: int) -> None:
+        if i % step:
+            return
+        slot, label = self._slot(plot), self.categories[i]
+        if step == 1:
+            label = painter.fontMetrics().elidedText(
+                label, Qt.TextElideMode.ElideRight, int(slot) - 4
+            )
+        middle = plot.left() + (i + 0.5) * slot
         painter.drawText(
-            QRectF(x, base - 18, slot, 16),
-            Qt.AlignmentFlag.AlignCenter,
-            _number(total) + self.suffix,
-        )
-        label = metrics.elidedText(self.categories[i], Qt.TextElideMode.ElideRight, int(slot) - 4)
-        painter.drawText(
-            QRectF(x, plot.bottom() + 4, slot, LABEL_H - 4),
+            QRectF(middle - slot * step / 2, plot.bottom() + 4, slot * step, LABEL_H - 4),
             Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
             label,
         )

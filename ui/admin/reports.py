@@ -44,7 +44,7 @@ class OverTimeTab(QWidget):
         self.figures = QLabel("")
         self.figures.setObjectName("count")
         self.figures.setWordWrap(True)
-        self.trend_chart = BarChart("Attendance rate (%)", maximum=100, suffix="%")
+        self.trend_chart = BarChart("Attendance rate (%)", maximum=100, suffix="%", timeline=True)
         self.trend_chart.empty_text = "No meeting has taken attendance yet."
         row = QHBoxLayout()
         row.addWidget(QLabel("Attendance per"))
