@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-import json
+import struct
 import threading
 import uuid
 from typing import Any
@@ -26,8 +26,12 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+def _unb32(token: str) -> bytes:
+    return base64.b32decode(token + "=" * (-len(token) % 8))
+
+
+def _b32(data: bytes) -> str:
+    return base64.b32encode(data).decode().rstrip("=")
 
 
 def issue(client: TestClient, admin: dict[str, str], member_id: str) -> dict[str, Any]:
@@ -38,13 +42,20 @@ def issue(client: TestClient, admin: dict[str, str], member_id: str) -> dict[str
 
 
 def verify_like_a_kiosk(token: str, keys: list[dict[str, str]]) -> dict[str, Any]:
-    """The offline check a kiosk makes with the keys it was given at sync."""
-    body, signature = token.split(".")
-    payload: dict[str, Any] = json.loads(_unb64(body))
-    key = next(k for k in keys if k["kid"] == payload["kid"])
+    """The offline check a kiosk makes with the keys it was given at sync, written from
+    the documented version-2 format (base32 of 41 bytes of claims + Ed25519 signature)."""
+    raw = _unb32(token)
+    body, signature = raw[:41], raw[41:]
+    version, short_kid, bid, mid, issued_at = struct.unpack(">B4s16s16sI", body)
+    key = next(k for k in keys if k["kid"].startswith(short_kid.hex()))
     public = Ed25519PublicKey.from_public_bytes(_unb64(key["public_key"]))
-    public.verify(_unb64(signature), b"sonta-badge-v1." + body.encode())
-    return payload
+    public.verify(signature, b"sonta-badge-v2." + body)
+    return {
+        "v": version,
+        "bid": str(uuid.UUID(bytes=bid)),
+        "mid": str(uuid.UUID(bytes=mid)),
+        "iat": issued_at,
+    }
 
 
 def test_a_badge_verifies_offline_with_the_published_key(any_client: TestClient) -> None:
@@ -55,7 +66,7 @@ def test_a_badge_verifies_offline_with_the_published_key(any_client: TestClient)
     keys = any_client.get("/api/kiosk/badge-keys", headers=kiosk.headers).json()["keys"]
     assert [k["algorithm"] for k in keys] == ["Ed25519"]
     payload = verify_like_a_kiosk(badge["token"], keys)
-    assert (payload["v"], payload["bid"], payload["mid"]) == (1, badge["id"], ama)
+    assert (payload["v"], payload["bid"], payload["mid"]) == (2, badge["id"], ama)
     assert any_client.get("/api/kiosk/badge-keys", headers=admin).status_code == 401
 
 
@@ -94,10 +105,9 @@ def test_badge_and_face_check_in_refuses_forged_revoked_and_foreign_badges(
     ama, kofi, esi = (make_member(client, admin, n, enrol=False) for n in ("Ama", "Kofi", "Esi"))
     old_badge = issue(client, admin, ama)["token"]
     ama_badge, kofi_badge = issue(client, admin, ama)["token"], issue(client, admin, kofi)["token"]
-    # Swap the member id in the payload but keep the signature.
-    body, signature = kofi_badge.split(".")
-    payload = json.loads(_unb64(body))
-    forged = _b64(json.dumps({**payload, "mid": esi}).encode()) + "." + signature
+    # Swap the member id in the claims but keep the signature.
+    raw = _unb32(kofi_badge)
+    forged = _b32(raw[:21] + uuid.UUID(esi).bytes + raw[37:])
     stranger = BadgeSigner("z" * 40).sign(
         badge_id=uuid.uuid4(), member_id=uuid.UUID(esi), issued_at=0
     )

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from kiosk.badges import DOMAIN, BadgeClaims, BadgeError, BadgeVerifier, key_id_of
+from kiosk.badges import DOMAIN, BadgeClaims, BadgeError, BadgeVerifier, encode_v2, key_id_of
 from server.backend.errors import AuthError
 from server.backend.security.compact import b64, encode
 
@@ -58,6 +58,12 @@ class BadgeSigner:
         return {kid: b64(raw) for kid, raw in self._public.items()}
 
     def sign(self, *, badge_id: uuid.UUID, member_id: uuid.UUID, issued_at: int) -> str:
+        """Today's (version 2, compact) token; see ``kiosk.badges`` for the format."""
+        claims = BadgeClaims(self.key_id, badge_id, member_id, issued_at)
+        return encode_v2(claims, self._private.sign)
+
+    def sign_v1(self, *, badge_id: uuid.UUID, member_id: uuid.UUID, issued_at: int) -> str:
+        """A version-1 (JSON) token, as badges printed before version 2 carry."""
         payload = {
             "v": 1,
             "kid": self.key_id,
