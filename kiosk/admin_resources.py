@@ -161,8 +161,9 @@ class ResourcesMixin:
 
     # -- kiosks --------------------------------------------------------------------------
 
-    def kiosks(self) -> list[Kiosk]:
-        body = self._json("GET", "/api/kiosks")
+    def kiosks(self, *, include_revoked: bool = False) -> list[Kiosk]:
+        params = {"include_revoked": "true"} if include_revoked else {}
+        body = self._json("GET", "/api/kiosks", params=params)
         return cast(list[Kiosk], body["data"] if isinstance(body, dict) else body)
 
     def pairing_code(self, name: str) -> Json:

@@ -94,7 +94,8 @@ class Kiosk(TypedDict):
     queue_depth: int
     camera_state: str
     clock_drift_s: float | None
-    health: Json
+    health: str  # online, stale, offline, never_seen or revoked (from its last heartbeat)
+    model_matches: bool  # it runs the server's face model
 
 
 class AdminAccount(TypedDict):

@@ -1,107 +1,113 @@
-"""Admins (super admin only): invite, disable or enable, send a password reset link."""
+"""Admins (super admin only): invite, disable or enable, send a password reset link.
+
+The window hides this screen from other admins, and the server refuses them anyway; its
+sentence is what the status line shows. The dialogs are thin wrappers around `invite`,
+`set_active` and `reset`, which tests call with a selected row.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QInputDialog,
-    QLabel,
-    QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLineEdit,
     QWidget,
 )
 
 from kiosk.admin_client import AdminClient
 from kiosk.admin_types import AdminAccount
+from ui.admin.table_screen import TableScreen
 from ui.admin.tasks import Tasks
 
 HEADERS = ("Email", "Name", "Role", "Active", "Last sign-in")
+ROLES = {"Admin": "admin", "Super admin": "super_admin"}
 
 
-class AdminsView(QWidget):
-    def __init__(self, client: AdminClient, tasks: Tasks, parent: QWidget | None = None) -> None:
+class InviteDialog(QDialog):
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._client, self._tasks = client, tasks
-        self.admins: list[AdminAccount] = []
-        self.table = QTableWidget(0, len(HEADERS))
-        self.table.setHorizontalHeaderLabels(HEADERS)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
-        buttons = QHBoxLayout()
-        for label, slot in (
-            ("Invite…", self.ask_invite),
-            ("Disable", lambda: self.set_active(False)),
-            ("Enable", lambda: self.set_active(True)),
-            ("Send reset link", self.reset),
-            ("Refresh", self.refresh),
-        ):
-            button = QPushButton(label)
-            button.clicked.connect(slot)
-            buttons.addWidget(button)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.table, 1)
-        layout.addLayout(buttons)
-        layout.addWidget(self.status)
+        self.setWindowTitle("Invite an admin")
+        self.email = QLineEdit(placeholderText="name@church.org")
+        self.full_name = QLineEdit()
+        self.role = QComboBox()
+        self.role.addItems(list(ROLES))
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout(self)
+        form.addRow("Email", self.email)
+        form.addRow("Name", self.full_name)
+        form.addRow("Role", self.role)
+        form.addRow(buttons)
 
-    def refresh(self) -> None:
-        self._tasks.run("Loading admins", self._client.admins, self._loaded, self.status.setText)
 
-    def _loaded(self, admins: list[AdminAccount]) -> None:
-        self.admins = admins
-        self.table.setRowCount(len(admins))
-        for r, admin in enumerate(admins):
-            cells = (
-                admin["email"],
-                admin["full_name"],
-                admin["role"],
-                "yes" if admin["is_active"] else "no",
-                (admin["last_login_at"] or "never")[:16].replace("T", " "),
-            )
-            for c, text in enumerate(cells):
-                self.table.setItem(r, c, QTableWidgetItem(text))
-        self.table.resizeColumnsToContents()
+class AdminsView(TableScreen[AdminAccount]):
+    noun, a_noun = "admin", "an admin"
 
-    def _selected(self) -> AdminAccount | None:
-        row = self.table.currentRow()
-        if 0 <= row < len(self.admins):
-            return self.admins[row]
-        self.status.setText("Select an admin first.")
-        return None
-
-    def ask_invite(self) -> None:
-        email, ok = QInputDialog.getText(self, "Invite an admin", "Email")
-        if ok and email.strip():
-            self.invite(email.strip())
-
-    def invite(self, email: str) -> None:
-        self._tasks.run(
-            "Inviting", lambda: self._client.invite_admin(email), self._invited, self.status.setText
+    def __init__(self, client: AdminClient, tasks: Tasks, parent: QWidget | None = None) -> None:
+        super().__init__(
+            client,
+            tasks,
+            HEADERS,
+            (
+                ("Invite…", self.ask_invite),
+                ("Disable", lambda: self.set_active(False)),
+                ("Enable", lambda: self.set_active(True)),
+                ("Send reset link", self.reset),
+            ),
+            parent,
         )
 
-    def _invited(self, admin: AdminAccount) -> None:
-        self.status.setText(f"Invited {admin['email']}; a link to set a password is on its way.")
-        self.refresh()
+    def load(self) -> list[AdminAccount]:
+        return self._client.admins()
+
+    def cells(self, row: AdminAccount) -> list[str]:
+        return [
+            row["email"],
+            row["full_name"],
+            "super admin" if row["role"] == "super_admin" else row["role"],
+            "yes" if row["is_active"] else "no",
+            (row["last_login_at"] or "never")[:16].replace("T", " "),
+        ]
+
+    def ask_invite(self) -> None:
+        dialog = InviteDialog(self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.invite(dialog.email.text(), dialog.full_name.text(), dialog.role.currentText())
+
+    def invite(self, email: str, full_name: str = "", role: str = "Admin") -> None:
+        email = email.strip()
+        if not email:
+            self.status.setText("Enter the new admin's email; the invitation is sent there.")
+            return
+        self.act(
+            "Inviting",
+            lambda: self._client.invite_admin(email, full_name.strip(), ROLES[role]),
+            lambda admin: f"Invited {admin['email']}; a link to set a password is on its way.",
+        )
 
     def set_active(self, active: bool) -> None:
-        admin = self._selected()
+        admin = self.selected()
         if admin is not None:
-            self._tasks.run(
+            self.act(
                 "Saving",
                 lambda: self._client.set_admin_active(admin["id"], active),
-                lambda _: self.refresh(),
-                self.status.setText,
+                lambda saved: (
+                    f"{saved['email']} can sign in again."
+                    if saved["is_active"]
+                    else f"{saved['email']} is disabled and signed out everywhere."
+                ),
             )
 
     def reset(self) -> None:
-        admin = self._selected()
+        admin = self.selected()
         if admin is not None:
-            self._tasks.run(
+            self.act(
                 "Sending",
                 lambda: self._client.reset_admin_password(admin["id"]),
-                self.status.setText,
-                self.status.setText,
+                lambda sentence: f"{admin['email']}: {sentence}",
             )

@@ -1,95 +1,85 @@
-"""Kiosks: health at a glance, a pairing code for a new kiosk, rename, revoke."""
+"""Kiosks: health at a glance, a pairing code for a new kiosk, rename, revoke.
+
+The dialogs are thin wrappers around `make_code`, `rename` and `revoke_selected`, which
+tests call with a selected row.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QInputDialog,
-    QLabel,
-    QMessageBox,
-    QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QCheckBox, QInputDialog, QLabel, QMessageBox, QWidget
 
 from kiosk.admin_client import AdminClient
 from kiosk.admin_types import Json, Kiosk
+from ui.admin.table_screen import TableScreen
 from ui.admin.tasks import Tasks
 
 HEADERS = ("Name", "Last seen", "Queue", "Model", "Gallery", "Drift (s)", "Camera", "Health")
 
 
+HEALTH = {
+    "online": "online",
+    "stale": "stale: not heard from lately",
+    "offline": "offline",
+    "never_seen": "never seen",
+    "revoked": "revoked",
+}
+
+
 def row_of(kiosk: Kiosk) -> list[str]:
     drift = kiosk["clock_drift_s"]
-    health = kiosk.get("health") or {}
+    model = kiosk["model_id"] or "-"
     return [
         kiosk["name"] + (" (revoked)" if kiosk["revoked_at"] else ""),
         (kiosk["last_seen_at"] or "never")[:19].replace("T", " "),
         str(kiosk["queue_depth"]),
-        kiosk["model_id"],
+        model if kiosk["model_matches"] or not kiosk["model_id"] else f"{model} (not the server's)",
         str(kiosk["gallery_version"]),
         "-" if drift is None else f"{drift:.1f}",
         kiosk["camera_state"],
-        str(health.get("state") or health.get("status") or health),
+        HEALTH.get(kiosk["health"], kiosk["health"]),
     ]
 
 
-class KiosksView(QWidget):
+class KiosksView(TableScreen[Kiosk]):
+    noun, a_noun = "kiosk", "a kiosk"
+
     def __init__(self, client: AdminClient, tasks: Tasks, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._client, self._tasks = client, tasks
-        self.kiosks: list[Kiosk] = []
-        self.table = QTableWidget(0, len(HEADERS))
-        self.table.setHorizontalHeaderLabels(HEADERS)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        super().__init__(
+            client,
+            tasks,
+            HEADERS,
+            (
+                ("Pairing code…", self.ask_code),
+                ("Rename…", self.ask_rename),
+                ("Revoke…", self.revoke),
+            ),
+            parent,
+        )
         self.code = QLabel("")
         self.code.setObjectName("title")
         self.code.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status = QLabel("")
-        buttons = QHBoxLayout()
-        for label, slot in (
-            ("Pairing code…", self.ask_code),
-            ("Rename…", self.rename),
-            ("Revoke…", self.revoke),
-            ("Refresh", self.refresh),
-        ):
-            button = QPushButton(label)
-            button.clicked.connect(slot)
-            buttons.addWidget(button)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.table, 1)
-        layout.addLayout(buttons)
-        layout.addWidget(self.code)
-        layout.addWidget(self.status)
+        self.layout_.insertWidget(2, self.code)
+        self.show_revoked = QCheckBox("Show revoked kiosks")
+        self.show_revoked.toggled.connect(self.refresh)
+        self.layout_.insertWidget(0, self.show_revoked)
 
-    def refresh(self) -> None:
-        self._tasks.run("Loading kiosks", self._client.kiosks, self._loaded)
+    def load(self) -> list[Kiosk]:
+        return self._client.kiosks(include_revoked=self.show_revoked.isChecked())
 
-    def _loaded(self, kiosks: list[Kiosk]) -> None:
-        self.kiosks = kiosks
-        self.table.setRowCount(len(kiosks))
-        for r, kiosk in enumerate(kiosks):
-            for c, text in enumerate(row_of(kiosk)):
-                self.table.setItem(r, c, QTableWidgetItem(text))
-        self.table.resizeColumnsToContents()
-
-    def _selected(self) -> Kiosk | None:
-        row = self.table.currentRow()
-        if 0 <= row < len(self.kiosks):
-            return self.kiosks[row]
-        self.status.setText("Select a kiosk first.")
-        return None
+    def cells(self, row: Kiosk) -> list[str]:
+        return row_of(row)
 
     def ask_code(self) -> None:
         name, ok = QInputDialog.getText(self, "New kiosk", "Kiosk name (e.g. Front door)")
-        if ok and name.strip():
-            self.make_code(name.strip())
+        if ok:
+            self.make_code(name)
 
     def make_code(self, name: str) -> None:
+        name = name.strip()
+        if not name:
+            self.status.setText("Give the new kiosk a name, e.g. Front door.")
+            return
         self._tasks.run(
             "Making a pairing code",
             lambda: self._client.pairing_code(name),
@@ -101,29 +91,43 @@ class KiosksView(QWidget):
         self.code.setText(f"Pairing code for {code['name']}: {code['code']}")
         self.status.setText(f"Type it on the kiosk before {str(code['expires_at'])[11:16]} UTC.")
 
-    def rename(self) -> None:
-        kiosk = self._selected()
+    def ask_rename(self) -> None:
+        kiosk = self.selected()
         if kiosk is None:
             return
         name, ok = QInputDialog.getText(self, "Rename kiosk", "New name", text=kiosk["name"])
-        if ok and name.strip():
-            self._tasks.run(
-                "Renaming",
-                lambda: self._client.rename_kiosk(kiosk["id"], name.strip()),
-                lambda _: self.refresh(),
-                self.status.setText,
-            )
+        if ok:
+            self.rename(name)
+
+    def rename(self, name: str) -> None:
+        kiosk = self.selected()
+        if kiosk is None:
+            return
+        name = name.strip()
+        if not name:
+            self.status.setText("A kiosk needs a name; nothing was changed.")
+            return
+        self.act(
+            "Renaming",
+            lambda: self._client.rename_kiosk(kiosk["id"], name),
+            lambda saved: f"Renamed to {saved['name']}.",
+        )
 
     def revoke(self) -> None:
-        kiosk = self._selected()
         question = "Revoke this kiosk? It stops working and wipes its face data."
-        if kiosk is None or QMessageBox.question(self, "Please confirm", question) != (
-            QMessageBox.StandardButton.Yes
+        if self.selected() is not None and (
+            QMessageBox.question(self, "Please confirm", question) == QMessageBox.StandardButton.Yes
         ):
-            return
-        self._tasks.run(
-            "Revoking",
-            lambda: self._client.revoke_kiosk(kiosk["id"]),
-            lambda _: self.refresh(),
-            self.status.setText,
-        )
+            self.revoke_selected()
+
+    def revoke_selected(self) -> None:
+        kiosk = self.selected()
+        if kiosk is not None:
+            self.act(
+                "Revoking",
+                lambda: self._client.revoke_kiosk(kiosk["id"]),
+                lambda saved: (
+                    f"{saved['name']} is revoked; it wipes its face data when it "
+                    "next reaches the server, and must be paired again to work."
+                ),
+            )

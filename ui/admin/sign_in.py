@@ -61,6 +61,7 @@ class SignInView(QWidget):
         self.password.returnPressed.connect(self.sign_in)
         self.send_code_button.clicked.connect(self.send_code)
         self.use_code_button.clicked.connect(self.use_code)
+        self.code.returnPressed.connect(self.use_code)
 
     def show_message(self, text: str) -> None:
         self.message.setText(text)
@@ -86,6 +87,7 @@ class SignInView(QWidget):
         if not email:
             self.show_message("Enter your email first; the code is sent there.")
             return
+        self.show_message("Sending a code…")
         self._tasks.run(
             "Sending a code",
             lambda: self._client.request_code(email),
@@ -98,6 +100,7 @@ class SignInView(QWidget):
         if not code:
             self.show_message("Enter the one-time code from the email.")
             return
+        self.show_message("Signing in…")
         self._tasks.run(
             "Signing in", lambda: self._client.sign_in_with_code(code), self._ok, self.show_message
         )
