@@ -21,7 +21,7 @@ from keyring.backend import KeyringBackend
 
 from kiosk.admin_auth import AdminError, RefreshingAuth, SessionEndedError, Tokens, TokenStore
 from kiosk.admin_resources import ResourcesMixin
-from kiosk.admin_types import AdminAccount, Json, LiveEvent, Member, Template
+from kiosk.admin_types import AdminAccount, Json, LiveEvent, Member, MemberPage, Template
 
 log = logging.getLogger(__name__)
 
@@ -151,9 +151,16 @@ class AdminClient(ResourcesMixin):
     def members(
         self, q: str = "", *, ministry: str = "", status: str = "", skip: int = 0, limit: int = 100
     ) -> tuple[list[Member], int]:
+        page = self.member_page(q, ministry=ministry, status=status, skip=skip, limit=limit)
+        return page["data"], page["count"]
+
+    def member_page(
+        self, q: str = "", *, ministry: str = "", status: str = "", skip: int = 0, limit: int = 100
+    ) -> MemberPage:
+        """A page of the search, saying whether its count stopped at the server's cap."""
         params = {k: v for k, v in {"q": q, "ministry": ministry, "status": status}.items() if v}
         body = self._json("GET", "/api/members", params={**params, "skip": skip, "limit": limit})
-        return cast(list[Member], body["data"]), int(body["count"])
+        return cast(MemberPage, body)
 
     def all_members(self, *, ministry: str = "", status: str = "") -> list[Member]:
         """Every member matching, page after page (a ministry's badge sheet)."""

@@ -26,6 +26,15 @@ class Member(TypedDict):
     updated_at: str
 
 
+class MemberPage(TypedDict):
+    """A page of a member search: `count` is a lower bound when `count_capped` ("1,000+")."""
+
+    data: list[Member]
+    count: int
+    count_capped: bool
+    has_more: bool
+
+
 class Template(TypedDict):
     id: str
     member_id: str

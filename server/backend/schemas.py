@@ -154,8 +154,17 @@ class MemberPublic(MemberBase):
 
 
 class MembersPublic(BaseModel):
+    """A page of members. Counting stops at a cap: past it, `count` is the cap and
+    `count_capped` is true ("1,000+"); page on with `skip` while `has_more` is true."""
+
     data: list[MemberPublic]
-    count: int
+    count: int = Field(
+        description="How many members match: exact, or a lower bound when count_capped."
+    )
+    count_capped: bool = Field(
+        default=False, description="More members match than `count`; show it as 'count+'."
+    )
+    has_more: bool = Field(default=False, description="Another page follows this one.")
 
 
 class ConsentUpdate(BaseModel):

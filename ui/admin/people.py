@@ -23,13 +23,21 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Json, Member
+from kiosk.admin_types import Json, Member, MemberPage
 from ui.admin.csv_import import ImportPreview, summary
 from ui.admin.forms import save_cancel_form
 from ui.admin.people_model import MembersModel
 from ui.admin.tasks import Tasks
 
 ALL_MINISTRIES = "All ministries"
+
+
+def count_text(page: MemberPage) -> str:
+    """ "12 people.", or "1,000+ people; showing the first 100." when the search is broad."""
+    text = f"{page['count']:,}{'+' if page['count_capped'] else ''} people"
+    if page["has_more"]:
+        text += f"; showing the first {len(page['data']):,} (search to narrow it down)"
+    return text + "."
 
 
 class MemberDialog(QDialog):
@@ -115,16 +123,16 @@ class PeopleView(QWidget):
         ministry = self.ministry.currentText()
         ministry = "" if ministry == ALL_MINISTRIES else ministry
         self._tasks.run(
-            "Loading people", lambda: self._client.members(q, ministry=ministry), self._loaded
+            "Loading people", lambda: self._client.member_page(q, ministry=ministry), self._loaded
         )
 
-    def _loaded(self, answer: tuple[list[Member], int]) -> None:
-        members, count = answer
+    def _loaded(self, page: MemberPage) -> None:
+        members = page["data"]
         self.model.set_members(members)
         known = {self.ministry.itemText(i) for i in range(self.ministry.count())}
         for ministry in sorted({m["ministry"] for m in members} - known):
             self.ministry.addItem(ministry)
-        self.status.setText(f"{count} people.")
+        self.status.setText(count_text(page))
 
     def selected(self) -> Member | None:
         rows = self.table.selectionModel().selectedRows()

@@ -56,11 +56,17 @@ def search_members(
     skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> MembersPublic:
-    """Search by name, email or phone; filter by ministry and status."""
-    rows, count = crud.search(
+    """Search by name, email or phone; filter by ministry and status. The count is exact
+    up to a cap; past it `count` is the cap and `count_capped` says so ("1,000+")."""
+    page = crud.search(
         session=session, q=q, ministry=ministry, status=member_status, skip=skip, limit=limit
     )
-    return MembersPublic(data=[MemberPublic.model_validate(m) for m in rows], count=count)
+    return MembersPublic(
+        data=[MemberPublic.model_validate(m) for m in page.members],
+        count=page.count,
+        count_capped=page.count_capped,
+        has_more=page.has_more,
+    )
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses={409: {"model": Message}})
