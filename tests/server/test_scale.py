@@ -123,6 +123,16 @@ def test_a_broad_search_reads_a_bounded_number_of_rows(client: TestClient) -> No
     assert (page["count"], page["count_capped"]) == (CAP, True)
 
 
+def test_new_members_go_straight_into_the_trigram_indexes(client: TestClient) -> None:
+    """Not into GIN's pending list, which every search would read until a vacuum."""
+    _add_members(client, 500, "Pending Check")
+    with backend_of(client).sessions() as session:
+        for column in ("full_name", "email", "phone"):
+            clean = text("SELECT gin_clean_pending_list(CAST(:name AS regclass))")
+            pages = session.scalar(clean, {"name": f"ix_members_{column}_trgm"})
+            assert pages == 0, column
+
+
 def _a_year_of_enrolments(client: TestClient) -> int:
     """Enrol and delete templates day after day, as a ministry's staff would."""
     with backend_of(client).sessions() as session:
