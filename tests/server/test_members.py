@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.server.utils import admin_headers
+from server.backend.models import Member
+from tests.server.utils import admin_headers, backend_of
 
 
 def _member(client: TestClient, headers: dict[str, str], **fields: object) -> dict[str, object]:
@@ -165,3 +166,22 @@ def test_search_pages_carry_the_total(any_client: TestClient) -> None:
     assert (beyond["data"], beyond["count"], beyond["has_more"]) == ([], 5, False)
     none = any_client.get("/api/members", params={"q": "nobody"}, headers=headers).json()
     assert (none["data"], none["count"], none["count_capped"]) == ([], 0, False)
+
+
+def test_an_address_stored_before_todays_rules_still_lists(any_client: TestClient) -> None:
+    """Addresses are checked on the way in; one already stored that today's rules refuse
+    (a special-use domain) is shown as it is, not turned into a failed list."""
+    headers = admin_headers(any_client)
+    with backend_of(any_client).sessions() as session:
+        session.add(
+            Member(
+                full_name="Old Record",
+                ministry="Choir",
+                email="old@church.local",
+                member_code="OLD001",
+            )
+        )
+        session.commit()
+    found = any_client.get("/api/members", params={"q": "old record"}, headers=headers)
+    assert found.status_code == 200, found.text
+    assert [m["email"] for m in found.json()["data"]] == ["old@church.local"]
