@@ -166,9 +166,9 @@ class AdminClient(ResourcesMixin):
         """Every member matching, page after page (a ministry's badge sheet)."""
         found: list[Member] = []
         while True:
-            page, count = self.members(ministry=ministry, status=status, skip=len(found), limit=500)
-            found += page
-            if not page or len(found) >= count:
+            page = self.member_page(ministry=ministry, status=status, skip=len(found), limit=500)
+            found += page["data"]
+            if not page["has_more"]:  # the count stops at a cap, so it cannot end the loop
                 return found
 
     def member(self, member_id: str) -> Member:
