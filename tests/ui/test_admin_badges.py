@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PySide6.QtCore import QSize
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPrintSupport import QPrinter
 from pytestqt.qtbot import QtBot
@@ -20,7 +20,7 @@ from tests.kiosk.backend import LiveBackend
 from tests.server.kiosk_utils import pair_kiosk
 from tests.server.test_checkin_upload import item, upload
 from tests.ui.test_admin_screens import WAIT_MS, artefact_dir, idle, sign_in, window
-from ui.admin.badge_sheet import save_pdf
+from ui.admin.badge_sheet import save_pdf, sheet_printer
 from ui.admin.window import AdminWindow
 
 pytestmark = [pytest.mark.network, pytest.mark.model]
@@ -37,7 +37,12 @@ def pdf_pages(path: Path) -> list[tuple[np.ndarray[Any, np.dtype[np.uint8]], str
         size = QSize(
             round(points.width() * RENDER_DPI / 72), round(points.height() * RENDER_DPI / 72)
         )
-        image = document.render(page, size).convertToFormat(QImage.Format.Format_Grayscale8)
+        image = QImage(size, QImage.Format.Format_RGB32)
+        image.fill(QColor("white"))  # the page, under what the PDF paints
+        painter = QPainter(image)
+        painter.drawImage(0, 0, document.render(page, size))
+        painter.end()
+        image = image.convertToFormat(QImage.Format.Format_Grayscale8)
         grey = np.frombuffer(image.constBits(), np.uint8).reshape(
             image.height(), image.bytesPerLine()
         )[:, : image.width()]
@@ -73,6 +78,11 @@ def choir(qtbot: QtBot, window: AdminWindow, names: list[str]) -> list[Member]:
 
 def assert_sheet(path: Path, window: AdminWindow, members: list[Member]) -> None:
     pages = pdf_pages(path)
+    edge = round(8 / 25.4 * RENDER_DPI)  # printers cannot reach the page's outer few mm
+    for grey, _ in pages:
+        border = np.concatenate([grey[:edge].ravel(), grey[-edge:].ravel()])
+        sides = np.concatenate([grey[:, :edge].ravel(), grey[:, -edge:].ravel()])
+        assert border.min() > 240 and sides.min() > 240, "something is painted in the margin"
     found = [code for grey, _ in pages for code in read_qr_codes(grey)]
     wanted = [token for m in members for token in tokens_of(window, m["id"])]
     assert len(wanted) == len(members)
@@ -96,7 +106,7 @@ def test_the_saved_and_printed_sheets_carry_every_members_readable_badge(
     assert "4 badges on 1 page" in screen.status.text()
     assert_sheet(tmp_path / "choir.pdf", window, members)
 
-    printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+    printer = sheet_printer()  # what the print dialog starts from
     printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
     printer.setOutputFileName(str(tmp_path / "printed.pdf"))
     screen.print_to(printer)

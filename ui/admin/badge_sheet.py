@@ -23,6 +23,7 @@ from PySide6.QtGui import (
     QPdfWriter,
     QPen,
 )
+from PySide6.QtPrintSupport import QPrinter
 
 from kiosk.admin_types import BadgeCard
 from kiosk.errors import KioskError
@@ -144,20 +145,31 @@ class _Sheet:
             painter.drawText(where, align, shown)
 
 
+def sheet_layout() -> QPageLayout:
+    """A4 portrait with margins most printers can print into."""
+    return QPageLayout(
+        QPageSize(QPageSize.PageSizeId.A4),
+        QPageLayout.Orientation.Portrait,
+        QMarginsF(MARGIN_MM, MARGIN_MM, MARGIN_MM, MARGIN_MM),
+        QPageLayout.Unit.Millimeter,
+    )
+
+
 def pdf_writer(path: Path) -> QPdfWriter:
     """An A4 PDF writer at print resolution with the sheet's margins."""
     writer = QPdfWriter(str(path))
     writer.setResolution(PDF_DPI)
-    writer.setPageLayout(
-        QPageLayout(
-            QPageSize(QPageSize.PageSizeId.A4),
-            QPageLayout.Orientation.Portrait,
-            QMarginsF(MARGIN_MM, MARGIN_MM, MARGIN_MM, MARGIN_MM),
-            QPageLayout.Unit.Millimeter,
-        )
-    )
+    writer.setPageLayout(sheet_layout())
     writer.setTitle("Sonta badges")
     return writer
+
+
+def sheet_printer() -> QPrinter:
+    """A printer set up for the sheet (the print dialog may still change it)."""
+    printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+    printer.setPageLayout(sheet_layout())
+    printer.setDocName("Sonta badges")
+    return printer
 
 
 def save_pdf(cards: list[BadgeCard], title: str, path: Path) -> int:

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from kiosk.admin_client import AdminClient
 from kiosk.admin_types import Badge, BadgeCard, Member
-from ui.admin.badge_sheet import SheetError, paint_sheet, save_pdf
+from ui.admin.badge_sheet import SheetError, paint_sheet, save_pdf, sheet_printer
 from ui.admin.tasks import Tasks
 
 SCOPES = ("This person", "Their whole ministry")
@@ -145,7 +145,7 @@ class BadgesView(QWidget):
             self.export_pdf(Path(path))
 
     def choose_printer(self) -> None:
-        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+        printer = sheet_printer()
         if QPrintDialog(printer, self).exec() == QDialog.DialogCode.Accepted:
             self.print_to(printer)
 
