@@ -171,6 +171,7 @@ def test_a_kiosk_paired_with_the_screens_code_is_renamed_then_revoked_and_stops_
     sign_in_as(qtbot, window, make_admin(backend.admin).email)
     window.show_screen("Kiosks")
     screen = window.kiosks
+    said(qtbot, screen, "No kiosk is paired yet: make a pairing code")
     screen.make_code("   ")
     assert screen.status.text() == "Give the new kiosk a name, e.g. Front door."
     screen.make_code("Hall kiosk")

@@ -43,6 +43,7 @@ def row_of(kiosk: Kiosk) -> list[str]:
 
 class KiosksView(TableScreen[Kiosk]):
     noun, a_noun = "kiosk", "a kiosk"
+    empty = "No kiosk is paired yet: make a pairing code and type it on the new kiosk."
 
     def __init__(self, client: AdminClient, tasks: Tasks, parent: QWidget | None = None) -> None:
         super().__init__(

@@ -29,6 +29,7 @@ Row = TypeVar("Row")
 class TableScreen(QWidget, Generic[Row]):
     noun = "row"  # what one row is ("Loading rows…")
     a_noun = "a row"  # for "Select a row first."
+    empty = ""  # what an empty list means and what to do, shown on the status line
 
     def __init__(
         self,
@@ -82,6 +83,8 @@ class TableScreen(QWidget, Generic[Row]):
             for c, text in enumerate(self.cells(row)):
                 self.table.setItem(r, c, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
+        if not rows and self.empty and not self.status.text():
+            self.status.setText(self.empty)
 
     def selected(self) -> Row | None:
         """The selected row; none selected says so on the status line."""
