@@ -155,10 +155,6 @@ class ResourcesMixin:
                 )
         return cards
 
-    def badge_sheet(self, member_ids: list[str]) -> str:
-        """The printable badge sheet (HTML) of these members."""
-        return self._send("GET", "/api/badges/sheet", params={"member_id": member_ids}).text
-
     # -- kiosks --------------------------------------------------------------------------
 
     def kiosks(self, *, include_revoked: bool = False) -> list[Kiosk]:
