@@ -93,6 +93,7 @@ def test_a_super_admin_invites_disables_enables_and_resets_admins(
     other = make_admin(backend.admin)
     other_token = login(backend.admin, other.email)["access_token"]
     sign_in_as(qtbot, window, me.email)
+    assert window.who.text().endswith("(super admin)")
     assert not window.nav.item(list(window.screens).index("Admins")).isHidden()
     window.show_screen("Admins")
     admins = window.admins

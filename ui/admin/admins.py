@@ -20,6 +20,7 @@ from kiosk.admin_client import AdminClient
 from kiosk.admin_types import AdminAccount
 from ui.admin.table_screen import TableScreen
 from ui.admin.tasks import Tasks
+from ui.admin.times import local
 
 HEADERS = ("Email", "Name", "Role", "Active", "Last sign-in")
 ROLES = {"Admin": "admin", "Super admin": "super_admin"}
@@ -71,7 +72,7 @@ class AdminsView(TableScreen[AdminAccount]):
             row["full_name"],
             "super admin" if row["role"] == "super_admin" else row["role"],
             "yes" if row["is_active"] else "no",
-            (row["last_login_at"] or "never")[:16].replace("T", " "),
+            local(row["last_login_at"], missing="never"),
         ]
 
     def ask_invite(self) -> None:

@@ -27,19 +27,16 @@ from kiosk.admin_client import AdminClient
 from kiosk.admin_types import Badge, BadgeCard, Member
 from ui.admin.badge_sheet import SheetError, paint_sheet, save_pdf, sheet_printer
 from ui.admin.tasks import Tasks
+from ui.admin.times import local
 
 SCOPES = ("This person", "Their whole ministry")
-
-
-def _when(iso: str) -> str:
-    return iso[:16].replace("T", " ")
 
 
 def describe(badges: list[Badge]) -> str:
     """One line per badge, newest first, saying which one works."""
     lines = [
-        f"issued {_when(b['issued_at'])}"
-        + (f", revoked {_when(b['revoked_at'])}" if b["revoked_at"] else " (working)")
+        f"issued {local(b['issued_at'])}"
+        + (f", revoked {local(b['revoked_at'])}" if b["revoked_at"] else " (working)")
         for b in badges
     ]
     return "\n".join(lines) or "No badge yet."

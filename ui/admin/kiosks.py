@@ -13,6 +13,7 @@ from kiosk.admin_client import AdminClient
 from kiosk.admin_types import Json, Kiosk
 from ui.admin.table_screen import TableScreen
 from ui.admin.tasks import Tasks
+from ui.admin.times import CLOCK, local
 
 HEADERS = ("Name", "Last seen", "Queue", "Model", "Gallery", "Drift (s)", "Camera", "Health")
 
@@ -31,7 +32,7 @@ def row_of(kiosk: Kiosk) -> list[str]:
     model = kiosk["model_id"] or "-"
     return [
         kiosk["name"] + (" (revoked)" if kiosk["revoked_at"] else ""),
-        (kiosk["last_seen_at"] or "never")[:19].replace("T", " "),
+        local(kiosk["last_seen_at"], missing="never"),
         str(kiosk["queue_depth"]),
         model if kiosk["model_matches"] or not kiosk["model_id"] else f"{model} (not the server's)",
         str(kiosk["gallery_version"]),
@@ -90,7 +91,7 @@ class KiosksView(TableScreen[Kiosk]):
 
     def _code_made(self, code: Json) -> None:
         self.code.setText(f"Pairing code for {code['name']}: {code['code']}")
-        self.status.setText(f"Type it on the kiosk before {str(code['expires_at'])[11:16]} UTC.")
+        self.status.setText(f"Type it on the kiosk before {local(code['expires_at'], CLOCK)}.")
 
     def ask_rename(self) -> None:
         kiosk = self.selected()

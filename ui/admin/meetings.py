@@ -24,15 +24,11 @@ from kiosk.admin_client import AdminClient
 from kiosk.admin_types import Meeting, Member
 from ui.admin.meeting_form import MeetingDialog, QrScreen
 from ui.admin.tasks import Tasks
+from ui.admin.times import local
 
 LIFE_CYCLE = {"Start": "start", "End": "end", "Cancel meeting": "cancel", "Reopen": "reopen"}
 EDITABLE = ("scheduled", "active")  # the server refuses changes to ended or cancelled ones
 REOPEN_FOR = timedelta(hours=1)  # a reopened meeting whose end time has passed runs this long
-
-
-def _short(iso: str) -> str:
-    """An ISO time from the server in this computer's zone, to the minute."""
-    return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 class MeetingsView(QWidget):
@@ -87,7 +83,7 @@ class MeetingsView(QWidget):
         self.list.clear()
         for meeting in meetings:
             item = QListWidgetItem(
-                f"{meeting['title']} · {_short(meeting['starts_at'])} · {meeting['status']}"
+                f"{meeting['title']} · {local(meeting['starts_at'])} · {meeting['status']}"
             )
             item.setData(Qt.ItemDataRole.UserRole, meeting)
             self.list.addItem(item)
@@ -142,7 +138,7 @@ class MeetingsView(QWidget):
         later = (now + REOPEN_FOR).replace(microsecond=0) if ends <= now else None
 
         def done(reopened: Meeting) -> None:
-            until = f" until {_short(reopened['ends_at'])} (its end time had passed)"
+            until = f" until {local(reopened['ends_at'])} (its end time had passed)"
             said = f"{reopened['title']}: reopened{until if later else ''}."
             self.reload(reopened["id"], said)
 
@@ -163,7 +159,7 @@ class MeetingsView(QWidget):
 
         def done(made: Meeting) -> None:
             said = (
-                f"Copied as a new meeting on {_short(made['starts_at'])}: "
+                f"Copied as a new meeting on {local(made['starts_at'])}: "
                 "edit it to change its time or title."
             )
             self.reload(made["id"], said)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+
+from ui.admin.times import DAY, DAY_AND_TIME, local
 
 # The backend's presence values, in the order the charts stack them.
 PRESENCE = {
@@ -30,10 +31,7 @@ def presence_word(presence: str) -> str:
 
 def when(iso: str | None, *, with_time: bool = True) -> str:
     """An ISO time from the server as a local date (and time), or "" for none."""
-    if not iso:
-        return ""
-    moment = datetime.fromisoformat(iso).astimezone()
-    return moment.strftime("%a %d %b %Y %H:%M" if with_time else "%a %d %b %Y")
+    return local(iso, DAY_AND_TIME if with_time else DAY)
 
 
 def percent(rate: float | None) -> str:

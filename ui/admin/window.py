@@ -140,7 +140,8 @@ class AdminWindow(QMainWindow):
             widget.refresh()
 
     def _signed_in(self, account: Any) -> None:
-        self.who.setText(f"{account['full_name'] or account['email']}\n({account['role']})")
+        role = str(account["role"]).replace("_", " ")
+        self.who.setText(f"{account['full_name'] or account['email']}\n({role})")
         admins_row = list(self.screens).index("Admins")
         self.nav.item(admins_row).setHidden(account["role"] != "super_admin")
         self.pages.setCurrentWidget(self._main)
