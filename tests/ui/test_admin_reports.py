@@ -151,6 +151,17 @@ def test_a_person_history_lists_each_meeting_with_its_status_and_method(
         qtbot.waitUntil(lambda n=name: person.name.text().startswith(n), timeout=WAIT_MS)
         assert [[r[1], r[2], r[4]] for r in cells(person.history)] == expected, name
 
+    # People's History button opens the same tab on the chosen person.
+    window.show_screen("People")
+    people = window.people
+    people.search.setText("Ben Owusu")
+    qtbot.waitUntil(lambda: people.model.rowCount() == 1, timeout=WAIT_MS)
+    people.table.selectRow(0)
+    people.buttons["History"].click()
+    assert window.stack.currentWidget() is reports and reports.tabs.currentWidget() is person
+    qtbot.waitUntil(lambda: person.name.text() == "Ben Owusu", timeout=WAIT_MS)
+    assert [r[2] for r in cells(person.history)] == ["Awaiting review", "Absent"]
+
     # A refusal is shown as the server's sentence.
     window.client.delete_member(made.people["Eve"])
     person.show_history(made.people["Eve"])

@@ -72,6 +72,7 @@ class MemberDialog(QDialog):
 class PeopleView(QWidget):
     enrol_requested = Signal(object)  # a Member with consent
     badges_requested = Signal(object)  # a Member
+    history_requested = Signal(object)  # a Member, to show their attendance
 
     def __init__(self, client: AdminClient, tasks: Tasks, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -101,6 +102,7 @@ class PeopleView(QWidget):
             ("Withdraw consent", lambda: self.consent(False)),
             ("Enrol face", self.enrol),
             ("Badges", self.open_badges),
+            ("History", self.open_history),
             ("Deactivate", self.deactivate),
             ("Delete", self.delete),
         ):
@@ -212,6 +214,11 @@ class PeopleView(QWidget):
         member = self._need_selection()
         if member is not None:
             self.badges_requested.emit(member)
+
+    def open_history(self) -> None:
+        member = self._need_selection()
+        if member is not None:
+            self.history_requested.emit(member)
 
     def deactivate(self) -> None:
         member = self._need_selection()

@@ -143,6 +143,11 @@ class ReportsView(QWidget):
         """The followed meeting (set by the window) is the one the Meeting tab shows."""
         self.meeting.meeting_id = value
 
+    def show_person(self, member_id: str) -> None:
+        """The Person tab with this member's history (loaded when the screen shows)."""
+        self.person.member_id = member_id
+        self.tabs.setCurrentWidget(self.person)
+
     def refresh(self) -> None:
         tab = self.tabs.currentWidget()
         if isinstance(tab, OverTimeTab | MeetingReportTab | PersonHistoryTab):

@@ -120,6 +120,7 @@ class AdminWindow(QMainWindow):
         self.tasks.failed.connect(self.busy.setText)
         self.people.enrol_requested.connect(self.open_enrolment)
         self.people.badges_requested.connect(self.open_badges)
+        self.people.history_requested.connect(self.open_history)
         self.meetings.chosen.connect(self.follow_meeting)
 
     def show_screen(self, name: str) -> None:
@@ -172,6 +173,10 @@ class AdminWindow(QMainWindow):
     def open_badges(self, member: Member) -> None:
         self.badges.set_member(member)
         self.show_screen("Badges")
+
+    def open_history(self, member: Member) -> None:
+        self.reports.show_person(member["id"])
+        self.show_screen("Reports")
 
     def follow_meeting(self, meeting: Meeting) -> None:
         self.review.meeting_id = self.reports.meeting_id = meeting["id"]
