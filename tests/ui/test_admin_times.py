@@ -51,6 +51,8 @@ def test_kiosk_rows_and_badge_lines_use_local_time(india: None) -> None:
     )
     assert row_of(kiosk)[1] == "2026-11-29 15:35"
     assert row_of({**kiosk, "last_seen_at": None})[1] == "never"
+    assert row_of({**kiosk, "clock_drift_s": -0.04})[5] == "0.0"  # not "-0.0"
+    assert row_of({**kiosk, "clock_drift_s": None})[5] == "-"
     badges = [
         Badge(id="b2", member_id="m", issued_at=SEEN, revoked_at=None, token=None),
         Badge(id="b1", member_id="m", issued_at=SEEN, revoked_at=SEEN, token=None),

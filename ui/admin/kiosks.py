@@ -36,7 +36,7 @@ def row_of(kiosk: Kiosk) -> list[str]:
         str(kiosk["queue_depth"]),
         model if kiosk["model_matches"] or not kiosk["model_id"] else f"{model} (not the server's)",
         str(kiosk["gallery_version"]),
-        "-" if drift is None else f"{drift:.1f}",
+        "-" if drift is None else f"{round(drift, 1) + 0.0:.1f}",  # + 0.0: never "-0.0"
         kiosk["camera_state"],
         HEALTH.get(kiosk["health"], kiosk["health"]),
     ]
