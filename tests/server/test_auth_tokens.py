@@ -9,6 +9,7 @@ import time
 import jwt
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from server.backend.security.tokens import TokenService
 from tests.server.utils import admin_headers, backend_of, bearer, login, make_admin
@@ -195,3 +196,22 @@ def test_garbage_bearer_values_are_401_not_500(client: TestClient) -> None:
     for value in ("x", "a.b.c", "....", "%00%ff", "eyJ" + "A" * 5000):
         response = client.get("/api/auth/me", headers={"Authorization": f"Bearer {value}"})
         assert response.status_code == 401, value
+
+
+def test_a_signed_in_request_checks_its_sign_in_in_one_query(client: TestClient) -> None:
+    """Admin active, session version and token family live: every signed-in request pays
+    for this, so it is one round trip to the database, not one per check."""
+    headers = admin_headers(client)
+    statements: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    engine = backend_of(client).engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        assert client.get("/api/auth/me", headers=headers).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert len(statements) == 1, statements
+    assert "refresh_families" in statements[0] and "admins" in statements[0]

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import CursorResult, delete, update
+from sqlalchemy import ColumnElement, CursorResult, delete, exists, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.backend.models import RefreshFamily
@@ -84,10 +84,15 @@ class RefreshFamilies:
             row.revoked = True
             return Rotation("reused")
 
-    def alive(self, session: Session, family: str, *, now: int) -> bool:
-        """Whether the family may still be used (read in the caller's session)."""
-        row = session.get(RefreshFamily, family)
-        return row is not None and not row.revoked and row.expires_at > now
+    @staticmethod
+    def alive(family: str, *, now: int) -> ColumnElement[bool]:
+        """A condition true while the family may still be used, for the caller's query
+        (every signed-in request checks it with its admin in one round trip)."""
+        return exists().where(
+            RefreshFamily.id == family,
+            RefreshFamily.revoked.is_(False),
+            RefreshFamily.expires_at > now,
+        )
 
     def revoke(self, family: str) -> None:
         with self._sessions.begin() as session:

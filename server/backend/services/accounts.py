@@ -11,6 +11,7 @@ import hashlib
 import secrets
 import uuid
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.backend import public_url
@@ -74,14 +75,23 @@ def authenticate(
     return _live_admin(backend, session, claims), claims
 
 
+def live_admin(
+    backend: Backend, session: Session, admin_id: uuid.UUID, session_version: int, family: str
+) -> Admin | None:
+    """The admin if active, on this session version, with the sign-in's token family still
+    live; else None. One query: it runs on every signed-in request."""
+    query = select(Admin).where(
+        Admin.id == admin_id,
+        Admin.is_active.is_(True),
+        Admin.session_version == session_version,
+        backend.tokens.family_alive(family),
+    )
+    return session.scalars(query).one_or_none()
+
+
 def _live_admin(backend: Backend, session: Session, claims: TokenClaims) -> Admin:
-    admin = session.get(Admin, claims.admin_id)
-    if (
-        admin is None
-        or not admin.is_active
-        or admin.session_version != claims.session_version
-        or not backend.tokens.family_alive(session, claims.family)
-    ):
+    admin = live_admin(backend, session, claims.admin_id, claims.session_version, claims.family)
+    if admin is None:
         raise AuthError("This session has ended; please sign in again.")
     return admin
 

@@ -25,7 +25,6 @@ from server.backend.api.deps import BackendDep, SessionDep, SignedInDep
 from server.backend.context import Backend
 from server.backend.crud import meetings as meetings_crud
 from server.backend.errors import AuthError
-from server.backend.models import Admin
 from server.backend.pubsub_async import AsyncSubscription
 from server.backend.schemas import Message
 from server.backend.security.tokens import TokenClaims
@@ -100,13 +99,10 @@ def _grant(claims: TokenClaims) -> live_events.StreamGrant:
 def _still_signed_in(backend: Backend, grant: live_events.StreamGrant) -> bool:
     """Whether the admin is active and the sign-in (version and token family) still live."""
     with backend.sessions() as session:
-        admin = session.get(Admin, grant.admin_id)
-        return (
-            admin is not None
-            and admin.is_active
-            and admin.session_version == grant.session_version
-            and backend.tokens.family_alive(session, grant.family)
+        live = accounts.live_admin(
+            backend, session, grant.admin_id, grant.session_version, grant.family
         )
+        return live is not None
 
 
 def _authorise(
