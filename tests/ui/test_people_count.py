@@ -28,6 +28,8 @@ def test_a_narrow_search_shows_its_exact_count() -> None:
     assert count_text(_page(12, shown=12, capped=False, more=False)) == "12 people."
 
 
-def test_a_broad_search_says_how_much_is_shown_and_that_the_count_is_a_floor() -> None:
+def test_a_broad_search_says_which_are_shown_and_that_the_count_is_a_floor() -> None:
     text = count_text(_page(1000, shown=100, capped=True, more=True))
-    assert text == "1,000+ people; showing the first 100 (search to narrow it down)."
+    assert text == "Showing 1 to 100 of 1,000+ people; use Next or search to narrow it down."
+    last = count_text(_page(1012, shown=12, capped=False, more=False), skip=1000)
+    assert last == "Showing 1,001 to 1,012 of 1,012 people."

@@ -30,14 +30,18 @@ from ui.admin.people_model import MembersModel
 from ui.admin.tasks import Tasks
 
 ALL_MINISTRIES = "All ministries"
+PAGE_SIZE = 100
 
 
-def count_text(page: MemberPage) -> str:
-    """ "12 people.", or "1,000+ people; showing the first 100." when the search is broad."""
-    text = f"{page['count']:,}{'+' if page['count_capped'] else ''} people"
-    if page["has_more"]:
-        text += f"; showing the first {len(page['data']):,} (search to narrow it down)"
-    return text + "."
+def count_text(page: MemberPage, skip: int = 0) -> str:
+    """ "12 people." when one page holds them all, else which ones are shown, e.g.
+    "Showing 101 to 200 of 1,000+ people." (the server's count stops at a cap: "+")."""
+    total = f"{page['count']:,}{'+' if page['count_capped'] else ''} people"
+    if skip == 0 and not page["has_more"]:
+        return total + "."
+    shown = len(page["data"])
+    text = f"Showing {skip + 1:,} to {skip + shown:,} of {total}"
+    return text + ("; use Next or search to narrow it down." if page["has_more"] else ".")
 
 
 class MemberDialog(QDialog):
@@ -89,6 +93,11 @@ class PeopleView(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        self.page_size, self.skip = PAGE_SIZE, 0
+        self.previous_page = QPushButton("◀ Previous")
+        self.next_page = QPushButton("Next ▶")
+        self.previous_page.clicked.connect(lambda: self._turn(-1))
+        self.next_page.clicked.connect(lambda: self._turn(1))
         top = QHBoxLayout()
         top.addWidget(self.search, 3)
         top.addWidget(self.ministry, 1)
@@ -114,27 +123,66 @@ class PeopleView(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.table, 1)
         layout.addLayout(actions)
-        layout.addWidget(self.status)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.status, 1)
+        bottom.addWidget(self.previous_page)
+        bottom.addWidget(self.next_page)
+        layout.addLayout(bottom)
         self._debounce = QTimer(self, singleShot=True, interval=300)
-        self._debounce.timeout.connect(self.refresh)
+        self._debounce.timeout.connect(self.first_page)
         self.search.textChanged.connect(self._debounce.start)
-        self.ministry.currentIndexChanged.connect(self.refresh)
+        self.ministry.currentIndexChanged.connect(self.first_page)
+        self._show_paging(False)
 
     def refresh(self) -> None:
+        """The page shown, and every ministry for the filter (not only this page's)."""
+        self._load_page()
+        self._tasks.run(
+            "Loading ministries",
+            self._client.overview,
+            lambda overview: self._add_ministries(overview["ministries"]),
+        )
+
+    def first_page(self) -> None:
+        """A new search or filter starts from its first page."""
+        self.skip = 0
+        self._load_page()
+
+    def _turn(self, pages: int) -> None:
+        self.skip = max(0, self.skip + pages * self.page_size)
+        self._load_page()
+
+    def _load_page(self) -> None:
         q = self.search.text().strip()
         ministry = self.ministry.currentText()
         ministry = "" if ministry == ALL_MINISTRIES else ministry
+        skip, size = self.skip, self.page_size
         self._tasks.run(
-            "Loading people", lambda: self._client.member_page(q, ministry=ministry), self._loaded
+            "Loading people",
+            lambda: self._client.member_page(q, ministry=ministry, skip=skip, limit=size),
+            lambda page: self._loaded(page, skip),
         )
 
-    def _loaded(self, page: MemberPage) -> None:
+    def _loaded(self, page: MemberPage, skip: int) -> None:
+        if not page["data"] and skip > 0:  # the last page emptied (people deleted): go back
+            self._turn(-1)
+            return
         members = page["data"]
         self.model.set_members(members)
+        self._add_ministries([m["ministry"] for m in members])
+        self.status.setText(count_text(page, skip))
+        self.previous_page.setEnabled(skip > 0)
+        self.next_page.setEnabled(page["has_more"])
+        self._show_paging(skip > 0 or page["has_more"])
+
+    def _add_ministries(self, ministries: list[str]) -> None:
         known = {self.ministry.itemText(i) for i in range(self.ministry.count())}
-        for ministry in sorted({m["ministry"] for m in members} - known):
+        for ministry in sorted(set(ministries) - known):
             self.ministry.addItem(ministry)
-        self.status.setText(count_text(page))
+
+    def _show_paging(self, shown: bool) -> None:
+        self.previous_page.setVisible(shown)
+        self.next_page.setVisible(shown)
 
     def selected(self) -> Member | None:
         rows = self.table.selectionModel().selectedRows()
@@ -148,7 +196,7 @@ class PeopleView(QWidget):
 
     def _saved(self, member: Member) -> None:
         self.status.setText(f"Saved {member['full_name']}.")
-        self.refresh()
+        self._load_page()
 
     def _error(self, message: str) -> None:
         self.status.setText(message)
@@ -239,7 +287,7 @@ class PeopleView(QWidget):
         self._tasks.run(
             "Deleting",
             lambda: self._client.delete_member(member["id"]),
-            lambda _: self.refresh(),
+            lambda _: self._load_page(),
             self._error,
         )
 
@@ -272,7 +320,7 @@ class PeopleView(QWidget):
 
     def _imported(self, report: Json) -> None:
         self.status.setText(summary(report))
-        self.refresh()
+        self._load_page()
 
     def _confirm(self, question: str) -> bool:
         answer = QMessageBox.question(self, "Please confirm", question)

@@ -1,0 +1,53 @@
+"""The People screen pages through a long list, and its ministry filter knows every
+ministry, not only those on the page shown (real backend)."""
+
+from __future__ import annotations
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from tests.kiosk.backend import LiveBackend
+from tests.ui.test_admin_screens import WAIT_MS, idle, sign_in, window
+from ui.admin.window import AdminWindow
+
+pytestmark = [pytest.mark.network]
+__all__ = ["window"]  # the fixture, from the other admin screens' tests
+
+
+def names(window: AdminWindow) -> list[str]:
+    model = window.people.model
+    return [model.member(row)["full_name"] for row in range(model.rowCount())]
+
+
+def test_next_and_previous_walk_the_pages_and_a_new_search_starts_at_the_first(
+    qtbot: QtBot, window: AdminWindow, backend: LiveBackend
+) -> None:
+    sign_in(qtbot, window, backend)
+    for number in range(12):
+        ministry = "Zion Choir" if number == 11 else "Ushers"  # last in name order
+        window.client.create_member(f"Page Person {number:02d}", ministry)
+    people = window.people
+    people.page_size = 5
+    people.refresh()  # as when the admin comes back to the screen
+    qtbot.waitUntil(lambda: names(window)[:1] == ["Page Person 00"], timeout=WAIT_MS)
+    idle(qtbot, window)
+    assert people.status.text() == (
+        "Showing 1 to 5 of 12 people; use Next or search to narrow it down."
+    )
+    assert not people.previous_page.isEnabled() and people.next_page.isEnabled()
+    ministries = [people.ministry.itemText(i) for i in range(people.ministry.count())]
+    assert "Zion Choir" in ministries  # from the overview: no one on this page is in it
+
+    people.next_page.click()
+    qtbot.waitUntil(lambda: names(window)[:1] == ["Page Person 05"], timeout=WAIT_MS)
+    people.next_page.click()
+    qtbot.waitUntil(lambda: names(window) == ["Page Person 10", "Page Person 11"], timeout=WAIT_MS)
+    assert people.status.text() == "Showing 11 to 12 of 12 people."
+    assert people.previous_page.isEnabled() and not people.next_page.isEnabled()
+    people.previous_page.click()
+    qtbot.waitUntil(lambda: names(window)[:1] == ["Page Person 05"], timeout=WAIT_MS)
+
+    people.search.setText("Page Person 1")  # 10 and 11: one page, from its start
+    qtbot.waitUntil(lambda: names(window) == ["Page Person 10", "Page Person 11"], timeout=WAIT_MS)
+    assert people.status.text() == "2 people."
+    assert people.previous_page.isHidden() and people.next_page.isHidden()
