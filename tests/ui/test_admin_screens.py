@@ -292,6 +292,8 @@ def test_csv_import_shows_the_report_before_saving(
     assert window.client.members("Eve Import")[1] == 0  # nothing saved by the preview
     preview.accept()
     qtbot.waitUntil(lambda: people.status.text().startswith("Saved: 1 new"), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: people.count.text() == "1 people.", timeout=WAIT_MS)
+    assert people.status.text().startswith("Saved: 1 new")  # the report stays after the reload
     assert window.client.members("Eve Import")[1] == 1
 
     bad = tmp_path / "bad.csv"
@@ -359,7 +361,7 @@ def test_token_expiry_mid_session_is_refreshed_unnoticed(
     sign_in(qtbot, window, short_lived)
     people = window.people
     people.save_new({"full_name": "Zed Later", "ministry": "Choir", "email": None, "phone": None})
-    qtbot.waitUntil(lambda: people.status.text() == "1 people.", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: people.count.text() == "1 people.", timeout=WAIT_MS)
     qtbot.wait(2200)  # the access token expires
     people.table.selectRow(0)
     dialog_fields = {"full_name": "Zed Renamed", "ministry": "Ushers"}

@@ -31,7 +31,7 @@ def test_next_and_previous_walk_the_pages_and_a_new_search_starts_at_the_first(
     people.refresh()  # as when the admin comes back to the screen
     qtbot.waitUntil(lambda: names(window)[:1] == ["Page Person 00"], timeout=WAIT_MS)
     idle(qtbot, window)
-    assert people.status.text() == (
+    assert people.count.text() == (
         "Showing 1 to 5 of 12 people; use Next or search to narrow it down."
     )
     assert not people.previous_page.isEnabled() and people.next_page.isEnabled()
@@ -42,12 +42,12 @@ def test_next_and_previous_walk_the_pages_and_a_new_search_starts_at_the_first(
     qtbot.waitUntil(lambda: names(window)[:1] == ["Page Person 05"], timeout=WAIT_MS)
     people.next_page.click()
     qtbot.waitUntil(lambda: names(window) == ["Page Person 10", "Page Person 11"], timeout=WAIT_MS)
-    assert people.status.text() == "Showing 11 to 12 of 12 people."
+    assert people.count.text() == "Showing 11 to 12 of 12 people."
     assert people.previous_page.isEnabled() and not people.next_page.isEnabled()
     people.previous_page.click()
     qtbot.waitUntil(lambda: names(window)[:1] == ["Page Person 05"], timeout=WAIT_MS)
 
     people.search.setText("Page Person 1")  # 10 and 11: one page, from its start
     qtbot.waitUntil(lambda: names(window) == ["Page Person 10", "Page Person 11"], timeout=WAIT_MS)
-    assert people.status.text() == "2 people."
+    assert people.count.text() == "2 people."
     assert people.previous_page.isHidden() and people.next_page.isHidden()

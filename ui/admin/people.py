@@ -91,8 +91,9 @@ class PeopleView(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.status = QLabel("")
+        self.status = QLabel("")  # what the last action did, or why it could not
         self.status.setWordWrap(True)
+        self.count = QLabel("")  # how many match, and which of them are shown
         self.page_size, self.skip = PAGE_SIZE, 0
         self.previous_page = QPushButton("◀ Previous")
         self.next_page = QPushButton("Next ▶")
@@ -124,10 +125,11 @@ class PeopleView(QWidget):
         layout.addWidget(self.table, 1)
         layout.addLayout(actions)
         bottom = QHBoxLayout()
-        bottom.addWidget(self.status, 1)
+        bottom.addWidget(self.count, 1)
         bottom.addWidget(self.previous_page)
         bottom.addWidget(self.next_page)
         layout.addLayout(bottom)
+        layout.addWidget(self.status)
         self._debounce = QTimer(self, singleShot=True, interval=300)
         self._debounce.timeout.connect(self.first_page)
         self.search.textChanged.connect(self._debounce.start)
@@ -170,7 +172,7 @@ class PeopleView(QWidget):
         members = page["data"]
         self.model.set_members(members)
         self._add_ministries([m["ministry"] for m in members])
-        self.status.setText(count_text(page, skip))
+        self.count.setText(count_text(page, skip))
         self.previous_page.setEnabled(skip > 0)
         self.next_page.setEnabled(page["has_more"])
         self._show_paging(skip > 0 or page["has_more"])
