@@ -3,11 +3,14 @@ ministry, not only those on the page shown (real backend)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pytestqt.qtbot import QtBot
 
 from tests.kiosk.backend import LiveBackend
-from tests.ui.test_admin_screens import WAIT_MS, idle, sign_in, window
+from tests.ui.screens import text_problems
+from tests.ui.test_admin_screens import WAIT_MS, artefact_dir, idle, sign_in, window
 from ui.admin.window import AdminWindow
 
 pytestmark = [pytest.mark.network]
@@ -20,7 +23,7 @@ def names(window: AdminWindow) -> list[str]:
 
 
 def test_next_and_previous_walk_the_pages_and_a_new_search_starts_at_the_first(
-    qtbot: QtBot, window: AdminWindow, backend: LiveBackend
+    qtbot: QtBot, window: AdminWindow, backend: LiveBackend, tmp_path: Path
 ) -> None:
     sign_in(qtbot, window, backend)
     for number in range(12):
@@ -46,6 +49,8 @@ def test_next_and_previous_walk_the_pages_and_a_new_search_starts_at_the_first(
     assert people.previous_page.isEnabled() and not people.next_page.isEnabled()
     people.previous_page.click()
     qtbot.waitUntil(lambda: names(window)[:1] == ["Page Person 05"], timeout=WAIT_MS)
+    assert not text_problems(window), text_problems(window)
+    assert window.grab().save(str(artefact_dir(tmp_path) / "people_paged_1280x800.png"))
 
     people.search.setText("Page Person 1")  # 10 and 11: one page, from its start
     qtbot.waitUntil(lambda: names(window) == ["Page Person 10", "Page Person 11"], timeout=WAIT_MS)
