@@ -16,4 +16,7 @@ say "ruff";          .venv/bin/ruff check .
 say "ruff format";   .venv/bin/ruff format --check .
 say "mypy";          .venv/bin/mypy
 say "import-linter"; .venv/bin/lint-imports
-say "pytest";        .venv/bin/pytest "$@"
+# Two workers, each taking whole files (module fixtures such as a live backend or the
+# built image stay in one process): most tests wait on servers and subprocesses, so two
+# run side by side on a two-core machine: the suite took 14 min instead of 21 here.
+say "pytest";        .venv/bin/pytest -n 2 --dist loadfile "$@"
