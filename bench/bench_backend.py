@@ -53,12 +53,17 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--members", type=int, default=2000)
+    add_service_arguments(parser)
+    return parser.parse_args()
+
+
+def add_service_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where PostgreSQL and Redis answer: every backend benchmark takes these."""
     parser.add_argument("--pg-host", default="127.0.0.1")
     parser.add_argument("--pg-port", type=int, default=5432)
     parser.add_argument("--pg-user", default="postgres")
     parser.add_argument("--redis-host", default="127.0.0.1")
     parser.add_argument("--redis-port", type=int, default=6379)
-    return parser.parse_args()
 
 
 @contextmanager

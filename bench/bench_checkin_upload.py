@@ -25,7 +25,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from bench_backend import PASSWORD, backend_process, measure, seeded_environment
+from bench_backend import (
+    PASSWORD,
+    add_service_arguments,
+    backend_process,
+    measure,
+    seeded_environment,
+)
 from sqlalchemy import func, select
 
 from server.backend.config import load_settings
@@ -44,11 +50,7 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=50, help="check-ins per request")
     parser.add_argument("--members", type=int, default=2000)
     parser.add_argument("--meetings", type=int, default=20)
-    parser.add_argument("--pg-host", default="127.0.0.1")
-    parser.add_argument("--pg-port", type=int, default=5432)
-    parser.add_argument("--pg-user", default="postgres")
-    parser.add_argument("--redis-host", default="127.0.0.1")
-    parser.add_argument("--redis-port", type=int, default=6379)
+    add_service_arguments(parser)
     return parser.parse_args()
 
 

@@ -40,7 +40,7 @@ from typing import Any
 
 import httpx
 import numpy as np
-from bench_backend import ROOT, free_port, seeded_environment
+from bench_backend import ROOT, add_service_arguments, free_port, seeded_environment
 from bench_checkin_upload import pair_kiosk
 
 from kiosk.local_gallery import MeetingRecord
@@ -60,11 +60,7 @@ def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=5000)
     parser.add_argument("--pulls", type=int, default=4)
-    parser.add_argument("--pg-host", default="127.0.0.1")
-    parser.add_argument("--pg-port", type=int, default=5432)
-    parser.add_argument("--pg-user", default="postgres")
-    parser.add_argument("--redis-host", default="127.0.0.1")
-    parser.add_argument("--redis-port", type=int, default=6379)
+    add_service_arguments(parser)
     args = parser.parse_args()
     args.enrolled, args.members = args.members, 0  # bench_backend seeds plain members
     return args

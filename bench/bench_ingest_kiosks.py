@@ -17,7 +17,13 @@ import time
 from collections.abc import Callable
 
 import httpx
-from bench_backend import PASSWORD, backend_process, measure, seeded_environment
+from bench_backend import (
+    PASSWORD,
+    add_service_arguments,
+    backend_process,
+    measure,
+    seeded_environment,
+)
 from bench_checkin_upload import (
     Batch,
     batch_maker,
@@ -40,11 +46,7 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=50, help="check-ins per request")
     parser.add_argument("--members", type=int, default=2000)
     parser.add_argument("--meetings", type=int, default=60)
-    parser.add_argument("--pg-host", default="127.0.0.1")
-    parser.add_argument("--pg-port", type=int, default=5432)
-    parser.add_argument("--pg-user", default="postgres")
-    parser.add_argument("--redis-host", default="127.0.0.1")
-    parser.add_argument("--redis-port", type=int, default=6379)
+    add_service_arguments(parser)
     return parser.parse_args()
 
 

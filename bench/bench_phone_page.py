@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_backend import PASSWORD, backend_process, seeded_environment  # noqa: E402
+from bench_backend import PASSWORD, add_service_arguments, backend_process, seeded_environment  # noqa: E402
 from bench_face_service import service_env, start_face_service  # noqa: E402
 
 from kiosk.inference.images import read_image_file  # noqa: E402
@@ -46,11 +46,7 @@ def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--members", type=int, default=50)
-    parser.add_argument("--pg-host", default="127.0.0.1")
-    parser.add_argument("--pg-port", type=int, default=5432)
-    parser.add_argument("--pg-user", default="postgres")
-    parser.add_argument("--redis-host", default="127.0.0.1")
-    parser.add_argument("--redis-port", type=int, default=6379)
+    add_service_arguments(parser)
     return parser.parse_args()
 
 

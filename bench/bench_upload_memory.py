@@ -32,18 +32,14 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from bench_backend import PASSWORD, ROOT, free_port, seeded_environment
+from bench_backend import PASSWORD, ROOT, add_service_arguments, free_port, seeded_environment
 from PIL import Image
 
 
 def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=10)
-    parser.add_argument("--pg-host", default="127.0.0.1")
-    parser.add_argument("--pg-port", type=int, default=5432)
-    parser.add_argument("--pg-user", default="postgres")
-    parser.add_argument("--redis-host", default="127.0.0.1")
-    parser.add_argument("--redis-port", type=int, default=6379)
+    add_service_arguments(parser)
     return parser.parse_args()
 
 

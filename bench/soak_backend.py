@@ -25,7 +25,14 @@ from contextlib import contextmanager
 
 import httpx
 import psutil
-from bench_backend import PASSWORD, ROOT, _answers, free_port, seeded_environment
+from bench_backend import (
+    PASSWORD,
+    ROOT,
+    _answers,
+    add_service_arguments,
+    free_port,
+    seeded_environment,
+)
 from bench_checkin_upload import Batch, batch_maker, count_records, seed_meetings
 from bench_ingest_kiosks import pair_kiosks
 
@@ -44,11 +51,7 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--pause", type=float, default=0.5, help="seconds between batches")
     parser.add_argument("--members", type=int, default=2000)
     parser.add_argument("--meetings", type=int, default=200)
-    parser.add_argument("--pg-host", default="127.0.0.1")
-    parser.add_argument("--pg-port", type=int, default=5432)
-    parser.add_argument("--pg-user", default="postgres")
-    parser.add_argument("--redis-host", default="127.0.0.1")
-    parser.add_argument("--redis-port", type=int, default=6379)
+    add_service_arguments(parser)
     return parser.parse_args()
 
 
