@@ -1,10 +1,18 @@
-"""Database engine and sessions for PostgreSQL or the embedded SQLite file."""
+"""Database engine and sessions for PostgreSQL or the embedded SQLite file.
+
+A pooled connection is checked with a ping only when it has sat idle in the pool for
+`IDLE_PING_SECONDS`: that is when a restart, a proxy or a firewall may have dropped it.
+SQLAlchemy's `pool_pre_ping` pinged on every checkout, one extra round trip on every
+request, busy or not. A connection dropped while in use fails its request once, and
+SQLAlchemy then replaces every connection the pool held from before the drop.
+"""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool, QueuePool
 
@@ -16,6 +24,8 @@ POOL_SIZE = 10
 POOL_OVERFLOW = 10
 # Seconds a request waits for a connection before it is answered 503 "busy".
 POOL_TIMEOUT = 2
+# Seconds in the pool after which a connection is pinged before reuse.
+IDLE_PING_SECONDS = 10.0
 # Seconds an embedded write waits for another writer's lock before it is refused as
 # "locked by another program" (it waited 15 s, with no word why).
 BUSY_SECONDS = 3
@@ -29,20 +39,41 @@ def make_engine(settings: Settings) -> Engine:
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": BUSY_SECONDS},
-            pool_pre_ping=True,
             pool_size=POOL_SIZE,
             max_overflow=POOL_OVERFLOW,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(
-        url,
-        pool_size=POOL_SIZE,
-        max_overflow=POOL_OVERFLOW,
-        pool_pre_ping=True,
-        pool_timeout=POOL_TIMEOUT,
-        connect_args={"connect_timeout": 3},
-    )
+    else:
+        engine = create_engine(
+            url,
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+            pool_timeout=POOL_TIMEOUT,
+            connect_args={"connect_timeout": 3},
+        )
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a connection on checkout if it sat in the pool `IDLE_PING_SECONDS` or more; a
+    dead one is replaced before the request sees it."""
+
+    def checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # The pool discards this connection and checks out (or opens) another.
+            raise exc.DisconnectionError(str(error)) from error
+
+    event.listen(engine, "checkin", checked_in)
+    event.listen(engine, "checkout", checked_out)
 
 
 def make_probe_engine(settings: Settings) -> Engine:
@@ -78,3 +109,4 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
