@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import jwt
-from sqlalchemy import ColumnElement
 
 from server.backend.crud.refresh_families import RefreshFamilies
 from server.backend.errors import AuthError
@@ -109,9 +108,9 @@ class TokenService:
     def revoke_family(self, family: str) -> None:
         self.families.revoke(family)
 
-    def family_alive(self, family: str) -> ColumnElement[bool]:
-        """A query condition: the family is neither revoked nor expired now."""
-        return self.families.alive(family, now=int(self._clock()))
+    def now(self) -> int:
+        """This service's clock, in whole seconds (refresh families expire by it)."""
+        return int(self._clock())
 
     def verify(self, token: str, expected: TokenType) -> TokenClaims:
         """Check signature, algorithm, type and times; raise AuthError on any failure."""

@@ -11,13 +11,14 @@ import hashlib
 import secrets
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from server.backend import public_url
 from server.backend.context import Backend
 from server.backend.crud import admins as admins_crud
 from server.backend.crud import audit
+from server.backend.crud.refresh_families import RefreshFamilies
 from server.backend.errors import AuthError, BadRequestError
 from server.backend.models import Admin, utcnow
 from server.backend.security.passwords import password_problem
@@ -72,24 +73,35 @@ def authenticate(
 ) -> tuple[Admin, TokenClaims]:
     """The admin behind a live access token; refuses ended sessions and disabled admins."""
     claims = backend.tokens.verify(access_token, "access")
-    return _live_admin(backend, session, claims), claims
+    return live_admin_of(backend, session, claims), claims
+
+
+# The sign-in check, built once: it runs on every signed-in request, and building the
+# statement anew each time cost more CPU than PostgreSQL spends answering it.
+_LIVE_ADMIN = select(Admin).where(
+    Admin.id == bindparam("admin_id"),
+    Admin.is_active.is_(True),
+    Admin.session_version == bindparam("session_version"),
+    RefreshFamilies.alive(bindparam("family"), now=bindparam("now")),
+)
 
 
 def live_admin(
     backend: Backend, session: Session, admin_id: uuid.UUID, session_version: int, family: str
 ) -> Admin | None:
     """The admin if active, on this session version, with the sign-in's token family still
-    live; else None. One query: it runs on every signed-in request."""
-    query = select(Admin).where(
-        Admin.id == admin_id,
-        Admin.is_active.is_(True),
-        Admin.session_version == session_version,
-        backend.tokens.family_alive(family),
-    )
-    return session.scalars(query).one_or_none()
+    live; else None. One query."""
+    parameters = {
+        "admin_id": admin_id,
+        "session_version": session_version,
+        "family": family,
+        "now": backend.tokens.now(),
+    }
+    return session.scalars(_LIVE_ADMIN, parameters).one_or_none()
 
 
-def _live_admin(backend: Backend, session: Session, claims: TokenClaims) -> Admin:
+def live_admin_of(backend: Backend, session: Session, claims: TokenClaims) -> Admin:
+    """The admin behind verified claims; AuthError if the sign-in has ended."""
     admin = live_admin(backend, session, claims.admin_id, claims.session_version, claims.family)
     if admin is None:
         raise AuthError("This session has ended; please sign in again.")
@@ -100,7 +112,7 @@ def refresh(backend: Backend, session: Session, refresh_token: str) -> TokenPair
     """Rotate a refresh token (reuse revokes the family) for a still-valid admin."""
     claims, pair = backend.tokens.rotate(refresh_token)
     try:
-        _live_admin(backend, session, claims)
+        live_admin_of(backend, session, claims)
     except AuthError:
         backend.tokens.revoke_family(claims.family)
         raise
