@@ -11,7 +11,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.backend.config import Settings
 from server.backend.crud.refresh_families import RefreshFamilies
 from server.backend.crud.single_use import SingleUseTokens
-from server.backend.db import make_engine, make_probe_engine, make_session_factory
+from server.backend.db import (
+    make_engine,
+    make_probe_engine,
+    make_read_session_factory,
+    make_session_factory,
+)
 from server.backend.embedded import RecentTrouble
 from server.backend.errors import ConfigError
 from server.backend.face_model import ServerFaceModel
@@ -49,6 +54,8 @@ class Backend:
     # Outside the request pool, for health probes.
     probe_engine: Engine
     sessions: sessionmaker[Session]
+    # Autocommit sessions on the same pool, for signed-in reads (`SignedInReads`).
+    read_sessions: sessionmaker[Session]
     store: KeyValueStore
     # Single-use tokens, durable in the database (they must survive the cache).
     once: SingleUseTokens
@@ -132,6 +139,7 @@ def build_backend(
         engine=engine,
         probe_engine=make_probe_engine(settings),
         sessions=sessions,
+        read_sessions=make_read_session_factory(engine),
         store=store,
         once=SingleUseTokens(sessions),
         events=EventRelay(store),

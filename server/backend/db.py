@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, exc
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from sqlalchemy.pool import NullPool, QueuePool
 
 from server.backend.config import Settings
@@ -110,3 +110,27 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
+
+def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that only read, on the same pool: each statement runs on its own
+    (autocommit), so a read costs no BEGIN and no ROLLBACK round trip. Any write through
+    one is refused before it reaches the database."""
+    sessions = sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+    )
+    event.listen(sessions, "before_flush", _refuse_flush)
+    event.listen(sessions, "do_orm_execute", _refuse_writes)
+    return sessions
+
+
+class ReadOnlyError(RuntimeError):
+    """A write was attempted through a read-only session (a programming error)."""
+
+
+def _refuse_flush(_session: Session, _context: Any, _instances: Any) -> None:
+    raise ReadOnlyError("This session only reads; write through Backend.sessions instead.")
+
+
+def _refuse_writes(state: ORMExecuteState) -> None:
+    if not state.is_select:
+        raise ReadOnlyError("This session only reads; write through Backend.sessions instead.")

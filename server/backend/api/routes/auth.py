@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from server.backend.api.deps import BackendDep, ClientIp, CurrentAdmin, SessionDep, SignedInDep
+from server.backend.api.deps import (
+    BackendDep,
+    ClientIp,
+    SessionDep,
+    SignedInDep,
+    SignedInReadsDep,
+)
 from server.backend.models import Admin
 from server.backend.schemas import (
     AdminPublic,
@@ -50,8 +56,8 @@ def logout(signed_in: SignedInDep, backend: BackendDep, session: SessionDep, ip:
 
 
 @router.get("/me", responses={401: {"model": Message}})
-async def me(admin: CurrentAdmin) -> AdminPublic:
-    return admin_public(admin)
+async def me(reads: SignedInReadsDep) -> AdminPublic:
+    return await reads.run(lambda _session, admin: admin_public(admin))
 
 
 @router.post(

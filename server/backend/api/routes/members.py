@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, UploadFile, status
 from sqlalchemy.orm import Session
 
-from server.backend.api.deps import ClientIp, CurrentAdmin, SessionDep
+from server.backend.api.deps import ClientIp, CurrentAdmin, SessionDep, SignedInReadsDep
 from server.backend.crud import audit
 from server.backend.crud import members as crud
 from server.backend.errors import BadRequestError
@@ -46,10 +46,9 @@ def _audit(
 
 
 @router.get("")
-def search_members(
+async def search_members(
     *,
-    session: SessionDep,
-    _admin: CurrentAdmin,
+    reads: SignedInReadsDep,
     q: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
     ministry: Annotated[str | None, Query(max_length=120, pattern=NO_NUL)] = None,
     member_status: Annotated[MemberStatus | None, Query(alias="status")] = None,
@@ -58,15 +57,19 @@ def search_members(
 ) -> MembersPublic:
     """Search by name, email or phone; filter by ministry and status. The count is exact
     up to a cap; past it `count` is the cap and `count_capped` says so ("1,000+")."""
-    page = crud.search(
-        session=session, q=q, ministry=ministry, status=member_status, skip=skip, limit=limit
-    )
-    return MembersPublic(
-        data=[MemberPublic.model_validate(m) for m in page.members],
-        count=page.count,
-        count_capped=page.count_capped,
-        has_more=page.has_more,
-    )
+
+    def search(session: Session, _admin: Admin) -> MembersPublic:
+        page = crud.search(
+            session=session, q=q, ministry=ministry, status=member_status, skip=skip, limit=limit
+        )
+        return MembersPublic(
+            data=[MemberPublic.model_validate(m) for m in page.members],
+            count=page.count,
+            count_capped=page.count_capped,
+            has_more=page.has_more,
+        )
+
+    return await reads.run(search)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses={409: {"model": Message}})
