@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, UploadFile, status
+from pydantic import TypeAdapter
 from sqlalchemy.orm import Session
 
 from server.backend.api.deps import ClientIp, CurrentAdmin, SessionDep, SignedInReadsDep
@@ -29,6 +30,7 @@ from server.backend.services.member_import import ImportMode, apply, plan_import
 
 router = APIRouter(prefix="/members", tags=["members"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Message}}
+MEMBER_LIST = TypeAdapter(list[MemberPublic])
 
 
 def _audit(
@@ -63,7 +65,7 @@ async def search_members(
             session=session, q=q, ministry=ministry, status=member_status, skip=skip, limit=limit
         )
         return MembersPublic(
-            data=[MemberPublic.model_validate(m) for m in page.members],
+            data=MEMBER_LIST.validate_python(page.members),
             count=page.count,
             count_capped=page.count_capped,
             has_more=page.has_more,
