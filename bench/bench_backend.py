@@ -3,8 +3,10 @@ PostgreSQL, beside a trivial unauthenticated endpoint of the same server in the 
 
 Creates a throwaway PostgreSQL database and Redis key prefix, seeds members, starts one
 uvicorn process, measures requests/second and p50/p99 latency for each endpoint in
-interleaved rounds, prints the ratios to the trivial endpoint, and cleans up. Runs in
-well under a minute:
+interleaved rounds, prints the ratios to the trivial endpoint and the CPU each request
+cost the backend, PostgreSQL and the load generator (this process), and cleans up.
+The three share the machine's cores, so the split shows which one bounds a rate. Runs
+in well under a minute:
 
     .venv/bin/python bench/bench_backend.py [--seconds 4] [--rounds 2] [--concurrency 4]
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import secrets
 import socket
 import statistics
@@ -139,6 +142,13 @@ def _code(number: int) -> str:
 
 @contextmanager
 def backend_process(env: dict[str, str]) -> Iterator[str]:
+    with backend_server(env) as (url, _pid):
+        yield url
+
+
+@contextmanager
+def backend_server(env: dict[str, str]) -> Iterator[tuple[str, int]]:
+    """One uvicorn process of the backend; yields its URL and process id."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "--factory", "server.backend.main:app_from_env"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
@@ -150,7 +160,7 @@ def backend_process(env: dict[str, str]) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the backend did not start; see its log above")
             time.sleep(0.1)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=15)
@@ -198,15 +208,61 @@ def measure(
     return latencies
 
 
-def report(results: dict[str, list[float]], elapsed: dict[str, float]) -> None:
+class CpuMeter:
+    """CPU seconds used by the backend process, PostgreSQL's processes and this one (the
+    load generator), so each request's cost can be split between the three."""
+
+    def __init__(self, backend_pid: int) -> None:
+        self.backend_pid = backend_pid
+
+    def read(self) -> tuple[float, float, float]:
+        postgres = [pid for pid in _process_ids() if _command(pid) == "postgres"]
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        return _cpu([self.backend_pid]), _cpu(postgres), own.ru_utime + own.ru_stime
+
+
+def _process_ids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _cpu(pids: list[int]) -> float:
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        ticks += int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def report(
+    results: dict[str, list[float]],
+    elapsed: dict[str, float],
+    cpu: dict[str, list[float]] | None = None,
+) -> None:
+    """Rates and latencies beside the trivial endpoint's; with `cpu`, the CPU each
+    request cost the backend, PostgreSQL and the load generator (ms)."""
     baseline = len(results["trivial"]) / elapsed["trivial"]
-    print(f"{'endpoint':<34}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'vs trivial':>12}")
+    header = f"{'endpoint':<34}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'vs trivial':>12}"
+    print(header + ("  CPU ms/request: backend  postgres  client" if cpu else ""))
     for name, latencies in results.items():
         ordered = sorted(latencies)
         rps = len(ordered) / elapsed[name]
         p50 = statistics.median(ordered) * 1000
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
-        print(f"{name:<34}{rps:>9.0f}{p50:>9.2f}{p99:>9.2f}{rps / baseline:>11.2f}x")
+        line = f"{name:<34}{rps:>9.0f}{p50:>9.2f}{p99:>9.2f}{rps / baseline:>11.2f}x"
+        if cpu:
+            backend, postgres, client = (1000 * seconds / len(ordered) for seconds in cpu[name])
+            line += f"{backend:>25.2f}{postgres:>10.2f}{client:>8.2f}"
+        print(line)
 
 
 @contextmanager
@@ -228,7 +284,7 @@ def seeded_environment(args: argparse.Namespace) -> Iterator[tuple[dict[str, str
 
 def main() -> int:
     args = _parse()
-    with seeded_environment(args) as (env, email), backend_process(env) as url:
+    with seeded_environment(args) as (env, email), backend_server(env) as (url, pid):
         token = httpx.post(
             f"{url}/api/auth/login", json={"email": email, "password": PASSWORD}
         ).json()["access_token"]
@@ -243,15 +299,21 @@ def main() -> int:
         measure(url, "/health/live", {}, 1.0, args.concurrency)  # warm-up
         results: dict[str, list[float]] = {name: [] for name in endpoints}
         elapsed = dict.fromkeys(endpoints, 0.0)
+        cpu = {name: [0.0, 0.0, 0.0] for name in endpoints}
+        meter = CpuMeter(pid)
         for _ in range(args.rounds):
             for name, (path, headers) in endpoints.items():
+                before = meter.read()
                 results[name] += measure(url, path, headers, args.seconds, args.concurrency)
+                after = meter.read()
                 elapsed[name] += args.seconds
+                for index in range(3):
+                    cpu[name][index] += after[index] - before[index]
     print(
         f"{args.members} members, {args.concurrency} client threads, one uvicorn worker, "
         f"{args.rounds} interleaved rounds of {args.seconds:g} s per endpoint"
     )
-    report(results, elapsed)
+    report(results, elapsed, cpu)
     return 0
 
 
