@@ -1,9 +1,12 @@
-"""The signed-in read path (`SignedInReads`): `/api/auth/me` and member search check the
-sign-in and read in one thread-pool hop, on an autocommit session that refuses writes,
-and still refuse an ended sign-in or a disabled admin at once."""
+"""Thread-pool hops per request. The signed-in read path (`SignedInReads`):
+`/api/auth/me` and member search check the sign-in and read in one hop, on an autocommit
+session that refuses writes, and still refuse an ended sign-in or a disabled admin at
+once. Every other route's session opens without a hop, and closes without one after a
+commit."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -48,6 +51,25 @@ def test_a_signed_in_read_is_one_thread_pool_hop(
     with _hops(monkeypatch) as handed:
         assert client.get("/api/meetings", headers=headers).status_code == 200
     assert len(handed) > 1
+
+
+def test_a_session_opens_on_the_event_loop_and_closes_there_after_a_commit(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    headers = admin_headers(client)
+    member = {"full_name": "Hop Count", "ministry": "Choir"}
+    with _hops(monkeypatch) as committed:
+        assert client.post("/api/members", json=member, headers=headers).status_code == 201
+    with _hops(monkeypatch) as read:
+        assert client.get("/api/meetings", headers=headers).status_code == 200
+    assert "__enter__" not in _names(committed + read)
+    # Only a session still holding a connection (a read: ROLLBACK owed) closes in the pool.
+    assert [n for n in _names(committed) if n in ("close", "__exit__")] == []
+    assert [n for n in _names(read) if n in ("close", "__exit__")] == ["close"]
+
+
+def _names(functions: list[Callable[..., Any]]) -> list[str]:
+    return [getattr(inspect.unwrap(getattr(f, "func", f)), "__name__", "") for f in functions]
 
 
 def test_a_signed_in_read_opens_no_transaction(client: TestClient) -> None:

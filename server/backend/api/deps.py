@@ -4,8 +4,8 @@ Dependencies that do no I/O are `async def`: FastAPI runs sync ones in the threa
 pool, and each such hop costs more than the work itself. The ones that touch the
 database or the cache stay sync, so they never block the event loop.
 
-A sync route behind `CurrentAdmin` makes five hops: the session's start, the sign-in
-check, the route, the check of its answer, and the session's end. The reads every
+A sync route behind `CurrentAdmin` makes three or four hops: the sign-in check, the
+route, the check of its answer, and the session's end unless the route committed. The reads every
 screen makes often (`/auth/me`, member search) are `async def` routes behind
 `SignedInReadsDep` instead: the sign-in check and the read run together in one hop,
 on an autocommit session (no BEGIN, no ROLLBACK).
@@ -13,10 +13,12 @@ on an autocommit session (no BEGIN, no ROLLBACK).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
+import anyio.to_thread
+from anyio import CancelScope, CapacityLimiter
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -37,9 +39,20 @@ async def get_backend(request: Request) -> Backend:
 BackendDep = Annotated[Backend, Depends(get_backend)]
 
 
-def get_session(backend: BackendDep) -> Iterator[Session]:
-    with backend.sessions() as session:
+async def get_session(backend: BackendDep) -> AsyncIterator[Session]:
+    """Opening a session does no I/O, so it happens on the event loop. Closing one that
+    still holds a connection does (ROLLBACK, back to the pool): that runs in the thread
+    pool, shielded from cancellation and without waiting for a free worker, as FastAPI
+    closes a sync dependency. After a commit nothing is held, and it closes right here."""
+    session = backend.sessions()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            with CancelScope(shield=True):
+                await anyio.to_thread.run_sync(session.close, limiter=CapacityLimiter(1))
+        else:
+            session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
