@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
-from server.backend.models import Meeting
-from server.backend.services import attendance
+from server.backend.models import AttendanceRecord, Meeting, Member
+from server.backend.services import attendance, reports
 from server.backend.services.exports import header
 from tests.server.attendance_utils import make_meeting, make_member, store_checkin
 from tests.server.utils import admin_headers, backend_of
@@ -233,3 +239,109 @@ def test_reports_need_an_admin_and_refuse_bad_input(season: Season) -> None:
         "/api/reports/overview", params={"since": "2026-01-01T00:00:00"}, headers=season.headers
     )
     assert naive.status_code == 422
+
+
+def test_trends_agree_with_counting_every_member_for_every_meeting(any_client: TestClient) -> None:
+    """Trends count from per-ministry totals; on random members, meetings and check-ins
+    (listed people, ministries written in other cases, inactive members, people who came
+    unexpected, pending and rejected records) they agree with the definition: walk every
+    member for every meeting and ask `attendance.is_expected`."""
+    rng = random.Random(15)
+    ministries = ["Choir", "choir ", "Ushers", "Media", "Prayer"]
+    with backend_of(any_client).sessions() as session:
+        members = [
+            Member(
+                full_name=f"Random Person {i}",
+                ministry=rng.choice(ministries),
+                status=rng.choice(["active", "active", "active", "inactive"]),
+                member_code=f"R{i:05d}",
+            )
+            for i in range(120)
+        ]
+        session.add_all(members)
+        session.flush()
+        meetings = []
+        for n in range(12):
+            starts = NOW - timedelta(days=rng.randrange(90))
+            meeting = Meeting(
+                title=f"Random meeting {n}",
+                starts_at=starts,
+                ends_at=starts + timedelta(hours=2),
+                status=rng.choice(["active", "ended", "ended", "scheduled", "cancelled"]),
+                expected_ministries=rng.sample(["CHOIR", "Ushers", "Media"], rng.randrange(3)),
+                expected_member_ids=[str(m.id) for m in rng.sample(members, rng.randrange(4))],
+            )
+            session.add(meeting)
+            meetings.append(meeting)
+        session.flush()
+        for meeting in meetings:
+            for member in rng.sample(members, 25):
+                session.add(
+                    AttendanceRecord(
+                        meeting_id=meeting.id,
+                        member_id=member.id,
+                        method="manual",
+                        status=rng.choice(["approved", "approved", "pending_review", "rejected"]),
+                        late=rng.random() < 0.3,
+                    )
+                )
+        session.commit()
+        for ministry in (None, "Choir", "choir ", "Ushers", "Elders"):
+            session.expunge_all()
+            with _members_loaded() as loaded:
+                got = reports.trends(session, period="month", ministry=ministry)
+            # Counted, not loaded: walking 50,000 members for every meeting took seconds.
+            assert loaded == [], ministry
+            expected = _trends_by_definition(session, ministry)
+            assert [p.model_dump() for p in got.points] == expected, ministry
+
+
+@contextmanager
+def _members_loaded() -> Iterator[list[Member]]:
+    """Each Member the ORM loads meanwhile."""
+    loaded: list[Member] = []
+
+    def note(member: Member, _context: object) -> None:
+        loaded.append(member)
+
+    event.listen(Member, "load", note)
+    try:
+        yield loaded
+    finally:
+        event.remove(Member, "load", note)
+
+
+def _trends_by_definition(session: Session, ministry: str | None) -> list[dict[str, Any]]:
+    members = session.scalars(select(Member)).all()
+    if ministry is not None:
+        members = [m for m in members if m.ministry == ministry]
+    buckets: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    took = session.scalars(select(Meeting).where(Meeting.status.in_(["active", "ended"])))
+    for meeting in took:
+        rows = session.scalars(
+            select(AttendanceRecord).where(
+                AttendanceRecord.meeting_id == meeting.id,
+                AttendanceRecord.status.in_(["approved", "pending_review"]),
+            )
+        ).all()
+        best = {r.member_id: r for r in rows if r.status == "pending_review"}
+        best.update({r.member_id: r for r in rows if r.status == "approved"})
+        people = [m for m in members if m.id in best or attendance.is_expected(meeting, m)]
+        if ministry is not None and not people:
+            continue
+        present = [best[m.id] for m in people if m.id in best and best[m.id].status == "approved"]
+        start = meeting.starts_at.date().replace(day=1)
+        bucket = buckets[start]
+        for index, value in enumerate((1, len(people), len(present), sum(r.late for r in present))):
+            bucket[index] += value
+    return [
+        {
+            "period_start": start,
+            "meetings": n,
+            "expected": expected,
+            "present": present,
+            "late": late,
+            "attendance_rate": round(present / expected, 4) if expected else None,
+        }
+        for start, (n, expected, present, late) in sorted(buckets.items())
+    ]

@@ -83,13 +83,19 @@ def timing(
 
 def is_expected(meeting: Meeting, member: Member) -> bool:
     """Listed by id, or active in an expected ministry; with no list, every active member."""
-    if str(member.id) in meeting.expected_member_ids:
-        return True
-    if member.status != "active":
+    return str(member.id) in meeting.expected_member_ids or expected_unlisted(
+        meeting, status=member.status, ministry=member.ministry
+    )
+
+
+def expected_unlisted(meeting: Meeting, *, status: str, ministry: str) -> bool:
+    """Whether the meeting expects a member of this status and ministry without listing
+    them: an active one in an expected ministry, or any active one when nothing is listed."""
+    if status != "active":
         return False
     if meeting.expected_ministries:
         wanted = {m.strip().lower() for m in meeting.expected_ministries}
-        return member.ministry.strip().lower() in wanted
+        return ministry.strip().lower() in wanted
     return not meeting.expected_member_ids
 
 
