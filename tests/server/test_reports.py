@@ -241,11 +241,11 @@ def test_reports_need_an_admin_and_refuse_bad_input(season: Season) -> None:
     assert naive.status_code == 422
 
 
-def test_trends_agree_with_counting_every_member_for_every_meeting(any_client: TestClient) -> None:
-    """Trends count from per-ministry totals; on random members, meetings and check-ins
-    (listed people, ministries written in other cases, inactive members, people who came
-    unexpected, pending and rejected records) they agree with the definition: walk every
-    member for every meeting and ask `attendance.is_expected`."""
+def test_trends_and_meeting_reports_agree_with_asking_every_member(any_client: TestClient) -> None:
+    """Trends count from per-ministry totals and a meeting report reads only its people;
+    on random members, meetings and check-ins (listed people, ministries written in other
+    cases, inactive members, people who came unexpected, pending and rejected records)
+    both agree with the definition: ask `attendance.is_expected` of every member."""
     rng = random.Random(15)
     ministries = ["Choir", "choir ", "Ushers", "Media", "Prayer"]
     with backend_of(any_client).sessions() as session:
@@ -294,6 +294,17 @@ def test_trends_agree_with_counting_every_member_for_every_meeting(any_client: T
             assert loaded == [], ministry
             expected = _trends_by_definition(session, ministry)
             assert [p.model_dump() for p in got.points] == expected, ministry
+        for meeting in meetings:
+            with _members_loaded() as loaded:
+                report = reports.meeting_report(session, meeting_id=meeting.id)
+            assert loaded == []
+            best = _counting_records(session, meeting)
+            everyone = session.scalars(select(Member).order_by(Member.full_name, Member.id))
+            assert [(line.member_id, line.presence) for line in report.people] == [
+                (m.id, _presence(best.get(m.id)))
+                for m in everyone
+                if m.id in best or attendance.is_expected(meeting, m)
+            ]
 
 
 @contextmanager
@@ -311,6 +322,26 @@ def _members_loaded() -> Iterator[list[Member]]:
         event.remove(Member, "load", note)
 
 
+def _presence(record: AttendanceRecord | None) -> str:
+    if record is None:
+        return "absent"
+    if record.status == "pending_review":
+        return "pending_review"
+    return "late" if record.late else "present"
+
+
+def _counting_records(session: Session, meeting: Meeting) -> dict[uuid.UUID, Any]:
+    rows = session.scalars(
+        select(AttendanceRecord).where(
+            AttendanceRecord.meeting_id == meeting.id,
+            AttendanceRecord.status.in_(["approved", "pending_review"]),
+        )
+    ).all()
+    best = {r.member_id: r for r in rows if r.status == "pending_review"}
+    best.update({r.member_id: r for r in rows if r.status == "approved"})
+    return best
+
+
 def _trends_by_definition(session: Session, ministry: str | None) -> list[dict[str, Any]]:
     members = session.scalars(select(Member)).all()
     if ministry is not None:
@@ -318,14 +349,7 @@ def _trends_by_definition(session: Session, ministry: str | None) -> list[dict[s
     buckets: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     took = session.scalars(select(Meeting).where(Meeting.status.in_(["active", "ended"])))
     for meeting in took:
-        rows = session.scalars(
-            select(AttendanceRecord).where(
-                AttendanceRecord.meeting_id == meeting.id,
-                AttendanceRecord.status.in_(["approved", "pending_review"]),
-            )
-        ).all()
-        best = {r.member_id: r for r in rows if r.status == "pending_review"}
-        best.update({r.member_id: r for r in rows if r.status == "approved"})
+        best = _counting_records(session, meeting)
         people = [m for m in members if m.id in best or attendance.is_expected(meeting, m)]
         if ministry is not None and not people:
             continue

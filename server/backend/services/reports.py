@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import NamedTuple, get_args
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from server.backend.errors import NotFoundError
@@ -71,9 +71,10 @@ def _presence(record: Counted | None) -> Presence:
 
 
 def _records_by_meeting(
-    session: Session, meeting_ids: Iterable[uuid.UUID]
+    session: Session, meeting_ids: Iterable[uuid.UUID], member_id: uuid.UUID | None = None
 ) -> dict[uuid.UUID, dict[uuid.UUID, Counted]]:
-    """Each meeting's counting record per member: approved first, else pending review."""
+    """Each meeting's counting record per member (or of one member): approved first, else
+    pending review."""
     fields = [getattr(AttendanceRecord, name) for name in Counted._fields[:-2]]
     query = (
         select(*fields, Member.status, Member.ministry)
@@ -83,6 +84,8 @@ def _records_by_meeting(
             AttendanceRecord.status.in_(("approved", "pending_review")),
         )
     )
+    if member_id is not None:
+        query = query.where(AttendanceRecord.member_id == member_id)
     found: dict[uuid.UUID, dict[uuid.UUID, Counted]] = defaultdict(dict)
     for row in session.execute(query.order_by(AttendanceRecord.server_time)):
         record = Counted._make(row)
@@ -92,19 +95,31 @@ def _records_by_meeting(
     return found
 
 
-def _people(
-    meeting: Meeting, members: Sequence[Member], records: dict[uuid.UUID, Counted]
-) -> list[tuple[Member, Counted | None]]:
-    """The expected members and everyone else who checked in, by name."""
-    return [
-        (member, records.get(member.id))
-        for member in members
-        if member.id in records or is_expected(meeting, member)
+def _meeting_people(
+    session: Session, meeting: Meeting, records: dict[uuid.UUID, Counted]
+) -> list[tuple[Row[uuid.UUID, str, str, str | None], Counted | None]]:
+    """The members a meeting expects and everyone else who checked in, by name, read as
+    rows. Only they are read: which stored ministry names the meeting expects is decided
+    here (as `attendance.is_expected` decides), then those names are matched in SQL."""
+    ministries = [
+        name
+        for name in _active_by_ministry(session)
+        if expected_unlisted(meeting, status="active", ministry=name)
     ]
-
-
-def _all_members(session: Session) -> list[Member]:
-    return list(session.scalars(select(Member).order_by(Member.full_name, Member.id)))
+    checked_in = select(AttendanceRecord.member_id).where(
+        AttendanceRecord.meeting_id == meeting.id,
+        AttendanceRecord.status.in_(("approved", "pending_review")),
+    )
+    listed = [uuid.UUID(i) for i in meeting.expected_member_ids]
+    query = select(Member.id, Member.full_name, Member.ministry, Member.email).where(
+        or_(
+            and_(Member.status == "active", Member.ministry.in_(ministries)),
+            Member.id.in_(listed),
+            Member.id.in_(checked_in),
+        )
+    )
+    rows = session.execute(query.order_by(Member.full_name, Member.id))
+    return [(row, records.get(row.id)) for row in rows]
 
 
 def meeting_report(session: Session, *, meeting_id: uuid.UUID) -> MeetingReport:
@@ -122,7 +137,7 @@ def meeting_report(session: Session, *, meeting_id: uuid.UUID) -> MeetingReport:
             checked_in_at=record.server_time if record else None,
             method=record.method if record else None,
         )
-        for member, record in _people(meeting, _all_members(session), records)
+        for member, record in _meeting_people(session, meeting, records)
     ]
     count = {p: sum(1 for line in lines if line.presence == p) for p in get_args(Presence)}
     present = count["present"] + count["late"]
@@ -161,7 +176,7 @@ def member_history(
     if member is None:
         raise NotFoundError("No such member.")
     meetings = _meetings(session, since, until)
-    records = _records_by_meeting(session, [m.id for m in meetings])
+    records = _records_by_meeting(session, [m.id for m in meetings], member_id=member.id)
     lines = []
     for meeting in meetings:
         record = records.get(meeting.id, {}).get(member.id)
