@@ -98,6 +98,10 @@ class ResourcesMixin:
     def meeting_report(self, meeting_id: str) -> MeetingReport:
         return cast(MeetingReport, self._json("GET", f"/api/reports/meetings/{meeting_id}"))
 
+    def ministries(self) -> list[str]:
+        """Every ministry an active member is in, by name."""
+        return cast(list[str], self._json("GET", "/api/members/ministries")["ministries"])
+
     def overview(self) -> Json:
         return cast(Json, self._json("GET", "/api/reports/overview"))
 

@@ -159,6 +159,10 @@ class MemberPublic(MemberBase):
     updated_at: datetime
 
 
+class Ministries(BaseModel):
+    ministries: list[str]
+
+
 class MembersPublic(BaseModel):
     """A page of members. Counting stops at a cap: past it, `count` is the cap and
     `count_capped` is true ("1,000+"); page on with `skip` while `has_more` is true."""

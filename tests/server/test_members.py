@@ -25,6 +25,20 @@ def test_members_need_a_signed_in_admin(any_client: TestClient) -> None:
     assert any_client.get("/api/members").status_code == 401
 
 
+def test_ministries_lists_those_of_active_members_once_each_by_name(
+    any_client: TestClient,
+) -> None:
+    headers = admin_headers(any_client)
+    for name, ministry in (("A", "ushering"), ("B", "Choir"), ("C", "Choir"), ("D", "Media")):
+        _member(any_client, headers, full_name=name, ministry=ministry)
+    gone = _member(any_client, headers, full_name="E", ministry="Elders")
+    deactivate = f"/api/members/{gone['id']}/deactivate"
+    assert any_client.post(deactivate, headers=headers).status_code == 200
+    answer = any_client.get("/api/members/ministries", headers=headers)
+    assert answer.json() == {"ministries": ["Choir", "Media", "ushering"]}
+    assert any_client.get("/api/members/ministries").status_code == 401
+
+
 def test_create_read_update_deactivate_delete(any_client: TestClient) -> None:
     headers = admin_headers(any_client)
     member = _member(any_client, headers, email="Ama@Example.org", phone="+233 20 000 0000")

@@ -21,7 +21,7 @@ from server.backend.db import ReadOnlyError
 from server.backend.models import Admin, Member
 from tests.server.utils import admin_headers, backend_of, bearer, login, make_admin
 
-READS = ("/api/auth/me", "/api/members?q=ama&limit=5", "/api/members")
+READS = ("/api/auth/me", "/api/members?q=ama&limit=5", "/api/members", "/api/members/ministries")
 
 
 @contextmanager

@@ -39,7 +39,7 @@ def test_next_and_previous_walk_the_pages_and_a_new_search_starts_at_the_first(
     )
     assert not people.previous_page.isEnabled() and people.next_page.isEnabled()
     ministries = [people.ministry.itemText(i) for i in range(people.ministry.count())]
-    assert "Zion Choir" in ministries  # from the overview: no one on this page is in it
+    assert "Zion Choir" in ministries  # from /api/members/ministries: no one on this page is in it
 
     people.next_page.click()
     qtbot.waitUntil(lambda: names(window)[:1] == ["Page Person 05"], timeout=WAIT_MS)

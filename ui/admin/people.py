@@ -139,11 +139,7 @@ class PeopleView(QWidget):
     def refresh(self) -> None:
         """The page shown, and every ministry for the filter (not only this page's)."""
         self._load_page()
-        self._tasks.run(
-            "Loading ministries",
-            self._client.overview,
-            lambda overview: self._add_ministries(overview["ministries"]),
-        )
+        self._tasks.run("Loading ministries", self._client.ministries, self._add_ministries)
 
     def first_page(self) -> None:
         """A new search or filter starts from its first page."""

@@ -24,6 +24,7 @@ from typing import NamedTuple, get_args
 from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from server.backend.crud import members as members_crud
 from server.backend.errors import NotFoundError
 from server.backend.models import AttendanceRecord, Meeting, Member
 from server.backend.report_schemas import (
@@ -323,14 +324,13 @@ def overview(
     )
     checkins = {s: n for s, n in session.execute(statuses.group_by(AttendanceRecord.status))}
     active = select(func.count()).select_from(Member).where(Member.status == "active")
-    ministries = select(Member.ministry).where(Member.status == "active").distinct()
     expected, present = sum(p.expected for p in points), sum(p.present for p in points)
     return Overview(
         since=since,
         until=until,
         meetings={s: by_status.get(s, 0) for s in ("scheduled", "active", "ended", "cancelled")},
         active_members=session.scalar(active) or 0,
-        ministries=sorted(session.scalars(ministries), key=str.casefold),
+        ministries=members_crud.ministries(session),
         checkins=StatusCounts(**checkins),
         late=sum(p.late for p in points),
         attendance_rate=_rate(present, expected),

@@ -25,6 +25,7 @@ from server.backend.schemas import (
     MemberStatus,
     MemberUpdate,
     Message,
+    Ministries,
 )
 from server.backend.services.member_import import ImportMode, apply, plan_import
 
@@ -72,6 +73,12 @@ async def search_members(
         )
 
     return await reads.run(search)
+
+
+@router.get("/ministries")
+async def ministries(reads: SignedInReadsDep) -> Ministries:
+    """Every ministry an active member is in, by name: for filters and forms."""
+    return await reads.run(lambda session, _admin: Ministries(ministries=crud.ministries(session)))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses={409: {"model": Message}})
