@@ -76,9 +76,17 @@ def _records_by_meeting(
 ) -> dict[uuid.UUID, dict[uuid.UUID, Counted]]:
     """Each meeting's counting record per member (or of one member): approved first, else
     pending review."""
-    fields = [getattr(AttendanceRecord, name) for name in Counted._fields[:-2]]
     query = (
-        select(*fields, Member.status, Member.ministry)
+        select(
+            AttendanceRecord.meeting_id,
+            AttendanceRecord.member_id,
+            AttendanceRecord.status,
+            AttendanceRecord.late,
+            AttendanceRecord.server_time,
+            AttendanceRecord.method,
+            Member.status,
+            Member.ministry,
+        )
         .join(Member, Member.id == AttendanceRecord.member_id)
         .where(
             AttendanceRecord.meeting_id.in_(list(meeting_ids)),
