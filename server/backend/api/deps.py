@@ -5,10 +5,10 @@ pool, and each such hop costs more than the work itself. The ones that touch the
 database or the cache stay sync, so they never block the event loop.
 
 A sync route behind `CurrentAdmin` makes three or four hops: the sign-in check, the
-route, the check of its answer, and the session's end unless the route committed. The reads every
-screen makes often (`/auth/me`, member search) are `async def` routes behind
-`SignedInReadsDep` instead: the sign-in check and the read run together in one hop,
-on an autocommit session (no BEGIN, no ROLLBACK).
+route, the check of its answer, and the session's end unless the route committed. The
+reads every screen makes often (`/auth/me`, member search, ministries) are `async def`
+routes behind `SignedInReadsDep` instead: the sign-in check and the read run together
+in one hop, on an autocommit session (no BEGIN, no ROLLBACK).
 """
 
 from __future__ import annotations

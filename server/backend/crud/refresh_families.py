@@ -85,9 +85,7 @@ class RefreshFamilies:
             return Rotation("reused")
 
     @staticmethod
-    def alive(
-        family: str | ColumnElement[str], *, now: int | ColumnElement[int]
-    ) -> ColumnElement[bool]:
+    def alive(family: ColumnElement[str], *, now: ColumnElement[int]) -> ColumnElement[bool]:
         """A condition true while the family may still be used, for the caller's query
         (every signed-in request checks it with its admin in one round trip)."""
         return exists().where(

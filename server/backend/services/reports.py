@@ -247,6 +247,7 @@ def trends(
         for seen in records.values()
         for r in seen.values()
     }
+    # Listed people who never checked in (records bring the others' status and ministry).
     named = {uuid.UUID(i) for m in meetings for i in m.expected_member_ids}
     people.update(_people_by_id(session, named - people.keys()))
 
@@ -300,13 +301,8 @@ def _active_by_ministry(session: Session) -> dict[str, int]:
 
 
 def _people_by_id(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, _Person]:
-    found: dict[uuid.UUID, _Person] = {}
-    ordered = sorted(ids)
-    for start in range(0, len(ordered), 1000):  # bounded IN lists
-        chunk = ordered[start : start + 1000]
-        query = select(Member.id, Member.status, Member.ministry).where(Member.id.in_(chunk))
-        found.update({i: _Person(status, name) for i, status, name in session.execute(query)})
-    return found
+    query = select(Member.id, Member.status, Member.ministry).where(Member.id.in_(list(ids)))
+    return {i: _Person(status, name) for i, status, name in session.execute(query)}
 
 
 def _active_expected(meeting: Meeting, active: dict[str, int]) -> int:
