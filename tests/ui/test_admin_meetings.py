@@ -1,5 +1,6 @@
-"""The Meetings screen against a real backend: the form (expected people, map position,
-QR policy, liveness), its refusals before sending, and the life cycle with reopen and copy."""
+"""The Meetings screen against a real backend: the form (expected people, kiosks, map
+position, an optional late-after time, QR policy, liveness), its refusals before sending,
+and the life cycle with reopen and copy."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from kiosk.admin_types import Meeting
 from tests.kiosk.backend import LiveBackend
+from tests.server.kiosk_utils import pair_kiosk
 from tests.ui.test_admin_screens import WAIT_MS, artefact_dir, idle, sign_in, window
 from ui.admin.meeting_form import MeetingDialog
 from ui.admin.meetings import MeetingsView
@@ -56,16 +58,23 @@ def local(iso: str) -> str:
     return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def test_the_form_chooses_people_a_map_position_and_the_qr_policy_and_refuses_bad_input(
+def test_the_form_chooses_people_kiosks_a_map_position_and_the_qr_policy_and_refuses_bad_input(
     qtbot: QtBot, window: AdminWindow, backend: LiveBackend, tmp_path: Path
 ) -> None:
     sign_in(qtbot, window, backend)
     ada = window.client.create_member("Ada Expected", "Choir")["id"]
     ben = window.client.create_member("Ben Expected", "Ushers")["id"]
+    door = pair_kiosk(backend.admin, backend.headers, "Front door").id
+    hall = pair_kiosk(backend.admin, backend.headers, "Side hall").id
+    gone = pair_kiosk(backend.admin, backend.headers, "Old tablet").id
+    window.client.revoke_kiosk(gone)
     window.show_screen("Meetings")
     meetings = window.meetings
     form = open_form(qtbot, meetings)
     assert form.people.list.count() == 2
+    # A revoked kiosk is not offered for a new meeting.
+    assert [item.text() for item in form.kiosks.items()] == ["Front door", "Side hall"]
+    assert form.kiosks.summary.text() == "No kiosk ticked: every kiosk takes its check-ins."
     form.people.filter.setText("ushers")
     assert [form.people.list.item(i).isHidden() for i in range(2)] == [True, False]
 
@@ -100,6 +109,11 @@ def test_the_form_chooses_people_a_map_position_and_the_qr_policy_and_refuses_ba
     form.ministries.setText("Choir")
     form.people.set_chosen(ben, True)
     assert form.people.summary.text() == "1 chosen by name."
+    form.kiosks.set_chosen(hall, True)
+    form.kiosks.set_chosen(door, True)
+    assert form.kiosks.summary.text() == "Only the 2 ticked kiosks take its check-ins."
+    form.kiosks.set_chosen(door, False)
+    assert form.kiosks.summary.text() == "Only the ticked kiosk takes its check-ins."
     form.qr_policy.setCurrentIndex(form.qr_policy.findData("max_scans"))
     assert form.qr_max_scans.isVisibleTo(form) and not form.qr_minutes.isVisibleTo(form)
     form.qr_max_scans.setValue(40)
@@ -112,6 +126,7 @@ def test_the_form_chooses_people_a_map_position_and_the_qr_policy_and_refuses_ba
     made = only_meeting(window, "Harvest service")
     assert (made["latitude"], made["longitude"], made["radius_m"]) == (5.6037, -0.187, 250)
     assert made["expected_ministries"] == ["Choir"] and made["expected_member_ids"] == [ben]
+    assert made["kiosk_ids"] == [hall] and made["late_after"] is not None
     assert (made["qr_policy"], made["qr_max_scans"], made["qr_rotation_seconds"]) == (
         "max_scans",
         40,
@@ -125,21 +140,48 @@ def test_the_form_chooses_people_a_map_position_and_the_qr_policy_and_refuses_ba
     form = open_form(qtbot, meetings, meeting=True)
     assert (form.latitude.text(), form.longitude.text()) == ("5.6037", "-0.187")
     assert form.people.chosen_ids() == [ben] and form.qr_max_scans.value() == 40
+    assert form.kiosks.chosen_ids() == [hall] and form.marks_late.isChecked()
     form.latitude.clear()
     form.longitude.clear()
     form.people.set_chosen(ben, False)
     form.people.set_chosen(ada, True)
     form.qr_policy.setCurrentIndex(form.qr_policy.findData("minutes"))
     form.qr_minutes.setValue(45)
+    form.kiosks.set_chosen(hall, False)
+    form.kiosks.set_chosen(door, True)
+    # Unticking "Mark people late after" clears the time, whatever the (now greyed) field says.
+    form.marks_late.setChecked(False)
+    assert not form.late.isEnabled()
+    form.late.setDateTime(form.ends.dateTime().addSecs(3600))
     save(qtbot, window, form)
     changed = window.client.meeting(made["id"])
     assert changed["latitude"] is None and changed["longitude"] is None
+    assert changed["kiosk_ids"] == [door] and changed["late_after"] is None
     assert changed["expected_member_ids"] == [ada]
     assert (changed["qr_policy"], changed["qr_valid_minutes"], changed["qr_max_scans"]) == (
         "minutes",
         45,
         None,
     )
+
+    # A meeting without a late-after time keeps none when edited for something else; a
+    # revoked kiosk it names is shown, marked, so it can be unticked.
+    window.client.update_meeting(made["id"], kiosk_ids=[door, gone])
+    meetings.refresh()
+    qtbot.waitUntil(lambda: meetings.current()["kiosk_ids"] == [door, gone], timeout=WAIT_MS)  # type: ignore[index]
+    form = open_form(qtbot, meetings, meeting=True)
+    assert not form.marks_late.isChecked() and not form.late.isEnabled()
+    assert [item.text() for item in form.kiosks.items()] == [
+        "Front door",
+        "Old tablet (revoked)",
+        "Side hall",
+    ]
+    form.kiosks.set_chosen(gone, False)
+    form.description.setText("Bring a friend")
+    save(qtbot, window, form)
+    edited = window.client.meeting(made["id"])
+    assert edited["description"] == "Bring a friend" and edited["late_after"] is None
+    assert edited["kiosk_ids"] == [door]
 
     # What only the server can judge comes back as its sentence: the meeting ended meanwhile.
     form = open_form(qtbot, meetings, meeting=True)
@@ -258,6 +300,7 @@ def test_an_unchanged_time_edit_keeps_the_form_in_local_time(qtbot: QtBot) -> No
         "radius_m": 100,
         "expected_ministries": [],
         "expected_member_ids": ["unlisted-id"],
+        "kiosk_ids": ["unlisted-kiosk"],
         "qr_policy": "until_end",
         "qr_max_scans": None,
         "qr_valid_minutes": None,
@@ -269,7 +312,12 @@ def test_an_unchanged_time_edit_keeps_the_form_in_local_time(qtbot: QtBot) -> No
     assert form.starts.dateTime() == QDateTime.fromSecsSinceEpoch(int(start.timestamp()))
     fields = form.fields()
     assert datetime.fromisoformat(fields["starts_at"]) == start
-    assert fields["late_after"] == (start + timedelta(minutes=15)).isoformat()
-    # Someone chosen before but not listed now (made inactive) is kept, not dropped unseen.
+    # A meeting without a late-after time is saved without one (nobody is marked late).
+    assert fields["late_after"] is None and not form.marks_late.isChecked()
+    form.marks_late.setChecked(True)
+    assert form.fields()["late_after"] == (start + timedelta(minutes=15)).isoformat()
+    # Someone chosen before but not listed now (made inactive) is kept, not dropped unseen;
+    # so is a kiosk.
     assert fields["expected_member_ids"] == ["unlisted-id"] and fields["liveness"] == "never"
+    assert fields["kiosk_ids"] == ["unlisted-kiosk"]
     assert form.liveness.currentText() == "Never"

@@ -1,5 +1,6 @@
-"""The meeting form (title, times, late-after, location with its map position and radius,
-expected ministries and people, QR policy, liveness) and the meeting's rotating QR shown
+"""The meeting form (title, times, an optional late-after time, location with its map
+position and radius, expected ministries and people, the kiosks that take it, QR policy,
+liveness) and the meeting's rotating QR shown
 full-screen for phone check-in.
 
 The form refuses what cannot work before anything is sent (a sentence under the fields
@@ -15,6 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QDateTime, Qt, QTimer
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDateTimeEdit,
     QDialog,
@@ -27,9 +29,9 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Meeting, MeetingQr, Member
+from kiosk.admin_types import Kiosk, Meeting, MeetingQr, Member
 from ui.admin.forms import save_cancel_form
-from ui.admin.people_picker import PeoplePicker
+from ui.admin.pickers import KioskPicker, PeoplePicker
 from ui.admin.tasks import Tasks
 from ui.qr_widget import QrWidget
 
@@ -90,6 +92,7 @@ class MeetingDialog(QDialog):
         meeting: Meeting | None = None,
         parent: QWidget | None = None,
         people: Iterable[Member] = (),
+        kiosks: Iterable[Kiosk] = (),
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Edit meeting" if meeting else "New meeting")
@@ -100,7 +103,15 @@ class MeetingDialog(QDialog):
         self.description = QLineEdit(meeting["description"] if meeting else "")
         self.starts = _edit(start)
         self.ends = _edit(end)
+        # A new meeting marks people late 15 minutes in; one saved without a late-after
+        # time marks nobody late, and editing it keeps it that way.
+        marks_late = meeting is None or late is not None
+        self.marks_late = QCheckBox("Mark people late after")
+        self.marks_late.setChecked(marks_late)
         self.late = _edit(datetime.fromisoformat(late) if late else start + timedelta(minutes=15))
+        self.late.setEnabled(marks_late)
+        self.marks_late.toggled.connect(self.late.setEnabled)
+        self.marks_late.toggled.connect(self._recheck)
         self.location = QLineEdit(meeting["location_name"] if meeting else "")
         self.latitude = QLineEdit(_text(meeting["latitude"]) if meeting else "")
         self.longitude = QLineEdit(_text(meeting["longitude"]) if meeting else "")
@@ -112,6 +123,7 @@ class MeetingDialog(QDialog):
         self.ministries = QLineEdit(", ".join(meeting["expected_ministries"]) if meeting else "")
         self.ministries.setPlaceholderText("e.g. Choir, Ushers")
         self.people = PeoplePicker(people, meeting["expected_member_ids"] if meeting else ())
+        self.kiosks = KioskPicker(kiosks, meeting["kiosk_ids"] if meeting else ())
         self.qr_policy = _choices(QR_POLICIES, meeting["qr_policy"] if meeting else "until_end")
         self.qr_max_scans = QSpinBox(minimum=1, maximum=100_000, suffix=" scans")
         self.qr_max_scans.setValue(meeting["qr_max_scans"] or 100 if meeting else 100)
@@ -136,13 +148,14 @@ class MeetingDialog(QDialog):
                 ("Description", self.description),
                 ("Starts", self.starts),
                 ("Ends", self.ends),
-                ("Late after", self.late),
+                ("Late", _row(self.marks_late, self.late)),
                 ("Location", self.location),
                 ("Latitude", self.latitude),
                 ("Longitude", self.longitude),
                 ("Check-in radius", self.radius),
                 ("Expected ministries", self.ministries),
                 ("Expected people", self.people),
+                ("Kiosks", self.kiosks),
                 ("Meeting QR valid", _row(self.qr_policy, self.qr_max_scans, self.qr_minutes)),
                 ("New QR code every", self.qr_rotation),
                 ("Head-turn check", self.liveness),
@@ -168,7 +181,7 @@ class MeetingDialog(QDialog):
         starts, ends, late = _when(self.starts), _when(self.ends), _when(self.late)
         if ends <= starts:
             return "The meeting must end after it starts: change Ends."
-        if not starts <= late <= ends:
+        if self.marks_late.isChecked() and not starts <= late <= ends:
             return "Late after must be between the start and the end of the meeting."
         try:
             latitude = _coordinate(self.latitude.text(), "Latitude", 90, "5.6037")
@@ -193,7 +206,7 @@ class MeetingDialog(QDialog):
             "description": self.description.text().strip(),
             "starts_at": _when(self.starts).isoformat(),
             "ends_at": _when(self.ends).isoformat(),
-            "late_after": _when(self.late).isoformat(),
+            "late_after": _when(self.late).isoformat() if self.marks_late.isChecked() else None,
             "location_name": self.location.text().strip(),
             "latitude": _number(self.latitude.text()),
             "longitude": _number(self.longitude.text()),
@@ -202,6 +215,7 @@ class MeetingDialog(QDialog):
                 m.strip() for m in self.ministries.text().split(",") if m.strip()
             ],
             "expected_member_ids": self.people.chosen_ids(),
+            "kiosk_ids": self.kiosks.chosen_ids(),
             "qr_policy": policy,
             "qr_max_scans": self.qr_max_scans.value() if policy == "max_scans" else None,
             "qr_valid_minutes": self.qr_minutes.value() if policy == "minutes" else None,

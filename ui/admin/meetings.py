@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Meeting, Member
+from kiosk.admin_types import Kiosk, Meeting, Member
 from ui.admin.meeting_form import MeetingDialog, QrScreen
 from ui.admin.tasks import Tasks
 from ui.admin.times import local
@@ -183,20 +183,19 @@ class MeetingsView(QWidget):
             self._open_form(meeting)
 
     def _open_form(self, meeting: Meeting | None) -> None:
-        """Fetch the people to choose from, then open the form (non-modal: the window
-        keeps working; Save checks the form first, then sends it)."""
+        """Fetch the people and kiosks to choose from, then open the form (non-modal: the
+        window keeps working; Save checks the form first, then sends it)."""
 
-        def opened(people: list[Member]) -> None:
-            self.form = MeetingDialog(meeting, self, people)
+        def load() -> tuple[list[Member], list[Kiosk]]:
+            people = self._client.all_members(status="active")
+            return people, self._client.kiosks(include_revoked=True)
+
+        def opened(choices: tuple[list[Member], list[Kiosk]]) -> None:
+            self.form = MeetingDialog(meeting, self, *choices)
             self.form.accepted.connect(lambda: self._form_saved(meeting))
             self.form.open()
 
-        self._tasks.run(
-            "Loading people",
-            lambda: self._client.all_members(status="active"),
-            opened,
-            self.status.setText,
-        )
+        self._tasks.run("Loading people and kiosks", load, opened, self.status.setText)
 
     def _form_saved(self, meeting: Meeting | None) -> None:
         if self.form is not None:
