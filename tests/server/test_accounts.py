@@ -7,9 +7,11 @@ import logging
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from server.backend.config import Settings
 from server.backend.context import make_mailer
+from server.backend.models import Admin
 from server.backend.security.passwords import PasswordHasher
 from server.backend.services.mailer import ConsoleMailer, ResendMailer
 from tests.server.conftest import ClientFactory
@@ -18,6 +20,7 @@ from tests.server.utils import (
     PASSWORD,
     FakeMailer,
     admin_headers,
+    backend_of,
     bearer,
     login,
     make_admin,
@@ -237,3 +240,22 @@ def test_an_account_without_a_password_never_verifies() -> None:
     assert hasher.verify(None, "sonta-timing-equaliser") is False
     assert hasher.verify(None, "") is False
     assert hasher.verify(hasher.hash("a real passphrase"), "a real passphrase") is True
+
+
+def test_an_admin_address_stored_before_todays_rules_still_signs_in_and_lists(
+    any_client: TestClient,
+) -> None:
+    """Addresses are checked on the way in; an admin whose stored address today's rules
+    refuse (a special-use domain) still gets their own account and the admin list, rather
+    than a server error on every screen."""
+    admin = make_admin(any_client, role="super_admin")
+    with backend_of(any_client).sessions() as session:
+        session.execute(update(Admin).where(Admin.id == admin.id).values(email="head@church.local"))
+        session.commit()
+    headers = bearer(login(any_client, "head@church.local")["access_token"])
+    me = any_client.get("/api/auth/me", headers=headers)
+    assert me.status_code == 200, me.text
+    assert me.json()["email"] == "head@church.local"
+    listed = any_client.get("/api/admins", headers=headers)
+    assert listed.status_code == 200, listed.text
+    assert "head@church.local" in [a["email"] for a in listed.json()]
