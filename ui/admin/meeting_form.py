@@ -1,7 +1,6 @@
 """The meeting form (title, times, an optional late-after time, location with its map
 position and radius, expected ministries and people, the kiosks that take it, QR policy,
-liveness) and the meeting's rotating QR shown
-full-screen for phone check-in.
+liveness) and the meeting's rotating QR shown full-screen for phone check-in.
 
 The form refuses what cannot work before anything is sent (a sentence under the fields
 says what to change, and the dialog stays open); what only the server can judge (an
