@@ -5,8 +5,9 @@ Creates a throwaway PostgreSQL database and Redis key prefix, seeds members, sta
 uvicorn process, measures requests/second and p50/p99 latency for each endpoint in
 interleaved rounds, prints the ratios to the trivial endpoint and the CPU each request
 cost the backend, PostgreSQL and the load generator (this process), and cleans up.
-The three share the machine's cores, so the split shows which one bounds a rate. Runs
-in well under a minute:
+The three share the machine's cores, so the split shows which one bounds a rate; the
+last table sets each request's total CPU beside what half the trivial rate allows, and
+each rate beside the cheapest signed-in read's. Runs in well under a minute:
 
     .venv/bin/python bench/bench_backend.py [--seconds 4] [--rounds 2] [--concurrency 4]
 """
@@ -314,7 +315,31 @@ def main() -> int:
         f"{args.rounds} interleaved rounds of {args.seconds:g} s per endpoint"
     )
     report(results, elapsed, cpu)
+    budget(results, elapsed, cpu, floor="GET /api/auth/me")
     return 0
+
+
+def budget(
+    results: dict[str, list[float]],
+    elapsed: dict[str, float],
+    cpu: dict[str, list[float]],
+    floor: str,
+) -> None:
+    """What a request may cost at half the trivial rate, beside what each one cost, and
+    each rate beside `floor`'s (the cheapest signed-in read: token, live check, one row)."""
+    half = len(results["trivial"]) / elapsed["trivial"] / 2
+    cores = os.cpu_count() or 1
+    print(
+        f"\nAt 0.5x trivial ({half:.0f} req/s) a request may cost {1000 * cores / half:.2f} ms "
+        f"of CPU on this machine's {cores} core(s), at most {1000 / half:.2f} ms of it in the "
+        "one backend process."
+    )
+    floor_rate = len(results[floor]) / elapsed[floor]
+    print(f"{'endpoint':<34}{'CPU ms/request':>15}{'vs ' + floor:>24}")
+    for name, latencies in results.items():
+        total = 1000 * sum(cpu[name]) / len(latencies)
+        rate = len(latencies) / elapsed[name]
+        print(f"{name:<34}{total:>15.2f}{rate / floor_rate:>23.2f}x")
 
 
 if __name__ == "__main__":
