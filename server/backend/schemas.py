@@ -451,5 +451,9 @@ class PhoneCheckinResult(BaseModel):
     message: str
     status: AttendanceStatus | None = None
     late: bool | None = None
+    # Who was checked in and when (the first check-in's time when already checked in):
+    # only once the face matched the person named, never on a refusal.
+    full_name: str | None = None
+    checked_in_at: datetime | None = None
     location_flag: str = ""
     tries_left: int

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -117,15 +118,22 @@ def test_the_same_person_is_checked_in_once_and_the_ticket_cannot_be_replayed(
         "approved",
         "inside",
     )
-    assert "similarity" not in answer and answer["message"] == "You are checked in."
+    assert "similarity" not in answer
+    assert answer["message"] == "Barack Obama, you are checked in."
+    assert answer["full_name"] == "Barack Obama"
     replay = venue.check_in(photo("obama2"), ticket)
     assert replay.status_code == 409 and "already used" in replay.json()["detail"]
     again = venue.check_in(photo("obama3"), email="BARACK@example.org")
     assert again.status_code == 200 and again.json()["result"] == "already_checked_in"
+    assert again.json()["message"] == "Barack Obama, you are already checked in to this meeting."
     listed = venue.client.get(
         "/api/attendance", params={"meeting_id": venue.meeting["id"]}, headers=venue.headers
     ).json()
     assert listed["count"] == 1
+    # Both answers say when: the time of the one stored check-in.
+    stored = datetime.fromisoformat(listed["data"][0]["server_time"])
+    assert datetime.fromisoformat(answer["checked_in_at"]) == stored
+    assert datetime.fromisoformat(again.json()["checked_in_at"]) == stored
     assert (listed["data"][0]["method"], listed["data"][0]["latitude"]) == ("phone", 5.604)
 
 
@@ -144,7 +152,10 @@ def test_another_face_is_refused_and_the_ticket_is_spent_after_three_tries(
         assert refused.status_code == 200, refused.text
         assert refused.json()["result"] == "not_recognised"
         assert refused.json()["tries_left"] == tries_left
+        # A refusal names no one and gives no time.
         assert "similarity" not in refused.json()
+        assert refused.json()["full_name"] is None and refused.json()["checked_in_at"] is None
+        assert "Barack" not in refused.json()["message"]
     spent = venue.check_in(photo("obama2"), ticket)
     assert spent.status_code == 409 and "already used" in spent.json()["detail"]
     count = venue.client.get("/api/attendance", headers=venue.headers).json()["count"]

@@ -262,6 +262,14 @@ def test_a_member_checks_in_once_turning_their_head_and_next_time_it_is_one_tap(
     assert capture(page) == "You are checked in", page.locator("#answer-text").inner_text()
     shoot(site, page, "checked-in")
     records = site.records(meeting)
+    # Whose check-in it was and when, on this phone's clock.
+    when = page.evaluate(
+        "iso => new Date(iso).toLocaleTimeString(undefined, {hour: '2-digit', minute: '2-digit'})",
+        records[0]["server_time"],
+    )
+    assert page.locator("#answer-text").inner_text() == (
+        f"Barack Obama, you are checked in. Recorded at {when}."
+    )
     assert [(r["member_id"], r["method"], r["status"]) for r in records] == [
         (site.obama["id"], "phone", "approved")
     ]

@@ -88,7 +88,7 @@ def test_the_readme_walkthrough_runs_as_written(
     assert "with the role super_admin" in said
     assert "photos/ama.jpg: enrolled for Ama Mensah" in said
     assert "photos/kofi.jpg: enrolled for Kofi Boateng" in said
-    assert "You are checked in." in said
+    assert "Ama Mensah, you are checked in." in said
     # The display link carries PUBLIC_URL's development default, the LAN address.
     assert f"{load_settings(env).public_base_url}/present?meeting=" in said
     [export] = folder.glob("sonta-heads-meeting-*-attendance-*.xlsx")

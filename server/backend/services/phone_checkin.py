@@ -89,6 +89,8 @@ class PhoneResult:
     # What to tell the person when the head-turn challenge failed (it says nothing of
     # who is enrolled: it compares the burst with the selfie only).
     refusal: str = ""
+    # Whose check-in it is: set only once the face matched the person named.
+    full_name: str = ""
 
 
 def distance_m(a: Position, latitude: float, longitude: float) -> float:
@@ -236,7 +238,7 @@ def check_in(backend: Backend, session: Session, attempt: PhoneAttempt) -> Phone
             decision=verdict.decision,
             outcome="suspicious",
         )
-    return PhoneResult(outcome, tries_left, earlier)
+    return PhoneResult(outcome, tries_left, earlier, full_name=member.full_name)
 
 
 def _head_turn(backend: Backend, attempt: PhoneAttempt, embedded: EmbedResponse) -> str:

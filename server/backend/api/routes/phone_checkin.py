@@ -57,13 +57,13 @@ def _answer(result: PhoneResult) -> PhoneCheckinResult:
             message=result.refusal or NOT_RECOGNISED + advice,
             tries_left=result.tries_left,
         )
-    record = result.outcome.record
+    record, name = result.outcome.record, result.full_name
     if result.outcome.result == "already_checked_in":
-        message = "You are already checked in to this meeting."
+        message = f"{name}, you are already checked in to this meeting."
     elif record.status == "pending_review":
-        message = "Thank you; an admin will confirm your check-in shortly."
+        message = f"Thank you, {name}; an admin will confirm your check-in shortly."
     else:
-        message = "You are checked in" + (" (late)." if record.late else ".")
+        message = f"{name}, you are checked in" + (" (late)." if record.late else ".")
     if result.earlier_refusals:
         message += (
             f" Someone tried to check in as you {result.earlier_refusals} time(s) before "
@@ -74,6 +74,8 @@ def _answer(result: PhoneResult) -> PhoneCheckinResult:
         message=message,
         status=record.status,  # type: ignore[arg-type]  # a stored, checked status
         late=record.late,
+        full_name=name,
+        checked_in_at=record.server_time,
         location_flag=record.location_flag,
         tries_left=result.tries_left,
     )

@@ -101,13 +101,16 @@ async function scan() {
   localStorage.getItem(WHO_KEY) ? startCamera() : askWho();
 }
 
+function clock(iso) {
+  return new Date(iso).toLocaleTimeString(undefined, {hour: "2-digit", minute: "2-digit"});
+}
+
 function describeTime(meeting) {
   const start = new Date(meeting.starts_at);
   const options = {weekday: "short", hour: "2-digit", minute: "2-digit"};
   let text = start.toLocaleString(undefined, options);
   if (meeting.late_after) {
-    text += " · late after " + new Date(meeting.late_after).toLocaleTimeString(undefined,
-      {hour: "2-digit", minute: "2-digit"});
+    text += " · late after " + clock(meeting.late_after);
   }
   return text;
 }
@@ -242,7 +245,10 @@ async function send() {
 
 function showReply(reply) {
   const data = reply.data;
-  const text = detail(data, "Please see an admin.");
+  let text = detail(data, "Please see an admin.");
+  if (reply.ok && data.checked_in_at) {
+    text += " Recorded at " + clock(data.checked_in_at) + ".";
+  }
   if (reply.ok && data.result === "recorded") {
     if (data.status === "pending_review") {
       answer("warn", "Thank you — waiting for an admin", text);
