@@ -32,6 +32,15 @@ def _no_nul(value: str) -> str:
 
 
 NoNul = AfterValidator(_no_nul)
+
+
+def _whole_address(value: str) -> str:
+    local, at, domain = value.rpartition("@")
+    if not (local and at and domain):
+        raise ValueError("enter the whole email address, like name@example.org")
+    return value
+
+
 # For query parameters: PostgreSQL cannot compare against text holding NUL characters.
 NO_NUL = r"^[^\x00]*$"
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul]
@@ -48,7 +57,10 @@ Email = Annotated[EmailStr, StringConstraints(max_length=320), NoNul]
 # address stored under older ones must not lock its admin out or fail a whole list.
 StoredEmail = Annotated[str, WithJsonSchema({"type": "string", "format": "email"})]
 EmailToFind = Annotated[
-    StoredEmail, StringConstraints(strip_whitespace=True, min_length=1, max_length=320), NoNul
+    StoredEmail,
+    StringConstraints(strip_whitespace=True, max_length=320),
+    NoNul,
+    AfterValidator(_whole_address),
 ]
 Role = Literal["super_admin", "admin"]
 MemberStatus = Literal["active", "inactive"]

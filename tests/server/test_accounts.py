@@ -243,7 +243,7 @@ def test_an_account_without_a_password_never_verifies() -> None:
 
 
 def test_an_admin_address_stored_before_todays_rules_still_signs_in_and_lists(
-    any_client: TestClient,
+    any_client: TestClient, mailer: FakeMailer
 ) -> None:
     """Addresses are checked on the way in; an admin whose stored address today's rules
     refuse (a special-use domain) still gets their own account and the admin list, rather
@@ -259,3 +259,20 @@ def test_an_admin_address_stored_before_todays_rules_still_signs_in_and_lists(
     listed = any_client.get("/api/admins", headers=headers)
     assert listed.status_code == 200, listed.text
     assert "head@church.local" in [a["email"] for a in listed.json()]
+    link = any_client.post("/api/auth/magic-link", json={"email": "Head@Church.local"})
+    assert link.status_code == 202 and mailer.last_code("head@church.local")
+
+
+def test_an_address_missing_its_at_sign_or_domain_is_refused_saying_what_to_type(
+    client: TestClient, mailer: FakeMailer
+) -> None:
+    for typed in ("ada.example.org", "ada@", "@example.org", " "):
+        for path, body in (
+            ("/api/auth/login", {"email": typed, "password": PASSWORD}),
+            ("/api/auth/magic-link", {"email": typed}),
+            ("/api/auth/password/request", {"email": typed}),
+        ):
+            answer = client.post(path, json=body)
+            assert answer.status_code == 422, (path, typed, answer.text)
+            assert "enter the whole email address, like name@example.org" in answer.text
+    assert mailer.sent == []
