@@ -118,11 +118,9 @@ def run_server(args: argparse.Namespace) -> int:
     if args.check:
         return 0
     print(f"Backend starting on port {port}", file=sys.stderr)
-    from server.backend.main import create_app  # noqa: PLC0415
     from server.backend.runner import serve  # noqa: PLC0415
 
-    serve(create_app(settings), host=args.host, port=port)
-    return 0
+    return 0 if serve(settings, host=args.host, port=port) else 1
 
 
 def _data_dir_problem(settings: Settings) -> str | None:

@@ -119,6 +119,10 @@ class Settings(BaseSettings):
     # their X-Forwarded-For is believed. Empty: none, the peer is the client.
     trusted_proxies: str = ""
 
+    # Backend processes sharing PORT, each with its own database pool (up to 20
+    # connections). More than one needs PostgreSQL and Redis, which they share.
+    backend_workers: int = Field(default=1, ge=1, le=32)
+
     face_service_url: str = "http://localhost:8000"
     # Only in the separate-container setup, where the face-service requires it.
     face_service_api_key: str | None = None
@@ -290,6 +294,7 @@ def settings_problems(settings: Settings) -> list[str]:
     problems += _proxy_problems(settings.trusted_proxy_list())
     problems += _face_model_problems(settings.face_model)
     problems += _timezone_problems(settings.timezone)
+    problems += _worker_problems(settings)
     password = settings.database_password
     if production and settings.database_host and password and _looks_default(password):
         problems.append("DATABASE_PASSWORD looks like a placeholder value")
@@ -324,6 +329,24 @@ def _proxy_problems(proxies: list[str]) -> list[str]:
                 f"got {proxy!r}"
             )
     return problems
+
+
+def _worker_problems(settings: Settings) -> list[str]:
+    """Several backend processes share the data, sign-in limits and live events only
+    through PostgreSQL and Redis: an in-process store would give each process its own,
+    and SQLite takes one writer at a time."""
+    workers = settings.backend_workers
+    needs = [
+        what
+        for what, there in (
+            ("PostgreSQL (DATABASE_HOST)", settings.database_host),
+            ("Redis (REDIS_HOST or REDIS_URL)", settings.redis_host or settings.redis_url),
+        )
+        if not there
+    ]
+    if workers == 1 or not needs:
+        return []
+    return [f"BACKEND_WORKERS={workers} needs {' and '.join(needs)}; set them, or set 1"]
 
 
 def _timezone_problems(name: str) -> list[str]:

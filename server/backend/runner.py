@@ -1,4 +1,5 @@
-"""How `sonta server` runs uvicorn: connection limits that keep a replica answering.
+"""How `sonta server` runs uvicorn: connection limits that keep a replica answering,
+and BACKEND_WORKERS processes sharing its port (see `serve`).
 
 Measured failure: 1,100 idle sockets under a 1,024 file limit made `/health` fail for
 30 s with nothing logged. uvicorn closes an idle keep-alive connection after
@@ -20,7 +21,12 @@ import resource
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors import Multiprocess
+
+from server.backend.config import Settings
+from server.backend.main import create_app
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +35,9 @@ KEEP_ALIVE = 5
 # File descriptors left for the database pool, Redis, logs and the face-service client.
 RESERVED_FILES = 64
 BACKLOG = 2048
+# What each of several workers calls to build its app (the settings come from the
+# environment it inherits).
+FACTORY = "server.backend.main:app_from_env"
 
 
 class IdleClosingProtocol(HttpToolsProtocol):
@@ -62,12 +71,16 @@ def raise_file_limit() -> int:
     return int(soft)
 
 
-def config(app: FastAPI, *, host: str, port: int) -> uvicorn.Config:
+def config(app: FastAPI | str, *, host: str, port: int, workers: int = 1) -> uvicorn.Config:
+    """uvicorn's settings for `app`: an app, or with several workers the import string
+    of a factory each worker calls (the limits apply per process)."""
     files = raise_file_limit()
     return uvicorn.Config(
         app,
         host=host,
         port=port,
+        workers=workers,
+        factory=isinstance(app, str),
         # Proxy headers are the app's business (TRUSTED_PROXIES), not uvicorn's loopback default.
         proxy_headers=False,
         http=IdleClosingProtocol,
@@ -77,5 +90,22 @@ def config(app: FastAPI, *, host: str, port: int) -> uvicorn.Config:
     )
 
 
-def serve(app: FastAPI, *, host: str, port: int) -> None:
-    uvicorn.Server(config(app, host=host, port=port)).run()
+def serve(settings: Settings, *, host: str, port: int) -> bool:
+    """Serve until stopped; False when the server could not start.
+
+    With BACKEND_WORKERS above 1, that many processes share the port: uvicorn's
+    supervisor binds it once, starts each worker (which builds the app from the same
+    environment, as `app_from_env`), replaces one that dies, and stops them all on
+    SIGTERM. PostgreSQL and Redis are what they share (`config.settings_problems`
+    refuses more than one without them).
+    """
+    workers = settings.backend_workers
+    if workers == 1:
+        server = uvicorn.Server(config(create_app(settings), host=host, port=port))
+        server.run()
+        return server.started
+    shared = config(FACTORY, host=host, port=port, workers=workers)
+    supervisor = Multiprocess(shared, sockets=[shared.bind_socket()])
+    supervisor.run()
+    # A worker that failed before serving makes the supervisor stop the rest.
+    return all(process.exitcode != STARTUP_FAILURE for process in supervisor.processes)

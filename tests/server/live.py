@@ -59,7 +59,7 @@ def backend_process(env: dict[str, str], log: Path, *, ready: str = "/health") -
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
-        while not _answers(url + ready):
+        while not answers(url + ready):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the backend did not start: {log.read_text()}")
             time.sleep(0.1)
@@ -69,7 +69,8 @@ def backend_process(env: dict[str, str], log: Path, *, ready: str = "/health") -
         process.wait(timeout=15)
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
+    """Whether `url` answers 200 within two seconds."""
     try:
         return httpx.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:

@@ -196,3 +196,21 @@ def test_generated_secrets_always_pass_the_strength_check(make: Callable[[], str
 def test_production_links_travel_over_https() -> None:
     with pytest.raises(ConfigError, match="PUBLIC_URL must use https in production"):
         load_settings({**GOOD, "PUBLIC_URL": "http://attendance.example.org"})
+
+
+def test_several_backend_workers_need_postgresql_and_redis() -> None:
+    """Workers share sign-in limits and live events only through Redis, and SQLite takes
+    one writer at a time: more than one without them is refused, naming what is missing."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**GOOD, "BACKEND_WORKERS": "2"})
+    assert (
+        "BACKEND_WORKERS=2 needs PostgreSQL (DATABASE_HOST) and Redis (REDIS_HOST or "
+        "REDIS_URL); set them, or set 1"
+    ) in caught.value.message
+    with pytest.raises(ConfigError, match=r"BACKEND_WORKERS=3 needs Redis \(REDIS_HOST"):
+        load_settings({**GOOD, "BACKEND_WORKERS": "3", "DATABASE_HOST": "db.internal"})
+    both = {"DATABASE_HOST": "db.internal", "REDIS_URL": "redis://cache.internal:6379/0"}
+    assert load_settings({**GOOD, **both, "BACKEND_WORKERS": "4"}).backend_workers == 4
+    assert load_settings(GOOD).backend_workers == 1
+    with pytest.raises(ConfigError, match="BACKEND_WORKERS"):
+        load_settings({**GOOD, "BACKEND_WORKERS": "0"})
