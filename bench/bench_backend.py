@@ -1,15 +1,17 @@
 """Backend throughput on loopback: an authenticated read and a member search against
 PostgreSQL, beside a trivial unauthenticated endpoint of the same server in the same run.
 
-Creates a throwaway PostgreSQL database and Redis key prefix, seeds members, starts one
-uvicorn process, measures requests/second and p50/p99 latency for each endpoint in
-interleaved rounds, prints the ratios to the trivial endpoint and the CPU each request
-cost the backend, PostgreSQL and the load generator (this process), and cleans up.
-The three share the machine's cores, so the split shows which one bounds a rate; the
-last table sets each request's total CPU beside what half the trivial rate allows, and
-each rate beside the cheapest signed-in read's. Runs in well under a minute:
+Creates a throwaway PostgreSQL database and Redis key prefix, seeds members, starts the
+backend as it ships (`sonta server`; `--workers` sets BACKEND_WORKERS), measures
+requests/second and p50/p99 latency for each endpoint in interleaved rounds, prints the
+ratios to the trivial endpoint and the CPU each request cost the backend, PostgreSQL and
+the load generator (this process), and cleans up. The three share the machine's cores,
+so the split shows which one bounds a rate; the last table sets each request's total CPU
+beside what half the trivial rate allows, and each rate beside the cheapest signed-in
+read's. Runs in well under a minute:
 
     .venv/bin/python bench/bench_backend.py [--seconds 4] [--rounds 2] [--concurrency 4]
+        [--members 2000] [--workers 1]
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -57,6 +60,7 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--members", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=1, help="BACKEND_WORKERS")
     add_service_arguments(parser)
     return parser.parse_args()
 
@@ -149,22 +153,31 @@ def backend_process(env: dict[str, str]) -> Iterator[str]:
 
 @contextmanager
 def backend_server(env: dict[str, str]) -> Iterator[tuple[str, int]]:
-    """One uvicorn process of the backend; yields its URL and process id."""
+    """The backend as it ships (`sonta server`, access log included, BACKEND_WORKERS as
+    `env` says), its output kept in a temporary file; yields its URL and process id."""
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "--factory", "server.backend.main:app_from_env"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    process = subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while not _answers(f"{url}/health/live"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the backend did not start; see its log above")
-            time.sleep(0.1)
-        yield url, process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    command = [sys.executable, "-m", "sonta.cli", "server", "--host", "127.0.0.1"]
+    with tempfile.TemporaryDirectory() as folder:
+        log = Path(folder) / "backend.log"
+        with log.open("wb") as sink:
+            process = subprocess.Popen(
+                [*command, "--port", str(port)],
+                env={**os.environ, **env},
+                cwd=ROOT,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while not _answers(f"{url}/health/live"):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the backend did not start:\n{log.read_text()[-4000:]}")
+                time.sleep(0.1)
+            yield url, process.pid
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
 
 
 def free_port() -> int:
@@ -217,9 +230,14 @@ class CpuMeter:
         self.backend_pid = backend_pid
 
     def read(self) -> tuple[float, float, float]:
-        postgres = [pid for pid in _process_ids() if _command(pid) == "postgres"]
+        pids = _process_ids()
+        postgres = [pid for pid in pids if _command(pid) == "postgres"]
+        # With several workers, the backend is the supervisor and the workers it started.
+        backend = [
+            pid for pid in pids if pid == self.backend_pid or _parent(pid) == self.backend_pid
+        ]
         own = resource.getrusage(resource.RUSAGE_SELF)
-        return _cpu([self.backend_pid]), _cpu(postgres), own.ru_utime + own.ru_stime
+        return _cpu(backend), _cpu(postgres), own.ru_utime + own.ru_stime
 
 
 def _process_ids() -> list[int]:
@@ -231,6 +249,13 @@ def _command(pid: int) -> str:
         return Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
         return ""
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return 0
 
 
 def _cpu(pids: list[int]) -> float:
@@ -285,7 +310,10 @@ def seeded_environment(args: argparse.Namespace) -> Iterator[tuple[dict[str, str
 
 def main() -> int:
     args = _parse()
-    with seeded_environment(args) as (env, email), backend_server(env) as (url, pid):
+    with (
+        seeded_environment(args) as (env, email),
+        backend_server({**env, "BACKEND_WORKERS": str(args.workers)}) as (url, pid),
+    ):
         token = httpx.post(
             f"{url}/api/auth/login", json={"email": email, "password": PASSWORD}
         ).json()["access_token"]
@@ -311,11 +339,12 @@ def main() -> int:
                 for index in range(3):
                     cpu[name][index] += after[index] - before[index]
     print(
-        f"{args.members} members, {args.concurrency} client threads, one uvicorn worker, "
+        f"{args.members} members, {args.concurrency} client threads, "
+        f"{args.workers} backend worker(s), "
         f"{args.rounds} interleaved rounds of {args.seconds:g} s per endpoint"
     )
     report(results, elapsed, cpu)
-    budget(results, elapsed, cpu, floor="GET /api/auth/me")
+    budget(results, elapsed, cpu, floor="GET /api/auth/me", workers=args.workers)
     return 0
 
 
@@ -324,15 +353,17 @@ def budget(
     elapsed: dict[str, float],
     cpu: dict[str, list[float]],
     floor: str,
+    workers: int,
 ) -> None:
     """What a request may cost at half the trivial rate, beside what each one cost, and
     each rate beside `floor`'s (the cheapest signed-in read: token, live check, one row)."""
     half = len(results["trivial"]) / elapsed["trivial"] / 2
     cores = os.cpu_count() or 1
+    backend = 1000 * min(workers, cores) / half  # one process uses at most one core
     print(
         f"\nAt 0.5x trivial ({half:.0f} req/s) a request may cost {1000 * cores / half:.2f} ms "
-        f"of CPU on this machine's {cores} core(s), at most {1000 / half:.2f} ms of it in the "
-        "one backend process."
+        f"of CPU on this machine's {cores} core(s), at most {backend:.2f} ms of it in the "
+        f"backend's {workers} process(es)."
     )
     floor_rate = len(results[floor]) / elapsed[floor]
     print(f"{'endpoint':<34}{'CPU ms/request':>15}{'vs ' + floor:>24}")
