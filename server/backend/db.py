@@ -126,11 +126,14 @@ def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
 class ReadOnlyError(RuntimeError):
     """A write was attempted through a read-only session (a programming error)."""
 
+    def __init__(self) -> None:
+        super().__init__("This session only reads; write through Backend.sessions instead.")
+
 
 def _refuse_flush(_session: Session, _context: Any, _instances: Any) -> None:
-    raise ReadOnlyError("This session only reads; write through Backend.sessions instead.")
+    raise ReadOnlyError
 
 
 def _refuse_writes(state: ORMExecuteState) -> None:
     if not state.is_select:
-        raise ReadOnlyError("This session only reads; write through Backend.sessions instead.")
+        raise ReadOnlyError

@@ -78,7 +78,8 @@ def search(
 
 
 def ministries(session: Session) -> list[str]:
-    """The ministries of the active members, by name (one index scan, however many members)."""
+    """The ministries of the active members, by name (one DISTINCT query, not a list of
+    members)."""
     query = select(Member.ministry).where(Member.status == "active").distinct()
     return sorted(session.scalars(query), key=str.casefold)
 
