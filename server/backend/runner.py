@@ -1,6 +1,14 @@
 """How `sonta server` runs uvicorn: connection limits that keep a replica answering,
 and BACKEND_WORKERS processes sharing its port (see `serve`).
 
+Measured failure: with several workers, uvicorn's supervisor pings each worker every
+half second and kills one that does not answer within `timeout_worker_healthcheck`
+(5 s by default). A new worker answers only once it has imported the app, which takes
+about 5 s of CPU here and far longer on a loaded 2-core machine, so workers were killed
+while starting, over and over, and one that had not started yet was killed in the middle
+of a run of requests. `WORKER_HEALTHCHECK` allows a loaded start; a worker that still
+misses it is hung, not busy.
+
 Measured failure: 1,100 idle sockets under a 1,024 file limit made `/health` fail for
 30 s with nothing logged. uvicorn closes an idle keep-alive connection after
 `timeout_keep_alive`, but a connection that never sends a request stays open as long
@@ -35,6 +43,9 @@ KEEP_ALIVE = 5
 # File descriptors left for the database pool, Redis, logs and the face-service client.
 RESERVED_FILES = 64
 BACKLOG = 2048
+# Seconds a worker has to answer the supervisor's health ping before it is taken for hung
+# and replaced: it must cover the app's import in a new worker on a loaded machine.
+WORKER_HEALTHCHECK = 60
 # What each of several workers calls to build its app (the settings come from the
 # environment it inherits).
 FACTORY = "server.backend.main:app_from_env"
@@ -87,6 +98,7 @@ def config(app: FastAPI | str, *, host: str, port: int, workers: int = 1) -> uvi
         timeout_keep_alive=KEEP_ALIVE,
         limit_concurrency=max(32, files - RESERVED_FILES),
         backlog=BACKLOG,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK,
     )
 
 
