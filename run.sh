@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 source scripts/bootstrap.sh
 
 system_packages_for_runtime
-sync_venv
+sync_venv runtime
 
 export PATH="$PWD/.venv/bin:$PATH"
 if [ $# -gt 0 ]; then
