@@ -98,7 +98,12 @@ def _wait_for_secret_service(env: dict[str, str], timeout: float = 60.0) -> None
     deadline = time.monotonic() + timeout
     while True:
         result = subprocess.run(
-            [sys.executable, "-c", LIST_SECRETS], env=env, capture_output=True, text=True
+            [sys.executable, "-c", LIST_SECRETS],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         if result.returncode == 0:
             return
@@ -112,7 +117,12 @@ def _wait_for_secret_service(env: dict[str, str], timeout: float = 60.0) -> None
 def stored_secrets(env: dict[str, str]) -> list[tuple[str, str]]:
     """(service, entry name) of every secret in the session's login keyring."""
     result = subprocess.run(
-        [sys.executable, "-c", LIST_SECRETS], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", LIST_SECRETS],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return [tuple(line.split(" ", 1)) for line in result.stdout.splitlines()]  # type: ignore[misc]
 
