@@ -307,3 +307,21 @@ def folder_source(
         fps=fps,
         events=events,
     )
+
+
+def camera_present(spec: str) -> bool:
+    """Whether `spec` (a camera index, /dev/videoN, a video file or a folder) is there.
+
+    A camera index counts as present when its device node exists (Linux's /dev/videoN);
+    elsewhere there is no cheap test, so an index counts as present and opening it says.
+    """
+    if spec.isdigit():
+        video = Path("/dev")
+        return not video.is_dir() or (video / f"video{spec}").exists() or _not_linux()
+    return Path(spec).expanduser().exists()
+
+
+def _not_linux() -> bool:
+    import sys  # noqa: PLC0415
+
+    return not sys.platform.startswith("linux")

@@ -55,6 +55,11 @@ def register(subparsers: Any) -> None:
         "admin-app", help="the admin screens (people, enrolment, meetings, review, reports)"
     )
     admin.add_argument("--server", help="the server's URL (default: SONTA_SERVER_URL)")
+    admin.add_argument(
+        "--camera",
+        default="0",
+        help="the camera for enrolment: an index or /dev/videoN, or a video file (default 0)",
+    )
     admin.set_defaults(handler=open_admin_app)
 
 
