@@ -16,11 +16,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from kiosk.credentials import CredentialStore
 from kiosk.errors import KioskError
 from kiosk.headless import default_data_dir
 from kiosk.inference.errors import FaceEngineError
 from kiosk.inference.packs import DEFAULT_PACK, get_pack_spec, resolve_pack
+from kiosk.keyring_entries import kiosk_credentials
 from kiosk.model_pack import import_pack
 from kiosk.status import SyncStatus
 from kiosk.store import LocalStore
@@ -54,7 +54,7 @@ def _engine_config() -> Any:
 
 
 def pair_command(args: argparse.Namespace) -> int:
-    credentials = CredentialStore()
+    credentials = kiosk_credentials(_database(args).parent)
     store = LocalStore(_database(args), template_key=credentials.template_key)
     try:
         paired = pair(args.url, args.code, store=store, credentials=credentials)
@@ -89,7 +89,7 @@ def status_report(args: argparse.Namespace) -> dict[str, Any]:
     """Everything `sonta kiosk status` shows, as plain data."""
     report: dict[str, Any] = {"data_dir": str(_database(args).parent)}
     try:
-        credentials = CredentialStore()
+        credentials = kiosk_credentials(_database(args).parent)
         report["keyring"] = credentials.backend_name
         report["paired"] = credentials.is_paired()
     except KioskError as exc:
@@ -101,6 +101,7 @@ def status_report(args: argparse.Namespace) -> dict[str, Any]:
         report.update(
             server_url=store.get_state("server_url"),
             kiosk_name=store.get_state("kiosk_name"),
+            kiosk_id=store.get_state("kiosk_id"),
             revoked_at=store.get_state("revoked"),
             queue_depth=store.queue_depth(),
             outbox=store.outbox_counts(),
@@ -164,7 +165,7 @@ def unpair_command(args: argparse.Namespace) -> int:
     path = _database(args)
     problems: list[str] = []
     try:
-        CredentialStore().forget()
+        kiosk_credentials(path.parent).forget()
     except KioskError as exc:
         problems.append(str(exc))
     kept = _clear_or_move(path)
@@ -201,7 +202,7 @@ def _clear_or_move(path: Path) -> str:
 
 
 def sync_command(args: argparse.Namespace) -> int:
-    credentials = CredentialStore()
+    credentials = kiosk_credentials(_database(args).parent)
     status = SyncStatus()
     store = LocalStore(_database(args), template_key=credentials.template_key, status=status)
     try:

@@ -113,7 +113,9 @@ def default_backend(*, refusal: str = KIOSK_REFUSAL) -> KeyringBackend:
 
 
 class CredentialStore:
-    """Reads and writes the kiosk's two secrets under one keyring service name."""
+    """Reads and writes the kiosk's secrets under one keyring service name.
+
+    Each kiosk has its own service (`kiosk.keyring_entries.kiosk_credentials`)."""
 
     def __init__(self, backend: KeyringBackend | None = None, *, service: str = SERVICE) -> None:
         self._backend = backend if backend is not None else default_backend()
@@ -122,6 +124,18 @@ class CredentialStore:
     @property
     def backend_name(self) -> str:
         return _backend_name(self._backend)
+
+    @property
+    def backend(self) -> KeyringBackend:
+        return self._backend
+
+    def adopt(self, other: CredentialStore) -> None:
+        """Copy `other`'s secrets here, then remove them there (a move, never a loss)."""
+        for name in (DEVICE_CREDENTIAL, DEVICE_SECRET, TEMPLATE_KEY):
+            value = other._get(name)
+            if value is not None:
+                self._set(name, value)
+        other.forget()
 
     def _get(self, name: str) -> str | None:
         try:

@@ -26,7 +26,6 @@ from keyring.backends.chainer import ChainerBackend
 from kiosk.credentials import (
     DEVICE_CREDENTIAL,
     SERVICE,
-    CredentialStore,
     choose_backend,
     insecure_reason,
 )
@@ -35,6 +34,7 @@ from kiosk.errors import CredentialError, KioskError
 from kiosk.headless import default_data_dir
 from kiosk.inference.errors import FaceEngineError
 from kiosk.inference.images import BGRImage
+from kiosk.keyring_entries import kiosk_credentials
 
 FAILED = 1
 FRAME_TIMEOUT_S = 15.0
@@ -176,14 +176,14 @@ def read_one_frame(spec: str) -> tuple[Check, BGRImage | None]:
     return Check("source", True, f"{spec}: one {width}x{height} frame read"), frame.image
 
 
-def check_server(server_url: str | None, backend: KeyringBackend | None) -> Check:
+def check_server(server_url: str | None, backend: KeyringBackend | None, data_dir: Path) -> Check:
     """When paired: the server answers and accepts the device credential (a read only)."""
     from kiosk.sync_client import SyncClient  # noqa: PLC0415 - httpx
 
     if not server_url:
         return Check("server", True, "not paired: skipped (pair with `sonta kiosk pair`)")
     try:
-        credentials = CredentialStore(backend)
+        credentials = kiosk_credentials(data_dir, backend)
         client = SyncClient(server_url, credential=credentials.device_credential)
         try:
             client.badge_keys()
@@ -208,7 +208,7 @@ def self_test(
     checks += [check_engine(args.pack, args.pack_dir, frame), source]
     keyring_ok = checks[0].ok
     if keyring_ok or not server_url:
-        checks.append(check_server(server_url, backend))
+        checks.append(check_server(server_url, backend, data_dir))
     else:
         checks.append(Check("server", False, "not checked: the keyring failed"))
     for check in checks:

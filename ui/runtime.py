@@ -102,9 +102,9 @@ class KioskRuntime:
     def __init__(self, options: RuntimeOptions, credentials: CredentialStore | None = None) -> None:
         self.options = options
         if credentials is None:
-            from kiosk.credentials import CredentialStore  # noqa: PLC0415
+            from kiosk.keyring_entries import kiosk_credentials  # noqa: PLC0415
 
-            credentials = CredentialStore()
+            credentials = kiosk_credentials(options.data_dir)
         self.credentials = credentials
         self.events = EventBus()
         self.status = SyncStatus()
@@ -176,7 +176,11 @@ class KioskRuntime:
         return source
 
     def is_paired(self) -> bool:
-        return self.credentials.is_paired()
+        """A credential in the keyring *and* a local database paired as a kiosk: a fresh
+        data folder is offered pairing, whatever the keyring holds."""
+        from kiosk.keyring_entries import paired_kiosk_id  # noqa: PLC0415
+
+        return self.credentials.is_paired() and paired_kiosk_id(self.options.data_dir) is not None
 
     def pair(self, server_url: str, code: str) -> None:
         """First run: exchange the pairing code, then sync once to learn the meetings."""

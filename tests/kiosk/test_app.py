@@ -18,6 +18,7 @@ from kiosk.credentials import CredentialStore
 from kiosk.headless import add_run_parser
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.quality import Purpose
+from kiosk.keyring_entries import kiosk_credentials
 from kiosk.local_gallery import GalleryUpdate, MeetingRecord, MemberRecord, TemplateRecord
 from kiosk.store import LocalStore
 from kiosk.sync import pair
@@ -86,7 +87,7 @@ def test_folder_of_real_photos_checks_the_member_in_once_and_not_the_stranger(
     monkeypatch.setenv("FACE_MODEL", "vectron")
     monkeypatch.setenv("FACE_MODEL_CACHE", str(tmp_path / "no-cache"))
     data = tmp_path / "data"
-    _synced_store(engine, data, credentials)
+    _synced_store(engine, data, kiosk_credentials(data))  # the entries `run` reads
     blank = np.full((480, 640, 3), 90, np.uint8)
     folder = write_folder(
         tmp_path / "frames",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
 import keyring
@@ -12,6 +14,8 @@ from keyrings.alt.file import PlaintextKeyring
 from kiosk.admin_auth import TokenStore
 from kiosk.credentials import CredentialStore, default_backend
 from kiosk.errors import CredentialError
+from kiosk.keyring_entries import kiosk_credentials, service_for
+from kiosk.store import LocalStore
 from tests.kiosk.keyring_backend import BACKEND_NAME, FolderKeyring
 
 
@@ -110,3 +114,34 @@ def test_refusals_name_the_app_and_the_exact_fix(
     keyring.set_keyring(PlaintextKeyring())
     with pytest.raises(CredentialError, match="unset it"):
         default_backend()
+
+
+def _credential_for(kiosk_id: str) -> str:
+    """A credential shaped as the server issues it (a JWT naming the kiosk in `sub`)."""
+    claims = base64.urlsafe_b64encode(json.dumps({"sub": kiosk_id}).encode()).decode()
+    return f"eyJhbGciOiJIUzI1NiJ9.{claims.rstrip('=')}.signature"
+
+
+def _paired_folder(folder: Path, kiosk_id: str) -> Path:
+    store = LocalStore(folder / "kiosk.db")
+    store.set_state("kiosk_id", kiosk_id)
+    store.close()
+    return folder
+
+
+def test_entries_of_an_older_release_move_to_the_kiosk_they_belong_to(
+    credentials: CredentialStore, tmp_path: Path
+) -> None:
+    # An older release kept one kiosk's secrets under the shared service name.
+    credentials.save_device_credential(_credential_for("kiosk-a"))
+    credentials.save_device_secret("secret-a")
+    key = credentials.create_template_key()
+    other = kiosk_credentials(_paired_folder(tmp_path / "b", "kiosk-b"))
+    assert not other.is_paired()  # another kiosk's entries are not taken
+    assert credentials.is_paired()
+    mine = kiosk_credentials(_paired_folder(tmp_path / "a", "kiosk-a"))
+    assert mine.service == service_for(tmp_path / "a")
+    assert mine.device_credential() == _credential_for("kiosk-a")
+    assert mine.device_secret() == "secret-a" and mine.template_key() == key
+    assert not credentials.is_paired()  # moved, not copied: no kiosk shares them any more
+    assert kiosk_credentials(tmp_path / "a").template_key() == key  # and found next time
