@@ -49,7 +49,13 @@ def register(subparsers: Any) -> None:
         metavar="URL",
         help="pair on first start with the server this computer runs (./run.sh does this)",
     )
-    window.add_argument("--kiosk-dir", type=Path, help="the kiosk's data folder")
+    window.add_argument(
+        "--data-dir",
+        "--kiosk-dir",
+        dest="kiosk_dir",
+        type=Path,
+        help="the kiosk's data folder, as the subcommands take it (default: SONTA_KIOSK_DIR)",
+    )
     kiosk.set_defaults(handler=open_window)
     admin = subparsers.add_parser(
         "admin-app", help="the admin screens (people, enrolment, meetings, review, reports)"

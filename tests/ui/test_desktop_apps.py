@@ -70,3 +70,28 @@ def test_admin_app_starts_on_the_desktop_keyring_and_loads_its_engine(
         screenshot(desktop, shots / "desktop_admin_app.png")
     finally:
         app.close()
+
+
+def test_a_fresh_kiosk_offers_pairing_while_another_kiosk_is_paired_on_the_account(
+    desktop: dict[str, str], backend: LiveBackend, tmp_path: Path
+) -> None:
+    shots = artefact_dir(tmp_path)
+    first = str(tmp_path / "first")
+    paired = subprocess.run(
+        ["sonta", "kiosk", "pair", backend.url, backend.pairing_code("Hall"), "--data-dir", first],
+        env=desktop,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert paired.returncode == 0, paired.stderr
+    fresh = tmp_path / "fresh"
+    kiosk = App(desktop, tmp_path / "kiosk.log", "kiosk", "--windowed", "--data-dir", str(fresh))
+    try:
+        log = kiosk.wait_for("the pairing dialog", lambda t: "the pairing dialog asks" in t)
+        assert "not paired:" not in log.replace("not paired yet", "")
+        time.sleep(2)  # the dialog painted
+        screenshot(desktop, shots / "desktop_fresh_kiosk_pairing.png")
+    finally:
+        kiosk.close()
