@@ -279,8 +279,17 @@ class KioskRuntime:
             self.credentials.device_credential,
             transport=self.options.transport,
         )
-        self.board = BoardWatcher(fetch, publish)
+        self.board = BoardWatcher(fetch, publish, reachable=self._server_reachable)
         self.board.start()
+
+    def _server_reachable(self, problem: str | None) -> None:
+        """The board's fetch tells the status bar at once when the server goes or comes
+        back (sync would only notice at its next cycle)."""
+        connection = self.status.snapshot.connection
+        if problem is not None and connection == "online":
+            self.status.update(connection="offline", last_error=problem)
+        elif problem is None and connection == "offline":
+            self.status.update(connection="online", last_error=None)
 
     def stop(self) -> None:
         """Capture, recognition, board, sync, then the store; safe to call twice."""
