@@ -182,6 +182,12 @@ def sync_worker(
     A first cycle that fails (server down) leaves the kiosk working offline on the
     gallery of its last sync; a revoked kiosk stops here with its reason.
     """
+    revoked_at = store.get_state("revoked")
+    if revoked_at:
+        raise KioskError(
+            f"An admin revoked this kiosk at {revoked_at}. Ask an admin for a new pairing "
+            "code, then `sonta kiosk pair URL CODE` (or add --offline to run without sync)."
+        )
     if not store.get_state("server_url") or not credentials.is_paired():
         raise KioskError(
             "This kiosk is not paired: run `sonta kiosk pair URL CODE`, or add --offline."
