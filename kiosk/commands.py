@@ -113,6 +113,7 @@ def status_report(args: argparse.Namespace) -> dict[str, Any]:
             open_meetings=sum(m.is_open(now) for m in meetings),
             clock_drift_s=store.get_state("clock_drift_s"),
             last_sync=store.get_state("last_sync"),
+            last_error=store.get_state("last_error"),
         )
     finally:
         store.close()
@@ -128,6 +129,8 @@ def _print_status(report: dict[str, Any]) -> None:
     else:
         print("Pairing: not paired (run `sonta kiosk pair URL CODE`)")
     print(f"Keyring: {report['keyring'] or report.get('keyring_problem')}")
+    if report.get("last_error") and not report.get("revoked_at"):
+        print(f"Connection: OFFLINE since the last try, {report['last_error']}")
     drift = report["clock_drift_s"]
     print(
         f"Last sync: {report['last_sync'] or 'never'}"
