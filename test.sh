@@ -9,7 +9,7 @@ source scripts/services.sh
 system_packages_for_runtime
 system_packages_for_tests
 ensure_services
-sync_venv
+sync_venv all
 
 export QT_QPA_PLATFORM=offscreen
 say "ruff";          .venv/bin/ruff check .

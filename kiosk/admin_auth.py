@@ -29,6 +29,7 @@ from kiosk.errors import KioskError
 log = logging.getLogger(__name__)
 
 SERVICE = "sonta-admin"
+REFUSAL = "The admin app cannot keep your sign-in safely"
 REFRESH_PATH = "/api/auth/refresh"
 # Refresh this many seconds before the access token's expiry, so a call never races it.
 EARLY_SECONDS = 30.0
@@ -70,7 +71,7 @@ class TokenStore:
     """One admin sign-in per server URL in the OS keyring."""
 
     def __init__(self, base_url: str, backend: KeyringBackend | None = None) -> None:
-        self._backend = backend if backend is not None else default_backend()
+        self._backend = backend if backend is not None else default_backend(refusal=REFUSAL)
         self._name = base_url.rstrip("/")
 
     def load(self) -> Tokens | None:

@@ -24,6 +24,7 @@ from kiosk.errors import DeviceRevokedError, KioskError, SourceError
 from kiosk.events import CheckedIn, EventBus, KioskEvent, PendingReview, SourceState
 from kiosk.headless import default_data_dir
 from kiosk.inference.engine import EngineConfig, FaceEngine
+from kiosk.keyring_entries import kiosk_credentials
 from kiosk.liveness import LivenessPolicy
 from kiosk.pipeline import Pipeline, PipelineConfig
 from kiosk.status import SyncStatus
@@ -181,6 +182,12 @@ def sync_worker(
     A first cycle that fails (server down) leaves the kiosk working offline on the
     gallery of its last sync; a revoked kiosk stops here with its reason.
     """
+    revoked_at = store.get_state("revoked")
+    if revoked_at:
+        raise KioskError(
+            f"An admin revoked this kiosk at {revoked_at}. Ask an admin for a new pairing "
+            "code, then `sonta kiosk pair URL CODE` (or add --offline to run without sync)."
+        )
     if not store.get_state("server_url") or not credentials.is_paired():
         raise KioskError(
             "This kiosk is not paired: run `sonta kiosk pair URL CODE`, or add --offline."
@@ -218,7 +225,7 @@ def run_headless(
     """Build the head-less kiosk from ``sonta kiosk run`` arguments and run it to the end."""
     config = PipelineConfig(det_size=live_det_size(args.det_size))  # bad input: before any work
     data_dir: Path = args.data_dir or default_data_dir()
-    keys = credentials or CredentialStore()
+    keys = credentials or kiosk_credentials(data_dir)
     store = LocalStore(data_dir / "kiosk.db", template_key=keys.template_key)
     try:
         engine = FaceEngine.from_config(EngineConfig.from_env())

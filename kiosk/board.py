@@ -7,6 +7,7 @@ the view asks for a new board before then (``refresh_in``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import uuid
@@ -25,7 +26,10 @@ log = logging.getLogger(__name__)
 # Fetch a new code this long before the shown one expires (a phone needs a moment).
 QR_SAFETY_MARGIN_S = 10.0
 NO_QR_REFRESH_S = 60.0  # without a QR, the counts are refreshed this often
-RETRY_S = 15.0  # after a failed fetch
+RETRY_S = 5.0  # after a failed fetch
+# The board is also how the window learns the server is down (sync runs every 30 s), so it
+# is fetched at least this often: a down server shows as offline within a few seconds.
+CHECK_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -100,8 +104,11 @@ def http_board_fetcher(
 class BoardWatcher:
     """Fetches the board on its own thread, again before its QR expires; stops on request.
 
-    ``publish`` is called on the watcher's thread with each new board (or None when the
-    server cannot be reached: the shown QR would soon stop working).
+    ``publish`` is called on the watcher's thread with each new board. While the server
+    cannot be reached the last board stays, without its QR (the code would soon stop
+    working), since the kiosk still takes check-ins for that meeting; None only when no
+    board was ever fetched. ``reachable`` hears each fetch's outcome: None when the
+    server answered, else the sentence saying why not.
     """
 
     def __init__(
@@ -110,10 +117,15 @@ class BoardWatcher:
         publish: Callable[[MeetingBoard | None], None],
         *,
         retry_s: float = RETRY_S,
+        check_s: float = CHECK_S,
+        reachable: Callable[[str | None], None] = lambda problem: None,
     ) -> None:
         self._fetch = fetch
         self._publish = publish
+        self._reachable = reachable
         self._retry_s = retry_s
+        self._check_s = check_s
+        self._last: MeetingBoard | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kiosk-board", daemon=True)
 
@@ -131,8 +143,14 @@ class BoardWatcher:
                 board = self._fetch()
             except KioskError as exc:
                 log.info("meeting board not fetched: %s", exc)
-                self._publish(None)
+                self._reachable(str(exc))
+                kept = self._last
+                if kept is not None:
+                    kept = dataclasses.replace(kept, qr_url=None, qr_expires_at=None)
+                self._publish(kept)
                 self._stop.wait(self._retry_s)
                 continue
+            self._last = board
+            self._reachable(None)
             self._publish(board)
-            self._stop.wait(max(1.0, board.refresh_in()))
+            self._stop.wait(min(max(1.0, board.refresh_in()), self._check_s))

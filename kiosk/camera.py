@@ -10,6 +10,7 @@ cooperatively through a ``threading.Event``; the OpenCV capture is released in a
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -307,3 +308,14 @@ def folder_source(
         fps=fps,
         events=events,
     )
+
+
+def camera_present(spec: str) -> bool:
+    """Whether `spec` (a camera index, /dev/videoN, a video file or a folder) is there.
+
+    On Linux a camera index counts as present when its device node (/dev/videoN) exists;
+    elsewhere there is no cheap test, so an index counts as present and opening it says.
+    """
+    if spec.isdigit():
+        return not sys.platform.startswith("linux") or Path(f"/dev/video{spec}").exists()
+    return Path(spec).expanduser().exists()

@@ -16,11 +16,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from kiosk.credentials import CredentialStore
 from kiosk.errors import KioskError
 from kiosk.headless import default_data_dir
 from kiosk.inference.errors import FaceEngineError
 from kiosk.inference.packs import DEFAULT_PACK, get_pack_spec, resolve_pack
+from kiosk.keyring_entries import kiosk_credentials
 from kiosk.model_pack import import_pack
 from kiosk.status import SyncStatus
 from kiosk.store import LocalStore
@@ -54,7 +54,7 @@ def _engine_config() -> Any:
 
 
 def pair_command(args: argparse.Namespace) -> int:
-    credentials = CredentialStore()
+    credentials = kiosk_credentials(_database(args).parent)
     store = LocalStore(_database(args), template_key=credentials.template_key)
     try:
         paired = pair(args.url, args.code, store=store, credentials=credentials)
@@ -89,7 +89,7 @@ def status_report(args: argparse.Namespace) -> dict[str, Any]:
     """Everything `sonta kiosk status` shows, as plain data."""
     report: dict[str, Any] = {"data_dir": str(_database(args).parent)}
     try:
-        credentials = CredentialStore()
+        credentials = kiosk_credentials(_database(args).parent)
         report["keyring"] = credentials.backend_name
         report["paired"] = credentials.is_paired()
     except KioskError as exc:
@@ -101,6 +101,7 @@ def status_report(args: argparse.Namespace) -> dict[str, Any]:
         report.update(
             server_url=store.get_state("server_url"),
             kiosk_name=store.get_state("kiosk_name"),
+            kiosk_id=store.get_state("kiosk_id"),
             revoked_at=store.get_state("revoked"),
             queue_depth=store.queue_depth(),
             outbox=store.outbox_counts(),
@@ -112,6 +113,7 @@ def status_report(args: argparse.Namespace) -> dict[str, Any]:
             open_meetings=sum(m.is_open(now) for m in meetings),
             clock_drift_s=store.get_state("clock_drift_s"),
             last_sync=store.get_state("last_sync"),
+            last_error=store.get_state("last_error"),
         )
     finally:
         store.close()
@@ -127,6 +129,8 @@ def _print_status(report: dict[str, Any]) -> None:
     else:
         print("Pairing: not paired (run `sonta kiosk pair URL CODE`)")
     print(f"Keyring: {report['keyring'] or report.get('keyring_problem')}")
+    if report.get("last_error") and not report.get("revoked_at"):
+        print(f"Connection: OFFLINE since the last try, {report['last_error']}")
     drift = report["clock_drift_s"]
     print(
         f"Last sync: {report['last_sync'] or 'never'}"
@@ -164,7 +168,7 @@ def unpair_command(args: argparse.Namespace) -> int:
     path = _database(args)
     problems: list[str] = []
     try:
-        CredentialStore().forget()
+        kiosk_credentials(path.parent).forget()
     except KioskError as exc:
         problems.append(str(exc))
     kept = _clear_or_move(path)
@@ -201,7 +205,7 @@ def _clear_or_move(path: Path) -> str:
 
 
 def sync_command(args: argparse.Namespace) -> int:
-    credentials = CredentialStore()
+    credentials = kiosk_credentials(_database(args).parent)
     status = SyncStatus()
     store = LocalStore(_database(args), template_key=credentials.template_key, status=status)
     try:

@@ -3,9 +3,11 @@
 The device credential (issued by the server at pairing, a day long) proves the kiosk to
 the server; the device secret renews it and changes at each renewal (a copied kiosk
 is caught when both copies renew); the template key (32 random bytes, AES-256-GCM) encrypts the
-face templates in the local database. Neither is ever written to a plain file: a
+face templates in the local database. None is ever written to a plain file: a
 keyring backend that stores nothing (`fail`, `null`) or stores in clear text
-(`keyrings.alt`'s plaintext file) is refused with a message saying what to set up.
+(`keyrings.alt`'s plaintext file) is never used; when keyring chains such a backend with
+a safe one, the safe one is used alone; with no safe one the app stops with a message
+saying what to set up.
 Tests inject a backend confined to their temporary folder through the constructor.
 """
 
@@ -14,7 +16,9 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import os
 import secrets
+import sys
 
 import keyring
 import keyring.errors
@@ -32,6 +36,7 @@ TEMPLATE_KEY = "template-key"
 KEY_BYTES = 32
 REPAIR = "Pair the kiosk again: `sonta kiosk unpair`, then `sonta kiosk pair URL CODE`."
 _REFUSED_MODULES = ("keyring.backends.fail", "keyring.backends.null", "keyrings.alt")
+KIOSK_REFUSAL = "The kiosk cannot keep its secrets safely"
 
 
 def _backend_name(backend: KeyringBackend) -> str:
@@ -40,34 +45,77 @@ def _backend_name(backend: KeyringBackend) -> str:
 
 
 def insecure_reason(backend: KeyringBackend) -> str | None:
-    """Why `backend` may not hold the kiosk's secrets, or None when it may."""
+    """Why `backend` may not hold secrets, or None when it may.
+
+    A chain may when one of its members may: `choose_backend` then uses that member alone.
+    """
     if isinstance(backend, ChainerBackend):
-        if not backend.backends:
+        members = chain_members(backend)
+        if not members:
             return "no keyring service is available"
-        reasons = [r for b in backend.backends if (r := insecure_reason(b))]
-        return reasons[0] if reasons else None
+        reasons = [insecure_reason(b) for b in members]
+        if any(r is None for r in reasons):
+            return None
+        return next(r for r in reasons if r)
     name = _backend_name(backend)
     if name.startswith(_REFUSED_MODULES):
         return f"the keyring backend {name} stores nothing or stores secrets in a plain file"
     return None
 
 
-def default_backend() -> KeyringBackend:
-    """The OS keyring, refused with a clear `CredentialError` when it is not a safe one."""
-    backend = keyring.get_keyring()
-    reason = insecure_reason(backend)
-    if reason is not None:
-        raise CredentialError(
-            f"The kiosk cannot keep its secrets safely: {reason}. Install and unlock the "
-            "system keyring (GNOME Keyring or KWallet on Linux; on a venue PC that logs in "
-            "automatically, set up a keyring collection the kiosk user opens without a "
-            "prompt), then start the kiosk again."
+def chain_members(backend: ChainerBackend) -> list[KeyringBackend]:
+    """A chain's members, highest priority first (keyring's own order)."""
+    return list(backend.backends)
+
+
+def choose_backend(backend: KeyringBackend, *, refusal: str = KIOSK_REFUSAL) -> KeyringBackend:
+    """The safe keyring to use given keyring's choice `backend`, else `CredentialError`.
+
+    keyring chains every backend it finds: on a desktop where a test-only package such as
+    keyrings.alt is also installed, that is the Secret Service *and* a plain file. The
+    chain would write to its first member and read from any, so only the safe member with
+    the highest priority is used, alone; a plain-file member is never read or written.
+    """
+    if isinstance(backend, ChainerBackend):
+        safe = [b for b in chain_members(backend) if insecure_reason(b) is None]
+        if safe:
+            return safe[0]
+    elif insecure_reason(backend) is None:
+        return backend
+    reason = insecure_reason(backend) or "no keyring service is available"
+    raise CredentialError(f"{refusal}: {reason}. {_fix(backend)}")
+
+
+def _fix(backend: KeyringBackend) -> str:
+    """The exact way out for a refused keyring."""
+    named = os.environ.get("PYTHON_KEYRING_BACKEND")
+    if named and not isinstance(backend, ChainerBackend):
+        return (
+            f"PYTHON_KEYRING_BACKEND names {named}, which is not safe: unset it (or name "
+            "keyring.backends.SecretService.Keyring), then start again."
         )
-    return backend
+    if sys.platform.startswith("linux"):
+        return (
+            "Install GNOME Keyring (sudo apt install gnome-keyring) and start the app from a "
+            "desktop session, where the login keyring is unlocked; on a venue PC that logs in "
+            "automatically, run `sonta-kiosk-keyring setup` once as the kiosk's user "
+            "(packaging/README.md, section Keyring), then start again."
+        )
+    return "Unlock the system keyring (Keychain or Windows Credential Manager), then start again."
+
+
+def default_backend(*, refusal: str = KIOSK_REFUSAL) -> KeyringBackend:
+    """The OS keyring's safe member, refused with a clear `CredentialError` when there is none.
+
+    `refusal` starts the message, so each app speaks of itself.
+    """
+    return choose_backend(keyring.get_keyring(), refusal=refusal)
 
 
 class CredentialStore:
-    """Reads and writes the kiosk's two secrets under one keyring service name."""
+    """Reads and writes the kiosk's secrets under one keyring service name.
+
+    Each kiosk has its own service (`kiosk.keyring_entries.kiosk_credentials`)."""
 
     def __init__(self, backend: KeyringBackend | None = None, *, service: str = SERVICE) -> None:
         self._backend = backend if backend is not None else default_backend()
@@ -76,6 +124,18 @@ class CredentialStore:
     @property
     def backend_name(self) -> str:
         return _backend_name(self._backend)
+
+    @property
+    def backend(self) -> KeyringBackend:
+        return self._backend
+
+    def adopt(self, other: CredentialStore) -> None:
+        """Copy `other`'s secrets here, then remove them there (a move, never a loss)."""
+        for name in (DEVICE_CREDENTIAL, DEVICE_SECRET, TEMPLATE_KEY):
+            value = other._get(name)
+            if value is not None:
+                self._set(name, value)
+        other.forget()
 
     def _get(self, name: str) -> str | None:
         try:

@@ -23,12 +23,18 @@ import keyring
 from keyring.backend import KeyringBackend
 from keyring.backends.chainer import ChainerBackend
 
-from kiosk.credentials import DEVICE_CREDENTIAL, SERVICE, CredentialStore, insecure_reason
+from kiosk.credentials import (
+    DEVICE_CREDENTIAL,
+    SERVICE,
+    choose_backend,
+    insecure_reason,
+)
 from kiosk.database import MIGRATIONS
-from kiosk.errors import KioskError
+from kiosk.errors import CredentialError, KioskError
 from kiosk.headless import default_data_dir
 from kiosk.inference.errors import FaceEngineError
 from kiosk.inference.images import BGRImage
+from kiosk.keyring_entries import kiosk_credentials
 
 FAILED = 1
 FRAME_TIMEOUT_S = 15.0
@@ -75,23 +81,29 @@ def _secret_service_locked(backend: KeyringBackend) -> bool | None:
 
 
 def check_keyring(backend: KeyringBackend | None = None) -> Check:
-    """The backend's name, whether it is refused, and whether it is locked."""
+    """The backend the kiosk uses (a chain's safe member), and whether it is locked."""
     backend = backend if backend is not None else keyring.get_keyring()
-    leaves = _leaf_backends(backend)
-    names = ", ".join(f"{type(b).__module__}.{type(b).__qualname__}" for b in leaves)
     setup = "Set up the keyring as packaging/README.md describes (section Keyring)."
-    reason = insecure_reason(backend)
-    if reason is not None:
-        return Check("keyring", False, f"{names or 'none'}: refused, {reason}", setup)
     try:
-        locked = any(_secret_service_locked(b) for b in leaves)
+        backend = choose_backend(backend)
+    except CredentialError:
+        names = ", ".join(_name(b) for b in _leaf_backends(backend))
+        reason = insecure_reason(backend) or "no keyring service is available"
+        return Check("keyring", False, f"{names or 'none'}: refused, {reason}", setup)
+    name = _name(backend)
+    try:
+        locked = bool(_secret_service_locked(backend))
         if not locked:
             backend.get_password(SERVICE, DEVICE_CREDENTIAL)  # a locked store fails here
     except Exception as exc:  # a locked or broken store: D-Bus and backend errors alike
-        return Check("keyring", False, f"{names}: cannot be read ({exc})", setup)
+        return Check("keyring", False, f"{name}: cannot be read ({exc})", setup)
     if locked:
-        return Check("keyring", False, f"{names}: LOCKED", f"Unlock it at login. {setup}")
-    return Check("keyring", True, f"{names}, unlocked")
+        return Check("keyring", False, f"{name}: LOCKED", f"Unlock it at login. {setup}")
+    return Check("keyring", True, f"{name}, unlocked")
+
+
+def _name(backend: KeyringBackend) -> str:
+    return f"{type(backend).__module__}.{type(backend).__qualname__}"
 
 
 def check_database(data_dir: Path) -> tuple[Check, str | None]:
@@ -164,14 +176,14 @@ def read_one_frame(spec: str) -> tuple[Check, BGRImage | None]:
     return Check("source", True, f"{spec}: one {width}x{height} frame read"), frame.image
 
 
-def check_server(server_url: str | None, backend: KeyringBackend | None) -> Check:
+def check_server(server_url: str | None, backend: KeyringBackend | None, data_dir: Path) -> Check:
     """When paired: the server answers and accepts the device credential (a read only)."""
     from kiosk.sync_client import SyncClient  # noqa: PLC0415 - httpx
 
     if not server_url:
         return Check("server", True, "not paired: skipped (pair with `sonta kiosk pair`)")
     try:
-        credentials = CredentialStore(backend)
+        credentials = kiosk_credentials(data_dir, backend)
         client = SyncClient(server_url, credential=credentials.device_credential)
         try:
             client.badge_keys()
@@ -196,7 +208,7 @@ def self_test(
     checks += [check_engine(args.pack, args.pack_dir, frame), source]
     keyring_ok = checks[0].ok
     if keyring_ok or not server_url:
-        checks.append(check_server(server_url, backend))
+        checks.append(check_server(server_url, backend, data_dir))
     else:
         checks.append(Check("server", False, "not checked: the keyring failed"))
     for check in checks:

@@ -140,8 +140,13 @@ class Syncer:
         except DeviceRevokedError as exc:
             self._revoked(exc)
             raise
+        except SyncError as exc:  # kept for `sonta kiosk status`, which runs apart
+            failed_at = datetime.now(UTC).isoformat(timespec="seconds")
+            self.store.set_state("last_error", f"{failed_at} {exc}")
+            raise
         now = datetime.now(UTC)
         self.store.set_state("last_sync", now.isoformat())
+        self.store.set_state("last_error", None)
         self.status.update(
             connection="online",
             last_sync=now,

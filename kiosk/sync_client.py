@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -87,12 +88,14 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def _detail(response: httpx.Response) -> str:
+    """The server's own sentence; a web page (another server, a proxy) is named, not dumped."""
     try:
         body = response.json()
     except ValueError:
-        return response.text[:200]
+        kind = response.headers.get("content-type", "").split(";")[0] or "an unknown kind"
+        return f"a {kind} page, not a Sonta Attendance answer"
     detail = body.get("detail") if isinstance(body, dict) else None
-    return str(detail) if detail else response.text[:200]
+    return str(detail) if detail else f"an answer without a reason ({response.text[:80]})"
 
 
 class SyncClient:
@@ -165,16 +168,34 @@ class SyncClient:
 
     def pair(self, code: str) -> Paired:
         """Exchange a one-time pairing code for a device credential."""
+        if urlsplit(self.base_url).scheme not in ("http", "https"):
+            raise PairingError(
+                f"The server address {self.base_url!r} needs http:// or https:// in front, "
+                "e.g. https://attendance.example.org or http://192.168.1.20:3000."
+            )
+        not_sonta = (
+            f"{self.base_url} does not look like a Sonta Attendance server. Check the address: "
+            "it is the one the admin screens use (its API docs are at /api/docs)."
+        )
         try:
             response = self._request("POST", "/api/kiosks/pair", json={"code": code.strip()})
+            body = response.json()
         except (CredentialError, DeviceRevokedError) as exc:
             raise PairingError(
                 "The pairing code was refused: it is wrong, already used or expired "
                 "(codes last ten minutes). Ask an admin for a new code."
             ) from exc
         except SyncError as exc:
+            if exc.status is None:  # never answered
+                raise PairingError(
+                    f"Pairing failed: the server at {self.base_url} cannot be reached "
+                    f"({exc.__cause__.__class__.__name__}). Check the address and the network."
+                ) from exc
+            if "not a Sonta Attendance answer" in str(exc) or exc.status in (404, 405):
+                raise PairingError(f"{not_sonta} (It answered HTTP {exc.status}.)") from exc
             raise PairingError(f"Pairing failed: {exc}") from exc
-        body = response.json()
+        except ValueError as exc:  # a 2xx that is not JSON
+            raise PairingError(not_sonta) from exc
         return Paired(
             kiosk_id=str(body["kiosk"]["id"]),
             name=str(body["kiosk"]["name"]),

@@ -94,9 +94,29 @@ ensure_uv() {
   fi
 }
 
-# Installs the locked dependencies (all extras: server, kiosk, dev) into .venv.
+# The extras each script installs: `runtime` (./run.sh) is what a person runs, the server
+# and the kiosk, plus the offline model pack when FACE_MODEL=vectron; `all` (./test.sh)
+# adds the dev extra, whose test-only packages (keyrings.alt's plain-file keyring, pytest,
+# ...) must never reach a person's install.
+venv_extras() {
+  case "$1" in
+    runtime)
+      printf '%s\n' --extra server --extra kiosk
+      [ "${FACE_MODEL:-}" != vectron ] || printf '%s\n' --extra offline-pack
+      ;;
+    all) printf '%s\n' --all-extras ;;
+    *) die "venv_extras: runtime or all, not '$1'" ;;
+  esac
+}
+
+# Installs the locked dependencies of `runtime` or `all` (see venv_extras) into .venv.
+# The runtime sync is --inexact: it adds what is missing but leaves a developer's extra
+# packages in place, so ./run.sh never uninstalls the tools ./test.sh is running with.
 sync_venv() {
+  local mode="$1" extras exact=()
+  mapfile -t extras < <(venv_extras "$mode")
+  [ "$mode" = all ] || exact=(--inexact)
   ensure_uv
-  say "syncing .venv with uv.lock"
-  (cd "$ROOT" && "$ROOT/.tools/bin/uv" sync --frozen --all-extras --quiet)
+  say "syncing .venv with uv.lock ($mode)"
+  (cd "$ROOT" && "$ROOT/.tools/bin/uv" sync --frozen "${extras[@]}" "${exact[@]}" --quiet)
 }

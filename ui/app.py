@@ -140,6 +140,7 @@ class KioskController(QObject):
             pairing = self._pairing
             self._run(lambda: self.runtime.pair(*pairing()), lambda _: self._load(), "pairing")
         else:
+            log.info("not paired yet: the pairing dialog asks for the server and a pairing code")
             self.open_pairing()
 
     def _run(self, function: object, on_success: object, name: str) -> Job:

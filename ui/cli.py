@@ -49,12 +49,23 @@ def register(subparsers: Any) -> None:
         metavar="URL",
         help="pair on first start with the server this computer runs (./run.sh does this)",
     )
-    window.add_argument("--kiosk-dir", type=Path, help="the kiosk's data folder")
+    window.add_argument(
+        "--data-dir",
+        "--kiosk-dir",
+        dest="kiosk_dir",
+        type=Path,
+        help="the kiosk's data folder, as the subcommands take it (default: SONTA_KIOSK_DIR)",
+    )
     kiosk.set_defaults(handler=open_window)
     admin = subparsers.add_parser(
         "admin-app", help="the admin screens (people, enrolment, meetings, review, reports)"
     )
     admin.add_argument("--server", help="the server's URL (default: SONTA_SERVER_URL)")
+    admin.add_argument(
+        "--camera",
+        default="0",
+        help="the camera for enrolment: an index or /dev/videoN, or a video file (default 0)",
+    )
     admin.set_defaults(handler=open_admin_app)
 
 

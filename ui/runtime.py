@@ -102,9 +102,9 @@ class KioskRuntime:
     def __init__(self, options: RuntimeOptions, credentials: CredentialStore | None = None) -> None:
         self.options = options
         if credentials is None:
-            from kiosk.credentials import CredentialStore  # noqa: PLC0415
+            from kiosk.keyring_entries import kiosk_credentials  # noqa: PLC0415
 
-            credentials = CredentialStore()
+            credentials = kiosk_credentials(options.data_dir)
         self.credentials = credentials
         self.events = EventBus()
         self.status = SyncStatus()
@@ -176,7 +176,11 @@ class KioskRuntime:
         return source
 
     def is_paired(self) -> bool:
-        return self.credentials.is_paired()
+        """A credential in the keyring *and* a local database paired as a kiosk: a fresh
+        data folder is offered pairing, whatever the keyring holds."""
+        from kiosk.keyring_entries import paired_kiosk_id  # noqa: PLC0415
+
+        return self.credentials.is_paired() and paired_kiosk_id(self.options.data_dir) is not None
 
     def pair(self, server_url: str, code: str) -> None:
         """First run: exchange the pairing code, then sync once to learn the meetings."""
@@ -275,8 +279,17 @@ class KioskRuntime:
             self.credentials.device_credential,
             transport=self.options.transport,
         )
-        self.board = BoardWatcher(fetch, publish)
+        self.board = BoardWatcher(fetch, publish, reachable=self._server_reachable)
         self.board.start()
+
+    def _server_reachable(self, problem: str | None) -> None:
+        """The board's fetch tells the status bar at once when the server goes or comes
+        back (sync would only notice at its next cycle)."""
+        connection = self.status.snapshot.connection
+        if problem is not None and connection == "online":
+            self.status.update(connection="offline", last_error=problem)
+        elif problem is None and connection == "offline":
+            self.status.update(connection="online", last_error=None)
 
     def stop(self) -> None:
         """Capture, recognition, board, sync, then the store; safe to call twice."""

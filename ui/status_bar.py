@@ -79,10 +79,9 @@ class StatusBar(QWidget):
         self.set_status(SyncSnapshot())
 
     def set_status(self, snapshot: SyncSnapshot) -> None:
-        text = CONNECTION_TEXT[snapshot.connection]
-        if snapshot.last_error and snapshot.connection != "online":
-            text = f"{text}: {snapshot.last_error}"
-        self.connection.setText(text)
+        # A few words that always fit; the reason is in the tooltip and `sonta kiosk status`
+        # (a cut-off "Offline: The server ..." told nobody anything).
+        self.connection.setText(CONNECTION_TEXT[snapshot.connection])
         self.connection.setToolTip(snapshot.last_error or "")
         colour = theme.ONLINE if snapshot.online else theme.OFFLINE
         self.connection.setStyleSheet(f"color: {colour};")

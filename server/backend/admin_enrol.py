@@ -2,18 +2,24 @@
 
 The member is named by email, member code or id. Each photo goes through the running
 face-service (FACE_SERVICE_URL) with the enrolment gates, exactly as the
-`/api/members/{id}/templates/photo` endpoint does; photos are read, never copied.
+`/api/members/{id}/templates/photo` endpoint does; photos are read, never copied, and a
+phone's full-size photo is scaled down here first, as the upload limits ask.
 """
 
 from __future__ import annotations
 
+import io
 import sys
 import uuid
 from pathlib import Path
 
+import cv2
+from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kiosk.inference.errors import ImageError
+from kiosk.inference.images import MAX_BYTES, MAX_FULL_DECODE_PIXELS, decode_image
 from server.backend.config import Settings
 from server.backend.context import Backend, build_backend
 from server.backend.crud import audit
@@ -21,7 +27,7 @@ from server.backend.crud import members as members_crud
 from server.backend.errors import SontaServerError
 from server.backend.migrate import upgrade_to_head
 from server.backend.models import Member
-from server.backend.services import enrolment
+from server.backend.services import enrolment, uploads
 
 
 def _say(message: str) -> None:
@@ -39,6 +45,26 @@ def find_member(session: Session, who: str) -> Member | None:
         return members_crud.by_code(session=session, code=who)
 
 
+def fit_for_enrolment(data: bytes) -> bytes:
+    """A phone's full-size photo (e.g. 3061x4600) scaled down here, on the admin's side,
+    to what the enrolment upload takes; a photo that fits is sent as it is."""
+    limits = uploads.ENROLMENT
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except (OSError, ValueError):
+        return data  # not an image Pillow knows: the face-service says what is wrong
+    if max(width, height) <= limits.max_side and width * height <= limits.max_pixels:
+        return data
+    pixels = decode_image(
+        data, max_bytes=MAX_BYTES, max_side=limits.max_side, max_pixels=MAX_FULL_DECODE_PIXELS
+    ).pixels  # upright (EXIF applied) and at most max_side on its longest side
+    ok, encoded = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    if not ok:
+        raise ImageError("The photo could not be scaled down; resize it to 2560 px and retry.")
+    return bytes(encoded)
+
+
 def _explain(exc: SontaServerError) -> str:
     reasons = exc.details.get("reasons") if isinstance(exc.details, dict) else None
     return exc.message + "".join(f"\n    - {r}" for r in reasons or [])
@@ -49,6 +75,11 @@ def _enrol_one(backend: Backend, session: Session, member: Member, path: Path) -
         data = path.read_bytes()
     except OSError as exc:
         _say(f"{path}: cannot be read ({exc.strerror or exc}).")
+        return False
+    try:
+        data = fit_for_enrolment(data)
+    except ImageError as exc:
+        _say(f"{path}: not enrolled: {exc}")
         return False
     if len(data) > enrolment.PHOTO_MAX_BYTES:
         _say(f"{path}: larger than 10 MB; use a smaller photo.")

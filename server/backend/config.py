@@ -28,7 +28,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy import URL
 from zxcvbn import zxcvbn
@@ -77,6 +77,17 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _face_service_url_follows_its_port(cls, data: Any) -> Any:
+        """FACE_SERVICE_PORT moves the combined setup's face-service; unless
+        FACE_SERVICE_URL is set, the backend looks for it there."""
+        if isinstance(data, dict) and not data.get("face_service_url"):
+            port = data.get("face_service_port")
+            if port not in (None, ""):
+                data = {**data, "face_service_url": f"http://localhost:{port}"}
+        return data
+
     database_host: str | None = None
     database_port: int = 5432
     database_user: str = "postgres"
@@ -124,6 +135,8 @@ class Settings(BaseSettings):
     backend_workers: int = Field(default=1, ge=1, le=32)
 
     face_service_url: str = "http://localhost:8000"
+    # The combined setup's face-service port; the URL above follows it unless set.
+    face_service_port: int | None = Field(default=None, ge=1, le=65535)
     # Only in the separate-container setup, where the face-service requires it.
     face_service_api_key: str | None = None
     face_model: str = "buffalo_l"

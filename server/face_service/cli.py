@@ -91,7 +91,9 @@ def run_wait(args: argparse.Namespace) -> int:
 
     if not args.verbose:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per probe otherwise
-    url = args.url or os.environ.get("FACE_SERVICE_URL", "").strip() or DEFAULT_URL
+    port = os.environ.get("FACE_SERVICE_PORT", "").strip()
+    derived = f"http://localhost:{port}" if port else DEFAULT_URL  # the backend's rule
+    url = args.url or os.environ.get("FACE_SERVICE_URL", "").strip() or derived
     api_key = os.environ.get("FACE_SERVICE_API_KEY", "").strip() or None
     client = FaceServiceClient(url, api_key=api_key)
     try:

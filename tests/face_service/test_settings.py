@@ -127,3 +127,19 @@ def test_wait_gives_up_after_its_timeout() -> None:
     assert "not ready (unavailable: connection refused)" in result.stderr
     # Process start-up aside, the wait itself is bounded by its timeout.
     assert time.monotonic() - started < 30
+
+
+def test_the_backends_wait_looks_for_the_face_service_on_face_service_port() -> None:
+    port = free_port()
+    result = sonta("face-service", "wait", "--timeout", "1", FACE_SERVICE_PORT=str(port))
+    assert result.returncode != 0  # nothing listens there
+    assert f"Waiting for the face-service at http://localhost:{port}" in result.stderr
+    given = sonta(
+        "face-service",
+        "wait",
+        "--timeout",
+        "1",
+        FACE_SERVICE_PORT=str(port),
+        FACE_SERVICE_URL="http://127.0.0.1:9",
+    )
+    assert "Waiting for the face-service at http://127.0.0.1:9 " in given.stderr  # set: it wins

@@ -14,10 +14,13 @@ import cv2
 import numpy as np
 import pytest
 
+from kiosk.app import sync_worker
 from kiosk.credentials import CredentialStore
+from kiosk.errors import KioskError
 from kiosk.headless import add_run_parser
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.quality import Purpose
+from kiosk.keyring_entries import kiosk_credentials
 from kiosk.local_gallery import GalleryUpdate, MeetingRecord, MemberRecord, TemplateRecord
 from kiosk.store import LocalStore
 from kiosk.sync import pair
@@ -86,7 +89,7 @@ def test_folder_of_real_photos_checks_the_member_in_once_and_not_the_stranger(
     monkeypatch.setenv("FACE_MODEL", "vectron")
     monkeypatch.setenv("FACE_MODEL_CACHE", str(tmp_path / "no-cache"))
     data = tmp_path / "data"
-    _synced_store(engine, data, credentials)
+    _synced_store(engine, data, kiosk_credentials(data))  # the entries `run` reads
     blank = np.full((480, 640, 3), 90, np.uint8)
     folder = write_folder(
         tmp_path / "frames",
@@ -288,3 +291,18 @@ def test_badge_and_face_with_a_real_badge_then_the_badge_revoked(
     refused = [e for e in printed if e["event"] == "badge_refused"]
     assert refused and "cancelled" in refused[0]["reason"]
     assert badge_id != biden_badge_id
+
+
+def test_a_revoked_kiosk_is_told_it_was_revoked_not_that_it_is_unpaired(
+    engine: FaceEngine, credentials: CredentialStore, tmp_path: Path
+) -> None:
+    store = LocalStore(tmp_path / "kiosk.db")
+    try:
+        store.set_state("server_url", "http://127.0.0.1:9")
+        store.set_state("revoked", "2026-01-04T10:00:00+00:00")
+        with pytest.raises(KioskError) as refused:
+            sync_worker(store, credentials, engine, source=None)  # type: ignore[arg-type]
+    finally:
+        store.close()
+    assert str(refused.value).startswith("An admin revoked this kiosk at 2026-01-04T10:00")
+    assert "not paired" not in str(refused.value)

@@ -94,3 +94,24 @@ def test_a_corrupted_database_is_explained_and_unpair_moves_it_aside(
     assert aside.read_bytes() == b"garbage" * 1000
     assert main(["kiosk", "status"]) == 0  # a fresh database is made
     assert sqlite3.connect(data_dir / "kiosk.db").execute("PRAGMA user_version").fetchone()[0] > 0
+
+
+def test_status_shows_offline_and_the_last_error_until_a_sync_succeeds(
+    data_dir: Path, backend: LiveBackend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["kiosk", "pair", backend.url, backend.pairing_code("Hall")]) == 0
+    assert main(["kiosk", "sync", "--once"]) == 0
+    backend.stop()
+    try:
+        main(["kiosk", "sync", "--once"])  # the server is down: this try fails
+        capsys.readouterr()
+        assert main(["kiosk", "status"]) == 0
+        shown = capsys.readouterr().out
+        assert "Connection: OFFLINE since the last try, 20" in shown
+        assert f"The server at {backend.url} cannot be reached" in shown
+    finally:
+        backend.start()
+    assert main(["kiosk", "sync", "--once"]) == 0
+    capsys.readouterr()
+    assert main(["kiosk", "status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["last_error"] is None

@@ -25,9 +25,9 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kiosk.checkins import NewCheckin
-from kiosk.credentials import CredentialStore
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.quality import Purpose
+from kiosk.keyring_entries import kiosk_credentials
 from kiosk.store import LocalStore
 from kiosk.sync import pair
 from tests.kiosk.backend import LiveBackend
@@ -141,7 +141,7 @@ def test_kill_9_mid_upload_then_restart_delivers_every_check_in_once(
     }
     meetings = [backend.meeting(title=f"Meeting {i}") for i in range(3)]
     data_dir, log = tmp_path / "kiosk", tmp_path / "kiosk.log"
-    credentials = CredentialStore()
+    credentials = kiosk_credentials(data_dir)  # the entries the kiosk process reads
     store = LocalStore(data_dir / "kiosk.db", template_key=credentials.template_key)
     pair(backend.url, backend.pairing_code(), store=store, credentials=credentials)
     first = kiosk_process(data_dir, log)

@@ -214,3 +214,14 @@ def test_several_backend_workers_need_postgresql_and_redis() -> None:
     assert load_settings(GOOD).backend_workers == 1
     with pytest.raises(ConfigError, match="BACKEND_WORKERS"):
         load_settings({**GOOD, "BACKEND_WORKERS": "0"})
+
+
+def test_the_face_service_url_follows_face_service_port_unless_set(tmp_path: Path) -> None:
+    base = {"SONTA_DATA_DIR": str(tmp_path)}
+    assert load_settings(base).face_service_url == "http://localhost:8000"
+    moved = load_settings({**base, "FACE_SERVICE_PORT": "8100"})
+    assert moved.face_service_url == "http://localhost:8100"
+    given = {**base, "FACE_SERVICE_PORT": "8100", "FACE_SERVICE_URL": "http://faces:9000"}
+    assert load_settings(given).face_service_url == "http://faces:9000"
+    with pytest.raises(ConfigError, match="FACE_SERVICE_PORT"):
+        load_settings({**base, "FACE_SERVICE_PORT": "eighty"})

@@ -3,6 +3,9 @@ by the API (`POST /api/members/{id}/templates/photo`) and by `sonta admin enrol`
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import cv2
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -11,7 +14,7 @@ from sqlalchemy import select
 from server.backend.config import Settings
 from server.backend.models import FaceTemplate
 from sonta.cli import main
-from tests.kiosk.conftest import photo_path
+from tests.kiosk.conftest import photo, photo_path
 from tests.server.attendance_utils import make_member
 from tests.server.conftest import ClientFactory
 from tests.server.utils import admin_headers, session_of
@@ -107,3 +110,24 @@ def test_sonta_admin_enrol_enrols_good_photos_and_explains_the_rest(
     assert len(listed) == 1
     unknown = main(["admin", "enrol", "nobody@example.org", str(photo_path("biden"))])
     assert unknown == 1 and "No member has" in capsys.readouterr().err
+
+
+def test_sonta_admin_enrol_scales_a_full_size_phone_photo_down_itself(
+    client: TestClient,
+    server_env: dict[str, str],
+    shared_face_service: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    admin = admin_headers(client)
+    biden = make_member(client, admin, "Joe Biden")
+    env = {**server_env, "FACE_MODEL": "vectron", "FACE_SERVICE_URL": shared_face_service}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    # A phone's 3061x4600 photo: more pixels than the enrolment upload takes.
+    big = tmp_path / "phone.jpg"
+    assert cv2.imwrite(str(big), cv2.resize(photo("biden"), (3061, 4600)))
+    assert main(["admin", "enrol", biden["member_code"], str(big), "--consent"]) == 0
+    assert "phone.jpg: enrolled for Joe Biden" in capsys.readouterr().err
+    assert len(client.get(f"/api/members/{biden['id']}/templates", headers=admin).json()) == 1

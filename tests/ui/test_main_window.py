@@ -129,13 +129,18 @@ def test_lost_camera_shows_in_the_status_bar_and_on_the_preview(
 def test_sync_status_reaches_the_status_bar(qtbot: QtBot, window: MainWindow) -> None:
     status = window.services.status
     assert status is not None
+    error = "The server cannot be reached (ConnectError). Check-ins are kept and sent later."
     thread = threading.Thread(
-        target=status.update, kwargs={"connection": "offline", "queue_depth": 3}
+        target=status.update,
+        kwargs={"connection": "offline", "queue_depth": 3, "last_error": error},
     )
     thread.start()
     thread.join()
     qtbot.waitUntil(lambda: window.status_bar.queue.text() == "3 waiting to send")
-    assert window.status_bar.connection.text().endswith("Offline")
+    # A few words that fit whole; the reason is one hover away, never cut off.
+    connection = window.status_bar.connection
+    assert connection.text() == "\N{BLACK CIRCLE} Offline" and not connection.is_elided()
+    assert connection.toolTip() == error
 
 
 def test_leaving_full_screen_without_the_pin_is_refused(qtbot: QtBot, window: MainWindow) -> None:

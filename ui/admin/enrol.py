@@ -80,6 +80,9 @@ class EnrolView(QWidget):
         self.live_hint.setWordWrap(True)
         self.reasons = QLabel("")
         self.reasons.setWordWrap(True)
+        self.engine_note = QLabel("")  # the engine's loading, when the admin app loads it
+        self.engine_note.setWordWrap(True)
+        self.engine_note.setObjectName("busy")
         self._meter_timer = QTimer(self)
         self._meter_timer.timeout.connect(self._measure_live)
         self._measuring = False
@@ -94,7 +97,14 @@ class EnrolView(QWidget):
         self.photos_button.clicked.connect(self.choose_photos)
         self.erase_button.clicked.connect(self.erase)
         side = QVBoxLayout()
-        for widget in (self.prompt, self.meter, self.live_hint, self.reasons, self.samples):
+        for widget in (
+            self.prompt,
+            self.meter,
+            self.live_hint,
+            self.reasons,
+            self.engine_note,
+            self.samples,
+        ):
             side.addWidget(widget)
         for button in (self.take_button, self.save_button, self.photos_button, self.erase_button):
             side.addWidget(button)
@@ -161,8 +171,15 @@ class EnrolView(QWidget):
     def _need_engine(self) -> FaceEngine | None:
         engine = self._engine()
         if engine is None:
-            self.reasons.setText("The face engine is still loading; try again in a moment.")
+            note = self.engine_note.text()
+            self.reasons.setText(
+                note if note else "The face engine is still loading; try again in a moment."
+            )
         return engine
+
+    def set_engine_note(self, sentence: str) -> None:
+        """How the face engine's loading goes (the standalone admin app loads its own)."""
+        self.engine_note.setText(sentence)
 
     def take_sample(self) -> None:
         mailbox = self._frames()

@@ -1,5 +1,8 @@
 """Opening the admin window: `sonta admin-app` on an office PC, or from the kiosk.
 
+On an office PC the app loads its own face engine in the background and opens the
+computer's camera when there is one (`AdminDesk`), so enrolment works there too.
+
 On the kiosk, Ctrl+Shift+A opens it (after the kiosk PIN when one is set); the admin
 then signs in to the server the kiosk is paired with, and enrolment uses the kiosk's
 own camera and loaded engine.
@@ -18,6 +21,7 @@ from PySide6.QtWidgets import QApplication
 from kiosk.errors import KioskError
 
 if TYPE_CHECKING:  # imported when opened: the kiosk window must come up fast
+    from ui.admin.desk import AdminDesk
     from ui.admin.window import AdminWindow
     from ui.app import KioskController
 
@@ -33,21 +37,39 @@ def run_admin_app(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0]])
     assert isinstance(app, QApplication)
     app.setApplicationName("Sonta Attendance admin")
-    from kiosk.admin_client import AdminClient  # noqa: PLC0415
-    from ui.admin.window import AdminWindow  # noqa: PLC0415
-
     try:
-        client = AdminClient(server_url(args))
+        window, desk = open_admin_window(args)
     except KioskError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    window = AdminWindow(client)
+    code = app.exec()
+    close_admin_window(window, desk)
+    return code
+
+
+def open_admin_window(args: argparse.Namespace) -> tuple[AdminWindow, AdminDesk]:
+    """The shown admin window with its own face engine (loading) and camera (if any)."""
+    from kiosk.admin_client import AdminClient  # noqa: PLC0415
+    from ui.admin.desk import AdminDesk  # noqa: PLC0415
+    from ui.admin.window import AdminWindow  # noqa: PLC0415
+
+    client = AdminClient(server_url(args))
+    desk = AdminDesk(str(getattr(args, "camera", None) or "0"))
+    window = AdminWindow(client, frames=desk.frames, engine=lambda: desk.engine)
+    desk.engine_changed.connect(window.enrol.set_engine_note)
+    desk.start()
+    if desk.camera_note:
+        window.enrol.preview.set_placeholder(desk.camera_note)
     window.resize(1280, 800)
     window.show()
-    code = app.exec()
+    return window, desk
+
+
+def close_admin_window(window: AdminWindow, desk: AdminDesk) -> None:
+    """Stop the window's calls, the camera and the engine's loading; close the client."""
     window.shutdown()
-    client.close()
-    return code
+    desk.stop()
+    window.client.close()
 
 
 class KioskAdminHook:

@@ -1,0 +1,78 @@
+"""The board watcher while the server comes and goes: the meeting stays on screen (the
+kiosk still takes its check-ins), its QR goes, and the outage is told at once."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from kiosk.board import BoardError, BoardWatcher, MeetingBoard
+
+WAIT_S = 30.0
+
+
+def a_board(present: int) -> MeetingBoard:
+    return MeetingBoard(
+        meeting_id=uuid.UUID(int=7),
+        title="Sonta Heads meeting",
+        present=present,
+        expected=10,
+        qr_url="http://192.0.2.1:3000/c/abc",
+        qr_expires_at=datetime.now(UTC) + timedelta(minutes=5),
+        refresh_after_s=30.0,
+    )
+
+
+class ScriptedServer:
+    """Answers with boards while `up` is set, else fails as an unreachable server does."""
+
+    def __init__(self) -> None:
+        self.up = threading.Event()
+        self.up.set()
+        self.present = 3
+
+    def fetch(self) -> MeetingBoard:
+        if not self.up.is_set():
+            raise BoardError("The server cannot be reached (ConnectError).")
+        return a_board(self.present)
+
+
+def test_a_down_server_keeps_the_meeting_shown_without_its_qr_and_is_told_at_once() -> None:
+    server = ScriptedServer()
+    shown: queue.Queue[MeetingBoard | None] = queue.Queue()
+    told: queue.Queue[str | None] = queue.Queue()
+    watcher = BoardWatcher(server.fetch, shown.put, retry_s=0.05, check_s=0.05, reachable=told.put)
+    watcher.start()
+    try:
+        first = shown.get(timeout=WAIT_S)
+        assert first is not None and (first.present, first.qr_url) == (3, a_board(3).qr_url)
+        assert told.get(timeout=WAIT_S) is None
+        server.up.clear()
+        while (board := shown.get(timeout=WAIT_S)) is not None and board.qr_url is not None:
+            pass  # boards fetched before the outage
+        assert board is not None, "the meeting left the screen while the server was down"
+        assert (board.title, board.present, board.qr_url) == ("Sonta Heads meeting", 3, None)
+        while (problem := told.get(timeout=WAIT_S)) is None:
+            pass
+        assert problem == "The server cannot be reached (ConnectError)."
+        server.present = 4
+        server.up.set()
+        while (board := shown.get(timeout=WAIT_S)) is None or board.qr_url is None:
+            pass
+        assert board.present == 4
+    finally:
+        watcher.stop()
+
+
+def test_with_no_board_yet_an_unreachable_server_shows_none() -> None:
+    server = ScriptedServer()
+    server.up.clear()
+    shown: queue.Queue[MeetingBoard | None] = queue.Queue()
+    watcher = BoardWatcher(server.fetch, shown.put, retry_s=0.05)
+    watcher.start()
+    try:
+        assert shown.get(timeout=WAIT_S) is None
+    finally:
+        watcher.stop()
