@@ -22,7 +22,7 @@ from kiosk.headless import default_data_dir
 from kiosk.inference.errors import FaceEngineError
 from kiosk.inference.packs import DEFAULT_PACK, get_pack_spec, resolve_pack
 from kiosk.model_pack import import_pack
-from kiosk.status import SyncStatus
+from kiosk.status import SyncSnapshot, SyncStatus
 from kiosk.store import LocalStore
 from kiosk.sync import SyncSettings, SyncWorker, pair
 
@@ -104,6 +104,7 @@ def status_report(args: argparse.Namespace) -> dict[str, Any]:
             revoked_at=store.get_state("revoked"),
             queue_depth=store.queue_depth(),
             outbox=store.outbox_counts(),
+            set_aside=[{"key": row.key, "reason": row.reason} for row in store.set_aside()],
             gallery_version=store.gallery_version(),
             gallery_model_id=store.model_id(),
             templates=store.template_count(),
@@ -138,6 +139,7 @@ def _print_status(report: dict[str, Any]) -> None:
         f"({outbox.get('done', 0) + outbox.get('evidence', 0)} sent, "
         f"{outbox.get('refused', 0)} refused by the server)"
     )
+    _print_set_aside(report["set_aside"])
     print(
         f"Gallery: version {report['gallery_version']}, {report['templates']} template(s) of "
         f"{report['members']} member(s), {report['meetings']} meeting(s) "
@@ -148,6 +150,25 @@ def _print_status(report: dict[str, Any]) -> None:
         print(f"Model pack: {pack['pack']} ({pack['model_id']}) from {pack['source']}")
     else:
         print(f"Model pack: {pack['pack']} NOT READY: {pack['problem']}")
+
+
+def set_aside_warning(count: int) -> str:
+    """The sentence an operator reads when queued check-ins could not be read back."""
+    return (
+        f"{count} queued check-in(s) could not be read back from this kiosk's database and "
+        "were set aside (kept, not sent); the others are sent as usual. "
+        "`sonta kiosk status` lists them with the reason."
+    )
+
+
+def _print_set_aside(rows: list[dict[str, str]]) -> None:
+    if not rows:
+        return
+    print(f"Set aside: {set_aside_warning(len(rows))}")
+    for row in rows[:20]:
+        print(f"  {row['key']}: {row['reason']}")
+    if len(rows) > 20:
+        print(f"  ... and {len(rows) - 20} more (`sonta kiosk status --json` lists all)")
 
 
 def status_command(args: argparse.Namespace) -> int:
@@ -217,6 +238,8 @@ def sync_command(args: argparse.Namespace) -> int:
             worker.stop()
             snap = status.snapshot
             print(f"Synced: gallery version {snap.gallery_version}, {snap.queue_depth} queued.")
+            if snap.set_aside:
+                print(f"warning: {set_aside_warning(snap.set_aside)}", file=sys.stderr)
             return 0
         return _sync_until_stopped(worker, status)
     finally:
@@ -232,7 +255,7 @@ def _sync_until_stopped(worker: SyncWorker, status: SyncStatus) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
-    status.subscribe(lambda s: print(f"sync: {s.connection}, {s.queue_depth} queued", flush=True))
+    status.subscribe(lambda s: print(f"sync: {_progress(s)}", flush=True))
     worker.start()
     while not stopping.wait(0.5) and worker.running:
         pass
@@ -240,6 +263,13 @@ def _sync_until_stopped(worker: SyncWorker, status: SyncStatus) -> int:
     if worker.error is not None:
         raise worker.error
     return 0
+
+
+def _progress(snapshot: SyncSnapshot) -> str:
+    line = f"{snapshot.connection}, {snapshot.queue_depth} queued"
+    if snapshot.set_aside:
+        line += f", {snapshot.set_aside} set aside (see `sonta kiosk status`)"
+    return line
 
 
 def import_pack_command(args: argparse.Namespace) -> int:

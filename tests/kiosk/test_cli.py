@@ -15,6 +15,7 @@ from kiosk.store import LocalStore
 from sonta.cli import main
 from tests.kiosk.backend import LiveBackend
 from tests.kiosk.store_utils import a_checkin
+from tests.kiosk.test_sync_crash import record_offline
 
 pytestmark = [pytest.mark.network, pytest.mark.model]
 
@@ -94,3 +95,38 @@ def test_a_corrupted_database_is_explained_and_unpair_moves_it_aside(
     assert aside.read_bytes() == b"garbage" * 1000
     assert main(["kiosk", "status"]) == 0  # a fresh database is made
     assert sqlite3.connect(data_dir / "kiosk.db").execute("PRAGMA user_version").fetchone()[0] > 0
+
+
+def test_one_damaged_queued_row_is_set_aside_and_the_rest_are_sent(
+    data_dir: Path, backend: LiveBackend, engine: FaceEngine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    people = {
+        "obama": backend.member("Barack Obama", engine, "obama", "obama2"),
+        "biden": backend.member("Joe Biden", engine, "biden"),
+    }
+    meetings = [backend.meeting(title=f"Meeting {i}") for i in range(5)]
+    assert main(["kiosk", "pair", backend.url, backend.pairing_code("Hall")]) == 0
+    assert main(["kiosk", "sync", "--once"]) == 0
+    store = LocalStore(data_dir / "kiosk.db", template_key=CredentialStore().template_key)
+    record_offline(store, engine, people, meetings)
+    [damaged] = store.db.read("SELECT key FROM outbox ORDER BY rowid LIMIT 1 OFFSET 3")
+    store.close()
+    with sqlite3.connect(data_dir / "kiosk.db") as conn:
+        conn.execute("UPDATE outbox SET payload = 'not json{' WHERE key = ?", (damaged[0],))
+    capsys.readouterr()
+
+    assert main(["kiosk", "sync", "--once", "--batch-size", "4"]) == 0
+    out, err = capsys.readouterr()
+    assert "0 queued" in out and "Traceback" not in err
+    assert "1 queued check-in(s) could not be read back" in err and "sonta kiosk status" in err
+    assert backend.count("SELECT count(*) FROM kiosk_checkins") == 9
+    assert backend.count("SELECT count(*) FROM attendance_records") == 9
+
+    assert main(["kiosk", "status"]) == 0
+    text = capsys.readouterr().out
+    assert "Queue: 0 check-in(s) waiting" in text and "Set aside: 1 queued check-in(s)" in text
+    assert f"{damaged[0]}: its payload is not valid JSON" in text
+    assert main(["kiosk", "status", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [row["key"] for row in report["set_aside"]] == [damaged[0]]
+    assert report["outbox"] == {"done": 9, "quarantined": 1}
