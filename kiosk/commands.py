@@ -1,4 +1,4 @@
-"""What `sonta kiosk pair|status|unpair|sync|import-pack` do (declared in `kiosk.cli`)."""
+"""What `sonta kiosk pair|status|unpair|salvage|sync|import-pack` do (declared in `kiosk.cli`)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from kiosk.headless import default_data_dir
 from kiosk.inference.errors import FaceEngineError
 from kiosk.inference.packs import DEFAULT_PACK, get_pack_spec, resolve_pack
 from kiosk.model_pack import import_pack
+from kiosk.salvage import salvage
 from kiosk.status import SyncSnapshot, SyncStatus
 from kiosk.store import LocalStore
 from kiosk.sync import SyncSettings, SyncWorker, pair
@@ -208,7 +209,7 @@ def _clear_or_move(path: Path) -> str:
             part = Path(f"{path}{suffix}")
             if part.exists():
                 part.rename(Path(f"{aside}{suffix}"))
-        return f"The damaged database was kept as {aside}; a fresh one is made on pairing."
+        return f"The damaged database was kept as {aside}. " + _salvage_into(aside, path)
     try:
         store.wipe_gallery()
         for name in ("server_url", "kiosk_id", "kiosk_name", "server_model_id", "revoked"):
@@ -219,6 +220,49 @@ def _clear_or_move(path: Path) -> str:
     if waiting:
         return f"{waiting} check-in(s) not yet uploaded are kept and go out after pairing."
     return ""
+
+
+def _salvage_into(source: Path, path: Path) -> str:
+    """Salvage `source` into a fresh database at `path`; the sentence that says how it went."""
+    store = LocalStore(path)
+    try:
+        saved = salvage(source, store)
+    except KioskError as exc:
+        return str(exc)
+    finally:
+        store.close()
+    return (
+        f"{saved.sentence()} They are kept in a fresh database and go out after pairing "
+        f"(`sonta kiosk salvage {source}` reads it again)."
+    )
+
+
+def salvage_command(args: argparse.Namespace) -> int:
+    """Read the unfinished check-ins of a damaged copy into this kiosk's database."""
+    source: Path = args.file
+    path = _database(args)
+    if source.resolve() == path.resolve():
+        print(
+            "error: name the damaged copy (kiosk.db.damaged-...), not the database in use; "
+            "`sonta kiosk unpair` moves a damaged database aside first.",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    store = LocalStore(path)
+    try:
+        saved = salvage(source, store)
+    finally:
+        store.close()
+    print(f"{saved.sentence()} Queued here: {_queued(path)} check-in(s).")
+    return 0
+
+
+def _queued(path: Path) -> int:
+    store = LocalStore(path)
+    try:
+        return store.queue_depth()
+    finally:
+        store.close()
 
 
 def sync_command(args: argparse.Namespace) -> int:
@@ -292,5 +336,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "status": status_command,
     "unpair": unpair_command,
     "sync": sync_command,
+    "salvage": salvage_command,
     "import_pack": import_pack_command,
 }
