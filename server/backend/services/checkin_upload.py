@@ -12,6 +12,10 @@ transaction rolls back, and the item is run again, which then finds the winner's
 exactly once. The rerun replaces a savepoint per item, which would cost two more
 round trips to the database on every check-in.
 
+Every final refusal is kept for admins (`kiosk_refusals`): an item refused while being
+stored is kept in the item's own transaction, a malformed item or a reused key once the
+batch is done. "Send it again" answers are not final and are not kept.
+
 The server decides the status itself from the similarity and margin, with the face
 engine's bands: accept -> approved, review -> pending_review, reject -> refused.
 """
@@ -36,7 +40,7 @@ from server.backend.kiosk_schemas import KioskCheckinItem, KioskCheckinResult
 from server.backend.models import CheckinAttempt, Kiosk, KioskCheckin, Meeting, Member
 from server.backend.security.badges import BadgeSigner
 from server.backend.security.templates import TemplateCipher
-from server.backend.services import attempts, attendance, badges, kiosk_rescore
+from server.backend.services import attempts, attendance, badges, kiosk_refusals, kiosk_rescore
 
 REUSED_KEY = "idempotency key reused with a different payload"
 # Called with each newly stored check-in, after its commit.
@@ -119,15 +123,31 @@ def upload_batch(
     valid = [c for c in checked if isinstance(c, KioskCheckinItem)]
     seen, _loaded = _prefetch(upload, valid)
     results = []
-    for entry in checked:
+    unkept: list[tuple[Any, str]] = []  # refusals no item transaction kept
+    for raw, entry in zip(items, checked, strict=True):
         if isinstance(entry, KioskCheckinResult):
             results.append(entry)
+            unkept.append((raw, str(entry.reason)))
             continue
         result, outcome = _with_retry(upload, entry, seen.get(entry.key))
         if outcome is not None and on_recorded is not None:
             on_recorded(outcome)
+        if result.reason == REUSED_KEY:
+            unkept.append((raw, REUSED_KEY))
         results.append(result)
+    _keep_refusals(upload, unkept)
     return results
+
+
+def _keep_refusals(upload: Upload, refused: list[tuple[Any, str]]) -> None:
+    """Keep the batch's malformed items and reused keys for admins, in one commit."""
+    if not refused:
+        return
+    for raw, reason in refused:
+        kiosk_refusals.keep(
+            upload.session, upload.kiosk, raw if isinstance(raw, dict) else {}, reason
+        )
+    upload.session.commit()
 
 
 def _validated(raw: Any) -> KioskCheckinItem | KioskCheckinResult:
@@ -202,6 +222,7 @@ def _store_once(
     except ItemRefusedError as exc:
         result = _refused(item.key, str(exc))
         _note_refusal(upload, item, str(exc), suspicious=exc.suspicious)
+        kiosk_refusals.keep(session, upload.kiosk, item.model_dump(), str(exc))
     else:
         result = KioskCheckinResult(
             key=item.key,
