@@ -1,4 +1,7 @@
-"""What `sonta kiosk pair|status|unpair|salvage|sync|import-pack` do (declared in `kiosk.cli`)."""
+"""What `sonta kiosk pair|status|unpair|salvage|export-unsent|sync|import-pack` do.
+
+The commands are declared in `kiosk.cli`.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from kiosk.salvage import salvage
 from kiosk.status import SyncSnapshot, SyncStatus
 from kiosk.store import LocalStore
 from kiosk.sync import SyncSettings, SyncWorker, pair
+from kiosk.unsent import Unsent, reasons, unsent, write_csv
 
 EXIT_ERROR = 2
 
@@ -141,6 +145,8 @@ def _print_status(report: dict[str, Any]) -> None:
         f"{outbox.get('refused', 0)} refused by the server)"
     )
     _print_set_aside(report["set_aside"])
+    if outbox.get("refused") or report["set_aside"]:
+        print("Not sent: `sonta kiosk export-unsent FILE` writes refused and set-aside ones.")
     print(
         f"Gallery: version {report['gallery_version']}, {report['templates']} template(s) of "
         f"{report['members']} member(s), {report['meetings']} meeting(s) "
@@ -159,6 +165,15 @@ def set_aside_warning(count: int) -> str:
         f"{count} queued check-in(s) could not be read back from this kiosk's database and "
         "were set aside (kept, not sent); the others are sent as usual. "
         "`sonta kiosk status` lists them with the reason."
+    )
+
+
+def refused_warning(rows: list[Unsent]) -> str:
+    """The sentence an operator reads when the server refused check-ins for good."""
+    return (
+        f"the server refused {len(rows)} check-in(s) for good: {reasons(rows)}. Their "
+        "attendance did not count; the server's admins see them under kiosk refusals, "
+        "and `sonta kiosk export-unsent FILE` writes them to a CSV file for an admin."
     )
 
 
@@ -257,6 +272,18 @@ def salvage_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def export_unsent_command(args: argparse.Namespace) -> int:
+    """Write the refused and set-aside check-ins to a new CSV file."""
+    store = LocalStore(_database(args))
+    try:
+        rows = unsent(store)
+    finally:
+        store.close()
+    write_csv(rows, args.file)
+    print(f"Wrote {len(rows)} check-in(s) not sent to {args.file}.")
+    return 0
+
+
 def _queued(path: Path) -> int:
     store = LocalStore(path)
     try:
@@ -278,10 +305,14 @@ def sync_command(args: argparse.Namespace) -> int:
             settings=SyncSettings(batch_size=args.batch_size),
         )
         if args.once:
+            before = {row.key for row in unsent(store)}
             worker.syncer.sync_once()
             worker.stop()
             snap = status.snapshot
             print(f"Synced: gallery version {snap.gallery_version}, {snap.queue_depth} queued.")
+            refused = [r for r in unsent(store) if r.key not in before and r.refused]
+            if refused:
+                print(f"warning: {refused_warning(refused)}", file=sys.stderr)
             if snap.set_aside:
                 print(f"warning: {set_aside_warning(snap.set_aside)}", file=sys.stderr)
             return 0
@@ -337,5 +368,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "unpair": unpair_command,
     "sync": sync_command,
     "salvage": salvage_command,
+    "export_unsent": export_unsent_command,
     "import_pack": import_pack_command,
 }

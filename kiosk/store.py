@@ -106,7 +106,9 @@ class LocalStore:
                 )
             conn.execute(
                 "INSERT INTO checkins (key, meeting_id, member_id, method, status, similarity, "
-                "device_time, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "device_time, recorded_at, member_name, meeting_title) VALUES (?, ?, ?, ?, ?, "
+                "?, ?, ?, (SELECT full_name FROM members WHERE member_id = ?), "
+                "(SELECT title FROM meetings WHERE meeting_id = ?))",
                 (
                     checkin.key,
                     meeting,
@@ -116,6 +118,8 @@ class LocalStore:
                     float(checkin.similarity),
                     checkin.device_time.isoformat(),
                     recorded_at.isoformat(),
+                    member,
+                    meeting,
                 ),
             )
             conn.execute(
