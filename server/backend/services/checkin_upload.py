@@ -1,19 +1,23 @@
 """Kiosk check-in upload: batches of check-ins with client-generated idempotency keys.
 
-Each item is its own transaction: its attendance record (if any) and its idempotency
-key are committed together, so a key never exists without its result, and a bad item
-cannot undo the good ones before it. A key seen before returns the result stored with
-it the first time; the same key with another payload is refused and changes nothing.
+A batch is one transaction: each item's attendance record (if any) and its idempotency
+key are committed together, so a key never exists without its result. One commit per
+batch instead of one per item: each commit waits for the database's disk flush, and
+per-item commits made ingest wait on the disk more than it worked. A refused item
+writes only its refusal, so it cannot undo the good items beside it. A key seen before
+returns the result stored with it the first time; the same key with another payload is
+refused and changes nothing.
 
 Concurrency: the same batch sent from several connections at once races on the key's
-primary key (and on the one-approved-record index). The loser's insert fails, its
-transaction rolls back, and the item is run again, which then finds the winner's key
-(or approved record) and returns the winner's result. So each check-in is stored
-exactly once. The rerun replaces a savepoint per item, which would cost two more
-round trips to the database on every check-in.
+primary key (and on the one-approved-record index). The loser's insert fails (or the
+database breaks a deadlock between two batches); its transaction rolls back and the
+batch is run again item by item, each item its own transaction, which then finds the
+winner's key (or approved record) and returns the winner's result. So each check-in
+is stored exactly once. The rerun replaces a savepoint per item, which would cost two
+more round trips to the database on every check-in.
 
 Every final refusal is kept for admins (`kiosk_refusals`): an item refused while being
-stored is kept in the item's own transaction, a malformed item or a reused key once the
+stored is kept in the item's transaction, a malformed item or a reused key once the
 batch is done. "Send it again" answers are not final and are not kept.
 
 The server decides the status itself from the similarity and margin, with the face
@@ -31,7 +35,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from kiosk.inference.matching import DEFAULT_THRESHOLDS, Band, Thresholds, band_for
@@ -118,36 +122,90 @@ def batch_session(engine: Engine) -> Iterator[Session]:
 def upload_batch(
     upload: Upload, items: list[Any], *, on_recorded: OnRecorded | None = None
 ) -> list[KioskCheckinResult]:
-    """Per-item results in the order of `items`; good items are stored whatever the rest."""
+    """Per-item results in the order of `items`; good items are stored whatever the rest.
+
+    `on_recorded` hears of each newly stored check-in once the batch is committed.
+    """
     checked: list[KioskCheckinItem | KioskCheckinResult] = [_validated(raw) for raw in items]
     valid = [c for c in checked if isinstance(c, KioskCheckinItem)]
     seen, _loaded = _prefetch(upload, valid)
-    results = []
-    unkept: list[tuple[Any, str]] = []  # refusals no item transaction kept
+    try:
+        results, recorded = _as_one_transaction(upload, items, checked, seen)
+    except (IntegrityError, OperationalError):  # a lost race or a broken deadlock
+        upload.session.rollback()
+        upload.refusals.clear()  # rolled back with the rest
+        results, recorded = _item_by_item(upload, items, checked, seen)
+    if on_recorded is not None:
+        for outcome in recorded:
+            on_recorded(outcome)
+    return results
+
+
+Checked = list[KioskCheckinItem | KioskCheckinResult]
+Outcomes = tuple[list[KioskCheckinResult], list[attendance.CheckinOutcome]]
+
+
+def _as_one_transaction(
+    upload: Upload, items: list[Any], checked: Checked, seen: dict[str, KioskCheckin]
+) -> Outcomes:
+    """Every item staged in one transaction, committed once; raises on a lost race."""
+    results: list[KioskCheckinResult] = []
+    recorded: list[attendance.CheckinOutcome] = []
+    unkept: list[tuple[Any, str]] = []  # refusals no item's rows keep
+    staged: dict[str, tuple[str, KioskCheckinResult]] = {}  # key -> (digest, result)
+    for raw, entry in zip(items, checked, strict=True):
+        if isinstance(entry, KioskCheckinResult):
+            results.append(entry)
+            unkept.append((raw, str(entry.reason)))
+            continue
+        digest = payload_hash(entry)
+        if entry.key in seen:
+            result = _earlier(entry, digest, seen[entry.key])
+        elif entry.key in staged:  # the same key twice in one batch
+            first_digest, first = staged[entry.key]
+            result = first if first_digest == digest else _refused(entry.key, REUSED_KEY)
+        else:
+            result, outcome = _stage(upload, entry, digest)
+            staged[entry.key] = (digest, result)
+            if outcome is not None:
+                recorded.append(outcome)
+        if result.reason == REUSED_KEY:
+            unkept.append((raw, REUSED_KEY))
+        results.append(result)
+    _keep_refusals(upload, unkept)
+    upload.session.commit()
+    return results, recorded
+
+
+def _item_by_item(
+    upload: Upload, items: list[Any], checked: Checked, seen: dict[str, KioskCheckin]
+) -> Outcomes:
+    """Each item in its own transaction, rerun once after a lost race (the slow path)."""
+    results: list[KioskCheckinResult] = []
+    recorded: list[attendance.CheckinOutcome] = []
+    unkept: list[tuple[Any, str]] = []
     for raw, entry in zip(items, checked, strict=True):
         if isinstance(entry, KioskCheckinResult):
             results.append(entry)
             unkept.append((raw, str(entry.reason)))
             continue
         result, outcome = _with_retry(upload, entry, seen.get(entry.key))
-        if outcome is not None and on_recorded is not None:
-            on_recorded(outcome)
+        if outcome is not None:
+            recorded.append(outcome)
         if result.reason == REUSED_KEY:
             unkept.append((raw, REUSED_KEY))
         results.append(result)
     _keep_refusals(upload, unkept)
-    return results
+    upload.session.commit()
+    return results, recorded
 
 
 def _keep_refusals(upload: Upload, refused: list[tuple[Any, str]]) -> None:
-    """Keep the batch's malformed items and reused keys for admins, in one commit."""
-    if not refused:
-        return
+    """Add the batch's malformed items and reused keys for admins (the caller commits)."""
     for raw, reason in refused:
         kiosk_refusals.keep(
             upload.session, upload.kiosk, raw if isinstance(raw, dict) else {}, reason
         )
-    upload.session.commit()
 
 
 def _validated(raw: Any) -> KioskCheckinItem | KioskCheckinResult:
@@ -211,11 +269,21 @@ def _earlier(item: KioskCheckinItem, digest: str, seen: KioskCheckin) -> KioskCh
 def _store_once(
     upload: Upload, item: KioskCheckinItem, digest: str, *, look_up: bool
 ) -> tuple[KioskCheckinResult, attendance.CheckinOutcome | None]:
-    session = upload.session
+    """The item in its own transaction (after a lost race, `look_up` the winner first)."""
     if look_up:
-        seen = session.get(KioskCheckin, (upload.kiosk.id, item.key), populate_existing=True)
+        seen = upload.session.get(KioskCheckin, (upload.kiosk.id, item.key), populate_existing=True)
         if seen is not None:
             return _earlier(item, digest, seen), None
+    staged = _stage(upload, item, digest)
+    upload.session.commit()
+    return staged
+
+
+def _stage(
+    upload: Upload, item: KioskCheckinItem, digest: str
+) -> tuple[KioskCheckinResult, attendance.CheckinOutcome | None]:
+    """Record the item (or its refusal) with its key in the open transaction."""
+    session = upload.session
     outcome: attendance.CheckinOutcome | None = None
     try:
         outcome = _record(upload, item)
@@ -240,7 +308,6 @@ def _store_once(
             record_id=result.record_id,
         )
     )
-    session.commit()
     return result, outcome if outcome and outcome.result == "recorded" else None
 
 
