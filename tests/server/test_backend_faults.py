@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import resource
 import secrets
 import socket
 import subprocess
@@ -178,6 +179,47 @@ def test_idle_sockets_beyond_the_file_limit_do_not_lock_out_health(tmp_path: Pat
             sock.close()
         process.terminate()
         process.wait(timeout=15)
+
+
+def test_idle_sockets_beyond_a_hard_file_limit_do_not_lock_out_health(tmp_path: Path) -> None:
+    """1,100 connections that never send a request, under a 1,024 file limit it cannot
+    raise: the server closes the oldest idle ones to take new ones, and keeps answering."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1400:  # this test's own 1,100 sockets; the hard limit allows raising it here
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(4096, hard), hard))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in CONFIG_ENV}
+    env.update(HOME=str(tmp_path), SONTA_DATA_DIR=str(tmp_path / "data"))
+    command = ["prlimit", "--nofile=1024", sys.executable, "-m", "sonta.cli", "server"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    log = tmp_path / "server.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    idle: list[socket.socket] = []
+    try:
+        url = f"http://127.0.0.1:{port}/health/live"
+        deadline = time.monotonic() + 60
+        while not _answers(url):
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        for _ in range(1100):
+            idle.append(socket.create_connection(("127.0.0.1", port)))
+        failures = []
+        with httpx.Client(timeout=10) as client:
+            for number in range(40):
+                try:
+                    answer = client.get(url, headers={"Connection": "close"})
+                    if answer.status_code != 200:
+                        failures.append(f"request {number}: {answer.status_code}")
+                except httpx.HTTPError as exc:
+                    failures.append(f"request {number}: {exc!r}")
+        assert not failures, f"{len(failures)}/40 /health/live failed: {failures[:5]}"
+    finally:
+        for sock in idle:
+            sock.close()
+        process.terminate()
+        process.wait(timeout=15)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def _answers(url: str) -> bool:
