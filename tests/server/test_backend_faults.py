@@ -152,6 +152,32 @@ def test_a_full_pool_is_busy_not_database_down(client: TestClient) -> None:
     assert client.get("/api/members", headers=headers).status_code == 200
 
 
+def test_a_phone_check_in_hears_of_a_frozen_face_service_within_seconds(
+    server_env: dict[str, str], migrated: None, tmp_path: Path
+) -> None:
+    with frozen_http_server() as face:
+        env = {**server_env, "FACE_SERVICE_URL": face.url, "HOME": str(tmp_path)}
+        email = admin_in_database(env)
+        with (
+            backend_process(env, tmp_path / "backend.log", ready="/health/live") as url,
+            httpx.Client(base_url=url, timeout=60) as api,
+        ):
+            headers = bearer(password_login(api, email)["access_token"])
+            [ticket] = _tickets(env, _meeting(api, headers), 1)
+            member = {"full_name": "Ama", "ministry": "Choir", "email": "ama@sontachurch.org"}
+            assert api.post("/api/members", json=member, headers=headers).status_code == 201
+            started = time.monotonic()
+            answer = api.post(
+                "/api/checkin/phone",
+                data={"ticket": ticket, "email": "ama@sontachurch.org"},
+                files={"selfie": ("selfie.jpg", _selfie(), "image/jpeg")},
+            )
+            waited = time.monotonic() - started
+    assert answer.status_code == 503, answer.text
+    # The face-service timeout is 8 s; 30 s was what a phone waited before.
+    assert waited < 20, f"the phone waited {waited:.1f} s for its 503"
+
+
 def test_idle_sockets_beyond_the_file_limit_do_not_lock_out_health(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in CONFIG_ENV}
