@@ -20,7 +20,7 @@ from types import FrameType
 from typing import Any
 
 from kiosk.credentials import CredentialStore
-from kiosk.errors import KioskError
+from kiosk.errors import KioskError, StoreError
 from kiosk.headless import default_data_dir
 from kiosk.inference.errors import FaceEngineError
 from kiosk.inference.packs import DEFAULT_PACK, get_pack_spec, resolve_pack
@@ -263,6 +263,8 @@ def salvage_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_ERROR
+    if not source.is_file():  # before opening (and perhaps creating) this kiosk's database
+        raise StoreError(f"{source} is not a file; name the damaged kiosk.db copy to read.")
     store = LocalStore(path)
     try:
         saved = salvage(source, store)

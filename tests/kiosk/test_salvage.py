@@ -108,6 +108,10 @@ def test_a_file_with_nothing_readable_is_one_clear_sentence(
     garbage = tmp_path / "kiosk.db.damaged-x"
     garbage.write_bytes(b"garbage" * 1000)
     folder = tmp_path / "kiosk"
+    missing = tmp_path / "no-such-copy.db"
+    assert main(["kiosk", "salvage", str(missing), "--data-dir", str(folder)]) == 2
+    assert "is not a file" in capsys.readouterr().err
+    assert not folder.exists()  # a mistyped name changes nothing
     assert main(["kiosk", "salvage", str(garbage), "--data-dir", str(folder)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: Nothing can be read from") and "Traceback" not in err
