@@ -1,9 +1,12 @@
 """Check-in ingest with 1, 6 and 30 concurrent kiosks, beside the trivial endpoint.
 
 Each kiosk has its own credential and uploads batches back to back from its own thread,
-as real kiosks do after an outage. Phases are interleaved with GET /health/live in each
-round. After the run every batch is sent again, and the database must then hold exactly
-one record per check-in sent: 0 lost, 0 duplicated. Throwaway database and Redis prefix:
+as real kiosks do after an outage. Every member has a sealed face template and every
+check-in carries a probe at similarity 0.7 to it, so the server re-scores each one as
+it does for real kiosks (`--no-probes`: items without, as kiosks from before probes).
+Phases are interleaved with GET /health/live in each round. After the run every batch
+is sent again, and the database must then hold exactly one record per check-in sent:
+0 lost, 0 duplicated. Throwaway database and Redis prefix:
 
     .venv/bin/python bench/bench_ingest_kiosks.py [--seconds 4] [--kiosks 1,6,30]
 """
@@ -11,12 +14,15 @@ one record per check-in sent: 0 lost, 0 duplicated. Throwaway database and Redis
 from __future__ import annotations
 
 import argparse
+import base64
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 
 import httpx
+import numpy as np
 from bench_backend import (
     PASSWORD,
     add_service_arguments,
@@ -35,7 +41,10 @@ from bench_checkin_upload import (
 )
 
 from server.backend.config import load_settings
+from server.backend.db import make_engine, make_session_factory
 from server.backend.face_model import ServerFaceModel
+from server.backend.models import FaceTemplate
+from server.backend.security.templates import TemplateCipher
 
 
 def _parse() -> argparse.Namespace:
@@ -46,8 +55,57 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=50, help="check-ins per request")
     parser.add_argument("--members", type=int, default=2000)
     parser.add_argument("--meetings", type=int, default=60)
+    parser.add_argument("--no-probes", dest="probes", action="store_false")
     add_service_arguments(parser)
     return parser.parse_args()
+
+
+def seed_templates(env: dict[str, str], members: list[str], model_id: str) -> dict[str, str]:
+    """One sealed random face per member; returns a probe at similarity 0.7 to each."""
+    settings = load_settings(env)
+    assert settings.embedding_encryption_key is not None
+    cipher = TemplateCipher(settings.embedding_encryption_key)
+    rng = np.random.default_rng(7)
+    probes: dict[str, str] = {}
+    engine = make_engine(settings)
+    try:
+        with make_session_factory(engine)() as session:
+            for member in members:
+                face = rng.normal(size=512).astype(np.float32)
+                face /= np.linalg.norm(face)
+                other = rng.normal(size=512).astype(np.float32)
+                other -= face * float(other @ face)
+                other /= np.linalg.norm(other)
+                probe = 0.7 * face + np.sqrt(1 - 0.49) * other
+                probes[member] = base64.b64encode(probe.astype("<f4").tobytes()).decode()
+                template_id, member_id = uuid.uuid4(), uuid.UUID(member)
+                sealed = cipher.seal(
+                    face, member_id=member_id, template_id=template_id, model_id=model_id
+                )
+                session.add(
+                    FaceTemplate(
+                        id=template_id,
+                        member_id=member_id,
+                        model_id=model_id,
+                        key_version=sealed.key_version,
+                        nonce=sealed.nonce,
+                        ciphertext=sealed.ciphertext,
+                    )
+                )
+            session.commit()
+    finally:
+        engine.dispose()
+    return probes
+
+
+def with_probes(make: Callable[[], Batch], probes: dict[str, str]) -> Callable[[], Batch]:
+    def probed() -> Batch:
+        batch = make()
+        for item in batch["items"]:
+            item["probe"] = probes[item["member_id"]]
+        return batch
+
+    return probed
 
 
 def pair_kiosks(url: str, email: str, count: int) -> list[dict[str, str]]:
@@ -110,6 +168,8 @@ def main() -> int:
         meetings, members = seed_meetings(env, args.meetings)
         model_id = ServerFaceModel(load_settings(env).face_model).model_id
         fresh = batch_maker(meetings, members, args.batch, model_id)
+        if args.probes:
+            fresh = with_probes(fresh, seed_templates(env, members, model_id))
         with backend_process(env) as url:
             kiosks = pair_kiosks(url, email, max(counts))
             measure(url, "/health/live", {}, 1.0, 4)  # warm-up
@@ -135,7 +195,8 @@ def main() -> int:
             again = count_records(env)
         print(
             f"{args.members} members, {args.meetings} meetings, batches of {args.batch}, "
-            f"one uvicorn worker, {args.rounds} round(s) of {args.seconds:g} s per phase"
+            f"one uvicorn worker, {args.rounds} round(s) of {args.seconds:g} s per phase, "
+            + ("every check-in re-scored from its probe" if args.probes else "no probes")
         )
         report(results, elapsed, args.batch)
         print("503 busy answers waited out (Retry-After), by kiosk count:", busy)

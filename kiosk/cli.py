@@ -1,5 +1,5 @@
-"""`sonta kiosk ...`: pair, status, unpair, sync, import-pack, self-test and `run` (the head-less
-kiosk, declared in `kiosk.headless`).
+"""`sonta kiosk ...`: pair, status, unpair, salvage, export-unsent, sync, import-pack,
+self-test and `run` (the head-less kiosk, declared in `kiosk.headless`).
 
 Each subcommand's code lives in `kiosk.commands` and is imported when it runs, so
 `sonta --help` stays quick. Errors print one sentence with the way out on stderr and
@@ -38,6 +38,20 @@ def register(subparsers: Any) -> None:
     )
     _data_dir(unpair)
     unpair.set_defaults(handler=_command("unpair"))
+
+    salvage = commands.add_parser(
+        "salvage", help="read the unsent check-ins of a damaged database copy into this kiosk"
+    )
+    salvage.add_argument("file", type=Path, metavar="FILE", help="e.g. kiosk.db.damaged-...")
+    _data_dir(salvage)
+    salvage.set_defaults(handler=_command("salvage"))
+
+    export = commands.add_parser(
+        "export-unsent", help="write check-ins the server refused or that were set aside to CSV"
+    )
+    export.add_argument("file", type=Path, metavar="FILE", help="a new .csv file")
+    _data_dir(export)
+    export.set_defaults(handler=_command("export_unsent"))
 
     sync = commands.add_parser("sync", help="sync with the server now, or keep syncing")
     sync.add_argument("--once", action="store_true", help="one sync cycle, then exit")

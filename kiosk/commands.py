@@ -1,4 +1,7 @@
-"""What `sonta kiosk pair|status|unpair|sync|import-pack` do (declared in `kiosk.cli`)."""
+"""What `sonta kiosk pair|status|unpair|salvage|export-unsent|sync|import-pack` do.
+
+The commands are declared in `kiosk.cli`.
+"""
 
 from __future__ import annotations
 
@@ -16,15 +19,17 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from kiosk.errors import KioskError
+from kiosk.errors import KioskError, StoreError
 from kiosk.headless import default_data_dir
 from kiosk.inference.errors import FaceEngineError
 from kiosk.inference.packs import DEFAULT_PACK, get_pack_spec, resolve_pack
 from kiosk.keyring_entries import kiosk_credentials
 from kiosk.model_pack import import_pack
-from kiosk.status import SyncStatus
+from kiosk.salvage import salvage
+from kiosk.status import SyncSnapshot, SyncStatus
 from kiosk.store import LocalStore
 from kiosk.sync import SyncSettings, SyncWorker, pair
+from kiosk.unsent import Unsent, reasons, unsent, write_csv
 
 EXIT_ERROR = 2
 
@@ -105,6 +110,7 @@ def status_report(args: argparse.Namespace) -> dict[str, Any]:
             revoked_at=store.get_state("revoked"),
             queue_depth=store.queue_depth(),
             outbox=store.outbox_counts(),
+            set_aside=[{"key": row.key, "reason": row.reason} for row in store.set_aside()],
             gallery_version=store.gallery_version(),
             gallery_model_id=store.model_id(),
             templates=store.template_count(),
@@ -142,6 +148,9 @@ def _print_status(report: dict[str, Any]) -> None:
         f"({outbox.get('done', 0) + outbox.get('evidence', 0)} sent, "
         f"{outbox.get('refused', 0)} refused by the server)"
     )
+    _print_set_aside(report["set_aside"])
+    if outbox.get("refused") or report["set_aside"]:
+        print("Not sent: `sonta kiosk export-unsent FILE` writes refused and set-aside ones.")
     print(
         f"Gallery: version {report['gallery_version']}, {report['templates']} template(s) of "
         f"{report['members']} member(s), {report['meetings']} meeting(s) "
@@ -152,6 +161,34 @@ def _print_status(report: dict[str, Any]) -> None:
         print(f"Model pack: {pack['pack']} ({pack['model_id']}) from {pack['source']}")
     else:
         print(f"Model pack: {pack['pack']} NOT READY: {pack['problem']}")
+
+
+def set_aside_warning(count: int) -> str:
+    """The sentence an operator reads when queued check-ins could not be read back."""
+    return (
+        f"{count} queued check-in(s) could not be read back from this kiosk's database and "
+        "were set aside (kept, not sent); the others are sent as usual. "
+        "`sonta kiosk status` lists them with the reason."
+    )
+
+
+def refused_warning(rows: list[Unsent]) -> str:
+    """The sentence an operator reads when the server refused check-ins for good."""
+    return (
+        f"the server refused {len(rows)} check-in(s) for good: {reasons(rows)}. Their "
+        "attendance did not count; the server's admins see them under kiosk refusals, "
+        "and `sonta kiosk export-unsent FILE` writes them to a CSV file for an admin."
+    )
+
+
+def _print_set_aside(rows: list[dict[str, str]]) -> None:
+    if not rows:
+        return
+    print(f"Set aside: {set_aside_warning(len(rows))}")
+    for row in rows[:20]:
+        print(f"  {row['key']}: {row['reason']}")
+    if len(rows) > 20:
+        print(f"  ... and {len(rows) - 20} more (`sonta kiosk status --json` lists all)")
 
 
 def status_command(args: argparse.Namespace) -> int:
@@ -191,7 +228,7 @@ def _clear_or_move(path: Path) -> str:
             part = Path(f"{path}{suffix}")
             if part.exists():
                 part.rename(Path(f"{aside}{suffix}"))
-        return f"The damaged database was kept as {aside}; a fresh one is made on pairing."
+        return f"The damaged database was kept as {aside}. " + _salvage_into(aside, path)
     try:
         store.wipe_gallery()
         for name in ("server_url", "kiosk_id", "kiosk_name", "server_model_id", "revoked"):
@@ -202,6 +239,63 @@ def _clear_or_move(path: Path) -> str:
     if waiting:
         return f"{waiting} check-in(s) not yet uploaded are kept and go out after pairing."
     return ""
+
+
+def _salvage_into(source: Path, path: Path) -> str:
+    """Salvage `source` into a fresh database at `path`; the sentence that says how it went."""
+    store = LocalStore(path)
+    try:
+        saved = salvage(source, store)
+    except KioskError as exc:
+        return str(exc)
+    finally:
+        store.close()
+    return (
+        f"{saved.sentence()} They are kept in a fresh database and go out after pairing "
+        f"(`sonta kiosk salvage {source}` reads it again)."
+    )
+
+
+def salvage_command(args: argparse.Namespace) -> int:
+    """Read the unfinished check-ins of a damaged copy into this kiosk's database."""
+    source: Path = args.file
+    path = _database(args)
+    if source.resolve() == path.resolve():
+        print(
+            "error: name the damaged copy (kiosk.db.damaged-...), not the database in use; "
+            "`sonta kiosk unpair` moves a damaged database aside first.",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    if not source.is_file():  # before opening (and perhaps creating) this kiosk's database
+        raise StoreError(f"{source} is not a file; name the damaged kiosk.db copy to read.")
+    store = LocalStore(path)
+    try:
+        saved = salvage(source, store)
+    finally:
+        store.close()
+    print(f"{saved.sentence()} Queued here: {_queued(path)} check-in(s).")
+    return 0
+
+
+def export_unsent_command(args: argparse.Namespace) -> int:
+    """Write the refused and set-aside check-ins to a new CSV file."""
+    store = LocalStore(_database(args))
+    try:
+        rows = unsent(store)
+    finally:
+        store.close()
+    write_csv(rows, args.file)
+    print(f"Wrote {len(rows)} check-in(s) not sent to {args.file}.")
+    return 0
+
+
+def _queued(path: Path) -> int:
+    store = LocalStore(path)
+    try:
+        return store.queue_depth()
+    finally:
+        store.close()
 
 
 def sync_command(args: argparse.Namespace) -> int:
@@ -217,10 +311,16 @@ def sync_command(args: argparse.Namespace) -> int:
             settings=SyncSettings(batch_size=args.batch_size),
         )
         if args.once:
+            before = {row.key for row in unsent(store)}
             worker.syncer.sync_once()
             worker.stop()
             snap = status.snapshot
             print(f"Synced: gallery version {snap.gallery_version}, {snap.queue_depth} queued.")
+            refused = [r for r in unsent(store) if r.key not in before and r.refused]
+            if refused:
+                print(f"warning: {refused_warning(refused)}", file=sys.stderr)
+            if snap.set_aside:
+                print(f"warning: {set_aside_warning(snap.set_aside)}", file=sys.stderr)
             return 0
         return _sync_until_stopped(worker, status)
     finally:
@@ -236,7 +336,7 @@ def _sync_until_stopped(worker: SyncWorker, status: SyncStatus) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
-    status.subscribe(lambda s: print(f"sync: {s.connection}, {s.queue_depth} queued", flush=True))
+    status.subscribe(lambda s: print(f"sync: {_progress(s)}", flush=True))
     worker.start()
     while not stopping.wait(0.5) and worker.running:
         pass
@@ -244,6 +344,13 @@ def _sync_until_stopped(worker: SyncWorker, status: SyncStatus) -> int:
     if worker.error is not None:
         raise worker.error
     return 0
+
+
+def _progress(snapshot: SyncSnapshot) -> str:
+    line = f"{snapshot.connection}, {snapshot.queue_depth} queued"
+    if snapshot.set_aside:
+        line += f", {snapshot.set_aside} set aside (see `sonta kiosk status`)"
+    return line
 
 
 def import_pack_command(args: argparse.Namespace) -> int:
@@ -266,5 +373,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "status": status_command,
     "unpair": unpair_command,
     "sync": sync_command,
+    "salvage": salvage_command,
+    "export_unsent": export_unsent_command,
     "import_pack": import_pack_command,
 }

@@ -84,6 +84,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE meetings ADD COLUMN liveness TEXT NOT NULL DEFAULT 'review_only';
     """,
+    # 3: who and what a check-in was, in words, kept with it: a refused or set-aside
+    # check-in is still readable after the gallery it was made with is gone.
+    """
+    ALTER TABLE checkins ADD COLUMN member_name TEXT;
+    ALTER TABLE checkins ADD COLUMN meeting_title TEXT;
+    """,
 )
 
 

@@ -2,6 +2,7 @@
 
     KioskError
     ├── StoreError            the local database cannot be used (corrupt, locked, newer)
+    │   └── DamagedRowError   one outbox row cannot be read back; it is set aside
     ├── CredentialError       the OS keyring has no usable device credential or key
     ├── PairingError          pairing was refused or the server could not be reached
     ├── DeviceRevokedError    an admin revoked this kiosk; it wiped its gallery
@@ -22,6 +23,10 @@ class KioskError(Exception):
 
 class StoreError(KioskError):
     pass
+
+
+class DamagedRowError(StoreError):
+    """One queued check-in cannot be read back (its reason names what is wrong)."""
 
 
 class CredentialError(KioskError):

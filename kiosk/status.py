@@ -32,6 +32,7 @@ class SyncSnapshot:
 
     connection: Connection = "unpaired"
     queue_depth: int = 0  # check-ins committed locally, not yet acknowledged by the server
+    set_aside: int = 0  # queued check-ins that could not be read back: kept, not sent
     last_sync: datetime | None = None  # last successful exchange (UTC)
     gallery_version: int = 0
     gallery_size: int = 0  # templates held locally

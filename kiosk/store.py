@@ -3,13 +3,15 @@
 A check-in is committed with its outbox row in one transaction before `record`
 returns, so a confirmation shown to a person is never lost (kill -9, power cut). The
 sync worker sends outbox rows in batches and marks them with the server's answers;
-rows stay until the server has acknowledged them. The synced gallery is read back
-decrypted through `gallery_for`, cached until the next sync changes it.
+rows stay until the server has acknowledged them. A row that cannot be read back is set
+aside with its reason (`kiosk.outbox_rows`) and the rest still go. The synced gallery is
+read back decrypted through `gallery_for`, cached until the next sync changes it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import uuid
@@ -22,13 +24,16 @@ from typing import Any
 from kiosk import local_gallery
 from kiosk.checkins import NewCheckin, RecordOutcome
 from kiosk.database import Database
-from kiosk.errors import CredentialError, StoreError
+from kiosk.errors import CredentialError, DamagedRowError, StoreError
 from kiosk.inference.faces import Embedding
 from kiosk.inference.gallery import Gallery, Template
 from kiosk.local_gallery import BadgeKey, GalleryUpdate, MeetingRecord
+from kiosk.outbox_rows import QUARANTINED, read_payload, row_text
 from kiosk.sealing import open_sealed
 from kiosk.status import SyncStatus
 from kiosk.wire import checkin_item
+
+log = logging.getLogger(__name__)
 
 # Server answers that mean "send it again later" rather than a final refusal.
 RETRYABLE_REASONS = ("send it again",)
@@ -38,6 +43,14 @@ RETRYABLE_REASONS = ("send it again",)
 class OutboxItem:
     key: str
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """A queued check-in that could not be read back: kept, not sent, shown to the operator."""
+
+    key: str
+    reason: str
 
 
 def _now() -> datetime:
@@ -66,7 +79,11 @@ class LocalStore:
         self._cache_lock = threading.Lock()
         self._cache: tuple[int, dict[str, list[Template]]] | None = None
         if status is not None:
-            status.update(queue_depth=self.queue_depth(), gallery_version=self.gallery_version())
+            status.update(
+                queue_depth=self.queue_depth(),
+                set_aside=self.set_aside_count(),
+                gallery_version=self.gallery_version(),
+            )
 
     def close(self) -> None:
         self.db.close()
@@ -89,7 +106,9 @@ class LocalStore:
                 )
             conn.execute(
                 "INSERT INTO checkins (key, meeting_id, member_id, method, status, similarity, "
-                "device_time, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "device_time, recorded_at, member_name, meeting_title) VALUES (?, ?, ?, ?, ?, "
+                "?, ?, ?, (SELECT full_name FROM members WHERE member_id = ?), "
+                "(SELECT title FROM meetings WHERE meeting_id = ?))",
                 (
                     checkin.key,
                     meeting,
@@ -99,6 +118,8 @@ class LocalStore:
                     float(checkin.similarity),
                     checkin.device_time.isoformat(),
                     recorded_at.isoformat(),
+                    member,
+                    meeting,
                 ),
             )
             conn.execute(
@@ -124,12 +145,53 @@ class LocalStore:
         return {row[0]: int(row[1]) for row in rows}
 
     def pending_uploads(self, limit: int = 200) -> list[OutboxItem]:
-        """The oldest unacknowledged check-ins, exactly as they were first recorded."""
+        """The oldest unacknowledged check-ins, exactly as they were first recorded.
+
+        A row that cannot be read back is set aside (`quarantined`, with its reason and
+        its bytes kept) and the next rows fill its place, so it never blocks the queue.
+        Columns are read as bytes: bad UTF-8 on disk is one damaged row, not an error.
+        """
+        while True:
+            rows = self.db.read(
+                "SELECT rowid, CAST(key AS BLOB), CAST(payload AS BLOB) FROM outbox "
+                "WHERE state = 'pending' ORDER BY rowid LIMIT ?",
+                (limit,),
+            )
+            items: list[OutboxItem] = []
+            damaged: list[tuple[int, str, str]] = []
+            for rowid, raw_key, raw_payload in rows:
+                key = row_text(raw_key)
+                try:
+                    items.append(OutboxItem(key, read_payload(key, raw_payload)))
+                except DamagedRowError as exc:
+                    damaged.append((int(rowid), key, str(exc)))
+            if not damaged:
+                return items
+            self._set_aside(damaged)
+
+    def _set_aside(self, damaged: Sequence[tuple[int, str, str]]) -> None:
+        with self.db.write() as conn:
+            for rowid, _key, reason in damaged:
+                conn.execute(
+                    "UPDATE outbox SET state = ?, reason = ? WHERE rowid = ? AND state = 'pending'",
+                    (QUARANTINED, reason, rowid),
+                )
+        for _rowid, key, reason in damaged:
+            log.warning("queued check-in %s set aside, not sent: %s", key, reason)
+        self._publish_depth()
+
+    def set_aside_count(self) -> int:
+        """Queued check-ins that could not be read back and were set aside."""
+        rows = self.db.read("SELECT count(*) FROM outbox WHERE state = ?", (QUARANTINED,))
+        return int(rows[0][0])
+
+    def set_aside(self) -> list[SetAside]:
+        """Every set-aside check-in with why, oldest first."""
         rows = self.db.read(
-            "SELECT key, payload FROM outbox WHERE state = 'pending' ORDER BY rowid LIMIT ?",
-            (limit,),
+            "SELECT CAST(key AS BLOB), reason FROM outbox WHERE state = ? ORDER BY rowid",
+            (QUARANTINED,),
         )
-        return [OutboxItem(row[0], json.loads(row[1])) for row in rows]
+        return [SetAside(row_text(row[0]), str(row[1])) for row in rows]
 
     def mark_uploaded(self, results: Sequence[dict[str, Any]]) -> None:
         """Store the server's per-item answers; retryable refusals stay pending."""
@@ -176,7 +238,7 @@ class LocalStore:
 
     def _publish_depth(self) -> None:
         if self._status is not None:
-            self._status.update(queue_depth=self.queue_depth())
+            self._status.update(queue_depth=self.queue_depth(), set_aside=self.set_aside_count())
 
     # --- sync state -----------------------------------------------------------------
 

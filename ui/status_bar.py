@@ -27,8 +27,15 @@ CAMERA_TEXT = {
 }
 
 
-def queue_text(depth: int) -> str:
-    return "All sent" if depth == 0 else f"{depth} waiting to send"
+def queue_text(depth: int, set_aside: int = 0) -> str:
+    text = "All sent" if depth == 0 else f"{depth} waiting to send"
+    return f"{text}, {set_aside} damaged set aside" if set_aside else text
+
+
+SET_ASIDE_TIP = (
+    "{count} queued check-in(s) could not be read back from this kiosk's database and were "
+    "set aside (kept, not sent). Run `sonta kiosk status` to see them."
+)
 
 
 def last_sync_text(at: datetime | None) -> str:
@@ -85,7 +92,10 @@ class StatusBar(QWidget):
         self.connection.setToolTip(snapshot.last_error or "")
         colour = theme.ONLINE if snapshot.online else theme.OFFLINE
         self.connection.setStyleSheet(f"color: {colour};")
-        self.queue.setText(queue_text(snapshot.queue_depth))
+        self.queue.setText(queue_text(snapshot.queue_depth, snapshot.set_aside))
+        aside = snapshot.set_aside
+        self.queue.setToolTip(SET_ASIDE_TIP.format(count=aside) if aside else "")
+        self.queue.setStyleSheet(f"color: {theme.OFFLINE};" if aside else "")
         self.last_sync.setText(last_sync_text(snapshot.last_sync))
 
     def set_model(self, pack: str | None) -> None:

@@ -134,7 +134,7 @@ def build_backend(
         _secret(settings, "embedding_encryption_key"),
         previous=settings.previous_embedding_keys(),
     )
-    return Backend(
+    backend = Backend(
         settings=settings,
         engine=engine,
         probe_engine=make_probe_engine(settings),
@@ -162,6 +162,8 @@ def build_backend(
         galleries=Galleries(cipher),
         schema_head=head_revision(engine),
     )
+    backend.embedded_trouble.watch(sessions)
+    return backend
 
 
 def _secret(settings: Settings, name: str) -> str:

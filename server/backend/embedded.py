@@ -2,7 +2,9 @@
 
 A full disk, or a lock held by another program, used to read as "database unavailable"
 while `/health` said the database was fine. The error boundary names them instead, and
-remembers the last one for a minute so `/health` tells the same story.
+remembers the last one for a minute so `/health` tells the same story, until a write
+commits again: then the trouble is over (space was freed, the lock released), and
+`/health` said "full" for a minute after space was freed before it forgot.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 Problem = Literal["full", "locked", "read-only"]
 EMBEDDED_MESSAGES: dict[Problem, str] = {
@@ -42,6 +46,17 @@ def embedded_problem(exc: BaseException) -> Problem | None:
     return None
 
 
+WROTE = "sonta_wrote"  # session.info key: this transaction flushed something
+
+
+def _wrote(session: Session, _context: object) -> None:
+    session.info[WROTE] = True
+
+
+def _rolled_back(session: Session) -> None:
+    session.info.pop(WROTE, None)
+
+
 class RecentTrouble:
     """The last embedded-database trouble a request met, for `/health`."""
 
@@ -53,6 +68,20 @@ class RecentTrouble:
     def note(self, problem: Problem) -> None:
         with self._lock:
             self._last = (problem, self._clock())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._last = None
+
+    def watch(self, sessions: sessionmaker[Session]) -> None:
+        """Forget the trouble whenever a session of `sessions` commits a write."""
+        event.listen(sessions, "after_flush", _wrote)
+        event.listen(sessions, "after_rollback", _rolled_back)
+        event.listen(sessions, "after_commit", self._after_commit)
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop(WROTE, False) and self._last is not None:
+            self.clear()
 
     def current(self) -> Problem | None:
         with self._lock:

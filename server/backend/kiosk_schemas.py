@@ -253,6 +253,35 @@ class KioskCheckinResults(BaseModel):
     results: list[KioskCheckinResult]
 
 
+class KioskRefusalPublic(BaseModel):
+    """A check-in a kiosk sent and the server refused for good: attendance that did not count.
+
+    `meeting_id` and `member_id` are as the kiosk sent them; `meeting_title` and
+    `member_name` are empty when this server does not know them (e.g. after a re-deploy).
+    """
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    at: datetime
+    kiosk_id: uuid.UUID | None
+    kiosk_name: str
+    key: str
+    meeting_id: str
+    meeting_title: str = ""
+    member_id: str
+    member_name: str = ""
+    method: str
+    device_time: datetime | None
+    similarity: float | None
+    reason: str
+
+
+class KioskRefusalsPage(BaseModel):
+    data: list[KioskRefusalPublic]
+    count: int
+
+
 # --- badges -----------------------------------------------------------------------
 
 

@@ -33,6 +33,7 @@ from server.backend.api.routes import (
     kiosk_api,
     kiosk_board,
     kiosk_evidence,
+    kiosk_refusals,
     kiosks,
     meetings,
     members,
@@ -60,7 +61,7 @@ logger = logging.getLogger(__name__)
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api")
     routes = (auth, admins, members, templates, meetings, events, attendance, reviews, qr, audit)
-    kiosk_side = (kiosks, kiosk_api, kiosk_board, kiosk_evidence, badges)
+    kiosk_side = (kiosks, kiosk_api, kiosk_board, kiosk_evidence, kiosk_refusals, badges)
     for module in (*routes, attempts, present, phone_checkin, reports, *kiosk_side):
         router.include_router(module.router)
     return router

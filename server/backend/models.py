@@ -288,6 +288,33 @@ class KioskCheckin(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class KioskRefusal(Base):
+    """A check-in a kiosk sent that the server refused for good, kept for admins.
+
+    A refused kiosk check-in is attendance that did not count (a meeting deleted by a
+    re-deploy, a model mismatch, a malformed item): admins see what was sent, by which
+    kiosk and why. Meeting and member are kept as the kiosk named them, without foreign
+    keys, since the point is often that they do not exist here.
+    """
+
+    __tablename__ = "kiosk_refusals"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    kiosk_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("kiosks.id", ondelete="SET NULL"), default=None, index=True
+    )
+    # The kiosk's name when it sent this, kept should the kiosk later be deleted.
+    kiosk_name: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(100))
+    meeting_id: Mapped[str] = mapped_column(String(100), default="")
+    member_id: Mapped[str] = mapped_column(String(100), default="")
+    method: Mapped[str] = mapped_column(String(20), default="")
+    device_time: Mapped[datetime | None] = mapped_column(default=None)
+    similarity: Mapped[float | None] = mapped_column(default=None)
+    reason: Mapped[str] = mapped_column(String(300))
+
+
 class Badge(Base):
     """A member's signed QR badge; reissuing revokes the previous one."""
 

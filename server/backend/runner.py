@@ -18,7 +18,9 @@ as its client likes, each holding a file descriptor. So here:
 - a connection that sends nothing is closed after `KEEP_ALIVE` seconds, like an idle
   keep-alive one;
 - `limit_concurrency` stays below the file limit, so beyond it uvicorn answers 503
-  instead of failing to accept connections at all.
+  instead of failing to accept connections at all;
+- near that limit a new connection closes the longest-idle ones (`connection_room`),
+  so idle sockets cannot hold every slot and `/health` keeps answering.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors import Multiprocess
 
 from server.backend.config import Settings
+from server.backend.connection_room import make_room
 from server.backend.main import create_app
 
 logger = logging.getLogger(__name__)
@@ -60,6 +63,7 @@ class IdleClosingProtocol(HttpToolsProtocol):
         self.timeout_keep_alive_task = self.loop.call_later(
             self.timeout_keep_alive, self.timeout_keep_alive_handler
         )
+        make_room(self)  # type: ignore[arg-type]
 
 
 def raise_file_limit() -> int:

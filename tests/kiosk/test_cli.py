@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
 import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
-from kiosk.credentials import CredentialStore
+from kiosk.keyring_entries import kiosk_credentials
 from kiosk.inference.engine import FaceEngine
 from kiosk.store import LocalStore
+from server.backend.models import Base
 from sonta.cli import main
 from tests.kiosk.backend import LiveBackend
 from tests.kiosk.store_utils import a_checkin
+from tests.kiosk.test_sync_crash import record_offline
+from tests.server.utils import admin_headers
 
 pytestmark = [pytest.mark.network, pytest.mark.model]
 
@@ -55,7 +60,7 @@ def test_pair_sync_status_and_unpair(
     assert main(["kiosk", "unpair"]) == 0
     out = capsys.readouterr().out
     assert "1 check-in(s) not yet uploaded are kept" in out
-    assert not CredentialStore().is_paired()
+    assert not kiosk_credentials(data_dir).is_paired()
     assert main(["kiosk", "status"]) == 0
     text = capsys.readouterr().out
     assert "not paired" in text and "Queue: 1 check-in(s)" in text and "0 template(s)" in text
@@ -115,3 +120,110 @@ def test_status_shows_offline_and_the_last_error_until_a_sync_succeeds(
     capsys.readouterr()
     assert main(["kiosk", "status", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["last_error"] is None
+
+
+def test_one_damaged_queued_row_is_set_aside_and_the_rest_are_sent(
+    data_dir: Path, backend: LiveBackend, engine: FaceEngine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    people = {
+        "obama": backend.member("Barack Obama", engine, "obama", "obama2"),
+        "biden": backend.member("Joe Biden", engine, "biden"),
+    }
+    meetings = [backend.meeting(title=f"Meeting {i}") for i in range(5)]
+    assert main(["kiosk", "pair", backend.url, backend.pairing_code("Hall")]) == 0
+    assert main(["kiosk", "sync", "--once"]) == 0
+    store = LocalStore(data_dir / "kiosk.db", template_key=kiosk_credentials(data_dir).template_key)
+    record_offline(store, engine, people, meetings)
+    [damaged] = store.db.read("SELECT key FROM outbox ORDER BY rowid LIMIT 1 OFFSET 3")
+    store.close()
+    with sqlite3.connect(data_dir / "kiosk.db") as conn:
+        conn.execute("UPDATE outbox SET payload = 'not json{' WHERE key = ?", (damaged[0],))
+    capsys.readouterr()
+
+    assert main(["kiosk", "sync", "--once", "--batch-size", "4"]) == 0
+    out, err = capsys.readouterr()
+    assert "0 queued" in out and "Traceback" not in err
+    assert "1 queued check-in(s) could not be read back" in err and "sonta kiosk status" in err
+    assert backend.count("SELECT count(*) FROM kiosk_checkins") == 9
+    assert backend.count("SELECT count(*) FROM attendance_records") == 9
+
+    assert main(["kiosk", "status"]) == 0
+    text = capsys.readouterr().out
+    assert "Queue: 0 check-in(s) waiting" in text and "Set aside: 1 queued check-in(s)" in text
+    assert f"{damaged[0]}: its payload is not valid JSON" in text
+    assert main(["kiosk", "status", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [row["key"] for row in report["set_aside"]] == [damaged[0]]
+    assert report["outbox"] == {"done": 9, "quarantined": 1}
+
+
+def redeploy_empty(backend: LiveBackend) -> None:
+    """The server is stopped, its database emptied, and started again (a new admin signs in)."""
+    backend.stop()
+    names = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    with backend.admin.app.state.backend.sessions() as session:  # type: ignore[attr-defined]
+        session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        session.commit()
+    backend.headers = admin_headers(backend.admin)
+    backend.start()
+
+
+def test_check_ins_refused_after_a_redeploy_are_reported_kept_and_exported(
+    data_dir: Path,
+    tmp_path: Path,
+    backend: LiveBackend,
+    engine: FaceEngine,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    people = {
+        "obama": backend.member("Barack Obama", engine, "obama", "obama2"),
+        "biden": backend.member("Joe Biden", engine, "biden"),
+    }
+    meetings = [backend.meeting(title=f"Meeting {i}") for i in range(3)]
+    assert main(["kiosk", "pair", backend.url, backend.pairing_code("Hall")]) == 0
+    assert main(["kiosk", "sync", "--once"]) == 0
+    store = LocalStore(data_dir / "kiosk.db", template_key=kiosk_credentials(data_dir).template_key)
+    record_offline(store, engine, people, meetings)
+    store.close()
+
+    # The server is re-deployed empty; the operator follows the advice: unpair, pair, sync.
+    redeploy_empty(backend)
+    assert main(["kiosk", "unpair"]) == 0
+    assert "6 check-in(s) not yet uploaded are kept" in capsys.readouterr().out
+    assert main(["kiosk", "pair", backend.url, backend.pairing_code("Hall again")]) == 0
+    capsys.readouterr()
+    assert main(["kiosk", "sync", "--once"]) == 0
+    out, err = capsys.readouterr()
+    assert "0 queued" in out
+    assert "the server refused 6 check-in(s) for good: no such meeting (6)" in err
+    assert "sonta kiosk export-unsent FILE" in err
+
+    # The server kept them for its admins, with the kiosk and the reason.
+    response = backend.admin.get("/api/kiosk-refusals", headers=backend.headers)
+    assert response.status_code == 200, response.text
+    page = response.json()
+    assert page["count"] == 6
+    assert {(r["kiosk_name"], r["reason"]) for r in page["data"]} == {
+        ("Hall again", "no such meeting")
+    }
+    assert {r["meeting_id"] for r in page["data"]} == set(meetings)
+
+    # The kiosk writes them out with the names it knew when it recorded them.
+    assert main(["kiosk", "status"]) == 0
+    assert "6 refused by the server" in capsys.readouterr().out
+    exported = tmp_path / "unsent.csv"
+    assert main(["kiosk", "export-unsent", str(exported)]) == 0
+    assert "Wrote 6 check-in(s) not sent" in capsys.readouterr().out
+    with exported.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {(r["member_name"], r["meeting_title"]) for r in rows} == {
+        (name, f"Meeting {i}") for name in ("Barack Obama", "Joe Biden") for i in range(3)
+    }
+    assert {r["state"] for r in rows} == {"refused by the server"}
+    assert {r["reason"] for r in rows} == {"no such meeting"}
+    assert all(r["device_time"].startswith("20") and r["key"] for r in rows)
+    # An existing file is never overwritten.
+    before = exported.read_bytes()
+    assert main(["kiosk", "export-unsent", str(exported)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert exported.read_bytes() == before

@@ -91,6 +91,45 @@ def test_queue_depth_reaches_the_status(tmp_path: Path) -> None:
     reopened.close()
 
 
+def test_unreadable_outbox_rows_are_set_aside_and_the_rest_still_go(tmp_path: Path) -> None:
+    status = SyncStatus()
+    store = LocalStore(tmp_path / "kiosk.db", status=status)
+    keys = [store.record(a_checkin(uuid.uuid4(), uuid.uuid4())).key for _ in range(8)]
+    # Damage three rows the ways a disk or a hand edit can: bad JSON, bytes that are not
+    # UTF-8, and a payload copied from another row.
+    with sqlite3.connect(tmp_path / "kiosk.db") as other:
+        other.execute('UPDATE outbox SET payload = \'{"key": "\' WHERE key = ?', (keys[0],))
+        other.execute(
+            "UPDATE outbox SET payload = CAST(X'7b22ff' AS TEXT) WHERE key = ?", (keys[3],)
+        )
+        other.execute(
+            "UPDATE outbox SET payload = (SELECT payload FROM outbox WHERE key = ?) WHERE key = ?",
+            (keys[7], keys[5]),
+        )
+    items = store.pending_uploads(limit=4)
+    # The batch is filled from behind the damaged rows, oldest first.
+    assert [i.key for i in items] == [keys[1], keys[2], keys[4], keys[6]]
+    assert [i.key for i in store.pending_uploads()] == [keys[1], keys[2], keys[4], keys[6], keys[7]]
+    aside = store.set_aside()
+    assert [row.key for row in aside] == [keys[0], keys[3], keys[5]]
+    assert "not valid JSON" in aside[0].reason
+    assert "not text" in aside[1].reason
+    assert "names another check-in" in aside[2].reason
+    assert (store.queue_depth(), store.set_aside_count()) == (5, 3)
+    assert (status.snapshot.queue_depth, status.snapshot.set_aside) == (5, 3)
+    # Kept as they were: nothing of a set-aside row is lost or rewritten.
+    with sqlite3.connect(tmp_path / "kiosk.db") as other:
+        raw = other.execute(
+            "SELECT CAST(payload AS BLOB) FROM outbox WHERE key = ?", (keys[3],)
+        ).fetchone()
+        assert raw == (b'{"\xff',)
+        assert other.execute("SELECT count(*) FROM checkins").fetchone() == (8,)
+    store.close()
+    reopened_status = SyncStatus()
+    LocalStore(tmp_path / "kiosk.db", status=reopened_status).close()
+    assert reopened_status.snapshot.set_aside == 3
+
+
 def test_gallery_for_a_meeting_holds_its_expected_people(store: LocalStore) -> None:
     members = {str(uuid.uuid4()): f"Member {i}" for i in range(4)}
     ids = list(members)

@@ -3,6 +3,7 @@
 The kiosk is a real `sonta kiosk sync` process. The server stores the first batch and
 then holds its answer back (a fault injected in front of the real app), and the kiosk
 is killed while it waits: the server has the batch, the kiosk's outbox does not know.
+A damaged outbox row in front of a running `sonta kiosk sync` is set aside, not retried.
 """
 
 from __future__ import annotations
@@ -185,4 +186,42 @@ def test_kill_9_mid_upload_then_restart_delivers_every_check_in_once(
     with backend.admin.app.state.backend.sessions() as session:  # type: ignore[attr-defined]
         server_keys = {row[0] for row in session.execute(text("SELECT key FROM kiosk_checkins"))}
     assert server_keys == local_keys
+    store.close()
+
+
+def test_the_running_sync_sets_a_damaged_row_aside_and_drains_the_rest(
+    tmp_path: Path,
+    backend: LiveBackend,
+    engine: FaceEngine,
+    keyring_dir: Path,
+    processes: list[subprocess.Popen[bytes]],
+) -> None:
+    people = {
+        "obama": backend.member("Barack Obama", engine, "obama", "obama2"),
+        "biden": backend.member("Joe Biden", engine, "biden"),
+    }
+    meetings = [backend.meeting(title=f"Meeting {i}") for i in range(3)]
+    data_dir, log = tmp_path / "kiosk", tmp_path / "kiosk.log"
+    credentials = CredentialStore()
+    store = LocalStore(data_dir / "kiosk.db", template_key=credentials.template_key)
+    pair(backend.url, backend.pairing_code(), store=store, credentials=credentials)
+    first = kiosk_process(data_dir, log)
+    processes.append(first)
+    wait_for(lambda: store.gallery_version() > 0, 60, "the first gallery sync")
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(20) == 0, log.read_text()
+    record_offline(store, engine, people, meetings)
+    [damaged] = store.db.read("SELECT key FROM outbox WHERE state = 'pending' LIMIT 1")
+    with store.db.write() as conn:
+        conn.execute("UPDATE outbox SET payload = '{\"key\": ' WHERE key = ?", (damaged[0],))
+
+    running = kiosk_process(data_dir, log)
+    processes.append(running)
+    wait_for(lambda: store.queue_depth() == 0, 60, "the five readable check-ins to go out")
+    running.send_signal(signal.SIGTERM)
+    assert running.wait(20) == 0, log.read_text()
+    assert backend.count("SELECT count(*) FROM kiosk_checkins") == 5
+    assert [row.key for row in store.set_aside()] == [damaged[0]]
+    text = log.read_text()
+    assert "1 set aside (see `sonta kiosk status`)" in text and "Traceback" not in text
     store.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import resource
 import secrets
 import socket
 import subprocess
@@ -151,6 +152,32 @@ def test_a_full_pool_is_busy_not_database_down(client: TestClient) -> None:
     assert client.get("/api/members", headers=headers).status_code == 200
 
 
+def test_a_phone_check_in_hears_of_a_frozen_face_service_within_seconds(
+    server_env: dict[str, str], migrated: None, tmp_path: Path
+) -> None:
+    with frozen_http_server() as face:
+        env = {**server_env, "FACE_SERVICE_URL": face.url, "HOME": str(tmp_path)}
+        email = admin_in_database(env)
+        with (
+            backend_process(env, tmp_path / "backend.log", ready="/health/live") as url,
+            httpx.Client(base_url=url, timeout=60) as api,
+        ):
+            headers = bearer(password_login(api, email)["access_token"])
+            [ticket] = _tickets(env, _meeting(api, headers), 1)
+            member = {"full_name": "Ama", "ministry": "Choir", "email": "ama@sontachurch.org"}
+            assert api.post("/api/members", json=member, headers=headers).status_code == 201
+            started = time.monotonic()
+            answer = api.post(
+                "/api/checkin/phone",
+                data={"ticket": ticket, "email": "ama@sontachurch.org"},
+                files={"selfie": ("selfie.jpg", _selfie(), "image/jpeg")},
+            )
+            waited = time.monotonic() - started
+    assert answer.status_code == 503, answer.text
+    # The face-service timeout is 8 s; 30 s was what a phone waited before.
+    assert waited < 20, f"the phone waited {waited:.1f} s for its 503"
+
+
 def test_idle_sockets_beyond_the_file_limit_do_not_lock_out_health(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in CONFIG_ENV}
@@ -178,6 +205,47 @@ def test_idle_sockets_beyond_the_file_limit_do_not_lock_out_health(tmp_path: Pat
             sock.close()
         process.terminate()
         process.wait(timeout=15)
+
+
+def test_idle_sockets_beyond_a_hard_file_limit_do_not_lock_out_health(tmp_path: Path) -> None:
+    """1,100 connections that never send a request, under a 1,024 file limit it cannot
+    raise: the server closes the oldest idle ones to take new ones, and keeps answering."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1400:  # this test's own 1,100 sockets; the hard limit allows raising it here
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(4096, hard), hard))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in CONFIG_ENV}
+    env.update(HOME=str(tmp_path), SONTA_DATA_DIR=str(tmp_path / "data"))
+    command = ["prlimit", "--nofile=1024", sys.executable, "-m", "sonta.cli", "server"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    log = tmp_path / "server.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    idle: list[socket.socket] = []
+    try:
+        url = f"http://127.0.0.1:{port}/health/live"
+        deadline = time.monotonic() + 60
+        while not _answers(url):
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        for _ in range(1100):
+            idle.append(socket.create_connection(("127.0.0.1", port)))
+        failures = []
+        with httpx.Client(timeout=10) as client:
+            for number in range(40):
+                try:
+                    answer = client.get(url, headers={"Connection": "close"})
+                    if answer.status_code != 200:
+                        failures.append(f"request {number}: {answer.status_code}")
+                except httpx.HTTPError as exc:
+                    failures.append(f"request {number}: {exc!r}")
+        assert not failures, f"{len(failures)}/40 /health/live failed: {failures[:5]}"
+    finally:
+        for sock in idle:
+            sock.close()
+        process.terminate()
+        process.wait(timeout=15)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def _answers(url: str) -> bool:

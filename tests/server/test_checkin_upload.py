@@ -263,6 +263,38 @@ def test_the_same_batch_from_several_threads_is_stored_once(client: TestClient) 
     assert count(client, KioskCheckin) == 20
 
 
+def test_two_kiosks_sending_the_same_people_in_crossed_order_store_each_once(
+    client: TestClient,
+) -> None:
+    """Batches are one transaction each: crossed inserts from two kiosks deadlock or
+    collide, and the loser is run again item by item without losing or doubling a thing."""
+    admin = admin_headers(client)
+    kiosks = [pair_kiosk(client, admin, name=f"Door {n}") for n in range(2)]
+    meeting = make_meeting(client, admin)
+    members = [make_member(client, admin, f"Member {i}", enrol=False) for i in range(30)]
+    batches = [[item(client, meeting, m) for m in order] for order in (members, members[::-1])]
+    start = threading.Barrier(2)
+    answers: dict[int, list[dict[str, Any]]] = {}
+
+    def send(number: int) -> None:
+        start.wait()
+        answers[number] = upload(client, kiosks[number], batches[number])
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(answers) == [0, 1], "both kiosks were answered within 120 s"
+    for number in range(2):
+        kinds = {r["result"] for r in answers[number]}
+        assert kinds <= {"recorded", "already_checked_in"}, answers[number]
+    recorded = sum(r["result"] == "recorded" for n in range(2) for r in answers[n])
+    assert recorded == 30
+    assert count(client, AttendanceRecord) == 30
+    assert count(client, KioskCheckin) == 60
+
+
 def test_recorded_check_ins_are_announced_once_to_live_listeners(client: TestClient) -> None:
     admin = admin_headers(client)
     kiosk = pair_kiosk(client, admin)

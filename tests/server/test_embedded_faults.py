@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -49,8 +50,9 @@ def test_a_read_only_data_directory_stops_start_up_with_one_clear_message(
     assert "Traceback" not in output, output
 
 
-def _limit_pages(settings: Settings, client: TestClient) -> None:
-    """Let the database grow no further, the way a full disk stops it (SQLITE_FULL)."""
+def _limit_pages(settings: Settings, client: TestClient) -> Callable[[], None]:
+    """Let the database grow no further, the way a full disk stops it (SQLITE_FULL);
+    returns what frees the space again."""
     engine = backend_of(client).engine
     pages = (
         sqlite3.connect(settings.sonta_data_dir / "sonta.db")
@@ -64,13 +66,19 @@ def _limit_pages(settings: Settings, client: TestClient) -> None:
 
     engine.dispose()
 
+    def free() -> None:
+        event.remove(engine, "connect", _full)
+        engine.dispose()
+
+    return free
+
 
 def test_a_full_database_says_so_and_health_agrees(
     make_client: ClientFactory, embedded_settings: Settings
 ) -> None:
     client = make_client(embedded_settings)
     headers = admin_headers(client)
-    _limit_pages(embedded_settings, client)
+    free_space = _limit_pages(embedded_settings, client)
     refused = 0
     for n in range(200):  # until the last free page is used
         answer = client.post(
@@ -85,6 +93,11 @@ def test_a_full_database_says_so_and_health_agrees(
     health = client.get("/health").json()
     assert health["database"] == "full"
     assert health["status"] == "degraded"
+    # Space is freed: the next write succeeds, and /health says so at once.
+    free_space()
+    assert client.get("/health").json()["database"] == "full"  # nothing has written yet
+    assert client.post("/api/members", json=MEMBER, headers=headers).status_code == 201
+    assert client.get("/health").json()["database"] == "ok"
 
 
 def test_a_lock_held_by_another_writer_is_named_quickly(

@@ -141,6 +141,20 @@ def test_sync_status_reaches_the_status_bar(qtbot: QtBot, window: MainWindow) ->
     connection = window.status_bar.connection
     assert connection.text() == "\N{BLACK CIRCLE} Offline" and not connection.is_elided()
     assert connection.toolTip() == error
+    assert window.status_bar.queue.toolTip() == ""
+
+
+def test_set_aside_check_ins_show_on_the_window(qtbot: QtBot, window: MainWindow) -> None:
+    status = window.services.status
+    assert status is not None
+    thread = threading.Thread(target=status.update, kwargs={"queue_depth": 0, "set_aside": 2})
+    thread.start()
+    thread.join()
+    queue = window.status_bar.queue
+    qtbot.waitUntil(lambda: queue.text() == "All sent, 2 damaged set aside")
+    assert "sonta kiosk status" in queue.toolTip() and "2 queued check-in(s)" in queue.toolTip()
+    status.update(set_aside=0)
+    qtbot.waitUntil(lambda: queue.text() == "All sent")
 
 
 def test_leaving_full_screen_without_the_pin_is_refused(qtbot: QtBot, window: MainWindow) -> None:

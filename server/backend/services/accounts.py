@@ -41,7 +41,8 @@ def login(
     """Email + password sign-in, throttled per account and client, and per client.
 
     The attempt is reserved (counted) before the password is checked, so parallel
-    requests cannot all pass a check made before any of them was counted.
+    requests cannot all pass a check made before any of them was counted. A successful
+    sign-in gives its reservation back: only failures spend the limits.
     """
     email = admins_crud.normalise_email(email)
     pair = f"{email}|{client_ip}"
@@ -52,6 +53,7 @@ def login(
     verified = backend.passwords.verify(admin.password_hash if admin else None, password)
     if admin is None or not verified or not admin.is_active:
         raise AuthError(WRONG_CREDENTIALS)
+    backend.throttle.refund("login-client", client_ip)
     backend.throttle.reset("login-account", pair)
     backend.throttle.reset("login-account-all", email)
     if admin.password_hash and backend.passwords.needs_rehash(admin.password_hash):

@@ -38,6 +38,8 @@ METHODS = frozenset({"face", "badge_face", "qr", "manual", "phone"})
 STATUSES = frozenset({"approved", "pending_review", "rejected"})
 
 OutcomeResult = Literal["recorded", "already_checked_in"]
+# The approved record of (meeting, member) among those a batch loaded, or None.
+ApprovedLookup = Callable[[uuid.UUID, uuid.UUID], AttendanceRecord | None]
 # Receives an event type ("attendance.recorded", ...) and the committed record.
 EventPublisher = Callable[[str, AttendanceRecord], None]
 
@@ -144,6 +146,7 @@ def record_checkin(
     created_by_id: uuid.UUID | None = None,
     accept_ended: bool = False,
     isolate_race: bool = True,
+    approved: ApprovedLookup | None = None,
 ) -> CheckinOutcome:
     """Store one check-in, or return the member's approved record if there already is one.
 
@@ -152,6 +155,12 @@ def record_checkin(
     and the winner is returned (see `_insert`). A caller that reruns its whole
     transaction after an IntegrityError passes `isolate_race=False`, which skips the
     savepoint and lets the error propagate (two round trips fewer per check-in).
+
+    `approved`, for a caller storing many check-ins in one transaction, answers "the
+    approved record of this meeting and member" from what it loaded for all of them at
+    once; the record is then only added to the session, to be inserted with the others
+    at the next flush (the index still refuses a duplicate there), and the caller
+    tells `approved` of it. Without it, each check-in asks the database.
     """
     if method not in METHODS or status not in STATUSES:
         raise ValueError(f"unknown method {method!r} or status {status!r}")
@@ -160,10 +169,14 @@ def record_checkin(
         raise CheckinRefusedError("This person is not expected at this meeting.")
     when = timing(device_time=device_time, clock_drift_s=clock_drift_s)
     check_open(meeting, when.occurred_at, accept_ended=accept_ended)
-    existing = approved_record(session, meeting_id=meeting.id, member_id=member_id)
+    if approved is not None:
+        existing = approved(meeting.id, member_id)
+    else:
+        existing = approved_record(session, meeting_id=meeting.id, member_id=member_id)
     if existing is not None:
         return CheckinOutcome("already_checked_in", existing)
     record = AttendanceRecord(
+        id=uuid.uuid4(),  # known before the insert, so a batched insert can wait
         meeting_id=meeting.id,
         member_id=member_id,
         method=method,
@@ -177,6 +190,9 @@ def record_checkin(
         late=meeting.late_after is not None and when.occurred_at > meeting.late_after,
         created_by_id=created_by_id,
     )
+    if approved is not None:
+        session.add(record)
+        return CheckinOutcome("recorded", record)
     if not _insert(session, record, savepoint=isolate_race):
         winner = approved_record(session, meeting_id=meeting.id, member_id=member_id)
         if winner is None:

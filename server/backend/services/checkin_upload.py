@@ -1,16 +1,24 @@
 """Kiosk check-in upload: batches of check-ins with client-generated idempotency keys.
 
-Each item is its own transaction: its attendance record (if any) and its idempotency
-key are committed together, so a key never exists without its result, and a bad item
-cannot undo the good ones before it. A key seen before returns the result stored with
-it the first time; the same key with another payload is refused and changes nothing.
+A batch is one transaction: each item's attendance record (if any) and its idempotency
+key are committed together, so a key never exists without its result. One commit per
+batch instead of one per item: each commit waits for the database's disk flush, and
+per-item commits made ingest wait on the disk more than it worked. A refused item
+writes only its refusal, so it cannot undo the good items beside it. A key seen before
+returns the result stored with it the first time; the same key with another payload is
+refused and changes nothing.
 
 Concurrency: the same batch sent from several connections at once races on the key's
-primary key (and on the one-approved-record index). The loser's insert fails, its
-transaction rolls back, and the item is run again, which then finds the winner's key
-(or approved record) and returns the winner's result. So each check-in is stored
-exactly once. The rerun replaces a savepoint per item, which would cost two more
-round trips to the database on every check-in.
+primary key (and on the one-approved-record index). The loser's insert fails (or the
+database breaks a deadlock between two batches); its transaction rolls back and the
+batch is run again item by item, each item its own transaction, which then finds the
+winner's key (or approved record) and returns the winner's result. So each check-in
+is stored exactly once. The rerun replaces a savepoint per item, which would cost two
+more round trips to the database on every check-in.
+
+Every final refusal is kept for admins (`kiosk_refusals`): an item refused while being
+stored is kept in the item's transaction, a malformed item or a reused key once the
+batch is done. "Send it again" answers are not final and are not kept.
 
 The server decides the status itself from the similarity and margin, with the face
 engine's bands: accept -> approved, review -> pending_review, reject -> refused.
@@ -20,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,16 +36,23 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from kiosk.inference.matching import DEFAULT_THRESHOLDS, Band, Thresholds, band_for
 from server.backend.errors import AuthError
 from server.backend.kiosk_schemas import KioskCheckinItem, KioskCheckinResult
-from server.backend.models import CheckinAttempt, Kiosk, KioskCheckin, Meeting, Member
+from server.backend.models import (
+    AttendanceRecord,
+    CheckinAttempt,
+    Kiosk,
+    KioskCheckin,
+    Meeting,
+    Member,
+)
 from server.backend.security.badges import BadgeSigner
 from server.backend.security.templates import TemplateCipher
-from server.backend.services import attempts, attendance, badges, kiosk_rescore
+from server.backend.services import attempts, attendance, badges, kiosk_refusals, kiosk_rescore
 
 REUSED_KEY = "idempotency key reused with a different payload"
 # Called with each newly stored check-in, after its commit.
@@ -114,20 +130,140 @@ def batch_session(engine: Engine) -> Iterator[Session]:
 def upload_batch(
     upload: Upload, items: list[Any], *, on_recorded: OnRecorded | None = None
 ) -> list[KioskCheckinResult]:
-    """Per-item results in the order of `items`; good items are stored whatever the rest."""
+    """Per-item results in the order of `items`; good items are stored whatever the rest.
+
+    `on_recorded` hears of each newly stored check-in once the batch is committed.
+    """
     checked: list[KioskCheckinItem | KioskCheckinResult] = [_validated(raw) for raw in items]
     valid = [c for c in checked if isinstance(c, KioskCheckinItem)]
     seen, _loaded = _prefetch(upload, valid)
-    results = []
-    for entry in checked:
+    try:
+        results, recorded = _as_one_transaction(upload, items, checked, seen)
+    except (IntegrityError, OperationalError):  # a lost race or a broken deadlock
+        upload.session.rollback()
+        upload.refusals.clear()  # rolled back with the rest
+        results, recorded = _item_by_item(upload, items, checked, seen)
+    if on_recorded is not None:
+        for outcome in recorded:
+            on_recorded(outcome)
+    return results
+
+
+Checked = list[KioskCheckinItem | KioskCheckinResult]
+Outcomes = tuple[list[KioskCheckinResult], list[attendance.CheckinOutcome]]
+
+
+class Staging:
+    """What a one-transaction batch reads once for all its items instead of per item.
+
+    The approved records of the batch's (meeting, member) pairs and the templates of its
+    members: with them, and inserts left to one flush at the commit, an item costs the
+    database no round trip of its own. Records approved earlier in the batch count too.
+    """
+
+    def __init__(self, upload: Upload, items: list[KioskCheckinItem]) -> None:
+        session = upload.session
+        query = select(AttendanceRecord).where(
+            AttendanceRecord.status == "approved",
+            AttendanceRecord.meeting_id.in_({i.meeting_id for i in items}),
+            AttendanceRecord.member_id.in_({i.member_id for i in items}),
+        )
+        self._approved = {(r.meeting_id, r.member_id): r for r in session.scalars(query)}
+        self.templates: kiosk_rescore.BatchTemplates | None = None
+        scored = [i for i in items if i.probe is not None]
+        if upload.cipher is not None and scored:
+            named = {i.member_id for i in scored}
+            named |= {i.second_member_id for i in scored if i.second_member_id is not None}
+            self.templates = kiosk_rescore.BatchTemplates(
+                session, upload.cipher, upload.model_id, named
+            )
+
+    def approved(self, meeting_id: uuid.UUID, member_id: uuid.UUID) -> AttendanceRecord | None:
+        return self._approved.get((meeting_id, member_id))
+
+    def stored(self, outcome: attendance.CheckinOutcome) -> None:
+        record = outcome.record
+        if outcome.result == "recorded" and record.status == "approved":
+            self._approved[(record.meeting_id, record.member_id)] = record
+
+
+def _as_one_transaction(
+    upload: Upload, items: list[Any], checked: Checked, seen: dict[str, KioskCheckin]
+) -> Outcomes:
+    """Every item staged in one transaction, committed once; raises on a lost race.
+
+    Nothing is flushed before the commit unless an item asks (a refusal kept as an
+    attempt), so the batch's records and keys go to the database in one insert each.
+    """
+    staging = Staging(upload, [c for c in checked if isinstance(c, KioskCheckinItem)])
+    with upload.session.no_autoflush:
+        return _staged_batch(upload, items, checked, seen, staging)
+
+
+def _staged_batch(
+    upload: Upload,
+    items: list[Any],
+    checked: Checked,
+    seen: dict[str, KioskCheckin],
+    staging: Staging,
+) -> Outcomes:
+    results: list[KioskCheckinResult] = []
+    recorded: list[attendance.CheckinOutcome] = []
+    unkept: list[tuple[Any, str]] = []  # refusals no item's rows keep
+    staged: dict[str, tuple[str, KioskCheckinResult]] = {}  # key -> (digest, result)
+    for raw, entry in zip(items, checked, strict=True):
         if isinstance(entry, KioskCheckinResult):
             results.append(entry)
+            unkept.append((raw, str(entry.reason)))
+            continue
+        digest = payload_hash(entry)
+        if entry.key in seen:
+            result = _earlier(entry, digest, seen[entry.key])
+        elif entry.key in staged:  # the same key twice in one batch
+            first_digest, first = staged[entry.key]
+            result = first if first_digest == digest else _refused(entry.key, REUSED_KEY)
+        else:
+            result, outcome = _stage(upload, entry, digest, staging)
+            staged[entry.key] = (digest, result)
+            if outcome is not None:
+                recorded.append(outcome)
+        if result.reason == REUSED_KEY:
+            unkept.append((raw, REUSED_KEY))
+        results.append(result)
+    _keep_refusals(upload, unkept)
+    upload.session.commit()
+    return results, recorded
+
+
+def _item_by_item(
+    upload: Upload, items: list[Any], checked: Checked, seen: dict[str, KioskCheckin]
+) -> Outcomes:
+    """Each item in its own transaction, rerun once after a lost race (the slow path)."""
+    results: list[KioskCheckinResult] = []
+    recorded: list[attendance.CheckinOutcome] = []
+    unkept: list[tuple[Any, str]] = []
+    for raw, entry in zip(items, checked, strict=True):
+        if isinstance(entry, KioskCheckinResult):
+            results.append(entry)
+            unkept.append((raw, str(entry.reason)))
             continue
         result, outcome = _with_retry(upload, entry, seen.get(entry.key))
-        if outcome is not None and on_recorded is not None:
-            on_recorded(outcome)
+        if outcome is not None:
+            recorded.append(outcome)
+        if result.reason == REUSED_KEY:
+            unkept.append((raw, REUSED_KEY))
         results.append(result)
-    return results
+    _keep_refusals(upload, unkept)
+    upload.session.commit()
+    return results, recorded
+
+
+def _keep_refusals(upload: Upload, refused: list[tuple[Any, str]]) -> None:
+    """Add the batch's malformed items and reused keys for admins (the caller commits)."""
+    for raw, reason in refused:
+        kiosk_refusals.keep(
+            upload.session, upload.kiosk, raw if isinstance(raw, dict) else {}, reason
+        )
 
 
 def _validated(raw: Any) -> KioskCheckinItem | KioskCheckinResult:
@@ -191,17 +327,28 @@ def _earlier(item: KioskCheckinItem, digest: str, seen: KioskCheckin) -> KioskCh
 def _store_once(
     upload: Upload, item: KioskCheckinItem, digest: str, *, look_up: bool
 ) -> tuple[KioskCheckinResult, attendance.CheckinOutcome | None]:
-    session = upload.session
+    """The item in its own transaction (after a lost race, `look_up` the winner first)."""
     if look_up:
-        seen = session.get(KioskCheckin, (upload.kiosk.id, item.key), populate_existing=True)
+        seen = upload.session.get(KioskCheckin, (upload.kiosk.id, item.key), populate_existing=True)
         if seen is not None:
             return _earlier(item, digest, seen), None
+    staged = _stage(upload, item, digest)
+    upload.session.commit()
+    return staged
+
+
+def _stage(
+    upload: Upload, item: KioskCheckinItem, digest: str, staging: Staging | None = None
+) -> tuple[KioskCheckinResult, attendance.CheckinOutcome | None]:
+    """Record the item (or its refusal) with its key in the open transaction."""
+    session = upload.session
     outcome: attendance.CheckinOutcome | None = None
     try:
-        outcome = _record(upload, item)
+        outcome = _record(upload, item, staging)
     except ItemRefusedError as exc:
         result = _refused(item.key, str(exc))
         _note_refusal(upload, item, str(exc), suspicious=exc.suspicious)
+        kiosk_refusals.keep(session, upload.kiosk, item.model_dump(), str(exc))
     else:
         result = KioskCheckinResult(
             key=item.key,
@@ -219,7 +366,6 @@ def _store_once(
             record_id=result.record_id,
         )
     )
-    session.commit()
     return result, outcome if outcome and outcome.result == "recorded" else None
 
 
@@ -244,7 +390,9 @@ def _note_refusal(
     upload.refusals.append(row)
 
 
-def _record(upload: Upload, item: KioskCheckinItem) -> attendance.CheckinOutcome:
+def _record(
+    upload: Upload, item: KioskCheckinItem, staging: Staging | None
+) -> attendance.CheckinOutcome:
     """Re-check what the server can, decide the status, and record the check-in."""
     if item.model_id != upload.model_id:
         raise ItemRefusedError(
@@ -260,10 +408,10 @@ def _record(upload: Upload, item: KioskCheckinItem) -> attendance.CheckinOutcome
         )
     if item.method == "badge_face":
         _check_badge(upload, item)
-    scored = _rescored(upload, item)
+    scored = _rescored(upload, item, staging)
     status = _status(upload.thresholds, item, scored)
     try:
-        return attendance.record_checkin(
+        outcome = attendance.record_checkin(
             upload.session,
             meeting=meeting,
             member_id=item.member_id,
@@ -276,9 +424,13 @@ def _record(upload: Upload, item: KioskCheckinItem) -> attendance.CheckinOutcome
             clock_drift_s=upload.clock_drift_s,
             accept_ended=True,
             isolate_race=False,
+            approved=staging.approved if staging is not None else None,
         )
     except attendance.CheckinRefusedError as exc:
         raise ItemRefusedError(exc.message) from None
+    if staging is not None:
+        staging.stored(outcome)
+    return outcome
 
 
 def _check_badge(upload: Upload, item: KioskCheckinItem) -> None:
@@ -290,11 +442,16 @@ def _check_badge(upload: Upload, item: KioskCheckinItem) -> None:
         raise ItemRefusedError(exc.message) from None
 
 
-def _rescored(upload: Upload, item: KioskCheckinItem) -> kiosk_rescore.Rescored:
+def _rescored(
+    upload: Upload, item: KioskCheckinItem, staging: Staging | None
+) -> kiosk_rescore.Rescored:
     if upload.cipher is None:
         return kiosk_rescore.Rescored(None, None)
+    templates = staging.templates if staging is not None else None
     try:
-        return kiosk_rescore.rescore(upload.session, upload.cipher, upload.model_id, item)
+        return kiosk_rescore.rescore(
+            upload.session, upload.cipher, upload.model_id, item, templates
+        )
     except kiosk_rescore.RescoreError as exc:
         error = SuspiciousItemError if exc.suspicious else ItemRefusedError
         raise error(str(exc)) from None

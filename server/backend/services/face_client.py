@@ -69,6 +69,12 @@ class FaceServiceState:
         return self.status == "healthy"
 
 
+# How long an inference call may take. A frozen face-service (it accepts connections and
+# never answers) held a phone check-in 30 s before its 503; one image takes the service
+# well under a second, a few seconds when it is busy, and connecting takes milliseconds.
+INFERENCE_TIMEOUT = httpx.Timeout(8.0, connect=2.0)
+
+
 class FaceServiceClient:
     """Talks to the face-service; inference calls raise the errors listed above."""
 
@@ -77,7 +83,7 @@ class FaceServiceClient:
         base_url: str,
         *,
         api_key: str | None = None,
-        timeout: float = 30.0,
+        timeout: float | httpx.Timeout = INFERENCE_TIMEOUT,
         health_timeout: float = 1.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:

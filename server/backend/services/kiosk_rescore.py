@@ -48,13 +48,58 @@ class Rescored:
     margin: float | None
 
 
+class BatchTemplates:
+    """The templates of every member a batch names, read in one query, opened on demand.
+
+    Per item, re-scoring read the member's templates (and the second-best member's) in
+    a query of its own: a round trip to the database per check-in.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        cipher: TemplateCipher,
+        model_id: str,
+        member_ids: set[uuid.UUID],
+    ) -> None:
+        self._cipher = cipher
+        self._rows: dict[uuid.UUID, list[FaceTemplate]] = {m: [] for m in member_ids}
+        self._opened: dict[uuid.UUID, list[NDArray[np.float32]]] = {}
+        if member_ids:
+            query = select(FaceTemplate).where(
+                FaceTemplate.member_id.in_(member_ids), FaceTemplate.model_id == model_id
+            )
+            for row in session.scalars(query):
+                self._rows[row.member_id].append(row)
+
+    def __call__(self, member_id: uuid.UUID) -> list[NDArray[np.float32]] | None:
+        """The member's opened templates; None for a member the batch did not name."""
+        if member_id not in self._rows:
+            return None
+        if member_id not in self._opened:
+            self._opened[member_id] = _opened(self._cipher, self._rows[member_id])
+        return self._opened[member_id]
+
+
 def rescore(
-    session: Session, cipher: TemplateCipher, model_id: str, item: KioskCheckinItem
+    session: Session,
+    cipher: TemplateCipher,
+    model_id: str,
+    item: KioskCheckinItem,
+    templates: BatchTemplates | None = None,
 ) -> Rescored:
-    """Score the item's probe against the claimed member (see the module docstring)."""
+    """Score the item's probe against the claimed member (see the module docstring).
+
+    `templates`, when given, holds the members' templates read for the whole batch.
+    """
     if item.probe is None:
         return Rescored(None, None)
-    own = _templates(session, cipher, model_id, item.member_id)
+
+    def of(member_id: uuid.UUID) -> list[NDArray[np.float32]]:
+        known = templates(member_id) if templates is not None else None
+        return known if known is not None else _templates(session, cipher, model_id, member_id)
+
+    own = of(item.member_id)
     if not own:
         raise RescoreError("the server holds no face of this member for this recogniser")
     probe = _probe(item.probe, own[0].size)
@@ -66,7 +111,7 @@ def rescore(
         )
     margin = None
     if item.second_member_id is not None:
-        others = _templates(session, cipher, model_id, item.second_member_id)
+        others = of(item.second_member_id)
         if others:
             margin = similarity - max(float(np.dot(t, probe)) for t in others)
     return Rescored(similarity, margin)
@@ -90,8 +135,12 @@ def _templates(
     query = select(FaceTemplate).where(
         FaceTemplate.member_id == member_id, FaceTemplate.model_id == model_id
     )
+    return _opened(cipher, list(session.scalars(query)))
+
+
+def _opened(cipher: TemplateCipher, rows: list[FaceTemplate]) -> list[NDArray[np.float32]]:
     vectors = []
-    for row in session.scalars(query):
+    for row in rows:
         try:
             vectors.append(templates_crud.open_row(cipher, row))
         except TemplateDecryptionError:

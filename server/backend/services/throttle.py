@@ -58,5 +58,20 @@ class Throttle:
             retry = self._store.ttl(_key(scope, subject)) or limit.window_seconds
             raise TooManyRequestsError(THROTTLED, retry_after=retry)
 
+    def refund(self, scope: str, subject: str) -> None:
+        """Give back one event `consume` counted (e.g. the sign-in it guarded succeeded).
+
+        A compare-and-swap on the count, retried if another request changed it meanwhile;
+        the window keeps its expiry. Nothing to give back once the window has ended.
+        """
+        key = _key(scope, subject)
+        for _ in range(10):
+            current = self._store.get(key)
+            left = self._store.ttl(key)
+            if current is None or int(current) <= 0 or left <= 0:
+                return
+            if self._store.compare_and_swap(key, current, str(int(current) - 1), ttl=left) != 0:
+                return
+
     def reset(self, scope: str, subject: str) -> None:
         self._store.delete(_key(scope, subject))
