@@ -3,6 +3,7 @@ badge keys. Every endpoint needs a kiosk credential; admin tokens do not work he
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -103,7 +104,7 @@ def renew_credential(
     )
 
 
-@router.post("/checkins", responses={401: {"model": Message}})
+@router.post("/checkins", responses={401: {"model": Message}, 503: {"model": Message}})
 def upload_checkins(
     body: KioskCheckinBatch,
     *,
@@ -124,15 +125,17 @@ def upload_checkins(
     # `batch_session`), so this session's connection goes back to the pool now.
     session.close()
     publish = records.record_publisher(backend.events)
+    model_id = backend.face_model.model_id
     with checkin_upload.batch_session(backend.engine) as batch:
         upload = checkin_upload.Upload(
             session=batch,
             kiosk=kiosk,
             signer=signer,
-            model_id=backend.face_model.model_id,
+            model_id=model_id,
             clock_drift_s=drift if drift is not None else kiosk.clock_drift_s,
             thresholds=backend.face_model.thresholds,
             cipher=backend.cipher,
+            embed_crops=partial(backend.face_service.embed_aligned, model_id=model_id),
         )
         results = checkin_upload.upload_batch(
             upload, body.items, on_recorded=lambda outcome: attendance.announce(publish, [outcome])
