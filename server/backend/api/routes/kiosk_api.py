@@ -75,14 +75,16 @@ def heartbeat(
 @router.post("/credential", responses={401: {"model": Message}})
 def renew_credential(
     body: CredentialRenewal,
+    backend: BackendDep,
     session: SessionDep,
     credentials: KioskCredentialsDep,
     ip: ClientIp,
 ) -> CredentialRenewed:
     """A fresh day-long credential for the device secret, which is replaced by a new one.
 
-    Keep both answers; the secret sent is spent. A spent secret sent again (after a short
-    grace for a lost answer) means a copy of the kiosk exists: the kiosk is revoked.
+    Keep both answers; the secret sent is spent. A spent secret sent again means a copy
+    of the kiosk exists: the kiosk is revoked, the admins are emailed, and the real kiosk
+    pairs again.
     """
     rotation = device_secrets.rotate(session, body.kiosk_id, body.device_secret)
     if rotation.secret is None:
@@ -96,6 +98,7 @@ def renew_credential(
             client_ip=ip,
         )
         session.commit()
+        device_secrets.tell_admins(session, backend.mailer, rotation.kiosk)
         raise AuthError(device_secrets.REUSED)
     session.commit()
     return CredentialRenewed(
