@@ -30,6 +30,15 @@ PAIRING_CODE_TTL = 10 * 60
 _ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 _CODE_LENGTH = 12  # about 59 bits: unguessable within its ten minutes
 PAIR_PER_CLIENT = Limit(attempts=20, window_seconds=900)
+# Whatever the addresses: 60 addresses x 19 guesses went unrefused (issue 25). Pairing
+# by code is rare (one per new kiosk); when it is shut, an admin still pairs a kiosk by
+# signing in on it (`POST /api/kiosks`), which no anonymous caller can exhaust.
+PAIR_PER_SERVER = Limit(attempts=100, window_seconds=900)
+PAIR_PER_CODE = Limit(attempts=5, window_seconds=900)
+PAIR_SHUT = (
+    "Too many pairing attempts on this server; wait a quarter of an hour, or pair the kiosk "
+    "by signing in on it as an admin."
+)
 # A kiosk sends a heartbeat every minute or so; these bound "online" and "stale".
 ONLINE_WITHIN = timedelta(minutes=3)
 STALE_WITHIN = timedelta(minutes=15)
@@ -47,7 +56,12 @@ def _normalise(code: str) -> str:
 
 
 def _code_key(code: str) -> str:
-    return f"kiosk:pair:{hashlib.sha256(_normalise(code).encode()).hexdigest()}"
+    return f"kiosk:pair:{code_digest(code)}"
+
+
+def code_digest(code: str) -> str:
+    """The code as throttles and stores name it: never in clear."""
+    return hashlib.sha256(_normalise(code).encode()).hexdigest()
 
 
 def create_pairing_code(store: SingleUseTokens, *, name: str, by: Admin) -> PairingCode:
