@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.backend.crud.single_use import SingleUseTokens
-from server.backend.errors import AuthError, NotFoundError
+from server.backend.errors import AuthError, ForbiddenError, NotFoundError
 from server.backend.kiosk_schemas import HeartbeatRequest, KioskHealth, KioskPublic
 from server.backend.models import Admin, Kiosk, utcnow
 from server.backend.security.kiosk_tokens import KioskClaims
@@ -35,6 +35,12 @@ PAIR_PER_CLIENT = Limit(attempts=20, window_seconds=900)
 # signing in on it (`POST /api/kiosks`), which no anonymous caller can exhaust.
 PAIR_PER_SERVER = Limit(attempts=100, window_seconds=900)
 PAIR_PER_CODE = Limit(attempts=5, window_seconds=900)
+HTTP_PAIRING_REFUSED = (
+    "This server is in production and the pairing came over plain http, where the code, "
+    "the kiosk's credential and its gallery can be read on the way; the code is now void. "
+    "Make a new code and pair with the server's https address, or, for a kiosk on the "
+    "venue's own network, set ALLOW_HTTP_PAIRING=true on the server."
+)
 PAIR_SHUT = (
     "Too many pairing attempts on this server; wait a quarter of an hour, or pair the kiosk "
     "by signing in on it as an admin."
@@ -80,6 +86,12 @@ def redeem_pairing_code(store: SingleUseTokens, code: str) -> tuple[str, uuid.UU
         raise AuthError("This pairing code is not valid, was already used, or has expired.")
     data = json.loads(value)
     return str(data["name"]), uuid.UUID(data["admin_id"])
+
+
+def refuse_plain_http(store: SingleUseTokens, code: str) -> None:
+    """Void the code (it was seen in clear) and refuse the pairing."""
+    store.take(_code_key(code))
+    raise ForbiddenError(HTTP_PAIRING_REFUSED)
 
 
 def create_kiosk(session: Session, *, name: str, by_id: uuid.UUID | None) -> Kiosk:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from sqlalchemy.orm import Session
 
 from server.backend.api.deps import BackendDep, ClientIp, CurrentAdmin, SessionDep
@@ -81,10 +81,12 @@ def create_pairing_code(
 @router.post(
     "/pair",
     status_code=status.HTTP_201_CREATED,
-    responses={401: {"model": Message}, 429: {"model": Message}},
+    responses={401: {"model": Message}, 403: {"model": Message}, 429: {"model": Message}},
 )
 def pair_with_code(
+    request: Request,
     body: PairRequest,
+    *,
     backend: BackendDep,
     session: SessionDep,
     credentials: KioskCredentialsDep,
@@ -99,6 +101,9 @@ def pair_with_code(
         backend.throttle.consume("kiosk-pair-all", "server", kiosks.PAIR_PER_SERVER)
     except TooManyRequestsError as exc:
         raise TooManyRequestsError(kiosks.PAIR_SHUT, retry_after=exc.retry_after) from None
+    settings = backend.settings
+    if settings.is_production and not settings.allow_http_pairing and request.url.scheme != "https":
+        kiosks.refuse_plain_http(backend.once, body.code)
     name, admin_id = kiosks.redeem_pairing_code(backend.once, body.code)
     creator = session.get(Admin, admin_id)
     kiosk = kiosks.create_kiosk(session, name=name, by_id=creator.id if creator else None)
