@@ -43,6 +43,9 @@ class NewCheckin:
     badge: str | None = None
     # Aligned face crop (JPEG) kept only for check-ins in the review band.
     evidence_jpeg: bytes | None = None
+    # The aligned face crop (JPEG) sent with the check-in: the server embeds it itself
+    # and decides on its own similarity (the probe is only a hint).
+    face_jpeg: bytes | None = None
     key: str = field(default_factory=new_key)
 
 

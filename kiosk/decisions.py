@@ -164,6 +164,7 @@ class Decider:
             probe=probe.vector,
             badge=badge,
             evidence_jpeg=evidence_jpeg(crop) if review else None,
+            face_jpeg=evidence_jpeg(crop),
         )
         outcome = self.recorder.record(checkin)  # committed before anyone is told
         with self._lock:

@@ -80,4 +80,5 @@ def checkin_item(checkin: NewCheckin) -> dict[str, Any]:
         "badge": checkin.badge,
         "model_id": checkin.model_id,
         "probe": encode_f32(checkin.probe),
+        **({"face": base64.b64encode(checkin.face_jpeg).decode()} if checkin.face_jpeg else {}),
     }

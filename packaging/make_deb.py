@@ -70,6 +70,22 @@ def stage(bundle: Path, root: Path) -> None:
         (debian / script).chmod(0o755)
 
 
+def normalise_modes(root: Path) -> None:
+    """Every folder 0755, every file 0755 if anyone may run it, else 0644.
+
+    The bundle's own modes are whatever the build machine left: a world-writable file
+    stayed rwxrwxrwx under /opt/sonta-kiosk, where any local user could replace code the
+    kiosk runs. Owners are root (dpkg-deb --root-owner-group); links keep no mode.
+    """
+    for path in (root, *root.rglob("*")):
+        if path.is_symlink():
+            continue
+        if path.is_dir():
+            path.chmod(0o755)
+        else:
+            path.chmod(0o755 if path.stat().st_mode & 0o111 else 0o644)
+
+
 def build(bundle: Path, out: Path, version: str) -> Path:
     if not (bundle / "sonta-kiosk").is_file():
         sys.exit(f"error: no bundle at {bundle}; build it first: packaging/build.sh bundle")
@@ -83,6 +99,7 @@ def build(bundle: Path, out: Path, version: str) -> Path:
         stage(bundle, root)
         size_kb = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) // 1024
         (root / "DEBIAN/control").write_text(control(version, arch, size_kb))
+        normalise_modes(root)
         subprocess.run(
             ["dpkg-deb", "--root-owner-group", "-Zgzip", "-z3", "--build", str(root), str(deb)],
             check=True,

@@ -190,3 +190,25 @@ def any_client(request: pytest.FixtureRequest, make_client: ClientFactory) -> Te
     name = "pg_settings" if request.param == "postgres" else "embedded_settings"
     settings: Settings = request.getfixturevalue(name)
     return make_client(settings)
+
+
+@pytest.fixture(scope="session")
+def shared_face_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real face-service process (offline pack) for the tests of this session."""
+    from tests.face_service.conftest import (  # noqa: PLC0415  # only tests that need it pay
+        ServiceProcess,
+        answers_healthy,
+        wait_until,
+    )
+    from tests.face_service.conftest import clean_env as service_env  # noqa: PLC0415
+
+    tmp = tmp_path_factory.mktemp("shared-face-service")
+    env = service_env(
+        FACE_MODEL="vectron", FACE_MODEL_CACHE=str(tmp / "cache"), OMP_NUM_THREADS="1"
+    )
+    service = ServiceProcess(env, tmp / "face-service.log")
+    try:
+        wait_until(lambda: answers_healthy(service.url), 90, f"the face-service\n{service.log()}")
+        yield service.url
+    finally:
+        service.stop()

@@ -29,6 +29,7 @@ from kiosk.board import MeetingBoard
 from kiosk.errors import KioskError
 from kiosk.preferences import Preferences
 from kiosk.status import SyncSnapshot
+from ui import plain_text
 from ui.admin.launch import KioskAdminHook
 from ui.download_dialog import DownloadDialog
 from ui.flow import FlowTiming
@@ -241,6 +242,7 @@ def run_window(
     """Run the kiosk window until it is quit; returns the exit code."""
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     assert isinstance(app, QApplication)
+    plain_text.install(app)
     qInstallMessageHandler(_qt_message)
     # Ctrl-C in the terminal quits cleanly; the timer lets Python see the signal while
     # Qt's loop runs.

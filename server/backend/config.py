@@ -129,6 +129,10 @@ class Settings(BaseSettings):
     # Comma-separated addresses or networks of the proxies in front of the backend; only
     # their X-Forwarded-For is believed. Empty: none, the peer is the client.
     trusted_proxies: str = ""
+    # A production server refuses kiosk pairing over plain http (code, credential, device
+    # secret and then the gallery would travel in clear); true allows it, for a kiosk on
+    # the venue's own network only.
+    allow_http_pairing: bool = False
 
     # Backend processes sharing PORT, each with its own database pool (up to 20
     # connections). More than one needs PostgreSQL and Redis, which they share.

@@ -62,6 +62,11 @@ def _float32_vector(value: str) -> str:
 Float32Base64 = Annotated[
     str, StringConstraints(min_length=8, max_length=16_384), AfterValidator(_float32_vector)
 ]
+# An aligned face crop on the wire: standard base64 of a small JPEG or PNG (at most
+# 32 KiB, the face-service's limit; a 112x112 JPEG is ~4 KiB).
+CropBase64 = Annotated[
+    str, StringConstraints(min_length=8, max_length=44_000, pattern=r"^[A-Za-z0-9+/=]+$")
+]
 KioskHealth = Literal["online", "stale", "offline", "never_seen", "revoked"]
 MAX_BATCH = 500
 
@@ -225,8 +230,11 @@ class KioskCheckinItem(BaseModel):
     device_time: DeviceTime
     badge: str | None = Field(default=None, max_length=1024)
     model_id: ModelId
-    # The face embedding the kiosk matched, so the server can re-score the match itself.
+    # The face embedding the kiosk matched: only a hint (it can refuse, never approve).
     probe: Float32Base64 | None = None
+    # The aligned face crop the kiosk embedded: the server embeds it itself and decides
+    # on its own similarity. Without it a face check-in is never approved.
+    face: CropBase64 | None = None
 
 
 class KioskCheckinBatch(BaseModel):

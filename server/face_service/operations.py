@@ -7,9 +7,12 @@ message for the caller; `app` maps them to 4xx/503.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 
 from kiosk.inference.engine import AnalyzedFace, FaceEngine
 from kiosk.inference.errors import ImageError, QualityError
@@ -19,6 +22,9 @@ from kiosk.inference.matching import Thresholds, band_for
 from kiosk.inference.quality import Purpose, image_issues
 from server.face_service.errors import BadEmbeddingsError, ImageTooLargeError
 from server.face_service.schemas import (
+    MAX_CROP_BYTES,
+    AlignedEmbedding,
+    AlignedEmbeddings,
     CompareResponse,
     DetectResponse,
     EmbedResponse,
@@ -192,3 +198,50 @@ def _match(ref_id: str | None, similarity: float, thresholds: Thresholds) -> Mat
     """A 1:1 comparison's band, by the pack's own thresholds."""
     band = band_for(similarity, thresholds).value
     return Match(id=ref_id, similarity=round(similarity, 4), band=band)
+
+
+def embed_aligned(engine: FaceEngine, crops: Sequence[str]) -> AlignedEmbeddings:
+    """Embed crops already aligned by a kiosk, all in one model run.
+
+    No detection: the kiosk aligned the face, the server only needs its own embedding of
+    it (so a kiosk cannot choose the number the server decides on). A crop that is not a
+    small image of exactly the recogniser's size gets its own error; the rest still count.
+    """
+    size = engine.recognizer.crop_size
+    pixels: list[NDArray[np.uint8]] = []
+    errors: list[str | None] = []
+    for text in crops:
+        try:
+            pixels.append(_aligned_crop(text, size))
+            errors.append(None)
+        except ImageError as exc:
+            errors.append(str(exc))
+    vectors = iter(engine.recognizer.embed(pixels))
+    results = [
+        AlignedEmbedding(error=error)
+        if error is not None
+        else AlignedEmbedding(embedding=[float(v) for v in next(vectors)])
+        for error in errors
+    ]
+    return AlignedEmbeddings(model=ModelInfo.of(engine), model_id=engine.model_id, results=results)
+
+
+def _aligned_crop(text: str, size: int) -> NDArray[np.uint8]:
+    try:
+        data = base64.b64decode(text, validate=True)
+    except binascii.Error:
+        raise ImageError(
+            "The crop is not standard base64; send the JPEG's bytes in base64."
+        ) from None
+    if len(data) > MAX_CROP_BYTES:
+        raise ImageError(
+            f"The crop is {len(data)} bytes; an aligned face crop is at most {MAX_CROP_BYTES}."
+        )
+    # Room for a wrong size to be decoded and named; a crop never needs more.
+    image = decode_image(data, max_bytes=MAX_CROP_BYTES, max_side=4 * size, max_pixels=16 * size**2)
+    if image.original_size != (size, size):
+        width, height = image.original_size
+        raise ImageError(
+            f"The crop is {width}x{height} pixels; an aligned face crop is {size}x{size}."
+        )
+    return image.pixels

@@ -1,4 +1,4 @@
-"""The face-service's routes: /health, /detect, /embed and /compare.
+"""The face-service's routes: /health, /detect, /embed, /embed-aligned and /compare.
 
 Images come as multipart file fields named ``image`` (and ``other`` for a second photo);
 the work runs in `operations` on a worker thread, never on the event loop.
@@ -19,6 +19,8 @@ from server.face_service.errors import BadEmbeddingsError
 from server.face_service.runtime import InferenceRunner, ModelHolder, ModelState
 from server.face_service.schemas import (
     MAX_REFERENCES,
+    AlignedCrops,
+    AlignedEmbeddings,
     CompareResponse,
     DetectResponse,
     EmbedResponse,
@@ -107,6 +109,14 @@ async def embed(
     return await runner.run(
         operations.embed, engine, data, purpose=purpose, max_bytes=settings.max_image_bytes
     )
+
+
+@router.post("/embed-aligned", summary="Embeddings of face crops a kiosk aligned, in one batch")
+async def embed_aligned(
+    body: AlignedCrops, *, engine: EngineDep, runner: RunnerDep
+) -> AlignedEmbeddings:
+    """One result per crop: its embedding, or why it could not be used."""
+    return await runner.run(operations.embed_aligned, engine, body.crops)
 
 
 @router.post(

@@ -100,3 +100,28 @@ class CompareResponse(BaseModel):
     face: FaceOut = Field(description="the face of `image` that was compared")
     matches: list[Match] = Field(description="one per reference, in the order sent")
     best: Match
+
+
+# At most this many aligned crops in one /embed-aligned (a kiosk's upload batch is cut
+# into requests of this size) and this many bytes each (a 112x112 JPEG is ~4 KiB).
+MAX_CROPS = 64
+MAX_CROP_BYTES = 32 * 1024
+
+
+class AlignedCrops(BaseModel):
+    """Aligned face crops a kiosk made: base64 JPEG or PNG, each the recogniser's size."""
+
+    crops: list[str] = Field(min_length=1, max_length=MAX_CROPS)
+
+
+class AlignedEmbedding(BaseModel):
+    """One crop's embedding, or why that crop could not be embedded."""
+
+    embedding: list[float] | None = Field(default=None, description="L2-normalised")
+    error: str | None = None
+
+
+class AlignedEmbeddings(BaseModel):
+    model: ModelInfo
+    model_id: str
+    results: list[AlignedEmbedding] = Field(description="one per crop, in the order sent")

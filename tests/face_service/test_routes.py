@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import struct
@@ -108,6 +109,37 @@ def test_embed_matches_the_bare_engine(http: httpx.Client, offline_engine: FaceE
     assert direct is not None
     assert float(np.dot(vector, direct.vector)) > 0.999
     assert body["face"]["quality"]["passed"] is True
+
+
+def aligned_crop(engine: FaceEngine, name: str) -> tuple[str, np.ndarray]:
+    """The photo's face aligned as a kiosk aligns it, as base64 JPEG, and its embedding."""
+    decoded = read_image_file(photo_path(name))
+    face = engine.embed_single(decoded.pixels, scale=decoded.scale)
+    crop = engine.recognizer.align(decoded.pixels, face.face.keypoints)
+    jpeg = encoded(Image.fromarray(crop[:, :, ::-1]), "JPEG")
+    assert face.embedding is not None
+    return base64.b64encode(jpeg).decode(), face.embedding.vector
+
+
+def test_embed_aligned_embeds_a_batch_of_kiosk_crops_in_order(
+    http: httpx.Client, offline_engine: FaceEngine
+) -> None:
+    """A backlog of crops in one request; a bad crop is refused alone, with the reason."""
+    obama, obama_vector = aligned_crop(offline_engine, "obama")
+    biden, biden_vector = aligned_crop(offline_engine, "biden")
+    wrong_size = base64.b64encode(encoded(Image.new("RGB", (200, 100)), "PNG")).decode()
+    response = http.post("/embed-aligned", json={"crops": [obama, wrong_size, biden, "bm90"]})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model_id"] == VECTRON_ID
+    first, bad, second, garbage = body["results"]
+    assert float(np.dot(first["embedding"], obama_vector)) > 0.95
+    assert float(np.dot(second["embedding"], biden_vector)) > 0.95
+    assert bad == {"embedding": None, "error": bad["error"]}
+    assert "200x100 pixels; an aligned face crop is 112x112" in bad["error"]
+    assert garbage["embedding"] is None and "not an image" in garbage["error"]
+    too_many = http.post("/embed-aligned", json={"crops": [obama] * 65})
+    assert too_many.status_code == 422
 
 
 @pytest.mark.parametrize(

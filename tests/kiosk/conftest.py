@@ -90,7 +90,11 @@ def credentials(keyring_dir: Path) -> CredentialStore:
 
 
 @pytest.fixture
-def backend(pg_settings: Settings, clean_env: None) -> Iterator[LiveBackend]:
-    """A real backend on PostgreSQL + Redis with the offline pack, over loopback HTTP."""
-    with live_backend(pg_settings.model_copy(update={"face_model": "vectron"})) as live:
+def backend(
+    pg_settings: Settings, clean_env: None, shared_face_service: str
+) -> Iterator[LiveBackend]:
+    """A real backend on PostgreSQL + Redis with the offline pack, over loopback HTTP, and
+    a real face-service: it embeds the face crops kiosks send with their check-ins."""
+    update = {"face_model": "vectron", "face_service_url": shared_face_service}
+    with live_backend(pg_settings.model_copy(update=update)) as live:
         yield live

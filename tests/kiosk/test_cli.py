@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from kiosk.keyring_entries import kiosk_credentials
 from kiosk.inference.engine import FaceEngine
+from kiosk.keyring_entries import kiosk_credentials
 from kiosk.store import LocalStore
 from server.backend.models import Base
 from sonta.cli import main

@@ -21,6 +21,7 @@ from kiosk.app import meeting_for
 from kiosk.checkins import NewCheckin
 from kiosk.commands import status_report
 from kiosk.credentials import CredentialStore
+from kiosk.decisions import evidence_jpeg
 from kiosk.errors import CredentialError, DeviceRevokedError, PairingError, SyncError
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.faces import Embedding
@@ -62,8 +63,11 @@ class Kiosk:
 
     def check_in(self, meeting: str, name: str) -> tuple[NewCheckin, str]:
         """Recognise `name` (a photo) in the meeting's gallery and record the best match."""
-        probe = self.engine.embed_single(photo(name), purpose=Purpose.CHECKIN).embedding
+        pixels = photo(name)
+        face = self.engine.embed_single(pixels, purpose=Purpose.CHECKIN)
+        probe = face.embedding
         assert probe is not None
+        crop = self.engine.recognizer.align(pixels, face.face.keypoints)
         best, *rest = self.store.gallery_for(meeting).search(probe, k=2)
         checkin = NewCheckin(
             meeting_id=uuid.UUID(meeting),
@@ -76,6 +80,7 @@ class Kiosk:
             device_time=datetime.now(UTC),
             model_id=probe.model_id,
             probe=probe.vector,
+            face_jpeg=evidence_jpeg(crop),
         )
         return checkin, self.store.record(checkin).kind
 

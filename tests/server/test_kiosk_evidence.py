@@ -78,7 +78,8 @@ def test_evidence_is_refused_for_other_checkins_and_other_kiosks(client: TestCli
     kiosk, other = pair_kiosk(client, admin), pair_kiosk(client, admin, "Side door")
     meeting = make_meeting(client, admin)
     approved = _upload(client, kiosk, meeting, make_member(client, admin, "Kofi"), 0.8)
-    assert approved["status"] == "approved"
+    reviewed = client.post(f"/api/reviews/{approved['record_id']}/approve", headers=admin)
+    assert reviewed.status_code == 200, reviewed.text
     refused = _put(client, kiosk, approved["key"], CROP)
     assert refused.status_code == 409 and "awaiting review" in refused.json()["detail"]
     pending = _upload(client, kiosk, meeting, make_member(client, admin, "Esi"), 0.36)

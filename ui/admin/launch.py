@@ -19,6 +19,7 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication
 
 from kiosk.errors import KioskError
+from ui import plain_text
 
 if TYPE_CHECKING:  # imported when opened: the kiosk window must come up fast
     from ui.admin.desk import AdminDesk
@@ -36,6 +37,7 @@ def run_admin_app(args: argparse.Namespace) -> int:
     """Run the admin window on its own until it is closed."""
     app = QApplication.instance() or QApplication([sys.argv[0]])
     assert isinstance(app, QApplication)
+    plain_text.install(app)
     app.setApplicationName("Sonta Attendance admin")
     try:
         window, desk = open_admin_window(args)

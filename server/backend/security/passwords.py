@@ -76,6 +76,11 @@ def password_problem(password: str, *, user_inputs: tuple[str, ...] = ()) -> str
         return f"The password must be at most {MAX_PASSWORD_LENGTH} characters long."
     if len(set(password)) < 5:
         return "The password repeats too few different characters."
+    if any(_contains_account_name(password, text) for text in user_inputs):
+        return (
+            "The password must not contain the account's email address or the part before "
+            "its @. Choose a passphrase of several unrelated words."
+        )
     words = [*CONTEXT_WORDS, *(w for text in user_inputs for w in _words(text))]
     estimate = zxcvbn(password, user_inputs=words)
     if estimate["score"] < MIN_STRENGTH_SCORE:
@@ -87,8 +92,20 @@ def password_problem(password: str, *, user_inputs: tuple[str, ...] = ()) -> str
     return None
 
 
+def _contains_account_name(password: str, email: str) -> bool:
+    """Whether the password holds the email, or its part before the @ (any case)."""
+    lowered, address = password.casefold(), email.strip().casefold()
+    local = address.split("@", 1)[0]
+    return bool(address) and (address in lowered or (len(local) >= 4 and local in lowered))
+
+
 def _words(text: str) -> list[str]:
-    """An email's parts (`kwame.mensah@church.org` -> kwame, mensah, church, org)."""
+    """The email itself and its parts (`kwame.mensah@church.org` -> kwame, mensah, ...).
+
+    The whole address too: zxcvbn matches each listed word as one token, so without it
+    the address typed as it is scored as a strong mix of words and symbols.
+    """
+    whole = text
     for separator in "@._-+":
         text = text.replace(separator, " ")
-    return [text, *text.split()]
+    return [whole, text, *text.split()]

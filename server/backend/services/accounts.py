@@ -146,6 +146,7 @@ def request_magic_link(backend: Backend, session: Session, *, email: str, client
 def redeem_magic_link(
     backend: Backend, session: Session, *, token: str, client_ip: str
 ) -> TokenPair:
+    backend.throttle.consume("codes-client", client_ip, limits.CODES_PER_CLIENT)
     admin_id = backend.once.take(_once_key("magic", token))
     admin = session.get(Admin, uuid.UUID(admin_id)) if admin_id else None
     if admin is None or not admin.is_active:
@@ -177,6 +178,7 @@ def set_password(
     backend: Backend, session: Session, *, token: str, password: str, client_ip: str
 ) -> None:
     """Use a set-password link once; a refused password does not use up the link."""
+    backend.throttle.consume("codes-client", client_ip, limits.CODES_PER_CLIENT)
     key = _once_key("password", token)
     pending = backend.once.get(key)
     if pending is None:
@@ -197,8 +199,15 @@ def set_password(
 
 
 def _issue_once(backend: Backend, purpose: str, admin_id: uuid.UUID, ttl: int) -> str:
+    """A new one-time token for the admin; it voids the one sent before for this purpose,
+    so only the newest link in someone's mailbox works."""
     token = secrets.token_urlsafe(32)
-    backend.once.set(_once_key(purpose, token), str(admin_id), ttl=ttl)
+    key, latest = _once_key(purpose, token), f"once-latest:{purpose}:{admin_id}"
+    earlier = backend.once.get(latest)
+    if earlier is not None:
+        backend.once.delete(earlier)
+    backend.once.set(key, str(admin_id), ttl=ttl)
+    backend.once.set(latest, key, ttl=ttl)
     return token
 
 

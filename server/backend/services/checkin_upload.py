@@ -21,7 +21,15 @@ stored is kept in the item's transaction, a malformed item or a reused key once 
 batch is done. "Send it again" answers are not final and are not kept.
 
 The server decides the status itself from the similarity and margin, with the face
-engine's bands: accept -> approved, review -> pending_review, reject -> refused.
+engine's bands: accept -> approved, review -> pending_review, reject -> refused. The
+similarity is the server's own: the face-service embeds every face crop of the batch
+in batched model runs before any item is stored (see `kiosk_rescore`); when it cannot,
+the whole batch answers 503 and the kiosk sends it again, so nothing is lost.
+
+Time: a check-in dated outside the meeting's window (before it started, after it
+ended) is refused. One that reaches the server more than LATE_UPLOAD_GRACE after the
+meeting ended is kept but never approved on its own: a queued backlog is genuine, but
+its date is only the kiosk's word, so an admin confirms it.
 """
 
 from __future__ import annotations
@@ -29,11 +37,14 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 from pydantic import ValidationError
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -49,14 +60,23 @@ from server.backend.models import (
     KioskCheckin,
     Meeting,
     Member,
+    utcnow,
 )
 from server.backend.security.badges import BadgeSigner
 from server.backend.security.templates import TemplateCipher
 from server.backend.services import attempts, attendance, badges, kiosk_refusals, kiosk_rescore
+from server.face_service.schemas import AlignedEmbedding
 
+# A queued check-in reaching the server this long after its meeting ended waits for an
+# admin instead of being approved: long enough for a kiosk's ordinary upload cycle.
+LATE_UPLOAD_GRACE = timedelta(minutes=15)
+# Slack on the window's start for a device clock within the flagged drift.
+WINDOW_SLACK = timedelta(seconds=attendance.MAX_CLOCK_DRIFT_S)
 REUSED_KEY = "idempotency key reused with a different payload"
 # Called with each newly stored check-in, after its commit.
 OnRecorded = Callable[[attendance.CheckinOutcome], None]
+# The face-service's own embedding of each aligned crop, in order (batched inside).
+EmbedCrops = Callable[[Sequence[str]], list[AlignedEmbedding]]
 
 
 class ItemRefusedError(Exception):
@@ -82,18 +102,22 @@ class Upload:
     # Device clock minus server clock, when known (batch `sent_at`, else the heartbeat).
     clock_drift_s: float | None
     thresholds: Thresholds = DEFAULT_THRESHOLDS
-    # Opens the member's templates, to re-score each item's probe on the server.
+    # Opens the member's templates, to re-score each item on the server.
     cipher: TemplateCipher | None = None
+    # Embeds the items' face crops (the face-service); without it no item is approved.
+    embed_crops: EmbedCrops | None = None
     # Refused check-ins recorded as attempts, for the caller to announce after the batch.
     refusals: list[CheckinAttempt] = field(default_factory=list)
+    # The server's embedding of each item's crop (or why it has none), by key.
+    embedded: dict[str, AlignedEmbedding] = field(default_factory=dict)
 
 
 def payload_hash(item: KioskCheckinItem) -> str:
     """SHA-256 of the item's canonical JSON, key excluded.
 
-    An absent probe is left out, so items sent before the probe existed keep their hash.
+    An absent probe or face is left out, so items sent before they existed keep their hash.
     """
-    excluded = {"key"} if item.probe is not None else {"key", "probe"}
+    excluded = {"key"} | {name for name in ("probe", "face") if getattr(item, name) is None}
     canonical = json.dumps(
         item.model_dump(mode="json", exclude=excluded), sort_keys=True, separators=(",", ":")
     )
@@ -137,6 +161,7 @@ def upload_batch(
     checked: list[KioskCheckinItem | KioskCheckinResult] = [_validated(raw) for raw in items]
     valid = [c for c in checked if isinstance(c, KioskCheckinItem)]
     seen, _loaded = _prefetch(upload, valid)
+    _embed_faces(upload, [item for item in valid if item.key not in seen])
     try:
         results, recorded = _as_one_transaction(upload, items, checked, seen)
     except (IntegrityError, OperationalError):  # a lost race or a broken deadlock
@@ -170,7 +195,7 @@ class Staging:
         )
         self._approved = {(r.meeting_id, r.member_id): r for r in session.scalars(query)}
         self.templates: kiosk_rescore.BatchTemplates | None = None
-        scored = [i for i in items if i.probe is not None]
+        scored = [i for i in items if i.probe is not None or i.face is not None]
         if upload.cipher is not None and scored:
             named = {i.member_id for i in scored}
             named |= {i.second_member_id for i in scored if i.second_member_id is not None}
@@ -274,6 +299,19 @@ def _validated(raw: Any) -> KioskCheckinItem | KioskCheckinResult:
         return KioskCheckinItem.model_validate(raw)
     except ValidationError as exc:
         return _invalid(raw, exc)
+
+
+def _embed_faces(upload: Upload, items: list[KioskCheckinItem]) -> None:
+    """The server's own embedding of every new item's crop, before anything is stored.
+
+    Raises the face-service's errors (503 when it is down): the batch is then sent
+    again later, whole, instead of being recorded without the server's evidence.
+    """
+    faces = [(item.key, item.face) for item in items if item.face is not None]
+    if not faces or upload.embed_crops is None:
+        return
+    results = upload.embed_crops([face for _key, face in faces])
+    upload.embedded.update(zip((key for key, _face in faces), results, strict=True))
 
 
 def _prefetch(
@@ -408,8 +446,11 @@ def _record(
         )
     if item.method == "badge_face":
         _check_badge(upload, item)
+    late_upload = _check_window(upload, item, meeting)
     scored = _rescored(upload, item, staging)
     status = _status(upload.thresholds, item, scored)
+    if late_upload:
+        status = "pending_review"
     try:
         outcome = attendance.record_checkin(
             upload.session,
@@ -442,6 +483,31 @@ def _check_badge(upload: Upload, item: KioskCheckinItem) -> None:
         raise ItemRefusedError(exc.message) from None
 
 
+def _check_window(upload: Upload, item: KioskCheckinItem, meeting: Meeting) -> bool:
+    """Refuse a check-in dated outside the meeting; True when it arrived too late to be
+    approved without an admin (see the module docstring)."""
+    when = attendance.timing(device_time=item.device_time, clock_drift_s=upload.clock_drift_s)
+    # Scheduled or started, whichever was first: a kiosk may open on the schedule.
+    opened = min(meeting.starts_at, meeting.started_at or meeting.starts_at)
+    if when.occurred_at < opened - WINDOW_SLACK:
+        raise ItemRefusedError(
+            "the check-in is dated before the meeting started; check the kiosk's clock"
+        )
+    if meeting.ended_at is not None and when.occurred_at > meeting.ended_at:
+        raise ItemRefusedError(f"The meeting is {meeting.status}; it is not taking check-ins.")
+    return meeting.ended_at is not None and utcnow() > meeting.ended_at + LATE_UPLOAD_GRACE
+
+
+def _server_embedding(upload: Upload, item: KioskCheckinItem) -> NDArray[np.float32] | None:
+    """The face-service's embedding of the item's crop; refused when it could not make one."""
+    embedded = upload.embedded.get(item.key)
+    if embedded is None:
+        return None
+    if embedded.embedding is None:
+        raise ItemRefusedError(f"the face crop cannot be used: {embedded.error}")
+    return np.asarray(embedded.embedding, dtype=np.float32)
+
+
 def _rescored(
     upload: Upload, item: KioskCheckinItem, staging: Staging | None
 ) -> kiosk_rescore.Rescored:
@@ -449,8 +515,9 @@ def _rescored(
         return kiosk_rescore.Rescored(None, None)
     templates = staging.templates if staging is not None else None
     try:
+        embedded = _server_embedding(upload, item)
         return kiosk_rescore.rescore(
-            upload.session, upload.cipher, upload.model_id, item, templates
+            upload.session, upload.cipher, upload.model_id, item, templates, embedded
         )
     except kiosk_rescore.RescoreError as exc:
         error = SuspiciousItemError if exc.suspicious else ItemRefusedError
@@ -460,7 +527,8 @@ def _rescored(
 def _status(thresholds: Thresholds, item: KioskCheckinItem, scored: kiosk_rescore.Rescored) -> str:
     """The face engine's decision, made from the server's own similarity and margin.
 
-    Without a probe there is no score of the server's: never approved, a person decides.
+    Without the server's embedding of a crop there is no evidence of the server's: at
+    best review (the probe may still refuse), a person decides.
     """
     if scored.similarity is None:
         return "pending_review"
@@ -473,6 +541,6 @@ def _status(thresholds: Thresholds, item: KioskCheckinItem, scored: kiosk_rescor
     # 1:1 badge checks have no second person; a close second person needs a reviewer.
     margins = [m for m in (scored.margin, item.margin) if m is not None]
     close_call = any(m < thresholds.margin for m in margins)
-    if band is Band.ACCEPT and not close_call:
+    if band is Band.ACCEPT and not close_call and scored.evidence:
         return "approved"
     return "pending_review"

@@ -8,9 +8,11 @@ is copied, the first of the two to renew wins and the other one's next renewal u
 spent secret: the kiosk is revoked and an admin must pair it again (theft detection,
 as with refresh-token rotation in RFC 9700).
 
-A renewal whose answer was lost (the kiosk crashed, the network dropped) may present
-the previous secret once more within `GRACE`; it gets a fresh secret, and the one the
-kiosk never received is dropped.
+A spent secret presented again is a clone, whenever it comes: a grace for lost answers
+let a copy renew with the spent secret, get a fresh one, and lock the real kiosk out
+unnoticed (issue 25). So the kiosk is revoked at once, the admins are emailed, and the
+real kiosk pairs again. A renewal whose answer was truly lost costs the same re-pairing;
+it is rare (one renewal a day) and indistinguishable from a copy.
 """
 
 from __future__ import annotations
@@ -20,15 +22,15 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.backend.errors import AuthError
-from server.backend.models import Kiosk, utcnow
+from server.backend.models import Admin, Kiosk, utcnow
 from server.backend.services.kiosks import revoke
+from server.backend.services.mailer import Mailer
 
-GRACE = timedelta(minutes=10)
 REUSED = (
     "This kiosk has been revoked: its device secret was used again after it had changed, "
     "so a copy of the kiosk may exist. An admin must pair it again."
@@ -64,18 +66,26 @@ def rotate(session: Session, kiosk_id: uuid.UUID, presented: str) -> Rotation:
         raise AuthError("This kiosk has no device secret on the server; pair it again.")
     if kiosk.revoked_at is not None:
         raise AuthError("This kiosk has been revoked; an admin must pair it again.")
-    digest, now = _digest(presented), utcnow()
+    digest = _digest(presented)
     previous = kiosk.previous_secret_hash
-    rotated_at = kiosk.secret_rotated_at or now
-    if hmac.compare_digest(digest, kiosk.secret_hash):
-        previous = digest
-    elif previous is None or not hmac.compare_digest(digest, previous):
-        raise AuthError("This device secret is not valid for this kiosk.")
-    elif now - rotated_at > GRACE:
+    if previous is not None and hmac.compare_digest(digest, previous):
         revoke(session, kiosk)
         return Rotation(kiosk, None)
+    if not hmac.compare_digest(digest, kiosk.secret_hash):
+        raise AuthError("This device secret is not valid for this kiosk.")
     secret = secrets.token_urlsafe(32)
-    kiosk.secret_hash, kiosk.previous_secret_hash = _digest(secret), previous
-    kiosk.secret_rotated_at = now
+    kiosk.secret_hash, kiosk.previous_secret_hash = _digest(secret), digest
+    kiosk.secret_rotated_at = utcnow()
     session.flush()
     return Rotation(kiosk, secret)
+
+
+def tell_admins(session: Session, mailer: Mailer, kiosk: Kiosk) -> None:
+    """Email every active admin that the kiosk was revoked as a likely copy (after commit)."""
+    text = (
+        f'The kiosk "{kiosk.name}" was revoked: its device secret was used twice, so a copy '
+        "of the kiosk may exist. Check the kiosk PC, then pair the real kiosk again with a "
+        "new pairing code (Kiosks screen). The copy can no longer upload or sync."
+    )
+    for email in session.scalars(select(Admin.email).where(Admin.is_active.is_(True))):
+        mailer.send(to=email, subject="A kiosk was revoked: it may have been copied", text=text)

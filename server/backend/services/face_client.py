@@ -32,6 +32,9 @@ from server.backend.errors import (
 )
 from server.face_service.schemas import (
     API_KEY_HEADER,
+    MAX_CROPS,
+    AlignedEmbedding,
+    AlignedEmbeddings,
     CompareResponse,
     DetectResponse,
     EmbedResponse,
@@ -155,6 +158,27 @@ class FaceServiceClient:
     def embed(self, image: bytes, *, purpose: str = "enrolment") -> EmbedResponse:
         return self._post("/embed", EmbedResponse, {"image": image}, params={"purpose": purpose})
 
+    def embed_aligned(self, crops: Sequence[str], *, model_id: str) -> list[AlignedEmbedding]:
+        """The face-service's own embedding of each aligned crop (base64), in order.
+
+        Cut into requests of MAX_CROPS, each embedded in one model run: a kiosk's queued
+        backlog costs a batched run per 64 check-ins, not a request per check-in.
+        Embeddings of a recogniser other than `model_id` are a ConflictError (409).
+        """
+        results: list[AlignedEmbedding] = []
+        for start in range(0, len(crops), MAX_CROPS):
+            chunk = list(crops[start : start + MAX_CROPS])
+            answer = self._post_json("/embed-aligned", AlignedEmbeddings, {"crops": chunk})
+            if answer.model_id != model_id:
+                raise ConflictError(
+                    f"The face-service runs recogniser {answer.model_id}, the backend "
+                    f"{model_id}. Set the same FACE_MODEL for both."
+                )
+            if len(answer.results) != len(chunk):
+                raise FaceServiceFailedError("The face-service answered for other crops.")
+            results += answer.results
+        return results
+
     def compare(
         self,
         image: bytes,
@@ -172,6 +196,15 @@ class FaceServiceClient:
     def close(self) -> None:
         self._client.close()
 
+    def _post_json(self, path: str, schema: type[ResponseT], body: dict[str, Any]) -> ResponseT:
+        try:
+            response = self._client.post(path, json=body)
+        except httpx.HTTPError as exc:
+            raise FaceServiceUnavailableError(
+                f"The face-service is unavailable ({_reason(exc)}); try again shortly."
+            ) from exc
+        return _answer(response, schema)
+
     def _post(
         self,
         path: str,
@@ -187,12 +220,17 @@ class FaceServiceClient:
             raise FaceServiceUnavailableError(
                 f"The face-service is unavailable ({_reason(exc)}); try again shortly."
             ) from exc
-        if response.status_code != 200:
-            raise _error_for(response)
-        try:
-            return schema.model_validate_json(response.content)
-        except ValidationError as exc:
-            raise FaceServiceFailedError("The face-service sent an answer we cannot read.") from exc
+        return _answer(response, schema)
+
+
+def _answer(response: httpx.Response, schema: type[ResponseT]) -> ResponseT:
+    """The body as `schema`, or the error the status maps to."""
+    if response.status_code != 200:
+        raise _error_for(response)
+    try:
+        return schema.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise FaceServiceFailedError("The face-service sent an answer we cannot read.") from exc
 
 
 def report_readiness(client: FaceServiceClient, expected_model: str) -> FaceServiceState:

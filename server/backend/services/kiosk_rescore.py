@@ -1,12 +1,16 @@
-"""Re-scoring a kiosk's face check-in on the server, from the probe embedding it sends.
+"""Re-scoring a kiosk's face check-in on the server, from the face crop it sends.
 
 A kiosk credential alone must not declare someone present: the similarity the kiosk
-reports is only its claim. The server compares the item's `probe` with the claimed
-member's own templates (and, when the kiosk names a second-best member, with theirs
-for the margin) and decides the band from its own numbers.
+reports is only its claim, and so is its probe embedding (the kiosk downloads every
+template; a template plus noise, sent as a probe, scored whatever the attacker chose).
+The server embeds the item's aligned face crop itself (through the face-service),
+compares that with the claimed member's own templates (and, when the kiosk names a
+second-best member, with theirs for the margin) and decides the band from its own
+numbers.
 
-- A face check-in without a probe (a kiosk from before probes) is never approved: it
-  goes to review, where an admin decides.
+- A face check-in without a crop is never approved: its probe, if any, is a hint that
+  can only refuse (too dissimilar, or a replayed template); at best it goes to review,
+  where an admin decides.
 - A probe equal to one of the member's stored templates is a replayed template (the
   gallery a kiosk downloads holds them, as int8 copies within 0.003 of the original),
   never a live face: it is refused as suspicious. Live captures of the same person
@@ -42,10 +46,12 @@ class RescoreError(Exception):
 
 @dataclass(frozen=True)
 class Rescored:
-    """The server's own similarity and margin (None: no probe, so no score)."""
+    """The server's similarity and margin; `evidence` is False when they come only from
+    the kiosk's probe (a hint: it may refuse, never approve). None: nothing to score."""
 
     similarity: float | None
     margin: float | None
+    evidence: bool = False
 
 
 class BatchTemplates:
@@ -87,12 +93,17 @@ def rescore(
     model_id: str,
     item: KioskCheckinItem,
     templates: BatchTemplates | None = None,
+    embedded: NDArray[np.float32] | None = None,
 ) -> Rescored:
-    """Score the item's probe against the claimed member (see the module docstring).
+    """Score the server's embedding of the item's crop (`embedded`), else its probe, against
+    the claimed member (see the module docstring).
 
     `templates`, when given, holds the members' templates read for the whole batch.
     """
-    if item.probe is None:
+    raw = embedded
+    if raw is None and item.probe is not None:
+        raw = np.frombuffer(base64.b64decode(item.probe), dtype="<f4")
+    if raw is None:
         return Rescored(None, None)
 
     def of(member_id: uuid.UUID) -> list[NDArray[np.float32]]:
@@ -102,7 +113,7 @@ def rescore(
     own = of(item.member_id)
     if not own:
         raise RescoreError("the server holds no face of this member for this recogniser")
-    probe = _probe(item.probe, own[0].size)
+    probe = _unit(raw, own[0].size)
     similarity = max(float(np.dot(t, probe)) for t in own)
     if similarity >= REPLAY_SIMILARITY:
         raise RescoreError(
@@ -114,11 +125,11 @@ def rescore(
         others = of(item.second_member_id)
         if others:
             margin = similarity - max(float(np.dot(t, probe)) for t in others)
-    return Rescored(similarity, margin)
+    return Rescored(similarity, margin, evidence=embedded is not None)
 
 
-def _probe(text: str, dimension: int) -> NDArray[np.float32]:
-    vector = np.frombuffer(base64.b64decode(text), dtype="<f4").astype(np.float32)
+def _unit(values: NDArray[np.float32], dimension: int) -> NDArray[np.float32]:
+    vector = np.asarray(values, dtype=np.float32)
     if vector.size != dimension:
         raise RescoreError(
             f"the probe has {vector.size} values; this recogniser's embeddings have {dimension}"

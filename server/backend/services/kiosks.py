@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.backend.crud.single_use import SingleUseTokens
-from server.backend.errors import AuthError, NotFoundError
+from server.backend.errors import AuthError, ForbiddenError, NotFoundError
 from server.backend.kiosk_schemas import HeartbeatRequest, KioskHealth, KioskPublic
 from server.backend.models import Admin, Kiosk, utcnow
 from server.backend.security.kiosk_tokens import KioskClaims
@@ -30,6 +30,21 @@ PAIRING_CODE_TTL = 10 * 60
 _ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 _CODE_LENGTH = 12  # about 59 bits: unguessable within its ten minutes
 PAIR_PER_CLIENT = Limit(attempts=20, window_seconds=900)
+# Whatever the addresses: 60 addresses x 19 guesses went unrefused (issue 25). Pairing
+# by code is rare (one per new kiosk); when it is shut, an admin still pairs a kiosk by
+# signing in on it (`POST /api/kiosks`), which no anonymous caller can exhaust.
+PAIR_PER_SERVER = Limit(attempts=100, window_seconds=900)
+PAIR_PER_CODE = Limit(attempts=5, window_seconds=900)
+HTTP_PAIRING_REFUSED = (
+    "This server is in production and the pairing came over plain http, where the code, "
+    "the kiosk's credential and its gallery can be read on the way; the code is now void. "
+    "Make a new code and pair with the server's https address, or, for a kiosk on the "
+    "venue's own network, set ALLOW_HTTP_PAIRING=true on the server."
+)
+PAIR_SHUT = (
+    "Too many pairing attempts on this server; wait a quarter of an hour, or pair the kiosk "
+    "by signing in on it as an admin."
+)
 # A kiosk sends a heartbeat every minute or so; these bound "online" and "stale".
 ONLINE_WITHIN = timedelta(minutes=3)
 STALE_WITHIN = timedelta(minutes=15)
@@ -47,7 +62,12 @@ def _normalise(code: str) -> str:
 
 
 def _code_key(code: str) -> str:
-    return f"kiosk:pair:{hashlib.sha256(_normalise(code).encode()).hexdigest()}"
+    return f"kiosk:pair:{code_digest(code)}"
+
+
+def code_digest(code: str) -> str:
+    """The code as throttles and stores name it: never in clear."""
+    return hashlib.sha256(_normalise(code).encode()).hexdigest()
 
 
 def create_pairing_code(store: SingleUseTokens, *, name: str, by: Admin) -> PairingCode:
@@ -66,6 +86,12 @@ def redeem_pairing_code(store: SingleUseTokens, code: str) -> tuple[str, uuid.UU
         raise AuthError("This pairing code is not valid, was already used, or has expired.")
     data = json.loads(value)
     return str(data["name"]), uuid.UUID(data["admin_id"])
+
+
+def refuse_plain_http(store: SingleUseTokens, code: str) -> None:
+    """Void the code (it was seen in clear) and refuse the pairing."""
+    store.take(_code_key(code))
+    raise ForbiddenError(HTTP_PAIRING_REFUSED)
 
 
 def create_kiosk(session: Session, *, name: str, by_id: uuid.UUID | None) -> Kiosk:

@@ -196,7 +196,9 @@ def check_in(backend: Backend, session: Session, attempt: PhoneAttempt) -> Phone
         raise NotFoundError("This meeting no longer exists.")
     uploads.check_header(attempt.selfie, uploads.SELFIE)
     member = _claimed_member(session, attempt)
-    tries_left = phone_guard.reserve(backend, attempt.ticket, attempt.client_ip)
+    tries_left = phone_guard.reserve(
+        backend, attempt.ticket, attempt.client_ip, frames=len(attempt.turn)
+    )
     attendance.check_open(meeting, utcnow(), accept_ended=False)
     # Hand the connection back while the face-service works: a slow face-service must
     # never hold the database pool (nothing is written before this point).

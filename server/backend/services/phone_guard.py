@@ -10,6 +10,7 @@ DOUBT_AFTER of them the member's own check-in goes to review and they are told.
 from __future__ import annotations
 
 import hashlib
+import math
 import uuid
 
 from server.backend.context import Backend
@@ -20,6 +21,9 @@ from server.backend.services.throttle import Limit
 TICKET_TRIES = 3
 # Phones behind one church Wi-Fi share an address, so this is well above one person's need.
 PER_CLIENT = Limit(attempts=30, window_seconds=600)
+# What one head-turn frame costs beside a selfie-only attempt: ten frames cost ~8x one
+# attempt without (issue 25), so each frame counts 0.7 of an attempt in PER_CLIENT.
+FRAME_WEIGHT = 0.7
 DOUBT_AFTER = 3
 # Refusals against a member are forgotten after this long (tomorrow's meeting starts afresh).
 DOUBT_TTL = 12 * 3600
@@ -40,17 +44,24 @@ def _doubt_key(meeting_id: uuid.UUID, member_id: uuid.UUID) -> str:
     return f"phone:doubt:{meeting_id}:{member_id}"
 
 
-def reserve(backend: Backend, ticket: str, client_ip: str) -> int:
+def reserve(backend: Backend, ticket: str, client_ip: str, *, frames: int = 0) -> int:
     """Count this attempt for the client and the ticket; the tries the ticket has left.
 
+    The client is charged by cost: one for the selfie, FRAME_WEIGHT per head-turn frame.
     Refuses (429) once either is used up; a used-up ticket is spent at once.
     """
-    backend.throttle.consume("phone-client", client_ip, PER_CLIENT)
+    for _unit in range(attempt_cost(frames)):
+        backend.throttle.consume("phone-client", client_ip, PER_CLIENT)
     used = backend.store.incr_window(_tries_key(ticket), ttl=meeting_qr.TICKET_TTL)
     if used > TICKET_TRIES:
         spend(backend, ticket)
         raise TooManyRequestsError(TICKET_SPENT.format(tries=TICKET_TRIES), retry_after=1)
     return TICKET_TRIES - used
+
+
+def attempt_cost(frames: int) -> int:
+    """An attempt's charge against PER_CLIENT: 1, plus FRAME_WEIGHT per frame (rounded up)."""
+    return 1 + math.ceil(frames * FRAME_WEIGHT)
 
 
 def spend(backend: Backend, ticket: str) -> None:

@@ -16,14 +16,17 @@ from sqlalchemy.orm import Session
 
 from server.backend.context import Backend
 from server.backend.errors import ConflictError
-from server.backend.models import Meeting
+from server.backend.models import Meeting, utcnow
 from server.backend.security.display import DisplaySigner
 from server.backend.services import badge_images, meeting_qr, reports
 
 # With no code on screen (meeting not started, or over) the page checks this often.
 IDLE_REFRESH_SECONDS = 15
-# A display link outlives the meeting's scheduled end by this much (late finishes).
+# A display link outlives the meeting's scheduled end by this much (late finishes)...
 DISPLAY_GRACE = timedelta(hours=12)
+# ...but never lives longer than this from when it was made: a meeting a year away once
+# got a 365-day link (issue 25). Make the link on the day; a new one is one click.
+DISPLAY_MAX_LIFE = timedelta(hours=24)
 
 
 class PresenterQr(BaseModel):
@@ -55,9 +58,10 @@ def signer(backend: Backend) -> DisplaySigner:
 
 
 def display_link(backend: Backend, meeting: Meeting) -> DisplayLink:
-    """A presenter-page link for this meeting only; the key rides in the fragment, which
-    browsers never send to a server, so it stays out of logs and referrers."""
-    expires = meeting.ends_at + DISPLAY_GRACE
+    """A presenter-page link for this meeting only, for at most DISPLAY_MAX_LIFE; the key
+    rides in the fragment, which browsers never send to a server, so it stays out of logs
+    and referrers."""
+    expires = min(meeting.ends_at + DISPLAY_GRACE, utcnow() + DISPLAY_MAX_LIFE)
     key = signer(backend).sign(meeting.id, expires_at=int(expires.timestamp()))
     base = backend.settings.public_base_url
     return DisplayLink(url=f"{base}/present?meeting={meeting.id}#key={key}", expires_at=expires)

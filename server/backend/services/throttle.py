@@ -25,6 +25,9 @@ LOGIN_PER_CLIENT = Limit(attempts=30, window_seconds=900)
 # the admin's own, so the emailed link stays a recovery path.
 EMAIL_PER_ACCOUNT = Limit(attempts=3, window_seconds=900)
 EMAIL_PER_CLIENT = Limit(attempts=20, window_seconds=900)
+# One-time codes typed in (sign-in links, set-password links) per client: a person needs
+# a few; 40 guesses from one address went unrefused (issue 25).
+CODES_PER_CLIENT = Limit(attempts=20, window_seconds=900)
 THROTTLED = "Too many attempts. Please wait and try again later."
 
 

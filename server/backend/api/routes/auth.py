@@ -71,7 +71,7 @@ def magic_link(
     return Message(detail=accounts.LINK_SENT)
 
 
-@router.post("/magic-link/verify", responses={401: {"model": Message}})
+@router.post("/magic-link/verify", responses={401: {"model": Message}, 429: {"model": Message}})
 def magic_link_verify(
     body: OneTimeTokenRequest, backend: BackendDep, session: SessionDep, ip: ClientIp
 ) -> TokenPublic:
@@ -93,7 +93,7 @@ def password_request(
 @router.post(
     "/password/set",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={401: {"model": Message}, 422: {"model": Message}},
+    responses={401: {"model": Message}, 422: {"model": Message}, 429: {"model": Message}},
 )
 def password_set(
     body: PasswordSetRequest, backend: BackendDep, session: SessionDep, ip: ClientIp

@@ -3,6 +3,7 @@ badge keys. Every endpoint needs a kiosk credential; admin tokens do not work he
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -74,14 +75,16 @@ def heartbeat(
 @router.post("/credential", responses={401: {"model": Message}})
 def renew_credential(
     body: CredentialRenewal,
+    backend: BackendDep,
     session: SessionDep,
     credentials: KioskCredentialsDep,
     ip: ClientIp,
 ) -> CredentialRenewed:
     """A fresh day-long credential for the device secret, which is replaced by a new one.
 
-    Keep both answers; the secret sent is spent. A spent secret sent again (after a short
-    grace for a lost answer) means a copy of the kiosk exists: the kiosk is revoked.
+    Keep both answers; the secret sent is spent. A spent secret sent again means a copy
+    of the kiosk exists: the kiosk is revoked, the admins are emailed, and the real kiosk
+    pairs again.
     """
     rotation = device_secrets.rotate(session, body.kiosk_id, body.device_secret)
     if rotation.secret is None:
@@ -95,6 +98,7 @@ def renew_credential(
             client_ip=ip,
         )
         session.commit()
+        device_secrets.tell_admins(session, backend.mailer, rotation.kiosk)
         raise AuthError(device_secrets.REUSED)
     session.commit()
     return CredentialRenewed(
@@ -103,7 +107,7 @@ def renew_credential(
     )
 
 
-@router.post("/checkins", responses={401: {"model": Message}})
+@router.post("/checkins", responses={401: {"model": Message}, 503: {"model": Message}})
 def upload_checkins(
     body: KioskCheckinBatch,
     *,
@@ -124,15 +128,17 @@ def upload_checkins(
     # `batch_session`), so this session's connection goes back to the pool now.
     session.close()
     publish = records.record_publisher(backend.events)
+    model_id = backend.face_model.model_id
     with checkin_upload.batch_session(backend.engine) as batch:
         upload = checkin_upload.Upload(
             session=batch,
             kiosk=kiosk,
             signer=signer,
-            model_id=backend.face_model.model_id,
+            model_id=model_id,
             clock_drift_s=drift if drift is not None else kiosk.clock_drift_s,
             thresholds=backend.face_model.thresholds,
             cipher=backend.cipher,
+            embed_crops=partial(backend.face_service.embed_aligned, model_id=model_id),
         )
         results = checkin_upload.upload_batch(
             upload, body.items, on_recorded=lambda outcome: attendance.announce(publish, [outcome])

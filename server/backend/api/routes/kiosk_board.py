@@ -2,7 +2,9 @@
 
 The meeting's title and counts, and, while it is active with its QR window open, the
 current rotating phone check-in code. Kiosks cannot use the admin endpoints, so this
-is their one read of a meeting's progress; it needs a kiosk credential.
+is their one read of a meeting's progress; it needs a kiosk credential, and a meeting
+that lists the kiosks serving it shows its board only to them (as check-ins are scoped):
+another kiosk gets the same 404 as for a meeting that does not exist.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pydantic import BaseModel
 from server.backend.api.deps import BackendDep, SessionDep
 from server.backend.api.kiosk_deps import CurrentKiosk
 from server.backend.crud import meetings as crud
-from server.backend.errors import ConflictError
+from server.backend.errors import ConflictError, NotFoundError
 from server.backend.schemas import MeetingQr, Message
 from server.backend.services import meeting_qr, reports
 
@@ -38,11 +40,13 @@ def meeting_board(
     meeting_id: uuid.UUID,
     backend: BackendDep,
     session: SessionDep,
-    _kiosk: CurrentKiosk,
+    kiosk: CurrentKiosk,
 ) -> KioskBoard:
     """Fetch again after `qr.refresh_after_seconds` (or a minute without a QR)."""
-    report = reports.meeting_report(session, meeting_id=meeting_id)
     meeting = crud.get(session=session, meeting_id=meeting_id)
+    if meeting.kiosk_ids and str(kiosk.id) not in meeting.kiosk_ids:
+        raise NotFoundError("No such meeting.")
+    report = reports.meeting_report(session, meeting_id=meeting_id)
     qr = None
     try:
         code = meeting_qr.current_code(backend, meeting)

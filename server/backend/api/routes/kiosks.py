@@ -10,12 +10,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from sqlalchemy.orm import Session
 
 from server.backend.api.deps import BackendDep, ClientIp, CurrentAdmin, SessionDep
 from server.backend.api.kiosk_deps import KioskCredentialsDep
 from server.backend.crud import audit
+from server.backend.errors import TooManyRequestsError
 from server.backend.kiosk_schemas import (
     KioskCreate,
     KioskPaired,
@@ -77,9 +78,15 @@ def create_pairing_code(
     return PairingCodePublic(code=code.code, name=code.name, expires_at=code.expires_at)
 
 
-@router.post("/pair", status_code=status.HTTP_201_CREATED, responses={401: {"model": Message}})
+@router.post(
+    "/pair",
+    status_code=status.HTTP_201_CREATED,
+    responses={401: {"model": Message}, 403: {"model": Message}, 429: {"model": Message}},
+)
 def pair_with_code(
+    request: Request,
     body: PairRequest,
+    *,
     backend: BackendDep,
     session: SessionDep,
     credentials: KioskCredentialsDep,
@@ -87,6 +94,16 @@ def pair_with_code(
 ) -> KioskPaired:
     """Exchange a pairing code for a device credential (the code then stops working)."""
     backend.throttle.consume("kiosk-pair", ip, kiosks.PAIR_PER_CLIENT)
+    try:
+        backend.throttle.consume(
+            "kiosk-pair-code", kiosks.code_digest(body.code), kiosks.PAIR_PER_CODE
+        )
+        backend.throttle.consume("kiosk-pair-all", "server", kiosks.PAIR_PER_SERVER)
+    except TooManyRequestsError as exc:
+        raise TooManyRequestsError(kiosks.PAIR_SHUT, retry_after=exc.retry_after) from None
+    settings = backend.settings
+    if settings.is_production and not settings.allow_http_pairing and request.url.scheme != "https":
+        kiosks.refuse_plain_http(backend.once, body.code)
     name, admin_id = kiosks.redeem_pairing_code(backend.once, body.code)
     creator = session.get(Admin, admin_id)
     kiosk = kiosks.create_kiosk(session, name=name, by_id=creator.id if creator else None)
