@@ -517,7 +517,12 @@ def _rescored(
     try:
         embedded = _server_embedding(upload, item)
         return kiosk_rescore.rescore(
-            upload.session, upload.cipher, upload.model_id, item, templates, embedded
+            upload.session,
+            upload.cipher,
+            upload.model_id,
+            item,
+            templates=templates,
+            embedded=embedded,
         )
     except kiosk_rescore.RescoreError as exc:
         error = SuspiciousItemError if exc.suspicious else ItemRefusedError

@@ -92,6 +92,7 @@ def rescore(
     cipher: TemplateCipher,
     model_id: str,
     item: KioskCheckinItem,
+    *,
     templates: BatchTemplates | None = None,
     embedded: NDArray[np.float32] | None = None,
 ) -> Rescored:
