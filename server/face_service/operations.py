@@ -31,6 +31,10 @@ from server.face_service.schemas import (
 # Longest side over shortest side. Photos are at most ~3:1; insightface's SCRFD fails
 # (an OpenCV resize to zero pixels) on strips such as 5000x2.
 MAX_ASPECT_RATIO = 20
+# Pixels any one decode may materialise (after a JPEG's reduced-scale decode): a 12 MP
+# camera's photo, never more. A 5 KB PNG declaring 6300x6300 (40 MP) cost ~4 s of decode
+# and resize per image; a request holds at most two images, so its work is bounded too.
+MAX_PIXELS = 12_000_000
 # Eye distance in ArcFace's 112x112 aligned crop: a face decoded smaller is upsampled.
 ALIGNED_EYE_PX = 35.0
 
@@ -49,7 +53,7 @@ def decode(
             f"{max_bytes / 1e6:.0f} MB. Send a smaller photo."
         )
     try:
-        image = decode_image(data, max_bytes=max_bytes, min_side=min_side)
+        image = decode_image(data, max_bytes=max_bytes, max_pixels=MAX_PIXELS, min_side=min_side)
         _check_shape(image)
     except ImageError as exc:
         if which is None:

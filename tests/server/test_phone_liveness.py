@@ -56,10 +56,18 @@ class Phone:
         body: dict[str, Any] = scanned.json()
         return body
 
-    def check_in(self, ticket: str, turn: list[np.ndarray]) -> dict[str, Any]:
-        files = [("selfie", ("selfie.jpg", jpeg(frame("obama")), "image/jpeg"))]
+    def check_in(
+        self,
+        ticket: str,
+        turn: list[np.ndarray],
+        *,
+        selfie: np.ndarray | None = None,
+        device: str = "",
+    ) -> dict[str, Any]:
+        shown = frame("obama") if selfie is None else selfie
+        files = [("selfie", ("selfie.jpg", jpeg(shown), "image/jpeg"))]
         files += [("turn", (f"t{i}.jpg", jpeg(f), "image/jpeg")) for i, f in enumerate(turn)]
-        data = {"ticket": ticket, "member_code": self.obama["member_code"]}
+        data = {"ticket": ticket, "member_code": self.obama["member_code"], "device": device}
         answer = self.client.post("/api/checkin/phone", data=data, files=files)
         assert answer.status_code in {200, 201}, answer.text
         body: dict[str, Any] = answer.json()
@@ -114,3 +122,36 @@ def test_a_burst_showing_someone_else_is_refused(phone: Phone) -> None:
     answer = phone.check_in(scan["ticket"], [frame("biden")] * 3)
     assert answer["result"] == "not_recognised"
     assert answer["message"].startswith("Only you may be in the photos")
+
+
+def test_review_only_checks_a_clear_match_in_without_a_head_turn(phone: Phone) -> None:
+    """Issue 24 defect 4: "only when the face match is uncertain" asked every phone."""
+    scan = phone.scan(phone.meeting("review_only"))
+    assert scan["challenge"] in {"left", "right"}  # shown, in case the match is uncertain
+    answer = phone.check_in(scan["ticket"], [])
+    assert answer["result"] == "recorded" and answer["status"] == "approved", answer
+
+
+def test_review_only_still_asks_a_face_that_is_not_a_clear_match_to_turn(phone: Phone) -> None:
+    scan = phone.scan(phone.meeting("review_only"))
+    answer = phone.check_in(scan["ticket"], [], selfie=frame("biden"))
+    assert answer["result"] == "not_recognised"
+    assert f"turn your head slowly to your {scan['challenge']}" in answer["message"]
+
+
+def test_a_members_own_failed_turn_is_not_reported_as_someone_elses(phone: Phone) -> None:
+    """Issue 24 defect 5: after her own failed try, Efua was told someone tried as her."""
+    meeting = phone.meeting("always")
+    scan = phone.scan(meeting)
+    assert phone.check_in(scan["ticket"], [], device="efuas-phone")["result"] == "not_recognised"
+    turned = [TURNED[scan["challenge"]]] * 3
+    answer = phone.check_in(scan["ticket"], turned, device="efuas-phone")
+    assert answer["result"] == "recorded" and answer["status"] == "approved"
+    assert "Someone tried" not in answer["message"]
+    # The same failure from another phone, on another ticket, is worth telling him.
+    other = phone.scan(meeting)
+    assert phone.check_in(other["ticket"], [], device="another-phone")["result"] != "recorded"
+    again = phone.scan(meeting)
+    answer = phone.check_in(again["ticket"], [TURNED[again["challenge"]]] * 3, device="his-phone")
+    assert answer["result"] == "already_checked_in"
+    assert "Someone tried to check in as you once before" in answer["message"]

@@ -21,10 +21,11 @@ from kiosk.inference.matching import DEFAULT_THRESHOLDS
 from kiosk.liveness import HeadTurnChallenge, Verdict
 from server.backend.context import Backend
 from server.backend.errors import BadRequestError
+from server.backend.services import uploads
 from server.face_service.schemas import FaceOut
 
 MAX_FRAMES = 10
-FRAME_MAX_BYTES = 512 * 1024
+FRAME_MAX_BYTES = uploads.TURN_FRAME.max_bytes
 # A burst frame must look like the selfie's person at least as much as a review-band match.
 SAME_PERSON = DEFAULT_THRESHOLDS.review
 

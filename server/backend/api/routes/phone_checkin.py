@@ -48,6 +48,11 @@ def _frames(files: list[UploadFile]) -> tuple[bytes, ...]:
     return frames
 
 
+def times(count: int) -> str:
+    """ "once", "twice", "3 times": a count as a person says it."""
+    return {1: "once", 2: "twice"}.get(count, f"{count} times")
+
+
 def _answer(result: PhoneResult) -> PhoneCheckinResult:
     """Words for the person; never a similarity, never who is or is not enrolled."""
     if result.outcome is None:
@@ -66,7 +71,7 @@ def _answer(result: PhoneResult) -> PhoneCheckinResult:
         message = f"{name}, you are checked in" + (" (late)." if record.late else ".")
     if result.earlier_refusals:
         message += (
-            f" Someone tried to check in as you {result.earlier_refusals} time(s) before "
+            f" Someone tried to check in as you {times(result.earlier_refusals)} before "
             "and was refused; the admins can see it."
         )
     return PhoneCheckinResult(
@@ -100,6 +105,10 @@ async def phone_check_in(
     latitude: Annotated[float | None, Form(ge=-90, le=90)] = None,
     longitude: Annotated[float | None, Form(ge=-180, le=180)] = None,
     accuracy_m: Annotated[float | None, Form(ge=0, le=100_000)] = None,
+    device: Annotated[
+        str | None,
+        Form(max_length=64, pattern=r"^[A-Za-z0-9_-]*$", description="the page's random id"),
+    ] = None,
 ) -> PhoneCheckinResult:
     """Check in with a selfie; 201 when a check-in was stored, 200 otherwise.
 
@@ -116,6 +125,7 @@ async def phone_check_in(
         position=_position(latitude, longitude, accuracy_m),
         client_ip=client_ip,
         turn=_frames(turn or []),
+        device=device or "",
     )
     result = await backend.lanes.faces.run(phone_checkin.check_in, backend, session, attempt)
     if result.outcome is not None and result.outcome.result == "recorded":

@@ -5,13 +5,15 @@
 "use strict";
 
 const WHO_KEY = "sonta.checkin.who";
+const DEVICE_KEY = "sonta.checkin.device";
 const SELFIE_MAX_SIDE = 640;   // enough for the face-service's size gate, ~40-70 KB
 const TURN_MAX_SIDE = 400;     // burst frames only need the face, ~10 KB each
 const TURN_FRAMES = 6;
 const TURN_INTERVAL_MS = 300;
 
 const $ = (id) => document.getElementById(id);
-const state = {ticket: null, meeting: null, challenge: null, stream: null, photos: null};
+const state = {ticket: null, meeting: null, challenge: null, stream: null, photos: null,
+  waiting: false};
 
 function show(step) {
   for (const section of document.querySelectorAll(".step")) {
@@ -60,7 +62,26 @@ function detail(data, fallback) {
 
 function offline() {
   answer("warn", "You are offline",
-    "Check your phone's connection, then tap Try again. Your photo is kept until then.", true);
+    "Your photo is kept: it is sent by itself when your phone is back online, " +
+    "or tap Try again.", true);
+  state.waiting = true;
+}
+
+// Back online: send the kept photo once, without waiting for a tap.
+window.addEventListener("online", () => {
+  if (state.waiting && state.photos) { send(); }
+});
+
+// A random id kept on this phone, so the server can tell this phone's own failed tries
+// from someone else's attempts as you.
+function device() {
+  let id = localStorage.getItem(DEVICE_KEY);
+  if (!id) {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    id = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    localStorage.setItem(DEVICE_KEY, id);
+  }
+  return id;
 }
 
 // --- the meeting code ------------------------------------------------------------
@@ -216,6 +237,7 @@ function position() {
 // --- sending and the answer ------------------------------------------------------
 
 async function send() {
+  state.waiting = false;
   show("answer");
   $("answer").className = "answer";
   say($("answer-title"), "Checking…", true);
@@ -223,6 +245,7 @@ async function send() {
   $("retry").hidden = true;
   const form = new FormData();
   form.append("ticket", state.ticket);
+  form.append("device", device());
   const who = localStorage.getItem(WHO_KEY);
   if (who.includes("@")) { form.append("email", who); } else { form.append("member_code", who); }
   form.append("selfie", state.photos.selfie, "selfie.jpg");
@@ -260,7 +283,8 @@ function showReply(reply) {
   } else if (reply.ok) {
     const left = data.tries_left;
     if (left === 0) { answer("bad", "Please see an admin", text); return; }
-    answer("warn", "Try again", text + (left ? " (" + left + " tries left)" : ""), true);
+    const tries = left === 1 ? "1 try left" : left + " tries left";
+    answer("warn", "Try again", text + (left ? " (" + tries + ")" : ""), true);
   } else if (reply.status === 429) {
     answer("bad", "Please see an admin", text);
   } else if (reply.status === 422 || reply.status === 400) {
