@@ -23,6 +23,7 @@ import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,6 +45,7 @@ from server.backend.services import (
     meeting_qr,
     phone_guard,
     phone_liveness,
+    phone_video,
     records,
     uploads,
 )
@@ -82,6 +84,8 @@ class PhoneAttempt:
     turn: tuple[bytes, ...] = ()
     # A random id the page keeps on the phone: ties a member's own failed tries together.
     device: str = ""
+    # A selfie video from the phone's camera app, instead of the selfie and the burst.
+    video: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -202,7 +206,11 @@ def check_in(backend: Backend, session: Session, attempt: PhoneAttempt) -> Phone
     meeting = session.get(Meeting, meeting_qr.peek(backend, attempt.ticket))
     if meeting is None:
         raise NotFoundError("This meeting no longer exists.")
-    uploads.check_header(attempt.selfie, uploads.SELFIE)
+    if attempt.video is not None:
+        with phone_video.opened(attempt.video):  # codec and frame size, nothing decoded
+            pass
+    else:
+        uploads.check_header(attempt.selfie, uploads.SELFIE)
     for frame in attempt.turn:  # each costs an embedding: the same caps, before any work
         uploads.check_header(frame, uploads.TURN_FRAME)
     member = _claimed_member(session, attempt)
@@ -211,6 +219,8 @@ def check_in(backend: Backend, session: Session, attempt: PhoneAttempt) -> Phone
     # Hand the connection back while the face-service works: a slow face-service must
     # never hold the database pool (nothing is written before this point).
     session.commit()
+    if attempt.video is not None:
+        attempt = _from_video(backend, attempt, attempt.video)
     embedded = backend.face_service.embed(attempt.selfie, purpose="checkin")
     if embedded.model_id != backend.face_model.model_id:
         raise ConflictError("The face-service runs another recogniser than the server expects.")
@@ -252,6 +262,13 @@ def check_in(backend: Backend, session: Session, attempt: PhoneAttempt) -> Phone
             outcome="suspicious",
         )
     return PhoneResult(outcome, tries_left, earlier, full_name=member.full_name)
+
+
+def _from_video(backend: Backend, attempt: PhoneAttempt, clip: Path) -> PhoneAttempt:
+    """The attempt with the clip's first frame as the selfie and the rest as the burst."""
+    with backend.decodes.held():  # one of the process's few decode slots
+        sampled = phone_video.sample(clip)
+    return replace(attempt, selfie=sampled.selfie, turn=sampled.burst, video=None)
 
 
 def _head_turn(
