@@ -37,6 +37,7 @@ from tests.server.conftest import ClientFactory
 from tests.server.live import serve
 from tests.server.test_phone_checkin import enrol, face_service_url  # noqa: F401  (fixture)
 from tests.server.utils import FAST_ARGON2, admin_headers
+from tests.utils.clips import encode
 from tests.utils.y4m import Frame, fit, hold, swung, write_y4m
 
 pytestmark = [pytest.mark.model, pytest.mark.network, pytest.mark.slow]
@@ -114,13 +115,17 @@ def phone(playwright: Playwright, site: Site, tmp_path: Path) -> Iterator[OpenPh
     browsers: list[Browser] = []
 
     def open_phone(
-        frames: list[Frame] | None = None, *, size: str = "small", camera: bool = True
+        frames: list[Frame] | None = None,
+        *,
+        size: str = "small",
+        camera: bool = True,
+        args: tuple[str, ...] = (),
     ) -> Page:
-        args = ["--use-fake-device-for-media-stream"]
+        args = ("--use-fake-device-for-media-stream", *args)
         if frames is not None:
             video = write_y4m(tmp_path / f"camera-{uuid.uuid4().hex[:6]}.y4m", frames)
-            args.append(f"--use-file-for-fake-video-capture={video}")
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+            args = (*args, f"--use-file-for-fake-video-capture={video}")
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(args))
         browsers.append(browser)
         width, height = PHONES[size]
         context = browser.new_context(
@@ -330,7 +335,9 @@ def test_a_stranger_is_asked_to_try_again_then_sent_to_an_admin(
     assert site.records(meeting) == []
 
 
-def test_offline_keeps_the_photo_and_sends_it_when_back(site: Site, phone: OpenPhone) -> None:
+def test_offline_keeps_the_photo_and_sends_it_by_itself_when_back(
+    site: Site, phone: OpenPhone
+) -> None:
     meeting = site.meeting(liveness="never")
     page = phone(hold([picture("obama2")], 1.0))
     page.goto(site.link(meeting))
@@ -338,11 +345,51 @@ def test_offline_keeps_the_photo_and_sends_it_when_back(site: Site, phone: OpenP
     page.locator("#capture:enabled").wait_for()
     page.context.set_offline(True)
     assert capture(page) == "You are offline"
+    assert "sent by itself" in page.locator("#answer-text").inner_text()
     shoot(site, page, "offline")
-    page.context.set_offline(False)
-    page.locator("#retry").click()
+    page.context.set_offline(False)  # no tap: the page resends when the phone is online
     assert answer_of(page) == "You are checked in"
     assert len(site.records(meeting)) == 1
+
+
+def test_a_plain_http_phone_records_a_selfie_video_of_the_head_turn(
+    site: Site, phone: OpenPhone, tmp_path: Path
+) -> None:
+    """Issue 24 defect 1: at http://<venue address> browsers give the page no camera."""
+    meeting = site.meeting(liveness="always")
+    port = site.url.rsplit(":", 1)[1]
+    page = phone(args=("--host-resolver-rules=MAP venue.test 127.0.0.1",))
+    page.goto(f"http://venue.test:{port}/checkin?token=" + site.link(meeting).rsplit("=", 1)[1])
+    assert page.evaluate("window.isSecureContext") is False
+    say_who(page, "barack@example.org")
+    page.locator("#step-video").wait_for()
+    side = page.locator("#video-side").inner_text().lower()
+    assert side in {"left", "right"}
+    assert page.locator("#clip").get_attribute("accept") == "video/*"
+    assert page.locator("#clip").get_attribute("capture") == "user"
+    shoot(site, page, "record-video")
+    front, turned = picture("obama"), picture("obama2", mirror=side == "left")
+    clip = encode([front] * 10 + [turned] * 10 + [front] * 10, tmp_path / "selfie", "h264-mp4")
+    page.locator("#clip").set_input_files(str(clip))
+    assert answer_of(page) == "You are checked in", page.locator("#answer-text").inner_text()
+    records = site.records(meeting)
+    assert [(r["method"], r["status"]) for r in records] == [("phone", "approved")]
+
+
+def test_over_plain_http_a_clip_of_a_still_photo_is_refused(
+    site: Site, phone: OpenPhone, tmp_path: Path
+) -> None:
+    meeting = site.meeting(liveness="always")
+    port = site.url.rsplit(":", 1)[1]
+    page = phone(args=("--host-resolver-rules=MAP venue.test 127.0.0.1",))
+    page.goto(f"http://venue.test:{port}/checkin?token=" + site.link(meeting).rsplit("=", 1)[1])
+    say_who(page, "barack@example.org")
+    page.locator("#step-video").wait_for()
+    clip = encode([picture("obama")] * 30, tmp_path / "still", "h264-mp4")
+    page.locator("#clip").set_input_files(str(clip))
+    assert answer_of(page) == "Try again"
+    assert "(2 tries left)" in page.locator("#answer-text").inner_text()
+    assert site.records(meeting) == []
 
 
 def test_expired_and_closed_codes_and_a_refused_camera_say_what_to_do(
