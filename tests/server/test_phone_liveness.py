@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from kiosk.inference.images import read_image_file
+from kiosk.liveness import MIN_TURN, nose_offset
 from server.backend.config import Settings
+from server.backend.services.face_client import FaceServiceClient
 from tests.kiosk.conftest import photo_path
 from tests.server.attendance_utils import make_meeting, make_member
 from tests.server.conftest import ClientFactory
@@ -155,3 +157,46 @@ def test_a_members_own_failed_turn_is_not_reported_as_someone_elses(phone: Phone
     answer = phone.check_in(again["ticket"], [TURNED[again["challenge"]]] * 3, device="his-phone")
     assert answer["result"] == "already_checked_in"
     assert "Someone tried to check in as you once before" in answer["message"]
+
+
+def nose_warped(
+    image: np.ndarray, keypoints: np.ndarray, sigma: float, amount: float
+) -> np.ndarray:
+    """The photo with only the region around the nose tip pushed sideways: a Gaussian
+    displacement of `amount` eye distances, `sigma` eye distances wide (issue 24's attack)."""
+    eye_distance = float(np.hypot(*(keypoints[1] - keypoints[0])))
+    nose_x, nose_y = keypoints[2]
+    rows, cols = np.mgrid[0 : image.shape[0], 0 : image.shape[1]].astype(np.float32)
+    spread = 2 * (sigma * eye_distance) ** 2
+    weight = np.exp(-((cols - nose_x) ** 2 + (rows - nose_y) ** 2) / spread)
+    map_x = (cols - amount * eye_distance * weight).astype(np.float32)
+    return cv2.remap(image, map_x, rows, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+@pytest.mark.parametrize("sigma", [0.45, 0.6])
+def test_one_photo_warped_around_the_nose_is_refused(
+    phone: Phone,
+    face_service_url: str,  # noqa: F811  (the imported fixture)
+    sigma: float,
+) -> None:
+    """Issue 24 defect 2: the warped selfie moved the nose past the threshold and passed."""
+    scan = phone.scan(phone.meeting("always"))
+    still = frame("obama")
+    face_service = FaceServiceClient(face_service_url)
+    try:
+        selfie_face = face_service.embed(jpeg(still), purpose="checkin").face
+        points = np.asarray(selfie_face.keypoints, dtype=np.float32)
+        sign = 1.0 if scan["challenge"] == "left" else -1.0
+        # The smallest push that moves the nose past the threshold the asked way.
+        for amount in (0.4, 0.6, 0.8, 1.0, 1.3, 1.6):
+            warped = nose_warped(still, points, sigma, sign * amount)
+            moved = face_service.embed(jpeg(warped), purpose="checkin").face
+            shift = nose_offset(np.asarray(moved.keypoints, np.float32)) - nose_offset(points)
+            if sign * shift >= MIN_TURN:
+                break
+    finally:
+        face_service.close()
+    assert sign * shift >= MIN_TURN, "the warp must beat the nose cue alone"
+    answer = phone.check_in(scan["ticket"], [warped] * 4)
+    assert answer["result"] == "not_recognised", answer
+    assert "We could not see your head turn" in answer["message"]

@@ -293,6 +293,7 @@ def _head_turn(
     refusal = phone_liveness.turn_refusal(
         backend,
         direction=direction,
+        selfie=attempt.selfie,
         selfie_face=embedded.face,
         selfie_vector=templates_crud.normalised(embedded.embedding),
         frames=attempt.turn,
