@@ -59,7 +59,10 @@ def test_a_clip_of_a_still_photo_or_turning_the_other_way_is_refused(
     still = encode([frame("obama")] * 30, tmp_path / "still")
     answer = send(phone, scan["ticket"], still.read_bytes()).json()
     assert answer["result"] == "not_recognised"
-    assert f"turn your head slowly to your {scan['challenge']}" in answer["message"]
+    assert answer["message"] == (
+        "We could not see your head turn. Record the video again: look at the camera, "
+        f"then turn your head slowly to your {scan['challenge']}, and back."
+    )
     other = "left" if scan["challenge"] == "right" else "right"
     wrong = encode(turning(other), tmp_path / "wrong")
     answer = send(phone, scan["ticket"], wrong.read_bytes()).json()
@@ -102,3 +105,19 @@ def test_a_selfie_and_a_video_together_or_neither_are_refused(phone: Phone) -> N
     neither = phone.client.post("/api/checkin/phone", data=data, files={"x": ("x", b"x")})
     assert neither.status_code == 422
     assert "Send a selfie photo or a selfie video" in neither.json()["detail"]
+
+
+def test_a_clip_larger_than_a_photo_is_taken_on_the_phone_route_alone(
+    phone: Phone, tmp_path: Path
+) -> None:
+    """A phone's few seconds of 1080p are several MB; every other body stays under 2 MiB."""
+    scan = phone.scan(phone.meeting("always"))
+    clip = encode(turning(scan["challenge"]), tmp_path / "clip").read_bytes()
+    padding = 4 * 1024 * 1024
+    padded = clip + (padding + 8).to_bytes(4, "big") + b"free" + b"\0" * padding  # an MP4 box
+    answer = send(phone, scan["ticket"], padded)
+    assert answer.status_code == 201, answer.text
+    elsewhere = phone.client.post(
+        "/api/qr/scan", content=b" " * len(padded), headers={"content-type": "application/json"}
+    )
+    assert elsewhere.status_code == 413

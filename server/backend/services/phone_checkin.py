@@ -86,6 +86,8 @@ class PhoneAttempt:
     device: str = ""
     # A selfie video from the phone's camera app, instead of the selfie and the burst.
     video: Path | None = None
+    # The selfie and the burst were taken from such a video (the advice differs).
+    from_video: bool = False
 
 
 @dataclass(frozen=True)
@@ -268,7 +270,7 @@ def _from_video(backend: Backend, attempt: PhoneAttempt, clip: Path) -> PhoneAtt
     """The attempt with the clip's first frame as the selfie and the rest as the burst."""
     with backend.decodes.held():  # one of the process's few decode slots
         sampled = phone_video.sample(clip)
-    return replace(attempt, selfie=sampled.selfie, turn=sampled.burst, video=None)
+    return replace(attempt, selfie=sampled.selfie, turn=sampled.burst, video=None, from_video=True)
 
 
 def _head_turn(
@@ -297,6 +299,7 @@ def _head_turn(
         selfie_face=embedded.face,
         selfie_vector=templates_crud.normalised(embedded.embedding),
         frames=attempt.turn,
+        from_video=attempt.from_video,
     )
     return refusal or ""
 

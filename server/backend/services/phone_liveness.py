@@ -45,6 +45,7 @@ def turn_refusal(
     selfie_face: FaceOut,
     selfie_vector: NDArray[np.float32],
     frames: Sequence[bytes],
+    from_video: bool = False,
 ) -> str | None:
     """None when the head turned the asked way; otherwise what to tell the person.
 
@@ -52,7 +53,13 @@ def turn_refusal(
     frames where it did, the face's surroundings changed too (`turn_cues`).
     """
     side = direction.value
-    again = f"Tap the button, then turn your head slowly to your {side} while the photos are taken."
+    again = (
+        f"Record the video again: look at the camera, then turn your head slowly to your "
+        f"{side}, and back."
+        if from_video
+        else f"Tap the button, then turn your head slowly to your {side} while the photos "
+        "are taken."
+    )
     challenge = HeadTurnChallenge(direction, started_at=0.0, timeout_s=math.inf)
     sequence = [(0.0, _keypoints(selfie_face))]
     seen: list[tuple[bytes, FaceOut]] = []
