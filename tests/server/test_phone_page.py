@@ -8,6 +8,7 @@ Screenshots of each state at 360x740 and 414x896 are written to the test's folde
 
 from __future__ import annotations
 
+import base64
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,12 +32,15 @@ from kiosk.inference.images import read_image_file
 from server.backend.config import Settings
 from server.backend.main import create_app
 from server.backend.security.qr import QrSigner
+from server.backend.services import phone_guard
 from tests.kiosk.conftest import photo_path
 from tests.server.attendance_utils import make_meeting, make_member
 from tests.server.conftest import ClientFactory
 from tests.server.live import serve
 from tests.server.test_phone_checkin import enrol, face_service_url  # noqa: F401  (fixture)
-from tests.server.utils import FAST_ARGON2, admin_headers
+from tests.server.test_phone_liveness import warp_beating_the_nose_cue
+from tests.server.test_uploads import tiny_png
+from tests.server.utils import FAST_ARGON2, admin_headers, backend_of
 from tests.utils.clips import encode
 from tests.utils.y4m import Frame, fit, hold, swung, write_y4m
 
@@ -315,6 +319,56 @@ def test_a_held_up_photo_swung_in_front_of_the_camera_fails_the_head_turn(
     assert site.records(meeting) == []
 
 
+def test_a_photo_warped_at_the_nose_fails_the_head_turn(site: Site, phone: OpenPhone) -> None:
+    """Issue 24 defect 2, in the browser: the camera shows one photo, then the same photo
+    warped around the nose so far that the nose cue alone would pass."""
+    meeting = site.meeting(liveness="always")
+    scan = scanned(site, meeting)
+    still = picture("obama")
+    warped = warp_beating_the_nose_cue(
+        site.settings.face_service_url, still, scan["challenge"], 0.6
+    )
+    page = phone(hold([marked(still, MARK_FRONT)], 0.6) + hold([marked(warped, MARK_TURNED)], 2.4))
+    page.route("**/api/qr/scan", lambda route: route.fulfill(json=scan))
+    page.goto(site.link(meeting))
+    say_who(page, "barack@example.org")
+    page.locator("#capture:enabled").wait_for()
+    when_facing_the_camera(page)
+    assert capture(page) == "Try again"
+    assert "could not see your head turn" in page.locator("#answer-text").inner_text()
+    assert site.records(meeting) == []
+
+
+def test_oversized_head_turn_frames_are_refused_before_any_face_work(
+    site: Site, phone: OpenPhone
+) -> None:
+    """Issue 24 defect 3, from a browser: ten 5 KB PNGs declaring 6300x6300 pixels."""
+    meeting = site.meeting(liveness="always")
+    scan = scanned(site, meeting)
+    page = phone(camera=False)
+    page.goto(f"{site.url}/checkin")
+    png = base64.b64encode(tiny_png(6300)).decode()
+    selfie = base64.b64encode(photo_path("obama2").read_bytes()).decode()
+    status, detail = page.evaluate(
+        """async ([ticket, who, png, selfie]) => {
+          const blob = (b64, type) => new Blob(
+            [Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], {type});
+          const form = new FormData();
+          form.append("ticket", ticket);
+          form.append("member_id", who);
+          form.append("selfie", blob(selfie, "image/jpeg"), "selfie.jpg");
+          for (let i = 0; i < 10; i += 1) form.append("turn", blob(png, "image/png"), i + ".png");
+          const reply = await fetch("/api/checkin/phone", {method: "POST", body: form});
+          return [reply.status, (await reply.json()).detail];
+        }""",
+        [scan["ticket"], site.obama["id"], png, selfie],
+    )
+    assert status == 422 and "head-turn frame cannot be used" in detail, detail
+    assert "6300x6300 pixels" in detail
+    tries = backend_of(site.client).store.get(phone_guard._tries_key(scan["ticket"]))
+    assert tries is None  # refused before the attempt was counted
+
+
 def test_a_stranger_is_asked_to_try_again_then_sent_to_an_admin(
     site: Site, phone: OpenPhone
 ) -> None:
@@ -322,13 +376,15 @@ def test_a_stranger_is_asked_to_try_again_then_sent_to_an_admin(
     page = phone(hold([picture("biden")], 1.0))
     page.goto(site.link(meeting))
     say_who(page, "barack@example.org")
-    titles = []
+    titles, texts = [], []
     for _ in range(3):
         titles.append(capture(page))
+        texts.append(page.locator("#answer-text").inner_text())
         if page.locator("#retry").is_visible():
             shoot(site, page, "try-again")
             page.locator("#retry").click()
     assert titles[:2] == ["Try again", "Try again"]
+    assert texts[0].endswith("(2 tries left)") and texts[1].endswith("(1 try left)"), texts
     assert titles[2] == "Please see an admin"
     assert not page.locator("#retry").is_visible()
     shoot(site, page, "see-an-admin")
