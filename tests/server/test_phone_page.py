@@ -423,6 +423,8 @@ def test_a_plain_http_phone_records_a_selfie_video_of_the_head_turn(
     assert side in {"left", "right"}
     assert page.locator("#clip").get_attribute("accept") == "video/*"
     assert page.locator("#clip").get_attribute("capture") == "user"
+    assert page.locator("#who-video").inner_text() == "barack@example.org"
+    assert page.locator("#change-who-video").is_visible()
     shoot(site, page, "record-video")
     front, turned = picture("obama"), picture("obama2", mirror=side == "left")
     clip = encode([front] * 10 + [turned] * 10 + [front] * 10, tmp_path / "selfie", "h264-mp4")

@@ -156,6 +156,7 @@ $("who-form").addEventListener("submit", (event) => {
   startCamera();
 });
 $("change-who").addEventListener("click", askWho);
+$("change-who-video").addEventListener("click", askWho);
 
 // --- camera and capture ----------------------------------------------------------
 
