@@ -6,7 +6,7 @@ HTTP code. Dates stay ISO-8601 strings, ids UUID strings: the views only show th
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, Required, TypedDict
 
 Json = dict[str, Any]
 
@@ -68,12 +68,15 @@ class Meeting(TypedDict):
     next_steps: str  # the same in words
 
 
-class MeetingQr(TypedDict):
-    token: str
-    url: str
-    meeting_id: str
-    expires_at: str
-    refresh_after_seconds: int
+class MeetingQr(TypedDict, total=False):
+    token: Required[str]
+    url: Required[str]
+    meeting_id: Required[str]
+    expires_at: Required[str]
+    refresh_after_seconds: Required[int]
+    # "live" or "video", and a line saying so (servers before issue 24 send neither).
+    phone_camera: str
+    phone_camera_note: str
 
 
 class Attendance(TypedDict):

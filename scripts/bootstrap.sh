@@ -73,6 +73,9 @@ system_packages_for_tests() {
   # chromium: the phone page's tests drive Debian's browser with Playwright (no download).
   # curl: the README walkthrough's test runs its commands as written.
   apt_ensure iproute2 xvfb xauth chromium curl
+  # ffmpeg: the phone's selfie-video tests encode H.264, HEVC and VP9 clips as phones
+  # record them (OpenCV's wheel decodes these but cannot encode H.264 or HEVC).
+  apt_ensure ffmpeg
   # The kiosk's bundle and .deb (tests/packaging): PyInstaller reads shared libraries'
   # dependencies with objdump (binutils); dpkg-deb packs and dpkg installs the package.
   apt_ensure binutils dpkg

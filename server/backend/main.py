@@ -54,8 +54,11 @@ from server.backend.security.passwords import Argon2Params
 from server.backend.services.evidence import purge_at_startup
 from server.backend.services.face_client import report_readiness, unavailable_line
 from server.backend.services.mailer import Mailer
+from server.backend.services.phone_video import MAX_BYTES as PHONE_VIDEO_BYTES
 
 logger = logging.getLogger(__name__)
+
+PHONE_BODY_BYTES = PHONE_VIDEO_BYTES + 1024 * 1024  # the clip and the form around it
 
 
 def api_router() -> APIRouter:
@@ -125,7 +128,8 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         allow_credentials=False,
         max_age=600,
     )
-    app.add_middleware(BodySizeLimit)
+    # The phone's selfie video is the one body larger than a photo (its own cap inside).
+    app.add_middleware(BodySizeLimit, larger={"/api/checkin/phone": PHONE_BODY_BYTES})
     app.add_middleware(GalleryGZip)
     # Outermost, so every answer carries them, the middleware's own included.
     app.add_middleware(SecurityHeaders, production=settings.is_production)

@@ -9,9 +9,11 @@ and the backend's port, and says so at start.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import logging
 import socket
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from server.backend.config import Settings
@@ -53,4 +55,29 @@ def log_public_url(settings: Settings) -> None:
         "Links in QR codes and emails use %s: this machine's LAN address, the development "
         "default; set PUBLIC_URL to the address phones reach this server at",
         settings.public_base_url,
+    )
+
+
+PhoneCamera = Literal["live", "video"]
+
+
+def phone_camera(base: str) -> tuple[PhoneCamera, str]:
+    """Whether phones opening `base` get the page's live camera, and a line for the admin.
+
+    Browsers give a page the camera only in a secure context: https, or the phone's own
+    localhost. A venue server at http://192.168.x.y is neither, so there the page has
+    phones record a short selfie video with their camera app instead.
+    """
+    parts = urlsplit(base)
+    host = parts.hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if parts.scheme == "https" or loopback:
+        return "live", "Phones get the live camera and the head-turn check on the page."
+    return "video", (
+        f"Phones record a short selfie video with their camera app: {base} is not https, "
+        "and browsers give a page the live camera only over https. To give phones the "
+        "live camera, put this server behind https and set PUBLIC_URL (see the README)."
     )

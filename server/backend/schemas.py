@@ -339,6 +339,10 @@ class MeetingQr(BaseModel):
     meeting_id: uuid.UUID
     expires_at: datetime
     refresh_after_seconds: int
+    # "live": phones get the page's live camera (https); "video": their camera app
+    # records a short selfie video (plain http). `phone_camera_note` says so to the admin.
+    phone_camera: Literal["live", "video"] = "live"
+    phone_camera_note: str = ""
 
 
 class QrToken(BaseModel):

@@ -37,6 +37,11 @@ from server.face_service.schemas import (
 # Longest side over shortest side. Photos are at most ~3:1; insightface's SCRFD fails
 # (an OpenCV resize to zero pixels) on strips such as 5000x2.
 MAX_ASPECT_RATIO = 20
+# Pixels any one decode may materialise (after a JPEG's reduced-scale decode): a 16 MP
+# camera's photo (4608x3456), never more. A 5 KB PNG declaring 6300x6300 (40 MP) cost
+# seconds of decode and resize per image; a request holds at most two images, so its
+# work is bounded too.
+MAX_PIXELS = 16_000_000
 # Eye distance in ArcFace's 112x112 aligned crop: a face decoded smaller is upsampled.
 ALIGNED_EYE_PX = 35.0
 
@@ -55,7 +60,7 @@ def decode(
             f"{max_bytes / 1e6:.0f} MB. Send a smaller photo."
         )
     try:
-        image = decode_image(data, max_bytes=max_bytes, min_side=min_side)
+        image = decode_image(data, max_bytes=max_bytes, max_pixels=MAX_PIXELS, min_side=min_side)
         _check_shape(image)
     except ImageError as exc:
         if which is None:

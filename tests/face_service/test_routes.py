@@ -226,6 +226,7 @@ def bad_uploads() -> dict[str, tuple[bytes, int, str]]:
         "zero-bytes": (b"", 400, "empty"),
         "truncated": (jpeg[: len(jpeg) // 3], 400, "truncated"),
         "enormous-dimensions": (png_header_only(100_000, 100_000), 400, "too many pixels"),
+        "beyond-a-camera": (png_header_only(6300, 6300), 400, "too many pixels"),
         "strip": (encoded(Image.new("RGB", (5000, 2)), "PNG"), 400, "too narrow"),
         "gif": (encoded(Image.new("RGB", (64, 64)), "GIF"), 400, "Unsupported image format"),
         "too-many-bytes": (jpeg + b"\0" * (11 * 1024 * 1024), 413, "limit is"),

@@ -172,10 +172,34 @@ def test_a_strangers_failures_never_lock_the_member_out(venue: Venue) -> None:
     assert own.status_code == 201, own.text
     # Doubtful after three refusals as this member: an admin confirms, the member is told.
     assert own.json()["status"] == "pending_review"
-    assert "Someone tried to check in as you 3 time(s)" in own.json()["message"]
+    assert "Someone tried to check in as you 3 times before" in own.json()["message"]
     listed = venue.client.get("/api/attempts", headers=venue.headers).json()
     assert listed["count"] == 3  # admins see each refusal and why; the phone never did
     assert all(a["member_id"] == venue.obama["id"] and a["reason"] for a in listed["data"])
+
+
+def test_a_member_not_on_the_meetings_list_is_told_so_and_whom_to_ask(venue: Venue) -> None:
+    """Issue 24 defect 6: a clear match off the list was told to face the camera again."""
+    other = make_member(venue.client, venue.headers, "Efua Mensah")
+    listed = make_meeting(venue.client, venue.headers, liveness="never")
+    url = f"/api/meetings/{listed['id']}"
+    body = {"expected_member_ids": [other["id"]]}
+    assert venue.client.patch(url, json=body, headers=venue.headers).status_code == 200
+    venue.meeting = listed
+    ticket = venue.ticket()
+    answer = venue.check_in(photo("obama2"), ticket)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["result"] == "not_recognised"
+    assert "not on the list of people expected at this meeting" in answer.json()["message"]
+    assert "Ask the admin running the meeting to add you" in answer.json()["message"]
+    assert "try again" not in answer.json()["message"].lower()
+    assert answer.json()["tries_left"] == 0  # another try cannot help: the ticket is spent
+    assert venue.check_in(photo("obama2"), ticket).status_code == 409
+    # Someone else's face naming him hears only the one answer: his absence from the
+    # list is told to his own face alone.
+    impostor = venue.check_in(photo("biden"))
+    assert "not on the list" not in impostor.json()["message"]
+    assert impostor.json()["message"].startswith("We could not check you in with this photo.")
 
 
 def test_an_enrolled_lookalike_claim_is_refused(venue: Venue, face_service_url: str) -> None:

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from kiosk.inference.images import read_image_file
+from kiosk.liveness import MIN_TURN, nose_offset
 from server.backend.config import Settings
+from server.backend.services.face_client import FaceServiceClient
 from tests.kiosk.conftest import photo_path
 from tests.server.attendance_utils import make_meeting, make_member
 from tests.server.conftest import ClientFactory
@@ -56,10 +58,18 @@ class Phone:
         body: dict[str, Any] = scanned.json()
         return body
 
-    def check_in(self, ticket: str, turn: list[np.ndarray]) -> dict[str, Any]:
-        files = [("selfie", ("selfie.jpg", jpeg(frame("obama")), "image/jpeg"))]
+    def check_in(
+        self,
+        ticket: str,
+        turn: list[np.ndarray],
+        *,
+        selfie: np.ndarray | None = None,
+        device: str = "",
+    ) -> dict[str, Any]:
+        shown = frame("obama") if selfie is None else selfie
+        files = [("selfie", ("selfie.jpg", jpeg(shown), "image/jpeg"))]
         files += [("turn", (f"t{i}.jpg", jpeg(f), "image/jpeg")) for i, f in enumerate(turn)]
-        data = {"ticket": ticket, "member_code": self.obama["member_code"]}
+        data = {"ticket": ticket, "member_code": self.obama["member_code"], "device": device}
         answer = self.client.post("/api/checkin/phone", data=data, files=files)
         assert answer.status_code in {200, 201}, answer.text
         body: dict[str, Any] = answer.json()
@@ -114,3 +124,82 @@ def test_a_burst_showing_someone_else_is_refused(phone: Phone) -> None:
     answer = phone.check_in(scan["ticket"], [frame("biden")] * 3)
     assert answer["result"] == "not_recognised"
     assert answer["message"].startswith("Only you may be in the photos")
+
+
+def test_review_only_checks_a_clear_match_in_without_a_head_turn(phone: Phone) -> None:
+    """Issue 24 defect 4: "only when the face match is uncertain" asked every phone."""
+    scan = phone.scan(phone.meeting("review_only"))
+    assert scan["challenge"] in {"left", "right"}  # shown, in case the match is uncertain
+    answer = phone.check_in(scan["ticket"], [])
+    assert answer["result"] == "recorded" and answer["status"] == "approved", answer
+
+
+def test_review_only_still_asks_a_face_that_is_not_a_clear_match_to_turn(phone: Phone) -> None:
+    scan = phone.scan(phone.meeting("review_only"))
+    answer = phone.check_in(scan["ticket"], [], selfie=frame("biden"))
+    assert answer["result"] == "not_recognised"
+    assert f"turn your head slowly to your {scan['challenge']}" in answer["message"]
+
+
+def test_a_members_own_failed_turn_is_not_reported_as_someone_elses(phone: Phone) -> None:
+    """Issue 24 defect 5: after her own failed try, Efua was told someone tried as her."""
+    meeting = phone.meeting("always")
+    scan = phone.scan(meeting)
+    assert phone.check_in(scan["ticket"], [], device="efuas-phone")["result"] == "not_recognised"
+    turned = [TURNED[scan["challenge"]]] * 3
+    answer = phone.check_in(scan["ticket"], turned, device="efuas-phone")
+    assert answer["result"] == "recorded" and answer["status"] == "approved"
+    assert "Someone tried" not in answer["message"]
+    # The same failure from another phone, on another ticket, is worth telling him.
+    other = phone.scan(meeting)
+    assert phone.check_in(other["ticket"], [], device="another-phone")["result"] != "recorded"
+    again = phone.scan(meeting)
+    answer = phone.check_in(again["ticket"], [TURNED[again["challenge"]]] * 3, device="his-phone")
+    assert answer["result"] == "already_checked_in"
+    assert "Someone tried to check in as you once before" in answer["message"]
+
+
+def nose_warped(
+    image: np.ndarray, keypoints: np.ndarray, sigma: float, amount: float
+) -> np.ndarray:
+    """The photo with only the region around the nose tip pushed sideways: a Gaussian
+    displacement of `amount` eye distances, `sigma` eye distances wide (issue 24's attack)."""
+    eye_distance = float(np.hypot(*(keypoints[1] - keypoints[0])))
+    nose_x, nose_y = keypoints[2]
+    rows, cols = np.mgrid[0 : image.shape[0], 0 : image.shape[1]].astype(np.float32)
+    spread = 2 * (sigma * eye_distance) ** 2
+    weight = np.exp(-((cols - nose_x) ** 2 + (rows - nose_y) ** 2) / spread)
+    map_x = (cols - amount * eye_distance * weight).astype(np.float32)
+    return cv2.remap(image, map_x, rows, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+def warp_beating_the_nose_cue(url: str, still: np.ndarray, direction: str, sigma: float) -> Any:
+    """`still` warped around its nose (`sigma` eye distances wide) with the smallest push
+    that moves the nose past the threshold `direction`'s way, as the face-service sees it."""
+    face_service = FaceServiceClient(url)
+    try:
+        points = np.asarray(face_service.embed(jpeg(still), purpose="checkin").face.keypoints)
+        sign = 1.0 if direction == "left" else -1.0
+        for amount in (0.4, 0.6, 0.8, 1.0, 1.3, 1.6):
+            warped = nose_warped(still, points, sigma, sign * amount)
+            moved = face_service.embed(jpeg(warped), purpose="checkin").face
+            shift = nose_offset(np.asarray(moved.keypoints, np.float32)) - nose_offset(points)
+            if sign * shift >= MIN_TURN:
+                return warped
+    finally:
+        face_service.close()
+    raise AssertionError("no warp moved the nose past the threshold: the attack is not real")
+
+
+@pytest.mark.parametrize("sigma", [0.45, 0.6])
+def test_one_photo_warped_around_the_nose_is_refused(
+    phone: Phone,
+    face_service_url: str,  # noqa: F811  (the imported fixture)
+    sigma: float,
+) -> None:
+    """Issue 24 defect 2: the warped selfie moved the nose past the threshold and passed."""
+    scan = phone.scan(phone.meeting("always"))
+    warped = warp_beating_the_nose_cue(face_service_url, frame("obama"), scan["challenge"], sigma)
+    answer = phone.check_in(scan["ticket"], [warped] * 4)
+    assert answer["result"] == "not_recognised", answer
+    assert "We could not see your head turn" in answer["message"]

@@ -8,6 +8,7 @@ Screenshots of each state at 360x740 and 414x896 are written to the test's folde
 
 from __future__ import annotations
 
+import base64
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,12 +32,16 @@ from kiosk.inference.images import read_image_file
 from server.backend.config import Settings
 from server.backend.main import create_app
 from server.backend.security.qr import QrSigner
+from server.backend.services import phone_guard
 from tests.kiosk.conftest import photo_path
 from tests.server.attendance_utils import make_meeting, make_member
 from tests.server.conftest import ClientFactory
 from tests.server.live import serve
 from tests.server.test_phone_checkin import enrol, face_service_url  # noqa: F401  (fixture)
-from tests.server.utils import FAST_ARGON2, admin_headers
+from tests.server.test_phone_liveness import warp_beating_the_nose_cue
+from tests.server.test_uploads import tiny_png
+from tests.server.utils import FAST_ARGON2, admin_headers, backend_of
+from tests.utils.clips import encode
 from tests.utils.y4m import Frame, fit, hold, swung, write_y4m
 
 pytestmark = [pytest.mark.model, pytest.mark.network, pytest.mark.slow]
@@ -114,13 +119,17 @@ def phone(playwright: Playwright, site: Site, tmp_path: Path) -> Iterator[OpenPh
     browsers: list[Browser] = []
 
     def open_phone(
-        frames: list[Frame] | None = None, *, size: str = "small", camera: bool = True
+        frames: list[Frame] | None = None,
+        *,
+        size: str = "small",
+        camera: bool = True,
+        args: tuple[str, ...] = (),
     ) -> Page:
-        args = ["--use-fake-device-for-media-stream"]
+        args = ("--use-fake-device-for-media-stream", *args)
         if frames is not None:
             video = write_y4m(tmp_path / f"camera-{uuid.uuid4().hex[:6]}.y4m", frames)
-            args.append(f"--use-file-for-fake-video-capture={video}")
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+            args = (*args, f"--use-file-for-fake-video-capture={video}")
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(args))
         browsers.append(browser)
         width, height = PHONES[size]
         context = browser.new_context(
@@ -310,6 +319,56 @@ def test_a_held_up_photo_swung_in_front_of_the_camera_fails_the_head_turn(
     assert site.records(meeting) == []
 
 
+def test_a_photo_warped_at_the_nose_fails_the_head_turn(site: Site, phone: OpenPhone) -> None:
+    """Issue 24 defect 2, in the browser: the camera shows one photo, then the same photo
+    warped around the nose so far that the nose cue alone would pass."""
+    meeting = site.meeting(liveness="always")
+    scan = scanned(site, meeting)
+    still = picture("obama")
+    warped = warp_beating_the_nose_cue(
+        site.settings.face_service_url, still, scan["challenge"], 0.6
+    )
+    page = phone(hold([marked(still, MARK_FRONT)], 0.6) + hold([marked(warped, MARK_TURNED)], 2.4))
+    page.route("**/api/qr/scan", lambda route: route.fulfill(json=scan))
+    page.goto(site.link(meeting))
+    say_who(page, "barack@example.org")
+    page.locator("#capture:enabled").wait_for()
+    when_facing_the_camera(page)
+    assert capture(page) == "Try again"
+    assert "could not see your head turn" in page.locator("#answer-text").inner_text()
+    assert site.records(meeting) == []
+
+
+def test_oversized_head_turn_frames_are_refused_before_any_face_work(
+    site: Site, phone: OpenPhone
+) -> None:
+    """Issue 24 defect 3, from a browser: ten 5 KB PNGs declaring 6300x6300 pixels."""
+    meeting = site.meeting(liveness="always")
+    scan = scanned(site, meeting)
+    page = phone(camera=False)
+    page.goto(f"{site.url}/checkin")
+    png = base64.b64encode(tiny_png(6300)).decode()
+    selfie = base64.b64encode(photo_path("obama2").read_bytes()).decode()
+    status, detail = page.evaluate(
+        """async ([ticket, who, png, selfie]) => {
+          const blob = (b64, type) => new Blob(
+            [Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], {type});
+          const form = new FormData();
+          form.append("ticket", ticket);
+          form.append("member_id", who);
+          form.append("selfie", blob(selfie, "image/jpeg"), "selfie.jpg");
+          for (let i = 0; i < 10; i += 1) form.append("turn", blob(png, "image/png"), i + ".png");
+          const reply = await fetch("/api/checkin/phone", {method: "POST", body: form});
+          return [reply.status, (await reply.json()).detail];
+        }""",
+        [scan["ticket"], site.obama["id"], png, selfie],
+    )
+    assert status == 422 and "head-turn frame cannot be used" in detail, detail
+    assert "6300x6300 pixels" in detail
+    tries = backend_of(site.client).store.get(phone_guard._tries_key(scan["ticket"]))
+    assert tries is None  # refused before the attempt was counted
+
+
 def test_a_stranger_is_asked_to_try_again_then_sent_to_an_admin(
     site: Site, phone: OpenPhone
 ) -> None:
@@ -317,20 +376,24 @@ def test_a_stranger_is_asked_to_try_again_then_sent_to_an_admin(
     page = phone(hold([picture("biden")], 1.0))
     page.goto(site.link(meeting))
     say_who(page, "barack@example.org")
-    titles = []
+    titles, texts = [], []
     for _ in range(3):
         titles.append(capture(page))
+        texts.append(page.locator("#answer-text").inner_text())
         if page.locator("#retry").is_visible():
             shoot(site, page, "try-again")
             page.locator("#retry").click()
     assert titles[:2] == ["Try again", "Try again"]
+    assert texts[0].endswith("(2 tries left)") and texts[1].endswith("(1 try left)"), texts
     assert titles[2] == "Please see an admin"
     assert not page.locator("#retry").is_visible()
     shoot(site, page, "see-an-admin")
     assert site.records(meeting) == []
 
 
-def test_offline_keeps_the_photo_and_sends_it_when_back(site: Site, phone: OpenPhone) -> None:
+def test_offline_keeps_the_photo_and_sends_it_by_itself_when_back(
+    site: Site, phone: OpenPhone
+) -> None:
     meeting = site.meeting(liveness="never")
     page = phone(hold([picture("obama2")], 1.0))
     page.goto(site.link(meeting))
@@ -338,11 +401,53 @@ def test_offline_keeps_the_photo_and_sends_it_when_back(site: Site, phone: OpenP
     page.locator("#capture:enabled").wait_for()
     page.context.set_offline(True)
     assert capture(page) == "You are offline"
+    assert "sent by itself" in page.locator("#answer-text").inner_text()
     shoot(site, page, "offline")
-    page.context.set_offline(False)
-    page.locator("#retry").click()
+    page.context.set_offline(False)  # no tap: the page resends when the phone is online
     assert answer_of(page) == "You are checked in"
     assert len(site.records(meeting)) == 1
+
+
+def test_a_plain_http_phone_records_a_selfie_video_of_the_head_turn(
+    site: Site, phone: OpenPhone, tmp_path: Path
+) -> None:
+    """Issue 24 defect 1: at http://<venue address> browsers give the page no camera."""
+    meeting = site.meeting(liveness="always")
+    port = site.url.rsplit(":", 1)[1]
+    page = phone(args=("--host-resolver-rules=MAP venue.test 127.0.0.1",))
+    page.goto(f"http://venue.test:{port}/checkin?token=" + site.link(meeting).rsplit("=", 1)[1])
+    assert page.evaluate("window.isSecureContext") is False
+    say_who(page, "barack@example.org")
+    page.locator("#step-video").wait_for()
+    side = page.locator("#video-side").inner_text().lower()
+    assert side in {"left", "right"}
+    assert page.locator("#clip").get_attribute("accept") == "video/*"
+    assert page.locator("#clip").get_attribute("capture") == "user"
+    assert page.locator("#who-video").inner_text() == "barack@example.org"
+    assert page.locator("#change-who-video").is_visible()
+    shoot(site, page, "record-video")
+    front, turned = picture("obama"), picture("obama2", mirror=side == "left")
+    clip = encode([front] * 10 + [turned] * 10 + [front] * 10, tmp_path / "selfie", "h264-mp4")
+    page.locator("#clip").set_input_files(str(clip))
+    assert answer_of(page) == "You are checked in", page.locator("#answer-text").inner_text()
+    records = site.records(meeting)
+    assert [(r["method"], r["status"]) for r in records] == [("phone", "approved")]
+
+
+def test_over_plain_http_a_clip_of_a_still_photo_is_refused(
+    site: Site, phone: OpenPhone, tmp_path: Path
+) -> None:
+    meeting = site.meeting(liveness="always")
+    port = site.url.rsplit(":", 1)[1]
+    page = phone(args=("--host-resolver-rules=MAP venue.test 127.0.0.1",))
+    page.goto(f"http://venue.test:{port}/checkin?token=" + site.link(meeting).rsplit("=", 1)[1])
+    say_who(page, "barack@example.org")
+    page.locator("#step-video").wait_for()
+    clip = encode([picture("obama")] * 30, tmp_path / "still", "h264-mp4")
+    page.locator("#clip").set_input_files(str(clip))
+    assert answer_of(page) == "Try again"
+    assert "(2 tries left)" in page.locator("#answer-text").inner_text()
+    assert site.records(meeting) == []
 
 
 def test_expired_and_closed_codes_and_a_refused_camera_say_what_to_do(

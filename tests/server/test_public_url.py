@@ -41,6 +41,31 @@ def test_the_meeting_qr_carries_the_public_url_not_the_address_used(
     assert httpx.URL(code["url"]).params["token"] == code["token"]
 
 
+@pytest.mark.parametrize(
+    ("public", "camera"),
+    [
+        (PUBLIC, "live"),
+        ("http://192.168.1.20:3000", "video"),
+        ("http://attendance.example.org", "video"),
+        ("http://localhost:3000", "live"),
+    ],
+)
+def test_the_admin_sees_whether_phones_get_the_live_camera_or_record_a_video(
+    make_client: ClientFactory, pg_settings: Settings, public: str, camera: str
+) -> None:
+    """Issue 24: browsers give a page the camera only over https (or on localhost)."""
+    client = make_client(pg_settings.model_copy(update={"public_url": public}))
+    headers = admin_headers(client)
+    meeting = make_meeting(client, headers)
+    code = client.get(f"/api/meetings/{meeting['id']}/qr", headers=headers).json()
+    assert code["phone_camera"] == camera
+    if camera == "video":
+        assert "record a short selfie video" in code["phone_camera_note"]
+        assert "https" in code["phone_camera_note"] and "README" in code["phone_camera_note"]
+    else:
+        assert "live camera" in code["phone_camera_note"]
+
+
 def test_development_defaults_to_the_lan_address_and_says_so(
     make_client: ClientFactory, embedded_settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -246,6 +246,9 @@ def test_review_dashboard_kiosks_badges_and_screenshots(
     qr = meetings.qr_screen
     assert qr is not None
     qtbot.waitUntil(lambda: qr.fetched == 1, timeout=WAIT_MS)
+    # Beside the code: whether phones get the live camera (https) or record a video.
+    note = client.meeting_qr(qr._meeting_id)["phone_camera_note"]
+    assert "camera" in note and qr.phones.text() == note
     qr.grab().save(str(artefact_dir(tmp_path) / "meeting_qr.png"))
     qr.close()
     screenshots(qtbot, window, artefact_dir(tmp_path))

@@ -250,9 +250,14 @@ class QrScreen(QDialog):
         self.caption = QLabel(f"Scan to check in to {meeting['title']}")
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.caption.setObjectName("title")
+        # Whether phones get the live camera (https) or record a video (plain http).
+        self.phones = QLabel("")
+        self.phones.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.phones.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addWidget(self.caption)
         layout.addWidget(self.code, 1)
+        layout.addWidget(self.phones)
         self._timer = QTimer(self, singleShot=True)
         self._timer.timeout.connect(self.fetch)
         self.fetched = 0
@@ -270,6 +275,7 @@ class QrScreen(QDialog):
     def _show(self, qr: MeetingQr) -> None:
         self.fetched += 1
         self.code.set_payload(qr["url"])
+        self.phones.setText(qr.get("phone_camera_note", ""))
         self._timer.start(max(5, qr["refresh_after_seconds"]) * 1000)
 
     def done(self, result: int) -> None:

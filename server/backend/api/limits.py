@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -12,20 +13,29 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 class BodySizeLimit:
     """Answer 413 to bodies over `max_bytes`, whether declared or streamed (chunked)."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int = MAX_BODY_BYTES,
+        larger: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Paths that take more (the phone's selfie video), each with its own limit.
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope.get("path", ""), self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and not declared.isdigit():
             await _answer(send, 400, "The Content-Length header is not a number.")
             return
-        if declared is not None and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         # Read the body here (bounded), then replay it, so an oversized chunked body
         # is refused cleanly instead of failing halfway through a handler.
@@ -38,8 +48,8 @@ class BodySizeLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(send)
+            if size > limit:
+                await self._refuse(send, limit)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -55,8 +65,8 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
-        await _answer(send, 413, f"The request body is larger than {self.max_bytes // 1024} KiB.")
+    async def _refuse(self, send: Send, limit: int) -> None:
+        await _answer(send, 413, f"The request body is larger than {limit // 1024} KiB.")
 
 
 async def _answer(send: Send, status: int, detail: str) -> None:

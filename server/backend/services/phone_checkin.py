@@ -1,6 +1,7 @@
 """Phone self check-in: a scanned meeting QR ticket, a claimed identity and a selfie.
 
-Cheap checks come first: the ticket, then the selfie's size and pixels from its header,
+Cheap checks come first: the ticket, then the size and pixels of the selfie and of every
+head-turn frame from their headers,
 then the attempt is reserved per ticket and per client (`phone_guard`); only then does
 the face-service embed the selfie. The backend compares it with the claimed member's
 templates and with the best template of anyone else, with the kiosk's bands and margin
@@ -21,7 +22,8 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
@@ -43,6 +45,7 @@ from server.backend.services import (
     meeting_qr,
     phone_guard,
     phone_liveness,
+    phone_video,
     records,
     uploads,
 )
@@ -50,6 +53,11 @@ from server.backend.services.attendance import CheckinOutcome
 from server.face_service.schemas import EmbedResponse
 
 SELFIE_MAX_BYTES = uploads.SELFIE.max_bytes
+NOT_LISTED = (
+    "You are not on the list of people expected at this meeting, so you cannot check in "
+    "to it. Ask the admin running the meeting to add you (or your ministry) to its "
+    "expected people, then scan the meeting code again."
+)
 EARTH_RADIUS_M = 6_371_000.0
 
 
@@ -74,6 +82,12 @@ class PhoneAttempt:
     client_ip: str = ""
     # Frames taken while the person turned their head as the ticket asked.
     turn: tuple[bytes, ...] = ()
+    # A random id the page keeps on the phone: ties a member's own failed tries together.
+    device: str = ""
+    # A selfie video from the phone's camera app, instead of the selfie and the burst.
+    video: Path | None = None
+    # The selfie and the burst were taken from such a video (the advice differs).
+    from_video: bool = False
 
 
 @dataclass(frozen=True)
@@ -194,7 +208,13 @@ def check_in(backend: Backend, session: Session, attempt: PhoneAttempt) -> Phone
     meeting = session.get(Meeting, meeting_qr.peek(backend, attempt.ticket))
     if meeting is None:
         raise NotFoundError("This meeting no longer exists.")
-    uploads.check_header(attempt.selfie, uploads.SELFIE)
+    if attempt.video is not None:
+        with phone_video.opened(attempt.video):  # codec and frame size, nothing decoded
+            pass
+    else:
+        uploads.check_header(attempt.selfie, uploads.SELFIE)
+    for frame in attempt.turn:  # each costs an embedding: the same caps, before any work
+        uploads.check_header(frame, uploads.TURN_FRAME)
     member = _claimed_member(session, attempt)
     tries_left = phone_guard.reserve(
         backend, attempt.ticket, attempt.client_ip, frames=len(attempt.turn)
@@ -203,20 +223,25 @@ def check_in(backend: Backend, session: Session, attempt: PhoneAttempt) -> Phone
     # Hand the connection back while the face-service works: a slow face-service must
     # never hold the database pool (nothing is written before this point).
     session.commit()
+    if attempt.video is not None:
+        attempt = _from_video(backend, attempt, attempt.video)
     embedded = backend.face_service.embed(attempt.selfie, purpose="checkin")
     if embedded.model_id != backend.face_model.model_id:
         raise ConflictError("The face-service runs another recogniser than the server expects.")
-    turn_refusal = _head_turn(backend, attempt, embedded)
+    verdict = _verdict(backend, session, meeting, member, embedded.embedding)
+    if verdict.not_listed:
+        _refused(backend, session, attempt, meeting=meeting, member=member, verdict=verdict)
+        phone_guard.spend(backend, attempt.ticket)  # another try cannot help
+        return PhoneResult(None, 0, refusal=NOT_LISTED)
+    turn_refusal = _head_turn(backend, meeting, attempt, embedded, verdict)
     if turn_refusal:
-        verdict = _Verdict(None, "the head did not turn as asked")
-    else:
-        verdict = _verdict(backend, session, meeting, member, embedded.embedding)
+        verdict = replace(verdict, refusal="the head did not turn as asked", suspicious=False)
     if member is None or verdict.decision is None or verdict.refusal:
         _refused(backend, session, attempt, meeting=meeting, member=member, verdict=verdict)
         if tries_left == 0:
             phone_guard.spend(backend, attempt.ticket)
         return PhoneResult(None, tries_left, refusal=turn_refusal)
-    earlier = phone_guard.refusals(backend, meeting.id, member.id)
+    earlier = phone_guard.refusals(backend, meeting.id, member.id, _device(attempt))
     outcome = _store(
         backend,
         session,
@@ -227,7 +252,7 @@ def check_in(backend: Backend, session: Session, attempt: PhoneAttempt) -> Phone
         bbox=embedded.face.bbox,
         doubtful=earlier >= phone_guard.DOUBT_AFTER,
     )
-    phone_guard.forget(backend, meeting.id, member.id)
+    phone_guard.forget(backend, meeting.id, member.id, _device(attempt))
     if outcome.result == "recorded" and outcome.record.location_flag == "outside":
         why = "checked in from outside the meeting's radius"
         _note(
@@ -243,17 +268,40 @@ def check_in(backend: Backend, session: Session, attempt: PhoneAttempt) -> Phone
     return PhoneResult(outcome, tries_left, earlier, full_name=member.full_name)
 
 
-def _head_turn(backend: Backend, attempt: PhoneAttempt, embedded: EmbedResponse) -> str:
-    """The head-turn challenge, judged before the claim so it reveals nothing of it."""
+def _from_video(backend: Backend, attempt: PhoneAttempt, clip: Path) -> PhoneAttempt:
+    """The attempt with the clip's first frame as the selfie and the rest as the burst."""
+    with backend.decodes.held():  # one of the process's few decode slots
+        sampled = phone_video.sample(clip)
+    return replace(attempt, selfie=sampled.selfie, turn=sampled.burst, video=None, from_video=True)
+
+
+def _head_turn(
+    backend: Backend,
+    meeting: Meeting,
+    attempt: PhoneAttempt,
+    embedded: EmbedResponse,
+    verdict: _Verdict,
+) -> str:
+    """The head-turn challenge, when the meeting's policy asks for it on this attempt.
+
+    `always`: every attempt. `review_only`: unless the face is a clear match (accept
+    band), as the setting says; a refused claim is judged too, so the answer does not
+    tell an impostor whether the person they name is enrolled.
+    """
     direction = meeting_qr.challenge_of(backend, attempt.ticket)
     if direction is None:
+        return ""
+    clear = verdict.decision is not None and verdict.decision.band is Band.ACCEPT
+    if meeting.liveness == "review_only" and clear and not verdict.refusal:
         return ""
     refusal = phone_liveness.turn_refusal(
         backend,
         direction=direction,
+        selfie=attempt.selfie,
         selfie_face=embedded.face,
         selfie_vector=templates_crud.normalised(embedded.embedding),
         frames=attempt.turn,
+        from_video=attempt.from_video,
     )
     return refusal or ""
 
@@ -265,6 +313,10 @@ class _Verdict:
     decision: MatchDecision | None
     refusal: str = ""
     suspicious: bool = False
+    # The face matched the person named (their own try, whatever else went wrong).
+    own_face: bool = False
+    # The face matched the person named, but the meeting does not expect them.
+    not_listed: bool = False
 
 
 def _verdict(
@@ -277,22 +329,25 @@ def _verdict(
     """Decide the claim; the reasons are for admins only, the phone hears one answer.
 
     A claim refused before matching still searches the gallery, so the answer takes
-    as long whether or not the claimed person exists or is enrolled.
+    as long whether or not the claimed person exists or is enrolled. Only a face that
+    matches the person named hears that the meeting does not expect them.
     """
     probe = templates_crud.normalised(embedding)
-    if member is None or not attendance.is_expected(meeting, member):
+    if member is None:
         model_id = backend.face_model.model_id
         gallery = backend.galleries.for_model(model_id).current(session)
         gallery.search(Embedding(probe, model_id), k=2)
-        reason = "claimed identity not found" if member is None else "not expected here"
-        return _Verdict(None, reason)
+        return _Verdict(None, "claimed identity not found")
     decision = match(backend, session, member, probe)
+    own = decision.band is not Band.REJECT
+    if not attendance.is_expected(meeting, member):
+        return _Verdict(None, "not expected here", own_face=own, not_listed=own)
     if decision.band is Band.REJECT:
         # The face of another enrolled member claiming this one is worth a closer look.
         other = decision.reason == "another person"
         reason = "the face is another member's" if other else "the face did not match"
         return _Verdict(decision, reason, suspicious=other)
-    return _Verdict(decision)
+    return _Verdict(decision, own_face=True)
 
 
 def _refused(
@@ -306,7 +361,8 @@ def _refused(
 ) -> None:
     """Record a refused attempt for admins; the phone only hears "not recognised"."""
     if member is not None:
-        phone_guard.note_refusal(backend, meeting.id, member.id)
+        device = _device(attempt) if verdict.own_face else None
+        phone_guard.note_refusal(backend, meeting.id, member.id, own_device=device)
     _note(
         backend,
         session,
@@ -317,6 +373,11 @@ def _refused(
         decision=verdict.decision,
         outcome="suspicious" if verdict.suspicious else "refused",
     )
+
+
+def _device(attempt: PhoneAttempt) -> str:
+    """What ties a member's own tries together: the page's device id, else the ticket."""
+    return f"device:{attempt.device}" if attempt.device else f"ticket:{attempt.ticket}"
 
 
 def _note(

@@ -4,7 +4,10 @@ Every attempt is reserved atomically before any face work: per ticket (a ticket 
 spent after TICKET_TRIES attempts, whatever their outcome) and per client address.
 Nothing is counted per member, so a stranger's failures never block the member's own
 next attempt; instead refusals against a member are remembered, and once there were
-DOUBT_AFTER of them the member's own check-in goes to review and they are told.
+DOUBT_AFTER of them the member's own check-in goes to review and they are told. A
+refusal whose face matched the member, from the same phone (the page's device id, else
+the same ticket), is their own failed try (a head turn not seen, say), so it is not
+counted against their next check-in from that phone.
 """
 
 from __future__ import annotations
@@ -69,15 +72,32 @@ def spend(backend: Backend, ticket: str) -> None:
     backend.once.delete(meeting_qr.ticket_key(ticket))
 
 
-def note_refusal(backend: Backend, meeting_id: uuid.UUID, member_id: uuid.UUID) -> None:
-    """Remember that a check-in as this member was refused."""
+def _own_key(meeting_id: uuid.UUID, member_id: uuid.UUID, device: str) -> str:
+    return f"phone:own:{meeting_id}:{member_id}:{_digest(device)}"
+
+
+def note_refusal(
+    backend: Backend, meeting_id: uuid.UUID, member_id: uuid.UUID, *, own_device: str | None
+) -> None:
+    """Remember that a check-in as this member was refused.
+
+    `own_device` is set when the face matched the member: the refusal is then also
+    remembered as that phone's own try.
+    """
     backend.store.incr_window(_doubt_key(meeting_id, member_id), ttl=DOUBT_TTL)
+    if own_device is not None:
+        backend.store.incr_window(_own_key(meeting_id, member_id, own_device), ttl=DOUBT_TTL)
 
 
-def refusals(backend: Backend, meeting_id: uuid.UUID, member_id: uuid.UUID) -> int:
-    """How many check-ins as this member were refused at this meeting lately."""
-    return int(backend.store.get(_doubt_key(meeting_id, member_id)) or 0)
+def refusals(backend: Backend, meeting_id: uuid.UUID, member_id: uuid.UUID, device: str) -> int:
+    """How many check-ins as this member were refused at this meeting lately, leaving out
+    the member's own tries from `device` (this phone or ticket)."""
+    doubts = int(backend.store.get(_doubt_key(meeting_id, member_id)) or 0)
+    own = int(backend.store.get(_own_key(meeting_id, member_id, device)) or 0)
+    return max(0, doubts - own)
 
 
-def forget(backend: Backend, meeting_id: uuid.UUID, member_id: uuid.UUID) -> None:
+def forget(backend: Backend, meeting_id: uuid.UUID, member_id: uuid.UUID, device: str) -> None:
+    """Start afresh once the member checked in (from `device`)."""
     backend.store.delete(_doubt_key(meeting_id, member_id))
+    backend.store.delete(_own_key(meeting_id, member_id, device))

@@ -32,6 +32,9 @@ class UploadLimits:
 # The phone page sends a 1280 px JPEG; a camera's full 12 MP JPEG still passes, since it
 # decodes at 1/2 scale. A PNG above 4 MP does not.
 SELFIE = UploadLimits("selfie", 2 * 1024 * 1024, 1280, 4_000_000)
+# One frame of the phone's head-turn burst: the page sends 400 px JPEGs. Each frame costs
+# an embedding, so a frame may never declare more than a selfie's pixels either.
+TURN_FRAME = UploadLimits("head-turn frame", 512 * 1024, 1280, 1_300_000)
 # A kiosk's aligned face crop (at most 320 px a side, checked after the header).
 EVIDENCE = UploadLimits("evidence crop", 64 * 1024, 320, 640 * 640)
 # An enrolment photo may be larger, but never a canvas beyond a camera's.

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
+from server.backend import public_url
 from server.backend.api.deps import BackendDep, ClientIp, CurrentAdmin, SessionDep
 from server.backend.crud import audit
 from server.backend.crud import meetings as crud
@@ -198,13 +199,17 @@ def meeting_qr_code(
     """The current signed code to show on screen; fetch again after `refresh_after_seconds`.
 
     ``url`` is what the QR should encode: a phone's camera opens it as the check-in page.
+    ``phone_camera`` says whether phones get the live camera there or record a video.
     """
     meeting = crud.get(session=session, meeting_id=meeting_id)
     code = meeting_qr.current_code(backend, meeting)
+    camera, note = public_url.phone_camera(backend.settings.public_base_url)
     return MeetingQr(
         token=code.token,
         url=meeting_qr.checkin_url(backend, code.token),
         meeting_id=meeting.id,
         expires_at=code.expires_at,
         refresh_after_seconds=code.refresh_after_seconds,
+        phone_camera=camera,
+        phone_camera_note=note,
     )

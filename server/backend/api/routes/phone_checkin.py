@@ -7,7 +7,12 @@ words they can act on; the face-service being down is a 503 that says so.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
@@ -15,7 +20,7 @@ from fastapi import APIRouter, File, Form, Response, UploadFile, status
 from server.backend.api.deps import BackendDep, ClientIp, SessionDep
 from server.backend.errors import BadRequestError
 from server.backend.schemas import Message, PhoneCheckinResult
-from server.backend.services import phone_checkin, phone_liveness
+from server.backend.services import phone_checkin, phone_liveness, phone_video
 from server.backend.services.phone_checkin import PhoneAttempt, PhoneResult, Position
 
 router = APIRouter(prefix="/checkin", tags=["phone check-in"])
@@ -48,6 +53,11 @@ def _frames(files: list[UploadFile]) -> tuple[bytes, ...]:
     return frames
 
 
+def times(count: int) -> str:
+    """ "once", "twice", "3 times": a count as a person says it."""
+    return {1: "once", 2: "twice"}.get(count, f"{count} times")
+
+
 def _answer(result: PhoneResult) -> PhoneCheckinResult:
     """Words for the person; never a similarity, never who is or is not enrolled."""
     if result.outcome is None:
@@ -66,7 +76,7 @@ def _answer(result: PhoneResult) -> PhoneCheckinResult:
         message = f"{name}, you are checked in" + (" (late)." if record.late else ".")
     if result.earlier_refusals:
         message += (
-            f" Someone tried to check in as you {result.earlier_refusals} time(s) before "
+            f" Someone tried to check in as you {times(result.earlier_refusals)} before "
             "and was refused; the admins can see it."
         )
     return PhoneCheckinResult(
@@ -89,7 +99,16 @@ async def phone_check_in(
     response: Response,
     client_ip: ClientIp,
     ticket: Annotated[str, Form(min_length=1, max_length=200)],
-    selfie: Annotated[UploadFile, File(description="a JPEG, PNG or WebP photo of one face")],
+    selfie: Annotated[
+        UploadFile | None, File(description="a JPEG, PNG or WebP photo of one face")
+    ] = None,
+    video: Annotated[
+        UploadFile | None,
+        File(
+            description="instead of a selfie: a short selfie clip (MP4, MOV or WebM) "
+            "turning as asked"
+        ),
+    ] = None,
     turn: Annotated[
         list[UploadFile] | None,
         File(description="the head-turn burst taken after the selfie, when the ticket asks"),
@@ -100,24 +119,56 @@ async def phone_check_in(
     latitude: Annotated[float | None, Form(ge=-90, le=90)] = None,
     longitude: Annotated[float | None, Form(ge=-180, le=180)] = None,
     accuracy_m: Annotated[float | None, Form(ge=0, le=100_000)] = None,
+    device: Annotated[
+        str | None,
+        Form(max_length=64, pattern=r"^[A-Za-z0-9_-]*$", description="the page's random id"),
+    ] = None,
 ) -> PhoneCheckinResult:
-    """Check in with a selfie; 201 when a check-in was stored, 200 otherwise.
+    """Check in with a selfie (or a selfie video); 201 when a check-in was stored, else 200.
 
     The attempt runs on the face lane (`lanes`): however long the face-service takes,
     it holds none of the threads other routes need, and a full lane answers 503 with
     Retry-After at once.
     """
-    attempt = PhoneAttempt(
-        ticket=ticket,
-        selfie=await selfie.read(phone_checkin.SELFIE_MAX_BYTES + 1),
-        member_id=member_id,
-        email=email,
-        member_code=member_code,
-        position=_position(latitude, longitude, accuracy_m),
-        client_ip=client_ip,
-        turn=_frames(turn or []),
-    )
-    result = await backend.lanes.faces.run(phone_checkin.check_in, backend, session, attempt)
+    if (selfie is None) == (video is None):
+        raise BadRequestError("Send a selfie photo or a selfie video (one of them).")
+    with _video_file(video) as clip:
+        attempt = PhoneAttempt(
+            ticket=ticket,
+            selfie=await selfie.read(phone_checkin.SELFIE_MAX_BYTES + 1) if selfie else b"",
+            member_id=member_id,
+            email=email,
+            member_code=member_code,
+            position=_position(latitude, longitude, accuracy_m),
+            client_ip=client_ip,
+            turn=_frames(turn or []),
+            device=device or "",
+            video=await _copy(video, clip) if video and clip else None,
+        )
+        result = await backend.lanes.faces.run(phone_checkin.check_in, backend, session, attempt)
     if result.outcome is not None and result.outcome.result == "recorded":
         response.status_code = status.HTTP_201_CREATED
     return _answer(result)
+
+
+@contextmanager
+def _video_file(video: UploadFile | None) -> Iterator[Path | None]:
+    """A private temporary file for the clip, deleted whatever happens (no video is kept)."""
+    if video is None:
+        yield None
+        return
+    handle, name = tempfile.mkstemp(prefix="sonta-clip-", suffix=".video")
+    os.close(handle)
+    try:
+        yield Path(name)
+    finally:
+        Path(name).unlink(missing_ok=True)
+
+
+async def _copy(video: UploadFile, clip: Path) -> Path:
+    """The upload written to `clip`, its size and first bytes checked before anything."""
+    head = await video.read(64 * 1024)
+    rest = await video.read(phone_video.MAX_BYTES + 1 - len(head))
+    phone_video.check_container(head, len(head) + len(rest))
+    clip.write_bytes(head + rest)
+    return clip

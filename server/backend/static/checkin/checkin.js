@@ -1,17 +1,22 @@
 // The phone check-in page: scan the meeting code for a ticket, say who you are once,
-// take a selfie with the front camera (or a photo file where the camera is refused),
-// turn the head as the server asks while a short burst is taken, and show the answer.
+// take a selfie with the front camera, turn the head as the server asks while a short
+// burst is taken, and show the answer. Without a live camera (plain http: browsers give
+// pages a camera only over https or on localhost) the phone's camera app records a short
+// selfie video of the same head turn instead, or takes a photo when no turn is asked.
 // No third-party code; everything is same-origin under the page's CSP.
 "use strict";
 
 const WHO_KEY = "sonta.checkin.who";
+const DEVICE_KEY = "sonta.checkin.device";
 const SELFIE_MAX_SIDE = 640;   // enough for the face-service's size gate, ~40-70 KB
 const TURN_MAX_SIDE = 400;     // burst frames only need the face, ~10 KB each
 const TURN_FRAMES = 6;
 const TURN_INTERVAL_MS = 300;
+const VIDEO_MAX_BYTES = 16 * 1024 * 1024;  // the server's limit for a clip
 
 const $ = (id) => document.getElementById(id);
-const state = {ticket: null, meeting: null, challenge: null, stream: null, photos: null};
+const state = {ticket: null, meeting: null, challenge: null, stream: null, photos: null,
+  waiting: false};
 
 function show(step) {
   for (const section of document.querySelectorAll(".step")) {
@@ -60,7 +65,26 @@ function detail(data, fallback) {
 
 function offline() {
   answer("warn", "You are offline",
-    "Check your phone's connection, then tap Try again. Your photo is kept until then.", true);
+    "Your photo is kept: it is sent by itself when your phone is back online, " +
+    "or tap Try again.", true);
+  state.waiting = true;
+}
+
+// Back online: send the kept photo once, without waiting for a tap.
+window.addEventListener("online", () => {
+  if (state.waiting && state.photos) { send(); }
+});
+
+// A random id kept on this phone, so the server can tell this phone's own failed tries
+// from someone else's attempts as you.
+function device() {
+  let id = localStorage.getItem(DEVICE_KEY);
+  if (!id) {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    id = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    localStorage.setItem(DEVICE_KEY, id);
+  }
+  return id;
 }
 
 // --- the meeting code ------------------------------------------------------------
@@ -132,6 +156,7 @@ $("who-form").addEventListener("submit", (event) => {
   startCamera();
 });
 $("change-who").addEventListener("click", askWho);
+$("change-who-video").addEventListener("click", askWho);
 
 // --- camera and capture ----------------------------------------------------------
 
@@ -140,17 +165,26 @@ async function startCamera() {
   show("camera");
   say($("guide"), "Put your face in the oval, then tap the button.");
   $("capture").disabled = true;
+  if (!window.isSecureContext || !navigator.mediaDevices) { noLiveCamera(); return; }
   try {
     state.stream = await navigator.mediaDevices.getUserMedia(
       {video: {facingMode: "user", width: {ideal: 1280}, height: {ideal: 960}}, audio: false});
   } catch (error) {
-    show("file");
+    noLiveCamera();
     return;
   }
   $("video").srcObject = state.stream;
   await $("video").play().catch(() => {});
   $("capture").disabled = false;
   $("capture").focus();
+}
+
+// The phone's own camera app: a short video when a head turn is asked, else a photo.
+function noLiveCamera() {
+  if (!state.challenge) { show("file"); return; }
+  $("who-video").textContent = localStorage.getItem(WHO_KEY);
+  $("video-side").textContent = state.challenge === "left" ? "LEFT" : "RIGHT";
+  show("video");
 }
 
 function stopCamera() {
@@ -203,6 +237,21 @@ $("file").addEventListener("change", async () => {
   await send();
 });
 
+$("clip").addEventListener("change", async () => {
+  const file = $("clip").files[0];
+  if (!file) return;
+  $("clip").value = "";
+  performance.clearMarks();
+  performance.mark("capture");
+  if (file.size > VIDEO_MAX_BYTES) {
+    answer("warn", "The video is too long",
+      "Record about 3 seconds (at 1080p or lower), then send it again.", true);
+    return;
+  }
+  state.photos = {video: file};
+  await send();
+});
+
 function position() {
   if (!state.meeting || state.meeting.latitude === null || !navigator.geolocation) {
     return Promise.resolve(null);
@@ -216,6 +265,7 @@ function position() {
 // --- sending and the answer ------------------------------------------------------
 
 async function send() {
+  state.waiting = false;
   show("answer");
   $("answer").className = "answer";
   say($("answer-title"), "Checking…", true);
@@ -223,10 +273,15 @@ async function send() {
   $("retry").hidden = true;
   const form = new FormData();
   form.append("ticket", state.ticket);
+  form.append("device", device());
   const who = localStorage.getItem(WHO_KEY);
   if (who.includes("@")) { form.append("email", who); } else { form.append("member_code", who); }
-  form.append("selfie", state.photos.selfie, "selfie.jpg");
-  state.photos.turn.forEach((frame, i) => form.append("turn", frame, "turn" + i + ".jpg"));
+  if (state.photos.video) {
+    form.append("video", state.photos.video, state.photos.video.name || "selfie-video");
+  } else {
+    form.append("selfie", state.photos.selfie, "selfie.jpg");
+    state.photos.turn.forEach((frame, i) => form.append("turn", frame, "turn" + i + ".jpg"));
+  }
   const coords = await position();
   if (coords) {
     form.append("latitude", coords.latitude);
@@ -260,7 +315,8 @@ function showReply(reply) {
   } else if (reply.ok) {
     const left = data.tries_left;
     if (left === 0) { answer("bad", "Please see an admin", text); return; }
-    answer("warn", "Try again", text + (left ? " (" + left + " tries left)" : ""), true);
+    const tries = left === 1 ? "1 try left" : left + " tries left";
+    answer("warn", "Try again", text + (left ? " (" + tries + ")" : ""), true);
   } else if (reply.status === 429) {
     answer("bad", "Please see an admin", text);
   } else if (reply.status === 422 || reply.status === 400) {
