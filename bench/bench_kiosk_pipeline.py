@@ -291,7 +291,8 @@ def main() -> None:
     rec_ms, det_ms = ballast.cpu_ms()
     print(
         f"ballast CPU per run: recogniser {rec_ms:.0f} ms, detector {det_ms:.0f} ms "
-        f"(ratio {det_ms / rec_ms:.2f}; det_10g/w600k_r50 measured before: 23/31 = 0.74)"
+        f"(ratio {det_ms / rec_ms:.2f}; published single-thread det_10g at 320 / w600k_r50:"
+        " 105-166 / 216 ms = 0.5-0.77)"
     )
     for name, used in (
         ("offline pack (vectron)", engine),
