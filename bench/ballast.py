@@ -10,12 +10,13 @@ same architecture shape and cost built here with ``onnx.helper`` and random weig
   8/16/32, sized to SCRFD-10GF's cost at the given input: its "10 GF" are counted at
   640x480 by a counter that reports multiply-accumulates, so about 3.3 GMAC at the
   320x320 live size (the build prints its own count), and in proportion to the area at
-  the smaller sizes the kiosk uses for crops around a followed face. On one core of
-  this 2-core class of machine the stand-ins take ~130 ms (detector at 320) and ~195 ms
-  (recogniser); published single-thread timings on this class of CPU agree (SCRFD-10GF
-  at 320: 105-166 ms; IResNet-50: ~216 ms). An earlier note here claimed 23 ms and
-  31 ms "measured before": that is not reproducible and was wrong. The benchmark
-  prints the stand-ins' own times and their ratio beside the published 0.5-0.77.
+  the smaller sizes the kiosk uses for crops around a followed face. On one core of a
+  quiet 2-core machine of the kiosk's class the stand-ins took ~130 ms (detector at 320)
+  and ~195 ms (recogniser); a faster core took 81 ms and 125 ms of CPU. Published
+  single-thread timings on such CPUs agree (SCRFD-10GF at 320: 105-166 ms; IResNet-50:
+  ~216 ms). An earlier note here claimed 23 ms and 31 ms "measured before": that is not
+  reproducible and was wrong. The benchmark prints the stand-ins' own CPU times and
+  their ratio beside the published 0.5-0.77.
 
 The numbers a stand-in returns mean nothing; only its time does.
     ``BallastEngine`` wraps a ``FaceEngine`` so every detection and every embedding also
