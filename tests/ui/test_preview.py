@@ -35,9 +35,7 @@ def _analysis(seq: int) -> FrameAnalysed:
     return FrameAnalysed(seq, (640, 480), (box,), None, 0.0, 0.0)
 
 
-def test_a_frame_and_its_boxes_cost_one_paint_not_two(
-    qtbot: QtBot, preview: PreviewWidget
-) -> None:
+def test_a_frame_and_its_boxes_cost_one_paint_not_two(qtbot: QtBot, preview: PreviewWidget) -> None:
     """A camera at 30 fps with an analysis per frame: as many paints as frames."""
     frames: LatestFrame = preview.frames  # type: ignore[attr-defined]
     events = EventBus()
