@@ -41,7 +41,6 @@ from kiosk.inference.images import BGRImage
 from kiosk.inference.matching import Band
 from kiosk.inference.quality import THRESHOLDS, Issue, Purpose, assess, measure
 from kiosk.liveness import HeadTurnChallenge, Verdict
-from kiosk.priority import give_way
 from kiosk.speculation import Key, SpeculativeEmbedder
 from kiosk.tracker import IouTracker, Track
 
@@ -163,7 +162,6 @@ class Pipeline:
         self._speculation.close(timeout)
 
     def _run(self) -> None:
-        give_way()  # capture and painting come first on a busy core
         seen = 0
         while not self._stop.is_set():
             frame = self.frames.get(after=seen, timeout=0.2)

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 from kiosk.inference.faces import Vector
 from kiosk.inference.images import BGRImage
-from kiosk.priority import give_way
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +78,6 @@ class SpeculativeEmbedder:
         return self._running == key or (self._job is not None and self._job[0] == key)
 
     def _run(self) -> None:
-        give_way()  # capture and painting come first on a busy core
         while True:
             with self._changed:
                 self._changed.wait_for(lambda: self._job is not None or self._closed, IDLE_EXIT_S)

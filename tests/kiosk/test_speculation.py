@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 
@@ -16,7 +15,6 @@ from kiosk.inference.engine import FaceEngine
 from kiosk.inference.faces import Vector
 from kiosk.inference.images import BGRImage
 from kiosk.pipeline import Pipeline
-from kiosk.priority import INFERENCE_NICE
 from kiosk.speculation import SpeculativeEmbedder
 from tests.kiosk.pipeline_utils import MEETING, Clock, FakeRecorder, PhotoRoster, lined_up
 
@@ -130,37 +128,3 @@ def test_a_speculative_embedding_never_checks_in_someone_who_stepped_into_the_sp
     assert decisions[0].name == "Joe Biden"
     assert [r.member_id for r in recorder.records] == [roster.ids["Joe Biden"]]
     pipeline.stop()
-
-
-def _nice_of(thread_id: int) -> int:
-    return os.getpriority(os.PRIO_PROCESS, thread_id)
-
-
-def test_inference_threads_give_way_to_capture_and_painting(
-    engine: FaceEngine, roster: PhotoRoster
-) -> None:
-    """The recognition and speculation threads run at a lower priority than the rest."""
-    ours = _nice_of(threading.get_native_id())
-    seen: list[int] = []
-
-    def embed(crop: BGRImage) -> Vector:
-        seen.append(_nice_of(threading.get_native_id()))
-        return engine.recognizer.embed([crop])[0]
-
-    embedder = SpeculativeEmbedder(embed)
-    assert embedder.offer((1, 0, 0.0), _crop(engine, "biden"))
-    assert embedder.take((1, 0, 0.0), timeout=30) is not None
-    embedder.close()
-    assert seen == [min(19, ours + INFERENCE_NICE)]
-    pipeline = _pipeline(engine, roster, FakeRecorder())
-    pipeline.start()
-    try:
-        recognition = next(t for t in threading.enumerate() if t.name == "recognition")
-        assert recognition.native_id is not None
-        _wait_for(
-            lambda: _nice_of(recognition.native_id or 0) > ours, "the recognition thread's nice"
-        )
-        assert _nice_of(recognition.native_id) == min(19, ours + INFERENCE_NICE)
-        assert _nice_of(threading.get_native_id()) == ours  # the caller's is left alone
-    finally:
-        pipeline.stop()
