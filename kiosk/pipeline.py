@@ -1,12 +1,14 @@
 """The recognition thread: newest frame -> detect -> track -> (once) recognise -> decide.
 
 Only the newest frame is ever processed (the one-slot mailbox drops the rest), so a
-slow step never builds a queue. Detection runs at the live size on every processed
-frame; a face is embedded and matched only once it has been the single face at the
-kiosk, held still and passing the check-in quality gates for ``dwell_s``, and then
-never again while it stays in view. The public surface is small on purpose (the window
-and the head-less runner are thin views over it): ``start``, ``stop``, ``run_once``,
-``events`` and ``stats``.
+slow step never builds a queue. The ``FaceFinder`` detects around the followed faces and
+searches the full frame at the live size only for new faces (and, with nobody in view,
+only when something moved). A face is matched only once it has been the single face at
+the kiosk, held still and passing the check-in quality gates for ``dwell_s``, and then
+never again while it stays in view; its embedding is started on another thread as soon
+as it passes the gates in its current rest, so it is ready when the dwell ends. The
+public surface is small on purpose (the window and the head-less runner are thin views
+over it): ``start``, ``stop``, ``run_once``, ``events`` and ``stats``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from kiosk.events import (
     LivenessFailed,
     LivenessPrompt,
 )
+from kiosk.finder import FaceFinder
 from kiosk.frames import Frame, LatestFrame
 from kiosk.inference.engine import LIVE_DET_SIZE, FaceEngine
 from kiosk.inference.faces import Embedding
@@ -38,6 +41,7 @@ from kiosk.inference.images import BGRImage
 from kiosk.inference.matching import Band
 from kiosk.inference.quality import THRESHOLDS, Issue, Purpose, assess, measure
 from kiosk.liveness import HeadTurnChallenge, Verdict
+from kiosk.speculation import Key, SpeculativeEmbedder
 from kiosk.tracker import IouTracker, Track
 
 log = logging.getLogger(__name__)
@@ -70,8 +74,9 @@ class PipelineStats:
     """Counters for status screens and the benchmark (written by the recognition thread)."""
 
     frames: int = 0
-    detections: int = 0
+    detections: int = 0  # faces found (each is a box update on screen)
     recognitions: int = 0
+    speculated: int = 0  # recognitions whose embedding was ready (or running) in advance
     # Seconds from capture of the frame where a face became stable to its commit.
     commit_latencies: list[float] = field(default_factory=list)
     # CPU seconds of the recognition thread: in all frames, and in each committing frame
@@ -96,6 +101,11 @@ class _Pending:
     track_id: int
     found: _Match
     challenge: HeadTurnChallenge
+
+
+def _key(track: Track) -> Key:
+    """What a speculative embedding is made for: this track, in this epoch and rest."""
+    return (track.track_id, track.epoch, track.still_since)
 
 
 class Pipeline:
@@ -125,6 +135,9 @@ class Pipeline:
         )
         self._rng = rng or random.SystemRandom()  # liveness directions: not guessable
         self._tracker = IouTracker()
+        self.finder = FaceFinder(engine, self.config.det_size)
+        self._followed: list[Track] = []  # the tracks seen on the previous processed frame
+        self._speculation = SpeculativeEmbedder(lambda crop: engine.recognizer.embed([crop])[0])
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pending: _Pending | None = None
@@ -136,6 +149,7 @@ class Pipeline:
     def start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
             self._stop.clear()
+            self._speculation.reopen()
             self._thread = threading.Thread(target=self._run, name="recognition", daemon=True)
             self._thread.start()
 
@@ -145,6 +159,7 @@ class Pipeline:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        self._speculation.close(timeout)
 
     def _run(self) -> None:
         seen = 0
@@ -177,10 +192,11 @@ class Pipeline:
         now = frame.captured_at
         self._cpu_start = time.thread_time()
         out: list[KioskEvent] = []
-        faces = self.engine.detect(frame.image, det_size=self.config.det_size)
+        faces, _search = self.finder.find(frame.image, self._followed, now)
         self.stats.frames += 1
         self.stats.detections += len(faces)
         tracks = self._tracker.update(faces, now)
+        self._followed = tracks
         if self._badges is not None and self.stats.frames % self.config.qr_every == 0:
             out += self._scan_badge(frame.image, now)
         guidance = self._step(frame, tracks, now, out)
@@ -224,6 +240,8 @@ class Pipeline:
         if not report.passed:
             track.still_since = now  # "good for a short moment" starts again
             return _GUIDANCE[report.issues[0]]
+        if now + self.config.dwell_s >= track.next_try_at:  # a try is due by the dwell's end
+            self._speculation.offer(_key(track), crop)
         if now >= track.next_try_at and self._stable(track, now):
             self._recognise(track, frame, crop, now, out)
         return None
@@ -231,7 +249,12 @@ class Pipeline:
     def _recognise(
         self, track: Track, frame: Frame, crop: BGRImage, now: float, out: list[KioskEvent]
     ) -> None:
-        vector = self.engine.recognizer.embed([crop])[0]
+        ahead = self._speculation.take(_key(track))  # made for this face in this rest, or None
+        if ahead is not None:
+            self.stats.speculated += 1
+            vector, crop = ahead.vector, ahead.crop
+        else:
+            vector = self.engine.recognizer.embed([crop])[0]
         probe = Embedding(vector, self.engine.model_id)
         badge = self._badges.current(now) if self._badges else None
         match = self.decider.match(probe, only=badge.claims.member_id if badge else None)
@@ -301,6 +324,9 @@ class Pipeline:
     def reset(self) -> None:
         """Forget faces, badge and challenge (e.g. when the meeting changes)."""
         self._tracker.reset()
+        self._followed = []
+        self.finder.reset()
+        self._speculation.forget()
         if self._badges is not None:
             self._badges.used()
         self._pending = None

@@ -65,6 +65,9 @@ class Track:
     )
     decided: bool = False  # a decision (check-in, review, already) was made for this face
     next_try_at: float = 0.0  # after a "not recognised", when to try again
+    # Bumped when the face is back after a gap (maybe someone else): work done for an
+    # earlier epoch, such as a speculative embedding, is never used for this one.
+    epoch: int = 0
 
     def still_for(self, now: float) -> float:
         return now - self.still_since
@@ -123,6 +126,7 @@ class IouTracker:
         if missed and now - track.last_seen > REACQUIRE_GAP_S:
             track.decided = False
             track.next_try_at = 0.0
+            track.epoch += 1
             track.still_since = now
             track.anchor = face
         elif not self._near(track.anchor, face):

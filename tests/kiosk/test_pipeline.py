@@ -283,3 +283,21 @@ def test_liveness_a_photo_swung_in_front_of_the_camera_is_refused(
     assert isinstance(decisions[0], LivenessFailed) and "No head turn" in decisions[0].reason
     assert decisions[1] == NotRecognised(1, 3)
     assert recorder.records == []
+
+
+def test_a_face_standing_there_is_followed_by_crops_and_nobody_costs_no_search(
+    engine: FaceEngine, roster: PhotoRoster, recorder: FakeRecorder
+) -> None:
+    pipeline = _pipeline(engine, roster, recorder)
+    clock = Clock()
+    events = _run(pipeline, clock.frames([lined_up(engine, "obama3")] * 60))
+    frames = [e for e in events if isinstance(e, FrameAnalysed)]
+    assert all(len(f.faces) == 1 for f in frames)  # the box is there on every frame
+    searched = pipeline.finder.stats
+    assert searched.full <= 3 and searched.crops >= 57  # two seconds: a full search a second
+    full_before = searched.full
+    _run(pipeline, clock.blank(90))  # he left; three seconds of an empty, unchanging scene
+    # One full search notices he left, the motion gate skips the rest but for a look
+    # every two seconds.
+    assert searched.full - full_before <= 3 and searched.skipped >= 85
+    assert [type(e) for e in _decisions(events)] == [CheckedIn]
