@@ -261,7 +261,7 @@ def test_an_unreachable_database_ends_the_supervision_within_two_minutes_on_a_sl
     assert code == 1, log
     assert elapsed < 120, f"the supervision took {elapsed:.0f} s to end\n{log}"
     assert log.count("spawned: 'backend'") == 1, log
-    assert "[backend] Waiting up to " in log
+    # "Waiting up to ..." comes first unless starting Python took the whole minute.
     (line,) = [x for x in log.splitlines() if "cannot be reached" in x]
     assert line.startswith("[backend] The database at 127.0.0.1:1 cannot be reached after "), log
     assert line.endswith(
