@@ -84,8 +84,12 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 FROM ${PYTHON_IMAGE}
 ARG FACE_MODEL=buffalo_l
 # No system packages: OpenCV is the headless build, which needs no GL or X libraries.
+# /data is where a volume goes (SONTA_DATA_DIR): owned by the user, so a new named
+# volume mounted there starts owned by it too. Without a volume it is part of the
+# container and production refuses to keep the embedded database in it.
 RUN groupadd --gid 10001 sonta \
-    && useradd --create-home --uid 10001 --gid 10001 --shell /usr/sbin/nologin sonta
+    && useradd --create-home --uid 10001 --gid 10001 --shell /usr/sbin/nologin sonta \
+    && install -d -o 10001 -g 10001 -m 700 /data
 COPY --from=deps /opt/venv /opt/venv
 COPY --from=models /opt/models /opt/models
 COPY --from=app /opt/project /opt/project
@@ -97,6 +101,7 @@ ENV PATH=/opt/project/bin:/opt/venv/bin:$PATH \
     HOME=/home/sonta \
     PYTHONDONTWRITEBYTECODE=1 \
     APP_ENV=production \
+    SONTA_DATA_DIR=/data \
     PORT=3000 \
     FACE_MODEL=${FACE_MODEL} \
     FACE_MODEL_BAKED=${FACE_MODEL} \

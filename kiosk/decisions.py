@@ -11,6 +11,7 @@ Unknown faces get a friendly retry; after ``max_tries`` the fallback (badge or s
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Callable
@@ -33,8 +34,11 @@ from kiosk.inference.matching import (
     Thresholds,
     band_for,
     decide,
+    describe,
 )
 from kiosk.liveness import LivenessPolicy
+
+log = logging.getLogger(__name__)
 
 MAX_TRIES = 3
 EVIDENCE_JPEG_QUALITY = 90
@@ -126,9 +130,12 @@ class Decider:
             candidates = gallery.search(probe, k=2)
             # Searching more people raises the accept line (the pack's measurement).
             decision = decide(candidates, self.thresholds, people=people)
+            used, searched = self.thresholds.for_gallery(people), f"1:N among {people}"
         else:
             candidates = gallery.search(probe, k=1, among={str(only)})
             decision = _one_to_one(candidates, self.thresholds)
+            used, searched = self.thresholds, "1:1 (badge)"
+        log.info(describe(decision, searched, used))
         best = decision.best
         second = candidates[1].person_id if len(candidates) > 1 else None
         return FaceMatch(

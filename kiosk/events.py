@@ -38,6 +38,7 @@ class Guidance(enum.Enum):
     ONE_AT_A_TIME = "one_at_a_time"
     LOOK_AT_CAMERA = "look_at_camera"
     FACE_NOT_CLEAR = "face_not_clear"
+    INTO_VIEW = "into_view"
 
     @property
     def text(self) -> str:
@@ -52,6 +53,7 @@ _GUIDANCE_TEXT = {
     Guidance.ONE_AT_A_TIME: "One person at a time, please",
     Guidance.LOOK_AT_CAMERA: "Please look at the camera",
     Guidance.FACE_NOT_CLEAR: "Please uncover your face and look at the camera",
+    Guidance.INTO_VIEW: "Please step into the middle of the picture",
 }
 
 

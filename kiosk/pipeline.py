@@ -54,6 +54,7 @@ _GUIDANCE = {
     Issue.HEAD_TURNED: Guidance.LOOK_AT_CAMERA,
     Issue.HEAD_TILTED: Guidance.LOOK_AT_CAMERA,
     Issue.LOW_SCORE: Guidance.FACE_NOT_CLEAR,
+    Issue.CUT_OFF: Guidance.INTO_VIEW,
 }
 # Faces this small are people further back, not someone at the kiosk.
 _AT_KIOSK_EYE_PX = THRESHOLDS[Purpose.CHECKIN].min_inter_eye_px
@@ -236,7 +237,8 @@ class Pipeline:
     ) -> Guidance | None:
         """The one face at the kiosk: its guidance, or its recognition once it is ready."""
         crop = self.engine.recognizer.align(frame.image, track.face.keypoints)
-        report = assess(measure(track.face, crop), Purpose.CHECKIN)
+        picture = (frame.image.shape[0], frame.image.shape[1])
+        report = assess(measure(track.face, crop, picture=picture), Purpose.CHECKIN)
         if not report.passed:
             track.still_since = now  # "good for a short moment" starts again
             return _GUIDANCE[report.issues[0]]

@@ -35,6 +35,7 @@ from kiosk.headless import default_data_dir
 from kiosk.inference.errors import FaceEngineError
 from kiosk.inference.images import BGRImage
 from kiosk.keyring_entries import kiosk_credentials
+from kiosk.inference.program import command
 
 FAILED = 1
 FRAME_TIMEOUT_S = 15.0
@@ -122,7 +123,9 @@ def check_database(data_dir: Path) -> tuple[Check, str | None]:
         finally:
             conn.close()
     except sqlite3.Error as exc:
-        advice = "Run `sonta kiosk status`; `sonta kiosk unpair` moves a damaged file aside."
+        advice = (
+            f"Run {command('kiosk status')}; {command('kiosk unpair')} moves a damaged file aside."
+        )
         return Check("database", False, f"{path} cannot be read ({exc})", advice), None
     detail = f"{path}: schema {version} of {len(MIGRATIONS)}, {queued} check-in(s) to upload"
     if version > len(MIGRATIONS):
@@ -148,7 +151,7 @@ def check_engine(pack: str | None, pack_dir: Path | None, frame: BGRImage | None
         seconds = time.monotonic() - started
         faces = len(engine.detect(frame)) if frame is not None else None
     except FaceEngineError as exc:
-        advice = "Import the pack: `sonta kiosk import-pack DIR` (e.g. from a USB stick)."
+        advice = f"Import the pack: {command('kiosk import-pack DIR')} (e.g. from a USB stick)."
         return Check("engine", False, f"pack {config.pack}: {exc}", advice)
     found = "" if faces is None else f", {faces} face(s) in the frame"
     return Check("engine", True, f"{engine.model_id} loaded in {seconds:.1f} s{found}")
@@ -181,7 +184,7 @@ def check_server(server_url: str | None, backend: KeyringBackend | None, data_di
     from kiosk.sync_client import SyncClient  # noqa: PLC0415 - httpx
 
     if not server_url:
-        return Check("server", True, "not paired: skipped (pair with `sonta kiosk pair`)")
+        return Check("server", True, f"not paired: skipped (pair with {command('kiosk pair')})")
     try:
         credentials = kiosk_credentials(data_dir, backend)
         client = SyncClient(server_url, credential=credentials.device_credential)

@@ -35,6 +35,21 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     migrate = subparsers.add_parser(
         "migrate", help="apply database migrations (alembic upgrade head)"
     )
+    migrate.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="retry reaching the database for up to SECONDS, then exit 2 (default 0: one try)",
+    )
+    migrate.add_argument(
+        "--since",
+        type=float,
+        default=None,
+        metavar="EPOCH",
+        help="count the wait from this time (seconds since the epoch; default: now), "
+        "e.g. when the program was spawned",
+    )
     migrate.set_defaults(handler=run_migrate)
 
     admin = subparsers.add_parser("admin", help="manage admin accounts")
@@ -137,24 +152,37 @@ def _data_dir_problem(settings: Settings) -> str | None:
     return None
 
 
-def run_migrate(_args: argparse.Namespace) -> int:
+def run_migrate(args: argparse.Namespace) -> int:
+    import time  # noqa: PLC0415
+
+    from server.backend.database_wait import wait_for_database  # noqa: PLC0415
     from server.backend.db import make_engine  # noqa: PLC0415
+    from server.backend.errors import ServiceUnavailableError  # noqa: PLC0415
     from server.backend.migrate import upgrade_to_head  # noqa: PLC0415
 
     settings = _settings(announce=False)
     if settings is None:
         return 2
+    deadline = (args.since if args.since is not None else time.time()) + args.wait
 
     def migrate() -> int:
         engine = make_engine(settings)
         try:
+            wait_for_database(engine, deadline=deadline, say=_say)
             upgrade_to_head(engine)
+        except ServiceUnavailableError as exc:
+            print(exc.message, file=sys.stderr)
+            return EXIT_NO_RETRY
         finally:
             engine.dispose()
         print("Database schema is up to date.", file=sys.stderr)
         return 0
 
     return _with_database(migrate)
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _with_database(task: Callable[[], int]) -> int:

@@ -213,7 +213,7 @@ def analyse(
         rates(genuine, impostor, thresholds.review),
         target_far,
         tail,
-        tuple(_gallery_size(n, genuine, tail, thresholds, target_far) for n in sizes),
+        tuple(gallery_size(n, genuine, tail, thresholds, target_far) for n in sizes),
     )
 
 
@@ -234,24 +234,26 @@ def top_two_impostors(
     return best, second
 
 
-def _gallery_size(
+def gallery_size(
     people: int,
     genuine: NDArray[np.float64],
     tail: Tail,
     thresholds: Thresholds,
     target_far: float,
+    *,
+    searches: int = SEARCHES,
 ) -> GallerySize:
     """Simulated 1:N searches of an unknown face, and of enrolled faces, against ``people``."""
     rng = np.random.default_rng(people)  # the same figures on every run
-    best, second = top_two_impostors(people, tail, SEARCHES, rng)
+    best, second = top_two_impostors(people, tail, searches, rng)
     separated = best - second >= thresholds.margin
 
     def false_accept(accept: float) -> float:
         return float(np.mean((best >= accept) & separated))
 
     # An enrolled face scores g (drawn from the genuine pairs) against people - 1 others.
-    others, _ = top_two_impostors(people - 1, tail, SEARCHES, rng) if people > 1 else (None, None)
-    g = rng.choice(genuine, SEARCHES)
+    others, _ = top_two_impostors(people - 1, tail, searches, rng) if people > 1 else (None, None)
+    g = rng.choice(genuine, searches)
     strong = g >= thresholds.accept
     margin_review = (
         float(np.mean(others[strong] > g[strong] - thresholds.margin))

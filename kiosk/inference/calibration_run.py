@@ -22,6 +22,7 @@ from kiosk.inference.calibration import (
     load_identities,
     pair_scores,
 )
+from kiosk.inference.calibration_bootstrap import suggestion_intervals, too_few_people
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.errors import ImageError
 from kiosk.inference.images import read_image_file
@@ -61,6 +62,20 @@ def run(engine: FaceEngine, args: argparse.Namespace) -> tuple[CalibrationReport
     genuine, impostor = pair_scores(embeddings)
     thresholds, _ = pack_thresholds(engine.spec)
     report = analyse(genuine, impostor, thresholds, target_far=args.target_far)
+    refused = too_few_people(len(embeddings))
+    intervals = (
+        {}
+        if refused
+        else {
+            i.people: [i.low, i.high]
+            for i in suggestion_intervals(embeddings, thresholds, target_far=args.target_far)
+        }
+    )
+    sizes = [asdict(size) for size in report.sizes]
+    for size in sizes:
+        if refused:
+            size["suggested_accept"] = size["suggested_review"] = None
+        size["suggested_accept_90"] = intervals.get(size["people"])
     document = {
         "people": len(embeddings),
         "photos": sum(map(len, embeddings.values())),
@@ -76,7 +91,8 @@ def run(engine: FaceEngine, args: argparse.Namespace) -> tuple[CalibrationReport
         "at_review": asdict(report.review),
         "target_far": report.target_far,
         "tail": asdict(report.tail),
-        "gallery_sizes": [asdict(size) for size in report.sizes],
+        "gallery_sizes": sizes,
+        "suggestions_refused": refused,
     }
     return report, document
 
@@ -99,15 +115,34 @@ def render(report: CalibrationReport, document: dict[str, Any]) -> str:
     )
     lines.append(
         f"{'people':>8}{'best p99':>10}{'reach acc.':>12}{'false acc.':>12}"
-        f"{'margin rev.':>13}{'sugg. accept':>14}{'sugg. review':>14}"
+        f"{'margin rev.':>13}{'sugg. accept (90%)':>22}{'sugg. review':>14}"
     )
-    for s in report.sizes:
+    for s, size in zip(report.sizes, document["gallery_sizes"], strict=True):
         lines.append(
             f"{s.people:>8}{s.top_impostor_p99:>10.3f}{s.reach_accept:>12.2e}"
-            f"{s.false_accept:>12.2e}{s.margin_review:>13.2e}{s.suggested_accept:>14.2f}"
-            f"{s.suggested_review:>14.2f}"
+            f"{s.false_accept:>12.2e}{s.margin_review:>13.2e}{_suggestion(size):>22}"
+            f"{_number(size['suggested_review']):>14}"
+        )
+    if document["suggestions_refused"]:
+        lines.append(document["suggestions_refused"])
+    else:
+        lines.append(
+            "(90%): the suggestion's range over 200 resamplings of the people; a wide one "
+            "means more people are needed before trusting it."
         )
     return "\n".join(lines)
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _suggestion(size: dict[str, Any]) -> str:
+    """The suggested accept with its 90% interval beside it: 0.63 (0.55-0.71)."""
+    interval = size["suggested_accept_90"]
+    if size["suggested_accept"] is None or interval is None:
+        return _number(size["suggested_accept"])
+    return f"{size['suggested_accept']:.2f} ({interval[0]:.2f}-{interval[1]:.2f})"
 
 
 _DIST_HEADERS = ("min", "p1", "p5", "median", "p95", "p99", "max")

@@ -162,7 +162,11 @@ class FaceEngine:
         """
         found = self.detect(image, det_size=det_size) if faces is None else faces
         crops = [self.recognizer.align(image, face.keypoints) for face in found]
-        reports = [assess(measure(f, c, scale), purpose) for f, c in zip(found, crops, strict=True)]
+        picture = (image.shape[0], image.shape[1])
+        reports = [
+            assess(measure(f, c, scale, picture=picture), purpose)
+            for f, c in zip(found, crops, strict=True)
+        ]
         vectors = self.recognizer.embed(crops) if embed else None
         return [
             AnalyzedFace(

@@ -112,3 +112,16 @@ def decide(
         )
     reason = "similar enough" if band is Band.ACCEPT else "similar, but not enough to be sure"
     return MatchDecision(band, best, margin, reason)
+
+
+def describe(decision: MatchDecision, searched: str, thresholds: Thresholds) -> str:
+    """One log line for a decision: its band, how many people were searched (``searched``,
+    e.g. "1:N among 40") and the thresholds it used, so a doubtful decision can be
+    traced to the N and the accept line behind it. No name: the log names no one."""
+    best = f"{decision.best.similarity:.3f}" if decision.best else "none"
+    margin = f"{decision.margin:.3f}" if decision.margin is not None else "none"
+    return (
+        f"Face decision {decision.band.value}: {searched}, accept {thresholds.accept:.3f} "
+        f"review {thresholds.review:.3f} margin {thresholds.margin:.3f}; best similarity "
+        f"{best}, margin {margin}"
+    )

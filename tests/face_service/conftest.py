@@ -33,6 +33,7 @@ _READ_BY_SERVICES = (
     "PORT",
     "NODE_ENV",
     "APP_ENV",
+    "ALLOW_EMBEDDED_DATABASE",
 )
 _PROXIES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -301,3 +302,21 @@ def test_a_face_standing_there_is_followed_by_crops_and_nobody_costs_no_search(
     # every two seconds.
     assert searched.full - full_before <= 3 and searched.skipped >= 85
     assert [type(e) for e in _decisions(events)] == [CheckedIn]
+
+
+def test_each_decision_logs_how_many_people_were_searched_and_the_accept_line(
+    engine: FaceEngine,
+    roster: PhotoRoster,
+    recorder: FakeRecorder,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pipeline = _pipeline(engine, roster, recorder)
+    with caplog.at_level(logging.INFO, logger="kiosk.decisions"):
+        _run(pipeline, Clock().frames([lined_up(engine, "obama3")] * 30))
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Face decision")]
+    used = engine.thresholds.for_gallery(2)
+    assert line.startswith(
+        f"Face decision accept: 1:N among 2, accept {used.accept:.3f} review "
+        f"{used.review:.3f} margin {used.margin:.3f}; best similarity 0."
+    ), line
+    assert "Obama" not in line

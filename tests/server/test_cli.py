@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -162,11 +165,67 @@ def test_sonta_server_serves_the_api_with_zero_configuration(tmp_path: Path) -> 
 def test_migrate_reports_an_unreachable_database_plainly(
     monkeypatch: pytest.MonkeyPatch, server_env: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _use_env(monkeypatch, {**server_env, "DATABASE_PORT": "9"})
-    assert main(["migrate"]) == 1
+    _use_env(monkeypatch, {**server_env, "DATABASE_HOST": "127.0.0.1", "DATABASE_PORT": "9"})
+    assert main(["migrate"]) == 2  # final: supervisord does not restart it
     err = capsys.readouterr().err
-    assert "The database cannot be reached" in err
+    assert "The database at 127.0.0.1:9 cannot be reached after 1 attempt(s)" in err
+    assert "check DATABASE_URL (or DATABASE_HOST and DATABASE_PORT)" in err
+    assert "Waiting" not in err
     assert "Traceback" not in err
+
+
+def test_migrate_waits_for_the_database_until_the_deadline_counted_from_since(
+    monkeypatch: pytest.MonkeyPatch, server_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _use_env(monkeypatch, {**server_env, "DATABASE_HOST": "127.0.0.1", "DATABASE_PORT": "9"})
+    started = time.monotonic()
+    assert main(["migrate", "--wait", "3"]) == 2
+    assert time.monotonic() - started >= 3
+    err = capsys.readouterr().err
+    assert "Waiting up to 3 s for the database at 127.0.0.1:9" in err
+    # Spawned long ago: the wait is over before it began, yet one attempt is made.
+    started = time.monotonic()
+    assert main(["migrate", "--wait", "60", "--since", str(time.time() - 120)]) == 2
+    assert time.monotonic() - started < 30
+    assert "cannot be reached after 1 attempt(s)" in capsys.readouterr().err
+
+
+def test_migrate_goes_on_once_a_slow_database_starts_answering(
+    monkeypatch: pytest.MonkeyPatch, server_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A forwarder to the test PostgreSQL that only starts listening after 2 s, as a
+    database container finishing its start."""
+    target = (server_env["DATABASE_HOST"], int(server_env["DATABASE_PORT"]))
+    port = free_port()
+    forwarder = threading.Thread(target=_forward_later, args=(port, target, 2.0), daemon=True)
+    forwarder.start()
+    _use_env(monkeypatch, {**server_env, "DATABASE_HOST": "127.0.0.1", "DATABASE_PORT": str(port)})
+    assert main(["migrate", "--wait", "60"]) == 0
+    err = capsys.readouterr().err
+    assert f"Waiting up to 60 s for the database at 127.0.0.1:{port}" in err
+    assert "Database schema is up to date." in err
+
+
+def _forward_later(port: int, target: tuple[str, int], delay: float) -> None:
+    time.sleep(delay)
+    with socket.create_server(("127.0.0.1", port)) as server:
+        server.settimeout(60)
+        while True:
+            try:
+                client, _ = server.accept()
+            except TimeoutError:
+                return
+            upstream = socket.create_connection(target, timeout=10)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pipe, args=(a, b), daemon=True).start()
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+    with contextlib.suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)
 
 
 def test_admin_create_documents_the_role_and_says_which_was_created(

@@ -20,6 +20,7 @@ GOOD = {
     "FRONTEND_URL": "https://attendance.example.org",
     "PUBLIC_URL": "https://attendance.example.org/",
     "NODE_ENV": "production",
+    "DATABASE_URL": f"postgres://sonta:{secrets.token_hex(12)}@db.internal:5432/sonta",
 }
 
 
@@ -46,7 +47,8 @@ def test_production_refuses_with_one_message_naming_every_problem() -> None:
     assert "got 31" in message
     assert "FRONTEND_URL is missing" in message
     assert "PUBLIC_URL is missing" in message
-    assert "6 configuration problem(s)" in message
+    assert "Production needs a database that outlives the container" in message
+    assert "7 configuration problem(s)" in message
 
 
 def test_production_refuses_identical_access_and_refresh_secrets() -> None:
@@ -201,15 +203,16 @@ def test_production_links_travel_over_https() -> None:
 def test_several_backend_workers_need_postgresql_and_redis() -> None:
     """Workers share sign-in limits and live events only through Redis, and SQLite takes
     one writer at a time: more than one without them is refused, naming what is missing."""
+    without_database = {k: v for k, v in GOOD.items() if k != "DATABASE_URL"}
     with pytest.raises(ConfigError) as caught:
-        load_settings({**GOOD, "BACKEND_WORKERS": "2"})
+        load_settings({**without_database, "BACKEND_WORKERS": "2"})
     assert (
-        "BACKEND_WORKERS=2 needs PostgreSQL (DATABASE_HOST) and Redis (REDIS_HOST or "
-        "REDIS_URL); set them, or set 1"
+        "BACKEND_WORKERS=2 needs PostgreSQL (DATABASE_URL or DATABASE_HOST) and Redis "
+        "(REDIS_HOST or REDIS_URL); set them, or set 1"
     ) in caught.value.message
     with pytest.raises(ConfigError, match=r"BACKEND_WORKERS=3 needs Redis \(REDIS_HOST"):
-        load_settings({**GOOD, "BACKEND_WORKERS": "3", "DATABASE_HOST": "db.internal"})
-    both = {"DATABASE_HOST": "db.internal", "REDIS_URL": "redis://cache.internal:6379/0"}
+        load_settings({**GOOD, "BACKEND_WORKERS": "3"})
+    both = {"REDIS_URL": "redis://cache.internal:6379/0"}
     assert load_settings({**GOOD, **both, "BACKEND_WORKERS": "4"}).backend_workers == 4
     assert load_settings(GOOD).backend_workers == 1
     with pytest.raises(ConfigError, match="BACKEND_WORKERS"):
@@ -225,3 +228,70 @@ def test_the_face_service_url_follows_face_service_port_unless_set(tmp_path: Pat
     assert load_settings(given).face_service_url == "http://faces:9000"
     with pytest.raises(ConfigError, match="FACE_SERVICE_PORT"):
         load_settings({**base, "FACE_SERVICE_PORT": "eighty"})
+
+
+def test_database_url_is_honoured_as_hosts_give_it() -> None:
+    """Render and most container hosts hand over one postgres:// URL; it used to be
+    ignored, so the server ran on an embedded file lost at the next deploy."""
+    env = {"DATABASE_URL": "postgres://sonta:pw%40rd@db.internal:6543/sonta_prod?sslmode=require"}
+    settings = load_settings(env)
+    assert not settings.embedded_database
+    url = settings.database_url()
+    assert url.drivername == "postgresql+psycopg"
+    assert (url.host, url.port, url.database) == ("db.internal", 6543, "sonta_prod")
+    assert (url.username, url.password) == ("sonta", "pw@rd")
+    assert url.query == {"sslmode": "require"}
+    assert load_settings(GOOD).database_url().host == "db.internal"
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("mysql://sonta:hunter2-secret@db.internal/sonta", "got a mysql:// URL"),
+        ("sqlite:////var/lib/sonta.db", "got a sqlite:// URL"),
+        ("db.internal:5432", "is not a database URL"),
+        ("postgresql:///sonta", "names no host"),
+    ],
+)
+def test_a_database_url_that_is_not_postgresql_is_refused_without_echoing_it(
+    value: str, says: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"DATABASE_URL": value})
+    assert says in caught.value.message
+    assert "postgresql://USER:PASSWORD@HOST:5432/sonta" in caught.value.message
+    assert "hunter2" not in caught.value.message
+
+
+def test_database_url_beside_database_host_is_refused_as_ambiguous() -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL and DATABASE_HOST are both set"):
+        load_settings({"DATABASE_URL": GOOD["DATABASE_URL"], "DATABASE_HOST": "other.internal"})
+
+
+def test_production_refuses_the_embedded_database_in_one_sentence(tmp_path: Path) -> None:
+    env = {k: v for k, v in GOOD.items() if k != "DATABASE_URL"}
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**env, "SONTA_DATA_DIR": str(tmp_path)})
+    (line,) = caught.value.message.splitlines()[1:]
+    assert line == (
+        "  - Production needs a database that outlives the container, and none is set: set "
+        "DATABASE_URL (or DATABASE_HOST) to your PostgreSQL, or keep the embedded SQLite "
+        f"file by setting ALLOW_EMBEDDED_DATABASE=true with SONTA_DATA_DIR ({tmp_path}) on "
+        "a mounted volume"
+    )
+    assert load_settings({**env, "DATABASE_HOST": "db.internal"}).is_production
+
+
+def test_allowing_the_embedded_database_still_needs_a_mounted_volume(tmp_path: Path) -> None:
+    """tmp_path is on the machine's root file system (or a tmpfs): neither survives a
+    redeploy of a container."""
+    env = {k: v for k, v in GOOD.items() if k != "DATABASE_URL"}
+    env |= {"SONTA_DATA_DIR": str(tmp_path / "data"), "ALLOW_EMBEDDED_DATABASE": "true"}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    assert (
+        f"ALLOW_EMBEDDED_DATABASE is set but SONTA_DATA_DIR ({tmp_path / 'data'}) is not on "
+        "a mounted volume, so the database would be lost at the next deploy: mount a volume "
+        f"there (docker run -v sonta-data:{tmp_path / 'data'}) or set DATABASE_URL"
+    ) in caught.value.message
+    assert "1 configuration problem(s)" in caught.value.message

@@ -5,6 +5,7 @@ admin, replayed tickets and bad uploads are refused, a down face-service is a 50
 from __future__ import annotations
 
 import io
+import logging
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -385,3 +386,17 @@ def test_refused_and_suspicious_phone_attempts_are_kept_for_admins(
     assert message is not None
     event = live_events.LiveEvent.from_json(message)
     assert (event.type, event.record["id"]) == ("attempt.recorded", lookalike["id"])
+
+
+def test_each_phone_decision_logs_its_n_and_the_thresholds_it_used(
+    venue: Venue, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="server.backend.services.phone_checkin"):
+        answer = venue.check_in(photo("obama3"))
+    assert answer.status_code == 201, answer.text
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Face decision")]
+    assert line.startswith(
+        "Face decision accept: phone, 1:1 against the claimed member (N=1), margin against "
+        "everyone enrolled, accept 0.450 review 0.300 margin 0.080; best similarity 0."
+    ), line
+    assert "Obama" not in line and "@" not in line  # the log names no one

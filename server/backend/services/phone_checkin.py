@@ -19,6 +19,7 @@ the phone's claim, so it never decides a check-in on its own.
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 from collections.abc import Sequence
@@ -31,7 +32,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kiosk.inference.faces import Embedding
-from kiosk.inference.matching import Band, MatchDecision, decide
+from kiosk.inference.matching import Band, MatchDecision, decide, describe
 from server.backend.attempt_schemas import AttemptOutcome
 from server.backend.context import Backend
 from server.backend.crud import members as members_crud
@@ -51,6 +52,8 @@ from server.backend.services import (
 )
 from server.backend.services.attendance import CheckinOutcome
 from server.face_service.schemas import EmbedResponse
+
+logger = logging.getLogger(__name__)
 
 SELFIE_MAX_BYTES = uploads.SELFIE.max_bytes
 NOT_LISTED = (
@@ -156,9 +159,13 @@ def match(
     others = [c for c in gallery.search(embedding, k=2) if c.person_id != own.person_id]
     candidates = sorted([own, *others[:1]], key=lambda c: c.similarity, reverse=True)
     # A claimed identity is a 1:1 check, so the thresholds are not raised for gallery size.
-    decision = decide(candidates, backend.face_model.thresholds)
+    thresholds = backend.face_model.thresholds
+    decision = decide(candidates, thresholds)
     if decision.best is not None and decision.best.person_id != str(member.id):
-        return MatchDecision(Band.REJECT, decision.best, decision.margin, "another person")
+        decision = MatchDecision(Band.REJECT, decision.best, decision.margin, "another person")
+    # N = 1: the accept line is the pack's own, not raised for the gallery's size.
+    searched = "phone, 1:1 against the claimed member (N=1), margin against everyone enrolled"
+    logger.info(describe(decision, searched, thresholds))
     return decision
 
 

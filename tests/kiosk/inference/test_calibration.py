@@ -18,6 +18,11 @@ from kiosk.inference.calibration import (
     load_identities,
     pair_scores,
 )
+from kiosk.inference.calibration_bootstrap import (
+    MIN_PEOPLE_TO_SUGGEST,
+    suggestion_intervals,
+    too_few_people,
+)
 from kiosk.inference.calibration_run import embed_people
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.matching import Band, Candidate, Thresholds, decide
@@ -171,3 +176,52 @@ def test_exponential_tail_fit() -> None:
     assert tail.start == pytest.approx(0.1, abs=0.005)
     assert tail.scale == pytest.approx(0.05, rel=0.1)
     assert tail.per_pair(tail.start) == pytest.approx(0.1)
+
+
+def people_embeddings(people: int, photos: int, seed: int) -> dict[str, list[np.ndarray]]:
+    """Unit vectors around one random centre per person (same-person similarity ~0.6)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for person in range(people):
+        centre = rng.normal(size=128)
+        centre /= np.linalg.norm(centre)
+        vectors = []
+        for _ in range(photos):
+            v = centre + rng.normal(scale=0.075, size=128)
+            vectors.append((v / np.linalg.norm(v)).astype(np.float32))
+        out[f"p{person}"] = vectors
+    return out
+
+
+def test_the_interval_of_a_suggestion_narrows_as_people_are_added() -> None:
+    thresholds = Thresholds(0.45, 0.30, 0.08)
+    few = suggestion_intervals(people_embeddings(8, 3, 1), thresholds, target_far=1e-3)
+    many = suggestion_intervals(people_embeddings(80, 3, 1), thresholds, target_far=1e-3)
+    assert [i.people for i in few] == [1, 100, 1_000, 10_000]
+    width = {i.people: i.high - i.low for i in few}
+    assert all(i.high - i.low < width[i.people] / 2 for i in many if i.people > 1)
+    again = suggestion_intervals(people_embeddings(8, 3, 1), thresholds, target_far=1e-3)
+    assert again == few  # the same photos give the same intervals
+
+
+def test_too_few_people_get_no_suggestion_and_are_told_why() -> None:
+    assert too_few_people(MIN_PEOPLE_TO_SUGGEST) is None
+    reason = too_few_people(6)
+    assert reason is not None
+    assert reason.startswith("No thresholds suggested: photos of 6 people, and at least 20")
+    assert "a meeting's expected people" in reason
+
+
+@pytest.mark.model
+def test_the_labelled_photos_interval_contains_the_suggestion(
+    engine: FaceEngine, measured: CalibrationReport
+) -> None:
+    """Nine people: each suggestion lies in its interval, and the interval at 10,000
+    people is wide, which is why so few people get no suggestion from the command."""
+    embeddings, _ = embed_people(engine, load_identities(CALIBRATION))
+    intervals = suggestion_intervals(
+        embeddings, pack_thresholds(engine.spec)[0], target_far=measured.target_far
+    )
+    for interval, size in zip(intervals, measured.sizes, strict=True):
+        assert interval.low - 0.02 <= size.suggested_accept <= interval.high + 0.02
+    assert intervals[-1].high - intervals[-1].low > 0.05

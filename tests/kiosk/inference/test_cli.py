@@ -269,8 +269,14 @@ def test_calibrate_reports_distributions_rates_and_suggestions(tmp_path: Path) -
     assert document["thresholds"] == {"accept": 0.45, "review": 0.3, "margin": 0.08}
     assert document["at_accept"]["false_accepts"] == 0
     assert [s["people"] for s in document["gallery_sizes"]] == [1, 100, 1000, 10000]
+    # Two people say nothing about the tail: no threshold is suggested from them.
+    assert document["suggestions_refused"].startswith(
+        "No thresholds suggested: photos of 2 people, and at least 20 are needed"
+    )
+    assert all(s["suggested_accept"] is None for s in document["gallery_sizes"])
     text = sonta("face", "calibrate", str(tmp_path / "photos"), cache=tmp_path)
-    assert "genuine" in text.stdout and "sugg. accept" in text.stdout
+    assert "genuine" in text.stdout and "sugg. accept (90%)" in text.stdout
+    assert "No thresholds suggested: photos of 2 people" in text.stdout
 
 
 def test_calibrate_without_enough_labelled_people_says_what_to_do(tmp_path: Path) -> None:

@@ -176,3 +176,68 @@ def test_sharpness_ignores_exposure_but_not_blur() -> None:
     assert sharpness((grey * 0.3).astype(np.uint8)) == pytest.approx(sharpness(grey), rel=0.1)
     assert sharpness(cv2.GaussianBlur(grey, (0, 0), 4)) < sharpness(grey) / 5
     assert sharpness(np.full((50, 50), 90, np.uint8)) == 0.0
+
+
+def cut(
+    image: np.ndarray, box: tuple[float, float, float, float], side: str, share: float
+) -> np.ndarray:
+    """The picture ending ``share`` of the face box inside it on ``side`` (negative: that
+    much of the box to spare beyond the face)."""
+    x1, y1, x2, y2 = box
+    w, h = x2 - x1, y2 - y1
+    parts = {
+        "right": image[:, : int(x2 - share * w)],
+        "left": image[:, max(0, int(x1 + share * w)) :],
+        "bottom": image[: int(y2 - share * h)],
+        "top": image[max(0, int(y1 + share * h)) :],
+    }
+    return np.ascontiguousarray(parts[side])
+
+
+SIDES = ("right", "left", "bottom", "top")
+
+
+@pytest.mark.parametrize("name", PORTRAITS)
+def test_a_face_cut_off_by_the_frame_fails_enrolment_but_not_check_in(
+    engine: FaceEngine, name: str
+) -> None:
+    """A partial-face photo passed enrolment (its box ran to x=569.7 of a 551-px image)."""
+    whole = photo(name)
+    (face,) = engine.detect(whole)
+    for side in SIDES:
+        assert Issue.CUT_OFF not in issues(engine, cut(whole, face.bbox, side, -0.1)), side
+        partial = cut(whole, face.bbox, side, 0.1)
+        assert Issue.CUT_OFF in issues(engine, partial), side
+        assert Issue.CUT_OFF not in issues(engine, partial, Purpose.CHECKIN), side
+    assert Issue.CUT_OFF.advice.startswith("Part of the face is outside the picture.")
+
+
+def test_check_in_refuses_faces_cut_off_beyond_what_recognition_copes_with(
+    engine: FaceEngine,
+) -> None:
+    """Real faces cut by 10% to 40% of their box on each side: check-in's edge gate
+    refuses every one here keeping less than 0.8 of its self-similarity and at most one in
+    eight of those keeping 0.9 or more (bench/measure_edge_gate.py on 36 faces: 132 of
+    137 below 0.8, 19 of 393 at 0.9 or more)."""
+    images = [photo(n) for n in PORTRAITS] + [
+        read_image_file(DATA / "calibration" / f"{n}.jpg").pixels for n in CALIBRATION_SAMPLE
+    ]
+    kept, lost = [], []
+    for whole in images:
+        (reference,) = engine.analyze(whole, purpose=Purpose.CHECKIN)
+        assert reference.embedding is not None
+        for side in SIDES:
+            for share in (0.1, 0.25, 0.4):
+                found = engine.analyze(cut(whole, reference.face.bbox, side, share))
+                if not found:
+                    continue
+                face = max(found, key=lambda f: f.face.score)
+                assert face.embedding is not None
+                similarity = face.embedding.similarity(reference.embedding)
+                refused = Issue.CUT_OFF in face.quality.issues
+                if similarity >= 0.9:
+                    kept.append(refused)
+                elif similarity < 0.8:
+                    lost.append(refused)
+    assert len(kept) >= 20 and sum(kept) <= len(kept) / 8, (sum(kept), len(kept))
+    assert lost and all(lost), lost
