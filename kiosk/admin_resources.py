@@ -12,6 +12,7 @@ import httpx
 
 from kiosk.admin_types import (
     AdminAccount,
+    AttemptsPage,
     Attendance,
     Badge,
     BadgeCard,
@@ -92,6 +93,11 @@ class ResourcesMixin:
         payload = {"member_id": member_id, "note": reason}
         path = f"/api/attendance/meetings/{meeting_id}/manual"
         return cast(Json, self._json("POST", path, json=payload))
+
+    def attempts(self, meeting_id: str, *, skip: int = 0, limit: int = 100) -> AttemptsPage:
+        """A meeting's refused and suspicious attempts, newest first, with their total."""
+        params = {"meeting_id": meeting_id, "skip": skip, "limit": limit}
+        return cast(AttemptsPage, self._json("GET", "/api/attempts", params=params))
 
     # -- reports and exports -------------------------------------------------------------
 

@@ -91,6 +91,28 @@ class Attendance(TypedDict):
     has_evidence: bool
 
 
+class Attempt(TypedDict):
+    """A refused or suspicious check-in attempt, phone or kiosk (`/api/attempts`)."""
+
+    id: str
+    at: str
+    meeting_id: str
+    member_id: str | None
+    member_name: str  # who was claimed (phone) or matched (kiosk); "" when unknown
+    channel: str  # phone | kiosk
+    outcome: str  # refused | suspicious
+    reason: str
+    similarity: float | None
+    kiosk_id: str | None
+    client_ip: str
+    location_flag: str
+
+
+class AttemptsPage(TypedDict):
+    data: list[Attempt]
+    count: int
+
+
 class Kiosk(TypedDict):
     id: str
     name: str

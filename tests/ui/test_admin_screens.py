@@ -178,7 +178,7 @@ def test_review_dashboard_kiosks_badges_and_screenshots(
     client = window.client
     ada = client.create_member("Ada Review", "Choir")["id"]
     ben = client.create_member("Ben Review", "Choir")["id"]
-    cid = client.create_member("Cid Manual", "Choir")["id"]
+    cid = client.create_member("Cid Manual", "Choir")
     meeting = backend.meeting(expected_ministries=["Choir"])
     first = store_checkin(backend.admin, meeting, ada)
     second = store_checkin(backend.admin, meeting, ben)
@@ -196,6 +196,7 @@ def test_review_dashboard_kiosks_badges_and_screenshots(
     assert dashboard.counts["absent"].text() == "Absent: 1"
 
     # A check-in made elsewhere arrives through the event stream.
+    qtbot.waitUntil(lambda: window.review.meeting_id == meeting, timeout=WAIT_MS)
     window.review.manual_checkin(cid, "Signed the paper list")
     qtbot.waitUntil(lambda: dashboard.counts["present"].text() == "Present: 1", timeout=WAIT_MS)
     assert dashboard.events_seen >= 1

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from kiosk.admin_client import AdminClient
 from kiosk.admin_types import Meeting, Member
 from ui.admin.admins import AdminsView
+from ui.admin.attempts import AttemptsView
 from ui.admin.badges import BadgesView
 from ui.admin.dashboard import DashboardView
 from ui.admin.enrol import EngineProvider, EnrolView
@@ -63,6 +64,7 @@ class AdminWindow(QMainWindow):
         self.meetings = MeetingsView(client, self.tasks)
         self.dashboard = DashboardView(client, self.tasks)
         self.review = ReviewView(client, self.tasks)
+        self.attempts = AttemptsView(client, self.tasks)
         self.reports = ReportsView(client, self.tasks)
         self.badges = BadgesView(client, self.tasks)
         self.kiosks = KiosksView(client, self.tasks)
@@ -74,6 +76,7 @@ class AdminWindow(QMainWindow):
             "Meetings": self.meetings,
             "Live": self.dashboard,
             "Review": self.review,
+            "Attempts": self.attempts,
             "Reports": self.reports,
             "Kiosks": self.kiosks,
             "Admins": self.admins,
@@ -133,6 +136,7 @@ class AdminWindow(QMainWindow):
             self.people,
             self.meetings,
             self.review,
+            self.attempts,
             self.reports,
             self.kiosks,
             self.admins,
@@ -179,7 +183,9 @@ class AdminWindow(QMainWindow):
         self.show_screen("Reports")
 
     def follow_meeting(self, meeting: Meeting) -> None:
-        self.review.meeting_id = self.reports.meeting_id = meeting["id"]
+        self.reports.meeting_id = meeting["id"]
+        self.review.choose(meeting["id"])
+        self.attempts.choose(meeting["id"])
         self.dashboard.watch(meeting["id"])
         self.show_screen("Live")
 
