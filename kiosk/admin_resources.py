@@ -16,6 +16,7 @@ from kiosk.admin_types import (
     Attendance,
     Badge,
     BadgeCard,
+    Invitation,
     Json,
     Kiosk,
     Meeting,
@@ -23,6 +24,7 @@ from kiosk.admin_types import (
     MeetingReport,
     Member,
     MemberHistory,
+    PasswordLinkSent,
 )
 
 
@@ -187,13 +189,15 @@ class ResourcesMixin:
         body = self._json("GET", "/api/admins")
         return cast(list[AdminAccount], body["data"] if isinstance(body, dict) else body)
 
-    def invite_admin(self, email: str, full_name: str = "", role: str = "admin") -> AdminAccount:
+    def invite_admin(self, email: str, full_name: str = "", role: str = "admin") -> Invitation:
+        """The new admin, and how their set-password link went (`Invitation`)."""
         payload = {"email": email, "full_name": full_name, "role": role}
-        return cast(AdminAccount, self._json("POST", "/api/admins", json=payload))
+        return cast(Invitation, self._json("POST", "/api/admins", json=payload))
 
     def set_admin_active(self, admin_id: str, active: bool) -> AdminAccount:
         body = self._json("PATCH", f"/api/admins/{admin_id}", json={"is_active": active})
         return cast(AdminAccount, body)
 
-    def reset_admin_password(self, admin_id: str) -> str:
-        return str(self._json("POST", f"/api/admins/{admin_id}/password-link")["detail"])
+    def reset_admin_password(self, admin_id: str) -> PasswordLinkSent:
+        body = self._json("POST", f"/api/admins/{admin_id}/password-link")
+        return cast(PasswordLinkSent, body)

@@ -139,6 +139,19 @@ class AdminAccount(TypedDict):
     last_login_at: str | None
 
 
+class PasswordLinkSent(TypedDict):
+    """`detail` says how the link went; without email set up on the server,
+    `password_link` is the one-time link for the super admin to pass on (given once)."""
+
+    detail: str
+    password_link: str | None
+
+
+class Invitation(AdminAccount):
+    detail: str
+    password_link: str | None
+
+
 class Badge(TypedDict):
     id: str
     member_id: str

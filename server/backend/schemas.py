@@ -137,6 +137,20 @@ class AdminPublic(AdminBase):
     last_login_at: datetime | None
 
 
+class PasswordLinkSent(Message):
+    """How an admin gets their set-password link: emailed, or, when email is not set up,
+    `password_link` for the super admin who asked to pass on (answered this once)."""
+
+    password_link: str | None = None
+
+
+class AdminInvited(AdminPublic):
+    """A new admin, with `PasswordLinkSent`'s sentence and link."""
+
+    detail: str
+    password_link: str | None = None
+
+
 # --- members ----------------------------------------------------------------------
 
 
