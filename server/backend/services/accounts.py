@@ -146,8 +146,10 @@ def request_magic_link(backend: Backend, session: Session, *, email: str, client
     backend.mailer.send(
         to=admin.email,
         subject="Your Sonta Attendance sign-in link",
-        text=f"Sign in within 15 minutes with this link (it works once):\n{link}\n\n"
-        f"Or enter this one-time code: {token}\n",
+        text=f"Your one-time code: {token}\n\nPaste it into the Code field of the Sonta "
+        "Attendance app's sign-in screen within 15 minutes (it works once).\n\n"
+        f"This link shows the same code, or signs in a browser to show a meeting's QR code:"
+        f"\n{link}\n",
     )
     return request_answer(backend)
 
