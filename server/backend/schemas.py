@@ -225,6 +225,8 @@ class ImportRowReport(BaseModel):
     full_name: str
     member_code: str  # of the matched member; "" for a new one until it is saved
     changes: list[str] = Field(default_factory=list)
+    # A new member who looks already listed (a likely duplicate): why, in words.
+    warning: str = ""
 
 
 class ImportReport(BaseModel):
@@ -235,6 +237,7 @@ class ImportReport(BaseModel):
     # False for a dry run: the report says what would happen; nothing was saved.
     saved: bool = True
     rows: list[ImportRowReport] = Field(default_factory=list)
+    warnings: int = 0  # rows that look like someone already listed
 
 
 # --- face templates ---------------------------------------------------------------
