@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -32,6 +32,7 @@ from ui.admin.meetings import MeetingsView
 from ui.admin.people import PeopleView
 from ui.admin.reports import ReportsView
 from ui.admin.review import ReviewView
+from ui.admin.screen_fit import fit_to_screen
 from ui.admin.sign_in import SignInView
 from ui.admin.tasks import Tasks
 from ui.preview import FrameProvider
@@ -81,6 +82,7 @@ class AdminWindow(QMainWindow):
             "Kiosks": self.kiosks,
             "Admins": self.admins,
         }
+        self._fitted = False
         self._build()
         self._connect()
         if client.signed_in:
@@ -193,6 +195,12 @@ class AdminWindow(QMainWindow):
         """Stop the live stream and wait for running calls: no thread outlives the window."""
         self.dashboard.stop()
         self.tasks.wait_all()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        if not event.spontaneous() and not self._fitted:
+            self._fitted = True  # the first show only: later the admin sizes it
+            fit_to_screen(self)
+        super().showEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
