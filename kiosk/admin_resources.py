@@ -153,9 +153,19 @@ class ResourcesMixin:
 
     def badge_cards(self, members: list[Member]) -> list[BadgeCard]:
         """The working badge of each member, to print; members without one are left out."""
-        cards = []
+        return self.badge_sheet(members)[0]
+
+    def badge_sheet(
+        self, members: list[Member], *, issue_missing: bool = False
+    ) -> tuple[list[BadgeCard], list[Member], list[Member]]:
+        """The cards to print, the members left out for having no working badge, and
+        (with `issue_missing`) the members just issued one, who are printed too."""
+        cards, missing, issued = [], [], []
         for member in members:
             token = next((b["token"] for b in self.badges(member["id"]) if b["token"]), None)
+            if token is None and issue_missing:
+                token = self.issue_badge(member["id"])["token"]
+                issued.append(member)
             if token:
                 cards.append(
                     BadgeCard(
@@ -165,7 +175,9 @@ class ResourcesMixin:
                         token=token,
                     )
                 )
-        return cards
+            else:
+                missing.append(member)
+        return cards, missing, issued
 
     # -- kiosks --------------------------------------------------------------------------
 
