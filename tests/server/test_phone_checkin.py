@@ -172,7 +172,7 @@ def test_a_strangers_failures_never_lock_the_member_out(venue: Venue) -> None:
     assert own.status_code == 201, own.text
     # Doubtful after three refusals as this member: an admin confirms, the member is told.
     assert own.json()["status"] == "pending_review"
-    assert "Someone tried to check in as you 3 time(s)" in own.json()["message"]
+    assert "Someone tried to check in as you 3 times before" in own.json()["message"]
     listed = venue.client.get("/api/attempts", headers=venue.headers).json()
     assert listed["count"] == 3  # admins see each refusal and why; the phone never did
     assert all(a["member_id"] == venue.obama["id"] and a["reason"] for a in listed["data"])

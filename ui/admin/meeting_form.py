@@ -118,7 +118,8 @@ class MeetingDialog(QDialog):
         self.location = QLineEdit(meeting["location_name"] if meeting else "")
         self.latitude = QLineEdit(_text(meeting["latitude"]) if meeting else "")
         self.longitude = QLineEdit(_text(meeting["longitude"]) if meeting else "")
-        self.latitude.setPlaceholderText("degrees north, e.g. 5.6037 (empty: no place check)")
+        self.latitude.setPlaceholderText("degrees north, e.g. 5.6037")
+        self.latitude.setToolTip("Leave both map fields empty for no place check.")
         self.longitude.setPlaceholderText("degrees east, e.g. -0.1870")
         self.radius = QSpinBox(
             minimum=10, maximum=50_000, value=meeting["radius_m"] if meeting else 100, suffix=" m"

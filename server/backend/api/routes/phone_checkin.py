@@ -66,7 +66,7 @@ def _answer(result: PhoneResult) -> PhoneCheckinResult:
         message = f"{name}, you are checked in" + (" (late)." if record.late else ".")
     if result.earlier_refusals:
         message += (
-            f" Someone tried to check in as you {result.earlier_refusals} time(s) before "
+            f" Someone tried to check in as you {_times(result.earlier_refusals)} before "
             "and was refused; the admins can see it."
         )
     return PhoneCheckinResult(
@@ -121,3 +121,7 @@ async def phone_check_in(
     if result.outcome is not None and result.outcome.result == "recorded":
         response.status_code = status.HTTP_201_CREATED
     return _answer(result)
+
+
+def _times(number: int) -> str:
+    return {1: "once", 2: "twice"}.get(number, f"{number} times")

@@ -260,7 +260,7 @@ function showReply(reply) {
   } else if (reply.ok) {
     const left = data.tries_left;
     if (left === 0) { answer("bad", "Please see an admin", text); return; }
-    answer("warn", "Try again", text + (left ? " (" + left + " tries left)" : ""), true);
+    answer("warn", "Try again", text + (left ? " (" + left + (left === 1 ? " try" : " tries") + " left)" : ""), true);
   } else if (reply.status === 429) {
     answer("bad", "Please see an admin", text);
   } else if (reply.status === 422 || reply.status === 400) {
