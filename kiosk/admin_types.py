@@ -179,6 +179,7 @@ class ReportPerson(TypedDict):
     full_name: str
     ministry: str
     email: str | None
+    phone: str | None
     presence: str  # present | late | pending_review | absent
     checked_in_at: str | None
     method: str | None

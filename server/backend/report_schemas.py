@@ -36,6 +36,7 @@ class PersonLine(BaseModel):
     full_name: str
     ministry: str
     email: str | None
+    phone: str | None = None  # to follow up absentees
     presence: Presence
     checked_in_at: datetime | None
     method: str | None

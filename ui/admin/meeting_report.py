@@ -1,12 +1,14 @@
 """One meeting's report: its figures, attendance per ministry (a stacked chart), the absent
-list (expected people who did not check in), and CSV/XLSX exports made by the backend and
-saved where the admin chooses."""
+list (expected people who did not check in) with their phone and email to follow them up
+(copied for a text message), and CSV/XLSX exports made by the backend and saved where the
+admin chooses."""
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
 
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -23,6 +25,7 @@ from kiosk.errors import KioskError
 from ui.admin.chart import BarChart, Series
 from ui.admin.report_parts import PRESENCE, fill_table, make_table, percent, when
 from ui.admin.tasks import Tasks
+from ui.admin.words import count
 
 
 def by_ministry(people: list[ReportPerson]) -> tuple[list[str], list[Series]]:
@@ -58,7 +61,13 @@ class MeetingReportTab(QWidget):
         self.ministry_chart = BarChart("People per ministry", whole=True)
         self.absent_title = QLabel("Absent")
         self.absent_title.setObjectName("title")
-        self.absent = make_table(("Name", "Ministry", "Email"), stretch=0)
+        self.absent = make_table(("Name", "Ministry", "Phone", "Email"), stretch=0)
+        self.copy_phones = QPushButton("Copy phone numbers")
+        self.copy_phones.setToolTip("For the To: field of a text message to everyone absent.")
+        self.copy_phones.clicked.connect(self.copy_numbers)
+        self.copy_list = QPushButton("Copy the list")
+        self.copy_list.setToolTip("Names, phones and emails, one person a line.")
+        self.copy_list.clicked.connect(self.copy_people)
         self.which = QComboBox()
         self.which.addItems(["attendance", "absent"])
         self.fmt = QComboBox()
@@ -76,6 +85,11 @@ class MeetingReportTab(QWidget):
         absent = QVBoxLayout()
         absent.addWidget(self.absent_title)
         absent.addWidget(self.absent, 1)
+        copies = QHBoxLayout()
+        copies.addWidget(self.copy_phones)
+        copies.addWidget(self.copy_list)
+        copies.addStretch(1)
+        absent.addLayout(copies)
         middle = QHBoxLayout()
         middle.addWidget(self.ministry_chart, 3)
         middle.addLayout(absent, 2)
@@ -135,8 +149,42 @@ class MeetingReportTab(QWidget):
         missing = [p for p in report["people"] if p["presence"] == "absent"]
         self.absent_title.setText(f"Absent ({len(missing)})")
         fill_table(
-            self.absent, [(p["full_name"], p["ministry"], p["email"] or "") for p in missing]
+            self.absent,
+            [(p["full_name"], p["ministry"], p["phone"] or "", p["email"] or "") for p in missing],
         )
+
+    def absentees(self) -> list[ReportPerson]:
+        people = self.report["people"] if self.report else []
+        return [p for p in people if p["presence"] == "absent"]
+
+    def copy_numbers(self) -> None:
+        """The absent people's phone numbers, comma-separated, to the clipboard; and who
+        has none (they need an email or a call instead)."""
+        absent = self.absentees()
+        numbers = [p["phone"] for p in absent if p["phone"]]
+        without = [p["full_name"] for p in absent if not p["phone"]]
+        if not numbers:
+            self.status.setText("No one absent has a phone number to copy.")
+            return
+        QGuiApplication.clipboard().setText(", ".join(numbers))
+        said = f"Copied {count(len(numbers), 'phone number')} for a text message."
+        if without:
+            said += f" No phone for: {', '.join(without)}."
+        self.status.setText(said)
+
+    def copy_people(self) -> None:
+        """The absent list as text, one person a line (name, ministry, phone, email)."""
+        absent = self.absentees()
+        if not absent:
+            self.status.setText("No one is absent: there is nothing to copy.")
+            return
+        lines = [
+            " · ".join(filter(None, (p["full_name"], p["ministry"], p["phone"], p["email"])))
+            for p in absent
+        ]
+        title = self.report["title"] if self.report else ""
+        QGuiApplication.clipboard().setText(f"Absent from {title}:\n" + "\n".join(lines))
+        self.status.setText(f"Copied the absent list ({count(len(absent), 'person', 'people')}).")
 
     def choose_and_export(self) -> None:
         if not self.meeting_id:

@@ -120,7 +120,7 @@ def _meeting_people(
         AttendanceRecord.status.in_(("approved", "pending_review")),
     )
     listed = [uuid.UUID(i) for i in meeting.expected_member_ids]
-    query = select(Member.id, Member.full_name, Member.ministry, Member.email).where(
+    query = select(Member.id, Member.full_name, Member.ministry, Member.email, Member.phone).where(
         or_(
             and_(Member.status == "active", Member.ministry.in_(ministries)),
             Member.id.in_(listed),
@@ -142,6 +142,7 @@ def meeting_report(session: Session, *, meeting_id: uuid.UUID) -> MeetingReport:
             full_name=member.full_name,
             ministry=member.ministry,
             email=member.email,
+            phone=member.phone,
             presence=_presence(record),
             checked_in_at=record.server_time if record else None,
             method=record.method if record else None,
