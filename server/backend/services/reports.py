@@ -106,7 +106,7 @@ def _records_by_meeting(
 
 def _meeting_people(
     session: Session, meeting: Meeting, records: dict[uuid.UUID, Counted]
-) -> list[tuple[Row[uuid.UUID, str, str, str | None], Counted | None]]:
+) -> list[tuple[Row[uuid.UUID, str, str, str | None, str | None], Counted | None]]:
     """The members a meeting expects and everyone else who checked in, by name, read as
     rows. Only they are read: which stored ministry names the meeting expects is decided
     here (as `attendance.is_expected` decides), then those names are matched in SQL."""
