@@ -106,6 +106,12 @@ class ResourcesMixin:
     def meeting_report(self, meeting_id: str) -> MeetingReport:
         return cast(MeetingReport, self._json("GET", f"/api/reports/meetings/{meeting_id}"))
 
+    def message_absentees(self, meeting_id: str, text: str) -> Json:
+        """Email the meeting's absent members who were not emailed about it before; the
+        answer names who was emailed, who had been already, and who has no email."""
+        path = f"/api/reports/meetings/{meeting_id}/absentees/message"
+        return cast(Json, self._json("POST", path, json={"text": text}))
+
     def ministries(self) -> list[str]:
         """Every ministry an active member is in, by name."""
         return cast(list[str], self._json("GET", "/api/members/ministries")["ministries"])

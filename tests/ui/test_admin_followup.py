@@ -1,5 +1,6 @@
 """Following up absentees from a meeting's report, against a real backend: the absent list
-shows phone and email, and copies for a text message (numbers) or as a list."""
+shows phone and email, copies for a text message (numbers) or as a list, and emails the
+absent once each."""
 
 from __future__ import annotations
 
@@ -57,6 +58,26 @@ def test_the_absent_list_gives_phones_and_emails_and_copies_them_for_a_text(
         "Kofi Absent · Choir · 024 000 0002"
     )
     assert tab.status.text() == "Copied the absent list (3 people)."
+
+    # Email them: once each, however often the button is pressed.
+    tab.email_absentees("   ")
+    assert tab.status.text() == "Write the message first; nothing was sent."
+    tab.email_absentees("We missed you on Sunday.")
+    qtbot.waitUntil(lambda: tab.status.text().startswith("Emailed"), timeout=WAIT_MS)
+    assert tab.status.text() == (
+        "Emailed 2 absent people. No email for: Kofi Absent; copy their phone numbers instead."
+    )
+    assert sorted(to for to, _subject, _text in backend.mailer.sent) == [  # type: ignore[attr-defined]
+        "ama@example.org",
+        "esi@example.org",
+    ]
+    tab.status.clear()
+    tab.email_absentees("We missed you on Sunday.")
+    qtbot.waitUntil(lambda: tab.status.text().startswith("Emailed"), timeout=WAIT_MS)
+    assert tab.status.text().startswith(
+        "Emailed 0 absent people. Not again (emailed before): Ama Absent, Esi NoPhone."
+    )
+    assert len(backend.mailer.sent) == 2  # type: ignore[attr-defined]
     assert window.grab().save(str(artefact_dir(tmp_path) / "report_absentees.png"))
 
 

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QPushButton,
     QVBoxLayout,
@@ -68,6 +69,12 @@ class MeetingReportTab(QWidget):
         self.copy_list = QPushButton("Copy the list")
         self.copy_list.setToolTip("Names, phones and emails, one person a line.")
         self.copy_list.clicked.connect(self.copy_people)
+        self.email_button = QPushButton("Email them…")
+        self.email_button.setToolTip(
+            "One message to each absent person with an email; no one is emailed twice "
+            "about the same meeting."
+        )
+        self.email_button.clicked.connect(self.ask_email)
         self.which = QComboBox()
         self.which.addItems(["attendance", "absent"])
         self.fmt = QComboBox()
@@ -88,11 +95,12 @@ class MeetingReportTab(QWidget):
         copies = QHBoxLayout()
         copies.addWidget(self.copy_phones)
         copies.addWidget(self.copy_list)
+        copies.addWidget(self.email_button)
         copies.addStretch(1)
         absent.addLayout(copies)
         middle = QHBoxLayout()
-        middle.addWidget(self.ministry_chart, 3)
-        middle.addLayout(absent, 2)
+        middle.addWidget(self.ministry_chart, 1)
+        middle.addLayout(absent, 1)  # names, phones and emails need the room
         export = QHBoxLayout()
         for part in (QLabel("Export the"), self.which, QLabel("list as"), self.fmt):
             export.addWidget(part)
@@ -185,6 +193,34 @@ class MeetingReportTab(QWidget):
         title = self.report["title"] if self.report else ""
         QGuiApplication.clipboard().setText(f"Absent from {title}:\n" + "\n".join(lines))
         self.status.setText(f"Copied the absent list ({count(len(absent), 'person', 'people')}).")
+
+    def ask_email(self) -> None:
+        if not self.absentees():
+            self.status.setText("No one is absent: there is no one to email.")
+            return
+        title = self.report["title"] if self.report else ""
+        text, ok = QInputDialog.getMultiLineText(
+            self,
+            "Email the absent",
+            f"Message to everyone absent from {title} who has an email (each person gets it once):",
+            f"We missed you at {title}. Is all well? Let us know if we can help.",
+        )
+        if ok:
+            self.email_absentees(text)
+
+    def email_absentees(self, text: str) -> None:
+        """Email `text` to the absent people of the shown meeting (the server skips
+        anyone emailed about it before) and say who got it."""
+        if not text.strip():
+            self.status.setText("Write the message first; nothing was sent.")
+            return
+        meeting = self.meeting_id
+        self._tasks.run(
+            "Emailing the absent",
+            lambda: self._client.message_absentees(meeting, text),
+            lambda answer: self.status.setText(str(answer["detail"])),
+            self.status.setText,
+        )
 
     def choose_and_export(self) -> None:
         if not self.meeting_id:
