@@ -192,13 +192,13 @@ class AdminClient(ResourcesMixin):
         body = self._json("PUT", f"/api/members/{member_id}/consent", json={"given": given})
         return cast(Member, body)
 
-    def import_members(self, csv_file: Path, *, dry_run: bool) -> Json:
-        """The per-row report; with `dry_run` nothing is saved. A bad file's report too."""
+    def import_members(self, csv_file: Path, *, dry_run: bool, mode: str = "create") -> Json:
+        """The per-row report; with `dry_run` nothing is saved. A bad file's report too.
+        `mode="update"` changes the members the rows match instead of adding them."""
         files = {"file": (csv_file.name, csv_file.read_bytes(), "text/csv")}
+        params = {"dry_run": dry_run, "mode": mode}
         try:
-            body = self._json(
-                "POST", "/api/members/import", params={"dry_run": dry_run}, files=files
-            )
+            body = self._json("POST", "/api/members/import", params=params, files=files)
         except AdminError as exc:
             if exc.details and "errors" in exc.details:
                 return {"saved": False, "message": str(exc), **exc.details}

@@ -12,9 +12,11 @@ import httpx
 
 from kiosk.admin_types import (
     AdminAccount,
+    AttemptsPage,
     Attendance,
     Badge,
     BadgeCard,
+    Invitation,
     Json,
     Kiosk,
     Meeting,
@@ -22,6 +24,7 @@ from kiosk.admin_types import (
     MeetingReport,
     Member,
     MemberHistory,
+    PasswordLinkSent,
 )
 
 
@@ -93,10 +96,21 @@ class ResourcesMixin:
         path = f"/api/attendance/meetings/{meeting_id}/manual"
         return cast(Json, self._json("POST", path, json=payload))
 
+    def attempts(self, meeting_id: str, *, skip: int = 0, limit: int = 100) -> AttemptsPage:
+        """A meeting's refused and suspicious attempts, newest first, with their total."""
+        params = {"meeting_id": meeting_id, "skip": skip, "limit": limit}
+        return cast(AttemptsPage, self._json("GET", "/api/attempts", params=params))
+
     # -- reports and exports -------------------------------------------------------------
 
     def meeting_report(self, meeting_id: str) -> MeetingReport:
         return cast(MeetingReport, self._json("GET", f"/api/reports/meetings/{meeting_id}"))
+
+    def message_absentees(self, meeting_id: str, text: str) -> Json:
+        """Email the meeting's absent members who were not emailed about it before; the
+        answer names who was emailed, who had been already, and who has no email."""
+        path = f"/api/reports/meetings/{meeting_id}/absentees/message"
+        return cast(Json, self._json("POST", path, json={"text": text}))
 
     def ministries(self) -> list[str]:
         """Every ministry an active member is in, by name."""
@@ -145,9 +159,19 @@ class ResourcesMixin:
 
     def badge_cards(self, members: list[Member]) -> list[BadgeCard]:
         """The working badge of each member, to print; members without one are left out."""
-        cards = []
+        return self.badge_sheet(members)[0]
+
+    def badge_sheet(
+        self, members: list[Member], *, issue_missing: bool = False
+    ) -> tuple[list[BadgeCard], list[Member], list[Member]]:
+        """The cards to print, the members left out for having no working badge, and
+        (with `issue_missing`) the members just issued one, who are printed too."""
+        cards, missing, issued = [], [], []
         for member in members:
             token = next((b["token"] for b in self.badges(member["id"]) if b["token"]), None)
+            if token is None and issue_missing:
+                token = self.issue_badge(member["id"])["token"]
+                issued.append(member)
             if token:
                 cards.append(
                     BadgeCard(
@@ -157,7 +181,9 @@ class ResourcesMixin:
                         token=token,
                     )
                 )
-        return cards
+            else:
+                missing.append(member)
+        return cards, missing, issued
 
     # -- kiosks --------------------------------------------------------------------------
 
@@ -181,13 +207,15 @@ class ResourcesMixin:
         body = self._json("GET", "/api/admins")
         return cast(list[AdminAccount], body["data"] if isinstance(body, dict) else body)
 
-    def invite_admin(self, email: str, full_name: str = "", role: str = "admin") -> AdminAccount:
+    def invite_admin(self, email: str, full_name: str = "", role: str = "admin") -> Invitation:
+        """The new admin, and how their set-password link went (`Invitation`)."""
         payload = {"email": email, "full_name": full_name, "role": role}
-        return cast(AdminAccount, self._json("POST", "/api/admins", json=payload))
+        return cast(Invitation, self._json("POST", "/api/admins", json=payload))
 
     def set_admin_active(self, admin_id: str, active: bool) -> AdminAccount:
         body = self._json("PATCH", f"/api/admins/{admin_id}", json={"is_active": active})
         return cast(AdminAccount, body)
 
-    def reset_admin_password(self, admin_id: str) -> str:
-        return str(self._json("POST", f"/api/admins/{admin_id}/password-link")["detail"])
+    def reset_admin_password(self, admin_id: str) -> PasswordLinkSent:
+        body = self._json("POST", f"/api/admins/{admin_id}/password-link")
+        return cast(PasswordLinkSent, body)

@@ -94,6 +94,28 @@ class Attendance(TypedDict):
     has_evidence: bool
 
 
+class Attempt(TypedDict):
+    """A refused or suspicious check-in attempt, phone or kiosk (`/api/attempts`)."""
+
+    id: str
+    at: str
+    meeting_id: str
+    member_id: str | None
+    member_name: str  # who was claimed (phone) or matched (kiosk); "" when unknown
+    channel: str  # phone | kiosk
+    outcome: str  # refused | suspicious
+    reason: str
+    similarity: float | None
+    kiosk_id: str | None
+    client_ip: str
+    location_flag: str
+
+
+class AttemptsPage(TypedDict):
+    data: list[Attempt]
+    count: int
+
+
 class Kiosk(TypedDict):
     id: str
     name: str
@@ -118,6 +140,19 @@ class AdminAccount(TypedDict):
     is_active: bool
     has_password: bool
     last_login_at: str | None
+
+
+class PasswordLinkSent(TypedDict):
+    """`detail` says how the link went; without email set up on the server,
+    `password_link` is the one-time link for the super admin to pass on (given once)."""
+
+    detail: str
+    password_link: str | None
+
+
+class Invitation(AdminAccount):
+    detail: str
+    password_link: str | None
 
 
 class Badge(TypedDict):
@@ -147,6 +182,7 @@ class ReportPerson(TypedDict):
     full_name: str
     ministry: str
     email: str | None
+    phone: str | None
     presence: str  # present | late | pending_review | absent
     checked_in_at: str | None
     method: str | None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, StringConstraints
 
 Period = Literal["week", "month"]
 Presence = Literal["present", "late", "pending_review", "absent"]
@@ -36,6 +36,7 @@ class PersonLine(BaseModel):
     full_name: str
     ministry: str
     email: str | None
+    phone: str | None = None  # to follow up absentees
     presence: Presence
     checked_in_at: datetime | None
     method: str | None
@@ -90,3 +91,23 @@ class Trends(BaseModel):
     period: Period
     ministry: str | None  # only this ministry's people counted, when given
     points: list[TrendPoint]
+
+
+class AbsenteeMessage(BaseModel):
+    """What to email a meeting's absent members (plain text, signed by the church)."""
+
+    text: Annotated[
+        str,
+        StringConstraints(
+            strip_whitespace=True, min_length=1, max_length=2000, pattern=r"^[^\x00]*$"
+        ),
+    ]
+
+
+class AbsenteesMessaged(BaseModel):
+    """Who was emailed now, who had been before (and was not again), who has no email."""
+
+    detail: str
+    sent: list[str]
+    already: list[str]
+    without_email: list[str]

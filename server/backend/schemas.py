@@ -137,6 +137,20 @@ class AdminPublic(AdminBase):
     last_login_at: datetime | None
 
 
+class PasswordLinkSent(Message):
+    """How an admin gets their set-password link: emailed, or, when email is not set up,
+    `password_link` for the super admin who asked to pass on (answered this once)."""
+
+    password_link: str | None = None
+
+
+class AdminInvited(AdminPublic):
+    """A new admin, with `PasswordLinkSent`'s sentence and link."""
+
+    detail: str
+    password_link: str | None = None
+
+
 # --- members ----------------------------------------------------------------------
 
 
@@ -211,6 +225,8 @@ class ImportRowReport(BaseModel):
     full_name: str
     member_code: str  # of the matched member; "" for a new one until it is saved
     changes: list[str] = Field(default_factory=list)
+    # A new member who looks already listed (a likely duplicate): why, in words.
+    warning: str = ""
 
 
 class ImportReport(BaseModel):
@@ -221,6 +237,7 @@ class ImportReport(BaseModel):
     # False for a dry run: the report says what would happen; nothing was saved.
     saved: bool = True
     rows: list[ImportRowReport] = Field(default_factory=list)
+    warnings: int = 0  # rows that look like someone already listed
 
 
 # --- face templates ---------------------------------------------------------------

@@ -18,6 +18,7 @@ from kiosk.inference.images import read_image_file
 from kiosk.inference.quality import Purpose
 from server.backend.config import Settings
 from server.backend.main import create_app
+from server.backend.services.mailer import Mailer
 from tests.server.kiosk_utils import make_meeting, make_member
 from tests.server.live import free_port, serve
 from tests.server.utils import FAST_ARGON2, FakeMailer, admin_headers
@@ -33,8 +34,9 @@ class LiveBackend:
     admin: TestClient
     headers: dict[str, str]
     port: int = field(default_factory=free_port)
-    # What the served backend "emails" (one-time codes, password links), kept across restarts.
-    mailer: FakeMailer = field(default_factory=FakeMailer)
+    # What the served backend "emails" (one-time codes, password links), kept across
+    # restarts: a FakeMailer (as if email were set up) unless the test says otherwise.
+    mailer: Mailer = field(default_factory=FakeMailer)
     _server: contextlib.ExitStack | None = None
 
     @property
@@ -89,11 +91,14 @@ class LiveBackend:
 
 
 @contextlib.contextmanager
-def live_backend(settings: Settings) -> Iterator[LiveBackend]:
-    """A backend on `settings` (FACE_MODEL=vectron), served until the block ends."""
-    app = create_app(settings, mailer=FakeMailer(), password_params=FAST_ARGON2)
+def live_backend(settings: Settings, mailer: Mailer | None = None) -> Iterator[LiveBackend]:
+    """A backend on `settings` (FACE_MODEL=vectron), served until the block ends; its
+    mail goes to `mailer` (default: a `FakeMailer`, as if email were set up)."""
+    app = create_app(settings, mailer=mailer or FakeMailer(), password_params=FAST_ARGON2)
     with TestClient(app) as admin:
         backend = LiveBackend(settings, admin, admin_headers(admin))
+        if mailer is not None:
+            backend.mailer = mailer
         backend.start()
         try:
             yield backend

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import logging
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -11,8 +13,10 @@ from sqlalchemy import update
 
 from server.backend.config import Settings
 from server.backend.context import make_mailer
+from server.backend.main import create_app
 from server.backend.models import Admin
 from server.backend.security.passwords import PasswordHasher
+from server.backend.services.accounts import LINK_SENT, NOT_EMAILED
 from server.backend.services.mailer import ConsoleMailer, ResendMailer
 from tests.server.conftest import ClientFactory
 from tests.server.utils import (
@@ -287,3 +291,66 @@ def test_an_address_missing_its_at_sign_or_domain_is_refused_saying_what_to_type
             assert answer.status_code == 422, (path, typed, answer.text)
             assert "enter the whole email address, like name@example.org" in answer.text
     assert mailer.sent == []
+
+
+@pytest.fixture
+def client_without_email(pg_settings: Settings) -> Iterator[TestClient]:
+    """An app whose settings name no email provider: the real development mailer."""
+    console = io.StringIO()
+    app = create_app(pg_settings, mailer=ConsoleMailer(console), password_params=FAST_ARGON2)
+    with TestClient(app) as made:
+        yield made
+
+
+def test_without_email_requests_say_nothing_was_emailed_for_any_address(
+    client_without_email: TestClient,
+) -> None:
+    known = make_admin(client_without_email)
+    for path in ("/api/auth/magic-link", "/api/auth/password/request"):
+        answers = [
+            client_without_email.post(path, json={"email": email})
+            for email in (known.email, "stranger@example.org")
+        ]
+        assert [a.status_code for a in answers] == [202, 202]
+        assert answers[0].json() == answers[1].json() == {"detail": NOT_EMAILED}
+
+
+def test_without_email_the_super_admin_gets_the_one_time_link_and_it_works_once(
+    client_without_email: TestClient,
+) -> None:
+    client = client_without_email
+    boss = admin_headers(client, role="super_admin")
+    invited = client.post("/api/admins", json={"email": "new@example.org"}, headers=boss)
+    assert invited.status_code == 201, invited.text
+    body = invited.json()
+    assert body["email"] == "new@example.org" and not body["has_password"]
+    assert body["detail"].startswith("Email is not set up on this server, so nothing was")
+    assert "Give new@example.org this one-time link yourself" in body["detail"]
+    link = body["password_link"]
+    assert "/auth/set-password?token=" in link
+    token = link.split("token=", 1)[1]
+    done = client.post("/api/auth/password/set", json={"token": token, "password": PASSWORD})
+    assert done.status_code == 204, done.text
+    assert login(client, "new@example.org")["access_token"]
+    again = client.post("/api/auth/password/set", json={"token": token, "password": PASSWORD})
+    assert again.status_code == 401
+
+    admin_id = body["id"]
+    reset = client.post(f"/api/admins/{admin_id}/password-link", headers=boss)
+    assert reset.status_code == 202
+    assert reset.json()["password_link"] and reset.json()["password_link"] != link
+
+
+def test_with_email_the_link_is_emailed_and_never_answered(
+    client: TestClient, mailer: FakeMailer
+) -> None:
+    boss = admin_headers(client, role="super_admin")
+    invited = client.post("/api/admins", json={"email": "new@example.org"}, headers=boss)
+    assert invited.status_code == 201, invited.text
+    assert invited.json()["password_link"] is None
+    assert invited.json()["detail"] == (
+        "A one-time link to set a password was emailed to new@example.org."
+    )
+    assert mailer.sent[-1][0] == "new@example.org"
+    asked = client.post("/api/auth/magic-link", json={"email": "new@example.org"})
+    assert asked.json() == {"detail": LINK_SENT}

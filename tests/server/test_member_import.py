@@ -69,7 +69,7 @@ def test_create_mode_points_to_update_mode_for_existing_members(any_client: Test
     refused = _import(any_client, admin, text)
     assert refused.status_code == 422
     [error] = refused.json()["detail"]["errors"]
-    assert error["row"] == 2 and "mode=update" in error["errors"][0]
+    assert error["row"] == 2 and "import in update mode (Update existing)" in error["errors"][0]
     assert len(_members(any_client, admin)) == 1
 
 
@@ -96,3 +96,57 @@ def test_update_mode_reports_every_bad_row_and_saves_nothing(any_client: TestCli
     assert _members(any_client, admin)["Ama Mensah"]["phone"] is None
     no_key = _import(any_client, admin, "full_name,ministry\nA,Choir\n", mode="update")
     assert no_key.status_code == 422 and "member_code or email" in no_key.json()["detail"]
+
+
+def test_a_member_without_email_imported_again_is_flagged_then_matched_by_name_and_phone(
+    any_client: TestClient,
+) -> None:
+    admin = admin_headers(any_client)
+    text = "full_name,ministry,phone\nKojo Asante,Choir,024 555 0101\nEfua Sey,Ushers,\n"
+    first = _import(any_client, admin, text)
+    assert first.status_code == 201, first.text
+    assert [r["warning"] for r in first.json()["rows"]] == ["", ""]
+    codes = {n: m["member_code"] for n, m in _members(any_client, admin).items()}
+
+    # The same file again: nothing refuses it, so each likely duplicate is said in words.
+    again = _import(any_client, admin, text, dry_run="true").json()
+    assert again["warnings"] == 2 and again["created"] == 2
+    kojo, efua = again["rows"]
+    assert kojo["warning"] == (
+        f"looks like Kojo Asante ({codes['Kojo Asante']}, Choir), already listed with the "
+        "same name and phone; to change them instead, import in update mode (Update existing)"
+    )
+    assert "Efua Sey" in efua["warning"] and "same name and ministry" in efua["warning"]
+
+    # Update mode matches Kojo by name and phone (typed differently), so no one is added.
+    update = "full_name,ministry,phone\nKojo Asante,Choir,0245550101\n"
+    matched = _import(any_client, admin, update, mode="update")
+    assert matched.status_code == 201, matched.text
+    assert [(r["action"], r["member_code"], r["changes"]) for r in matched.json()["rows"]] == [
+        ("updated", codes["Kojo Asante"], ["phone"])
+    ]
+    assert len(_members(any_client, admin)) == 2
+    # Efua has no phone, so only her warning can stop a second Efua: it still shows.
+    efua_again = _import(any_client, admin, text, mode="update", dry_run="true").json()["rows"][1]
+    assert efua_again["action"] == "created" and "Efua Sey" in efua_again["warning"]
+
+
+def test_the_same_person_twice_in_one_file_is_flagged(any_client: TestClient) -> None:
+    admin = admin_headers(any_client)
+    text = "full_name,ministry,phone\nAba Ofori,Choir,\nAba Ofori,Choir,\nAba Ofori,Youth,\n"
+    rows = _import(any_client, admin, text, dry_run="true").json()["rows"]
+    assert [r["warning"] for r in rows] == [
+        "",
+        "looks like the person on row 2 (the same name and ministry)",
+        "",
+    ]
+
+
+def test_update_mode_takes_a_file_of_names_and_phones(any_client: TestClient) -> None:
+    admin = admin_headers(any_client)
+    make_member(any_client, admin, "Yaw Mensah", phone="020 111")
+    text = "full_name,phone,notes\nYaw Mensah,020 111,Sings bass\n"
+    saved = _import(any_client, admin, text, mode="update")
+    assert saved.status_code == 201, saved.text
+    assert saved.json()["rows"][0]["changes"] == ["notes"]
+    assert _members(any_client, admin)["Yaw Mensah"]["notes"] == "Sings bass"

@@ -118,6 +118,9 @@ def test_the_set_password_page_sets_the_password_in_a_browser(
     page.wait_for_function(
         "() => document.querySelector('#message').textContent.startsWith('Your password is set')"
     )
+    said = page.locator("#message").inner_text()
+    assert "in the Sonta Attendance app on your computer (sonta admin-app)" in said
+    assert f"{site.url}/present" in said  # where to sign in, not only that one can
     assert login(site.client, admin.email)["access_token"]
     assert site.violations == []
 
@@ -139,4 +142,40 @@ def test_a_signed_in_admin_opens_the_presenter_screen_and_picks_the_meeting(
     assert f"meeting={meeting['id']}" in page.url
     token = httpx.URL(on_screen_code(page)).params["token"]
     assert site.client.post("/api/qr/validate", json={"token": token}).status_code == 200
+    assert site.violations == []
+
+
+def test_opening_the_emailed_link_shows_the_code_for_the_app_without_using_it(
+    site: Site, browser_page: Page, mailer: FakeMailer
+) -> None:
+    admin = make_admin(site.client)
+    site.client.post("/api/auth/magic-link", json={"email": admin.email})
+    code = mailer.last_code(admin.email)
+    page = browser_page
+    page.goto(f"{site.url}/auth/magic?token={code}")
+    page.wait_for_selector("#for-app:not(.hidden)")
+    assert page.locator("#code").inner_text() == code
+    assert "token" not in page.url  # the code leaves the address bar and history
+    assert "Code field of its sign-in screen" in page.locator("#for-app").inner_text()
+    page.get_by_role("button", name="Copy the code").click()
+    page.wait_for_function("() => document.querySelector('#message').textContent !== ''")
+    assert (
+        "Ctrl+C" in page.locator("#message").inner_text()
+        or "Copied" in page.locator("#message").inner_text()
+    )
+    # Opening the page used nothing: the desktop app still signs in with the code.
+    used = site.client.post("/api/auth/magic-link/verify", json={"token": code})
+    assert used.status_code == 200, used.text
+
+    # Asked to, the page signs this browser in instead (the code then works no more).
+    site.client.post("/api/auth/magic-link", json={"email": admin.email})
+    second = mailer.last_code(admin.email)
+    page.goto(f"{site.url}/auth/magic?token={second}")
+    page.get_by_role("button", name="Sign in here").click()
+    page.wait_for_function(
+        "() => document.querySelector('#message').textContent === 'You are signed in.'"
+    )
+    assert page.locator("#next").is_visible() and not page.locator("#for-app").is_visible()
+    again = site.client.post("/api/auth/magic-link/verify", json={"token": second})
+    assert again.status_code == 401
     assert site.violations == []

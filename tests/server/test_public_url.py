@@ -136,3 +136,12 @@ def _assert_locked_down_page(client: TestClient, page: httpx.Response) -> None:
 @pytest.mark.parametrize("name", ["../config.py", "..%2Fconfig.py", ".hidden", "missing.js"])
 def test_only_the_pages_own_files_are_served(client: TestClient, name: str) -> None:
     assert client.get(f"/static/{name}").status_code == 404
+
+
+def test_every_page_names_an_icon_the_server_has(client: TestClient) -> None:
+    """Browsers ask for /favicon.ico on every page; a 404 there filled the access log."""
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+    assert icon.content.startswith(b"<svg")
+    for path in ("/auth/magic", "/auth/set-password", "/present"):
+        assert '<link rel="icon" href="/favicon.ico"' in client.get(path).text, path

@@ -64,13 +64,13 @@ def season(any_client: TestClient) -> Season:
     on time, Kofi late, Esi awaits review and "=2+3 Abena" is absent. Yaw is an usher."""
     client, headers = any_client, admin_headers(any_client)
     people = {
-        name.split()[-1]: make_member(client, headers, name, ministry, email=email)
-        for name, ministry, email in (
-            ("Ama Mensah", "Choir", "ama@example.org"),
-            ("Kofi Boateng", "Choir", None),
-            ("Esi Owusu", "Choir", None),
-            ("=2+3 Abena", "Choir", None),
-            ("Yaw Darko", "Ushers", None),
+        name.split()[-1]: make_member(client, headers, name, ministry, email=email, phone=phone)
+        for name, ministry, email, phone in (
+            ("Ama Mensah", "Choir", "ama@example.org", None),
+            ("Kofi Boateng", "Choir", None, None),
+            ("Esi Owusu", "Choir", None, None),
+            ("=2+3 Abena", "Choir", None, "+233 24 000 0004"),
+            ("Yaw Darko", "Ushers", None, None),
         )
     }
     choir = {"expected_ministries": ["Choir"]}
@@ -121,7 +121,7 @@ def test_the_absent_list_and_register_export_as_csv(season: Season) -> None:
     # The formula-like name is written as text, not as a formula.
     assert rows == [
         list(HEADER),
-        ["'=2+3 Abena", "Choir", "", "absent", "", "", "Choir rehearsal"],
+        ["'=2+3 Abena", "Choir", "", "absent", "", "", "Choir rehearsal", "'+233 24 000 0004"],
     ]
 
     register = season.client.get(url, headers=season.headers)

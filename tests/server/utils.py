@@ -25,9 +25,10 @@ PASSWORD = "correct horse battery staple"
 
 @dataclass
 class FakeMailer:
-    """Records messages instead of sending them."""
+    """Records messages instead of sending them (as a configured mailer would deliver)."""
 
     sent: list[tuple[str, str, str]] = field(default_factory=list)
+    delivers: bool = True
 
     def send(self, *, to: str, subject: str, text: str) -> None:
         self.sent.append((to, subject, text))

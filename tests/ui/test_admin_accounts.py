@@ -3,19 +3,23 @@ emailed one-time code, the super admin's Admins screen, and the Kiosks screen.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.exceptions import TimeoutError
 from pytestqt.qtbot import QtBot
 
+from kiosk.admin_client import AdminClient
 from kiosk.errors import DeviceRevokedError
 from kiosk.sync import pair
+from server.backend.config import Settings
 from server.backend.models import Admin
-from server.backend.services.accounts import LINK_SENT
-from tests.kiosk.backend import LiveBackend
+from server.backend.services.accounts import LINK_SENT, NOT_EMAILED
+from server.backend.services.mailer import ConsoleMailer
+from tests.kiosk.backend import LiveBackend, live_backend
 from tests.kiosk.test_sync import Kiosk, kiosk
 from tests.server.utils import PASSWORD, bearer, login, make_admin
 from tests.ui.test_admin_screens import WAIT_MS, artefact_dir, idle, window
@@ -107,7 +111,7 @@ def test_a_super_admin_invites_disables_enables_and_resets_admins(
 
     invited = f"new-{other.email}"
     admins.invite(invited, "Nana New", "Admin")
-    said(qtbot, admins, f"Invited {invited}")
+    said(qtbot, admins, f"Invited {invited}. A one-time link to set a password was emailed")
     stored = stored_admin(backend, invited)
     assert stored is not None and stored.role == "admin" and stored.password_hash is None
     assert backend.mailer.sent[-1][:2] == (invited, "Set your Sonta Attendance password")
@@ -135,7 +139,8 @@ def test_a_super_admin_invites_disables_enables_and_resets_admins(
     said(qtbot, admins, "can sign in again")
     select(admins, "email", other.email)
     admins.buttons["Send reset link"].click()
-    said(qtbot, admins, "A one-time link to set a password was sent.")
+    said(qtbot, admins, f"A one-time link to set a password was emailed to {other.email}.")
+    assert admins.link_dialog is None  # emailed: the link is not shown
     assert backend.mailer.sent[-1][:2] == (other.email, "Set your Sonta Attendance password")
 
     select(admins, "email", me.email)
@@ -225,6 +230,63 @@ def test_a_kiosk_paired_with_the_screens_code_is_renamed_then_revoked_and_stops_
     assert kiosk.store.template_count() == 0
     assert kiosk.status.snapshot.connection == "revoked"
     assert window.grab().save(str(artefact_dir(tmp_path) / "kiosks_1280x800.png"))
+
+
+@pytest.fixture
+def window_without_email(
+    qtbot: QtBot, pg_settings: Settings, keyring_dir: Path
+) -> Iterator[tuple[AdminWindow, LiveBackend]]:
+    """The admin app against a backend with no email set up (the development mailer)."""
+    settings = pg_settings.model_copy(update={"face_model": "vectron"})
+    with live_backend(settings, ConsoleMailer(io.StringIO())) as backend:
+        client = AdminClient(backend.url)
+        made = AdminWindow(client)
+        qtbot.addWidget(made)
+        made.resize(1366, 768)
+        made.show()
+        yield made, backend
+        made.shutdown()
+        client.close()
+
+
+def test_without_email_the_app_says_so_and_the_super_admin_passes_the_link_on(
+    qtbot: QtBot, window_without_email: tuple[AdminWindow, LiveBackend], tmp_path: Path
+) -> None:
+    window, backend = window_without_email
+    screen = window.sign_in
+    screen.email.setText("someone@example.org")
+    screen.send_code_button.click()
+    qtbot.waitUntil(lambda: screen.message.text() == NOT_EMAILED, timeout=WAIT_MS)
+
+    sign_in_as(qtbot, window, make_admin(backend.admin, role="super_admin").email)
+    window.show_screen("Admins")
+    admins = window.admins
+    admins.invite("kofi@example.org", "Kofi New", "Admin")
+    said(qtbot, admins, "Invited kofi@example.org. Email is not set up: pass on the one-time")
+    dialog = admins.link_dialog
+    assert dialog is not None and dialog.isVisible()
+    assert "Give kofi@example.org this one-time link yourself" in dialog.sentence.text()
+    link = dialog.link.text()
+    assert "/auth/set-password?token=" in link and dialog.link.isReadOnly()
+    dialog.copy_button.click()
+    assert QApplication.clipboard().text() == link
+    assert dialog.copied.text().startswith("Copied.")
+    assert dialog.grab().save(str(artefact_dir(tmp_path) / "one_time_link.png"))
+    dialog.reject()
+    qtbot.waitUntil(lambda: admins.link_dialog is None, timeout=WAIT_MS)
+
+    # The link is the invited admin's way in: it sets their password, once.
+    token = link.split("token=", 1)[1]
+    body = {"token": token, "password": PASSWORD}
+    assert backend.admin.post("/api/auth/password/set", json=body).status_code == 204
+    assert backend.admin.post("/api/auth/password/set", json=body).status_code == 401
+
+    select(admins, "email", "kofi@example.org")
+    admins.buttons["Send reset link"].click()
+    said(qtbot, admins, "Email is not set up: pass on the one-time link shown.")
+    assert admins.link_dialog is not None and admins.link_dialog.link.text() != link
+    admins.link_dialog.reject()
+    qtbot.waitUntil(lambda: admins.link_dialog is None, timeout=WAIT_MS)
 
 
 __all__ = ["kiosk", "window"]  # fixtures from other test modules, used above

@@ -103,7 +103,10 @@ def test_the_saved_and_printed_sheets_carry_every_members_readable_badge(
     screen.scope.setCurrentIndex(1)  # the whole ministry
     screen.export_pdf(tmp_path / "choir.pdf")
     qtbot.waitUntil(lambda: screen.status.text().startswith("Saved"), timeout=WAIT_MS)
-    assert "4 badges on 1 page" in screen.status.text()
+    assert screen.status.text() == (
+        f"Saved {tmp_path / 'choir.pdf'}. 4 badges on 1 page. Left out, having no badge "
+        "yet: No Badge Yet. Tick Issue the missing badges to include them."
+    )
     assert_sheet(tmp_path / "choir.pdf", window, members)
 
     printer = sheet_printer()  # what the print dialog starts from
@@ -118,6 +121,20 @@ def test_the_saved_and_printed_sheets_carry_every_members_readable_badge(
     qtbot.waitUntil(lambda: "1 badge on 1 page" in screen.status.text(), timeout=WAIT_MS)
     assert_sheet(tmp_path / "one.pdf", window, members[-1:])
     assert window.grab().save(str(artefact_dir(tmp_path) / "badges_1280x800.png"))
+
+    # Everyone, issuing the missing badges first: no one is left out.
+    window.client.create_member("Usher Without Badge", "Ushers")
+    screen.scope.setCurrentIndex(2)
+    screen.issue_missing.setChecked(True)
+    screen.export_pdf(tmp_path / "everyone.pdf")
+    qtbot.waitUntil(lambda: "Issued new badges" in screen.status.text(), timeout=WAIT_MS)
+    assert screen.status.text() == (
+        f"Saved {tmp_path / 'everyone.pdf'}. 6 badges on 1 page. Issued new badges to "
+        "No Badge Yet, Usher Without Badge."
+    )
+    everyone = window.client.all_members(status="active")
+    assert all(window.client.badges(m["id"]) for m in everyone)
+    assert_sheet(tmp_path / "everyone.pdf", window, everyone)
 
 
 def test_reissue_and_revoke_through_the_screen_change_what_the_server_accepts(

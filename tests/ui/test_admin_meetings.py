@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QDateTime
+from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from kiosk.admin_types import Meeting
@@ -197,8 +198,16 @@ def test_the_form_chooses_people_kiosks_a_map_position_and_the_qr_policy_and_ref
 
 
 def test_start_end_reopen_cancel_and_copy_follow_the_life_cycle(
-    qtbot: QtBot, window: AdminWindow, backend: LiveBackend
+    qtbot: QtBot, window: AdminWindow, backend: LiveBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    asked: list[str] = []
+    answer = [QMessageBox.StandardButton.Yes]
+
+    def question(_parent: object, _title: str, text: str) -> QMessageBox.StandardButton:
+        asked.append(text)
+        return answer[0]
+
+    monkeypatch.setattr(QMessageBox, "question", question)
     sign_in(qtbot, window, backend)
     now = datetime.now(UTC)
     ben = window.client.create_member("Ben Weekly", "Ushers")["id"]
@@ -226,7 +235,19 @@ def test_start_end_reopen_cancel_and_copy_follow_the_life_cycle(
     select(qtbot, meetings, "Weekly prayer")
     assert {"Start", "Cancel meeting", "Edit…", "Copy"} <= enabled()
     assert not {"End", "Reopen"} & enabled()
-    for label, status in (("Start", "active"), ("End", "ended"), ("Reopen", "active")):
+    # Ending stops check-ins: the admin is asked first, and No changes nothing.
+    buttons["Start"].click()
+    qtbot.waitUntil(lambda: (meetings.current() or {}).get("status") == "active", timeout=WAIT_MS)  # type: ignore[attr-defined]
+    answer[0] = QMessageBox.StandardButton.No
+    buttons["End"].click()
+    assert asked[-1] == (
+        "End Weekly prayer now? Kiosks and phones stop taking its check-ins (Reopen undoes it)."
+    )
+    assert meetings.status.text() == "Weekly prayer: nothing changed."
+    idle(qtbot, window)
+    assert only_meeting(window, "Weekly prayer")["status"] == "active"
+    answer[0] = QMessageBox.StandardButton.Yes
+    for label, status in (("End", "ended"), ("Reopen", "active")):
         buttons[label].click()
         qtbot.waitUntil(
             lambda s=status: (meetings.current() or {}).get("status") == s,  # type: ignore[attr-defined]
@@ -262,6 +283,7 @@ def test_start_end_reopen_cancel_and_copy_follow_the_life_cycle(
     # Cancel, then copy: a new scheduled meeting a week later with the same people and place.
     select(qtbot, meetings, "Weekly prayer")
     buttons["Cancel meeting"].click()
+    assert asked[-1].startswith("Cancel Weekly prayer? No one can check in to it")
     qtbot.waitUntil(
         lambda: (meetings.current() or {}).get("status") == "cancelled",  # type: ignore[attr-defined]
         timeout=WAIT_MS,

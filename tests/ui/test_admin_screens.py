@@ -8,7 +8,8 @@ from pathlib import Path
 
 import cv2
 import pytest
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import QPoint, QRect
+from PySide6.QtWidgets import QAbstractButton, QComboBox, QLineEdit, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from kiosk.admin_client import AdminClient
@@ -25,6 +26,7 @@ from tests.server.utils import PASSWORD, make_admin
 from tests.ui.screens import text_problems
 from tests.ui.test_kiosk_window import ScriptedReader, scripted_source, start_kiosk
 from ui.admin.meeting_form import MeetingDialog
+from ui.admin.screen_fit import TITLE_BAR
 from ui.admin.window import AdminWindow
 from ui.app import KioskController
 
@@ -41,8 +43,8 @@ def window(
     made = AdminWindow(client, frames=lambda: frames, engine=lambda: engine)
     made.frames = frames  # type: ignore[attr-defined]  # the test's camera
     qtbot.addWidget(made)
-    made.resize(1280, 800)
-    made.show()
+    made.show()  # it first fits the test's screen (offscreen: 800x800), then
+    made.resize(1280, 800)  # the tests look at it at 1280x800
     yield made
     made.shutdown()
     client.close()
@@ -178,7 +180,7 @@ def test_review_dashboard_kiosks_badges_and_screenshots(
     client = window.client
     ada = client.create_member("Ada Review", "Choir")["id"]
     ben = client.create_member("Ben Review", "Choir")["id"]
-    cid = client.create_member("Cid Manual", "Choir")["id"]
+    cid = client.create_member("Cid Manual", "Choir")
     meeting = backend.meeting(expected_ministries=["Choir"])
     first = store_checkin(backend.admin, meeting, ada)
     second = store_checkin(backend.admin, meeting, ben)
@@ -196,6 +198,7 @@ def test_review_dashboard_kiosks_badges_and_screenshots(
     assert dashboard.counts["absent"].text() == "Absent: 1"
 
     # A check-in made elsewhere arrives through the event stream.
+    qtbot.waitUntil(lambda: window.review.meeting_id == meeting, timeout=WAIT_MS)
     window.review.manual_checkin(cid, "Signed the paper list")
     qtbot.waitUntil(lambda: dashboard.counts["present"].text() == "Present: 1", timeout=WAIT_MS)
     assert dashboard.events_seen >= 1
@@ -262,11 +265,28 @@ def artefact_dir(tmp_path: Path) -> Path:
     return out
 
 
+# Window sizes: 1280x800 and 1920x1080, and the laptops' 1366x768 and 1280x720 screens
+# less a window manager's title bar.
+SIZES = ((1280, 800), (1920, 1080), (1366, 768 - TITLE_BAR), (1280, 720 - TITLE_BAR))
+
+
+def unreachable(window: QWidget) -> list[str]:
+    """Visible buttons and fields that lie (partly) outside the window: out of reach."""
+    inside = window.rect()
+    found = []
+    for widget in window.findChildren(QWidget):
+        if isinstance(widget, QAbstractButton | QLineEdit | QComboBox) and widget.isVisible():
+            where = QRect(widget.mapTo(window, QPoint(0, 0)), widget.size())
+            if not inside.contains(where):
+                found.append(f"{type(widget).__name__} {getattr(widget, 'text', str)()!r}")
+    return found
+
+
 def screenshots(qtbot: QtBot, window: AdminWindow, out: Path) -> None:
-    """Every screen at 1280x800 and 1920x1080: nothing clipped by the window, no label's
-    text cut off, no two widgets overlapping (the kiosk screens' check)."""
+    """Every screen at each of SIZES: nothing clipped by the window, every button in
+    reach, no label's text cut off, no two widgets overlapping (the kiosk screens' check)."""
     problems: list[str] = []
-    for width, height in ((1280, 800), (1920, 1080)):
+    for width, height in SIZES:
         window.resize(width, height)
         for name in window.screens:
             window.show_screen(name)
@@ -277,6 +297,7 @@ def screenshots(qtbot: QtBot, window: AdminWindow, out: Path) -> None:
             path = out / f"{name.lower()}_{width}x{height}.png"
             assert window.grab().save(str(path)), path
             problems += [f"{name} {width}x{height}: {p}" for p in text_problems(window)]
+            problems += [f"{name} {width}x{height}: {p} is cut off" for p in unreachable(window)]
     assert not problems, "\n".join(problems)
 
 

@@ -1,5 +1,8 @@
 """Admins (super admin only): invite, disable or enable, send a password reset link.
 
+When the server has no email set up, the one-time link comes back instead and is shown
+once in `OneTimeLinkDialog`, for the super admin to pass on.
+
 The window hides this screen from other admins, and the server refuses them anyway; its
 sentence is what the status line shows. The dialogs are thin wrappers around `invite`,
 `set_active` and `reset`, which tests call with a selected row.
@@ -17,7 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.admin_client import AdminClient
-from kiosk.admin_types import AdminAccount
+from kiosk.admin_types import AdminAccount, PasswordLinkSent
+from ui.admin.link_dialog import OneTimeLinkDialog
 from ui.admin.table_screen import TableScreen
 from ui.admin.tasks import Tasks
 from ui.admin.times import local
@@ -62,6 +66,7 @@ class AdminsView(TableScreen[AdminAccount]):
             ),
             parent,
         )
+        self.link_dialog: OneTimeLinkDialog | None = None
 
     def load(self) -> list[AdminAccount]:
         return self._client.admins()
@@ -88,8 +93,25 @@ class AdminsView(TableScreen[AdminAccount]):
         self.act(
             "Inviting",
             lambda: self._client.invite_admin(email, full_name.strip(), ROLES[role]),
-            lambda admin: f"Invited {admin['email']}; a link to set a password is on its way.",
+            lambda invited: self._link_sent(f"Invited {invited['email']}.", invited),
         )
+
+    def _link_sent(self, done: str, answer: PasswordLinkSent) -> str:
+        """The status line; the link itself, when email is not set up, in a dialog once."""
+        link = answer["password_link"]
+        if link:
+            if self.link_dialog is not None:
+                self.link_dialog.close()
+            self.link_dialog = OneTimeLinkDialog(answer["detail"], link, self)
+            self.link_dialog.finished.connect(self._forget_link)
+            self.link_dialog.open()
+            return f"{done} Email is not set up: pass on the one-time link shown."
+        return f"{done} {answer['detail']}"
+
+    def _forget_link(self) -> None:
+        if self.link_dialog is not None:
+            self.link_dialog.deleteLater()
+            self.link_dialog = None
 
     def set_active(self, active: bool) -> None:
         admin = self.selected()
@@ -110,5 +132,5 @@ class AdminsView(TableScreen[AdminAccount]):
             self.act(
                 "Sending",
                 lambda: self._client.reset_admin_password(admin["id"]),
-                lambda sentence: f"{admin['email']}: {sentence}",
+                lambda sent: self._link_sent("", sent).strip(),
             )

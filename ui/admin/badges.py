@@ -1,5 +1,9 @@
 """Badges: issue, reissue or revoke a person's badge; print the sheet (`QPrinter`) or save
-it as a PDF (`QPdfWriter`), for that person or their whole ministry.
+it as a PDF (`QPdfWriter`), for that person, their whole ministry or everyone active.
+
+A sheet leaves out people who have no working badge yet and says who they are; ticking
+"Issue the missing badges" issues theirs first, so a first sheet for a ministry (or the
+whole church) is one step.
 
 Both outputs go through `ui.admin.badge_sheet.paint_sheet`, so the printed page and the
 PDF are the same. The print dialog is a thin wrapper around `print_to(printer)`, which
@@ -13,6 +17,7 @@ from pathlib import Path
 
 from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QFileDialog,
@@ -28,8 +33,10 @@ from kiosk.admin_types import Badge, BadgeCard, Member
 from ui.admin.badge_sheet import SheetError, paint_sheet, save_pdf, sheet_printer
 from ui.admin.tasks import Tasks
 from ui.admin.times import local
+from ui.admin.words import count
 
-SCOPES = ("This person", "Their whole ministry")
+SCOPES = ("This person", "Their whole ministry", "Everyone (active)")
+NAMED = 5  # people named in the status line; more are counted
 
 
 def describe(badges: list[Badge]) -> str:
@@ -54,11 +61,16 @@ class BadgesView(QWidget):
         self.status.setWordWrap(True)
         self.scope = QComboBox()
         self.scope.addItems(SCOPES)
+        self.issue_missing = QCheckBox("Issue the missing badges")
+        self.issue_missing.setToolTip(
+            "People with no working badge get one before the sheet is made, so no one is left out."
+        )
         self.buttons: dict[str, QPushButton] = {}
         actions = QHBoxLayout()
         sheet = QHBoxLayout()
         sheet.addWidget(QLabel("Sheet of"))
         sheet.addWidget(self.scope)
+        sheet.addWidget(self.issue_missing)
         for row, label, slot in (
             (actions, "Issue / reissue", self.issue),
             (actions, "Revoke", self.revoke),
@@ -161,24 +173,49 @@ class BadgesView(QWidget):
         member = self._chosen()
         if member is None:
             return
-        whole_ministry = self.scope.currentIndex() == 1
-        title = f"Sonta badges: {member['ministry']}" if whole_ministry else "Sonta badge"
+        scope, issue_missing = self.scope.currentIndex(), self.issue_missing.isChecked()
+        title = ("Sonta badge", f"Sonta badges: {member['ministry']}", "Sonta badges")[scope]
 
-        def fetch() -> list[BadgeCard]:
+        def fetch() -> tuple[list[BadgeCard], list[Member], list[Member]]:
             members = (
-                self._client.all_members(ministry=member["ministry"], status="active")
-                if whole_ministry
-                else [member]
-            )
-            return self._client.badge_cards(members)
+                [member],
+                self._client.all_members(ministry=member["ministry"], status="active"),
+                self._client.all_members(status="active"),
+            )[scope]
+            return self._client.badge_sheet(members, issue_missing=issue_missing)
 
-        def done(cards: list[BadgeCard]) -> None:
+        def done(sheet: tuple[list[BadgeCard], list[Member], list[Member]]) -> None:
+            cards, missing, issued = sheet
+            if issued:
+                self.refresh()
+            if not cards:
+                self.status.setText(left_out(missing) or "There is no one to print.")
+                return
             try:  # painting uses Qt fonts: on the UI thread
                 pages = paint(cards, title)
             except SheetError as exc:
                 self.status.setText(str(exc))
                 return
-            badges = f"{len(cards)} badge{'s' if len(cards) != 1 else ''}"
-            self.status.setText(f"{sentence} {badges} on {pages} page{'s' if pages != 1 else ''}.")
+            said = f"{sentence} {count(len(cards), 'badge')} on {count(pages, 'page')}."
+            if issued:
+                said += f" Issued new badges to {names(issued)}."
+            self.status.setText(" ".join(filter(None, (said, left_out(missing)))))
 
         self._tasks.run("Fetching the badges", fetch, done, self.status.setText)
+
+
+def names(members: list[Member]) -> str:
+    """The first few names, and how many more."""
+    shown = ", ".join(m["full_name"] for m in members[:NAMED])
+    more = len(members) - NAMED
+    return f"{shown} and {count(more, 'more', 'more')}" if more > 0 else shown
+
+
+def left_out(missing: list[Member]) -> str:
+    """Who the sheet leaves out and why, and what to do; "" when no one is."""
+    if not missing:
+        return ""
+    return (
+        f"Left out, having no badge yet: {names(missing)}. Tick Issue the missing badges "
+        "to include them."
+    )

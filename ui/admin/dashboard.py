@@ -1,4 +1,5 @@
-"""Live dashboard of one meeting: present, late, pending review and absent, from events.
+"""Live dashboard of one meeting: present, late, pending review and absent, from events,
+and how many attempts were refused or looked suspicious (the Attempts screen lists them).
 
 The meeting's event stream runs on a worker thread (`kiosk.live_stream`, reconnecting
 after a drop); each event triggers a fresh meeting report from the backend, so the
@@ -14,7 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QListWidget, QVBoxLayout, QWidget
 
 from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Json, LiveEvent
+from kiosk.admin_types import Json, LiveEvent, MeetingReport
 from kiosk.live_stream import LiveStream
 from ui.admin.tasks import Tasks
 
@@ -45,6 +46,7 @@ class DashboardView(QWidget):
         self.title = QLabel("Choose a meeting on the Meetings screen.")
         self.title.setObjectName("title")
         self.connection = QLabel("")
+        self.attempts = QLabel("")
         self.counts: dict[str, QLabel] = {}
         self.lists: dict[str, QListWidget] = {}
         grid = QGridLayout()
@@ -57,6 +59,7 @@ class DashboardView(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.connection)
+        layout.addWidget(self.attempts)
         layout.addLayout(grid, 1)
 
     def watch(self, meeting_id: str) -> None:
@@ -80,10 +83,14 @@ class DashboardView(QWidget):
 
     def refresh(self) -> None:
         meeting = self.meeting_id
-        if meeting:
-            self._tasks.run(
-                "Loading the meeting", lambda: self._client.meeting_report(meeting), self._show
-            )
+        if not meeting:
+            return
+
+        def load() -> tuple[MeetingReport, int]:
+            report = self._client.meeting_report(meeting)
+            return report, self._client.attempts(meeting, limit=1)["count"]
+
+        self._tasks.run("Loading the meeting", load, lambda got: self._show(*got))
 
     def _on_event(self, _event: LiveEvent) -> None:
         self.events_seen += 1
@@ -92,9 +99,16 @@ class DashboardView(QWidget):
     def _on_state(self, text: str) -> None:
         self.connection.setText(text)
 
-    def _show(self, report: Json) -> None:
+    def _show(self, report: MeetingReport, attempts: int) -> None:
+        if report["meeting_id"] != self.meeting_id:
+            return  # an answer about the meeting followed before
         self.title.setText(f"{report['title']} — expected {report['expected']}")
-        people: list[Any] = report.get("people", [])
+        self.attempts.setText(
+            f"Refused or suspicious attempts: {attempts} (the Attempts screen lists them)."
+            if attempts
+            else "No attempt refused so far."
+        )
+        people: list[Any] = list(report["people"])
         for key, label in GROUPS:
             self.counts[key].setText(f"{label}: {report.get(key, 0)}")
             self.lists[key].clear()

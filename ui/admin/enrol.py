@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from kiosk.admin_client import AdminClient
 from kiosk.admin_types import Member
 from kiosk.enrol_capture import Assessment, GuidedCapture, assess
+from ui.admin import words
 from ui.admin.tasks import Tasks
 from ui.preview import FrameProvider, PreviewWidget
 
@@ -256,7 +257,7 @@ class EnrolView(QWidget):
         self._tasks.run("Saving the face samples", run, self._saved, self._save_failed)
 
     def _saved(self, count: int) -> None:
-        self.reasons.setText(f"Enrolled: {count} face sample(s) saved.")
+        self.reasons.setText(f"Enrolled: {words.count(count, 'face sample')} saved.")
         self.capture.reset()
         self.samples.clear()
         self.prompt.setText(self.capture.prompt)

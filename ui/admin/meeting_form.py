@@ -14,14 +14,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import QDateTime, Qt, QTimer
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDateTimeEdit,
     QDialog,
+    QDialogButtonBox,
+    QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -29,8 +33,8 @@ from PySide6.QtWidgets import (
 
 from kiosk.admin_client import AdminClient
 from kiosk.admin_types import Kiosk, Meeting, MeetingQr, Member
-from ui.admin.forms import save_cancel_form
 from ui.admin.pickers import KioskPicker, PeoplePicker
+from ui.admin.screen_fit import fit_to_screen
 from ui.admin.tasks import Tasks
 from ui.qr_widget import QrWidget
 
@@ -114,7 +118,8 @@ class MeetingDialog(QDialog):
         self.location = QLineEdit(meeting["location_name"] if meeting else "")
         self.latitude = QLineEdit(_text(meeting["latitude"]) if meeting else "")
         self.longitude = QLineEdit(_text(meeting["longitude"]) if meeting else "")
-        self.latitude.setPlaceholderText("degrees north, e.g. 5.6037 (empty: no place check)")
+        self.latitude.setPlaceholderText("degrees north, e.g. 5.6037")
+        self.latitude.setToolTip("Leave both map fields empty for no place check.")
         self.longitude.setPlaceholderText("degrees east, e.g. -0.1870")
         self.radius = QSpinBox(
             minimum=10, maximum=50_000, value=meeting["radius_m"] if meeting else 100, suffix=" m"
@@ -140,28 +145,56 @@ class MeetingDialog(QDialog):
             edit.textChanged.connect(self._recheck)
         for when in (self.starts, self.ends, self.late):
             when.dateTimeChanged.connect(self._recheck)
-        save_cancel_form(
-            self,
-            (
-                ("Title", self.title),
-                ("Description", self.description),
-                ("Starts", self.starts),
-                ("Ends", self.ends),
-                ("Late", _row(self.marks_late, self.late)),
-                ("Location", self.location),
-                ("Latitude", self.latitude),
-                ("Longitude", self.longitude),
-                ("Check-in radius", self.radius),
-                ("Expected ministries", self.ministries),
-                ("Expected people", self.people),
-                ("Kiosks", self.kiosks),
-                ("Meeting QR valid", _row(self.qr_policy, self.qr_max_scans, self.qr_minutes)),
-                ("New QR code every", self.qr_rotation),
-                ("Head-turn check", self.liveness),
-                ("", self.error),
-            ),
-        )
+        self._lay_out()
         self._policy_changed()
+
+    def _lay_out(self) -> None:
+        """Two columns (when and where, then who and how), so the form fits a 1366x768 or
+        1280x720 screen with its Save and Cancel in view."""
+        when_where = QFormLayout()
+        for label, field in (
+            ("Title", self.title),
+            ("Description", self.description),
+            ("Starts", self.starts),
+            ("Ends", self.ends),
+            ("Late", _row(self.marks_late, self.late)),
+            ("Location", self.location),
+            ("Latitude", self.latitude),
+            ("Longitude", self.longitude),
+            ("Check-in radius", self.radius),
+            ("Meeting QR valid", _row(self.qr_policy, self.qr_max_scans, self.qr_minutes)),
+            ("New QR code every", self.qr_rotation),
+            ("Head-turn check", self.liveness),
+        ):
+            when_where.addRow(label, field)
+        who = QVBoxLayout()
+        for label, field, stretch in (
+            ("Expected ministries", self.ministries, 0),
+            ("Expected people (besides the ministries)", self.people, 1),
+            ("Kiosks", self.kiosks, 0),
+        ):
+            caption = QLabel(label)
+            caption.setBuddy(field)
+            who.addWidget(caption)
+            who.addWidget(field, stretch)
+        columns = QHBoxLayout()
+        columns.addLayout(when_where, 3)
+        columns.addSpacing(16)
+        columns.addLayout(who, 2)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(columns, 1)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        if not event.spontaneous():
+            fit_to_screen(self)
+        super().showEvent(event)
 
     def _policy_changed(self) -> None:
         policy = self.qr_policy.currentData()
@@ -250,14 +283,23 @@ class QrScreen(QDialog):
         self.caption = QLabel(f"Scan to check in to {meeting['title']}")
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.caption.setObjectName("title")
+        self.caption.setWordWrap(True)  # a refusal (a meeting not started yet) is a sentence
         # Whether phones get the live camera (https) or record a video (plain http).
         self.phones = QLabel("")
         self.phones.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.phones.setWordWrap(True)
+        # Full-screen has no title bar: a visible way out, besides Esc.
+        self.close_button = QPushButton("Close (Esc)")
+        self.close_button.setStyleSheet("background: #eeeeee; padding: 8px 24px;")
+        self.close_button.clicked.connect(self.reject)
+        bottom = QHBoxLayout()
+        bottom.addStretch(1)
+        bottom.addWidget(self.close_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.caption)
         layout.addWidget(self.code, 1)
         layout.addWidget(self.phones)
+        layout.addLayout(bottom)
         self._timer = QTimer(self, singleShot=True)
         self._timer.timeout.connect(self.fetch)
         self.fetched = 0

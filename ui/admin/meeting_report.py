@@ -1,16 +1,19 @@
 """One meeting's report: its figures, attendance per ministry (a stacked chart), the absent
-list (expected people who did not check in), and CSV/XLSX exports made by the backend and
-saved where the admin chooses."""
+list (expected people who did not check in) with their phone and email to follow them up
+(copied for a text message), and CSV/XLSX exports made by the backend and saved where the
+admin chooses."""
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
 
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QPushButton,
     QVBoxLayout,
@@ -23,6 +26,7 @@ from kiosk.errors import KioskError
 from ui.admin.chart import BarChart, Series
 from ui.admin.report_parts import PRESENCE, fill_table, make_table, percent, when
 from ui.admin.tasks import Tasks
+from ui.admin.words import count
 
 
 def by_ministry(people: list[ReportPerson]) -> tuple[list[str], list[Series]]:
@@ -58,7 +62,19 @@ class MeetingReportTab(QWidget):
         self.ministry_chart = BarChart("People per ministry", whole=True)
         self.absent_title = QLabel("Absent")
         self.absent_title.setObjectName("title")
-        self.absent = make_table(("Name", "Ministry", "Email"), stretch=0)
+        self.absent = make_table(("Name", "Ministry", "Phone", "Email"), stretch=0)
+        self.copy_phones = QPushButton("Copy phone numbers")
+        self.copy_phones.setToolTip("For the To: field of a text message to everyone absent.")
+        self.copy_phones.clicked.connect(self.copy_numbers)
+        self.copy_list = QPushButton("Copy the list")
+        self.copy_list.setToolTip("Names, phones and emails, one person a line.")
+        self.copy_list.clicked.connect(self.copy_people)
+        self.email_button = QPushButton("Email them…")
+        self.email_button.setToolTip(
+            "One message to each absent person with an email; no one is emailed twice "
+            "about the same meeting."
+        )
+        self.email_button.clicked.connect(self.ask_email)
         self.which = QComboBox()
         self.which.addItems(["attendance", "absent"])
         self.fmt = QComboBox()
@@ -76,9 +92,15 @@ class MeetingReportTab(QWidget):
         absent = QVBoxLayout()
         absent.addWidget(self.absent_title)
         absent.addWidget(self.absent, 1)
+        copies = QHBoxLayout()
+        copies.addWidget(self.copy_phones)
+        copies.addWidget(self.copy_list)
+        copies.addWidget(self.email_button)
+        copies.addStretch(1)
+        absent.addLayout(copies)
         middle = QHBoxLayout()
-        middle.addWidget(self.ministry_chart, 3)
-        middle.addLayout(absent, 2)
+        middle.addWidget(self.ministry_chart, 1)
+        middle.addLayout(absent, 1)  # names, phones and emails need the room
         export = QHBoxLayout()
         for part in (QLabel("Export the"), self.which, QLabel("list as"), self.fmt):
             export.addWidget(part)
@@ -135,7 +157,69 @@ class MeetingReportTab(QWidget):
         missing = [p for p in report["people"] if p["presence"] == "absent"]
         self.absent_title.setText(f"Absent ({len(missing)})")
         fill_table(
-            self.absent, [(p["full_name"], p["ministry"], p["email"] or "") for p in missing]
+            self.absent,
+            [(p["full_name"], p["ministry"], p["phone"] or "", p["email"] or "") for p in missing],
+        )
+
+    def absentees(self) -> list[ReportPerson]:
+        people = self.report["people"] if self.report else []
+        return [p for p in people if p["presence"] == "absent"]
+
+    def copy_numbers(self) -> None:
+        """The absent people's phone numbers, comma-separated, to the clipboard; and who
+        has none (they need an email or a call instead)."""
+        absent = self.absentees()
+        numbers = [p["phone"] for p in absent if p["phone"]]
+        without = [p["full_name"] for p in absent if not p["phone"]]
+        if not numbers:
+            self.status.setText("No one absent has a phone number to copy.")
+            return
+        QGuiApplication.clipboard().setText(", ".join(numbers))
+        said = f"Copied {count(len(numbers), 'phone number')} for a text message."
+        if without:
+            said += f" No phone for: {', '.join(without)}."
+        self.status.setText(said)
+
+    def copy_people(self) -> None:
+        """The absent list as text, one person a line (name, ministry, phone, email)."""
+        absent = self.absentees()
+        if not absent:
+            self.status.setText("No one is absent: there is nothing to copy.")
+            return
+        lines = [
+            " · ".join(filter(None, (p["full_name"], p["ministry"], p["phone"], p["email"])))
+            for p in absent
+        ]
+        title = self.report["title"] if self.report else ""
+        QGuiApplication.clipboard().setText(f"Absent from {title}:\n" + "\n".join(lines))
+        self.status.setText(f"Copied the absent list ({count(len(absent), 'person', 'people')}).")
+
+    def ask_email(self) -> None:
+        if not self.absentees():
+            self.status.setText("No one is absent: there is no one to email.")
+            return
+        title = self.report["title"] if self.report else ""
+        text, ok = QInputDialog.getMultiLineText(
+            self,
+            "Email the absent",
+            f"Message to everyone absent from {title} who has an email (each person gets it once):",
+            f"We missed you at {title}. Is all well? Let us know if we can help.",
+        )
+        if ok:
+            self.email_absentees(text)
+
+    def email_absentees(self, text: str) -> None:
+        """Email `text` to the absent people of the shown meeting (the server skips
+        anyone emailed about it before) and say who got it."""
+        if not text.strip():
+            self.status.setText("Write the message first; nothing was sent.")
+            return
+        meeting = self.meeting_id
+        self._tasks.run(
+            "Emailing the absent",
+            lambda: self._client.message_absentees(meeting, text),
+            lambda answer: self.status.setText(str(answer["detail"])),
+            self.status.setText,
         )
 
     def choose_and_export(self) -> None:

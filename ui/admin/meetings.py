@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -25,10 +26,16 @@ from kiosk.admin_types import Kiosk, Meeting, Member
 from ui.admin.meeting_form import MeetingDialog, QrScreen
 from ui.admin.tasks import Tasks
 from ui.admin.times import local
+from ui.admin.words import count
 
 LIFE_CYCLE = {"Start": "start", "End": "end", "Cancel meeting": "cancel", "Reopen": "reopen"}
 EDITABLE = ("scheduled", "active")  # the server refuses changes to ended or cancelled ones
-REOPEN_FOR = timedelta(hours=1)  # a reopened meeting whose end time has passed runs this long
+REOPEN_FOR = timedelta(hours=1)
+# Actions that stop check-ins: asked first, since a click by mistake turns people away.
+CONFIRM = {
+    "end": "End {title} now? Kiosks and phones stop taking its check-ins (Reopen undoes it).",
+    "cancel": "Cancel {title}? No one can check in to it, and it cannot be started again.",
+}  # a reopened meeting whose end time has passed runs this long
 
 
 class MeetingsView(QWidget):
@@ -89,7 +96,7 @@ class MeetingsView(QWidget):
             self.list.addItem(item)
             if meeting["id"] == select:
                 self.list.setCurrentItem(item)
-        self.status.setText(said or f"{len(meetings)} meeting(s).")
+        self.status.setText(said or f"{count(len(meetings), 'meeting')}.")
 
     def current(self) -> Meeting | None:
         item = self.list.currentItem()
@@ -124,12 +131,20 @@ class MeetingsView(QWidget):
         if action == "reopen":
             self.reopen(meeting)
             return
+        question = CONFIRM.get(action)
+        if question and not self._confirmed(question.format(title=meeting["title"])):
+            self.status.setText(f"{meeting['title']}: nothing changed.")
+            return
         self._tasks.run(
             "Updating the meeting",
             lambda: self._client.meeting_action(meeting["id"], action),  # type: ignore[arg-type]
             self._acted,
             self.status.setText,
         )
+
+    def _confirmed(self, question: str) -> bool:
+        answer = QMessageBox.question(self, "Please confirm", question)
+        return answer == QMessageBox.StandardButton.Yes
 
     def reopen(self, meeting: Meeting) -> None:
         """Reopen; a meeting whose end time has passed runs one more hour from now."""

@@ -294,24 +294,25 @@ class PeopleView(QWidget):
         if path:
             self.preview_import(Path(path))
 
-    def preview_import(self, path: Path) -> None:
+    def preview_import(self, path: Path, mode: str = "create") -> None:
         """The server's per-row report of `path`, nothing saved yet; then ask to save."""
         self._tasks.run(
             "Checking the file",
-            lambda: self._client.import_members(path, dry_run=True),
-            lambda report: self._previewed(path, report),
+            lambda: self._client.import_members(path, dry_run=True, mode=mode),
+            lambda report: self._previewed(path, report, mode),
             self._error,
         )
 
-    def _previewed(self, path: Path, report: Json) -> None:
-        self.preview = ImportPreview(path, report, self)
-        self.preview.accepted.connect(lambda: self.commit_import(path))
+    def _previewed(self, path: Path, report: Json, mode: str) -> None:
+        self.preview = ImportPreview(path, report, mode, self)
+        self.preview.accepted.connect(lambda: self.commit_import(path, mode))
+        self.preview.update_requested.connect(lambda: self.preview_import(path, "update"))
         self.preview.open()
 
-    def commit_import(self, path: Path) -> None:
+    def commit_import(self, path: Path, mode: str = "create") -> None:
         self._tasks.run(
             "Importing",
-            lambda: self._client.import_members(path, dry_run=False),
+            lambda: self._client.import_members(path, dry_run=False, mode=mode),
             self._imported,
             self._error,
         )

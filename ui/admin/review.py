@@ -1,5 +1,6 @@
-"""Review queue: pending check-ins with similarity, margin and the evidence crop;
-approve or reject in one click; manual check-in with a reason."""
+"""Review queue of one meeting, chosen and named at the top: pending check-ins with
+similarity, margin and the evidence crop; approve or reject in one click; manual
+check-in with a reason, into that meeting; and how many attempts were refused there."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Attendance, Member
+from kiosk.admin_types import Attendance, Json, Member
+from ui.admin.meeting_choice import MeetingChoice
 from ui.admin.tasks import Tasks
+from ui.admin.words import count
 
 
 def describe(record: Attendance) -> str:
@@ -34,7 +37,8 @@ class ReviewView(QWidget):
     def __init__(self, client: AdminClient, tasks: Tasks, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._client, self._tasks = client, tasks
-        self.meeting_id = ""
+        self.choice = MeetingChoice(client, tasks)
+        self.choice.changed.connect(self._load_queue)
         self.queue = QListWidget()
         self.evidence = QLabel("Select a check-in to see its face crop.")
         self.evidence.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -62,23 +66,59 @@ class ReviewView(QWidget):
         body.addWidget(self.queue, 2)
         body.addWidget(self.evidence, 1)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.choice)
         layout.addLayout(body, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
 
-    def refresh(self) -> None:
-        meeting = self.meeting_id
-        self._tasks.run(
-            "Loading the review queue", lambda: self._client.review_queue(meeting), self._loaded
-        )
+    @property
+    def meeting_id(self) -> str:
+        return self.choice.meeting_id
 
-    def _loaded(self, records: list[Attendance]) -> None:
+    def choose(self, meeting_id: str) -> None:
+        self.choice.choose(meeting_id)
+
+    def refresh(self) -> None:
+        """Load the meetings, then the chosen meeting's queue."""
+        self.choice.reload()
+
+    def _load_queue(self, meeting: str) -> None:
+        self.queue.clear()
+        if not meeting:
+            self._tasks.run("Loading the review queue", self._client.review_queue, self._waiting)
+            return
+
+        def load() -> tuple[list[Attendance], int]:
+            return self._client.review_queue(meeting), self._client.attempts(meeting, limit=1)[
+                "count"
+            ]
+
+        self._tasks.run("Loading the review queue", load, lambda got: self._loaded(meeting, *got))
+
+    def _waiting(self, records: list[Attendance]) -> None:
+        if not self.meeting_id:
+            self.status.setText(
+                f"{count(len(records), 'check-in')} waiting for review in all meetings. "
+                "Choose the meeting above to review it or to check someone in by hand."
+            )
+
+    def _loaded(self, meeting: str, records: list[Attendance], attempts: int) -> None:
+        if meeting != self.meeting_id:
+            return  # the admin chose another meeting meanwhile
         self.queue.clear()
         for record in records:
             item = QListWidgetItem(describe(record))
             item.setData(Qt.ItemDataRole.UserRole, record)
             self.queue.addItem(item)
-        self.status.setText(f"{len(records)} check-in(s) waiting for review.")
+        refused = (
+            f" {count(attempts, 'attempt')} refused or suspicious: see Attempts."
+            if attempts
+            else ""
+        )
+        self.status.setText(
+            f"{count(len(records), 'check-in')} waiting for review at {self.choice.name()}."
+            + refused
+        )
         if records:
             self.queue.setCurrentRow(0)
 
@@ -117,11 +157,14 @@ class ReviewView(QWidget):
         )
 
     def _decided(self, record: Attendance, verb: str) -> None:
-        self.status.setText(f"{record['member_name']}: {verb}d.")
         self.refresh()
+        self.status.setText(f"{record['member_name']}: {verb}d.")
 
     def ask_manual(self) -> None:
         """Pick the person by name (from the server), then give the reason."""
+        if not self.meeting_id:
+            self.status.setText("Choose the meeting above first: the check-in goes there.")
+            return
         self._tasks.run(
             "Loading people",
             lambda: self._client.members(limit=500)[0],
@@ -131,24 +174,33 @@ class ReviewView(QWidget):
 
     def _pick_person(self, members: list[Member]) -> None:
         names = [f"{m['full_name']} ({m['ministry']}, {m['member_code']})" for m in members]
-        name, ok = QInputDialog.getItem(self, "Manual check-in", "Person", names, 0, False)
+        where = f"Check in by hand at {self.choice.name()}"
+        name, ok = QInputDialog.getItem(self, "Manual check-in", f"{where}:", names, 0, False)
         if not ok or name not in names:
             return
-        reason, ok = QInputDialog.getText(self, "Manual check-in", "Reason")
+        reason, ok = QInputDialog.getText(self, "Manual check-in", f"{where}. Reason:")
         if ok:
-            self.manual_checkin(members[names.index(name)]["id"], reason.strip())
+            self.manual_checkin(members[names.index(name)], reason.strip())
 
-    def manual_checkin(self, member_id: str, reason: str) -> None:
+    def manual_checkin(self, member: Member, reason: str) -> None:
+        """Check `member` in by hand at the chosen meeting, saying who and where."""
         if not self.meeting_id:
-            self.status.setText("Choose a meeting first (Meetings screen).")
+            self.status.setText("Choose the meeting above first: the check-in goes there.")
             return
         if not reason:
             self.status.setText("Give a reason for the manual check-in.")
             return
-        meeting = self.meeting_id
+        meeting, where = self.meeting_id, self.choice.name()
         self._tasks.run(
             "Checking in",
-            lambda: self._client.manual_checkin(meeting, member_id, reason),
-            lambda answer: self.status.setText(f"Manual check-in: {answer['result']}."),
+            lambda: self._client.manual_checkin(meeting, member["id"], reason),
+            lambda answer: self.status.setText(checked_in(answer, member["full_name"], where)),
             self.status.setText,
         )
+
+
+def checked_in(answer: Json, who: str, meeting: str) -> str:
+    """The server's answer to a manual check-in as a sentence naming who and where."""
+    if answer["result"] == "already_checked_in":
+        return f"{who} was already checked in at {meeting}; nothing changed."
+    return f"Checked in by hand: {who} at {meeting}."

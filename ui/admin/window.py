@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from kiosk.admin_client import AdminClient
 from kiosk.admin_types import Meeting, Member
 from ui.admin.admins import AdminsView
+from ui.admin.attempts import AttemptsView
 from ui.admin.badges import BadgesView
 from ui.admin.dashboard import DashboardView
 from ui.admin.enrol import EngineProvider, EnrolView
@@ -31,6 +32,7 @@ from ui.admin.meetings import MeetingsView
 from ui.admin.people import PeopleView
 from ui.admin.reports import ReportsView
 from ui.admin.review import ReviewView
+from ui.admin.screen_fit import fit_to_screen
 from ui.admin.sign_in import SignInView
 from ui.admin.tasks import Tasks
 from ui.preview import FrameProvider
@@ -63,6 +65,7 @@ class AdminWindow(QMainWindow):
         self.meetings = MeetingsView(client, self.tasks)
         self.dashboard = DashboardView(client, self.tasks)
         self.review = ReviewView(client, self.tasks)
+        self.attempts = AttemptsView(client, self.tasks)
         self.reports = ReportsView(client, self.tasks)
         self.badges = BadgesView(client, self.tasks)
         self.kiosks = KiosksView(client, self.tasks)
@@ -74,10 +77,12 @@ class AdminWindow(QMainWindow):
             "Meetings": self.meetings,
             "Live": self.dashboard,
             "Review": self.review,
+            "Attempts": self.attempts,
             "Reports": self.reports,
             "Kiosks": self.kiosks,
             "Admins": self.admins,
         }
+        self._fitted = False
         self._build()
         self._connect()
         if client.signed_in:
@@ -133,6 +138,7 @@ class AdminWindow(QMainWindow):
             self.people,
             self.meetings,
             self.review,
+            self.attempts,
             self.reports,
             self.kiosks,
             self.admins,
@@ -179,7 +185,9 @@ class AdminWindow(QMainWindow):
         self.show_screen("Reports")
 
     def follow_meeting(self, meeting: Meeting) -> None:
-        self.review.meeting_id = self.reports.meeting_id = meeting["id"]
+        self.reports.meeting_id = meeting["id"]
+        self.review.choose(meeting["id"])
+        self.attempts.choose(meeting["id"])
         self.dashboard.watch(meeting["id"])
         self.show_screen("Live")
 
@@ -187,6 +195,12 @@ class AdminWindow(QMainWindow):
         """Stop the live stream and wait for running calls: no thread outlives the window."""
         self.dashboard.stop()
         self.tasks.wait_all()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        if not event.spontaneous() and not self._fitted:
+            self._fitted = True  # the first show only: later the admin sizes it
+            fit_to_screen(self)
+        super().showEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()

@@ -27,6 +27,10 @@ from server.backend.services import throttle as limits
 
 WRONG_CREDENTIALS = "Incorrect email or password."
 LINK_SENT = "If this email belongs to an admin, a message is on its way."
+NOT_EMAILED = (
+    "Email is not set up on this server, so nothing was emailed. Ask a super admin for a "
+    "one-time link (Admins screen, Send reset link), or sign in with your password."
+)
 MAGIC_LINK_TTL = 15 * 60
 PASSWORD_LINK_TTL = 24 * 3600
 
@@ -128,19 +132,28 @@ def logout(backend: Backend, session: Session, admin: Admin, claims: TokenClaims
     session.commit()
 
 
-def request_magic_link(backend: Backend, session: Session, *, email: str, client_ip: str) -> None:
-    """Email a one-time sign-in link to an active admin; silent for anyone else."""
+def request_answer(backend: Backend) -> str:
+    """What an emailed-link request hears: the same for any email, and true about email."""
+    return LINK_SENT if backend.mailer.delivers else NOT_EMAILED
+
+
+def request_magic_link(backend: Backend, session: Session, *, email: str, client_ip: str) -> str:
+    """Email a one-time sign-in link to an active admin; silent for anyone else.
+    Returns the answer for the requester (`request_answer`)."""
     admin = _throttled_lookup(backend, session, "magic", email, client_ip)
     if admin is None or not admin.is_active:
-        return
+        return request_answer(backend)
     token = _issue_once(backend, "magic", admin.id, MAGIC_LINK_TTL)
     link = public_url.join(backend.settings.public_base_url, f"/auth/magic?token={token}")
     backend.mailer.send(
         to=admin.email,
         subject="Your Sonta Attendance sign-in link",
-        text=f"Sign in within 15 minutes with this link (it works once):\n{link}\n\n"
-        f"Or enter this one-time code: {token}\n",
+        text=f"Your one-time code: {token}\n\nPaste it into the Code field of the Sonta "
+        "Attendance app's sign-in screen within 15 minutes (it works once).\n\n"
+        f"This link shows the same code, or signs in a browser to show a meeting's QR code:"
+        f"\n{link}\n",
     )
+    return request_answer(backend)
 
 
 def redeem_magic_link(
@@ -154,16 +167,18 @@ def redeem_magic_link(
     return _signed_in(backend, session, admin, "auth.login_magic_link", client_ip)
 
 
-def request_password_link(
-    backend: Backend, session: Session, *, email: str, client_ip: str
-) -> None:
-    """Send a set-password link to an active admin; silent for anyone else."""
+def request_password_link(backend: Backend, session: Session, *, email: str, client_ip: str) -> str:
+    """Send a set-password link to an active admin; silent for anyone else. Returns the
+    answer for the requester (`request_answer`)."""
     admin = _throttled_lookup(backend, session, "password", email, client_ip)
     if admin is not None and admin.is_active:
         send_password_link(backend, admin)
+    return request_answer(backend)
 
 
-def send_password_link(backend: Backend, admin: Admin) -> None:
+def send_password_link(backend: Backend, admin: Admin) -> str | None:
+    """Email `admin` a one-time set-password link. When email is not set up, the link is
+    returned instead, for the super admin who asked to pass on (it is shown only then)."""
     token = _issue_once(backend, "password", admin.id, PASSWORD_LINK_TTL)
     link = public_url.join(backend.settings.public_base_url, f"/auth/set-password?token={token}")
     backend.mailer.send(
@@ -172,6 +187,7 @@ def send_password_link(backend: Backend, admin: Admin) -> None:
         text=f"Choose your password within 24 hours with this link (it works once):\n{link}\n\n"
         f"Or enter this one-time code: {token}\n",
     )
+    return None if backend.mailer.delivers else link
 
 
 def set_password(

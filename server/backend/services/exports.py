@@ -28,7 +28,8 @@ from server.backend.report_schemas import MeetingReport, PersonLine
 ExportList = Literal["attendance", "absent"]
 ExportFormat = Literal["csv", "xlsx"]
 Cell = str | datetime
-COLUMNS = ("Name", "Ministry", "Email", "Presence", "Checked in at", "Method", "Meeting")
+# Phone last: added for following up absentees, after spreadsheets were built on the rest.
+COLUMNS = ("Name", "Ministry", "Email", "Presence", "Checked in at", "Method", "Meeting", "Phone")
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -67,6 +68,7 @@ def rows(report: MeetingReport, which: ExportList, zone: ZoneInfo) -> list[tuple
             local(p.checked_in_at, zone) if p.checked_in_at else "",
             p.method or "",
             title,
+            safe_cell(p.phone or ""),
         )
         for p in people
     ]

@@ -4,6 +4,10 @@ Without email, a message (it carries one-time links and codes) is never written 
 log: in development it is printed once on the console, with a warning, so whoever
 started the server can use it; in production it is not sent at all, and the log says
 how to set a password on the server instead (`sonta admin reset-password`).
+
+Each mailer says whether it `delivers`: when it does not, the API tells whoever asked
+that nothing was emailed (and gives an inviting super admin the one-time link to pass
+on), instead of claiming a message is on its way.
 """
 
 from __future__ import annotations
@@ -22,11 +26,15 @@ RESEND_ENDPOINT = "https://api.resend.com/emails"
 
 
 class Mailer(Protocol):
+    delivers: bool  # False: messages reach no inbox (not configured)
+
     def send(self, *, to: str, subject: str, text: str) -> None: ...
 
 
 class ConsoleMailer:
     """Development without email: each message printed once on the console, not logged."""
+
+    delivers = False
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
@@ -50,6 +58,8 @@ class ConsoleMailer:
 class UnsentMailer:
     """Production without email: nothing is sent, and nothing secret is written anywhere."""
 
+    delivers = False
+
     def send(self, *, to: str, subject: str, text: str) -> None:
         logger.error(
             "Email is not configured (RESEND_API_KEY, EMAIL_FROM): '%s' for %s was not "
@@ -62,6 +72,8 @@ class UnsentMailer:
 
 class ResendMailer:
     """Sends through Resend; failures are logged, never shown to the requester."""
+
+    delivers = True
 
     def __init__(
         self, *, api_key: str, sender: str, transport: httpx.BaseTransport | None = None

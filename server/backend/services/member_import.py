@@ -2,16 +2,22 @@
 
 Two modes. `create` (the default) adds every row as a new member and refuses a row
 whose email is taken. `update` matches each row to an existing member by its member
-code (a `member_code` column) or else its email, changes the filled-in cells of that
-member (blank cells leave a value as it is), and adds the rows that match nobody.
-With `dry_run` the per-row report (created / updated / unchanged, with the changed
-fields) comes back and nothing is saved, so an admin sees what will happen first.
+code (a `member_code` column), else its email, else its name and phone together, changes
+the filled-in cells of that member (blank cells leave a value as it is), and adds the
+rows that match nobody. With `dry_run` the per-row report (created / updated /
+unchanged, with the changed fields) comes back and nothing is saved, so an admin sees
+what will happen first.
+
+A row about to create someone who looks already listed (the same name, and the same
+phone when both have one, else the same ministry; in the database or earlier in the
+file) carries a `warning`: people without an email would otherwise be added twice unseen.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -56,6 +62,8 @@ class ImportPlan:
     # Who each email and member already belongs to in this file, by row.
     emails: dict[str, int] = field(default_factory=dict)
     matched: dict[str, int] = field(default_factory=dict)
+    # The rows creating someone, by name (folded), to warn about the same person twice.
+    newcomers: dict[str, list[tuple[int, MemberCreate]]] = field(default_factory=dict)
 
 
 def _reader(data: bytes, mode: ImportMode) -> csv.DictReader[str]:
@@ -72,8 +80,11 @@ def _reader(data: bytes, mode: ImportMode) -> csv.DictReader[str]:
         missing = [name for name in _REQUIRED if name not in fields]
         if missing:
             raise BadRequestError(f"The CSV header must include: {', '.join(missing)}.")
-    elif "member_code" not in fields and "email" not in fields:
-        raise BadRequestError("To update members the CSV needs a member_code or email column.")
+    elif not {"member_code", "email"} & set(fields) and not {"full_name", "phone"} <= set(fields):
+        raise BadRequestError(
+            "To update members the CSV needs a member_code or email column, or full_name "
+            "and phone columns."
+        )
     repeated = sorted({f for f in fields if f and fields.count(f) > 1})
     if repeated:
         raise BadRequestError(f"The CSV header names these columns twice: {', '.join(repeated)}.")
@@ -106,7 +117,7 @@ def _plan_row(
 ) -> None:
     code = values.pop("member_code", "")
     try:
-        member = _match(session, code, values.get("email", "")) if mode == "update" else None
+        member = _match(session, code, values) if mode == "update" else None
         if member is not None:
             _plan_update(plan, session, row, member, values)
         else:
@@ -120,16 +131,65 @@ class _RowError(Exception):
         self.problems = list(problems)
 
 
-def _match(session: Session, code: str, email: str) -> Member | None:
+def _match(session: Session, code: str, values: dict[str, str]) -> Member | None:
+    """The member a row is about: by member code, else email, else name and phone."""
     if code:
         member = crud.by_code(session=session, code=code)
         if member is None:
             raise _RowError(f"member_code: no member has the code {member_codes.normalise(code)}")
         return member
+    email = values.get("email", "")
     if email:
         query = select(Member).where(func.lower(Member.email) == email.lower())
         return session.scalars(query).first()
-    return None
+    name, phone = values.get("full_name", ""), _digits(values.get("phone", ""))
+    if not (name and phone):
+        return None
+    found = [m for m in _named(session, name) if _digits(m.phone or "") == phone]
+    if len(found) > 1:
+        raise _RowError(
+            f"{len(found)} members are named {name} with this phone; add a member_code "
+            "column to say which one"
+        )
+    return found[0] if found else None
+
+
+def _digits(phone: str) -> str:
+    return re.sub(r"\D", "", phone)
+
+
+def _named(session: Session, name: str) -> list[Member]:
+    query = select(Member).where(func.lower(Member.full_name) == _fold(name))
+    return list(session.scalars(query))
+
+
+def _fold(name: str) -> str:
+    return " ".join(name.split()).lower()
+
+
+def _alike(phone: str | None, ministry: str, other_phone: str | None, other_ministry: str) -> bool:
+    """Two people of the same name are likely one: the same phone when both have one,
+    else the same ministry."""
+    mine, theirs = _digits(phone or ""), _digits(other_phone or "")
+    if mine and theirs:
+        return mine == theirs
+    return ministry.strip().lower() == other_ministry.strip().lower()
+
+
+def _duplicate_warning(plan: ImportPlan, session: Session, row: int, new: MemberCreate) -> str:
+    """Why the row looks like someone already listed (or earlier in the file), or ""."""
+    same = "phone" if _digits(new.phone or "") else "ministry"
+    for member in _named(session, new.full_name):
+        if _alike(new.phone, new.ministry, member.phone, member.ministry):
+            return (
+                f"looks like {member.full_name} ({member.member_code}, {member.ministry}), "
+                f"already listed with the same name and {same}; to change them instead, "
+                "import in update mode (Update existing)"
+            )
+    earlier = plan.newcomers.setdefault(_fold(new.full_name), [])
+    twin = next((r for r, m in earlier if _alike(new.phone, new.ministry, m.phone, m.ministry)), 0)
+    earlier.append((row, new))
+    return f"looks like the person on row {twin} (the same name and {same})" if twin else ""
 
 
 def _validated(schema: type[Any], values: dict[str, Any]) -> Any:
@@ -179,7 +239,13 @@ def _plan_create(
     _check_email(plan, session, row, member.email, owner=None)
     plan.creates.append((row, member))
     plan.report.append(
-        ImportRowReport(row=row, action="created", full_name=member.full_name, member_code="")
+        ImportRowReport(
+            row=row,
+            action="created",
+            full_name=member.full_name,
+            member_code="",
+            warning=_duplicate_warning(plan, session, row, member),
+        )
     )
 
 
@@ -194,7 +260,7 @@ def _check_email(
     plan.emails[email] = row
     holder = session.scalar(select(Member.id).where(func.lower(Member.email) == email))
     if holder is not None and (owner is None or holder != owner.id):
-        hint = "" if owner else "; import with mode=update to update existing members"
+        hint = "" if owner else "; to change that member, import in update mode (Update existing)"
         raise _RowError(f"email: a member with {email} already exists{hint}")
 
 

@@ -106,7 +106,7 @@ def _records_by_meeting(
 
 def _meeting_people(
     session: Session, meeting: Meeting, records: dict[uuid.UUID, Counted]
-) -> list[tuple[Row[uuid.UUID, str, str, str | None], Counted | None]]:
+) -> list[tuple[Row[uuid.UUID, str, str, str | None, str | None], Counted | None]]:
     """The members a meeting expects and everyone else who checked in, by name, read as
     rows. Only they are read: which stored ministry names the meeting expects is decided
     here (as `attendance.is_expected` decides), then those names are matched in SQL."""
@@ -120,7 +120,7 @@ def _meeting_people(
         AttendanceRecord.status.in_(("approved", "pending_review")),
     )
     listed = [uuid.UUID(i) for i in meeting.expected_member_ids]
-    query = select(Member.id, Member.full_name, Member.ministry, Member.email).where(
+    query = select(Member.id, Member.full_name, Member.ministry, Member.email, Member.phone).where(
         or_(
             and_(Member.status == "active", Member.ministry.in_(ministries)),
             Member.id.in_(listed),
@@ -142,6 +142,7 @@ def meeting_report(session: Session, *, meeting_id: uuid.UUID) -> MeetingReport:
             full_name=member.full_name,
             ministry=member.ministry,
             email=member.email,
+            phone=member.phone,
             presence=_presence(record),
             checked_in_at=record.server_time if record else None,
             method=record.method if record else None,

@@ -16,7 +16,9 @@ document.getElementById("set-password").addEventListener("submit", async (event)
     headers: {"Content-Type": "application/json"}, body: JSON.stringify({token, password})});
   if (r.ok) {
     document.getElementById("set-password").classList.add("hidden");
-    say("Your password is set. Sign in with your email and this password.");
+    say("Your password is set. Sign in with your email and this password in the Sonta " +
+        "Attendance app on your computer (sonta admin-app), or on this server's presenter " +
+        "screen at " + location.origin + "/present.");
     return;
   }
   say(detail(await r.json()));

@@ -11,10 +11,27 @@ from server.backend.api.routes.auth import admin_public
 from server.backend.crud import admins as crud
 from server.backend.crud import audit
 from server.backend.errors import ConflictError
-from server.backend.schemas import AdminCreate, AdminPublic, AdminUpdate, Message
+from server.backend.schemas import (
+    AdminCreate,
+    AdminInvited,
+    AdminPublic,
+    AdminUpdate,
+    Message,
+    PasswordLinkSent,
+)
 from server.backend.services import accounts
 
 router = APIRouter(prefix="/admins", tags=["admins"])
+EMAILED = "A one-time link to set a password was emailed to {email}."
+GIVE_IT_YOURSELF = (
+    "Email is not set up on this server, so nothing was emailed. Give {email} this "
+    "one-time link yourself (it works once, within 24 hours; it is shown only now)."
+)
+
+
+def _link_sent(email: str, link: str | None) -> PasswordLinkSent:
+    sentence = GIVE_IT_YOURSELF if link else EMAILED
+    return PasswordLinkSent(detail=sentence.format(email=email), password_link=link)
 
 
 @router.get("")
@@ -25,8 +42,9 @@ def list_admins(session: SessionDep, _actor: SuperAdmin) -> list[AdminPublic]:
 @router.post("", status_code=status.HTTP_201_CREATED, responses={409: {"model": Message}})
 def create_admin(
     body: AdminCreate, backend: BackendDep, session: SessionDep, actor: SuperAdmin, ip: ClientIp
-) -> AdminPublic:
-    """Create an admin and send them a one-time link to set their password."""
+) -> AdminInvited:
+    """Create an admin and send them a one-time link to set their password (without
+    email set up, the link comes back to the super admin, once)."""
     admin = crud.create(session=session, admin_in=body)
     audit.record(
         session=session,
@@ -38,8 +56,8 @@ def create_admin(
         client_ip=ip,
     )
     session.commit()
-    accounts.send_password_link(backend, admin)
-    return admin_public(admin)
+    sent = _link_sent(admin.email, accounts.send_password_link(backend, admin))
+    return AdminInvited(**admin_public(admin).model_dump(), **sent.model_dump())
 
 
 @router.get("/{admin_id}", responses={404: {"model": Message}})
@@ -76,8 +94,9 @@ def update_admin(
 )
 def send_password_link(
     admin_id: uuid.UUID, backend: BackendDep, session: SessionDep, actor: SuperAdmin, ip: ClientIp
-) -> Message:
-    """Send (again) a one-time link for the admin to set a password."""
+) -> PasswordLinkSent:
+    """Send (again) a one-time link for the admin to set a password (without email set
+    up, the link comes back to the super admin, once)."""
     admin = crud.get(session=session, admin_id=admin_id)
     if not admin.is_active:
         raise ConflictError("This admin is disabled; enable them first.")
@@ -90,5 +109,4 @@ def send_password_link(
         client_ip=ip,
     )
     session.commit()
-    accounts.send_password_link(backend, admin)
-    return Message(detail="A one-time link to set a password was sent.")
+    return _link_sent(admin.email, accounts.send_password_link(backend, admin))

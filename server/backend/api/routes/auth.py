@@ -67,8 +67,9 @@ def magic_link(
     body: EmailRequest, backend: BackendDep, session: SessionDep, ip: ClientIp
 ) -> Message:
     """Email a one-time sign-in link (the same answer whether or not the email is known)."""
-    accounts.request_magic_link(backend, session, email=body.email, client_ip=ip)
-    return Message(detail=accounts.LINK_SENT)
+    return Message(
+        detail=accounts.request_magic_link(backend, session, email=body.email, client_ip=ip)
+    )
 
 
 @router.post("/magic-link/verify", responses={401: {"model": Message}, 429: {"model": Message}})
@@ -86,8 +87,9 @@ def password_request(
     body: EmailRequest, backend: BackendDep, session: SessionDep, ip: ClientIp
 ) -> Message:
     """Email a one-time link to set (or reset) a password."""
-    accounts.request_password_link(backend, session, email=body.email, client_ip=ip)
-    return Message(detail=accounts.LINK_SENT)
+    return Message(
+        detail=accounts.request_password_link(backend, session, email=body.email, client_ip=ip)
+    )
 
 
 @router.post(

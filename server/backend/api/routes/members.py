@@ -109,15 +109,17 @@ def import_members(
     """Import a CSV (header: full_name, ministry, and optionally email, phone, notes, status,
     member_code).
 
-    `mode=create` adds every row; `mode=update` matches rows to members by member_code or
-    email, changes their filled-in cells and adds the rest. `dry_run=true` answers the
-    per-row report and saves nothing. Either every row is saved or none is: any bad row
+    `mode=create` adds every row; `mode=update` matches rows to members by member_code,
+    email, or name and phone, changes their filled-in cells and adds the rest. A new row
+    that looks like someone already listed carries a `warning`. `dry_run=true` answers
+    the per-row report and saves nothing. Either every row is saved or none is: any bad row
     returns 422 with a report of every bad row.
     """
     plan = plan_import(file.file.read(), session=session, mode=mode)
     if plan.errors:
         raise BadRequestError(
-            f"Nothing was imported: {len(plan.errors)} row(s) need fixing.",
+            f"Nothing was imported: {len(plan.errors)} "
+            f"{'row needs' if len(plan.errors) == 1 else 'rows need'} fixing.",
             details={"errors": [e.model_dump() for e in plan.errors]},
         )
     if not plan.report:
@@ -130,6 +132,7 @@ def import_members(
         errors=[],
         saved=not dry_run,
         rows=plan.report,
+        warnings=sum(1 for r in plan.report if r.warning),
     )
     if dry_run:
         session.rollback()

@@ -22,7 +22,12 @@ PAGE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
     "img-src 'self' blob:; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
-_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css"}
+_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".svg": "image/svg+xml",
+}
 
 
 def static_file(name: str, *, csp: str = PAGE_CSP) -> FileResponse:
@@ -52,6 +57,12 @@ async def set_password_page() -> FileResponse:
 async def magic_link_page() -> FileResponse:
     """Where the emailed sign-in link leads."""
     return static_file("magic.html")
+
+
+@router.get("/favicon.ico")
+async def favicon() -> FileResponse:
+    """The product's icon, which browsers ask for on every page (an SVG: they all read it)."""
+    return static_file("icon.svg")
 
 
 @router.get("/static/{name}")

@@ -11,9 +11,17 @@ from pydantic import AwareDatetime
 
 from server.backend.api.deps import BackendDep, ClientIp, CurrentAdmin, SessionDep
 from server.backend.crud import audit
-from server.backend.report_schemas import MeetingReport, MemberHistory, Overview, Period, Trends
+from server.backend.report_schemas import (
+    AbsenteeMessage,
+    AbsenteesMessaged,
+    MeetingReport,
+    MemberHistory,
+    Overview,
+    Period,
+    Trends,
+)
 from server.backend.schemas import NO_NUL, Message
-from server.backend.services import exports, reports
+from server.backend.services import absentees, exports, reports
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Message}}
@@ -50,6 +58,26 @@ def meeting_report(
 ) -> MeetingReport:
     """Expected, present, late, pending and absent people of one meeting."""
     return reports.meeting_report(session, meeting_id=meeting_id)
+
+
+@router.post(
+    "/meetings/{meeting_id}/absentees/message",
+    responses={**NOT_FOUND, 409: {"model": Message}},
+)
+def message_absentees(
+    meeting_id: uuid.UUID,
+    body: AbsenteeMessage,
+    *,
+    backend: BackendDep,
+    session: SessionDep,
+    actor: CurrentAdmin,
+    ip: ClientIp,
+) -> AbsenteesMessaged:
+    """Email the absent members who have an email and were not emailed about this
+    meeting before (409 when email is not set up); each message is audited."""
+    return absentees.message_absentees(
+        backend, session, meeting_id=meeting_id, text=body.text, actor=actor, client_ip=ip
+    )
 
 
 @router.get("/members/{member_id}", responses=NOT_FOUND)
