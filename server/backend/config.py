@@ -132,6 +132,12 @@ class Settings(BaseSettings):
 
     sonta_data_dir: Path = Field(default_factory=_default_data_dir)
 
+    # Scheduled backups (`sonta backup --scheduled`, run by supervisord.conf): hours
+    # between archives (0: none), how many to keep, and where (default: data dir/backups).
+    backup_interval_hours: float = Field(default=24, ge=0)
+    backup_keep: int = Field(default=14, ge=1)
+    backup_dir: Path | None = None
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -427,6 +433,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, announce: bool = 
             ", ".join(name.upper() for name in generated),
             path,
         )
+    if generated:
         settings = settings.model_copy(update=generated)
     return settings
 
