@@ -374,6 +374,9 @@ def test_scheduled_backups_keep_the_newest_and_start_an_interval_after_the_last(
     )
     assert back_up_once(settings)
     (first,) = scheduled_archives(folder)
+    # What a backup killed midway leaves behind is swept when the schedule starts.
+    (folder / ".sonta-backup-work-killed").mkdir()
+    (folder / ".sonta-backup-20261207T020000000000Z.tar.gz.99.partial").write_bytes(b"half")
     stop = threading.Event()
     runner = threading.Thread(target=run_schedule, args=(settings, stop))
     runner.start()
@@ -390,6 +393,7 @@ def test_scheduled_backups_keep_the_newest_and_start_an_interval_after_the_last(
         stop.set()
         runner.join(timeout=60)
     assert not runner.is_alive()
+    assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
     assert all(archive.read_manifest(path).counts["members"] == 5 for path in names)
 
 

@@ -9,6 +9,7 @@ after RETRY_SECONDS; it never stops the server.
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from server.backend.backups.tasks import backup_dir, create_backup
+from server.backend.backups.tasks import WORK_PREFIX, backup_dir, create_backup
 from server.backend.config import Settings
 from server.backend.errors import BackupError
 
@@ -31,6 +32,14 @@ RETRY_SECONDS = 600.0
 def scheduled_archives(folder: Path) -> list[Path]:
     """The scheduled and manual archives in `folder`, oldest first (names carry the time)."""
     return sorted(folder.glob(f"{PREFIX}-*.tar.gz"))
+
+
+def sweep_leftovers(folder: Path) -> None:
+    """Remove what a backup killed midway left: its scratch folder and unfinished archive."""
+    for path in folder.glob(f"{WORK_PREFIX}*"):
+        shutil.rmtree(path, ignore_errors=True)
+    for path in folder.glob(".*.partial"):
+        path.unlink(missing_ok=True)
 
 
 def prune(folder: Path, keep: int) -> list[Path]:
@@ -76,6 +85,7 @@ def run_schedule(
         return
     folder = backup_dir(settings)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    sweep_leftovers(folder)
     logger.info(
         "Backups every %g h into %s, keeping %d",
         settings.backup_interval_hours,

@@ -45,6 +45,9 @@ SECRET_VARIABLES = (
     "EMBEDDING_ENCRYPTION_KEY_PREVIOUS",
 )
 RESTORED_SECRETS_FILE = "restored-secrets.env"
+# A backup's scratch folder beside its archive (removed after; a killed one is swept by
+# the schedule's next start).
+WORK_PREFIX = ".sonta-backup-work-"
 
 
 def say(message: str) -> None:
@@ -97,7 +100,7 @@ def create_backup(
     owned = engine is None
     engine = engine or make_engine(settings)
     try:
-        with tempfile.TemporaryDirectory(dir=destination.parent) as scratch:
+        with tempfile.TemporaryDirectory(dir=destination.parent, prefix=WORK_PREFIX) as scratch:
             copy = Path(scratch) / "database"
             if settings.embedded_database:
                 contents = database.copy_sqlite(database.sqlite_path(settings), copy)
