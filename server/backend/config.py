@@ -137,6 +137,8 @@ class Settings(BaseSettings):
     backup_interval_hours: float = Field(default=24, ge=0)
     backup_keep: int = Field(default=14, ge=1)
     backup_dir: Path | None = None
+    # Serves GET /metrics to a scraper sending it as a bearer token (unset: no /metrics).
+    metrics_token: str | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -301,6 +303,11 @@ def settings_problems(settings: Settings) -> list[str]:
     problems += _face_model_problems(settings.face_model)
     problems += _timezone_problems(settings.timezone)
     problems += _worker_problems(settings)
+    if settings.metrics_token is not None and len(settings.metrics_token) < MIN_SECRET_LENGTH:
+        problems.append(
+            f"METRICS_TOKEN must be at least {MIN_SECRET_LENGTH} characters, got "
+            f"{len(settings.metrics_token)}; {HOW_TO_GENERATE}"
+        )
     password = settings.database_password
     if production and settings.database_host and password and _looks_default(password):
         problems.append("DATABASE_PASSWORD looks like a placeholder value")
