@@ -192,7 +192,8 @@ def test_processes_sharing_the_metrics_folder_report_their_sum(
 def test_workers_get_an_emptied_metrics_folder_of_their_own(
     monkeypatch: pytest.MonkeyPatch, embedded_settings: Settings
 ) -> None:
-    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    # Set (empty: unset for share_metrics), so the test's end takes away what it sets.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
     stale = embedded_settings.sonta_data_dir / "metrics" / "counter_123.db"
     stale.parent.mkdir()
     stale.write_bytes(b"counts of a previous run")
