@@ -12,6 +12,10 @@ read's. Runs in well under a minute:
 
     .venv/bin/python bench/bench_backend.py [--seconds 4] [--rounds 2] [--concurrency 4]
         [--members 2000] [--workers 1]
+
+With `--compare-members 50000` it runs the searches against two servers side by side,
+one on `--members` and one on 50,000 members (seeding takes a minute or two), and prints
+each search's rate at scale as a ratio of its rate on the small database.
 """
 
 from __future__ import annotations
@@ -61,6 +65,14 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--members", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=1, help="BACKEND_WORKERS")
+    parser.add_argument(
+        "--compare-members",
+        type=int,
+        default=0,
+        help="also seed a second database with this many members (e.g. 50000) and run the "
+        "same searches on both, interleaved: each one's rate at scale beside its rate at "
+        "--members, and the rare-term search beside /api/auth/me",
+    )
     add_service_arguments(parser)
     return parser.parse_args()
 
@@ -308,8 +320,72 @@ def seeded_environment(args: argparse.Namespace) -> Iterator[tuple[dict[str, str
             client.close()
 
 
+SEARCHES = {
+    "GET /api/auth/me": "/api/auth/me",
+    "GET /api/members?q=mensah": "/api/members?q=mensah&limit=20",
+    # A rare term: one member of the seeded names matches all three words.
+    "GET /api/members?q=kofi osei 12": "/api/members?q=kofi%20osei%2012&limit=20",
+    "GET /api/members (first 100)": "/api/members",
+}
+
+
+def scale_main(args: argparse.Namespace) -> int:
+    """The same searches against a small and a large database, interleaved round by round."""
+    sizes = (args.members, args.compare_members)
+    with (
+        seeded_environment(args) as (small_env, email),
+        seeded_environment(argparse.Namespace(**{**vars(args), "members": sizes[1]})) as (
+            large_env,
+            _email,
+        ),
+        backend_server({**small_env, "BACKEND_WORKERS": str(args.workers)}) as (small, _p1),
+        backend_server({**large_env, "BACKEND_WORKERS": str(args.workers)}) as (large, _p2),
+    ):
+        auth = {}
+        for url in (small, large):
+            login = {"email": email, "password": PASSWORD}
+            token = httpx.post(f"{url}/api/auth/login", json=login).json()["access_token"]
+            auth[url] = {"Authorization": f"Bearer {token}"}
+        for url in (small, large):
+            measure(url, "/health/live", {}, 1.0, args.concurrency)  # warm-up
+        rates: dict[tuple[str, str], list[float]] = {}
+        for round_number in range(args.rounds):
+            # Each size goes first in every other round, so neither gains from its turn.
+            order = (small, large) if round_number % 2 == 0 else (large, small)
+            for name, path in SEARCHES.items():
+                for url in order:
+                    done = measure(url, path, auth[url], args.seconds, args.concurrency)
+                    rates.setdefault((name, url), []).append(len(done) / args.seconds)
+    print(
+        f"{sizes[0]} and {sizes[1]} members, {args.concurrency} client threads, "
+        f"{args.workers} backend worker(s), {args.rounds} interleaved rounds of "
+        f"{args.seconds:g} s per endpoint and size"
+    )
+    # /api/auth/me reads no member: its own ratio is what the two servers differ by on
+    # this machine, whatever the database size; the last column divides it out.
+    me_ratio = _ratio(rates, "GET /api/auth/me", small, large)
+    print(
+        f"{'endpoint':<34}{f'req/s @{sizes[0]}':>14}{f'req/s @{sizes[1]}':>15}{'ratio':>8}"
+        f"{'ratio / auth-me ratio':>23}"
+    )
+    for name in SEARCHES:
+        low, high = (statistics.median(rates[(name, url)]) for url in (small, large))
+        ratio = high / low
+        print(f"{name:<34}{low:>14.0f}{high:>15.0f}{ratio:>7.2f}x{ratio / me_ratio:>22.2f}x")
+    me = statistics.median(rates[("GET /api/auth/me", large)])
+    rare = statistics.median(rates[("GET /api/members?q=kofi osei 12", large)])
+    print(f"\nAt {sizes[1]} members the rare-term search runs at {rare / me:.2f}x /api/auth/me.")
+    return 0
+
+
+def _ratio(rates: dict[tuple[str, str], list[float]], name: str, small: str, large: str) -> float:
+    return statistics.median(rates[(name, large)]) / statistics.median(rates[(name, small)])
+
+
 def main() -> int:
     args = _parse()
+    if args.compare_members:
+        return scale_main(args)
     with (
         seeded_environment(args) as (env, email),
         backend_server({**env, "BACKEND_WORKERS": str(args.workers)}) as (url, pid),

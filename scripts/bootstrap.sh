@@ -79,6 +79,9 @@ system_packages_for_tests() {
   # The kiosk's bundle and .deb (tests/packaging): PyInstaller reads shared libraries'
   # dependencies with objdump (binutils); dpkg-deb packs and dpkg installs the package.
   apt_ensure binutils dpkg
+  # promtool (Debian ships it in the prometheus package) checks and unit-tests the
+  # alert rules in deploy/prometheus.
+  apt_ensure prometheus
   # The self-test's keyring test runs GNOME Keyring on a private D-Bus session.
   apt_ensure gnome-keyring "dbus-daemon|dbus"
   # The image tests build and run the image: with Docker where a Docker engine answers,

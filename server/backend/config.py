@@ -157,6 +157,14 @@ class Settings(BaseSettings):
 
     sonta_data_dir: Path = Field(default_factory=_default_data_dir)
 
+    # Scheduled backups (`sonta backup --scheduled`, run by supervisord.conf): hours
+    # between archives (0: none), how many to keep, and where (default: data dir/backups).
+    backup_interval_hours: float = Field(default=24, ge=0)
+    backup_keep: int = Field(default=14, ge=1)
+    backup_dir: Path | None = None
+    # Serves GET /metrics to a scraper sending it as a bearer token (unset: no /metrics).
+    metrics_token: str | None = None
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -329,6 +337,11 @@ def settings_problems(settings: Settings) -> list[str]:
         allow_embedded=settings.allow_embedded_database,
         data_dir=settings.sonta_data_dir,
     )
+    if settings.metrics_token is not None and len(settings.metrics_token) < MIN_SECRET_LENGTH:
+        problems.append(
+            f"METRICS_TOKEN must be at least {MIN_SECRET_LENGTH} characters, got "
+            f"{len(settings.metrics_token)}; {HOW_TO_GENERATE}"
+        )
     password = settings.database_password
     if production and settings.database_host and password and _looks_default(password):
         problems.append("DATABASE_PASSWORD looks like a placeholder value")
@@ -461,6 +474,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, announce: bool = 
             ", ".join(name.upper() for name in generated),
             path,
         )
+    if generated:
         settings = settings.model_copy(update=generated)
     return settings
 

@@ -22,6 +22,7 @@ from server.backend.errors import ConfigError
 from server.backend.face_model import ServerFaceModel
 from server.backend.failsafe_store import FailSafeStore
 from server.backend.lanes import Lanes
+from server.backend.metrics import Metrics
 from server.backend.migrate import head_revision
 from server.backend.security.passwords import Argon2Params, PasswordHasher
 from server.backend.security.qr import QrSigner
@@ -78,6 +79,8 @@ class Backend:
     embedded_trouble: RecentTrouble = field(default_factory=RecentTrouble)
     # Bounds the image decodes this process runs at once (uploads are untrusted).
     decodes: DecodeSlots = field(default_factory=DecodeSlots)
+    # What /metrics reports as counted (the app's middleware counts into the same one).
+    metrics: Metrics = field(default_factory=Metrics)
 
     def close(self) -> None:
         self.events.close()
@@ -121,8 +124,10 @@ def build_backend(
     *,
     mailer: Mailer | None = None,
     password_params: Argon2Params | None = None,
+    metrics: Metrics | None = None,
 ) -> Backend:
     """Wire the services from settings; `mailer` and `password_params` are for tests."""
+    metrics = metrics or Metrics()
     access, refresh = (
         _secret(settings, "jwt_access_secret"),
         _secret(settings, "jwt_refresh_secret"),
@@ -142,7 +147,9 @@ def build_backend(
         read_sessions=make_read_session_factory(engine),
         store=store,
         once=SingleUseTokens(sessions),
-        events=EventRelay(store),
+        events=EventRelay(
+            store, observe=metrics.observe_event, on_failure=metrics.publish_failures.inc
+        ),
         tokens=TokenService(
             access_secret=access,
             refresh_secret=refresh,
@@ -154,13 +161,16 @@ def build_backend(
         throttle=Throttle(store),
         mailer=mailer or make_mailer(settings),
         face_service=FaceServiceClient(
-            settings.face_service_url, api_key=settings.face_service_api_key
+            settings.face_service_url,
+            api_key=settings.face_service_api_key,
+            observe=metrics.observe_face_call,
         ),
         qr=QrSigner(_secret(settings, "qr_secret"), previous=settings.previous_qr_secrets()),
         cipher=cipher,
         face_model=ServerFaceModel(settings.face_model),
         galleries=Galleries(cipher),
         schema_head=head_revision(engine),
+        metrics=metrics,
     )
     backend.embedded_trouble.watch(sessions)
     return backend

@@ -2,6 +2,7 @@
 
 SontaServerError             anything the backend refuses, with a message a person can act on
 ├── ConfigError              start-up refused: missing, default-looking or malformed settings
+├── BackupError              a backup or restore refused or failed; nothing was replaced
 ├── BadRequestError          422: input that cannot be used
 ├── AuthError                401: missing, invalid, expired or revoked credentials
 ├── ForbiddenError           403: signed in, but the role does not allow it
@@ -30,6 +31,10 @@ class SontaServerError(Exception):
 
 class ConfigError(SontaServerError):
     """The settings cannot be used; the message lists every problem at once."""
+
+
+class BackupError(SontaServerError):
+    """`sonta backup` or `sonta restore` cannot go on; the message says what to do."""
 
 
 class BadRequestError(SontaServerError):

@@ -45,10 +45,12 @@ from server.backend.api.routes import (
     reviews,
     templates,
 )
+from server.backend.api.routes import metrics as metrics_route
 from server.backend.bootstrap import ensure_super_admin, prepare_database
 from server.backend.config import Settings, load_settings
 from server.backend.context import build_backend
 from server.backend.logs import install_masking
+from server.backend.metrics import Metrics, RequestMetrics
 from server.backend.public_url import log_public_url
 from server.backend.security.passwords import Argon2Params
 from server.backend.services.evidence import purge_at_startup
@@ -80,7 +82,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        backend = build_backend(settings, mailer=mailer, password_params=password_params)
+        backend = build_backend(
+            settings, mailer=mailer, password_params=password_params, metrics=metrics
+        )
         try:
             prepare_database(backend)
             ensure_super_admin(backend)
@@ -96,6 +100,7 @@ def create_app(
         finally:
             backend.close()
 
+    metrics = Metrics()
     install_masking()  # query strings (search terms, tickets, tokens) out of the access log
     app = FastAPI(
         title="Sonta Attendance API",
@@ -113,7 +118,10 @@ def create_app(
         app.include_router(docs.router)
     app.include_router(present.page_router)
     app.include_router(api_router())
+    if settings.metrics_token:
+        app.include_router(metrics_route.router)
     _add_middleware(app, settings)
+    app.add_middleware(RequestMetrics, metrics=metrics)  # outermost: every answer counts
     return app
 
 

@@ -27,7 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import resource
+import shutil
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -38,6 +41,7 @@ from uvicorn.supervisors import Multiprocess
 from server.backend.config import Settings
 from server.backend.connection_room import make_room
 from server.backend.main import create_app
+from server.backend.metrics import MULTIPROC_ENV
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +110,15 @@ def config(app: FastAPI | str, *, host: str, port: int, workers: int = 1) -> uvi
     )
 
 
+def share_metrics(settings: Settings) -> None:
+    """prometheus-client's multiprocess mode for the workers: each writes its counts to
+    files in one folder, emptied here first (counts from a previous run would add up)."""
+    folder = Path(os.environ.get(MULTIPROC_ENV) or settings.sonta_data_dir / "metrics")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(mode=0o700, parents=True)
+    os.environ[MULTIPROC_ENV] = str(folder)
+
+
 def serve(settings: Settings, *, host: str, port: int) -> bool:
     """Serve until stopped; False when the server could not start.
 
@@ -120,6 +133,7 @@ def serve(settings: Settings, *, host: str, port: int) -> bool:
         server = uvicorn.Server(config(create_app(settings), host=host, port=port))
         server.run()
         return server.started
+    share_metrics(settings)
     shared = config(FACTORY, host=host, port=port, workers=workers)
     supervisor = Multiprocess(shared, sockets=[shared.bind_socket()])
     supervisor.run()

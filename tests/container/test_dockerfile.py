@@ -139,11 +139,11 @@ def supervisord_conf() -> configparser.RawConfigParser:
     return parser
 
 
-def test_supervisord_serves_nothing_and_restarts_both_programs() -> None:
+def test_supervisord_serves_nothing_and_restarts_every_program() -> None:
     conf = supervisord_conf()
     assert not [s for s in conf.sections() if "http_server" in s]
     programs = {s.removeprefix("program:"): conf[s] for s in conf.sections() if "program:" in s}
-    assert set(programs) == {"face-service", "backend"}
+    assert set(programs) == {"face-service", "backend", "backup"}
     for program in programs.values():
         # Restarted on a crash; exit code 2 (a setting or a taken port) is final.
         assert (program["autorestart"], program["exitcodes"]) == ("unexpected", "2")
@@ -154,3 +154,4 @@ def test_supervisord_serves_nothing_and_restarts_both_programs() -> None:
     assert "OMP_NUM_THREADS" in programs["face-service"]["command"]
     backend = programs["backend"]["command"]
     assert backend.index("sonta migrate") < backend.index("exec sonta server")
+    assert "exec sonta backup --scheduled" in programs["backup"]["command"]

@@ -7,6 +7,7 @@ import configparser
 import errno
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -80,7 +81,7 @@ def test_every_program_line_is_prefixed(combined: CombinedServer) -> None:
     for line in combined.log().splitlines():
         supervisord_line = line[:4].isdigit()  # supervisord's own lines start with the date
         assert supervisord_line or line.startswith(
-            ("[face-service] ", "[backend] ", "[supervise] ")
+            ("[face-service] ", "[backend] ", "[backup] ", "[supervise] ")
         ), line
 
 
@@ -130,7 +131,24 @@ def test_sigterm_stops_everything_within_ten_seconds(fresh_combined: CombinedSer
         log.find("stopped: face-service (terminated by SIGTERM)"),
     ]
     assert -1 not in stopped and stopped == sorted(stopped), log
+    assert "stopped: backup (exit status 0)" in log
     assert "SIGKILL" not in log
+
+
+def test_backups_are_scheduled_beside_the_server_and_restores_wait_for_it_to_stop(
+    combined: CombinedServer,
+) -> None:
+    schedule = "[backup] INFO server.backend.backups.schedule: Backups every 24 h into "
+    wait_until(lambda: schedule in combined.log(), 30, f"the backup schedule\n{combined.log()}")
+    assert f"{schedule}{combined.data_dir / 'backups'}, keeping 14" in combined.log()
+    made = combined.inside("sonta", "backup")  # while serving: SQLite's online backup
+    assert made.returncode == 0, made.stderr
+    match = re.search(r"Backup written to (\S+): ", made.stderr)
+    assert match, made.stderr
+    refused = combined.inside("sonta", "restore", match.group(1))
+    assert refused.returncode == 1
+    assert "The server is running (supervisord" in refused.stderr
+    assert "Nothing was changed." in refused.stderr
 
 
 def test_start_up_has_no_library_chatter_and_no_root_warning(combined: CombinedServer) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,7 +12,7 @@ from kiosk.admin_types import Badge, Kiosk
 from ui.admin.badges import describe
 from ui.admin.kiosks import row_of
 from ui.admin.report_parts import when
-from ui.admin.times import CLOCK, local
+from ui.admin.times import CLOCK, ago, local
 
 SEEN = "2026-11-29T10:05:00+00:00"  # 15:35 in India (UTC+05:30, no daylight saving)
 
@@ -49,7 +50,9 @@ def test_kiosk_rows_and_badge_lines_use_local_time(india: None) -> None:
         health="online",
         model_matches=True,
     )
-    assert row_of(kiosk)[1] == "2026-11-29 15:35"
+    assert row_of(kiosk, now=datetime(2026, 11, 29, 10, 9, 30, tzinfo=UTC))[1] == (
+        "2026-11-29 15:35 (4 min ago)"
+    )
     assert row_of({**kiosk, "last_seen_at": None})[1] == "never"
     assert row_of({**kiosk, "clock_drift_s": -0.04})[5] == "0.0"  # not "-0.0"
     assert row_of({**kiosk, "clock_drift_s": None})[5] == "-"
@@ -60,3 +63,15 @@ def test_kiosk_rows_and_badge_lines_use_local_time(india: None) -> None:
     assert describe(badges) == (
         "issued 2026-11-29 15:35 (working)\nissued 2026-11-29 15:35, revoked 2026-11-29 15:35"
     )
+
+
+def test_a_kiosk_s_last_sync_reads_as_an_age() -> None:
+    seen = datetime.fromisoformat(SEEN)
+    for elapsed, said in (
+        (timedelta(seconds=20), "just now"),
+        (timedelta(minutes=11, seconds=5), "11 min ago"),
+        (timedelta(hours=2), "2 h ago"),
+        (timedelta(hours=3, minutes=7), "3 h 7 min ago"),
+        (timedelta(days=3, hours=1), "3 days ago"),
+    ):
+        assert ago(SEEN, now=seen + elapsed) == said

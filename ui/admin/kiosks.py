@@ -6,6 +6,8 @@ tests call with a selected row.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QInputDialog, QLabel, QMessageBox, QWidget
 
@@ -13,9 +15,9 @@ from kiosk.admin_client import AdminClient
 from kiosk.admin_types import Json, Kiosk
 from ui.admin.table_screen import TableScreen
 from ui.admin.tasks import Tasks
-from ui.admin.times import CLOCK, local
+from ui.admin.times import CLOCK, ago, local
 
-HEADERS = ("Name", "Last seen", "Queue", "Model", "Gallery", "Drift (s)", "Camera", "Health")
+HEADERS = ("Name", "Last sync", "Queue", "Model", "Gallery", "Drift (s)", "Camera", "Health")
 
 
 HEALTH = {
@@ -27,12 +29,14 @@ HEALTH = {
 }
 
 
-def row_of(kiosk: Kiosk) -> list[str]:
+def row_of(kiosk: Kiosk, now: datetime | None = None) -> list[str]:
+    """One kiosk's cells; the last sync with its age, as the server's metrics report it."""
     drift = kiosk["clock_drift_s"]
     model = kiosk["model_id"] or "-"
+    seen = kiosk["last_seen_at"]
     return [
         kiosk["name"] + (" (revoked)" if kiosk["revoked_at"] else ""),
-        local(kiosk["last_seen_at"], missing="never"),
+        f"{local(seen)} ({ago(seen, now)})" if seen else "never",
         str(kiosk["queue_depth"]),
         model if kiosk["model_matches"] or not kiosk["model_id"] else f"{model} (not the server's)",
         str(kiosk["gallery_version"]),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from typing import Protocol
 
 logger = logging.getLogger(__name__)
@@ -27,8 +28,18 @@ class Publisher(Protocol):
 class EventRelay:
     """Queue events now, publish them on a background thread."""
 
-    def __init__(self, store: Publisher, *, capacity: int = CAPACITY) -> None:
+    def __init__(
+        self,
+        store: Publisher,
+        *,
+        capacity: int = CAPACITY,
+        observe: Callable[[str, str], None] | None = None,
+        on_failure: Callable[[], None] | None = None,
+    ) -> None:
         self._store = store
+        # Metrics: each event as it goes out, and each publish that raised.
+        self._observe = observe
+        self._on_failure = on_failure
         # An item is an event, a marker Event set when reached (flush), or None (stop).
         self._queue: queue.Queue[tuple[str, str] | threading.Event | None] = queue.Queue(
             maxsize=capacity
@@ -73,7 +84,11 @@ class EventRelay:
                 continue
             if self._overflowing and self._queue.empty():
                 self._overflowing = False
+            if self._observe is not None:
+                self._observe(*item)
             try:
                 self._store.publish(*item)
             except Exception:  # the relay must outlive any one failed publish
                 logger.exception("Could not publish a live event on %s", item[0])
+                if self._on_failure is not None:
+                    self._on_failure()

@@ -89,8 +89,11 @@ class FaceServiceClient:
         timeout: float | httpx.Timeout = INFERENCE_TIMEOUT,
         health_timeout: float = 1.0,
         transport: httpx.BaseTransport | None = None,
+        observe: Callable[[str, float, str | None], None] | None = None,
     ) -> None:
         headers = {API_KEY_HEADER: api_key} if api_key else {}
+        # Metrics: each inference call's operation, seconds and error kind (or None).
+        self._observe = observe
         # A private service: environment proxy settings must never apply to it.
         self._client = httpx.Client(
             base_url=base_url.rstrip("/"),
@@ -206,6 +209,31 @@ class FaceServiceClient:
         return _answer(response, schema)
 
     def _post(
+        self,
+        path: str,
+        schema: type[ResponseT],
+        files: dict[str, bytes],
+        *,
+        params: dict[str, str] | None = None,
+        data: dict[str, str] | None = None,
+    ) -> ResponseT:
+        started = time.perf_counter()
+        error: str | None = "failed"
+        try:
+            answer = self._call(path, schema, files, params=params, data=data)
+            error = None
+            return answer
+        except FaceServiceUnavailableError:
+            error = "unavailable"
+            raise
+        except (BadRequestError, ConflictError):
+            error = "refused"  # the image, not the service: a person's retry fixes it
+            raise
+        finally:
+            if self._observe is not None:
+                self._observe(path.strip("/"), time.perf_counter() - started, error)
+
+    def _call(
         self,
         path: str,
         schema: type[ResponseT],
