@@ -34,8 +34,8 @@ from kiosk.errors import CredentialError, KioskError
 from kiosk.headless import default_data_dir
 from kiosk.inference.errors import FaceEngineError
 from kiosk.inference.images import BGRImage
-from kiosk.keyring_entries import kiosk_credentials
 from kiosk.inference.program import command
+from kiosk.keyring_entries import kiosk_credentials
 
 FAILED = 1
 FRAME_TIMEOUT_S = 15.0

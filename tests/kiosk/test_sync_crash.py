@@ -202,7 +202,7 @@ def test_the_running_sync_sets_a_damaged_row_aside_and_drains_the_rest(
     }
     meetings = [backend.meeting(title=f"Meeting {i}") for i in range(3)]
     data_dir, log = tmp_path / "kiosk", tmp_path / "kiosk.log"
-    credentials = CredentialStore()
+    credentials = kiosk_credentials(data_dir)
     store = LocalStore(data_dir / "kiosk.db", template_key=credentials.template_key)
     pair(backend.url, backend.pairing_code(), store=store, credentials=credentials)
     first = kiosk_process(data_dir, log)
