@@ -41,6 +41,7 @@ class MeetingBoard:
     qr_url: str | None = None  # the phone check-in page; None when phone check-in is shut
     qr_expires_at: datetime | None = None  # timezone-aware
     refresh_after_s: float = 30.0
+    stale: bool = False  # the last board kept while the server cannot be reached
 
     def refresh_in(self, now: datetime | None = None) -> float:
         """Seconds until a new board (and QR) should be fetched; never negative."""
@@ -146,7 +147,7 @@ class BoardWatcher:
                 self._reachable(str(exc))
                 kept = self._last
                 if kept is not None:
-                    kept = dataclasses.replace(kept, qr_url=None, qr_expires_at=None)
+                    kept = dataclasses.replace(kept, qr_url=None, qr_expires_at=None, stale=True)
                 self._publish(kept)
                 self._stop.wait(self._retry_s)
                 continue

@@ -61,11 +61,13 @@ class IdleView(QWidget):
         self.qr.set_payload(url)
         self.qr.setVisible(url is not None)
         self._layout.setStretch(1, 2 if url else 0)  # no code: the text takes the room
-        self.qr_caption.setText(
-            "Or check in with your phone: scan this code"
-            if url
-            else "Phone check-in opens when the meeting starts"
-        )
+        if url:
+            caption = "Or check in with your phone: scan this code"
+        elif board is not None and board.stale:
+            caption = "Phone check-in is back when the server is; the camera still works"
+        else:
+            caption = "Phone check-in opens when the meeting starts"
+        self.qr_caption.setText(caption)
 
     def set_time(self, now: datetime) -> None:
         self.clock.setText(now.strftime("%H:%M"))

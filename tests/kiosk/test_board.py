@@ -54,6 +54,7 @@ def test_a_down_server_keeps_the_meeting_shown_without_its_qr_and_is_told_at_onc
             pass  # boards fetched before the outage
         assert board is not None, "the meeting left the screen while the server was down"
         assert (board.title, board.present, board.qr_url) == ("Sonta Heads meeting", 3, None)
+        assert board.stale
         while (problem := told.get(timeout=WAIT_S)) is None:
             pass
         assert problem == "The server cannot be reached (ConnectError)."
@@ -61,7 +62,7 @@ def test_a_down_server_keeps_the_meeting_shown_without_its_qr_and_is_told_at_onc
         server.up.set()
         while (board := shown.get(timeout=WAIT_S)) is None or board.qr_url is None:
             pass
-        assert board.present == 4
+        assert board.present == 4 and not board.stale
     finally:
         watcher.stop()
 

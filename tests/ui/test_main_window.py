@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
 
+from kiosk.board import MeetingBoard
 from kiosk.events import (
     CheckedIn,
     EventBus,
@@ -203,3 +204,16 @@ def test_the_leak_check_sees_a_running_timer_and_a_shown_widget(qtbot: QtBot) ->
         label.close()
         label.deleteLater()
     assert timer not in _running_timers()
+
+
+def test_a_board_kept_while_offline_keeps_the_meeting_and_says_why_there_is_no_qr(
+    window: MainWindow,
+) -> None:
+    kept = MeetingBoard(
+        meeting_id=uuid.UUID(int=3), title="Sonta Heads meeting", present=2, expected=5, stale=True
+    )
+    window.set_board(kept)
+    idle = window.idle
+    assert (idle.title.text(), idle.counts.text()) == ("Sonta Heads meeting", "2 of 5 checked in")
+    assert idle.qr.isHidden()
+    assert idle.qr_caption.text().startswith("Phone check-in is back when the server is")
