@@ -62,7 +62,10 @@ def test_detect_json_contract(tmp_path: Path) -> None:
         "yaw_deg",
         "pitch_deg",
         "detector_score",
+        "edge_margin",
+        "outside_share",
     }
+    assert face["quality"]["measures"]["edge_margin"] > 0.02  # well inside the picture
     assert len(group["faces"]) == 6
     assert group["issues"] == ["multiple_faces"]
     assert "Only the person enrolling" in group["reasons"][0]
