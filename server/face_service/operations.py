@@ -8,7 +8,6 @@ message for the caller; `app` maps them to 4xx/503.
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Sequence
 
 import numpy as np
@@ -234,7 +233,7 @@ def embed_aligned(engine: FaceEngine, crops: Sequence[str]) -> AlignedEmbeddings
 def _aligned_crop(text: str, size: int) -> NDArray[np.uint8]:
     try:
         data = base64.b64decode(text, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or characters beyond ASCII
         raise ImageError(
             "The crop is not standard base64; send the JPEG's bytes in base64."
         ) from None

@@ -16,7 +16,6 @@ from kiosk.inference.images import read_image_file
 from kiosk.inference.quality import Purpose
 from server.backend.config import Settings
 from tests.kiosk.backend import FACES, LiveBackend, live_backend
-from tests.server.conftest import shared_face_service
 from tests.server.utils import PASSWORD, make_admin
 
 
@@ -105,7 +104,6 @@ def test_enrol_from_a_photo_file(photo_backend: LiveBackend, keyring_dir: Path) 
     admin_client.close()
 
 
-__all__ = ["shared_face_service"]  # the session's face-service, used by photo_backend
 
 
 @pytest.fixture
