@@ -111,12 +111,12 @@ def test_a_meeting_shows_its_people_per_ministry_and_exactly_its_absent_people(
     assert chart.values("Absent") == {"Choir": 0, "Ushers": 1}
     assert tab.figures.text().startswith("Expected 4  ·  Present 2 (2 late)")
     assert tab.absent_title.text() == "Absent (1)"
-    assert cells(tab.absent) == [["Dee Boateng", "Ushers", "dee@example.org"]]
+    assert cells(tab.absent) == [["Dee Boateng", "Ushers", "", "dee@example.org"]]
 
     show_meeting(qtbot, window, made.sunday)
     assert chart.values("On time") == {"Choir": 1, "Ushers": 2}
     assert chart.values("Absent") == {"Choir": 1, "Ushers": 0}
-    assert cells(tab.absent) == [["Ben Owusu", "Choir", ""]]
+    assert cells(tab.absent) == [["Ben Owusu", "Choir", "", ""]]
 
 
 def test_a_person_history_lists_each_meeting_with_its_status_and_method(

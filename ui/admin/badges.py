@@ -188,13 +188,10 @@ class BadgesView(QWidget):
             cards, missing, issued = sheet
             if issued:
                 self.refresh()
-            if not cards:
-                self.status.setText(left_out(missing) or "There is no one to print.")
-                return
             try:  # painting uses Qt fonts: on the UI thread
                 pages = paint(cards, title)
             except SheetError as exc:
-                self.status.setText(str(exc))
+                self.status.setText(" ".join(filter(None, (str(exc), left_out(missing)))))
                 return
             said = f"{sentence} {count(len(cards), 'badge')} on {count(pages, 'page')}."
             if issued:
