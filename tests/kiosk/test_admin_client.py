@@ -104,8 +104,6 @@ def test_enrol_from_a_photo_file(photo_backend: LiveBackend, keyring_dir: Path) 
     admin_client.close()
 
 
-
-
 @pytest.fixture
 def short_lived(pg_settings: Settings, clean_env: None) -> Iterator[LiveBackend]:
     """A backend whose access tokens last two seconds."""
