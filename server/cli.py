@@ -10,7 +10,7 @@ import getpass
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from server.ports import EXIT_NO_RETRY, port_problem_after_tries
 
@@ -332,15 +332,19 @@ def _run_schedule(settings: Settings) -> int:
 
     from server.backend.backups.schedule import run_schedule  # noqa: PLC0415
 
-    stop = threading.Event()
+    def stop_now(*_: object) -> NoReturn:
+        # At once, even in the middle of a backup: an archive is written aside and renamed
+        # only when whole, and what a stopped one left is swept at the next start. Waiting
+        # for it (or for the interpreter's teardown of the backend's imports) overran the
+        # 1 s supervisord.conf gives this program on a busy machine.
+        logging.shutdown()
+        sys.stderr.flush()
+        os._exit(0)
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    run_schedule(settings, stop)
-    # Nothing is left to clean up; the interpreter's own teardown of the backend's
-    # imports took a second on a busy machine, half the stop budget supervisord.conf has.
-    logging.shutdown()
-    sys.stderr.flush()
-    os._exit(0)
+        signal.signal(signum, stop_now)
+    run_schedule(settings, threading.Event())
+    stop_now()
 
 
 def run_restore(args: argparse.Namespace) -> int:
