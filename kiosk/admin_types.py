@@ -6,7 +6,7 @@ HTTP code. Dates stay ISO-8601 strings, ids UUID strings: the views only show th
 
 from __future__ import annotations
 
-from typing import Any, Required, TypedDict
+from typing import Any, NotRequired, Required, TypedDict
 
 Json = dict[str, Any]
 
@@ -24,6 +24,8 @@ class Member(TypedDict):
     consent_changed_at: str | None
     created_at: str
     updated_at: str
+    # Only in a search's pages: whether a face of the server's recogniser is enrolled.
+    face_enrolled: NotRequired[bool]
 
 
 class MemberPage(TypedDict):

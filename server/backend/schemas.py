@@ -190,6 +190,13 @@ class MemberPublic(MemberBase):
     updated_at: datetime
 
 
+class MemberListed(MemberPublic):
+    """A member as a search lists them, with whether a face of the recogniser in use is
+    enrolled (what People shows, so an admin sees who still needs one)."""
+
+    face_enrolled: bool
+
+
 class Ministries(BaseModel):
     ministries: list[str]
 
@@ -198,7 +205,7 @@ class MembersPublic(BaseModel):
     """A page of members. Counting stops at a cap: past it, `count` is the cap and
     `count_capped` is true ("1,000+"); page on with `skip` while `has_more` is true."""
 
-    data: list[MemberPublic]
+    data: list[MemberListed]
     count: int = Field(
         description="How many members match: exact, or a lower bound when count_capped."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from fastapi.testclient import TestClient
 
 from server.backend.models import Member
@@ -199,3 +200,37 @@ def test_an_address_stored_before_todays_rules_still_lists(any_client: TestClien
     found = any_client.get("/api/members", params={"q": "old record"}, headers=headers)
     assert found.status_code == 200, found.text
     assert [m["email"] for m in found.json()["data"]] == ["old@church.local"]
+
+
+def test_search_says_whose_face_is_enrolled_with_the_recogniser_in_use(
+    any_client: TestClient,
+) -> None:
+    headers = admin_headers(any_client)
+    made = [
+        any_client.post(
+            "/api/members", json={"full_name": name, "ministry": "Choir"}, headers=headers
+        ).json()
+        for name in ("Enrolled Esi", "Waiting Wale")
+    ]
+    vector = np.random.default_rng(7).normal(size=512)
+    embedding = [float(x) for x in vector / np.linalg.norm(vector)]
+    model_id = backend_of(any_client).face_model.model_id
+    consent = {"given": True}
+    any_client.put(f"/api/members/{made[0]['id']}/consent", json=consent, headers=headers)
+    saved = any_client.post(
+        f"/api/members/{made[0]['id']}/templates",
+        json={"embedding": embedding, "model_id": model_id},
+        headers=headers,
+    )
+    assert saved.status_code == 201, saved.text
+
+    page = any_client.get("/api/members", params={"ministry": "Choir"}, headers=headers).json()
+    assert {m["full_name"]: m["face_enrolled"] for m in page["data"]} == {
+        "Enrolled Esi": True,
+        "Waiting Wale": False,
+    }
+    # Erased, the face no longer counts.
+    erased = any_client.delete(f"/api/members/{made[0]['id']}/templates", headers=headers)
+    assert erased.status_code in (200, 204), erased.text
+    page = any_client.get("/api/members", params={"q": "Esi"}, headers=headers).json()
+    assert [m["face_enrolled"] for m in page["data"]] == [False]

@@ -15,7 +15,13 @@ COLUMNS = (
     ("Email", "email"),
     ("Status", "status"),
     ("Consent", "consent_given"),
+    ("Face", "face_enrolled"),
 )
+# How a yes/no column reads.
+WORDS = {
+    "consent_given": ("given", "not given"),
+    "face_enrolled": ("enrolled", "none yet"),
+}
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -35,6 +41,10 @@ class MembersModel(QAbstractTableModel):
     def replace(self, member: Member) -> None:
         for row, old in enumerate(self._rows):
             if old["id"] == member["id"]:
+                # An edit's answer does not say whether a face is enrolled: keep what the
+                # search said.
+                if "face_enrolled" in old and "face_enrolled" not in member:
+                    member = {**member, "face_enrolled": old["face_enrolled"]}
                 self._rows[row] = member
                 self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
                 return
@@ -48,9 +58,11 @@ class MembersModel(QAbstractTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or role != Qt.ItemDataRole.DisplayRole:
             return None
-        value = self._rows[index.row()].get(COLUMNS[index.column()][1])
+        key = COLUMNS[index.column()][1]
+        value = self._rows[index.row()].get(key)
         if isinstance(value, bool):
-            return "given" if value else "not given"
+            yes, no = WORDS[key]
+            return yes if value else no
         return "" if value is None else str(value)
 
     def headerData(

@@ -77,6 +77,16 @@ def search(
     return MemberPage(members, min(counted, cap), count_capped=counted > cap, has_more=has_more)
 
 
+def with_faces(session: Session, member_ids: list[uuid.UUID], model_id: str) -> set[uuid.UUID]:
+    """Which of these members have a face template of recogniser `model_id` (one query)."""
+    if not member_ids:
+        return set()
+    query = select(FaceTemplate.member_id).where(
+        FaceTemplate.member_id.in_(member_ids), FaceTemplate.model_id == model_id
+    )
+    return set(session.scalars(query.distinct()))
+
+
 def ministries(session: Session) -> list[str]:
     """The ministries of the active members, by name (one DISTINCT query, not a list of
     members)."""

@@ -20,6 +20,7 @@ from server.backend.schemas import (
     ConsentUpdate,
     ImportReport,
     MemberCreate,
+    MemberListed,
     MemberPublic,
     MembersPublic,
     MemberStatus,
@@ -31,7 +32,7 @@ from server.backend.services.member_import import ImportMode, apply, plan_import
 
 router = APIRouter(prefix="/members", tags=["members"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Message}}
-MEMBER_LIST = TypeAdapter(list[MemberPublic])
+MEMBER_LIST = TypeAdapter(list[MemberListed])
 
 
 def _audit(
@@ -65,8 +66,12 @@ async def search_members(
         page = crud.search(
             session=session, q=q, ministry=ministry, status=member_status, skip=skip, limit=limit
         )
+        faces = crud.with_faces(
+            session, [m["id"] for m in page.members], reads.backend.face_model.model_id
+        )
+        listed = [{**m, "face_enrolled": m["id"] in faces} for m in page.members]
         return MembersPublic(
-            data=MEMBER_LIST.validate_python(page.members),
+            data=MEMBER_LIST.validate_python(listed),
             count=page.count,
             count_capped=page.count_capped,
             has_more=page.has_more,
