@@ -1,4 +1,4 @@
-"""The desktop apps started as a person starts them: `sonta admin-app` and `sonta kiosk` on
+"""The kiosk started as a person starts it: `sonta kiosk` and `./run.sh` on
 an X display (Xvfb), in a desktop session whose GNOME Keyring is unlocked, with no test
 keyring or engine handed in (FACE_MODEL=vectron is the offline pack a person may choose).
 Screenshots of each step are kept as test artefacts (`SONTA_SCREENSHOTS`, else tmp_path)."""
@@ -133,20 +133,6 @@ def present(api: httpx.Client, auth: dict[str, str], meeting: str) -> list[tuple
         for line in report.json()["people"]
         if line["presence"] in ("present", "late")
     ]
-
-
-def test_admin_app_starts_on_the_desktop_keyring_and_loads_its_engine(
-    desktop: dict[str, str], backend: LiveBackend, tmp_path: Path
-) -> None:
-    shots = artefact_dir(tmp_path)
-    app = App(desktop, tmp_path / "admin-app.log", "admin-app", "--server", backend.url)
-    try:
-        log = app.wait_for("the engine loaded", lambda t: "face engine vectron@" in t)
-        assert "ready" in log and "cannot keep" not in log
-        assert "admin app: no camera 0" in log or "admin app: camera 0 opened" in log
-        screenshot(desktop, shots / "desktop_admin_app.png")
-    finally:
-        app.close()
 
 
 def test_a_fresh_kiosk_offers_pairing_while_another_kiosk_is_paired_on_the_account(

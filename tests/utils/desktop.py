@@ -162,3 +162,45 @@ def screenshot(env: dict[str, str], path: Path) -> Path:
         [sys.executable, "-c", script, str(path)], env=env, check=True, timeout=60, cwd=ROOT
     )
     return path
+
+
+class Keyboard:
+    """A person's keyboard on the X display of `env` (Xvfb), through `xdotool` (XTEST).
+
+    With no window manager, the window given the input focus is the one `focus` names;
+    keys then go wherever that window's own focus is, as they would for a person.
+    """
+
+    def __init__(self, env: dict[str, str]) -> None:
+        assert shutil.which("xdotool"), "xdotool is missing: scripts/bootstrap.sh installs it"
+        self.env = env
+
+    def _run(self, *args: str, timeout: float = 120) -> str:
+        result = subprocess.run(
+            ["xdotool", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        assert result.returncode == 0, f"xdotool {' '.join(args)}: {result.stderr}"
+        return result.stdout
+
+    def focus(self, title: str, timeout: float = 120) -> None:
+        """Wait for a shown window whose title is `title` and give it the keyboard."""
+        found = self._run(
+            "search", "--sync", "--onlyvisible", "--name", f"^{title}$", timeout=timeout
+        )
+        window = found.split()[-1]
+        self._run("windowraise", window)
+        self._run("windowfocus", "--sync", window)
+
+    def type(self, text: str) -> None:
+        self._run("type", "--delay", "40", text)
+
+    def press(self, *keys: str) -> None:
+        """Keys in xdotool's names, one after another: "Tab", "Return", "alt+n"."""
+        for key in keys:
+            self._run("key", "--clearmodifiers", key)
+            time.sleep(0.2)
