@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -287,9 +288,21 @@ class KioskRuntime:
         back (sync would only notice at its next cycle)."""
         connection = self.status.snapshot.connection
         if problem is not None and connection == "online":
+            log.warning("server unreachable: %s", problem)
             self.status.update(connection="offline", last_error=problem)
+            self._keep_last_error(problem)
         elif problem is None and connection == "offline":
+            log.info("server reachable again")
             self.status.update(connection="online", last_error=None)
+            self._keep_last_error(None)
+
+    def _keep_last_error(self, problem: str | None) -> None:
+        """Where `sonta kiosk status`, which runs apart, reads it (as sync keeps its own)."""
+        store = self.store
+        if store is None:
+            return
+        failed_at = datetime.now(UTC).isoformat(timespec="seconds")  # the board stops first
+        store.set_state("last_error", None if problem is None else f"{failed_at} {problem}")
 
     def stop(self) -> None:
         """Capture, recognition, board, sync, then the store; safe to call twice."""
