@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from kiosk.admin_client import AdminClient
 from kiosk.admin_types import Json, Member, MemberPage
 from ui.admin.csv_import import ImportPreview, summary
-from ui.admin.forms import save_cancel_form
+from ui.admin.member_dialog import MemberDialog
 from ui.admin.people_model import MembersModel
 from ui.admin.tasks import Tasks
 
@@ -43,35 +43,6 @@ def count_text(page: MemberPage, skip: int = 0) -> str:
     shown = len(page["data"])
     text = f"Showing {skip + 1:,} to {skip + shown:,} of {total}"
     return text + ("; use Next or search to narrow it down." if page["has_more"] else ".")
-
-
-class MemberDialog(QDialog):
-    """Name, ministry, email and phone of a new or existing member."""
-
-    def __init__(self, member: Member | None = None, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Edit member" if member else "New member")
-        self.full_name = QLineEdit(member["full_name"] if member else "")
-        self.ministry = QLineEdit(member["ministry"] if member else "")
-        self.email = QLineEdit((member["email"] or "") if member else "")
-        self.phone = QLineEdit((member["phone"] or "") if member else "")
-        save_cancel_form(
-            self,
-            (
-                ("Full name", self.full_name),
-                ("Ministry", self.ministry),
-                ("Email", self.email),
-                ("Phone", self.phone),
-            ),
-        )
-
-    def fields(self) -> dict[str, Any]:
-        return {
-            "full_name": self.full_name.text().strip(),
-            "ministry": self.ministry.text().strip(),
-            "email": self.email.text().strip() or None,
-            "phone": self.phone.text().strip() or None,
-        }
 
 
 class PeopleView(QWidget):
