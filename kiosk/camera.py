@@ -27,6 +27,9 @@ from kiosk.inference.errors import FaceEngineError
 from kiosk.inference.images import BGRImage, read_image_file
 
 log = logging.getLogger(__name__)
+# Failed opens of a device that is not there before it counts as absent (about 2 s with
+# the default back-off): a camera still being set up by the OS gets a few tries first.
+ABSENT_AFTER = 3
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 
@@ -78,10 +81,16 @@ class CaptureSource:
         fps: float | None = None,
         backoff: Backoff | None = None,
         events: EventBus | None = None,
+        present: Callable[[], bool] | None = None,
     ) -> None:
+        """`present` says whether the device is there at all (a camera's device node):
+        after `ABSENT_AFTER` failed opens without it the state is ABSENT, and the source
+        keeps looking for it quietly (no LOST/REOPENING on every try)."""
         self.frames = LatestFrame()
         self.description = description
         self._open_reader = open_reader
+        self._present = present
+        self._failed_opens = 0
         self._interval = 1.0 / fps if fps else 0.0  # 0: the device paces itself
         self._backoff = backoff or Backoff()
         self._events = events
@@ -123,7 +132,8 @@ class CaptureSource:
             if ended or self._stop.is_set():
                 break
             delay = next(delays)
-            self._set_state(SourceState.REOPENING, f"trying again in {delay:.1f} s")
+            if self._state is not SourceState.ABSENT:
+                self._set_state(SourceState.REOPENING, f"trying again in {delay:.1f} s")
             self._stop.wait(delay)
         self._set_state(SourceState.STOPPED, "ended" if not self._stop.is_set() else "")
 
@@ -132,8 +142,13 @@ class CaptureSource:
         try:
             reader = self._open_reader()
         except Exception as exc:
-            self._set_state(SourceState.LOST, _reason(exc))
+            self._failed_opens += 1
+            if self._failed_opens >= ABSENT_AFTER and not self._is_present():
+                self._set_state(SourceState.ABSENT, f"{self.description} is not connected")
+            else:
+                self._set_state(SourceState.LOST, _reason(exc))
             return False
+        self._failed_opens = 0
         try:
             return self._pump(reader)
         except Exception as exc:
@@ -141,6 +156,12 @@ class CaptureSource:
             return False
         finally:
             reader.close()
+
+    def _is_present(self) -> bool:
+        try:
+            return self._present is None or self._present()
+        except OSError:
+            return True  # cannot tell: say what the opening said
 
     def _pump(self, reader: Reader) -> bool:
         due = time.monotonic()
@@ -238,7 +259,13 @@ def camera_source(
         capture.set(cv2.CAP_PROP_FPS, fps)
         return _CaptureReader(capture, name, end_is_failure=True)
 
-    return CaptureSource(open_camera, name, backoff=backoff, events=events)
+    return CaptureSource(
+        open_camera,
+        name,
+        backoff=backoff,
+        events=events,
+        present=lambda: camera_present(str(device)),
+    )
 
 
 def video_source(

@@ -64,6 +64,7 @@ class SourceState(enum.Enum):
     LIVE = "live"
     LOST = "lost"  # the device stopped giving frames (unplugged, failed)
     REOPENING = "reopening"  # waiting out the back-off before opening again
+    ABSENT = "absent"  # a camera not on this computer after a few tries: still looked for
     STOPPED = "stopped"  # stopped on request, or a file/folder source reached its end
 
 

@@ -39,11 +39,17 @@ PLACEHOLDER = {
     SourceState.LOST: "The camera is not giving pictures. Check its cable; the kiosk keeps trying.",
     SourceState.REOPENING: "Reconnecting to the camera\N{HORIZONTAL ELLIPSIS}",
     SourceState.STOPPED: "The camera is stopped.",
+    SourceState.ABSENT: (
+        "No camera found. Plug one in (the kiosk keeps looking for it), or start the kiosk "
+        "with --source to choose another camera or a video."
+    ),
 }
 
 
 CAMERA_PAUSED = "Check-in by camera is paused: please ask a staff member"
-NO_PICTURE = frozenset({SourceState.LOST, SourceState.REOPENING, SourceState.STOPPED})
+NO_PICTURE = frozenset(
+    {SourceState.LOST, SourceState.REOPENING, SourceState.STOPPED, SourceState.ABSENT}
+)
 
 
 @dataclass

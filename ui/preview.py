@@ -91,6 +91,10 @@ class PreviewWidget(QWidget):
         self._analysis = analysis
         self._analysis_waiting = True
 
+    @property
+    def placeholder(self) -> str:
+        return self._placeholder
+
     def set_placeholder(self, text: str) -> None:
         """What to show while there is no frame (camera starting, lost, reopening)."""
         self._placeholder = text

@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -116,6 +117,7 @@ class KioskRuntime:
         self.sync: SyncWorker | None = None
         self.kiosk: HeadlessKiosk | None = None
         self.board: BoardWatcher | None = None
+        self._unreachable: str | None = None  # why the board's last fetch failed
         self.engine: FaceEngine | None = None
         self.meeting: Meeting | None = None
         self._stop = threading.Event()
@@ -285,11 +287,26 @@ class KioskRuntime:
     def _server_reachable(self, problem: str | None) -> None:
         """The board's fetch tells the status bar at once when the server goes or comes
         back (sync would only notice at its next cycle)."""
-        connection = self.status.snapshot.connection
+        was, self._unreachable = self._unreachable, problem
+        if problem is not None and was is None:
+            log.warning("server unreachable: %s", problem)
+            self._keep_last_error(problem)
+        elif problem is None and was is not None:
+            log.info("server reachable again")
+            self._keep_last_error(None)
+        connection = self.status.snapshot.connection  # sync may have told it first
         if problem is not None and connection == "online":
             self.status.update(connection="offline", last_error=problem)
         elif problem is None and connection == "offline":
             self.status.update(connection="online", last_error=None)
+
+    def _keep_last_error(self, problem: str | None) -> None:
+        """Where `sonta kiosk status`, which runs apart, reads it (as sync keeps its own)."""
+        store = self.store
+        if store is None:
+            return
+        failed_at = datetime.now(UTC).isoformat(timespec="seconds")  # the board stops first
+        store.set_state("last_error", None if problem is None else f"{failed_at} {problem}")
 
     def stop(self) -> None:
         """Capture, recognition, board, sync, then the store; safe to call twice."""

@@ -24,6 +24,7 @@ CAMERA_TEXT = {
     SourceState.LOST: "Camera lost",
     SourceState.REOPENING: "Camera reconnecting",
     SourceState.STOPPED: "Camera stopped",
+    SourceState.ABSENT: "No camera found",
 }
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from kiosk.app import open_source
-from kiosk.camera import Backoff, Capture, camera_source, folder_source, video_source
+from kiosk.camera import ABSENT_AFTER, Backoff, Capture, camera_source, folder_source, video_source
 from kiosk.errors import SourceError
 from kiosk.events import EventBus, KioskEvent, SourceState, SourceStateChanged
 from kiosk.frames import LatestFrame
@@ -153,41 +153,81 @@ def test_camera_that_raises_then_unplugs_is_reopened_and_recovers(video: Path) -
     assert "unplugged" in lost[1].detail
 
 
-def test_a_camera_that_never_opens_keeps_retrying_without_blocking_the_caller() -> None:
-    class Absent:
-        def __init__(self) -> None:
-            self.released = False
+class _Closed:
+    """A capture that never opens, as OpenCV's is for a camera that is not there (or busy)."""
 
-        def isOpened(self) -> bool:
-            return False
+    def __init__(self) -> None:
+        self.released = False
 
-        def read(self) -> tuple[bool, None]:
-            raise AssertionError("never read a closed camera")
+    def isOpened(self) -> bool:
+        return False
 
-        def set(self, prop: int, value: float) -> bool:
-            return False
+    def read(self) -> tuple[bool, None]:
+        raise AssertionError("never read a closed camera")
 
-        def get(self, prop: int) -> float:
-            return 0.0
+    def set(self, prop: int, value: float) -> bool:
+        return False
 
-        def release(self) -> None:
-            self.released = True
+    def get(self, prop: int) -> float:
+        return 0.0
 
-    made: list[Absent] = []
+    def release(self) -> None:
+        self.released = True
+
+
+def test_no_camera_at_all_is_said_plainly_after_a_few_tries_then_looked_for_quietly(
+    video: Path,
+) -> None:
+    bus, heard = EventBus(), []
+    bus.subscribe(heard.append)
+    made: list[Capture] = []
+    plugged_in = threading.Event()
 
     def factory(device: int | str) -> Capture:
-        made.append(Absent())
+        made.append(cv2.VideoCapture(str(video)) if plugged_in.is_set() else _Closed())
         return made[-1]
 
-    source = camera_source("/dev/video-none", capture_factory=factory, backoff=Backoff(0.01, 0.02))
+    # /dev/video-none: a device node that is not there (the camera is not connected).
+    source = camera_source(
+        "/dev/video-none", capture_factory=factory, backoff=Backoff(0.01, 0.02), events=bus
+    )
     started = time.monotonic()
     source.start()
-    assert time.monotonic() - started < 0.5
-    _wait_for(lambda: len(made) >= 3)
-    assert source.state in {SourceState.LOST, SourceState.REOPENING}
-    source.stop()
-    assert all(camera.released for camera in made)
+    assert time.monotonic() - started < 0.5  # never blocks its caller
+    _wait_for(lambda: source.state is SourceState.ABSENT)
+    assert len(made) == ABSENT_AFTER
+    assert _states(heard)[-1] is SourceState.ABSENT
+    told = len(heard)
+    _wait_for(lambda: len(made) >= ABSENT_AFTER + 5)  # it keeps looking ...
+    assert len(heard) == told  # ... without a word on every try
+    assert all(isinstance(c, _Closed) and c.released for c in made)
     assert source.frames.latest() is None
+    plugged_in.set()
+    _wait_for(lambda: source.state is SourceState.LIVE)
+    source.stop()
+    assert source.frames.latest() is not None
+
+
+def test_a_camera_that_is_there_but_never_opens_says_so_on_every_try() -> None:
+    bus, heard = EventBus(), []
+    bus.subscribe(heard.append)
+    made: list[_Closed] = []
+
+    def factory(device: int | str) -> Capture:
+        made.append(_Closed())
+        return made[-1]
+
+    # /dev/null stands for a device node that is there (a camera another program holds).
+    source = camera_source(
+        "/dev/null", capture_factory=factory, backoff=Backoff(0.01, 0.02), events=bus
+    )
+    source.start()
+    _wait_for(lambda: len(made) >= ABSENT_AFTER + 2)
+    source.stop()
+    assert SourceState.ABSENT not in _states(heard)
+    lost = [e for e in heard if isinstance(e, SourceStateChanged) and e.state is SourceState.LOST]
+    assert len(lost) >= ABSENT_AFTER and "could not be opened" in lost[0].detail
+    assert all(camera.released for camera in made)
 
 
 def test_a_source_is_chosen_from_the_command_line_text(video: Path, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The desktop apps started as a person starts them: `sonta admin-app` and `sonta kiosk` on
+"""The kiosk started as a person starts it: `sonta kiosk` and `./run.sh` on
 an X display (Xvfb), in a desktop session whose GNOME Keyring is unlocked, with no test
 keyring or engine handed in (FACE_MODEL=vectron is the offline pack a person may choose).
 Screenshots of each step are kept as test artefacts (`SONTA_SCREENSHOTS`, else tmp_path)."""
@@ -6,6 +6,7 @@ Screenshots of each step are kept as test artefacts (`SONTA_SCREENSHOTS`, else t
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -135,20 +136,6 @@ def present(api: httpx.Client, auth: dict[str, str], meeting: str) -> list[tuple
     ]
 
 
-def test_admin_app_starts_on_the_desktop_keyring_and_loads_its_engine(
-    desktop: dict[str, str], backend: LiveBackend, tmp_path: Path
-) -> None:
-    shots = artefact_dir(tmp_path)
-    app = App(desktop, tmp_path / "admin-app.log", "admin-app", "--server", backend.url)
-    try:
-        log = app.wait_for("the engine loaded", lambda t: "face engine vectron@" in t)
-        assert "ready" in log and "cannot keep" not in log
-        assert "admin app: no camera 0" in log or "admin app: camera 0 opened" in log
-        screenshot(desktop, shots / "desktop_admin_app.png")
-    finally:
-        app.close()
-
-
 def test_a_fresh_kiosk_offers_pairing_while_another_kiosk_is_paired_on_the_account(
     desktop: dict[str, str], backend: LiveBackend, tmp_path: Path
 ) -> None:
@@ -243,3 +230,81 @@ def test_run_sh_starts_the_server_and_a_kiosk_window_that_pairs_and_checks_in(
         screenshot(env, shots / "run_sh_checked_in.png")
     finally:
         app.close()
+
+
+def kiosk_status(env: dict[str, str], data: Path) -> tuple[str, dict[str, Any]]:
+    """`sonta kiosk status` as an operator runs it beside the window: text and --json."""
+    runs = [
+        subprocess.run(
+            ["sonta", "kiosk", "status", *extra, "--data-dir", str(data)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=True,
+        ).stdout
+        for extra in ((), ("--json",))
+    ]
+    return runs[0], json.loads(runs[1])
+
+
+def clear_status(status: tuple[str, dict[str, Any]]) -> str | None:
+    """The status text once no error is kept (sync's or the window's), else None."""
+    return status[0] if status[1]["last_error"] is None else None
+
+
+@pytest.mark.timeout(600)  # its own waits say what they waited for, before this cuts in
+def test_the_kiosk_window_goes_offline_and_back_with_its_server_keeping_the_meeting(
+    desktop: dict[str, str], backend: LiveBackend, tmp_path: Path
+) -> None:
+    """`sonta kiosk` paired with a server on another computer (here: another process), a
+    meeting open: the server stops, the window keeps the meeting and says Offline, `sonta
+    kiosk status` names the error; the server starts again and the window is Online."""
+    shots = artefact_dir(tmp_path)
+    data = tmp_path / "kiosk"
+    paired = subprocess.run(
+        ["sonta", "kiosk", "pair", backend.url, backend.pairing_code("Hall"), "--data-dir", data],
+        env=desktop,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert paired.returncode == 0, paired.stderr
+    backend.meeting(title="Sonta Heads meeting")
+    nobody = np.full((480, 640, 3), 90, np.uint8)  # an empty doorway for 10 minutes
+    door = write_video(tmp_path / "door.avi", [nobody] * 600, fps=1)
+    kiosk = App(
+        desktop,
+        tmp_path / "kiosk.log",
+        "kiosk",
+        "--windowed",
+        "--data-dir",
+        str(data),
+        "--source",
+        str(door),
+    )
+    try:
+        kiosk.wait_for("the camera started for the meeting", lambda t: "door.avi: live" in t)
+        time.sleep(25)  # nobody at the door for 20 s: the window shows the meeting's board
+        screenshot(desktop, shots / "kiosk_server_online.png")
+        backend.stop()
+        stopped = time.monotonic()
+        kiosk.wait_for("the window to notice", lambda t: "server unreachable" in t)
+        noticed = time.monotonic() - stopped
+        time.sleep(2)
+        screenshot(desktop, shots / f"kiosk_server_stopped_offline_after_{noticed:.0f}s.png")
+        text, report = kiosk_status(desktop, data)
+        assert report["paired"] and "cannot be reached" in (report["last_error"] or ""), report
+        assert "Connection: OFFLINE since the last try" in text, text
+        assert "meeting board not fetched" in kiosk.text()
+        backend.start()
+        kiosk.wait_for("the window back online", lambda t: "server reachable again" in t)
+        time.sleep(2)
+        screenshot(desktop, shots / "kiosk_server_back_online.png")
+        text = kiosk.wait_until(
+            "the status command clear", lambda: clear_status(kiosk_status(desktop, data))
+        )
+        assert "OFFLINE" not in text, text
+    finally:
+        kiosk.close()

@@ -29,6 +29,7 @@ from kiosk.inference.images import read_image_file
 from kiosk.lock import PinLock
 from kiosk.status import SyncStatus
 from tests.ui.conftest import _running_timers
+from tests.ui.test_admin_screens import artefact_dir
 from ui.flow import FlowTiming, Screen, Sound
 from ui.main_window import MainWindow, WindowServices
 
@@ -123,6 +124,21 @@ def test_lost_camera_shows_in_the_status_bar_and_on_the_preview(
     qtbot.wait(100)
     assert window.flow.analysis is None
     assert window.live.guidance.text().startswith("Check-in by camera is paused")
+    publish_from_thread(window.services.events, SourceStateChanged(SourceState.LIVE))
+    qtbot.waitUntil(lambda: window.status_bar.camera.text() == "Camera live")
+
+
+def test_no_camera_at_all_says_so_and_what_to_do(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    for state in (SourceState.LOST, SourceState.REOPENING, SourceState.ABSENT):
+        publish_from_thread(window.services.events, SourceStateChanged(state, "camera 0"))
+    qtbot.waitUntil(lambda: window.status_bar.camera.text() == "No camera found")
+    assert not window.status_bar.camera.is_elided()
+    placeholder = window.live.preview.placeholder
+    assert placeholder.startswith("No camera found. Plug one in") and "--source" in placeholder
+    assert window.live.guidance.text().startswith("Check-in by camera is paused")
+    window.grab().save(str(artefact_dir(tmp_path) / "kiosk_no_camera.png"))
     publish_from_thread(window.services.events, SourceStateChanged(SourceState.LIVE))
     qtbot.waitUntil(lambda: window.status_bar.camera.text() == "Camera live")
 

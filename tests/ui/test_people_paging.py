@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from tests.kiosk.backend import LiveBackend
@@ -56,3 +57,30 @@ def test_next_and_previous_walk_the_pages_and_a_new_search_starts_at_the_first(
     qtbot.waitUntil(lambda: names(window) == ["Page Person 10", "Page Person 11"], timeout=WAIT_MS)
     assert people.count.text() == "2 people."
     assert people.previous_page.isHidden() and people.next_page.isHidden()
+
+
+def test_return_in_the_search_selects_the_first_found_and_consent_keeps_the_selection(
+    qtbot: QtBot, window: AdminWindow, backend: LiveBackend
+) -> None:
+    """By keyboard: type a name, Return, and the person is selected in the table (with the
+    keyboard there); recording consent reloads the table and keeps them selected, so
+    Enrol face goes on with the same person."""
+    sign_in(qtbot, window, backend)
+    window.client.create_member("Kofi Key", "Ushers")
+    window.client.create_member("Kojo Key", "Ushers")
+    people = window.people
+    people.refresh()
+    idle(qtbot, window)
+    assert people.selected() is None
+    qtbot.keyClicks(people.search, "Kojo")
+    qtbot.keyClick(people.search, Qt.Key.Key_Return)  # at once, not after the pause
+    qtbot.waitUntil(lambda: (people.selected() or {}).get("full_name") == "Kojo Key")
+    assert names(window) == ["Kojo Key"]
+    people.buttons["Consent given"].click()
+    qtbot.waitUntil(lambda: people.status.text() == "Saved Kojo Key.", timeout=WAIT_MS)
+    idle(qtbot, window)
+    chosen = people.selected()
+    assert chosen is not None and chosen["full_name"] == "Kojo Key" and chosen["consent_given"]
+    people.buttons["Enrol face"].click()
+    assert window.stack.currentWidget() is window.enrol
+    assert window.enrol.title.text() == "Enrol Kojo Key (Ushers)"

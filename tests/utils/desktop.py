@@ -43,9 +43,40 @@ def _stop(process: subprocess.Popen[str]) -> None:
         process.wait(timeout=20)
 
 
+def session_processes(run: Path) -> list[int]:
+    """Processes of this machine whose environment names the session's runtime folder:
+    every one started in the session, even a daemon that left its process group."""
+    marker = f"XDG_RUNTIME_DIR={run}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+    return found
+
+
+def _stop_strays(run: Path, timeout: float = 20.0) -> None:
+    """Ends what the session left running (e.g. `gnome-keyring-daemon --replace`, which
+    daemonizes out of reach of its session), as logging out does."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in session_processes(run):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + timeout
+        while session_processes(run) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if not session_processes(run):
+            return
+
+
 @contextlib.contextmanager
-def desktop_session(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """The environment of a desktop login: D-Bus session, unlocked GNOME Keyring, own HOME."""
+def desktop_session(tmp_path: Path, *, keyring: bool = True) -> Iterator[dict[str, str]]:
+    """The environment of a desktop login: D-Bus session, unlocked GNOME Keyring, own HOME.
+
+    `keyring=False` leaves GNOME Keyring to the test (a set-up script that starts it).
+    On exit every process of the session is stopped, however it was started."""
     assert shutil.which("dbus-run-session"), "dbus is missing: scripts/bootstrap.sh installs it"
     assert shutil.which("gnome-keyring-daemon"), "gnome-keyring is missing: see bootstrap.sh"
     home, run = tmp_path / "home", tmp_path / "run"
@@ -73,6 +104,9 @@ def desktop_session(tmp_path: Path) -> Iterator[dict[str, str]]:
     try:
         assert bus.stdout is not None
         env["DBUS_SESSION_BUS_ADDRESS"] = bus.stdout.readline().strip()
+        if not keyring:
+            yield env
+            return
         # As a desktop login does: the login password unlocks (here: creates) the keyring.
         keyring_daemon = subprocess.Popen(
             ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
@@ -92,6 +126,7 @@ def desktop_session(tmp_path: Path) -> Iterator[dict[str, str]]:
         if keyring_daemon is not None:
             _stop(keyring_daemon)
         _stop(bus)
+        _stop_strays(run)
 
 
 def _wait_for_secret_service(env: dict[str, str], timeout: float = 60.0) -> None:
@@ -162,3 +197,45 @@ def screenshot(env: dict[str, str], path: Path) -> Path:
         [sys.executable, "-c", script, str(path)], env=env, check=True, timeout=60, cwd=ROOT
     )
     return path
+
+
+class Keyboard:
+    """A person's keyboard on the X display of `env` (Xvfb), through `xdotool` (XTEST).
+
+    With no window manager, the window given the input focus is the one `focus` names;
+    keys then go wherever that window's own focus is, as they would for a person.
+    """
+
+    def __init__(self, env: dict[str, str]) -> None:
+        assert shutil.which("xdotool"), "xdotool is missing: scripts/bootstrap.sh installs it"
+        self.env = env
+
+    def _run(self, *args: str, timeout: float = 120) -> str:
+        result = subprocess.run(
+            ["xdotool", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        assert result.returncode == 0, f"xdotool {' '.join(args)}: {result.stderr}"
+        return result.stdout
+
+    def focus(self, title: str, timeout: float = 120) -> None:
+        """Wait for a shown window whose title is `title` and give it the keyboard."""
+        found = self._run(
+            "search", "--sync", "--onlyvisible", "--name", f"^{title}$", timeout=timeout
+        )
+        window = found.split()[-1]
+        self._run("windowraise", window)
+        self._run("windowfocus", "--sync", window)
+
+    def type(self, text: str) -> None:
+        self._run("type", "--delay", "40", text)
+
+    def press(self, *keys: str) -> None:
+        """Keys in xdotool's names, one after another: "Tab", "Return", "alt+n"."""
+        for key in keys:
+            self._run("key", "--clearmodifiers", key)
+            time.sleep(0.2)

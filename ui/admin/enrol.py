@@ -11,11 +11,12 @@ sentence naming them, shown as the duplicate warning.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QStandardPaths, QTimer, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -39,6 +40,7 @@ from ui.preview import FrameProvider, PreviewWidget
 if TYPE_CHECKING:
     from kiosk.inference.engine import FaceEngine
 
+log = logging.getLogger(__name__)
 EngineProvider = Callable[[], "FaceEngine | None"]
 METER_MS = 500  # how often the meter looks at the newest camera frame
 PHOTO_TYPES = "Photos (*.jpg *.jpeg *.png *.webp *.bmp)"
@@ -70,6 +72,7 @@ class EnrolView(QWidget):
         self._client, self._tasks, self._frames, self._engine = client, tasks, frames, engine
         self.member: Member | None = None
         self.capture = GuidedCapture()
+        self._photo_folder: str | None = None
         self.setAcceptDrops(True)
         self.preview = PreviewWidget(frames)
         self.preview.set_placeholder("No camera yet: choose photo files or drop them here.")
@@ -89,9 +92,9 @@ class EnrolView(QWidget):
         self._measuring = False
         self._measured_seq = 0
         self.samples = QListWidget()
-        self.take_button = QPushButton("Take sample")
-        self.save_button = QPushButton("Save samples")
-        self.photos_button = QPushButton("Enrol from photo files…")
+        self.take_button = QPushButton("&Take sample")  # Alt+the underlined letter
+        self.save_button = QPushButton("&Save samples")
+        self.photos_button = QPushButton("Enrol from &photo files…")
         self.erase_button = QPushButton("Delete face data…")
         self.take_button.clicked.connect(self.take_sample)
         self.save_button.clicked.connect(self.save)
@@ -207,7 +210,17 @@ class EnrolView(QWidget):
         self._update_buttons()
 
     def choose_photos(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Photos of this person", "", PHOTO_TYPES)
+        """The file dialog opens where the last photos were, else in Pictures (or home)."""
+        if self._photo_folder is None:
+            pictures = QStandardPaths.writableLocation(
+                QStandardPaths.StandardLocation.PicturesLocation
+            )
+            self._photo_folder = pictures if Path(pictures).is_dir() else str(Path.home())
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Photos of this person", self._photo_folder, PHOTO_TYPES
+        )
+        if paths:
+            self._photo_folder = str(Path(paths[0]).parent)
         self.add_photos([Path(p) for p in paths])
 
     def add_photos(self, paths: list[Path]) -> None:
@@ -222,13 +235,15 @@ class EnrolView(QWidget):
         self._tasks.run("Reading the photos", run, self._photos_assessed)
 
     def _photos_assessed(self, results: list[tuple[Path, Assessment]]) -> None:
-        refused = []
+        refused, accepted = [], 0
         for path, assessment in results:
             if self.capture.add_photo(assessment):
                 self.samples.addItem(f"{path.name}: accepted (photo)")
+                accepted += 1
             elif not assessment.passed:
                 refused.append(f"{path.name}: {' '.join(assessment.reasons)}")
         self.reasons.setText("Not accepted: " + " ".join(refused) if refused else "")
+        log.info("admin app: %d of %d photos accepted", accepted, len(results))
         self.prompt.setText(self.capture.prompt)
         self._update_buttons()
 
@@ -257,6 +272,7 @@ class EnrolView(QWidget):
         self._tasks.run("Saving the face samples", run, self._saved, self._save_failed)
 
     def _saved(self, count: int) -> None:
+        log.info("admin app: %s saved", words.count(count, "face sample"))
         self.reasons.setText(f"Enrolled: {words.count(count, 'face sample')} saved.")
         self.capture.reset()
         self.samples.clear()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -25,7 +26,7 @@ from PySide6.QtWidgets import (
 from kiosk.admin_client import AdminClient
 from kiosk.admin_types import Json, Member, MemberPage
 from ui.admin.csv_import import ImportPreview, summary
-from ui.admin.forms import save_cancel_form
+from ui.admin.member_dialog import MemberDialog
 from ui.admin.people_model import MembersModel
 from ui.admin.tasks import Tasks
 
@@ -42,35 +43,6 @@ def count_text(page: MemberPage, skip: int = 0) -> str:
     shown = len(page["data"])
     text = f"Showing {skip + 1:,} to {skip + shown:,} of {total}"
     return text + ("; use Next or search to narrow it down." if page["has_more"] else ".")
-
-
-class MemberDialog(QDialog):
-    """Name, ministry, email and phone of a new or existing member."""
-
-    def __init__(self, member: Member | None = None, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Edit member" if member else "New member")
-        self.full_name = QLineEdit(member["full_name"] if member else "")
-        self.ministry = QLineEdit(member["ministry"] if member else "")
-        self.email = QLineEdit((member["email"] or "") if member else "")
-        self.phone = QLineEdit((member["phone"] or "") if member else "")
-        save_cancel_form(
-            self,
-            (
-                ("Full name", self.full_name),
-                ("Ministry", self.ministry),
-                ("Email", self.email),
-                ("Phone", self.phone),
-            ),
-        )
-
-    def fields(self) -> dict[str, Any]:
-        return {
-            "full_name": self.full_name.text().strip(),
-            "ministry": self.ministry.text().strip(),
-            "email": self.email.text().strip() or None,
-            "phone": self.phone.text().strip() or None,
-        }
 
 
 class PeopleView(QWidget):
@@ -104,19 +76,19 @@ class PeopleView(QWidget):
         top.addWidget(self.ministry, 1)
         actions = QHBoxLayout()
         self.buttons: dict[str, QPushButton] = {}
-        for name, slot in (
-            ("New", self.new_member),
-            ("Import CSV…", self.choose_csv),
-            ("Edit", self.edit),
-            ("Consent given", lambda: self.consent(True)),
-            ("Withdraw consent", lambda: self.consent(False)),
-            ("Enrol face", self.enrol),
-            ("Badges", self.open_badges),
-            ("History", self.open_history),
-            ("Deactivate", self.deactivate),
-            ("Delete", self.delete),
+        for name, label, slot in (  # Alt+the underlined letter presses a button
+            ("New", "&New", self.new_member),
+            ("Import CSV…", "&Import CSV…", self.choose_csv),
+            ("Edit", "E&dit", self.edit),
+            ("Consent given", "Consent &given", lambda: self.consent(True)),
+            ("Withdraw consent", "&Withdraw consent", lambda: self.consent(False)),
+            ("Enrol face", "&Enrol face", self.enrol),
+            ("Badges", "&Badges", self.open_badges),
+            ("History", "&History", self.open_history),
+            ("Deactivate", "De&activate", self.deactivate),
+            ("Delete", "Delete", self.delete),  # no quick key: a slip must not start it
         ):
-            button = QPushButton(name)
+            button = QPushButton(label)
             button.clicked.connect(slot)
             actions.addWidget(button)
             self.buttons[name] = button
@@ -135,6 +107,23 @@ class PeopleView(QWidget):
         self.search.textChanged.connect(self._debounce.start)
         self.ministry.currentIndexChanged.connect(self.first_page)
         self._show_paging(False)
+        self._keyboard()
+
+    def _keyboard(self) -> None:
+        """Everything by keyboard: the screen opens in the search field (Ctrl+F goes back
+        there); Return or Down searches and selects the first person found."""
+        self._pick_first = False
+        self.setFocusProxy(self.search)
+        QShortcut(QKeySequence.StandardKey.Find, self, self.search.setFocus)
+        self.search.returnPressed.connect(self.pick_first)
+        down = QShortcut(QKeySequence(Qt.Key.Key_Down), self.search, self.pick_first)
+        down.setContext(Qt.ShortcutContext.WidgetShortcut)
+
+    def pick_first(self) -> None:
+        """Search now, then select the first person found and move into the table."""
+        self._debounce.stop()
+        self._pick_first = True
+        self.first_page()
 
     def refresh(self) -> None:
         """The page shown, and every ministry for the filter (not only this page's)."""
@@ -166,12 +155,29 @@ class PeopleView(QWidget):
             self._turn(-1)
             return
         members = page["data"]
+        chosen = self.selected()
         self.model.set_members(members)
+        self._select(chosen["id"] if chosen else None)
         self._add_ministries([m["ministry"] for m in members])
         self.count.setText(count_text(page, skip))
         self.previous_page.setEnabled(skip > 0)
         self.next_page.setEnabled(page["has_more"])
         self._show_paging(skip > 0 or page["has_more"])
+
+    def _select(self, member_id: str | None) -> None:
+        """Keep the person selected across a reload; after `pick_first`, the first one."""
+        ids = [self.model.member(row)["id"] for row in range(self.model.rowCount())]
+        row = ids.index(member_id) if member_id in ids else None
+        if self._pick_first and ids:
+            row = 0
+            self.table.setFocus()
+        self._pick_first = False
+        if row is not None:
+            flags = (
+                QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows
+            )
+            self.table.selectionModel().setCurrentIndex(self.model.index(row, 0), flags)
 
     def _add_ministries(self, ministries: list[str]) -> None:
         known = {self.ministry.itemText(i) for i in range(self.ministry.count())}

@@ -6,9 +6,10 @@ back with the sentence saying so, never a stack trace.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from PySide6.QtGui import QCloseEvent, QShowEvent
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -43,6 +44,7 @@ STYLE = """
     #count { font-size: 22px; font-weight: bold; }
     #busy { color: #555555; }
 """
+log = logging.getLogger(__name__)
 
 
 class AdminWindow(QMainWindow):
@@ -92,13 +94,17 @@ class AdminWindow(QMainWindow):
         self.nav = QListWidget()
         self.nav.addItems(list(self.screens))
         self.nav.setFixedWidth(170)
+        for index in range(len(self.screens)):  # Ctrl+1 … Ctrl+0 open the screens in order
+            keys = QKeySequence(f"Ctrl+{(index + 1) % 10}")
+            QShortcut(keys, self, lambda index=index: self._go_to(index))
+            self.nav.item(index).setToolTip(keys.toString(QKeySequence.SequenceFormat.NativeText))
         self.stack = QStackedWidget()
         for widget in self.screens.values():
             self.stack.addWidget(widget)
         self.who = QLabel("")
         self.busy = QLabel("")
         self.busy.setObjectName("busy")
-        sign_out = QPushButton("Sign out")
+        sign_out = QPushButton("Sign &out")
         sign_out.clicked.connect(self.sign_out)
         side = QVBoxLayout()
         side.addWidget(self.nav, 1)
@@ -131,6 +137,12 @@ class AdminWindow(QMainWindow):
     def show_screen(self, name: str) -> None:
         self.nav.setCurrentRow(list(self.screens).index(name))
 
+    def _go_to(self, row: int) -> None:
+        """A screen by keyboard: shown, with the keyboard in it (a hidden row stays shut)."""
+        if self.pages.currentWidget() is self._main and not self.nav.item(row).isHidden():
+            self.nav.setCurrentRow(row)
+            self._focus_screen()
+
     def _on_nav(self, row: int) -> None:
         self.stack.setCurrentIndex(row)
         widget = self.stack.currentWidget()
@@ -148,6 +160,7 @@ class AdminWindow(QMainWindow):
 
     def _signed_in(self, account: Any) -> None:
         role = str(account["role"]).replace("_", " ")
+        log.info("admin app: signed in as %s (%s)", account["email"], role)
         self.who.setText(f"{account['full_name'] or account['email']}\n({role})")
         admins_row = list(self.screens).index("Admins")
         self.nav.item(admins_row).setHidden(account["role"] != "super_admin")
@@ -156,6 +169,12 @@ class AdminWindow(QMainWindow):
             self.nav.setCurrentRow(0)
         else:
             self._on_nav(self.nav.currentRow())
+        self._focus_screen()  # the keyboard goes on where the admin is
+
+    def _focus_screen(self) -> None:
+        screen = self.stack.currentWidget()
+        if screen is not None:
+            screen.setFocus()
 
     def back_to_sign_in(self, sentence: str) -> None:
         if self.pages.currentWidget() is self.sign_in:
@@ -163,6 +182,7 @@ class AdminWindow(QMainWindow):
         self.dashboard.stop()
         self.sign_in.show_message(sentence)
         self.pages.setCurrentWidget(self.sign_in)
+        self.sign_in.setFocus()
 
     def sign_out(self) -> None:
         self.dashboard.stop()
