@@ -1,19 +1,28 @@
 """Gallery sync for kiosks: the templates of the people a kiosk needs, as versioned deltas.
 
-Who a kiosk needs: the expected people of every active meeting it serves and of every
-scheduled one it serves starting within `UPCOMING` (a meeting serves every kiosk unless
-it lists some in `kiosk_ids`); a kiosk that serves none of the meetings under way gets
-nobody. With no meeting under way at all, every active member (a kiosk prepares for
-meetings not yet scheduled). Only members with biometric consent have templates at all.
+Who a kiosk needs, and nobody else (a kiosk is a device in a public place: what it
+holds can be copied off it): the expected people of every active meeting it serves and
+of every scheduled one it serves starting within the look-ahead (`GALLERY_LOOKAHEAD_HOURS`,
+24 h by default, so an offline kiosk is ready for tomorrow's meeting). A meeting serves
+every kiosk unless it lists some in `kiosk_ids`. A kiosk serving none of the meetings
+under way or coming gets nobody. Only members with biometric consent have templates.
+
+A meeting that lists no ministry and no member sends kiosks nobody, unless an admin has
+opened it to everyone (`open_to_everyone`): then its kiosks get every active member.
+Sending everyone by default is what let every kiosk copy the whole church; a meeting
+without a list usually means "not decided yet", and everyone is one deliberate tick
+away. Such a meeting still takes everyone's phone, QR and manual check-ins, as before.
 
 A delta lists the templates added and deleted since the kiosk's version, from the
 gallery event log. A delta cannot bring back templates added before `since` for
 someone who has only now become needed, so the answer carries a `scope` fingerprint
-of the needed set; when the kiosk's scope differs, or it is new, too far behind, or
-behind the oldest kept event, it gets a full snapshot that replaces its gallery.
+of the needed set; when the kiosk's scope differs (someone joined or left it), or it
+is new, too far behind, or behind the oldest kept event, it gets a full snapshot that
+replaces its gallery, so people who left the scope are gone from the kiosk too.
 
 Templates are decrypted here and leave the server only through this module, to a
-paired kiosk, over the API.
+paired kiosk, over the API. Each sync notes on the kiosk's row what it was given
+(`record_holdings`), for the admins' Kiosks screen.
 
 The answer is lean (a 5,000-member snapshot was 27.7 MB of JSON floats): embeddings
 travel as `q8` (see `kiosk.wire`), members and meetings only when their digest differs
@@ -39,7 +48,7 @@ from kiosk.wire import encode_q8
 from server.backend.crud import gallery
 from server.backend.crud.templates import open_row
 from server.backend.kiosk_schemas import GalleryMeeting, GalleryMember, GallerySync
-from server.backend.models import FaceTemplate, GalleryEvent, Meeting, Member, utcnow
+from server.backend.models import FaceTemplate, GalleryEvent, Kiosk, Meeting, Member, utcnow
 from server.backend.security.templates import TemplateCipher, TemplateDecryptionError
 from server.backend.services import badges
 from server.backend.services.attendance import is_expected
@@ -67,11 +76,11 @@ class Scope:
         return {m.id for m in self.members}
 
 
-def _current_meetings(session: Session) -> list[Meeting]:
+def _current_meetings(session: Session, lookahead: timedelta) -> list[Meeting]:
     now = utcnow()
     upcoming = (
         (Meeting.status == "scheduled")
-        & (Meeting.starts_at <= now + UPCOMING)
+        & (Meeting.starts_at <= now + lookahead)
         & (Meeting.ends_at >= now)
     )
     query = select(Meeting).where(or_(Meeting.status == "active", upcoming))
@@ -79,7 +88,9 @@ def _current_meetings(session: Session) -> list[Meeting]:
 
 
 def _candidates(session: Session, meetings: list[Meeting]) -> list[Member]:
-    """Active members, plus inactive ones a meeting lists by id."""
+    """Active members, plus inactive ones a meeting lists by id (none without meetings)."""
+    if not meetings:
+        return []
     listed = {uuid.UUID(i) for m in meetings for i in m.expected_member_ids}
     query = select(Member).where(or_(Member.status == "active", Member.id.in_(listed)))
     return list(session.scalars(query.order_by(Member.full_name, Member.id)))
@@ -90,14 +101,29 @@ def serves(meeting: Meeting, kiosk_id: uuid.UUID | None) -> bool:
     return not meeting.kiosk_ids or (kiosk_id is not None and str(kiosk_id) in meeting.kiosk_ids)
 
 
-def scope(session: Session, *, model_id: str, kiosk_id: uuid.UUID | None = None) -> Scope:
+def lists_nobody(meeting: Meeting) -> bool:
+    """A meeting that names no ministry and no member, and is not opened to everyone:
+    its kiosks get nobody's face for it."""
+    return not (
+        meeting.expected_ministries or meeting.expected_member_ids or meeting.open_to_everyone
+    )
+
+
+def scope(
+    session: Session,
+    *,
+    model_id: str,
+    kiosk_id: uuid.UUID | None = None,
+    lookahead: timedelta = UPCOMING,
+) -> Scope:
     """Who `kiosk_id` needs now, with each meeting's expected people resolved."""
-    current = _current_meetings(session)
-    meetings = [m for m in current if serves(m, kiosk_id)]
+    meetings = [m for m in _current_meetings(session, lookahead) if serves(m, kiosk_id)]
     candidates = _candidates(session, meetings)
     views, needed = [], set()
     for meeting in meetings:
-        expected = [m.id for m in candidates if is_expected(meeting, m)]
+        expected = (
+            [] if lists_nobody(meeting) else [m.id for m in candidates if is_expected(meeting, m)]
+        )
         needed.update(expected)
         views.append(
             GalleryMeeting(
@@ -111,13 +137,36 @@ def scope(session: Session, *, model_id: str, kiosk_id: uuid.UUID | None = None)
                 liveness=meeting.liveness,
             )
         )
-    if not current:
-        needed = {m.id for m in candidates if m.status == "active"}
     members = [m for m in candidates if m.id in needed and m.consent_given]
     digest = hashlib.sha256(model_id.encode())
     for member_id in sorted(str(m.id) for m in members):
         digest.update(member_id.encode())
     return Scope(members, views, digest.hexdigest()[:16])
+
+
+def record_holdings(session: Session, kiosk: Kiosk, needed: Scope, *, model_id: str) -> None:
+    """Note on the kiosk's row what this sync gives it: people, templates, meetings."""
+    ids = needed.member_ids
+    kiosk.gallery_templates = (
+        session.scalar(
+            select(func.count())
+            .select_from(FaceTemplate)
+            .where(FaceTemplate.member_id.in_(ids), FaceTemplate.model_id == model_id)
+        )
+        or 0
+        if ids
+        else 0
+    )
+    kiosk.gallery_people = len(ids)
+    kiosk.gallery_meetings = [
+        {
+            "meeting_id": str(m.meeting_id),
+            "title": m.title,
+            "people": len(ids.intersection(m.expected_member_ids)),
+        }
+        for m in needed.meetings
+    ]
+    kiosk.gallery_synced_at = utcnow()
 
 
 def _encoded(cipher: TemplateCipher, row: FaceTemplate) -> dict[str, str] | None:
@@ -205,17 +254,22 @@ def gallery_for_kiosk(
     model_id: str,
     since: int,
     kiosk_scope: str | None,
-    kiosk_id: uuid.UUID | None = None,
+    kiosk: Kiosk | None = None,
+    lookahead: timedelta = UPCOMING,
     members_digest: str | None = None,
     meetings_digest: str | None = None,
 ) -> GalleryAnswer:
     """The sync answer for a kiosk at version `since` that last saw scope `kiosk_scope`.
 
     `members_digest` / `meetings_digest` are the digests of the kiosk's previous
-    answer: a list whose digest is unchanged is sent as null (keep yours).
+    answer: a list whose digest is unchanged is sent as null (keep yours). What the
+    answer gives is noted on `kiosk`'s row; the caller commits.
     """
     current = gallery.current_version(session=session)
-    needed = scope(session, model_id=model_id, kiosk_id=kiosk_id)
+    kiosk_id = kiosk.id if kiosk is not None else None
+    needed = scope(session, model_id=model_id, kiosk_id=kiosk_id, lookahead=lookahead)
+    if kiosk is not None:
+        record_holdings(session, kiosk, needed, model_id=model_id)
     full = _needs_snapshot(
         session, since=since, current=current, same_scope=kiosk_scope == needed.fingerprint
     )
