@@ -1,17 +1,7 @@
 """Gallery sync for kiosks: the templates of the people a kiosk needs, as versioned deltas.
 
-Who a kiosk needs, and nobody else (a kiosk is a device in a public place: what it
-holds can be copied off it): the expected people of every active meeting it serves and
-of every scheduled one it serves starting within the look-ahead (`GALLERY_LOOKAHEAD_HOURS`,
-24 h by default, so an offline kiosk is ready for tomorrow's meeting). A meeting serves
-every kiosk unless it lists some in `kiosk_ids`. A kiosk serving none of the meetings
-under way or coming gets nobody. Only members with biometric consent have templates.
-
-A meeting that lists no ministry and no member sends kiosks nobody, unless an admin has
-opened it to everyone (`open_to_everyone`): then its kiosks get every active member.
-Sending everyone by default is what let every kiosk copy the whole church; a meeting
-without a list usually means "not decided yet", and everyone is one deliberate tick
-away. Such a meeting still takes everyone's phone, QR and manual check-ins, as before.
+Who a kiosk needs, and nobody else, is `gallery_scope.scope`: the people expected at the
+meetings it serves that are under way or start soon.
 
 A delta lists the templates added and deleted since the kiosk's version, from the
 gallery event log. A delta cannot bring back templates added before `since` for
@@ -41,132 +31,24 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, or_, select
+from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
 from kiosk.wire import encode_q8
 from server.backend.crud import gallery
 from server.backend.crud.templates import open_row
-from server.backend.kiosk_schemas import GalleryMeeting, GalleryMember, GallerySync
-from server.backend.models import FaceTemplate, GalleryEvent, Kiosk, Meeting, Member, utcnow
+from server.backend.kiosk_schemas import GalleryMember, GallerySync
+from server.backend.models import FaceTemplate, GalleryEvent, Kiosk
 from server.backend.security.templates import TemplateCipher, TemplateDecryptionError
 from server.backend.services import badges
-from server.backend.services.attendance import is_expected
+from server.backend.services.gallery_scope import UPCOMING, record_holdings, scope
 
 logger = logging.getLogger(__name__)
 
-# Scheduled meetings starting this soon are prepared for (the kiosk may be offline then).
-UPCOMING = timedelta(hours=24)
 # Beyond this many events a snapshot is cheaper to send and to apply than the delta.
 MAX_DELTA_EVENTS = 500
 # Templates decrypted and encoded per chunk of a streamed answer.
 CHUNK_TEMPLATES = 200
-
-
-@dataclass(frozen=True)
-class Scope:
-    """The people a kiosk needs and the meetings they come from."""
-
-    members: list[Member]
-    meetings: list[GalleryMeeting]
-    fingerprint: str
-
-    @property
-    def member_ids(self) -> set[uuid.UUID]:
-        return {m.id for m in self.members}
-
-
-def _current_meetings(session: Session, lookahead: timedelta) -> list[Meeting]:
-    now = utcnow()
-    upcoming = (
-        (Meeting.status == "scheduled")
-        & (Meeting.starts_at <= now + lookahead)
-        & (Meeting.ends_at >= now)
-    )
-    query = select(Meeting).where(or_(Meeting.status == "active", upcoming))
-    return list(session.scalars(query.order_by(Meeting.starts_at, Meeting.id)))
-
-
-def _candidates(session: Session, meetings: list[Meeting]) -> list[Member]:
-    """Active members, plus inactive ones a meeting lists by id (none without meetings)."""
-    if not meetings:
-        return []
-    listed = {uuid.UUID(i) for m in meetings for i in m.expected_member_ids}
-    query = select(Member).where(or_(Member.status == "active", Member.id.in_(listed)))
-    return list(session.scalars(query.order_by(Member.full_name, Member.id)))
-
-
-def serves(meeting: Meeting, kiosk_id: uuid.UUID | None) -> bool:
-    """Whether the kiosk takes this meeting's check-ins (an empty list means every kiosk)."""
-    return not meeting.kiosk_ids or (kiosk_id is not None and str(kiosk_id) in meeting.kiosk_ids)
-
-
-def lists_nobody(meeting: Meeting) -> bool:
-    """A meeting that names no ministry and no member, and is not opened to everyone:
-    its kiosks get nobody's face for it."""
-    return not (
-        meeting.expected_ministries or meeting.expected_member_ids or meeting.open_to_everyone
-    )
-
-
-def scope(
-    session: Session,
-    *,
-    model_id: str,
-    kiosk_id: uuid.UUID | None = None,
-    lookahead: timedelta = UPCOMING,
-) -> Scope:
-    """Who `kiosk_id` needs now, with each meeting's expected people resolved."""
-    meetings = [m for m in _current_meetings(session, lookahead) if serves(m, kiosk_id)]
-    candidates = _candidates(session, meetings)
-    views, needed = [], set()
-    for meeting in meetings:
-        expected = (
-            [] if lists_nobody(meeting) else [m.id for m in candidates if is_expected(meeting, m)]
-        )
-        needed.update(expected)
-        views.append(
-            GalleryMeeting(
-                meeting_id=meeting.id,
-                title=meeting.title,
-                status=meeting.status,
-                starts_at=meeting.starts_at,
-                ends_at=meeting.ends_at,
-                late_after=meeting.late_after,
-                expected_member_ids=expected,
-                liveness=meeting.liveness,
-            )
-        )
-    members = [m for m in candidates if m.id in needed and m.consent_given]
-    digest = hashlib.sha256(model_id.encode())
-    for member_id in sorted(str(m.id) for m in members):
-        digest.update(member_id.encode())
-    return Scope(members, views, digest.hexdigest()[:16])
-
-
-def record_holdings(session: Session, kiosk: Kiosk, needed: Scope, *, model_id: str) -> None:
-    """Note on the kiosk's row what this sync gives it: people, templates, meetings."""
-    ids = needed.member_ids
-    kiosk.gallery_templates = (
-        session.scalar(
-            select(func.count())
-            .select_from(FaceTemplate)
-            .where(FaceTemplate.member_id.in_(ids), FaceTemplate.model_id == model_id)
-        )
-        or 0
-        if ids
-        else 0
-    )
-    kiosk.gallery_people = len(ids)
-    kiosk.gallery_meetings = [
-        {
-            "meeting_id": str(m.meeting_id),
-            "title": m.title,
-            "people": len(ids.intersection(m.expected_member_ids)),
-        }
-        for m in needed.meetings
-    ]
-    kiosk.gallery_synced_at = utcnow()
 
 
 def _encoded(cipher: TemplateCipher, row: FaceTemplate) -> dict[str, str] | None:
