@@ -15,7 +15,13 @@ from fastapi.testclient import TestClient
 
 from server.backend.config import Settings
 from tests.conftest import ClientFactory
-from tests.server.kiosk_utils import PairedKiosk, make_meeting, make_member, pair_kiosk
+from tests.server.kiosk_utils import (
+    PairedKiosk,
+    enrol_face,
+    make_meeting,
+    make_member,
+    pair_kiosk,
+)
 from tests.server.utils import admin_headers
 
 
@@ -126,7 +132,7 @@ def test_someone_leaving_the_scope_is_removed_at_the_next_sync(client: TestClien
 def test_admins_see_what_each_kiosk_holds(client: TestClient) -> None:
     admin = admin_headers(client)
     hall, door = pair_kiosk(client, admin, "Hall"), pair_kiosk(client, admin, "Door")
-    make_member(client, admin, "Yaw", ministry="Ushers")
+    yaw = make_member(client, admin, "Yaw", ministry="Ushers")
     make_member(client, admin, "Esi", ministry="Media")
     make_member(client, admin, "Ama", ministry="Media", enrol=False)
     ushers = make_meeting(client, admin, expected_ministries=["Ushers"], kiosk_ids=[hall.id])
@@ -139,7 +145,7 @@ def test_admins_see_what_each_kiosk_holds(client: TestClient) -> None:
 
     before = listed()["Hall"]
     assert (before["gallery_synced_at"], before["gallery_people"]) == (None, 0)
-    fetch(client, hall)
+    first = fetch(client, hall)
     fetch(client, door)
     kiosks = listed()
     hall_view, door_view = kiosks["Hall"], kiosks["Door"]
@@ -152,6 +158,14 @@ def test_admins_see_what_each_kiosk_holds(client: TestClient) -> None:
     }
     assert (door_view["gallery_people"], door_view["gallery_templates"]) == (2, 1)
     assert [m["meeting_id"] for m in door_view["gallery_meetings"]] == [media]
+    # A quiet sync keeps the count; a delta bringing Yaw's second face adds it.
+    again = {"since": first["version"], "scope": first["scope"]}
+    fetch(client, hall, **again)
+    assert listed()["Hall"]["gallery_templates"] == 2
+    enrol_face(client, admin, yaw)
+    fetch(client, hall, **again)
+    hall_view = listed()["Hall"]
+    assert (hall_view["gallery_people"], hall_view["gallery_templates"]) == (3, 3)
     # A kiosk credential cannot read the list.
     assert client.get("/api/kiosks", headers=hall.headers).status_code == 401
 

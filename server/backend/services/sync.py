@@ -150,11 +150,12 @@ def gallery_for_kiosk(
     current = gallery.current_version(session=session)
     kiosk_id = kiosk.id if kiosk is not None else None
     needed = scope(session, model_id=model_id, kiosk_id=kiosk_id, lookahead=lookahead)
-    if kiosk is not None:
-        record_holdings(session, kiosk, needed, model_id=model_id)
     full = _needs_snapshot(
         session, since=since, current=current, same_scope=kiosk_scope == needed.fingerprint
     )
+    if kiosk is not None:
+        quiet = not full and since == current
+        record_holdings(session, kiosk, needed, model_id=model_id, recount=not quiet)
     if full:
         delta = Delta(_scope_templates(needed.member_ids, model_id), [], [])
     else:
