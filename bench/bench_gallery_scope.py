@@ -58,18 +58,16 @@ def main() -> int:
             times: dict[str, dict[str, list[float]]] = {
                 url: {"snapshot": [], "quiet delta": []} for url in kiosks
             }
-            counts = {}
+            counts, resume = {}, {}
             for url, kiosk in kiosks.items():  # warm-up, and the answer to go on from
                 _, body, _ = pull(url, kiosk)
                 answer = json.loads(body)
                 counts[url] = len(answer["templates"])
-                kiosks[url] = {**kiosk, "_scope": answer["scope"], "_v": str(answer["version"])}
+                resume[url] = {"since": answer["version"], "scope": answer["scope"]}
             for _ in range(args.rounds):
                 for url, kiosk in kiosks.items():
-                    headers = {k: v for k, v in kiosk.items() if not k.startswith("_")}
-                    times[url]["snapshot"].append(pull(url, headers)[2])
-                    quiet = {"since": kiosk["_v"], "scope": kiosk["_scope"]}
-                    times[url]["quiet delta"].append(pull(url, headers, **quiet)[2])
+                    times[url]["snapshot"].append(pull(url, kiosk)[2])
+                    times[url]["quiet delta"].append(pull(url, kiosk, **resume[url])[2])
     print(
         f"{args.enrolled} enrolled members; templates sent: this tree {counts[new_url]}, "
         f"{args.against} {counts[old_url]}; {args.rounds} rounds, alternating"
