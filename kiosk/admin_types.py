@@ -59,6 +59,7 @@ class Meeting(TypedDict):
     expected_ministries: list[str]
     expected_member_ids: list[str]
     kiosk_ids: list[str]
+    open_to_everyone: bool  # listing nobody, its kiosks still hold every member's face
     qr_policy: str  # "until_end", "max_scans" or "minutes"
     qr_max_scans: int | None
     qr_valid_minutes: int | None
@@ -118,6 +119,12 @@ class AttemptsPage(TypedDict):
     count: int
 
 
+class HeldMeeting(TypedDict):
+    meeting_id: str
+    title: str
+    people: int  # of the kiosk's people, those expected at this meeting
+
+
 class Kiosk(TypedDict):
     id: str
     name: str
@@ -132,6 +139,11 @@ class Kiosk(TypedDict):
     clock_drift_s: float | None
     health: str  # online, stale, offline, never_seen or revoked (from its last heartbeat)
     model_matches: bool  # it runs the server's face model
+    # What its last gallery sync gave it (None: never synced).
+    gallery_synced_at: str | None
+    gallery_people: int
+    gallery_templates: int
+    gallery_meetings: list[HeldMeeting]
 
 
 class AdminAccount(TypedDict):

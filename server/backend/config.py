@@ -157,6 +157,10 @@ class Settings(BaseSettings):
 
     sonta_data_dir: Path = Field(default_factory=_default_data_dir)
 
+    # A kiosk's gallery holds the people of the meetings it serves that are open or start
+    # within this many hours (so an offline kiosk is ready), and nobody else's face.
+    gallery_lookahead_hours: float = Field(default=24, ge=0, le=24 * 14)
+
     # Scheduled backups (`sonta backup --scheduled`, run by supervisord.conf): hours
     # between archives (0: none), how many to keep, and where (default: data dir/backups).
     backup_interval_hours: float = Field(default=24, ge=0)

@@ -82,8 +82,17 @@ class KioskUpdate(BaseModel):
     name: KioskName
 
 
+class HeldMeeting(BaseModel):
+    """A meeting whose people a kiosk was given at its last gallery sync."""
+
+    meeting_id: uuid.UUID
+    title: str
+    people: int
+
+
 class KioskPublic(BaseModel):
-    """A kiosk as admins see it: identity, and the health from its last heartbeat."""
+    """A kiosk as admins see it: identity, the health from its last heartbeat, and what
+    its last gallery sync gave it (people, templates, and for which meetings)."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -100,6 +109,10 @@ class KioskPublic(BaseModel):
     clock_drift_s: float | None
     health: KioskHealth
     model_matches: bool
+    gallery_synced_at: datetime | None = None
+    gallery_people: int = 0
+    gallery_templates: int = 0
+    gallery_meetings: list[HeldMeeting] = Field(default_factory=list)
 
 
 class PairingCodePublic(BaseModel):

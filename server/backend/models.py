@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     Uuid,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -147,6 +148,9 @@ class Meeting(Base):
     expected_member_ids: Mapped[list[str]] = mapped_column(default=list)
     # Kiosks that take this meeting's check-ins; empty: every kiosk.
     kiosk_ids: Mapped[list[str]] = mapped_column(default=list, server_default=text("'[]'"))
+    # Set by an admin: kiosks serving this meeting download every active member's face
+    # even though it lists nobody. Unset, a meeting that lists nobody sends kiosks no one.
+    open_to_everyone: Mapped[bool] = mapped_column(default=False, server_default=false())
     qr_policy: Mapped[str] = mapped_column(String(20), default="until_end")
     qr_max_scans: Mapped[int | None] = mapped_column(Integer, default=None)
     qr_valid_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
@@ -211,6 +215,14 @@ class Kiosk(Base):
     secret_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     previous_secret_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     secret_rotated_at: Mapped[datetime | None] = mapped_column(default=None)
+    # What the kiosk's last gallery sync gave it: people, templates, and the meetings
+    # they came from ([{"meeting_id", "title", "people"}]), for the admins' Kiosks screen.
+    gallery_synced_at: Mapped[datetime | None] = mapped_column(default=None)
+    gallery_people: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    gallery_templates: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    gallery_meetings: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
 
 
 class AttendanceRecord(Base):

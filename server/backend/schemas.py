@@ -284,6 +284,9 @@ class MeetingBase(BaseModel):
     expected_member_ids: list[uuid.UUID] = Field(default_factory=list, max_length=5000)
     # The kiosks that take its check-ins (and sync its people); empty: every kiosk.
     kiosk_ids: list[uuid.UUID] = Field(default_factory=list, max_length=200)
+    # Listing nobody, kiosks serving it download every active member's face only when
+    # this is true (otherwise nobody's: a kiosk holds only the people it may see).
+    open_to_everyone: bool = False
     qr_policy: QrPolicy = "until_end"
     qr_max_scans: int | None = Field(default=None, ge=1, le=100_000)
     qr_valid_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
@@ -308,6 +311,7 @@ class MeetingUpdate(BaseModel):
     expected_ministries: list[Ministry] | None = Field(default=None, max_length=200)
     expected_member_ids: list[uuid.UUID] | None = Field(default=None, max_length=5000)
     kiosk_ids: list[uuid.UUID] | None = Field(default=None, max_length=200)
+    open_to_everyone: bool | None = None
     qr_policy: QrPolicy | None = None
     qr_max_scans: int | None = Field(default=None, ge=1, le=100_000)
     qr_valid_minutes: int | None = Field(default=None, ge=1, le=24 * 60)

@@ -149,6 +149,33 @@ def test_a_deleted_member_vanishes_from_the_local_gallery(
     assert kiosk.store.member_name(biden) is None
 
 
+def test_someone_no_longer_expected_leaves_the_kiosks_database(
+    kiosk: Kiosk, backend: LiveBackend
+) -> None:
+    usher = backend.member("Barack Obama", kiosk.engine, "obama", ministry="Ushers")
+    media = backend.member("Joe Biden", kiosk.engine, "biden", ministry="Media")
+    meeting = backend.meeting(expected_ministries=["Ushers", "Media"])
+    syncer = paired(kiosk, backend)
+    syncer.sync_once()
+    assert kiosk.store.gallery_for(meeting).person_ids == {usher, media}
+    narrowed = backend.admin.patch(
+        f"/api/meetings/{meeting}",
+        json={"expected_ministries": ["Ushers"]},
+        headers=backend.headers,
+    )
+    assert narrowed.status_code == 200, narrowed.text
+    syncer.sync_once()
+    # Gone from kiosk.db itself, template and name, not only from the meeting's gallery.
+    query = "SELECT count(*) FROM templates WHERE member_id = ?"
+    assert kiosk.store.db.read(query, (media,))[0][0] == 0
+    assert kiosk.store.member_name(media) is None
+    assert kiosk.store.gallery_for(meeting).person_ids == {usher}
+    # The meeting ends: the kiosk serves nothing, and holds nobody.
+    assert backend.admin.post(f"/api/meetings/{meeting}/end", headers=backend.headers).is_success
+    syncer.sync_once()
+    assert (kiosk.store.template_count(), kiosk.store.member_names()) == (0, {})
+
+
 def test_the_meetings_liveness_policy_reaches_the_kiosk_and_a_local_choice_overrides_it(
     kiosk: Kiosk, backend: LiveBackend
 ) -> None:
@@ -181,6 +208,7 @@ def test_a_revoked_kiosk_wipes_its_gallery_and_its_worker_stops(
     kiosk: Kiosk, backend: LiveBackend
 ) -> None:
     backend.member("Barack Obama", kiosk.engine, "obama")
+    backend.meeting()
     paired(kiosk, backend).sync_once()
     assert kiosk.store.template_count() == 1
     kiosk_id = kiosk.store.get_state("kiosk_id")

@@ -85,8 +85,15 @@ def make_meeting(
     late_after_minutes: int = 15,
     **fields: Any,
 ) -> str:
-    """A meeting that began `started_minutes_ago` minutes ago, started unless told not to."""
+    """A meeting that began `started_minutes_ago` minutes ago, started unless told not to.
+
+    Listing nobody, it is opened to everyone (kiosks get every active member's face),
+    as an admin ticks it for an all-comers meeting; pass `open_to_everyone=False` to
+    leave it undecided.
+    """
     begins = datetime.now(UTC) - timedelta(minutes=started_minutes_ago)
+    lists = fields.get("expected_ministries") or fields.get("expected_member_ids")
+    fields.setdefault("open_to_everyone", not lists)
     body = {
         "title": "Sonta Heads meeting",
         "starts_at": begins.isoformat(),

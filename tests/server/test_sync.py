@@ -47,6 +47,7 @@ def test_a_new_kiosk_gets_a_full_snapshot_of_decrypted_templates(any_client: Tes
     ).json()
     make_member(any_client, admin, "Kofi")
     make_member(any_client, admin, "No face", enrol=False)
+    make_meeting(any_client, admin, open_to_everyone=True)
     answer = fetch(any_client, kiosk)
     assert answer["full"] is True
     assert answer["model_id"] == model
@@ -87,6 +88,7 @@ def test_the_gallery_answer_is_gzip_compressed(client: TestClient) -> None:
     kiosk = pair_kiosk(client, admin)
     for i in range(3):
         make_member(client, admin, f"Member {i}")
+    make_meeting(client, admin, open_to_everyone=True)
     response = client.get(
         "/api/kiosk/gallery", headers={**kiosk.headers, "Accept-Encoding": "gzip"}
     )
@@ -111,6 +113,7 @@ def test_deltas_bring_additions_and_deletions(any_client: TestClient) -> None:
     admin = admin_headers(any_client)
     kiosk = pair_kiosk(any_client, admin)
     ama, kofi = make_member(any_client, admin, "Ama"), make_member(any_client, admin, "Kofi")
+    make_meeting(any_client, admin, open_to_everyone=True)
     first = fetch(any_client, kiosk)
     base = {"since": first["version"], "scope": first["scope"]}
     assert fetch(any_client, kiosk, **base)["templates"] == []
@@ -137,6 +140,7 @@ def test_withdrawn_consent_and_member_deletion_leave_the_kiosks(client: TestClie
     admin = admin_headers(client)
     kiosk = pair_kiosk(client, admin)
     ama, kofi, yaw = (make_member(client, admin, n) for n in ("Ama", "Kofi", "Yaw"))
+    make_meeting(client, admin, open_to_everyone=True)
     first = fetch(client, kiosk)
     client.put(f"/api/members/{ama}/consent", json={"given": False}, headers=admin)
     client.delete(f"/api/members/{kofi}", headers=admin)
@@ -158,11 +162,15 @@ def test_a_meeting_narrows_the_gallery_to_its_expected_people(client: TestClient
     ama = make_member(client, admin, "Ama")
     usher = make_member(client, admin, "Yaw", ministry="Ushers")
     listed = make_member(client, admin, "Esi", ministry="Media")
+    meeting = make_meeting(client, admin, open_to_everyone=True)
     everyone = fetch(client, kiosk)
     assert {t["member_id"] for t in everyone["templates"]} == {ama, usher, listed}
-    meeting = make_meeting(
-        client, admin, expected_ministries=["ushers"], expected_member_ids=[listed]
+    changed = client.patch(
+        f"/api/meetings/{meeting}",
+        json={"expected_ministries": ["ushers"], "expected_member_ids": [listed]},
+        headers=admin,
     )
+    assert changed.status_code == 200, changed.text
     narrowed = fetch(client, kiosk, since=everyone["version"], scope=everyone["scope"])
     assert narrowed["full"] is True
     assert {t["member_id"] for t in narrowed["templates"]} == {usher, listed}
@@ -175,6 +183,7 @@ def test_a_kiosk_too_far_behind_or_ahead_gets_a_snapshot(client: TestClient) -> 
     admin = admin_headers(client)
     kiosk = pair_kiosk(client, admin)
     make_member(client, admin, "Ama")
+    make_meeting(client, admin, open_to_everyone=True)
     first = fetch(client, kiosk)
     with session_of(client) as session:
         session.add_all(
@@ -211,7 +220,10 @@ def test_templates_of_another_recogniser_are_not_sent(client: TestClient) -> Non
             )
         )
         session.commit()
-    assert fetch(client, kiosk)["templates"] == []
+    make_meeting(client, admin, open_to_everyone=True)
+    answer = fetch(client, kiosk)
+    assert [m["member_id"] for m in answer["members"]] == [str(ama)]
+    assert answer["templates"] == []
 
 
 def test_revoked_badges_are_listed_for_offline_refusal(client: TestClient) -> None:

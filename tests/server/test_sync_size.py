@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.server.kiosk_utils import PairedKiosk, model_id, pair_kiosk
+from tests.server.kiosk_utils import PairedKiosk, make_meeting, model_id, pair_kiosk
 from tests.server.utils import admin_headers, backend_of, session_of
 from tests.utils.gallery_seed import add_template, seed_enrolled, unit_vectors
 
@@ -33,7 +33,9 @@ def pull(client: TestClient, kiosk: PairedKiosk, **params: Any) -> tuple[int, di
 
 
 def test_snapshot_bytes_per_member_fit_5000_members_in_4_mb(client: TestClient) -> None:
-    kiosk = pair_kiosk(client, admin_headers(client))
+    admin = admin_headers(client)
+    kiosk = pair_kiosk(client, admin)
+    make_meeting(client, admin, open_to_everyone=True)  # everyone is the kiosk's to hold
     with session_of(client) as session:
         seed_enrolled(
             session, backend_of(client).cipher, members=MEMBERS, model_id=model_id(client)
@@ -50,6 +52,7 @@ def test_a_ten_change_delta_is_small_and_resends_no_members(client: TestClient) 
     cipher, model = backend_of(client).cipher, model_id(client)
     with session_of(client) as session:
         members = seed_enrolled(session, cipher, members=MEMBERS, model_id=model)
+    make_meeting(client, admin, open_to_everyone=True)
     _, first = pull(client, kiosk)
     again = {
         "since": first["version"],

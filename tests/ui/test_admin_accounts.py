@@ -21,6 +21,7 @@ from server.backend.services.accounts import LINK_SENT, NOT_EMAILED
 from server.backend.services.mailer import ConsoleMailer
 from tests.kiosk.backend import LiveBackend, live_backend
 from tests.kiosk.test_sync import Kiosk, kiosk
+from tests.server.kiosk_utils import pair_kiosk
 from tests.server.utils import PASSWORD, bearer, login, make_admin
 from tests.ui.test_admin_screens import WAIT_MS, artefact_dir, idle, window
 from ui.admin.table_screen import TableScreen
@@ -183,7 +184,11 @@ def test_a_kiosk_paired_with_the_screens_code_is_renamed_then_revoked_and_stops_
     screen.make_code("Hall kiosk")
     qtbot.waitUntil(lambda: "Pairing code for Hall kiosk: " in screen.code.text(), timeout=WAIT_MS)
     code = screen.code.text().rsplit(": ", 1)[1]
+    other = pair_kiosk(backend.admin, backend.headers, "Other hall")
     backend.member("Barack Obama", kiosk.engine, "obama")
+    backend.member("Joe Biden", kiosk.engine, "biden", ministry="Ushers")
+    backend.meeting(title="Sunday service", expected_ministries=["Choir"])
+    backend.meeting(title="Ushers only", expected_ministries=["Ushers"], kiosk_ids=[other.id])
     pair(backend.url, code, store=kiosk.store, credentials=kiosk.credentials)
     syncer = kiosk.syncer()
     syncer.sync_once()
@@ -196,6 +201,12 @@ def test_a_kiosk_paired_with_the_screens_code_is_renamed_then_revoked_and_stops_
     assert screen.table.item(row, 1).text() != "never"  # its sync was seen
     assert screen.table.item(row, 3).text() == kiosk.engine.model_id
     assert screen.table.item(row, 7).text() == "online"
+    # What it holds: Obama of the Sunday service, never Biden of another kiosk's meeting.
+    holds = screen.table.item(row, 8).text()
+    assert holds.startswith("1 person, 1 face for Sunday service (1 person) (as of "), holds
+    assert "Ushers only" not in holds
+    other_row = next(i for i, k in enumerate(screen.rows) if k["id"] == other.id)
+    assert screen.table.item(other_row, 8).text() == "nothing yet: it has not synced its gallery"
 
     screen.table.clearSelection()
     screen.buttons["Rename…"].click()  # nothing selected: no dialog, a sentence

@@ -105,7 +105,14 @@ def test_the_form_chooses_people_kiosks_a_map_position_and_the_qr_policy_and_ref
     assert window.client.meetings() == []  # nothing was sent
 
     form.late.setDateTime(form.starts.dateTime().addSecs(600))
+    # Nobody listed, Everyone not ticked: its kiosks would hold nobody, so the form asks.
+    assert form.error.text().startswith("Say who is expected: list ministries or people")
+    save(qtbot, window, form)
+    assert form.isVisible() and window.client.meetings() == []
+    form.everyone.setChecked(True)
     assert form.error.text() == ""  # a shown refusal goes once the fields are right
+    assert form.fields()["open_to_everyone"] is True
+    form.everyone.setChecked(False)
     form.radius.setValue(250)
     form.ministries.setText("Choir")
     form.people.set_chosen(ben, True)
@@ -128,6 +135,7 @@ def test_the_form_chooses_people_kiosks_a_map_position_and_the_qr_policy_and_ref
     assert (made["latitude"], made["longitude"], made["radius_m"]) == (5.6037, -0.187, 250)
     assert made["expected_ministries"] == ["Choir"] and made["expected_member_ids"] == [ben]
     assert made["kiosk_ids"] == [hall] and made["late_after"] is not None
+    assert made["open_to_everyone"] is False
     assert (made["qr_policy"], made["qr_max_scans"], made["qr_rotation_seconds"]) == (
         "max_scans",
         40,
@@ -328,6 +336,7 @@ def test_an_unchanged_time_edit_keeps_the_form_in_local_time(qtbot: QtBot) -> No
         "qr_valid_minutes": None,
         "qr_rotation_seconds": 30,
         "liveness": "never",
+        "open_to_everyone": False,
     }
     form = MeetingDialog(meeting)  # type: ignore[arg-type]
     qtbot.addWidget(form)

@@ -49,10 +49,15 @@ def test_kiosk_rows_and_badge_lines_use_local_time(india: None) -> None:
         clock_drift_s=0.2,
         health="online",
         model_matches=True,
+        gallery_synced_at=None,
+        gallery_people=0,
+        gallery_templates=0,
+        gallery_meetings=[],
     )
     assert row_of(kiosk, now=datetime(2026, 11, 29, 10, 9, 30, tzinfo=UTC))[1] == (
         "2026-11-29 15:35 (4 min ago)"
     )
+    assert row_of(kiosk)[8] == "nothing yet: it has not synced its gallery"
     assert row_of({**kiosk, "last_seen_at": None})[1] == "never"
     assert row_of({**kiosk, "clock_drift_s": -0.04})[5] == "0.0"  # not "-0.0"
     assert row_of({**kiosk, "clock_drift_s": None})[5] == "-"

@@ -116,6 +116,7 @@ def start_meeting(api: httpx.Client, auth: dict[str, str]) -> str:
             "starts_at": now.isoformat(),
             "ends_at": (now + timedelta(hours=2)).isoformat(),
             "liveness": "never",
+            "open_to_everyone": True,
         },
         headers=auth,
     )

@@ -1,4 +1,9 @@
-"""Kiosks: health at a glance, a pairing code for a new kiosk, rename, revoke.
+"""Kiosks: health at a glance, what each holds, a pairing code for a new kiosk, rename,
+revoke.
+
+"Holds" is what the kiosk's last gallery sync gave it (people, face templates, and the
+meetings they are expected at): a kiosk keeps only the people of the meetings it serves
+that are open or start soon, so an admin can see whose faces sit on which device.
 
 The dialogs are thin wrappers around `make_code`, `rename` and `revoke_selected`, which
 tests call with a selected row.
@@ -16,8 +21,19 @@ from kiosk.admin_types import Json, Kiosk
 from ui.admin.table_screen import TableScreen
 from ui.admin.tasks import Tasks
 from ui.admin.times import CLOCK, ago, local
+from ui.admin.words import count
 
-HEADERS = ("Name", "Last sync", "Queue", "Model", "Gallery", "Drift (s)", "Camera", "Health")
+HEADERS = (
+    "Name",
+    "Last sync",
+    "Queue",
+    "Model",
+    "Gallery",
+    "Drift (s)",
+    "Camera",
+    "Health",
+    "Holds",
+)
 
 
 HEALTH = {
@@ -27,6 +43,21 @@ HEALTH = {
     "never_seen": "never seen",
     "revoked": "revoked",
 }
+
+
+def holdings(kiosk: Kiosk, now: datetime | None = None) -> str:
+    """What the kiosk's last gallery sync gave it, in words."""
+    synced = kiosk["gallery_synced_at"]
+    if not synced:
+        return "nothing yet: it has not synced its gallery"
+    when = f"as of {ago(synced, now)}"
+    meetings = kiosk["gallery_meetings"]
+    if not meetings:
+        return f"nobody: no meeting it serves is open or due soon ({when})"
+    each = ", ".join(f"{m['title']} ({count(m['people'], 'person', 'people')})" for m in meetings)
+    people = count(kiosk["gallery_people"], "person", "people")
+    faces = count(kiosk["gallery_templates"], "face")
+    return f"{people}, {faces} for {each} ({when})"
 
 
 def row_of(kiosk: Kiosk, now: datetime | None = None) -> list[str]:
@@ -43,6 +74,7 @@ def row_of(kiosk: Kiosk, now: datetime | None = None) -> list[str]:
         "-" if drift is None else f"{round(drift, 1) + 0.0:.1f}",  # + 0.0: never "-0.0"
         kiosk["camera_state"],
         HEALTH.get(kiosk["health"], kiosk["health"]),
+        holdings(kiosk, now),
     ]
 
 

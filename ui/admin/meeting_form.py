@@ -128,6 +128,15 @@ class MeetingDialog(QDialog):
         self.ministries.setPlaceholderText("e.g. Choir, Ushers")
         self.people = PeoplePicker(people, meeting["expected_member_ids"] if meeting else ())
         self.kiosks = KioskPicker(kiosks, meeting["kiosk_ids"] if meeting else ())
+        # Listing nobody, kiosks get nobody's face for the meeting unless this is ticked.
+        self.everyone = QCheckBox("Everyone: its kiosks hold every member's face")
+        self.everyone.setChecked(meeting["open_to_everyone"] if meeting else False)
+        self.everyone.setToolTip(
+            "Kiosks hold only the faces of the people a meeting expects. Tick this for a "
+            "meeting open to all members; better, list its ministries or people."
+        )
+        self.everyone.toggled.connect(self._recheck)
+        self.ministries.textChanged.connect(self._recheck)
         self.qr_policy = _choices(QR_POLICIES, meeting["qr_policy"] if meeting else "until_end")
         self.qr_max_scans = QSpinBox(minimum=1, maximum=100_000, suffix=" scans")
         self.qr_max_scans.setValue(meeting["qr_max_scans"] or 100 if meeting else 100)
@@ -171,6 +180,7 @@ class MeetingDialog(QDialog):
         for label, field, stretch in (
             ("Expected ministries", self.ministries, 0),
             ("Expected people (besides the ministries)", self.people, 1),
+            ("Or", self.everyone, 0),
             ("Kiosks", self.kiosks, 0),
         ):
             caption = QLabel(label)
@@ -222,7 +232,17 @@ class MeetingDialog(QDialog):
             return str(exc)
         if (latitude is None) != (longitude is None):
             return "Give both latitude and longitude of the meeting place, or leave both empty."
-        return None
+        return self._who_problem()
+
+    def _who_problem(self) -> str | None:
+        """Listing nobody must be a choice: its kiosks would otherwise hold nobody's face."""
+        listed = self.ministries.text().strip() or self.people.chosen_ids()
+        if listed or self.everyone.isChecked():
+            return None
+        return (
+            "Say who is expected: list ministries or people, or tick Everyone "
+            "(its kiosks then hold every member's face)."
+        )
 
     def accept(self) -> None:
         problem = self.problem()
@@ -248,6 +268,7 @@ class MeetingDialog(QDialog):
             ],
             "expected_member_ids": self.people.chosen_ids(),
             "kiosk_ids": self.kiosks.chosen_ids(),
+            "open_to_everyone": self.everyone.isChecked(),
             "qr_policy": policy,
             "qr_max_scans": self.qr_max_scans.value() if policy == "max_scans" else None,
             "qr_valid_minutes": self.qr_minutes.value() if policy == "minutes" else None,

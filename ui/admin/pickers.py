@@ -85,7 +85,7 @@ class PeoplePicker(TickList):
             lambda count: (
                 f"{count} chosen by name."
                 if count
-                else "No one ticked: the ministries decide (no ministries: everyone)."
+                else "No one ticked: the ministries decide (none: tick Everyone below)."
             ),
             filter_hint="Filter by name or ministry",
             parent=parent,

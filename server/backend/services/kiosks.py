@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from server.backend.crud.single_use import SingleUseTokens
 from server.backend.errors import AuthError, ForbiddenError, NotFoundError
-from server.backend.kiosk_schemas import HeartbeatRequest, KioskHealth, KioskPublic
+from server.backend.kiosk_schemas import HeartbeatRequest, HeldMeeting, KioskHealth, KioskPublic
 from server.backend.models import Admin, Kiosk, utcnow
 from server.backend.security.kiosk_tokens import KioskClaims
 from server.backend.services.attendance import MAX_CLOCK_DRIFT_S
@@ -161,6 +161,10 @@ def public(kiosk: Kiosk, *, server_model_id: str, now: datetime | None = None) -
         clock_drift_s=kiosk.clock_drift_s,
         health=health(kiosk, now or utcnow()),
         model_matches=kiosk.model_id == server_model_id,
+        gallery_synced_at=kiosk.gallery_synced_at,
+        gallery_people=kiosk.gallery_people,
+        gallery_templates=kiosk.gallery_templates,
+        gallery_meetings=[HeldMeeting.model_validate(m) for m in kiosk.gallery_meetings],
     )
 
 

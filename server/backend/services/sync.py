@@ -1,19 +1,18 @@
 """Gallery sync for kiosks: the templates of the people a kiosk needs, as versioned deltas.
 
-Who a kiosk needs: the expected people of every active meeting it serves and of every
-scheduled one it serves starting within `UPCOMING` (a meeting serves every kiosk unless
-it lists some in `kiosk_ids`); a kiosk that serves none of the meetings under way gets
-nobody. With no meeting under way at all, every active member (a kiosk prepares for
-meetings not yet scheduled). Only members with biometric consent have templates at all.
+Who a kiosk needs, and nobody else, is `gallery_scope.scope`: the people expected at the
+meetings it serves that are under way or start soon.
 
 A delta lists the templates added and deleted since the kiosk's version, from the
 gallery event log. A delta cannot bring back templates added before `since` for
 someone who has only now become needed, so the answer carries a `scope` fingerprint
-of the needed set; when the kiosk's scope differs, or it is new, too far behind, or
-behind the oldest kept event, it gets a full snapshot that replaces its gallery.
+of the needed set; when the kiosk's scope differs (someone joined or left it), or it
+is new, too far behind, or behind the oldest kept event, it gets a full snapshot that
+replaces its gallery, so people who left the scope are gone from the kiosk too.
 
 Templates are decrypted here and leave the server only through this module, to a
-paired kiosk, over the API.
+paired kiosk, over the API. Each sync notes on the kiosk's row what it was given
+(`record_holdings`), for the admins' Kiosks screen.
 
 The answer is lean (a 5,000-member snapshot was 27.7 MB of JSON floats): embeddings
 travel as `q8` (see `kiosk.wire`), members and meetings only when their digest differs
@@ -32,92 +31,24 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, or_, select
+from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
 from kiosk.wire import encode_q8
 from server.backend.crud import gallery
 from server.backend.crud.templates import open_row
-from server.backend.kiosk_schemas import GalleryMeeting, GalleryMember, GallerySync
-from server.backend.models import FaceTemplate, GalleryEvent, Meeting, Member, utcnow
+from server.backend.kiosk_schemas import GalleryMember, GallerySync
+from server.backend.models import FaceTemplate, GalleryEvent, Kiosk
 from server.backend.security.templates import TemplateCipher, TemplateDecryptionError
 from server.backend.services import badges
-from server.backend.services.attendance import is_expected
+from server.backend.services.gallery_scope import UPCOMING, record_holdings, scope
 
 logger = logging.getLogger(__name__)
 
-# Scheduled meetings starting this soon are prepared for (the kiosk may be offline then).
-UPCOMING = timedelta(hours=24)
 # Beyond this many events a snapshot is cheaper to send and to apply than the delta.
 MAX_DELTA_EVENTS = 500
 # Templates decrypted and encoded per chunk of a streamed answer.
 CHUNK_TEMPLATES = 200
-
-
-@dataclass(frozen=True)
-class Scope:
-    """The people a kiosk needs and the meetings they come from."""
-
-    members: list[Member]
-    meetings: list[GalleryMeeting]
-    fingerprint: str
-
-    @property
-    def member_ids(self) -> set[uuid.UUID]:
-        return {m.id for m in self.members}
-
-
-def _current_meetings(session: Session) -> list[Meeting]:
-    now = utcnow()
-    upcoming = (
-        (Meeting.status == "scheduled")
-        & (Meeting.starts_at <= now + UPCOMING)
-        & (Meeting.ends_at >= now)
-    )
-    query = select(Meeting).where(or_(Meeting.status == "active", upcoming))
-    return list(session.scalars(query.order_by(Meeting.starts_at, Meeting.id)))
-
-
-def _candidates(session: Session, meetings: list[Meeting]) -> list[Member]:
-    """Active members, plus inactive ones a meeting lists by id."""
-    listed = {uuid.UUID(i) for m in meetings for i in m.expected_member_ids}
-    query = select(Member).where(or_(Member.status == "active", Member.id.in_(listed)))
-    return list(session.scalars(query.order_by(Member.full_name, Member.id)))
-
-
-def serves(meeting: Meeting, kiosk_id: uuid.UUID | None) -> bool:
-    """Whether the kiosk takes this meeting's check-ins (an empty list means every kiosk)."""
-    return not meeting.kiosk_ids or (kiosk_id is not None and str(kiosk_id) in meeting.kiosk_ids)
-
-
-def scope(session: Session, *, model_id: str, kiosk_id: uuid.UUID | None = None) -> Scope:
-    """Who `kiosk_id` needs now, with each meeting's expected people resolved."""
-    current = _current_meetings(session)
-    meetings = [m for m in current if serves(m, kiosk_id)]
-    candidates = _candidates(session, meetings)
-    views, needed = [], set()
-    for meeting in meetings:
-        expected = [m.id for m in candidates if is_expected(meeting, m)]
-        needed.update(expected)
-        views.append(
-            GalleryMeeting(
-                meeting_id=meeting.id,
-                title=meeting.title,
-                status=meeting.status,
-                starts_at=meeting.starts_at,
-                ends_at=meeting.ends_at,
-                late_after=meeting.late_after,
-                expected_member_ids=expected,
-                liveness=meeting.liveness,
-            )
-        )
-    if not current:
-        needed = {m.id for m in candidates if m.status == "active"}
-    members = [m for m in candidates if m.id in needed and m.consent_given]
-    digest = hashlib.sha256(model_id.encode())
-    for member_id in sorted(str(m.id) for m in members):
-        digest.update(member_id.encode())
-    return Scope(members, views, digest.hexdigest()[:16])
 
 
 def _encoded(cipher: TemplateCipher, row: FaceTemplate) -> dict[str, str] | None:
@@ -205,20 +136,26 @@ def gallery_for_kiosk(
     model_id: str,
     since: int,
     kiosk_scope: str | None,
-    kiosk_id: uuid.UUID | None = None,
+    kiosk: Kiosk | None = None,
+    lookahead: timedelta = UPCOMING,
     members_digest: str | None = None,
     meetings_digest: str | None = None,
 ) -> GalleryAnswer:
     """The sync answer for a kiosk at version `since` that last saw scope `kiosk_scope`.
 
     `members_digest` / `meetings_digest` are the digests of the kiosk's previous
-    answer: a list whose digest is unchanged is sent as null (keep yours).
+    answer: a list whose digest is unchanged is sent as null (keep yours). What the
+    answer gives is noted on `kiosk`'s row; the caller commits.
     """
     current = gallery.current_version(session=session)
-    needed = scope(session, model_id=model_id, kiosk_id=kiosk_id)
+    kiosk_id = kiosk.id if kiosk is not None else None
+    needed = scope(session, model_id=model_id, kiosk_id=kiosk_id, lookahead=lookahead)
     full = _needs_snapshot(
         session, since=since, current=current, same_scope=kiosk_scope == needed.fingerprint
     )
+    if kiosk is not None:
+        quiet = not full and since == current
+        record_holdings(session, kiosk, needed, model_id=model_id, recount=not quiet)
     if full:
         delta = Delta(_scope_templates(needed.member_ids, model_id), [], [])
     else:

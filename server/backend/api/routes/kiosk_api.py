@@ -3,6 +3,7 @@ badge keys. Every endpoint needs a kiosk credential; admin tokens do not work he
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import partial
 from typing import Annotated
 
@@ -167,7 +168,8 @@ def gallery_sync(
     meetings: Digest = None,
 ) -> StreamingResponse:
     """Templates this kiosk needs since its gallery version (or a full snapshot): the
-    people of the meetings it serves.
+    people expected at the meetings it serves that are open or start within
+    `GALLERY_LOOKAHEAD_HOURS`, and nobody else.
 
     Send back the `version`, `scope`, `members_digest` and `meetings_digest` of the
     previous answer; `full: true` means replace the whole local gallery with this
@@ -178,10 +180,12 @@ def gallery_sync(
         model_id=backend.face_model.model_id,
         since=since,
         kiosk_scope=scope,
-        kiosk_id=kiosk.id,
+        kiosk=kiosk,
+        lookahead=timedelta(hours=backend.settings.gallery_lookahead_hours),
         members_digest=members,
         meetings_digest=meetings,
     )
+    session.commit()  # what the kiosk now holds, for the admins' Kiosks screen
     session.close()  # the templates stream on a connection of their own
     return StreamingResponse(
         sync.stream_answer(backend.engine, backend.cipher, answer),

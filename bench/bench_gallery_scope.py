@@ -1,0 +1,85 @@
+"""Gallery sync with per-kiosk scoping beside the code of another revision, side by side.
+
+One throwaway database with `--members` enrolled members and an active meeting opened to
+everyone (so both codes send every member), two uvicorn backends: this tree's code and
+`--against` (a git revision, exported to a temporary folder). Each pulls, alternately
+round by round, a full snapshot and a quiet delta (nothing changed: what a kiosk asks
+every few seconds), and the medians are printed with their ratio (this / against).
+
+    .venv/bin/python bench/bench_gallery_scope.py [--against main] [--members 5000] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from bench_backend import ROOT, add_service_arguments, seeded_environment
+from bench_checkin_upload import pair_kiosk
+from bench_gallery_sync import backend, open_meeting, pull, seed
+
+
+def _parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--against", default="main", help="git revision to compare with")
+    parser.add_argument("--members", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=5)
+    add_service_arguments(parser)
+    args = parser.parse_args()
+    args.enrolled, args.members = args.members, 0  # bench_backend seeds plain members
+    return args
+
+
+def export(revision: str, folder: Path) -> Path:
+    """The tree of `revision`, written under `folder`."""
+    archive = folder / "tree.tar"
+    with archive.open("wb") as out:
+        subprocess.run(["git", "archive", revision], cwd=ROOT, stdout=out, check=True)
+    tree = folder / "tree"
+    with tarfile.open(archive) as tar:
+        tar.extractall(tree, filter="data")
+    return tree
+
+
+def main() -> int:
+    args = _parse()
+    with tempfile.TemporaryDirectory() as folder, seeded_environment(args) as (env, email):
+        tree = export(args.against, Path(folder))
+        seed(env, args.enrolled)
+        with backend(env) as (new_url, _), backend(env, tree) as (old_url, _):
+            open_meeting(new_url, email)
+            kiosks = {new_url: pair_kiosk(new_url, email), old_url: pair_kiosk(old_url, email)}
+            times: dict[str, dict[str, list[float]]] = {
+                url: {"snapshot": [], "quiet delta": []} for url in kiosks
+            }
+            counts, resume = {}, {}
+            for url, kiosk in kiosks.items():  # warm-up, and the answer to go on from
+                _, body, _ = pull(url, kiosk)
+                answer = json.loads(body)
+                counts[url] = len(answer["templates"])
+                resume[url] = {"since": answer["version"], "scope": answer["scope"]}
+            for _ in range(args.rounds):
+                for url, kiosk in kiosks.items():
+                    times[url]["snapshot"].append(pull(url, kiosk)[2])
+                    times[url]["quiet delta"].append(pull(url, kiosk, **resume[url])[2])
+    print(
+        f"{args.enrolled} enrolled members; templates sent: this tree {counts[new_url]}, "
+        f"{args.against} {counts[old_url]}; {args.rounds} rounds, alternating"
+    )
+    for kind in ("snapshot", "quiet delta"):
+        new, old = (float(np.median(times[u][kind])) for u in (new_url, old_url))
+        print(
+            f"{kind}: this tree {new * 1000:.0f} ms, {args.against} {old * 1000:.0f} ms "
+            f"(median), ratio {new / old:.2f}x"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

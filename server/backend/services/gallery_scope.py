@@ -1,0 +1,150 @@
+"""Which people a kiosk's gallery holds: those of the meetings it serves, open or soon.
+
+Who a kiosk needs, and nobody else (a kiosk is a device in a public place: what it
+holds can be copied off it): the expected people of every active meeting it serves and
+of every scheduled one it serves starting within the look-ahead (`GALLERY_LOOKAHEAD_HOURS`,
+24 h by default, so an offline kiosk is ready for tomorrow's meeting). A meeting serves
+every kiosk unless it lists some in `kiosk_ids`. A kiosk serving none of the meetings
+under way or coming gets nobody. Only members with biometric consent have templates.
+
+A meeting that lists no ministry and no member sends kiosks nobody, unless an admin has
+opened it to everyone (`open_to_everyone`): then its kiosks get every active member.
+Sending everyone by default is what let every kiosk copy the whole church; a meeting
+without a list usually means "not decided yet", and everyone is one deliberate tick
+away. Such a meeting still takes everyone's phone, QR and manual check-ins, as before.
+
+The set's fingerprint goes with each sync answer (see `sync`): when someone joins or
+leaves it, the kiosk gets a snapshot that replaces its gallery, so whoever left is gone
+from the kiosk too. Each sync notes on the kiosk's row what it was given
+(`record_holdings`), for the admins' Kiosks screen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from server.backend.kiosk_schemas import GalleryMeeting
+from server.backend.models import FaceTemplate, Kiosk, Meeting, Member, utcnow
+from server.backend.services.attendance import is_expected
+
+# Scheduled meetings starting this soon are prepared for (the kiosk may be offline then);
+# the default of GALLERY_LOOKAHEAD_HOURS.
+UPCOMING = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The people a kiosk needs and the meetings they come from."""
+
+    members: list[Member]
+    meetings: list[GalleryMeeting]
+    fingerprint: str
+
+    @property
+    def member_ids(self) -> set[uuid.UUID]:
+        return {m.id for m in self.members}
+
+
+def _current_meetings(session: Session, lookahead: timedelta) -> list[Meeting]:
+    now = utcnow()
+    upcoming = (
+        (Meeting.status == "scheduled")
+        & (Meeting.starts_at <= now + lookahead)
+        & (Meeting.ends_at >= now)
+    )
+    query = select(Meeting).where(or_(Meeting.status == "active", upcoming))
+    return list(session.scalars(query.order_by(Meeting.starts_at, Meeting.id)))
+
+
+def _candidates(session: Session, meetings: list[Meeting]) -> list[Member]:
+    """Active members, plus inactive ones a meeting lists by id (none without meetings)."""
+    if not meetings:
+        return []
+    listed = {uuid.UUID(i) for m in meetings for i in m.expected_member_ids}
+    query = select(Member).where(or_(Member.status == "active", Member.id.in_(listed)))
+    return list(session.scalars(query.order_by(Member.full_name, Member.id)))
+
+
+def serves(meeting: Meeting, kiosk_id: uuid.UUID | None) -> bool:
+    """Whether the kiosk takes this meeting's check-ins (an empty list means every kiosk)."""
+    return not meeting.kiosk_ids or (kiosk_id is not None and str(kiosk_id) in meeting.kiosk_ids)
+
+
+def lists_nobody(meeting: Meeting) -> bool:
+    """A meeting that names no ministry and no member, and is not opened to everyone:
+    its kiosks get nobody's face for it."""
+    return not (
+        meeting.expected_ministries or meeting.expected_member_ids or meeting.open_to_everyone
+    )
+
+
+def scope(
+    session: Session,
+    *,
+    model_id: str,
+    kiosk_id: uuid.UUID | None = None,
+    lookahead: timedelta = UPCOMING,
+) -> Scope:
+    """Who `kiosk_id` needs now, with each meeting's expected people resolved."""
+    meetings = [m for m in _current_meetings(session, lookahead) if serves(m, kiosk_id)]
+    candidates = _candidates(session, meetings)
+    views, needed = [], set()
+    for meeting in meetings:
+        expected = (
+            [] if lists_nobody(meeting) else [m.id for m in candidates if is_expected(meeting, m)]
+        )
+        needed.update(expected)
+        views.append(
+            GalleryMeeting(
+                meeting_id=meeting.id,
+                title=meeting.title,
+                status=meeting.status,
+                starts_at=meeting.starts_at,
+                ends_at=meeting.ends_at,
+                late_after=meeting.late_after,
+                expected_member_ids=expected,
+                liveness=meeting.liveness,
+            )
+        )
+    members = [m for m in candidates if m.id in needed and m.consent_given]
+    digest = hashlib.sha256(model_id.encode())
+    for member_id in sorted(str(m.id) for m in members):
+        digest.update(member_id.encode())
+    return Scope(members, views, digest.hexdigest()[:16])
+
+
+def record_holdings(
+    session: Session, kiosk: Kiosk, needed: Scope, *, model_id: str, recount: bool = True
+) -> None:
+    """Note on the kiosk's row what this sync gives it: people, templates, meetings.
+
+    `recount=False` keeps the template count of the last sync: for a quiet delta (same
+    people, no gallery event since) it cannot have changed, and counting 5,000 members'
+    templates on every few-second sync of every kiosk made quiet syncs 1.4x slower.
+    """
+    ids = needed.member_ids
+    if recount or kiosk.gallery_synced_at is None:
+        templates = 0
+        if ids:
+            counted = select(func.count()).select_from(FaceTemplate)
+            counted = counted.where(
+                FaceTemplate.member_id.in_(ids), FaceTemplate.model_id == model_id
+            )
+            templates = session.scalar(counted) or 0
+        kiosk.gallery_templates = templates
+    kiosk.gallery_people = len(ids)
+    kiosk.gallery_meetings = [
+        {
+            "meeting_id": str(m.meeting_id),
+            "title": m.title,
+            "people": len(ids.intersection(m.expected_member_ids)),
+        }
+        for m in needed.meetings
+    ]
+    kiosk.gallery_synced_at = utcnow()
