@@ -60,7 +60,9 @@ def _engine_config() -> Any:
 
 def pair_command(args: argparse.Namespace) -> int:
     credentials = kiosk_credentials(_database(args).parent)
-    store = LocalStore(_database(args), template_key=credentials.template_key)
+    store = LocalStore(
+        _database(args), template_key=credentials.template_key, outbox_key=credentials.outbox_key
+    )
     try:
         paired = pair(args.url, args.code, store=store, credentials=credentials)
     finally:
@@ -301,7 +303,12 @@ def _queued(path: Path) -> int:
 def sync_command(args: argparse.Namespace) -> int:
     credentials = kiosk_credentials(_database(args).parent)
     status = SyncStatus()
-    store = LocalStore(_database(args), template_key=credentials.template_key, status=status)
+    store = LocalStore(
+        _database(args),
+        template_key=credentials.template_key,
+        outbox_key=credentials.outbox_key,
+        status=status,
+    )
     try:
         worker = SyncWorker(
             store=store,

@@ -54,7 +54,7 @@ def test_pair_sync_status_and_unpair(
     assert "Pairing: kiosk 'Hall'" in text and "Queue: 0 check-in(s)" in text
     assert "Last sync: 20" in text
     # Unpair keeps what was not uploaded yet.
-    store = LocalStore(data_dir / "kiosk.db")
+    store = LocalStore(data_dir / "kiosk.db", outbox_key=kiosk_credentials(data_dir).outbox_key)
     store.record(a_checkin(uuid.uuid4(), uuid.uuid4()))
     store.close()
     assert main(["kiosk", "unpair"]) == 0
@@ -132,7 +132,11 @@ def test_one_damaged_queued_row_is_set_aside_and_the_rest_are_sent(
     meetings = [backend.meeting(title=f"Meeting {i}") for i in range(5)]
     assert main(["kiosk", "pair", backend.url, backend.pairing_code("Hall")]) == 0
     assert main(["kiosk", "sync", "--once"]) == 0
-    store = LocalStore(data_dir / "kiosk.db", template_key=kiosk_credentials(data_dir).template_key)
+    store = LocalStore(
+        data_dir / "kiosk.db",
+        template_key=kiosk_credentials(data_dir).template_key,
+        outbox_key=kiosk_credentials(data_dir).outbox_key,
+    )
     record_offline(store, engine, people, meetings)
     [damaged] = store.db.read("SELECT key FROM outbox ORDER BY rowid LIMIT 1 OFFSET 3")
     store.close()
@@ -182,7 +186,11 @@ def test_check_ins_refused_after_a_redeploy_are_reported_kept_and_exported(
     meetings = [backend.meeting(title=f"Meeting {i}") for i in range(3)]
     assert main(["kiosk", "pair", backend.url, backend.pairing_code("Hall")]) == 0
     assert main(["kiosk", "sync", "--once"]) == 0
-    store = LocalStore(data_dir / "kiosk.db", template_key=kiosk_credentials(data_dir).template_key)
+    store = LocalStore(
+        data_dir / "kiosk.db",
+        template_key=kiosk_credentials(data_dir).template_key,
+        outbox_key=kiosk_credentials(data_dir).outbox_key,
+    )
     record_offline(store, engine, people, meetings)
     store.close()
 
