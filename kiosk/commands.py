@@ -28,7 +28,7 @@ from kiosk.model_pack import import_pack
 from kiosk.salvage import salvage
 from kiosk.status import SyncSnapshot, SyncStatus
 from kiosk.store import LocalStore
-from kiosk.sync import SyncSettings, SyncWorker, pair
+from kiosk.sync import SyncSettings, SyncWorker, is_plain_http, pair
 from kiosk.unsent import Unsent, reasons, unsent, write_csv
 
 EXIT_ERROR = 2
@@ -125,6 +125,8 @@ def status_report(args: argparse.Namespace) -> dict[str, Any]:
         )
     finally:
         store.close()
+    url = report["server_url"]
+    report["server_encrypted"] = None if not url else not is_plain_http(url)
     report["model_pack"] = _pack_report()
     return report
 
@@ -136,6 +138,8 @@ def _print_status(report: dict[str, Any]) -> None:
         print(f"Pairing: kiosk {report['kiosk_name']!r} with {report['server_url']}")
     else:
         print("Pairing: not paired (run `sonta kiosk pair URL CODE`)")
+    if report["server_encrypted"] is not None:
+        print(f"Server: {SERVER_LINE[report['server_encrypted']]}")
     print(f"Keyring: {report['keyring'] or report.get('keyring_problem')}")
     if report.get("last_error") and not report.get("revoked_at"):
         print(f"Connection: OFFLINE since the last try, {report['last_error']}")
@@ -163,6 +167,15 @@ def _print_status(report: dict[str, Any]) -> None:
         print(f"Model pack: {pack['pack']} ({pack['model_id']}) from {pack['source']}")
     else:
         print(f"Model pack: {pack['pack']} NOT READY: {pack['problem']}")
+
+
+SERVER_LINE = {
+    True: "https (encrypted)",
+    False: (
+        "http (not encrypted): the credential, the gallery and check-ins travel in clear. "
+        "Pair with the server's https address unless this is the venue's own network."
+    ),
+}
 
 
 def set_aside_warning(count: int) -> str:
