@@ -110,7 +110,9 @@ def make_video(engine: FaceEngine, folder: Path, rounds: int) -> Path:
 def make_store(engine: FaceEngine, folder: Path, people: int) -> tuple[LocalStore, Meeting]:
     """A store as a sync leaves it: the photo people among ``people`` members."""
     key = os.urandom(32)
-    store = LocalStore(folder / f"kiosk-{uuid.uuid4().hex}.db", template_key=lambda: key)
+    store = LocalStore(
+        folder / f"kiosk-{uuid.uuid4().hex}.db", template_key=lambda: key, outbox_key=lambda: key
+    )
     rng = np.random.default_rng(1)
     members, templates = [], []
     for name, photo_name in PEOPLE.items():

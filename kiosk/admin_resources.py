@@ -16,6 +16,8 @@ from kiosk.admin_types import (
     Attendance,
     Badge,
     BadgeCard,
+    DisplayLink,
+    DisplayLinkMade,
     Invitation,
     Json,
     Kiosk,
@@ -184,6 +186,18 @@ class ResourcesMixin:
             else:
                 missing.append(member)
         return cards, missing, issued
+
+    # -- display links -------------------------------------------------------------------
+
+    def make_display_link(self, meeting_id: str) -> DisplayLinkMade:
+        return cast(DisplayLinkMade, self._json("POST", f"/api/meetings/{meeting_id}/display-link"))
+
+    def display_links(self, meeting_id: str) -> list[DisplayLink]:
+        params = {"meeting_id": meeting_id}
+        return cast(list[DisplayLink], self._json("GET", "/api/display-links", params=params))
+
+    def revoke_display_link(self, link_id: str) -> None:
+        self._send("DELETE", f"/api/display-links/{link_id}")
 
     # -- kiosks --------------------------------------------------------------------------
 

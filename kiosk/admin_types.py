@@ -125,6 +125,26 @@ class HeldMeeting(TypedDict):
     people: int  # of the kiosk's people, those expected at this meeting
 
 
+class DisplayLinkMade(TypedDict):
+    """A new display link: its URL (with the key) is shown this once."""
+
+    id: str
+    url: str
+    expires_at: str
+
+
+class DisplayLink(TypedDict):
+    """A display link still working, as admins list it (never with its key)."""
+
+    id: str
+    meeting_id: str
+    meeting_title: str
+    created_at: str
+    created_by: str | None
+    expires_at: str
+    last_used_at: str | None
+
+
 class Kiosk(TypedDict):
     id: str
     name: str

@@ -226,7 +226,9 @@ def run_headless(
     config = PipelineConfig(det_size=live_det_size(args.det_size))  # bad input: before any work
     data_dir: Path = args.data_dir or default_data_dir()
     keys = credentials or kiosk_credentials(data_dir)
-    store = LocalStore(data_dir / "kiosk.db", template_key=keys.template_key)
+    store = LocalStore(
+        data_dir / "kiosk.db", template_key=keys.template_key, outbox_key=keys.outbox_key
+    )
     try:
         engine = FaceEngine.from_config(EngineConfig.from_env())
         events = EventBus()

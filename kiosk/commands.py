@@ -28,7 +28,7 @@ from kiosk.model_pack import import_pack
 from kiosk.salvage import salvage
 from kiosk.status import SyncSnapshot, SyncStatus
 from kiosk.store import LocalStore
-from kiosk.sync import SyncSettings, SyncWorker, pair
+from kiosk.sync import SyncSettings, SyncWorker, is_plain_http, pair
 from kiosk.unsent import Unsent, reasons, unsent, write_csv
 
 EXIT_ERROR = 2
@@ -60,7 +60,9 @@ def _engine_config() -> Any:
 
 def pair_command(args: argparse.Namespace) -> int:
     credentials = kiosk_credentials(_database(args).parent)
-    store = LocalStore(_database(args), template_key=credentials.template_key)
+    store = LocalStore(
+        _database(args), template_key=credentials.template_key, outbox_key=credentials.outbox_key
+    )
     try:
         paired = pair(args.url, args.code, store=store, credentials=credentials)
     finally:
@@ -123,6 +125,8 @@ def status_report(args: argparse.Namespace) -> dict[str, Any]:
         )
     finally:
         store.close()
+    url = report["server_url"]
+    report["server_encrypted"] = None if not url else not is_plain_http(url)
     report["model_pack"] = _pack_report()
     return report
 
@@ -134,6 +138,8 @@ def _print_status(report: dict[str, Any]) -> None:
         print(f"Pairing: kiosk {report['kiosk_name']!r} with {report['server_url']}")
     else:
         print("Pairing: not paired (run `sonta kiosk pair URL CODE`)")
+    if report["server_encrypted"] is not None:
+        print(f"Server: {SERVER_LINE[report['server_encrypted']]}")
     print(f"Keyring: {report['keyring'] or report.get('keyring_problem')}")
     if report.get("last_error") and not report.get("revoked_at"):
         print(f"Connection: OFFLINE since the last try, {report['last_error']}")
@@ -161,6 +167,15 @@ def _print_status(report: dict[str, Any]) -> None:
         print(f"Model pack: {pack['pack']} ({pack['model_id']}) from {pack['source']}")
     else:
         print(f"Model pack: {pack['pack']} NOT READY: {pack['problem']}")
+
+
+SERVER_LINE = {
+    True: "https (encrypted)",
+    False: (
+        "http (not encrypted): the credential, the gallery and check-ins travel in clear. "
+        "Pair with the server's https address unless this is the venue's own network."
+    ),
+}
 
 
 def set_aside_warning(count: int) -> str:
@@ -301,7 +316,12 @@ def _queued(path: Path) -> int:
 def sync_command(args: argparse.Namespace) -> int:
     credentials = kiosk_credentials(_database(args).parent)
     status = SyncStatus()
-    store = LocalStore(_database(args), template_key=credentials.template_key, status=status)
+    store = LocalStore(
+        _database(args),
+        template_key=credentials.template_key,
+        outbox_key=credentials.outbox_key,
+        status=status,
+    )
     try:
         worker = SyncWorker(
             store=store,

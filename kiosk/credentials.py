@@ -3,7 +3,10 @@
 The device credential (issued by the server at pairing, a day long) proves the kiosk to
 the server; the device secret renews it and changes at each renewal (a copied kiosk
 is caught when both copies renew); the template key (32 random bytes, AES-256-GCM) encrypts the
-face templates in the local database. None is ever written to a plain file: a
+face templates in the local database; the outbox key (the same kind) encrypts the face
+crops and probe embeddings of queued check-ins. The template key is replaced at each
+pairing and removed at unpairing with the gallery it opens; the outbox key outlives both,
+because the check-ins it seals stay queued across them. None is ever written to a plain file: a
 keyring backend that stores nothing (`fail`, `null`) or stores in clear text
 (`keyrings.alt`'s plaintext file) is never used; when keyring chains such a backend with
 a safe one, the safe one is used alone; with no safe one the app stops with a message
@@ -33,8 +36,14 @@ SERVICE = "sonta-kiosk"
 DEVICE_CREDENTIAL = "device-credential"
 DEVICE_SECRET = "device-secret"  # noqa: S105 - a keyring entry name
 TEMPLATE_KEY = "template-key"
+OUTBOX_KEY = "outbox-key"
 KEY_BYTES = 32
 REPAIR = "Pair the kiosk again: `sonta kiosk unpair`, then `sonta kiosk pair URL CODE`."
+OUTBOX_FIX = (
+    f"Restore the keyring entry {OUTBOX_KEY!r} from a backup of the keyring; or remove it, "
+    "and the check-ins it sealed are set aside (kept, and `sonta kiosk export-unsent FILE` "
+    "writes who they were)."
+)
 _REFUSED_MODULES = ("keyring.backends.fail", "keyring.backends.null", "keyrings.alt")
 KIOSK_REFUSAL = "The kiosk cannot keep its secrets safely"
 
@@ -131,11 +140,12 @@ class CredentialStore:
 
     def adopt(self, other: CredentialStore) -> None:
         """Copy `other`'s secrets here, then remove them there (a move, never a loss)."""
-        for name in (DEVICE_CREDENTIAL, DEVICE_SECRET, TEMPLATE_KEY):
+        for name in (DEVICE_CREDENTIAL, DEVICE_SECRET, TEMPLATE_KEY, OUTBOX_KEY):
             value = other._get(name)
             if value is not None:
                 self._set(name, value)
         other.forget()
+        other._delete(OUTBOX_KEY)
 
     def _get(self, name: str) -> str | None:
         try:
@@ -185,15 +195,31 @@ class CredentialStore:
                 "The key that encrypts this kiosk's face templates is missing from the OS "
                 f"keyring ({self.backend_name}), so the local gallery cannot be read. {REPAIR}"
             )
+        return self._decoded(value, "template key", REPAIR)
+
+    def _decoded(self, value: str, what: str, fix: str) -> bytes:
         try:
             key = base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):
             key = b""
         if len(key) != KEY_BYTES:
             raise CredentialError(
-                f"The template key in the OS keyring is malformed (not {KEY_BYTES} bytes in "
-                f"base64). {REPAIR}"
+                f"The {what} in the OS keyring is malformed (not {KEY_BYTES} bytes in "
+                f"base64). {fix}"
             )
+        return key
+
+    def outbox_key(self) -> bytes:
+        """The 32-byte key of queued check-ins' face data, made the first time it is asked for.
+
+        It is never replaced: a new one could not open the check-ins already queued.
+        """
+        value = self._get(OUTBOX_KEY)
+        if value:
+            return self._decoded(value, "outbox key", OUTBOX_FIX)
+        key = secrets.token_bytes(KEY_BYTES)
+        self._set(OUTBOX_KEY, base64.b64encode(key).decode("ascii"))
+        log.info("outbox key created in the keyring (%s)", self.backend_name)
         return key
 
     def create_template_key(self) -> bytes:
@@ -203,14 +229,20 @@ class CredentialStore:
         return key
 
     def forget(self) -> None:
-        """Remove every secret (unpairing); entries already gone are fine."""
+        """Remove the pairing's secrets (unpairing); entries already gone are fine.
+
+        The outbox key stays: it opens the check-ins an unpaired kiosk keeps queued.
+        """
         for name in (DEVICE_CREDENTIAL, DEVICE_SECRET, TEMPLATE_KEY):
-            try:
-                self._backend.delete_password(self.service, name)
-            except keyring.errors.PasswordDeleteError:
-                pass
-            except keyring.errors.KeyringError as exc:
-                raise CredentialError(
-                    f"The OS keyring could not remove the kiosk's {name} ({exc})."
-                ) from exc
+            self._delete(name)
         log.info("kiosk secrets removed from the keyring (%s)", self.backend_name)
+
+    def _delete(self, name: str) -> None:
+        try:
+            self._backend.delete_password(self.service, name)
+        except keyring.errors.PasswordDeleteError:
+            pass
+        except keyring.errors.KeyringError as exc:
+            raise CredentialError(
+                f"The OS keyring could not remove the kiosk's {name} ({exc})."
+            ) from exc

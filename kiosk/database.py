@@ -1,10 +1,12 @@
 """The kiosk's one SQLite database: opening it safely, its schema and migrations.
 
 WAL journal (readers never block the writer), `synchronous=FULL` (a committed check-in
-survives a power cut, not only a crash of the app), foreign keys on. The schema is
-versioned with `PRAGMA user_version`: `MIGRATIONS[i]` takes version i to i + 1, each in
-one transaction. A file that is not a database, is damaged, or was written by a newer
-release raises `StoreError` with the way out instead of a traceback.
+survives a power cut, not only a crash of the app), foreign keys on, `secure_delete`
+(bytes deleted or replaced are zeroed, so face data sealed in place leaves no clear
+copy). The schema is versioned with `PRAGMA user_version`: `MIGRATIONS[i]` takes
+version i to i + 1, each in one transaction. A file that is not a database, is damaged,
+or was written by a newer release raises `StoreError` with the way out instead of a
+traceback.
 """
 
 from __future__ import annotations
@@ -90,6 +92,13 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE checkins ADD COLUMN member_name TEXT;
     ALTER TABLE checkins ADD COLUMN meeting_title TEXT;
     """,
+    # 4: queued check-ins' face data (probe, crops) is sealed with the outbox key
+    # (`kiosk.sealing`). No column changes: rows queued in clear are sealed in place when
+    # the store first opens with the key (`LocalStore.seal_plain_rows`); the version
+    # stops an older release from sending sealed items it cannot open.
+    """
+    SELECT 1;
+    """,
 )
 
 
@@ -139,6 +148,7 @@ class Database:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA secure_delete = ON")
         except sqlite3.DatabaseError as exc:
             raise _mapped(self.path, exc) from exc
         self.path.chmod(0o600)

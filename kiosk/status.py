@@ -43,6 +43,9 @@ class SyncSnapshot:
     clock_drift_flagged: bool = False  # the server finds the drift too large
     # Model-pack installation: fraction done (0..1) while fetching or importing.
     pack_progress: float | None = None
+    # The server is reached over plain http: credential, gallery and check-ins travel in
+    # clear (a production server allows it only with ALLOW_HTTP_PAIRING, for a venue LAN).
+    plain_http: bool = False
 
     @property
     def online(self) -> bool:

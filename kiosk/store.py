@@ -4,8 +4,11 @@ A check-in is committed with its outbox row in one transaction before `record`
 returns, so a confirmation shown to a person is never lost (kill -9, power cut). The
 sync worker sends outbox rows in batches and marks them with the server's answers;
 rows stay until the server has acknowledged them. A row that cannot be read back is set
-aside with its reason (`kiosk.outbox_rows`) and the rest still go. The synced gallery is
-read back decrypted through `gallery_for`, cached until the next sync changes it.
+aside with its reason (`kiosk.outbox_rows`) and the rest still go. A check-in's face data
+(probe, crops) is sealed with the outbox key before it is written (`kiosk.sealing`);
+rows a release before sealing left in clear are sealed when the store opens with the key.
+The synced gallery is read back decrypted through `gallery_for`, cached until the next
+sync changes it.
 """
 
 from __future__ import annotations
@@ -28,8 +31,8 @@ from kiosk.errors import CredentialError, DamagedRowError, StoreError
 from kiosk.inference.faces import Embedding
 from kiosk.inference.gallery import Gallery, Template
 from kiosk.local_gallery import BadgeKey, GalleryUpdate, MeetingRecord
-from kiosk.outbox_rows import QUARANTINED, read_payload, row_text
-from kiosk.sealing import open_sealed
+from kiosk.outbox_rows import QUARANTINED, plain_rows, read_payload, row_text, seal_plain_rows
+from kiosk.sealing import open_evidence, open_item, open_sealed, seal_evidence, seal_item
 from kiosk.status import SyncStatus
 from kiosk.wire import checkin_item
 
@@ -63,7 +66,10 @@ class LocalStore:
     `path` is the SQLite file (created with its folder). `template_key` returns the
     32-byte key for templates at rest (e.g. `CredentialStore.template_key`); it is
     called only when templates are written or read, so an unpaired kiosk can still
-    open its store. `status`, when given, has its `queue_depth` kept current.
+    open its store. `outbox_key` returns the key that seals queued check-ins' face data
+    (`CredentialStore.outbox_key`); a store without one can read, export and salvage
+    rows but not record check-ins or send them. `status`, when given, has its
+    `queue_depth` kept current.
     """
 
     def __init__(
@@ -71,13 +77,18 @@ class LocalStore:
         path: Path,
         *,
         template_key: Callable[[], bytes] | None = None,
+        outbox_key: Callable[[], bytes] | None = None,
         status: SyncStatus | None = None,
     ) -> None:
         self.db = Database(path)
         self._template_key = template_key
+        self._outbox_key_source = outbox_key
+        self._outbox_key_value: bytes | None = None
         self._status = status
         self._cache_lock = threading.Lock()
         self._cache: tuple[int, dict[str, list[Template]]] | None = None
+        if outbox_key is not None:
+            self.seal_plain_rows()
         if status is not None:
             status.update(
                 queue_depth=self.queue_depth(),
@@ -90,9 +101,40 @@ class LocalStore:
 
     # --- check-ins and the outbox ---------------------------------------------------
 
+    def _outbox_key(self) -> bytes:
+        """The outbox key, read from the keyring once (a keyring call costs a D-Bus trip)."""
+        if self._outbox_key_value is None:
+            if self._outbox_key_source is None:
+                raise CredentialError(
+                    "This kiosk's store was opened without its outbox key, so it cannot "
+                    "record or send check-ins; start the kiosk with `sonta kiosk run` or "
+                    "its window."
+                )
+            self._outbox_key_value = self._outbox_key_source()
+        return self._outbox_key_value
+
+    def seal_plain_rows(self) -> int:
+        """Seal face data a release before sealing left in clear; the WAL is emptied after.
+
+        With `secure_delete` on, the old bytes are zeroed in the file; truncating the WAL
+        removes the copies it held. Returns how many fields were sealed.
+        """
+        if not plain_rows(self.db.connection()):
+            return 0
+        with self.db.write() as conn:
+            sealed = seal_plain_rows(conn, self._outbox_key)
+        self.db.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        log.info("sealed %d face field(s) of queued check-ins left in clear", sealed)
+        return sealed
+
     def record(self, checkin: NewCheckin) -> RecordOutcome:
-        """Commit the check-in and its outbox row; a repeat writes nothing."""
-        payload = json.dumps(checkin_item(checkin), separators=(",", ":"))
+        """Commit the check-in and its outbox row (face data sealed); a repeat writes nothing."""
+        key = self._outbox_key()
+        item = seal_item(key, checkin_item(checkin))
+        payload = json.dumps(item, separators=(",", ":"))
+        evidence = checkin.evidence_jpeg
+        if evidence is not None:
+            evidence = seal_evidence(key, checkin.key, evidence)
         meeting, member = str(checkin.meeting_id), str(checkin.member_id)
         recorded_at = _now()
         with self.db.write() as conn:
@@ -124,7 +166,7 @@ class LocalStore:
             )
             conn.execute(
                 "INSERT INTO outbox (key, payload, evidence) VALUES (?, ?, ?)",
-                (checkin.key, payload, checkin.evidence_jpeg),
+                (checkin.key, payload, evidence),
             )
         self._publish_depth()
         return RecordOutcome("recorded", checkin.key, recorded_at)
@@ -162,7 +204,8 @@ class LocalStore:
             for rowid, raw_key, raw_payload in rows:
                 key = row_text(raw_key)
                 try:
-                    items.append(OutboxItem(key, read_payload(key, raw_payload)))
+                    item = open_item(self._outbox_key, read_payload(key, raw_payload))
+                    items.append(OutboxItem(key, item))
                 except DamagedRowError as exc:
                     damaged.append((int(rowid), key, str(exc)))
             if not damaged:
@@ -221,11 +264,23 @@ class LocalStore:
         )
 
     def pending_evidence(self, limit: int = 20) -> list[tuple[str, bytes]]:
+        """Evidence crops to send, opened; one that does not open is kept and not sent."""
         rows = self.db.read(
             "SELECT key, evidence FROM outbox WHERE state = 'evidence' ORDER BY rowid LIMIT ?",
             (limit,),
         )
-        return [(row[0], bytes(row[1])) for row in rows]
+        crops: list[tuple[str, bytes]] = []
+        for key, blob in rows:
+            try:
+                crops.append((key, open_evidence(self._outbox_key, key, bytes(blob))))
+            except DamagedRowError as exc:
+                log.warning("evidence crop of %s kept, not sent: %s", key, exc)
+                with self.db.write() as conn:
+                    conn.execute(
+                        "UPDATE outbox SET state = 'done', reason = ? WHERE key = ?",
+                        (f"evidence not sent: {exc}", key),
+                    )
+        return crops
 
     def mark_evidence_sent(self, key: str) -> None:
         """The crop reached the server (or is no longer wanted): drop it."""

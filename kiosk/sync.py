@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -49,6 +50,11 @@ def credential_expiry(credential: str) -> float:
         return float(claims["exp"])
     except (IndexError, KeyError, TypeError, ValueError):
         return 0.0
+
+
+def is_plain_http(url: str | None) -> bool:
+    """Whether the kiosk talks to its server at `url` without encryption."""
+    return bool(url) and urlsplit(str(url)).scheme == "http"
 
 
 def app_version() -> str:
@@ -278,6 +284,7 @@ class SyncWorker:
             connection="offline"
             if status.snapshot.connection == "unpaired"
             else status.snapshot.connection,
+            plain_http=is_plain_http(url),
         )
         self._unsubscribe = status.subscribe(self._on_status)
 

@@ -35,6 +35,16 @@ TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
+# What a production server's refusal of pairing over plain http means at the kiosk.
+HTTP_REFUSED = (
+    "The server refused to pair over plain http ({url}): it is a production server, and "
+    "over http the code, this kiosk's credential and the gallery could be read on the "
+    "way; that code is now void. Ask an admin for a new code and pair with the server's "
+    "https address (`sonta kiosk pair https://... CODE`). Only for a kiosk on the venue's "
+    "own network may the server's admin allow http, with ALLOW_HTTP_PAIRING=true."
+)
+
+
 @dataclass(frozen=True)
 class Paired:
     kiosk_id: str
@@ -181,6 +191,8 @@ class SyncClient:
             response = self._request("POST", "/api/kiosks/pair", json={"code": code.strip()})
             body = response.json()
         except (CredentialError, DeviceRevokedError) as exc:
+            if urlsplit(self.base_url).scheme == "http" and "plain http" in str(exc):
+                raise PairingError(HTTP_REFUSED.format(url=self.base_url)) from exc
             raise PairingError(
                 "The pairing code was refused: it is wrong, already used or expired "
                 "(codes last ten minutes). Ask an admin for a new code."

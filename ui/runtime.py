@@ -147,6 +147,7 @@ class KioskRuntime:
             self.store = LocalStore(
                 self.options.data_dir / "kiosk.db",
                 template_key=self.credentials.template_key,
+                outbox_key=self.credentials.outbox_key,
                 status=self.status,
             )
         return self.store

@@ -28,6 +28,20 @@ CAMERA_TEXT = {
 }
 
 
+PLAIN_HTTP = "not encrypted"  # "http, not encrypted" is cut off on a 1280-wide window
+PLAIN_HTTP_TIP = (
+    "Server: http (not encrypted). This kiosk talks to its server over plain http: its "
+    "credential, the gallery and check-ins travel in clear. Pair it with the server's "
+    "https address unless this is the venue's own network."
+)
+
+
+def connection_text(snapshot: SyncSnapshot) -> str:
+    text = CONNECTION_TEXT[snapshot.connection]
+    paired = snapshot.connection in ("online", "offline")
+    return f"{text}, {PLAIN_HTTP}" if snapshot.plain_http and paired else text
+
+
 def queue_text(depth: int, set_aside: int = 0) -> str:
     text = "All sent" if depth == 0 else f"{depth} waiting to send"
     return f"{text}, {set_aside} damaged set aside" if set_aside else text
@@ -89,9 +103,11 @@ class StatusBar(QWidget):
     def set_status(self, snapshot: SyncSnapshot) -> None:
         # A few words that always fit; the reason is in the tooltip and `sonta kiosk status`
         # (a cut-off "Offline: The server ..." told nobody anything).
-        self.connection.setText(CONNECTION_TEXT[snapshot.connection])
-        self.connection.setToolTip(snapshot.last_error or "")
-        colour = theme.ONLINE if snapshot.online else theme.OFFLINE
+        self.connection.setText(connection_text(snapshot))
+        tips = (snapshot.last_error, PLAIN_HTTP_TIP if snapshot.plain_http else None)
+        self.connection.setToolTip("\n".join(t for t in tips if t))
+        clear = snapshot.online and not snapshot.plain_http
+        colour = theme.ONLINE if clear else theme.OFFLINE
         self.connection.setStyleSheet(f"color: {colour};")
         self.queue.setText(queue_text(snapshot.queue_depth, snapshot.set_aside))
         aside = snapshot.set_aside

@@ -327,6 +327,29 @@ class KioskRefusal(Base):
     reason: Mapped[str] = mapped_column(String(300))
 
 
+class DisplayLink(Base):
+    """A link that opens one meeting's presenter page on a screen nobody signs in on.
+
+    The key a link carries names this row, and the row is read on every request, so an
+    admin can list the links and revoke one alone, at once (before, only rotating
+    QR_SECRET stopped a link, and it stopped all of them).
+    """
+
+    __tablename__ = "display_links"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    meeting_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("admins.id", ondelete="SET NULL"), default=None
+    )
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 class Badge(Base):
     """A member's signed QR badge; reissuing revokes the previous one."""
 

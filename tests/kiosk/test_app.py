@@ -54,7 +54,9 @@ def _synced_store(engine: FaceEngine, data: Path, credentials: CredentialStore) 
         start + timedelta(minutes=15),
         tuple(ids.values()),
     )
-    store = LocalStore(data / "kiosk.db", template_key=credentials.template_key)
+    store = LocalStore(
+        data / "kiosk.db", template_key=credentials.template_key, outbox_key=credentials.outbox_key
+    )
     store.apply_gallery(
         GalleryUpdate(
             version=1,
@@ -168,7 +170,9 @@ def test_without_an_open_meeting_the_run_says_what_to_do(
 
 
 def _paired(backend: LiveBackend, credentials: CredentialStore, data: Path) -> None:
-    store = LocalStore(data / "kiosk.db", template_key=credentials.template_key)
+    store = LocalStore(
+        data / "kiosk.db", template_key=credentials.template_key, outbox_key=credentials.outbox_key
+    )
     try:
         pair(backend.url, backend.pairing_code(), store=store, credentials=credentials)
     finally:

@@ -14,9 +14,10 @@ from sqlalchemy import text
 from kiosk.inference.engine import FaceEngine
 from kiosk.keyring_entries import kiosk_credentials
 from kiosk.store import LocalStore
+from server.backend.config import Settings
 from server.backend.models import Base
 from sonta.cli import main
-from tests.kiosk.backend import LiveBackend
+from tests.kiosk.backend import LiveBackend, live_backend
 from tests.kiosk.store_utils import a_checkin
 from tests.kiosk.test_sync_crash import record_offline
 from tests.server.utils import admin_headers
@@ -53,8 +54,11 @@ def test_pair_sync_status_and_unpair(
     text = capsys.readouterr().out
     assert "Pairing: kiosk 'Hall'" in text and "Queue: 0 check-in(s)" in text
     assert "Last sync: 20" in text
+    # Paired with the server's http address: the status says it travels unencrypted.
+    assert "Server: http (not encrypted): the credential, the gallery and check-ins" in text
+    assert report["server_encrypted"] is False
     # Unpair keeps what was not uploaded yet.
-    store = LocalStore(data_dir / "kiosk.db")
+    store = LocalStore(data_dir / "kiosk.db", outbox_key=kiosk_credentials(data_dir).outbox_key)
     store.record(a_checkin(uuid.uuid4(), uuid.uuid4()))
     store.close()
     assert main(["kiosk", "unpair"]) == 0
@@ -72,6 +76,22 @@ def test_a_wrong_code_is_one_clear_sentence(
     assert main(["kiosk", "pair", backend.url, "NOPE-NOPE"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: The pairing code was refused") and "Traceback" not in err
+
+
+def test_a_production_server_refusing_plain_http_pairing_says_what_to_do(
+    data_dir: Path, pg_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    production = pg_settings.model_copy(update={"app_env": "production"})
+    with live_backend(production) as backend:
+        assert main(["kiosk", "pair", backend.url, backend.pairing_code("Hall")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: The server refused to pair over plain http ({backend.url})")
+    assert "Ask an admin for a new code and pair with the server's https address" in err
+    assert "ALLOW_HTTP_PAIRING=true" in err and "Traceback" not in err
+    assert not kiosk_credentials(data_dir).is_paired()
+    assert main(["kiosk", "status"]) == 0
+    text = capsys.readouterr().out
+    assert "not paired" in text and "Server:" not in text
 
 
 def test_a_missing_keyring_entry_says_to_pair_again(
@@ -132,7 +152,11 @@ def test_one_damaged_queued_row_is_set_aside_and_the_rest_are_sent(
     meetings = [backend.meeting(title=f"Meeting {i}") for i in range(5)]
     assert main(["kiosk", "pair", backend.url, backend.pairing_code("Hall")]) == 0
     assert main(["kiosk", "sync", "--once"]) == 0
-    store = LocalStore(data_dir / "kiosk.db", template_key=kiosk_credentials(data_dir).template_key)
+    store = LocalStore(
+        data_dir / "kiosk.db",
+        template_key=kiosk_credentials(data_dir).template_key,
+        outbox_key=kiosk_credentials(data_dir).outbox_key,
+    )
     record_offline(store, engine, people, meetings)
     [damaged] = store.db.read("SELECT key FROM outbox ORDER BY rowid LIMIT 1 OFFSET 3")
     store.close()
@@ -182,7 +206,11 @@ def test_check_ins_refused_after_a_redeploy_are_reported_kept_and_exported(
     meetings = [backend.meeting(title=f"Meeting {i}") for i in range(3)]
     assert main(["kiosk", "pair", backend.url, backend.pairing_code("Hall")]) == 0
     assert main(["kiosk", "sync", "--once"]) == 0
-    store = LocalStore(data_dir / "kiosk.db", template_key=kiosk_credentials(data_dir).template_key)
+    store = LocalStore(
+        data_dir / "kiosk.db",
+        template_key=kiosk_credentials(data_dir).template_key,
+        outbox_key=kiosk_credentials(data_dir).outbox_key,
+    )
     record_offline(store, engine, people, meetings)
     store.close()
 

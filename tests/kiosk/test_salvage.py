@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from kiosk.errors import StoreError
+from kiosk.keyring_entries import kiosk_credentials
 from kiosk.salvage import salvage
 from kiosk.store import LocalStore
 from sonta.cli import main
@@ -19,8 +20,9 @@ PAGE = 4096
 
 
 def queued(path: Path, count: int) -> dict[str, str]:
-    """`count` check-ins queued in a kiosk database; their upload payloads by key."""
-    store = LocalStore(path)
+    """`count` check-ins queued in a kiosk database (face data sealed with the kiosk's
+    outbox key from its keyring); their upload payloads by key."""
+    store = LocalStore(path, outbox_key=kiosk_credentials(path.parent).outbox_key)
     for _ in range(count):
         store.record(a_checkin(uuid.uuid4(), uuid.uuid4()))
     store.close()
@@ -68,8 +70,12 @@ def test_unpair_of_a_damaged_database_salvages_its_queue_and_says_how_many(
     # The noise destroyed one page of upload items; their check-ins were still readable.
     assert len(pending) >= 190 and len(pending) + len(set_aside) == 200
     assert all(payload == original[key] for key, payload in pending.items())
-    store = LocalStore(database)
-    assert [i.key for i in store.pending_uploads(500)] == list(pending)
+    assert not any('"probe"' in payload for payload in pending.values())
+    # Unpairing kept the outbox key: the sealed face data of every salvaged row opens.
+    store = LocalStore(database, outbox_key=kiosk_credentials(folder).outbox_key)
+    items = store.pending_uploads(500)
+    assert [i.key for i in items] == list(pending)
+    assert all(len(i.payload["probe"]) == 2732 for i in items)
     assert {row.key for row in store.set_aside()} == set(set_aside)
     store.close()
 
@@ -81,10 +87,12 @@ def test_unpair_of_a_damaged_database_salvages_its_queue_and_says_how_many(
     assert outbox(database) == rows
 
 
-def test_only_unfinished_check_ins_are_salvaged_with_their_state(tmp_path: Path) -> None:
+def test_only_unfinished_check_ins_are_salvaged_with_their_state(
+    tmp_path: Path, keyring_dir: Path
+) -> None:
     source = tmp_path / "old.db"
     keys = list(queued(source, 4))
-    store = LocalStore(source)
+    store = LocalStore(source, outbox_key=kiosk_credentials(tmp_path).outbox_key)
     store.mark_uploaded(
         [
             {"key": keys[0], "result": "recorded", "status": "approved"},

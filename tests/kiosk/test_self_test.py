@@ -15,6 +15,7 @@ import pytest
 from keyrings.alt.file import PlaintextKeyring
 
 from kiosk.inference.packs import _unavailable_message, get_pack_spec
+from kiosk.keyring_entries import kiosk_credentials
 from kiosk.store import LocalStore
 from sonta.cli import main
 from tests.kiosk.backend import LiveBackend
@@ -46,7 +47,7 @@ def test_a_paired_kiosk_passes_and_a_stopped_server_is_named(
     data_dir: Path, backend: LiveBackend, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["kiosk", "pair", backend.url, backend.pairing_code("Hall")]) == 0
-    store = LocalStore(data_dir / "kiosk.db")
+    store = LocalStore(data_dir / "kiosk.db", outbox_key=kiosk_credentials(data_dir).outbox_key)
     store.record(a_checkin(uuid.uuid4(), uuid.uuid4()))
     store.close()
     capsys.readouterr()

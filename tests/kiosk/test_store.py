@@ -22,7 +22,11 @@ from tests.kiosk.store_utils import MODEL, a_checkin, a_meeting, snapshot
 @pytest.fixture
 def store(tmp_path: Path, credentials: CredentialStore) -> LocalStore:
     credentials.create_template_key()
-    opened = LocalStore(tmp_path / "kiosk.db", template_key=credentials.template_key)
+    opened = LocalStore(
+        tmp_path / "kiosk.db",
+        template_key=credentials.template_key,
+        outbox_key=credentials.outbox_key,
+    )
     yield opened
     opened.close()
 
@@ -35,10 +39,13 @@ def test_a_check_in_is_committed_with_its_outbox_row(store: LocalStore, tmp_path
     with sqlite3.connect(tmp_path / "kiosk.db") as other:
         assert other.execute("SELECT count(*) FROM checkins").fetchone() == (1,)
         payload = other.execute("SELECT payload FROM outbox").fetchone()[0]
-    assert f'"member_id":"{member}"' in payload and '"probe":"' in payload
+    # Who and when stay readable; the face data is sealed with the outbox key.
+    assert f'"member_id":"{member}"' in payload and '"sealed":"' in payload
+    assert '"probe"' not in payload
     assert store.queue_depth() == 1
     [item] = store.pending_uploads()
     assert item.key == outcome.key and len(item.payload["probe"]) == 2732
+    assert "sealed" not in item.payload
 
 
 def test_a_repeat_says_already_checked_in_and_writes_nothing(store: LocalStore) -> None:
@@ -80,9 +87,9 @@ def test_server_answers_settle_the_outbox(store: LocalStore) -> None:
     assert store.queue_depth() == 1
 
 
-def test_queue_depth_reaches_the_status(tmp_path: Path) -> None:
+def test_queue_depth_reaches_the_status(tmp_path: Path, credentials: CredentialStore) -> None:
     status = SyncStatus()
-    store = LocalStore(tmp_path / "kiosk.db", status=status)
+    store = LocalStore(tmp_path / "kiosk.db", outbox_key=credentials.outbox_key, status=status)
     store.record(a_checkin(uuid.uuid4(), uuid.uuid4()))
     assert status.snapshot.queue_depth == 1
     store.close()
@@ -91,9 +98,11 @@ def test_queue_depth_reaches_the_status(tmp_path: Path) -> None:
     reopened.close()
 
 
-def test_unreadable_outbox_rows_are_set_aside_and_the_rest_still_go(tmp_path: Path) -> None:
+def test_unreadable_outbox_rows_are_set_aside_and_the_rest_still_go(
+    tmp_path: Path, credentials: CredentialStore
+) -> None:
     status = SyncStatus()
-    store = LocalStore(tmp_path / "kiosk.db", status=status)
+    store = LocalStore(tmp_path / "kiosk.db", outbox_key=credentials.outbox_key, status=status)
     keys = [store.record(a_checkin(uuid.uuid4(), uuid.uuid4())).key for _ in range(8)]
     # Damage three rows the ways a disk or a hand edit can: bad JSON, bytes that are not
     # UTF-8, and a payload copied from another row.
@@ -213,12 +222,20 @@ def test_a_missing_template_key_says_to_pair_again(
     tmp_path: Path, credentials: CredentialStore
 ) -> None:
     credentials.create_template_key()
-    store = LocalStore(tmp_path / "kiosk.db", template_key=credentials.template_key)
+    store = LocalStore(
+        tmp_path / "kiosk.db",
+        template_key=credentials.template_key,
+        outbox_key=credentials.outbox_key,
+    )
     meeting = a_meeting()
     store.apply_gallery(snapshot({str(uuid.uuid4()): "Ama"}, [meeting])[0])
     store.close()
     credentials.forget()
-    reopened = LocalStore(tmp_path / "kiosk.db", template_key=credentials.template_key)
+    reopened = LocalStore(
+        tmp_path / "kiosk.db",
+        template_key=credentials.template_key,
+        outbox_key=credentials.outbox_key,
+    )
     with pytest.raises(CredentialError, match="sonta kiosk unpair"):
         reopened.gallery_for(meeting.meeting_id)
     reopened.close()
@@ -231,9 +248,9 @@ def test_a_file_that_is_not_a_database_gives_the_way_out(tmp_path: Path) -> None
         LocalStore(path)
 
 
-def test_a_damaged_database_gives_the_way_out(tmp_path: Path) -> None:
+def test_a_damaged_database_gives_the_way_out(tmp_path: Path, credentials: CredentialStore) -> None:
     path = tmp_path / "kiosk.db"
-    store = LocalStore(path)
+    store = LocalStore(path, outbox_key=credentials.outbox_key)
     for _ in range(50):
         store.record(a_checkin(uuid.uuid4(), uuid.uuid4()))
     store.close()
@@ -257,5 +274,6 @@ def test_the_database_is_in_wal_mode_with_full_sync(store: LocalStore) -> None:
     conn = store.db.connection()
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert conn.execute("PRAGMA synchronous").fetchone() == (2,)
+    assert conn.execute("PRAGMA secure_delete").fetchone() == (1,)
     assert conn.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
     assert oct(store.db.path.stat().st_mode & 0o777) == "0o600"

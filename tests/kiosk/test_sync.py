@@ -46,7 +46,10 @@ class Kiosk:
         self.credentials = credentials
         self.engine = engine
         self.store = LocalStore(
-            folder / "kiosk.db", template_key=credentials.template_key, status=self.status
+            folder / "kiosk.db",
+            template_key=credentials.template_key,
+            outbox_key=credentials.outbox_key,
+            status=self.status,
         )
 
     def syncer(self) -> Syncer:

@@ -143,7 +143,11 @@ def test_kill_9_mid_upload_then_restart_delivers_every_check_in_once(
     meetings = [backend.meeting(title=f"Meeting {i}") for i in range(3)]
     data_dir, log = tmp_path / "kiosk", tmp_path / "kiosk.log"
     credentials = kiosk_credentials(data_dir)  # the entries the kiosk process reads
-    store = LocalStore(data_dir / "kiosk.db", template_key=credentials.template_key)
+    store = LocalStore(
+        data_dir / "kiosk.db",
+        template_key=credentials.template_key,
+        outbox_key=credentials.outbox_key,
+    )
     pair(backend.url, backend.pairing_code(), store=store, credentials=credentials)
     first = kiosk_process(data_dir, log)
     processes.append(first)
@@ -203,7 +207,11 @@ def test_the_running_sync_sets_a_damaged_row_aside_and_drains_the_rest(
     meetings = [backend.meeting(title=f"Meeting {i}") for i in range(3)]
     data_dir, log = tmp_path / "kiosk", tmp_path / "kiosk.log"
     credentials = kiosk_credentials(data_dir)
-    store = LocalStore(data_dir / "kiosk.db", template_key=credentials.template_key)
+    store = LocalStore(
+        data_dir / "kiosk.db",
+        template_key=credentials.template_key,
+        outbox_key=credentials.outbox_key,
+    )
     pair(backend.url, backend.pairing_code(), store=store, credentials=credentials)
     first = kiosk_process(data_dir, log)
     processes.append(first)

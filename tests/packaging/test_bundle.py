@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.keyring_entries import kiosk_credentials
 from kiosk.store import LocalStore
 from tests.kiosk.conftest import vectron_dir
+from tests.kiosk.keyring_backend import FolderKeyring
 from tests.kiosk.store_utils import a_checkin
 
 pytestmark = [pytest.mark.slow, pytest.mark.model, pytest.mark.timeout(1800)]
@@ -158,7 +160,8 @@ def test_the_deb_installs_upgrades_and_purges_keeping_queued_checkins(
     data = root / "home" / "kiosk" / ".local" / "share" / "sonta-kiosk"
     env = {**kiosk_env, "SONTA_KIOSK_DIR": str(data)}
     dpkg(root, "-i", str(debs["0.1.0"]))
-    store = LocalStore(data / "kiosk.db")
+    keys = kiosk_credentials(data, FolderKeyring(tmp_path / "keyring"))
+    store = LocalStore(data / "kiosk.db", outbox_key=keys.outbox_key)
     store.record(a_checkin(uuid.uuid4(), uuid.uuid4()))
     store.close()
     dpkg(root, "-i", str(debs["0.1.1"]))

@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
-from PySide6.QtCore import QDateTime
+from PySide6.QtCore import QDateTime, Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
@@ -296,7 +297,7 @@ def test_start_end_reopen_cancel_and_copy_follow_the_life_cycle(
         lambda: (meetings.current() or {}).get("status") == "cancelled",  # type: ignore[attr-defined]
         timeout=WAIT_MS,
     )
-    assert enabled() == {"Copy", "Show QR", "Follow live", "Refresh", "New…"}
+    assert enabled() == {"Copy", "Show QR", "Display links…", "Follow live", "Refresh", "New…"}
     assert "copy it to a new meeting" in meetings.details.text()
     buttons["Copy"].click()
     qtbot.waitUntil(lambda: meetings.status.text().startswith("Copied"), timeout=WAIT_MS)
@@ -352,3 +353,69 @@ def test_an_unchanged_time_edit_keeps_the_form_in_local_time(qtbot: QtBot) -> No
     assert fields["expected_member_ids"] == ["unlisted-id"] and fields["liveness"] == "never"
     assert fields["kiosk_ids"] == ["unlisted-kiosk"]
     assert form.liveness.currentText() == "Never"
+
+
+def present(backend: LiveBackend, meeting: str, url: str) -> int:
+    """What a screen gets opening `url` (a display link): the status of the page's fetch."""
+    key = url.split("#key=", 1)[1]
+    with httpx.Client(base_url=backend.url, timeout=30) as screen:
+        return screen.get(f"/api/present/{meeting}", headers={"X-Display-Key": key}).status_code
+
+
+def test_display_links_are_made_listed_and_revoked_one_by_one(
+    qtbot: QtBot, window: AdminWindow, backend: LiveBackend
+) -> None:
+    sign_in(qtbot, window, backend)
+    starts = datetime.now(UTC) - timedelta(minutes=5)
+    meeting = window.client.create_meeting(
+        title="Harvest <i>night</i>",
+        starts_at=starts.isoformat(),
+        ends_at=(starts + timedelta(hours=2)).isoformat(),
+    )
+    window.show_screen("Meetings")
+    meetings = window.meetings
+    meetings.refresh()
+    select(qtbot, meetings, "Harvest <i>night</i>")
+    meetings.buttons["Display links…"].click()
+    dialog = meetings.display_links
+    assert dialog is not None
+    try:
+        assert dialog.isVisible()
+        idle(qtbot, window)
+        assert dialog.table.rowCount() == 0 and not dialog.buttons["Revoke"].isEnabled()
+        assert "0 display links of this meeting still working" in dialog.status.text()
+
+        urls = []
+        for made in (1, 2):
+            dialog.buttons["New link"].click()
+            qtbot.waitUntil(lambda n=made: dialog.table.rowCount() == n, timeout=WAIT_MS)
+            idle(qtbot, window)
+            assert f"/present?meeting={meeting['id']}#key=" in dialog.link.text()
+            assert "it is not shown again" in dialog.status.text()
+            urls.append(dialog.link.text())
+        first = next(
+            link
+            for link in dialog.links
+            if link["created_at"] == min(link["created_at"] for link in dialog.links)
+        )
+        assert [present(backend, meeting["id"], url) for url in urls] == [200, 200]
+        dialog.refresh()
+        idle(qtbot, window)
+        assert all(dialog.table.item(row, 3).text() != "not yet" for row in range(2))
+
+        (row,) = [
+            r
+            for r in range(2)
+            if dialog.table.item(r, 0).data(Qt.ItemDataRole.UserRole) == first["id"]
+        ]
+        dialog.table.selectRow(row)
+        assert dialog.buttons["Revoke"].isEnabled()
+        dialog.buttons["Revoke"].click()
+        qtbot.waitUntil(lambda: dialog.table.rowCount() == 1, timeout=WAIT_MS)
+        idle(qtbot, window)
+        assert "is revoked: its screen stops now" in dialog.status.text()
+        assert [link["id"] for link in dialog.links] != [first["id"]]
+        # The revoked link's screen is refused at its next fetch; the other goes on.
+        assert [present(backend, meeting["id"], url) for url in urls] == [401, 200]
+    finally:
+        dialog.close()

@@ -73,7 +73,11 @@ def test_run_sh_pairing_gets_a_code_from_the_local_server(
 ) -> None:
     for name, value in server_env.items():  # the server CLI reaches the same database
         monkeypatch.setenv(name, value)
-    store = LocalStore(tmp_path / "kiosk.db", template_key=credentials.template_key)
+    store = LocalStore(
+        tmp_path / "kiosk.db",
+        template_key=credentials.template_key,
+        outbox_key=credentials.outbox_key,
+    )
     try:
         code = local_pairing_code(backend.url, sonta=[SONTA], ready_timeout=30)
         pair(backend.url, code, store=store, credentials=credentials)

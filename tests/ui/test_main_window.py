@@ -161,6 +161,18 @@ def test_sync_status_reaches_the_status_bar(qtbot: QtBot, window: MainWindow) ->
     assert window.status_bar.queue.toolTip() == ""
 
 
+def test_a_server_over_plain_http_shows_on_the_status_bar(qtbot: QtBot, window: MainWindow) -> None:
+    status = window.services.status
+    assert status is not None
+    status.update(connection="online", plain_http=True)
+    connection = window.status_bar.connection
+    qtbot.waitUntil(lambda: connection.text() == "\N{BLACK CIRCLE} Online, not encrypted")
+    assert not connection.is_elided() and "travel in clear" in connection.toolTip()
+    status.update(plain_http=False)
+    qtbot.waitUntil(lambda: connection.text() == "\N{BLACK CIRCLE} Online")
+    assert connection.toolTip() == ""
+
+
 def test_set_aside_check_ins_show_on_the_window(qtbot: QtBot, window: MainWindow) -> None:
     status = window.services.status
     assert status is not None

@@ -1,5 +1,5 @@
-"""Meetings: the list; create, edit and copy; start, end, cancel and reopen; the QR; and
-choosing the meeting the Live dashboard and Review queue follow.
+"""Meetings: the list; create, edit and copy; start, end, cancel and reopen; the QR; its
+display links; and choosing the meeting the Live dashboard and Review queue follow.
 
 The buttons follow the server's life cycle: each meeting says which actions it allows
 now (`actions`) and what they mean (`next_steps`), shown under the list.
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from kiosk.admin_client import AdminClient
 from kiosk.admin_types import Kiosk, Meeting, Member
+from ui.admin.display_links import DisplayLinksDialog
 from ui.admin.meeting_form import MeetingDialog, QrScreen
 from ui.admin.tasks import Tasks
 from ui.admin.times import local
@@ -50,12 +51,18 @@ class MeetingsView(QWidget):
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.qr_screen: QrScreen | None = None
+        self.display_links: DisplayLinksDialog | None = None
         self.form: MeetingDialog | None = None  # the open New / Edit form
         self.buttons: dict[str, QPushButton] = {}
         rows = (
             (("New…", self.new_meeting), ("Edit…", self.edit), ("Copy", self.copy)),
             tuple((label, lambda _=False, a=a: self.act(a)) for label, a in LIFE_CYCLE.items()),
-            (("Show QR", self.show_qr), ("Follow live", self.follow), ("Refresh", self.refresh)),
+            (
+                ("Show QR", self.show_qr),
+                ("Display links…", self.show_display_links),
+                ("Follow live", self.follow),
+                ("Refresh", self.refresh),
+            ),
         )
         bar = QHBoxLayout()
         for group in rows:
@@ -108,7 +115,7 @@ class MeetingsView(QWidget):
         allowed = set(meeting["actions"]) if meeting else set()
         for label, action in LIFE_CYCLE.items():
             self.buttons[label].setEnabled(action in allowed)
-        for label in ("Copy", "Show QR", "Follow live"):
+        for label in ("Copy", "Show QR", "Display links…", "Follow live"):
             self.buttons[label].setEnabled(meeting is not None)
         self.buttons["Edit…"].setEnabled(meeting is not None and meeting["status"] in EDITABLE)
         self.details.setText(
@@ -232,6 +239,14 @@ class MeetingsView(QWidget):
             return
         self.qr_screen = QrScreen(self._client, self._tasks, meeting, self)
         self.qr_screen.showFullScreen()
+
+    def show_display_links(self) -> None:
+        """The selected meeting's display links: make one, see them, revoke one."""
+        meeting = self._need()
+        if meeting is None:
+            return
+        self.display_links = DisplayLinksDialog(self._client, self._tasks, meeting, self)
+        self.display_links.show()
 
     def follow(self) -> None:
         meeting = self._need()

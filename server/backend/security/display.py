@@ -1,9 +1,10 @@
 """Display links: a signed key that lets one screen show one meeting's presenter page.
 
-A projector or TV should not hold an admin's sign-in. The key names one meeting and an
-expiry, is signed with QR_SECRET under its own domain prefix (so it can never pass as a
-meeting code, nor a code as a key), and grants nothing but that meeting's presenter
-view: title, count present and the rotating QR code.
+A projector or TV should not hold an admin's sign-in. The key names one meeting, its
+display link's row (`l`, so the link can be listed and revoked alone) and an expiry. It
+is signed with QR_SECRET under its own domain prefix (so it can never pass as a meeting
+code, nor a code as a key), and grants nothing but that meeting's presenter view:
+title, count present and the rotating QR code.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ REFUSAL = "This display link is not valid; ask an admin for a new one."
 class DisplayClaims:
     meeting_id: uuid.UUID
     expires_at: int
+    link_id: uuid.UUID | None  # None: a key made before links had rows
 
 
 class DisplaySigner:
@@ -40,8 +42,12 @@ class DisplaySigner:
         self._keys = {key_id(s): s.encode() for s in (*previous, secret)}
         self._clock = clock
 
-    def sign(self, meeting_id: uuid.UUID, *, expires_at: int) -> str:
+    def sign(
+        self, meeting_id: uuid.UUID, *, expires_at: int, link_id: uuid.UUID | None = None
+    ) -> str:
         payload = {"d": str(meeting_id), "exp": expires_at, "k": self._current}
+        if link_id is not None:
+            payload["l"] = str(link_id)
         return encode(payload, lambda body: self._mac(self._current, body))
 
     def verify(self, key: str, *, meeting_id: uuid.UUID) -> DisplayClaims:
@@ -52,7 +58,12 @@ class DisplaySigner:
         if kid not in self._keys or not hmac.compare_digest(given, self._mac(kid, body)):
             raise AuthError(REFUSAL)
         try:
-            claims = DisplayClaims(uuid.UUID(str(payload["d"])), int(payload["exp"]))
+            link = payload.get("l")
+            claims = DisplayClaims(
+                uuid.UUID(str(payload["d"])),
+                int(payload["exp"]),
+                uuid.UUID(str(link)) if link is not None else None,
+            )
         except (KeyError, ValueError, TypeError):
             raise AuthError(REFUSAL) from None
         if claims.meeting_id != meeting_id:

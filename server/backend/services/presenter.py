@@ -47,24 +47,22 @@ class PresenterView(BaseModel):
     refresh_after_seconds: int
 
 
-class DisplayLink(BaseModel):
-    url: str
-    expires_at: datetime
-
-
 def signer(backend: Backend) -> DisplaySigner:
     settings = backend.settings
     return DisplaySigner(settings.qr_secret or "", previous=settings.previous_qr_secrets())
 
 
-def display_link(backend: Backend, meeting: Meeting) -> DisplayLink:
-    """A presenter-page link for this meeting only, for at most DISPLAY_MAX_LIFE; the key
-    rides in the fragment, which browsers never send to a server, so it stays out of logs
-    and referrers."""
-    expires = min(meeting.ends_at + DISPLAY_GRACE, utcnow() + DISPLAY_MAX_LIFE)
-    key = signer(backend).sign(meeting.id, expires_at=int(expires.timestamp()))
+def display_expiry(meeting: Meeting) -> datetime:
+    """A display link made now lasts until the meeting's end plus grace, a day at most."""
+    return min(meeting.ends_at + DISPLAY_GRACE, utcnow() + DISPLAY_MAX_LIFE)
+
+
+def display_url(backend: Backend, meeting: Meeting, link_id: uuid.UUID, expires: datetime) -> str:
+    """The presenter-page link for this meeting only; the key rides in the fragment,
+    which browsers never send to a server, so it stays out of logs and referrers."""
+    key = signer(backend).sign(meeting.id, expires_at=int(expires.timestamp()), link_id=link_id)
     base = backend.settings.public_base_url
-    return DisplayLink(url=f"{base}/present?meeting={meeting.id}#key={key}", expires_at=expires)
+    return f"{base}/present?meeting={meeting.id}#key={key}"
 
 
 def view(backend: Backend, session: Session, meeting: Meeting) -> PresenterView:
