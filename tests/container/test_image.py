@@ -273,6 +273,12 @@ def test_the_health_check_passes(healthy: Container) -> None:
     assert healthy.health_check() == 0
 
 
+def test_postgresql_backups_find_their_client_programs(healthy: Container) -> None:
+    for tool in ("pg_dump", "pg_restore", "psql"):
+        said = healthy.engine("exec", healthy.name, tool, "--version").stdout
+        assert "(PostgreSQL) 15." in said, f"{tool}: {said!r}"
+
+
 def test_another_pack_says_what_the_image_holds_and_fails_its_health_check(
     containers: dict[str, Container],
 ) -> None:
