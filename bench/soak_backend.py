@@ -79,7 +79,7 @@ def backend(env: dict[str, str], trace: bool) -> Iterator[tuple[str, psutil.Proc
     process = subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # a loaded machine starts slowly
         while not _answers(f"{url}/health/live"):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the backend did not start; see its log above")
