@@ -2,6 +2,7 @@
 # (127.0.0.1:8000, never exposed) under supervisord.
 #
 #   docker build -t sonta-server .                                 (from the repository root)
+#   docker/build-image -t sonta-server                             (the same; CI and the tests use it)
 #   docker build --build-arg FACE_MODEL=vectron -t sonta-server .  (offline pack, no download)
 #
 # The model pack is baked in (FACE_MODEL, default buffalo_l) from the first source that has
