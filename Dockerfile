@@ -2,6 +2,7 @@
 # (127.0.0.1:8000, never exposed) under supervisord.
 #
 #   docker build -t sonta-server .                                 (from the repository root)
+#   docker/build-image -t sonta-server                             (the same; CI and the tests use it)
 #   docker build --build-arg FACE_MODEL=vectron -t sonta-server .  (offline pack, no download)
 #
 # The model pack is baked in (FACE_MODEL, default buffalo_l) from the first source that has
@@ -83,7 +84,13 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 
 FROM ${PYTHON_IMAGE}
 ARG FACE_MODEL=buffalo_l
-# No system packages: OpenCV is the headless build, which needs no GL or X libraries.
+# One system package: PostgreSQL's client programs (pg_dump, pg_restore, psql), for
+# `sonta backup`/`restore` and the scheduled backups with PostgreSQL. Debian's are
+# version 15: they copy servers up to 15, and `sonta backup` names the version a newer
+# server needs. OpenCV is the headless build, which needs no GL or X libraries.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends "postgresql-client-15=15.*" \
+    && rm -rf /var/lib/apt/lists/*
 # /data is where a volume goes (SONTA_DATA_DIR): owned by the user, so a new named
 # volume mounted there starts owned by it too. Without a volume it is part of the
 # container and production refuses to keep the embedded database in it.

@@ -17,9 +17,11 @@ logger = logging.getLogger(__name__)
 
 
 def prepare_database(backend: Backend) -> None:
-    """Embedded SQLite migrates itself; PostgreSQL is migrated by `sonta migrate`."""
+    """Embedded SQLite migrates itself and keeps its sign-in reserve; PostgreSQL is
+    migrated by `sonta migrate`."""
     if backend.settings.embedded_database:
         upgrade_to_head(backend.engine)
+        backend.space_reserve.keep()
 
 
 def ensure_super_admin(backend: Backend) -> None:

@@ -35,6 +35,7 @@ from server.backend.services.live_events import StreamSlots
 from server.backend.services.mailer import ConsoleMailer, Mailer, ResendMailer, UnsentMailer
 from server.backend.services.throttle import Throttle
 from server.backend.services.uploads import DecodeSlots
+from server.backend.space_reserve import SpaceReserve
 from server.backend.store import (
     KeyValueStore,
     MemoryStore,
@@ -77,6 +78,8 @@ class Backend:
     lanes: Lanes = field(default_factory=Lanes)
     streams: StreamSlots = field(default_factory=StreamSlots)
     embedded_trouble: RecentTrouble = field(default_factory=RecentTrouble)
+    # Room kept aside on the embedded database's disk so admins can sign in when it fills.
+    space_reserve: SpaceReserve = field(default_factory=SpaceReserve)
     # Bounds the image decodes this process runs at once (uploads are untrusted).
     decodes: DecodeSlots = field(default_factory=DecodeSlots)
     # What /metrics reports as counted (the app's middleware counts into the same one).
@@ -172,6 +175,8 @@ def build_backend(
         schema_head=head_revision(engine),
         metrics=metrics,
     )
+    if settings.embedded_database:
+        backend.space_reserve = SpaceReserve(settings.sonta_data_dir / "space-reserve")
     backend.embedded_trouble.watch(sessions)
     return backend
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
+from psycopg.errors import DiskFull
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -44,6 +45,13 @@ def embedded_problem(exc: BaseException) -> Problem | None:
     if "readonly database" in text or "read-only" in text:
         return "read-only"
     return None
+
+
+def disk_full(exc: BaseException) -> bool:
+    """A write refused for want of disk space, by SQLite or by PostgreSQL."""
+    if embedded_problem(exc) == "full":
+        return True
+    return isinstance(exc, OperationalError) and isinstance(exc.orig, DiskFull)
 
 
 WROTE = "sonta_wrote"  # session.info key: this transaction flushed something

@@ -39,6 +39,16 @@ def test_is_multi_stage_and_the_runtime_runs_as_a_non_root_user() -> None:
     assert any("useradd" in run and f"--uid {user}" in run for run in final().all("RUN"))
 
 
+def test_the_runtime_carries_postgresqls_client_programs_for_backups() -> None:
+    runs = final().all("RUN")
+    (install,) = [run for run in runs if "apt-get install" in run]
+    assert '"postgresql-client-15=15.*"' in install and "--no-install-recommends" in install
+    assert install.endswith("rm -rf /var/lib/apt/lists/*")
+    # Installed as root, before the image switches to its unprivileged user.
+    steps = final().instructions
+    assert steps.index(("RUN", install)) < steps.index(("USER", final().all("USER")[-1]))
+
+
 def test_only_port_3000_is_exposed() -> None:
     exposed = [args for s in stages() for args in s.all("EXPOSE")]
     assert exposed == ["3000"]

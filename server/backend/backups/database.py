@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -129,6 +130,36 @@ def _tool(name: str) -> str:
     return path
 
 
+_CLIENT_VERSION = re.compile(r"\(PostgreSQL\) (\d+)")
+
+
+def client_problem(tool: str, version_output: str, server_version_num: int) -> str | None:
+    """Why `tool` (its `--version` output given) cannot serve this server, or None.
+
+    PostgreSQL's client programs read and write older servers' data but refuse a newer
+    server's (pg_dump stops with "server version mismatch"), so say which version to
+    install before anything starts."""
+    found = _CLIENT_VERSION.search(version_output)
+    server = server_version_num // 10000
+    if found is None or int(found.group(1)) >= server:
+        return None
+    return (
+        f"The database server runs PostgreSQL {server}, but `{tool}` here is PostgreSQL "
+        f"{found.group(1)}'s, which cannot copy a newer server. Install PostgreSQL {server}'s "
+        f"client programs (Debian and Ubuntu: postgresql-client-{server}, from "
+        "apt.postgresql.org for versions newer than the system's) on the machine that runs "
+        "the backup, or run `sonta backup` from one that has them. Nothing was written."
+    )
+
+
+def _check_client(tool: str, connection: Connection) -> None:
+    version = subprocess.run([tool, "--version"], capture_output=True, text=True, check=False)
+    server = int(connection.execute(text("SHOW server_version_num")).scalar_one())
+    problem = client_problem(Path(tool).name, version.stdout, server)
+    if problem is not None:
+        raise BackupError(problem)
+
+
 def _run(command: list[str], env: Mapping[str, str], *, stdin: bytes | None = None) -> None:
     result = subprocess.run(command, env=env, input=stdin, capture_output=True, check=False)
     if result.returncode != 0:
@@ -141,6 +172,7 @@ def dump_postgresql(settings: Settings, engine: Engine, target: Path) -> Content
     pg_dump = _tool("pg_dump")
     snapshot_engine = engine.execution_options(isolation_level="REPEATABLE READ")
     with snapshot_engine.connect() as connection, connection.begin():
+        _check_client(pg_dump, connection)
         snapshot = connection.execute(text("SELECT pg_export_snapshot()")).scalar_one()
         contents = describe(connection)
         # The snapshot lives as long as this transaction: pg_dump runs inside it.

@@ -8,10 +8,12 @@ the shared store, so throttling holds across replicas.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import uuid
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from server.backend import public_url
@@ -19,11 +21,14 @@ from server.backend.context import Backend
 from server.backend.crud import admins as admins_crud
 from server.backend.crud import audit
 from server.backend.crud.refresh_families import RefreshFamilies
+from server.backend.embedded import disk_full, embedded_problem
 from server.backend.errors import AuthError, BadRequestError
 from server.backend.models import Admin, utcnow
 from server.backend.security.passwords import password_problem
 from server.backend.security.tokens import TokenClaims, TokenPair
 from server.backend.services import throttle as limits
+
+logger = logging.getLogger(__name__)
 
 WRONG_CREDENTIALS = "Incorrect email or password."
 LINK_SENT = "If this email belongs to an admin, a message is on its way."
@@ -68,10 +73,35 @@ def login(
 def _signed_in(
     backend: Backend, session: Session, admin: Admin, action: str, client_ip: str
 ) -> TokenPair:
+    admin_id, session_version = admin.id, admin.session_version
+    _record_sign_in(session, admin, action, client_ip)
+    return _issue(backend, admin_id, session_version)
+
+
+def _record_sign_in(session: Session, admin: Admin, action: str, client_ip: str) -> None:
+    """Last sign-in time and the audit entry (and a password rehash): useful, not needed
+    to sign in, so a full disk skips them with a warning instead of refusing the admin."""
     admin.last_login_at = utcnow()
     audit.record(session=session, actor=admin, action=action, client_ip=client_ip)
-    session.commit()
-    return backend.tokens.issue(admin.id, admin.session_version)
+    try:
+        session.commit()
+    except OperationalError as exc:
+        if not disk_full(exc):
+            raise
+        session.rollback()
+        logger.warning("The disk is full: %s for admin %s was not recorded", action, admin.id)
+
+
+def _issue(backend: Backend, admin_id: uuid.UUID, session_version: int) -> TokenPair:
+    """The sign-in's token family, its one essential write: on a full embedded disk it is
+    written into the room the space reserve gives up (`space_reserve`)."""
+    try:
+        return backend.tokens.issue(admin_id, session_version)
+    except OperationalError as exc:
+        if embedded_problem(exc) != "full" or not backend.space_reserve.release():
+            raise
+    backend.embedded_trouble.note("full")
+    return backend.tokens.issue(admin_id, session_version)
 
 
 def authenticate(

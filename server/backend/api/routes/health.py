@@ -43,6 +43,8 @@ async def health(backend: BackendDep, request: Request) -> JSONResponse:
     trouble = backend.embedded_trouble.current()
     if database == "ok" and trouble is not None:
         database = trouble  # "full", "locked" or "read-only": reads work, writes do not
+    if database == "ok" and backend.space_reserve.spent():
+        database = "full"  # the sign-in reserve was used and the disk is still nearly full
     database_ok = database in ("ok", "full", "locked", "read-only")
     if not database_ok:
         status = "unhealthy"
