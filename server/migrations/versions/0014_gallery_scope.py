@@ -5,8 +5,8 @@ Now only a meeting an admin has opened to everyone does; meetings made before th
 lists nobody are marked open to everyone here, so they keep working as they did.
 Kiosks keep what their last gallery sync gave them (people, templates, meetings).
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-07 20:00:00
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013"
-down_revision: str | None = "0012"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
