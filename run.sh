@@ -5,7 +5,8 @@
 # With arguments, runs that `sonta` command instead (e.g. ./run.sh face models), in the
 # folder it was started from, so relative paths (photos/ama.jpg) are the caller's;
 # arguments starting with -- go to the kiosk window (e.g. ./run.sh --source video.mp4).
-# FACE_MODEL=vectron uses the offline model pack (no download).
+# FACE_MODEL=vectron uses the offline model pack (no download); FACE_MODEL=dlib the
+# public-domain one (no download either).
 set -euo pipefail
 CALLER="$PWD"
 cd "$(dirname "$0")"

@@ -73,7 +73,7 @@ def kiosk_crop() -> tuple[str, NDArray[np.float32], str]:
     face = engine.embed_single(pixels, purpose=Purpose.CHECKIN)
     if face.embedding is None:
         raise SystemExit("the bench photo has no usable face")
-    crop = engine.recognizer.align(pixels, face.face.keypoints)
+    crop = engine.recognizer.align(pixels, face.face)
     ok, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 90])
     if not ok:
         raise SystemExit("the crop could not be encoded")

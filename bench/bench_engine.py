@@ -21,7 +21,11 @@ machine's noise hits them alike. With one thread (the default) every session run
 the calling thread, so its CPU time is also printed: the figure least moved by other
 work on a shared machine.
 
+With ``--packs``: the public-domain dlib pack beside vectron instead (bench/bench_packs.py:
+speed per step and accuracy on the calibration photos).
+
     .venv/bin/python bench/bench_engine.py [--repeats 30] [--threads 1] [--decode-only]
+    .venv/bin/python bench/bench_engine.py --packs [--repeats 10]
 """
 
 from __future__ import annotations
@@ -85,7 +89,7 @@ def bare_runner(engine: FaceEngine, image: np.ndarray) -> Callable[[], Any]:
     blob = scrfd._prepare_input_blob(det_img, (640, 640))
     det_session = scrfd._session_for_input_size((640, 640))
     arcface = engine.recognizer._arcface
-    crops = [engine.recognizer.align(image, f.keypoints) for f in engine.detect(image)]
+    crops = [engine.recognizer.align(image, f) for f in engine.detect(image)]
     crop_blob = cv2.dnn.blobFromImages(crops, 1.0 / 127.5, (112, 112), (127.5,) * 3, swapRB=True)
 
     def run() -> None:
@@ -189,7 +193,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--decode-only", action="store_true", help="only the decode comparison")
+    parser.add_argument("--packs", action="store_true", help="dlib beside vectron instead")
     args = parser.parse_args()
+    if args.packs:
+        from bench_packs import compare  # noqa: PLC0415  # bench/ is on the path
+
+        compare(args.repeats, args.threads)
+        return
     if args.decode_only:
         decode_report(args.repeats)
         return

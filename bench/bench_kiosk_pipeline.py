@@ -18,13 +18,14 @@ the rest random templates). Printed per configuration:
 
 Every row is printed for both configurations side by side.
 
-Configurations: the offline pack (vectron), and the same under buffalo_l's compute load
+Configurations: the offline pack (vectron); with ``--dlib``, also the public-domain dlib
+pack (its own templates of the same people); and vectron under buffalo_l's compute load
 (``bench/ballast.py``: random-weight IResNet-50 and SCRFD-10GF-sized stand-ins run
 beside every real detection and embedding). Targets on this machine under the ballast:
 box updated >= 15 /s, stable face -> committed <= 250 ms, 1:N over 10,000 templates
 <= 5 ms, idle <= 15 % of one core. Also printed: how small a badge QR zxing-cpp and OpenCV read.
 
-    .venv/bin/python bench/bench_kiosk_pipeline.py [--threads 1] [--people 10000]
+    .venv/bin/python bench/bench_kiosk_pipeline.py [--threads 1] [--people 10000] [--dlib]
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def make_store(engine: FaceEngine, folder: Path, people: int) -> tuple[LocalStor
         templates.append(TemplateRecord(str(uuid.uuid4()), member, face.embedding.vector))
     for index in range(people - len(PEOPLE)):
         member = str(uuid.uuid4())
-        vector = rng.standard_normal(512).astype(np.float32)
+        vector = rng.standard_normal(engine.recognizer.dimension).astype(np.float32)
         members.append(MemberRecord(member, f"Member {index}", "Choir"))
         templates.append(TemplateRecord(str(uuid.uuid4()), member, vector / np.linalg.norm(vector)))
     start = datetime.now(UTC) - timedelta(minutes=30)
@@ -323,6 +324,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="times the scenes repeat")
     parser.add_argument("--repeats", type=int, default=40, help="frames for the cost ratio")
     parser.add_argument("--idle-seconds", type=float, default=20.0, help="empty scene length")
+    parser.add_argument("--dlib", action="store_true", help="the dlib pack beside vectron")
     args = parser.parse_args()
     threads = ThreadSettings(intra_op_threads=args.threads)
     engine = FaceEngine.load(resolve_pack("vectron", cache_dir=Path("/nonexistent")), threads)
@@ -345,16 +347,18 @@ def main() -> None:
     )
     empty = make_empty_video(folder, args.idle_seconds)
     names, columns = [], []
-    for name, used in (
-        ("offline pack (vectron)", engine),
-        ("vectron + buffalo_l ballast", with_ballast(engine, ballast)),
-    ):
-        store, meeting = make_store(engine, folder, args.people)
+    configurations = [("offline pack (vectron)", engine, engine)]
+    if args.dlib:
+        dlib = FaceEngine.load(resolve_pack("dlib", cache_dir=Path("/nonexistent")), threads)
+        configurations.append(("public-domain pack (dlib)", dlib, dlib))
+    configurations.append(("vectron + buffalo_l ballast", with_ballast(engine, ballast), engine))
+    for name, used, plain in configurations:
+        store, meeting = make_store(plain, folder, args.people)
         live = live_run(used, store, meeting, video)
         idle = live_run(used, store, meeting, empty)
-        ratio_store, ratio_meeting = make_store(engine, folder, args.people)
+        ratio_store, ratio_meeting = make_store(plain, folder, args.people)
         ratio = per_detection_ratio(used, ratio_store, ratio_meeting, args.repeats)
-        search = search_ms(engine, store, meeting, args.repeats)
+        search = search_ms(plain, store, meeting, args.repeats)
         names.append(name)
         columns.append(rows(live, idle, ratio, search, args.threads))
         store.close()

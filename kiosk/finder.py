@@ -132,6 +132,7 @@ def _shifted(face: DetectedFace, dx: int, dy: int) -> DetectedFace:
         (x1 + dx, y1 + dy, x2 + dx, y2 + dy),
         face.score,
         (face.keypoints + offset).astype(np.float32),
+        None if face.landmarks is None else (face.landmarks + offset).astype(np.float32),
     )
 
 

@@ -236,7 +236,7 @@ class Pipeline:
         self, track: Track, frame: Frame, now: float, out: list[KioskEvent]
     ) -> Guidance | None:
         """The one face at the kiosk: its guidance, or its recognition once it is ready."""
-        crop = self.engine.recognizer.align(frame.image, track.face.keypoints)
+        crop = self.engine.recognizer.align(frame.image, track.face)
         picture = (frame.image.shape[0], frame.image.shape[1])
         report = assess(measure(track.face, crop, picture=picture), Purpose.CHECKIN)
         if not report.passed:

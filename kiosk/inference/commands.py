@@ -17,7 +17,6 @@ from kiosk.inference.images import read_image_file
 from kiosk.inference.matching import band_for
 from kiosk.inference.packs import (
     KNOWN_PACKS,
-    LICENCE,
     PackSpec,
     default_cache_dir,
     get_pack_spec,
@@ -161,17 +160,22 @@ def models(args: argparse.Namespace) -> int:
                 "present": found is not None,
                 "source": found,
                 "selected": spec.name == config.pack,
+                "licence": spec.licence,
+                "licence_terms": spec.licence_terms,
                 **_thresholds_json(spec),
             }
         )
     if args.json:
-        _print_json({"packs": rows, "licence": LICENCE})
+        _print_json({"packs": rows})
     else:
         for row in rows:
             mark = "*" if row["selected"] else " "
             state = f"present ({row['source']})" if row["present"] else "not present"
-            print(f"{mark} {row['name']:<11} {state:<20} {row['description']}")
-        print(f"\n* = selected by FACE_MODEL. {LICENCE}")
+            print(f"{mark} {row['name']:<11} {row['licence']:<15} {state:<20} {row['description']}")
+        terms = {spec.licence: spec.licence_terms for spec in KNOWN_PACKS.values()}
+        print("\n* = selected by FACE_MODEL. Weight licences:")
+        for word, text in terms.items():
+            print(f"  {word}: {text}")
     return 0
 
 

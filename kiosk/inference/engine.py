@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kiosk.inference.detector import FaceDetector
+from kiosk.inference.backends import Detector, Recognizer, load_models
 from kiosk.inference.download import PackDownloader
 from kiosk.inference.errors import PackUnavailableError, QualityError
 from kiosk.inference.faces import DetectedFace, Embedding
@@ -27,8 +27,7 @@ from kiosk.inference.packs import (
     unmeasured_warning,
 )
 from kiosk.inference.quality import Purpose, QualityReport, assess, image_issues, measure
-from kiosk.inference.recognizer import FaceRecognizer
-from kiosk.inference.sessions import ThreadSettings, create_session
+from kiosk.inference.sessions import ThreadSettings
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +97,7 @@ class AnalyzedFace:
 class FaceEngine:
     """Detector + recogniser of one pack; safe to call from several threads."""
 
-    def __init__(self, detector: FaceDetector, recognizer: FaceRecognizer, spec: PackSpec) -> None:
+    def __init__(self, detector: Detector, recognizer: Recognizer, spec: PackSpec) -> None:
         self.detector = detector
         self.recognizer = recognizer
         self.spec = spec
@@ -113,10 +112,7 @@ class FaceEngine:
     ) -> FaceEngine:
         settings = threads or ThreadSettings()
         log.info("loading face model pack %s from %s", pack.spec.name, pack.detector_path.parent)
-        detector = FaceDetector(create_session(pack.detector_path, settings), pack.detector_path)
-        recognizer = FaceRecognizer(
-            create_session(pack.recognizer_path, settings), pack.recognizer_path
-        )
+        detector, recognizer = load_models(pack, settings)
         engine = cls(detector, recognizer, pack.spec)
         if not engine.thresholds_measured:
             log.warning(unmeasured_warning(pack.spec))
@@ -161,7 +157,7 @@ class FaceEngine:
         ``scale`` is decoded/original size so the size gate uses original pixels.
         """
         found = self.detect(image, det_size=det_size) if faces is None else faces
-        crops = [self.recognizer.align(image, face.keypoints) for face in found]
+        crops = [self.recognizer.align(image, face) for face in found]
         picture = (image.shape[0], image.shape[1])
         reports = [
             assess(measure(f, c, scale, picture=picture), purpose)

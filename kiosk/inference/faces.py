@@ -19,6 +19,9 @@ class DetectedFace:
     bbox: tuple[float, float, float, float]  # x1, y1, x2, y2
     score: float
     keypoints: NDArray[np.float32] = field(repr=False)  # (5, 2): eyes, nose, mouth corners
+    # The detector's own landmarks when they differ from ``keypoints`` (the dlib pack's
+    # eye corners and nose base): what that pack's recogniser aligns by.
+    landmarks: NDArray[np.float32] | None = field(default=None, repr=False, compare=False)
 
     @property
     def inter_eye_distance(self) -> float:
@@ -31,6 +34,7 @@ class DetectedFace:
             (x1 * factor, y1 * factor, x2 * factor, y2 * factor),
             self.score,
             (self.keypoints * factor).astype(np.float32),
+            None if self.landmarks is None else (self.landmarks * factor).astype(np.float32),
         )
 
 

@@ -37,6 +37,7 @@ _STANDARD_CONTRAST = 50.0
 # recogniser's first feature maps. At 112 the measure mostly saw how much a small face
 # had been upsampled (and JPEG block edges), not what recognition loses.
 SHARPNESS_SIDE = 56
+ARCFACE_SIDE = 112  # the side of ArcFace's alignment template, which edge() maps from
 
 
 class Purpose(enum.Enum):
@@ -191,7 +192,8 @@ def measure(
     h, w = grey.shape
     centre = grey[h // 4 : h - h // 8, w // 5 : w - w // 5]  # eyes to chin, cheek to cheek
     yaw, pitch = head_pose(face.keypoints)
-    margin, outside = edge(face, picture, h) if picture else (math.inf, 0.0)
+    # In ArcFace template coordinates whatever the pack's crop (dlib's chip is 150 px).
+    margin, outside = edge(face, picture, ARCFACE_SIDE) if picture else (math.inf, 0.0)
     return QualityMeasures(
         inter_eye_px=face.inter_eye_distance / scale,
         sharpness=sharpness(

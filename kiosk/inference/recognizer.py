@@ -12,7 +12,7 @@ from insightface.model_zoo.arcface_onnx import ArcFaceONNX
 from insightface.utils import face_align
 from numpy.typing import NDArray
 
-from kiosk.inference.faces import l2_normalise
+from kiosk.inference.faces import DetectedFace, l2_normalise
 from kiosk.inference.images import BGRImage
 
 # insightface 2.1's norm_crop calls scikit-image's deprecated SimilarityTransform.estimate;
@@ -30,9 +30,9 @@ class FaceRecognizer:
         self.crop_size = int(self._arcface.input_size[0])
         self.dimension = int(self._arcface.output_shape[-1])
 
-    def align(self, image: BGRImage, keypoints: NDArray[np.float32]) -> BGRImage:
-        """The face warped onto ArcFace's canonical 112x112 template."""
-        crop = face_align.norm_crop(image, landmark=keypoints, image_size=self.crop_size)
+    def align(self, image: BGRImage, face: DetectedFace) -> BGRImage:
+        """The face warped onto ArcFace's canonical 112x112 template by its keypoints."""
+        crop = face_align.norm_crop(image, landmark=face.keypoints, image_size=self.crop_size)
         return np.asarray(crop, dtype=np.uint8)
 
     def embed(self, crops: Sequence[BGRImage]) -> NDArray[np.float32]:

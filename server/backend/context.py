@@ -170,7 +170,7 @@ def build_backend(
         ),
         qr=QrSigner(_secret(settings, "qr_secret"), previous=settings.previous_qr_secrets()),
         cipher=cipher,
-        face_model=ServerFaceModel(settings.face_model),
+        face_model=ServerFaceModel(settings.face_model, production=settings.is_production),
         galleries=Galleries(cipher),
         schema_head=head_revision(engine),
         metrics=metrics,

@@ -11,7 +11,13 @@ from __future__ import annotations
 import logging
 
 from kiosk.inference.errors import UnknownPackError
-from kiosk.inference.packs import get_pack_spec, pack_thresholds, unmeasured_warning
+from kiosk.inference.packs import (
+    PUBLIC_DOMAIN,
+    get_pack_spec,
+    licence_notice,
+    pack_thresholds,
+    unmeasured_warning,
+)
 from server.backend.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -20,13 +26,16 @@ logger = logging.getLogger(__name__)
 class ServerFaceModel:
     """The recogniser identity and decision threshold of the server's FACE_MODEL pack."""
 
-    def __init__(self, pack_name: str) -> None:
+    def __init__(self, pack_name: str, *, production: bool = False) -> None:
         try:
             spec = get_pack_spec(pack_name)
         except UnknownPackError as exc:
             raise ConfigError(str(exc)) from exc
         self.pack_name = pack_name
         self.model_id = spec.model_id
+        self.licence = spec.licence  # one word: "non-commercial", "public-domain"
+        if production and spec.licence != PUBLIC_DOMAIN:
+            logger.warning(licence_notice(spec))
         # The pack's measured thresholds, or the most conservative known ones.
         self.thresholds, measured = pack_thresholds(spec)
         if not measured:

@@ -20,8 +20,10 @@ from pydantic import (
     StringConstraints,
     WithJsonSchema,
     computed_field,
+    model_validator,
 )
 
+from kiosk.inference.pack_registry import embedding_dimension
 from server.backend import lifecycle
 
 
@@ -249,12 +251,22 @@ class ImportReport(BaseModel):
 
 # --- face templates ---------------------------------------------------------------
 
-EMBEDDING_SIZE = 512
+EMBEDDING_SIZE = 512  # the largest recogniser's; dlib's has 128
 
 
 class TemplateCreate(BaseModel):
-    embedding: list[float] = Field(min_length=EMBEDDING_SIZE, max_length=EMBEDDING_SIZE)
+    embedding: list[float] = Field(min_length=1, max_length=EMBEDDING_SIZE)
     model_id: ModelId
+
+    @model_validator(mode="after")
+    def _sized_for_its_recogniser(self) -> TemplateCreate:
+        expected = embedding_dimension(self.model_id)
+        if len(self.embedding) != expected:
+            raise ValueError(
+                f"embeddings of {self.model_id} have {expected} numbers, this one "
+                f"{len(self.embedding)}; send the embedding exactly as the recogniser made it"
+            )
+        return self
 
 
 class TemplatePublic(BaseModel):

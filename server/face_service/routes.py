@@ -57,7 +57,8 @@ DetSize = Annotated[int, Query(ge=160, le=640, multiple_of=32, description="dete
 
 @router.get("/health", summary="Whether the model is loaded")
 def health(request: Request) -> JSONResponse:
-    """Exactly {"status":"healthy","model":<pack>,"model_loaded":true} when ready, else 503."""
+    """{"status":"healthy","model":<pack>,"model_loaded":true,"licence":<one word>} when
+    ready, else 503; the licence is the pack's weight licence (e.g. "public-domain")."""
     holder: ModelHolder = request.app.state.model
     status = holder.status()
     ready = status.state is ModelState.HEALTHY
@@ -65,6 +66,7 @@ def health(request: Request) -> JSONResponse:
         "status": status.state.value,
         "model": status.pack,
         "model_loaded": ready,
+        "licence": status.licence,
     }
     if status.error is not None:
         body["detail"] = status.error

@@ -21,6 +21,7 @@ import anyio.to_thread
 
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.errors import FaceEngineError
+from kiosk.inference.packs import KNOWN_PACKS
 from server.face_service.errors import UnavailableError
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,12 @@ class ModelStatus:
     state: ModelState
     pack: str
     error: str | None = None
+
+    @property
+    def licence(self) -> str | None:
+        """The pack's weight licence in one word (None for a name no registry knows)."""
+        spec = KNOWN_PACKS.get(self.pack)
+        return spec.licence if spec is not None else None
 
 
 class ModelHolder:

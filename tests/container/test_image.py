@@ -33,7 +33,9 @@ BUILD_IMAGE = ROOT / "docker" / "build-image"
 pytestmark = [pytest.mark.slow, pytest.mark.network, pytest.mark.timeout(1500)]
 
 IMAGE = "localhost/sonta-server:test"
-HEALTHY_JSON = '{"status":"healthy","model":"vectron","model_loaded":true}'
+HEALTHY_JSON = (
+    '{"status":"healthy","model":"vectron","model_loaded":true,"licence":"non-commercial"}'
+)
 FETCH_FACE_HEALTH = (
     "import urllib.request as r;"
     "print(r.urlopen('http://127.0.0.1:8000/health', timeout=5).read().decode())"

@@ -23,7 +23,12 @@ from tests.face_service.conftest import clean_env, wait_until
 
 pytestmark = [pytest.mark.model, pytest.mark.network, pytest.mark.slow]
 
-HEALTHY = {"status": "healthy", "model": "vectron", "model_loaded": True}
+HEALTHY = {
+    "status": "healthy",
+    "model": "vectron",
+    "model_loaded": True,
+    "licence": "non-commercial",
+}
 FETCH_HEALTH = (
     "import urllib.request;"
     "print(urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=5).read().decode())"
@@ -54,7 +59,9 @@ def test_only_3000_listens_beyond_loopback(combined: CombinedServer) -> None:
 def test_inside_8000_answers_the_exact_health_json(combined: CombinedServer) -> None:
     result = combined.inside("python", "-c", FETCH_HEALTH)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == '{"status":"healthy","model":"vectron","model_loaded":true}'
+    assert result.stdout.strip() == (
+        '{"status":"healthy","model":"vectron","model_loaded":true,"licence":"non-commercial"}'
+    )
 
 
 def test_start_up_lines_come_in_the_documented_order(combined: CombinedServer) -> None:

@@ -29,7 +29,12 @@ from tests.kiosk.conftest import photo_path
 
 pytestmark = [pytest.mark.model, pytest.mark.network]
 
-HEALTHY = {"status": "healthy", "model": "vectron", "model_loaded": True}
+HEALTHY = {
+    "status": "healthy",
+    "model": "vectron",
+    "model_loaded": True,
+    "licence": "non-commercial",
+}
 
 
 def photo(name: str) -> bytes:
@@ -113,7 +118,12 @@ def test_wait_backs_off_until_the_model_is_loaded(
 
     with ThreadedServer(app) as server:
         client = FaceServiceClient(server.url)
-        assert client.health() == {"status": "loading", "model": "vectron", "model_loaded": False}
+        assert client.health() == {
+            "status": "loading",
+            "model": "vectron",
+            "model_loaded": False,
+            "licence": "non-commercial",
+        }
         state = client.wait_until_ready(30, sleep=sleep)
         client.close()
     assert state.ready and state.model == "vectron"
@@ -211,6 +221,7 @@ def test_a_model_that_cannot_load_is_start_ups_last_line_and_not_public(
         "status": "unhealthy",
         "model": "buffalo_l",
         "model_loaded": False,
+        "licence": "non-commercial",
     }
     assert "empty" not in json.dumps(body)
 

@@ -51,7 +51,12 @@ def test_health_says_loading_until_the_model_is_ready(
     with ThreadedServer(app) as server:
         loading = get(server.url, "/health")
         assert loading.status_code == 503
-        assert loading.json() == {"status": "loading", "model": "vectron", "model_loaded": False}
+        assert loading.json() == {
+            "status": "loading",
+            "model": "vectron",
+            "model_loaded": False,
+            "licence": "non-commercial",
+        }
         refused = post_photo(server.url)
         assert refused.status_code == 503
         assert "still loading" in refused.json()["detail"]

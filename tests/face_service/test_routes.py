@@ -61,7 +61,9 @@ def png_header_only(width: int, height: int) -> bytes:
 def test_health_is_exactly_the_documented_json(http: httpx.Client) -> None:
     response = http.get("/health")
     assert response.status_code == 200
-    assert response.content == b'{"status":"healthy","model":"vectron","model_loaded":true}'
+    assert response.content == (
+        b'{"status":"healthy","model":"vectron","model_loaded":true,"licence":"non-commercial"}'
+    )
 
 
 def test_start_up_log_names_the_private_address_and_the_model(
@@ -115,7 +117,7 @@ def aligned_crop(engine: FaceEngine, name: str) -> tuple[str, np.ndarray]:
     """The photo's face aligned as a kiosk aligns it, as base64 JPEG, and its embedding."""
     decoded = read_image_file(photo_path(name))
     face = engine.embed_single(decoded.pixels, scale=decoded.scale)
-    crop = engine.recognizer.align(decoded.pixels, face.face.keypoints)
+    crop = engine.recognizer.align(decoded.pixels, face.face)
     jpeg = encoded(Image.fromarray(crop[:, :, ::-1]), "JPEG")
     assert face.embedding is not None
     return base64.b64encode(jpeg).decode(), face.embedding.vector

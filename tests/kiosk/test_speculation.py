@@ -35,7 +35,7 @@ def _embedder(engine: FaceEngine) -> SpeculativeEmbedder:
 def _crop(engine: FaceEngine, name: str) -> BGRImage:
     frame = lined_up(engine, name)
     face = engine.detect(frame, det_size=320)[0]
-    return engine.recognizer.align(frame, face.keypoints)
+    return engine.recognizer.align(frame, face)
 
 
 def test_a_result_is_handed_out_once_and_only_for_its_own_key(engine: FaceEngine) -> None:

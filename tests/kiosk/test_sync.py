@@ -70,7 +70,7 @@ class Kiosk:
         face = self.engine.embed_single(pixels, purpose=Purpose.CHECKIN)
         probe = face.embedding
         assert probe is not None
-        crop = self.engine.recognizer.align(pixels, face.face.keypoints)
+        crop = self.engine.recognizer.align(pixels, face.face)
         best, *rest = self.store.gallery_for(meeting).search(probe, k=2)
         checkin = NewCheckin(
             meeting_id=uuid.UUID(meeting),
@@ -311,7 +311,7 @@ def morph_probe(engine: FaceEngine) -> tuple[np.ndarray, bytes]:
     for name in ("obama3", "biden"):
         image = photo(name)
         face = max(engine.detect(image), key=lambda f: f.inter_eye_distance)
-        crops.append(engine.recognizer.align(image, face.keypoints))
+        crops.append(engine.recognizer.align(image, face))
     blend = cv2.addWeighted(crops[0], 0.5, crops[1], 0.5, 0)
     ok, jpeg = cv2.imencode(".jpg", blend)
     assert ok

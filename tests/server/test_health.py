@@ -27,6 +27,28 @@ def test_health_reports_database_cache_and_face_service(any_client: TestClient) 
     assert body["face_service"]["status"] == "unavailable"
     assert body["status"] == "degraded"
     assert body["model"] == "buffalo_l"
+    assert body["model_licence"] == "non-commercial"
+
+
+def test_health_names_a_public_domain_pack_with_its_face_service(
+    make_client: ClientFactory, pg_settings: Settings, tmp_path: Path
+) -> None:
+    """The dlib pack end to end: its face-service loads it, and both /health say its licence."""
+    engine = EngineConfig(pack="dlib", cache_dir=tmp_path / "cache", allow_download=False)
+    app = create_face_service(FaceServiceSettings(engine=engine))
+    with ThreadedServer(app) as server:
+        assert app.state.model.wait_loaded(120).state.value == "healthy"
+        settings = pg_settings.model_copy(
+            update={"face_service_url": server.url, "face_model": "dlib"}
+        )
+        body = make_client(settings).get("/health").json()
+    assert (body["model"], body["model_licence"]) == ("dlib", "public-domain")
+    assert body["face_service"] == {
+        "status": "healthy",
+        "model": "dlib",
+        "model_loaded": True,
+        "licence": "public-domain",
+    }
 
 
 def test_health_names_the_store_in_use(

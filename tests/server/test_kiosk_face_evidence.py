@@ -48,7 +48,7 @@ def crop_of(engine: FaceEngine, photo: str) -> tuple[str, np.ndarray]:
     pixels = read_image_file(FACES / f"{photo}.jpg").pixels
     face = engine.embed_single(pixels, purpose=Purpose.ENROLMENT)
     assert face.embedding is not None
-    crop = engine.recognizer.align(pixels, face.face.keypoints)
+    crop = engine.recognizer.align(pixels, face.face)
     ok, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 90])
     assert ok
     return base64.b64encode(jpeg.tobytes()).decode(), face.embedding.vector

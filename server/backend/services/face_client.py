@@ -66,6 +66,7 @@ class FaceServiceState:
     status: str  # healthy, loading, unhealthy, unavailable
     model: str | None = None
     detail: str | None = None
+    licence: str | None = None  # the pack's weight licence in one word
 
     @property
     def ready(self) -> bool:
@@ -114,14 +115,14 @@ class FaceServiceClient:
         report = _json_object(response)
         status = str(report.get("status") or "")
         model = report.get("model") if isinstance(report.get("model"), str) else None
+        licence = report.get("licence") if isinstance(report.get("licence"), str) else None
         if response.status_code == 200 and status == "healthy":
-            return FaceServiceState("healthy", model)
+            return FaceServiceState("healthy", model, licence=licence)
         if status == "loading":
-            return FaceServiceState("loading", model)
+            return FaceServiceState("loading", model, licence=licence)
         detail = report.get("detail")
-        return FaceServiceState(
-            "unhealthy", model, str(detail) if detail else f"HTTP {response.status_code}"
-        )
+        why = str(detail) if detail else f"HTTP {response.status_code}"
+        return FaceServiceState("unhealthy", model, why, licence)
 
     def health(self) -> dict[str, Any]:
         """The face-service part of the backend's /health."""
@@ -130,6 +131,8 @@ class FaceServiceClient:
         if state.model is not None:
             report["model"] = state.model
             report["model_loaded"] = state.ready
+        if state.licence is not None:
+            report["licence"] = state.licence
         if state.detail is not None:
             report["detail"] = state.detail
         return report

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.inference.faces import Embedding
 from kiosk.inference.gallery import Gallery, Template
+from kiosk.inference.pack_registry import embedding_dimension
 from server.backend.crud import gallery as gallery_events
 from server.backend.crud import templates as templates_crud
 from server.backend.models import FaceTemplate, GalleryEvent
@@ -119,5 +120,6 @@ class Galleries:
         with self._lock:
             found = self._by_model.get(model_id)
             if found is None:
-                found = self._by_model[model_id] = ServerGallery(model_id, self._cipher)
+                found = ServerGallery(model_id, self._cipher, embedding_dimension(model_id))
+                self._by_model[model_id] = found
             return found

@@ -156,6 +156,43 @@ def test_models_lists_known_packs_and_what_is_present(tmp_path: Path) -> None:
     assert packs["buffalo_l"]["thresholds"]["accept_by_gallery"][-1] == [10000, 0.65]
 
 
+def test_models_names_each_packs_licence_in_one_word(tmp_path: Path) -> None:
+    packs = {
+        p["name"]: p for p in as_json(sonta("face", "models", "--json", cache=tmp_path))["packs"]
+    }
+    assert packs["dlib"]["licence"] == "public-domain"
+    assert packs["dlib"]["present"] is True and packs["dlib"]["source"] == "package"
+    assert packs["dlib"]["files"] == [
+        "shape_predictor_5_face_landmarks.dat",
+        "dlib_face_recognition_resnet_model_v1.dat",
+    ]
+    assert {packs[n]["licence"] for n in ("buffalo_l", "buffalo_s", "vectron")} == {
+        "non-commercial"
+    }
+    text = sonta("face", "models", cache=tmp_path, model="dlib")
+    assert text.returncode == 0, text.stderr
+    rows = {line[2:].split()[0]: line for line in text.stdout.splitlines() if line.strip()}
+    assert rows["dlib"].startswith("* dlib") and "public-domain" in rows["dlib"]
+    assert "non-commercial" in rows["vectron"]
+    assert "non-commercial research purposes only" in text.stdout
+    assert "public domain" in text.stdout
+
+
+def test_compare_runs_the_dlib_pack(tmp_path: Path) -> None:
+    result = sonta(
+        "face",
+        "compare",
+        "--json",
+        str(photo_path("obama")),
+        str(photo_path("obama2")),
+        cache=tmp_path,
+        model="dlib",
+    )
+    assert result.returncode == 0, result.stderr
+    document = as_json(result)
+    assert document["model"]["pack"] == "dlib" and document["band"] == "accept"
+
+
 def test_unknown_model_is_an_error_on_stderr(tmp_path: Path) -> None:
     result = sonta("face", "detect", str(photo_path("obama")), cache=tmp_path, model="buffalo_xxl")
     assert result.returncode == 1

@@ -52,10 +52,7 @@ def test_batch_embeddings_equal_one_at_a_time(engine: FaceEngine) -> None:
     analyzed = engine.analyze(image)
     batch = np.stack([a.embedding.vector for a in analyzed if a.embedding is not None])
     singles = np.stack(
-        [
-            engine.recognizer.embed([engine.recognizer.align(image, a.face.keypoints)])[0]
-            for a in analyzed
-        ]
+        [engine.recognizer.embed([engine.recognizer.align(image, a.face)])[0] for a in analyzed]
     )
     np.testing.assert_allclose(batch, singles, atol=1e-4)
     np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)

@@ -64,6 +64,7 @@ async def health(backend: BackendDep, request: Request) -> JSONResponse:
         "cache": {"state": "ok" if cache_ok else "unavailable", "kind": _store_kind(backend)},
         "face_service": face_service,
         "model": backend.settings.face_model,
+        "model_licence": backend.face_model.licence,
     }
     return JSONResponse(body, status_code=200 if database_ok else 503)
 
