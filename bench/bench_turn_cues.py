@@ -119,7 +119,7 @@ class Judge:
         return "", shrink
 
 
-def genuine_runs(judge: Judge) -> list[tuple[str, str]]:
+def genuine_runs(judge: Judge) -> list[tuple[str, str, float]]:
     people = json.loads((CALIBRATION / "identities.json").read_text())
     runs = []
     for person, names in people.items():
@@ -130,7 +130,7 @@ def genuine_runs(judge: Judge) -> list[tuple[str, str]]:
                 if seq is not None:
                     move = Move.LEFT if left else Move.RIGHT
                     name = f"{person} {move.value}{' (mirrored)' if mirror else ''}"
-                    runs.append((name, judge.refused(move, seq)[0]))
+                    runs.append((name, *judge.refused(move, seq)))
     return runs
 
 
@@ -150,9 +150,12 @@ def attack_selfie(judge: Judge, seq: turns.Turn, sigma: float, sign: float) -> f
 def main() -> int:
     judge = Judge()
     runs = genuine_runs(judge)
-    refused = [(name, why) for name, why in runs if why]
+    refused = [(name, why) for name, why, _ in runs if why]
+    shrinks = [shrink for _, why, shrink in runs if not why]
     print(f"genuine turns (calibration photos ordered by yaw): {len(runs)}")
     print(f"  refused {len(refused)} ({len(refused) / max(1, len(runs)):.0%}): {refused}")
+    if shrinks:
+        print(f"  foreshortening at the peak of those passed {min(shrinks):.2f}-{max(shrinks):.2f}")
     people = json.loads((CALIBRATION / "identities.json").read_text())
     selfies = []
     for names in people.values():
@@ -162,7 +165,8 @@ def main() -> int:
         )
         if seq is not None:
             selfies.append(seq)
-    print(f"warp attacks on {len(selfies)} people's frontal selfies, both ways:")
+    print(f"warp attacks on {len(selfies)} people's frontal selfies, both ways")
+    print("(foreshortening: at the ramp's peak, where the sequence let it be read):")
     for sigma in SIGMAS:
         tally: dict[str, list[bool]] = {}
         shrinks: list[float] = []

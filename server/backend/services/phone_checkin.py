@@ -83,8 +83,7 @@ class PhoneAttempt:
     member_code: str | None = None
     position: Position | None = None
     client_ip: str = ""
-    # Frames taken while the person moved their head as the ticket asked, and when each
-    # was taken (seconds, the selfie's first; None: the page did not say).
+    # Frames of the head moves the ticket asked, and their times (s; the selfie's first).
     turn: tuple[bytes, ...] = ()
     times_s: tuple[float, ...] | None = None
     # A random id the page keeps on the phone: ties a member's own failed tries together.
@@ -281,14 +280,8 @@ def _from_video(backend: Backend, attempt: PhoneAttempt, clip: Path) -> PhoneAtt
     """The attempt with the clip's first frame as the selfie and the rest as the burst."""
     with backend.decodes.held():  # one of the process's few decode slots
         sampled = phone_video.sample(clip)
-    return replace(
-        attempt,
-        selfie=sampled.selfie,
-        turn=sampled.burst,
-        times_s=sampled.times_s,
-        video=None,
-        from_video=True,
-    )
+    burst = replace(attempt, turn=sampled.burst, times_s=sampled.times_s)
+    return replace(burst, selfie=sampled.selfie, video=None, from_video=True)
 
 
 def _head_turn(

@@ -83,8 +83,9 @@ def turn_refusal(
         logger.info("head-turn sequence refused: %s", refusal.value)
         return "We could not see your head move as asked. " + again
     turned = [seen[i] for i, move in zip(peaks, moves, strict=True) if move is not Move.UP]
-    if not _surroundings_changed(backend, selfie, selfie_face, turned):
-        logger.info("head-turn sequence refused: the surroundings did not change")
+    unturned = _not_turned(backend, selfie, selfie_face, turned)
+    if unturned:
+        logger.info("head-turn sequence refused: %s", unturned)
         return "We could not see your head move as asked. " + again
     return None
 
@@ -99,12 +100,12 @@ def said(moves: Sequence[Move]) -> str:
     return ", then ".join(words[m] for m in moves)
 
 
-def _surroundings_changed(
+def _not_turned(
     backend: Backend, selfie: bytes, selfie_face: FaceOut, turned: Sequence[tuple[bytes, FaceOut]]
-) -> bool:
-    """Whether every turn's peak frame shows a real turn against the selfie: its ring
-    changed by RING_MIN or more, and its face is no 2-D remap of the selfie's
-    (`turn_cues.remap_residual` of REMAP_MIN or more)."""
+) -> str:
+    """Why a turn's peak frame shows no real turn against the selfie, or "" when each
+    does: its ring changed by RING_MIN or more, and its face is no 2-D remap of the
+    selfie's (`turn_cues.remap_residual` of REMAP_MIN or more)."""
     before = backend.decodes.decode(selfie, uploads.SELFIE)
     before_box = [v * before.scale for v in selfie_face.bbox]
     before_ring = ring(before.pixels, before_box)
@@ -112,7 +113,7 @@ def _surroundings_changed(
         after = backend.decodes.decode(frame, uploads.TURN_FRAME)
         box = [v * after.scale for v in face.bbox]
         if change(before_ring, ring(after.pixels, box)) < RING_MIN:
-            return False
+            return "the surroundings did not change"
         if remap_residual(before.pixels, before_box, after.pixels, box) < REMAP_MIN:
-            return False
-    return True
+            return "the turned face is a 2-D remap of the selfie"
+    return ""

@@ -1,24 +1,31 @@
-"""A second head-turn cue, beside the nose: the face's surroundings change as a head turns.
+"""Two cues, beside the nose, that a head turned: read on each turn's peak frame.
 
 The nose cue alone was beaten by one photo: warped locally around the nose tip (a
 Gaussian displacement of 0.3-0.9 eye distances) and sent as the burst, it moved the
-nose past the threshold and was approved. Such a warp leaves everything around the
-face as it was. A real head turning shows another cheek outline, ear and hair, and
-uncovers background; a phone held in the hand moves too. So the ring around the face
-(the face box grown 1.8 times, the box itself left out), scaled to a fixed size and
-compared in grey levels with the selfie's, must change on the frames that turned.
+nose past the threshold and was approved.
 
-Measured on the test photos as the page sends them (`bench/bench_turn_cues.py`): of
-36 genuine turns rendered from photos of one man (two selfies, three zooms, three
-shifts in the frame, both directions) this cue refused none that the nose cue passed
-(the nose cue alone refused 4, where the turn was small). Of the warps that beat the
-nose cue, it refused every one 0.45-0.6 eye distances wide, but a wider warp with a
-larger push (0.75-0.9) moves the ring too and still passes: this cue does not close
-that. The limit of the evidence: the genuine turns are different photos of one man
-(other light, background and framing), so they overstate how much a ring changes for a
-person turning in front of a plain wall with the phone held still; that is where this
-cue would refuse a real turn. It is a speed bump, like the nose cue, not proof of
-presence.
+The surroundings (`ring`, `change`): a real head turning shows another cheek outline,
+ear and hair, and uncovers background; a phone held in the hand moves too. So the ring
+around the face (the face box grown 1.8 times, the box itself left out), scaled to a
+fixed size and compared in grey levels with the selfie's, must change by RING_MIN. It
+refuses warps 0.45-0.6 eye distances wide, but a wider warp moves the ring too.
+
+The remap (`remap_residual`), the cue that closes that: a turned face is not a 2-D
+remap of the selfie. However a photo is warped, moved or scaled, every pixel of the
+turned frame comes from the selfie, so a dense optical flow (Farneback) from the
+selfie explains the face almost exactly. A real head turning shows what the selfie did
+not (the side of the nose, an ear, the far cheek going behind the nose) and its light
+falls differently. Both face crops are scaled to FLOW_SIDE pixels and contrast-
+normalised; the residual is the mean grey-level error of the flow-warped selfie over
+the crop's middle, and must be REMAP_MIN or more.
+
+Measured on the calibration photos as the page sends them (`bench/bench_turn_cues.py`):
+warp ramps 0.3-0.9 eye distances wide read 2.9-10.5, genuine turns 13.8-41.6. The limit
+of that evidence: the genuine turns are different photos of each person (other light,
+background, framing and moment), so they overstate how much both cues change for a
+person turning in front of their phone in the same light; how much lower a real turn
+reads is not measured here. These are speed bumps, not proof of presence: a replayed
+video of the person, a 3-D render or a relit warp are not refused.
 """
 
 from __future__ import annotations
@@ -76,17 +83,6 @@ def change(before: Ring, after: Ring) -> float:
     return float(np.abs(before.pixels - after.pixels)[OUTSIDE].mean())
 
 
-# A third cue, the strongest against one photo: a turned face is not a 2-D remap of
-# the selfie. However a photo is warped, moved or scaled, every pixel of the turned frame
-# comes from the selfie, so a dense optical flow (Farneback) from the selfie explains the
-# face almost exactly. A real head turning shows what the selfie did not (the side of the
-# nose, an ear, the far cheek going behind the nose) and its light falls differently.
-# Both face crops are scaled to FLOW_SIDE pixels and contrast-normalised; the residual is
-# the mean grey-level error of the flow-warped selfie over the crop's middle.
-# Measured (`bench/bench_turn_cues.py`): warp ramps 0.3-0.9 eye distances wide, as sent,
-# 2.9-10.5; genuine turns (other photos of the same people) 13.8-41.6. The genuine turns
-# are photos from other moments, so a person turning in front of their phone in the same
-# light will read lower than they do; how much lower is not measured here.
 FLOW_SIDE = 96
 REMAP_MIN = 12.0  # mean residual a turned face must leave
 
