@@ -460,12 +460,18 @@ def test_a_plain_http_phone_records_a_selfie_video_of_the_head_turn(
 def test_over_plain_http_a_clip_of_a_still_photo_is_refused(
     site: Site, phone: OpenPhone, tmp_path: Path
 ) -> None:
+    """Also: a ticket asking two moves shows both, in order, before recording."""
     meeting = site.meeting(liveness="always")
+    scan = next(b for b in (scanned(site, meeting) for _ in range(25)) if len(b["moves"]) == 2)
     port = site.url.rsplit(":", 1)[1]
     page = phone(args=("--host-resolver-rules=MAP venue.test 127.0.0.1",))
+    page.route("**/api/qr/scan", lambda route: route.fulfill(json=scan))
     page.goto(f"http://venue.test:{port}/checkin?token=" + site.link(meeting).rsplit("=", 1)[1])
     say_who(page, "barack@example.org")
     page.locator("#step-video").wait_for()
+    shown = page.locator("#video-moves").inner_text()
+    assert re.findall(r"\b(LEFT|RIGHT|UP)\b", shown) == [m.upper() for m in scan["moves"]], shown
+    assert ", back, then " in shown
     clip = encode([picture("obama")] * 30, tmp_path / "still", "h264-mp4")
     page.locator("#clip").set_input_files(str(clip))
     assert answer_of(page) == "Try again"
