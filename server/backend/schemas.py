@@ -405,8 +405,10 @@ class QrInfo(BaseModel):
 class QrTicket(QrInfo):
     ticket: str
     ticket_expires_at: datetime
-    # Turn the head this way (the person's own) while the page takes its burst; None: no.
-    challenge: Literal["left", "right"] | None = None
+    # The head moves asked, in order, while the page takes its frames (the person's own
+    # left or right, or up); empty: none. `challenge` is the first of them.
+    challenge: Literal["left", "right", "up"] | None = None
+    moves: list[Literal["left", "right", "up"]] = []
 
 
 class QrTicketRequest(BaseModel):

@@ -39,6 +39,7 @@ def test_the_page_posts_what_the_api_expects(any_client: TestClient) -> None:
         "longitude",
         "accuracy_m",
         "turn",
+        "turn_ms",
         "video",
         "device",
     }

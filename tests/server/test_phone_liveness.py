@@ -1,9 +1,11 @@
-"""The phone's head-turn challenge through the API, with real photos and the real
-face-service: the ticket carries a direction drawn by the server; a burst turning that
-way passes, a still photo, a swung print, the other way or another face does not."""
+"""The phone's liveness challenge through the API, with real photos and the real
+face-service: the ticket carries head moves drawn by the server; timed frames making
+those moves pass, a still photo, a swung print, the other way, another face, or one
+photo warped at the nose (repeated, or as a ramp out and back) does not."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import cv2
@@ -14,11 +16,14 @@ from kiosk.inference.images import read_image_file
 from kiosk.liveness import MIN_TURN, nose_offset
 from server.backend.config import Settings
 from server.backend.services.face_client import FaceServiceClient
+from server.backend.services.phone_liveness import said
+from server.backend.services.turn_sequence import Move
 from tests.kiosk.conftest import photo_path
 from tests.server.attendance_utils import make_meeting, make_member
 from tests.server.conftest import ClientFactory
 from tests.server.test_phone_checkin import enrol, face_service_url  # noqa: F401  (fixture)
 from tests.server.utils import admin_headers
+from tests.utils import turns
 from tests.utils.y4m import fit, swung
 
 pytestmark = [pytest.mark.model, pytest.mark.network]
@@ -32,12 +37,29 @@ def jpeg(pixels: np.ndarray) -> bytes:
 
 def frame(name: str, *, mirror: bool = False) -> np.ndarray:
     pixels = read_image_file(photo_path(name)).pixels
+    if name == "obama3":  # a full-length photo: its head and shoulders, framed as the others
+        pixels = pixels[:1150, 250:1200]
     return fit(np.ascontiguousarray(pixels[:, ::-1]) if mirror else pixels)
 
 
-# obama2.jpg shows him turned to his own right; mirrored, turned to his own left.
-TURNED = {"right": frame("obama2"), "left": frame("obama2", mirror=True)}
+# obama2.jpg shows him turned to his own right; mirrored, turned to his own left;
+# obama3.jpg shows him with his chin up.
+TURNED = {"right": frame("obama2"), "left": frame("obama2", mirror=True), "up": frame("obama3")}
 OTHER_WAY = {"left": "right", "right": "left"}
+
+
+def performing(moves: list[str]) -> list[np.ndarray]:
+    """Frames of Obama making `moves` one after the other, each out and back, with a
+    camera's noise on every frame (taken STEP_S apart, as the page takes them)."""
+    frames = []
+    for move in moves:
+        frames += [TURNED[move], TURNED[move], frame("obama")]
+    return [turns.noisy(f, seed) for seed, f in enumerate(frames, start=1)]
+
+
+def asked(scan: dict[str, Any]) -> str:
+    """The moves as the refusal says them."""
+    return said([Move(m) for m in scan["moves"]])
 
 
 class Phone:
@@ -70,6 +92,8 @@ class Phone:
         files = [("selfie", ("selfie.jpg", jpeg(shown), "image/jpeg"))]
         files += [("turn", (f"t{i}.jpg", jpeg(f), "image/jpeg")) for i, f in enumerate(turn)]
         data = {"ticket": ticket, "member_code": self.obama["member_code"], "device": device}
+        if turn:
+            data["turn_ms"] = ",".join(str(300 * i) for i in range(len(turn) + 1))
         answer = self.client.post("/api/checkin/phone", data=data, files=files)
         assert answer.status_code in {200, 201}, answer.text
         body: dict[str, Any] = answer.json()
@@ -85,20 +109,29 @@ def phone(
     return Phone(make_client, pg_settings, face_service_url)
 
 
-def test_tickets_carry_a_direction_unless_the_meeting_asks_for_no_challenge(
+def test_tickets_carry_random_moves_unless_the_meeting_asks_for_no_challenge(
     phone: Phone,
 ) -> None:
-    assert phone.scan(phone.meeting("never"))["challenge"] is None
+    never = phone.scan(phone.meeting("never"))
+    assert never["challenge"] is None and never["moves"] == []
     meeting = phone.meeting("review_only")
-    drawn = {phone.scan(meeting)["challenge"] for _ in range(16)}
-    assert drawn == {"left", "right"}
+    drawn = [phone.scan(meeting)["moves"] for _ in range(24)]
+    assert all(1 <= len(moves) <= 2 and {"left", "right"} & set(moves) for moves in drawn)
+    assert {len(moves) for moves in drawn} == {1, 2}, drawn  # one in three asks two
+    assert {m for moves in drawn for m in moves} == {"left", "right", "up"}, drawn
 
 
-def test_turning_the_asked_way_checks_in(phone: Phone) -> None:
-    scan = phone.scan(phone.meeting("always"))
-    turned = TURNED[scan["challenge"]]
-    answer = phone.check_in(scan["ticket"], [turned] * 3)
-    assert answer["result"] == "recorded" and answer["status"] == "approved"
+def test_making_the_asked_moves_checks_in(phone: Phone) -> None:
+    meeting = phone.meeting("always")
+    seen = set()
+    while len(seen) < 2:  # a single turn and a double move
+        scan = phone.scan(meeting)
+        if len(scan["moves"]) in seen:
+            continue
+        seen.add(len(scan["moves"]))
+        answer = phone.check_in(scan["ticket"], performing(scan["moves"]))
+        assert answer["result"] == "recorded" and answer["status"] == "approved", (scan, answer)
+        meeting = phone.meeting("always")
 
 
 @pytest.mark.parametrize("attack", ["still photo", "swung print", "other way", "no burst"])
@@ -107,21 +140,22 @@ def test_what_is_not_a_head_turning_as_asked_is_refused_and_counted(
 ) -> None:
     scan = phone.scan(phone.meeting("always"))
     still = frame("obama")
+    other = [OTHER_WAY.get(m, "left") for m in scan["moves"]]
     bursts = {
         "still photo": [still] * 4,
-        "swung print": [swung(still, a) for a in (-0.6, -0.3, 0.3, 0.6)],
-        "other way": [TURNED[OTHER_WAY[scan["challenge"]]]] * 3,
+        "swung print": [swung(still, a) for a in (-0.6, -0.3, 0.3, 0.6, 0.3, 0.0)],
+        "other way": performing(other),
         "no burst": [],
     }
     answer = phone.check_in(scan["ticket"], bursts[attack])
     assert answer["result"] == "not_recognised"
-    assert f"turn your head slowly to your {scan['challenge']}" in answer["message"]
+    assert f"then {asked(scan)}, slowly, and back" in answer["message"]
     assert answer["tries_left"] == 2
 
 
 def test_a_burst_showing_someone_else_is_refused(phone: Phone) -> None:
     scan = phone.scan(phone.meeting("always"))
-    answer = phone.check_in(scan["ticket"], [frame("biden")] * 3)
+    answer = phone.check_in(scan["ticket"], [turns.noisy(frame("biden"), i) for i in range(3)])
     assert answer["result"] == "not_recognised"
     assert answer["message"].startswith("Only you may be in the photos")
 
@@ -138,7 +172,7 @@ def test_review_only_still_asks_a_face_that_is_not_a_clear_match_to_turn(phone: 
     scan = phone.scan(phone.meeting("review_only"))
     answer = phone.check_in(scan["ticket"], [], selfie=frame("biden"))
     assert answer["result"] == "not_recognised"
-    assert f"turn your head slowly to your {scan['challenge']}" in answer["message"]
+    assert f"then {asked(scan)}, slowly, and back" in answer["message"]
 
 
 def test_a_members_own_failed_turn_is_not_reported_as_someone_elses(phone: Phone) -> None:
@@ -146,60 +180,72 @@ def test_a_members_own_failed_turn_is_not_reported_as_someone_elses(phone: Phone
     meeting = phone.meeting("always")
     scan = phone.scan(meeting)
     assert phone.check_in(scan["ticket"], [], device="efuas-phone")["result"] == "not_recognised"
-    turned = [TURNED[scan["challenge"]]] * 3
-    answer = phone.check_in(scan["ticket"], turned, device="efuas-phone")
+    answer = phone.check_in(scan["ticket"], performing(scan["moves"]), device="efuas-phone")
     assert answer["result"] == "recorded" and answer["status"] == "approved"
     assert "Someone tried" not in answer["message"]
     # The same failure from another phone, on another ticket, is worth telling him.
     other = phone.scan(meeting)
     assert phone.check_in(other["ticket"], [], device="another-phone")["result"] != "recorded"
     again = phone.scan(meeting)
-    answer = phone.check_in(again["ticket"], [TURNED[again["challenge"]]] * 3, device="his-phone")
+    answer = phone.check_in(again["ticket"], performing(again["moves"]), device="his-phone")
     assert answer["result"] == "already_checked_in"
     assert "Someone tried to check in as you once before" in answer["message"]
 
 
-def nose_warped(
-    image: np.ndarray, keypoints: np.ndarray, sigma: float, amount: float
-) -> np.ndarray:
-    """The photo with only the region around the nose tip pushed sideways: a Gaussian
-    displacement of `amount` eye distances, `sigma` eye distances wide (issue 24's attack)."""
-    eye_distance = float(np.hypot(*(keypoints[1] - keypoints[0])))
-    nose_x, nose_y = keypoints[2]
-    rows, cols = np.mgrid[0 : image.shape[0], 0 : image.shape[1]].astype(np.float32)
-    spread = 2 * (sigma * eye_distance) ** 2
-    weight = np.exp(-((cols - nose_x) ** 2 + (rows - nose_y) ** 2) / spread)
-    map_x = (cols - amount * eye_distance * weight).astype(np.float32)
-    return cv2.remap(image, map_x, rows, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-
-
-def warp_beating_the_nose_cue(url: str, still: np.ndarray, direction: str, sigma: float) -> Any:
-    """`still` warped around its nose (`sigma` eye distances wide) with the smallest push
-    that moves the nose past the threshold `direction`'s way, as the face-service sees it."""
+def push_beating_the_nose_cue(
+    url: str, still: np.ndarray, direction: str, sigma: float
+) -> tuple[np.ndarray, float]:
+    """The still's keypoints and the smallest push of a warp around its nose (`sigma` eye
+    distances wide) that moves the nose past the threshold `direction`'s way, as the
+    face-service sees it."""
     face_service = FaceServiceClient(url)
     try:
         points = np.asarray(face_service.embed(jpeg(still), purpose="checkin").face.keypoints)
         sign = 1.0 if direction == "left" else -1.0
         for amount in (0.4, 0.6, 0.8, 1.0, 1.3, 1.6):
-            warped = nose_warped(still, points, sigma, sign * amount)
+            warped = turns.nose_warped(still, points.astype(np.float32), sigma, sign * amount)
             moved = face_service.embed(jpeg(warped), purpose="checkin").face
             shift = nose_offset(np.asarray(moved.keypoints, np.float32)) - nose_offset(points)
             if sign * shift >= MIN_TURN:
-                return warped
+                return points.astype(np.float32), sign * amount
     finally:
         face_service.close()
     raise AssertionError("no warp moved the nose past the threshold: the attack is not real")
 
 
-@pytest.mark.parametrize("sigma", [0.45, 0.6])
+def asking(phone: Phone, meeting: dict[str, Any], moves: list[str]) -> dict[str, Any]:
+    """A ticket asking `moves` (the server draws them; scan until it draws these)."""
+    for _ in range(25):
+        scan = phone.scan(meeting)
+        if scan["moves"] == moves:
+            return scan
+    raise AssertionError(f"25 scans and the server never asked {moves}")
+
+
+@pytest.mark.parametrize("sigma", [0.3, 0.45, 0.6, 0.75, 0.9])
 def test_one_photo_warped_around_the_nose_is_refused(
     phone: Phone,
     face_service_url: str,  # noqa: F811  (the imported fixture)
     sigma: float,
 ) -> None:
-    """Issue 24 defect 2: the warped selfie moved the nose past the threshold and passed."""
-    scan = phone.scan(phone.meeting("always"))
-    warped = warp_beating_the_nose_cue(face_service_url, frame("obama"), scan["challenge"], sigma)
-    answer = phone.check_in(scan["ticket"], [warped] * 4)
-    assert answer["result"] == "not_recognised", answer
-    assert "We could not see your head turn" in answer["message"]
+    """Issue 24 defect 2: the warped selfie moved the nose past the threshold and passed.
+    Refused whether the warped frame is sent repeated or as a timed ramp out and back."""
+    still = frame("obama")
+    beaten = {}
+    for direction in ("left", "right"):  # at 0.3 wide a warp moves his nose one way only
+        with contextlib.suppress(AssertionError):
+            beaten[direction] = push_beating_the_nose_cue(face_service_url, still, direction, sigma)
+            break
+    assert beaten, "no warp moved the nose past the threshold either way: the attack is not real"
+    direction, (points, push) = next(iter(beaten.items()))
+    scan = asking(phone, phone.meeting("always"), [direction])
+    for kind, attack in turns.warp_attacks(still, points, sigma, push).items():
+        answer = phone.check_in(scan["ticket"], attack.frames)
+        assert answer["result"] == "not_recognised", (kind, answer)
+        assert "We could not see your head move as asked" in answer["message"], kind
+
+
+def warp_beating_the_nose_cue(url: str, still: np.ndarray, direction: str, sigma: float) -> Any:
+    """`still` warped around its nose with the smallest push that beats the nose threshold."""
+    points, push = push_beating_the_nose_cue(url, still, direction, sigma)
+    return turns.nose_warped(still, points, sigma, push)

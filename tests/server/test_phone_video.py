@@ -15,9 +15,10 @@ from server.backend.config import Settings
 from server.backend.services import phone_guard
 from tests.server.conftest import ClientFactory
 from tests.server.test_phone_checkin import face_service_url  # noqa: F401  (fixture)
-from tests.server.test_phone_liveness import TURNED, Phone, frame
+from tests.server.test_phone_liveness import TURNED, Phone, asked, frame
 from tests.server.utils import backend_of
 from tests.utils.clips import FORMATS, encode
+from tests.utils.turns import handheld
 
 pytestmark = [pytest.mark.model, pytest.mark.network]
 
@@ -31,10 +32,14 @@ def phone(
     return Phone(make_client, pg_settings, face_service_url)
 
 
-def turning(direction: str) -> list[np.ndarray]:
-    """Three seconds at 10 fps: facing the camera, turned as asked, then back."""
-    still, turned = frame("obama"), TURNED[direction]
-    return [still] * 10 + [turned] * 10 + [still] * 10
+def turning(moves: list[str]) -> list[np.ndarray]:
+    """About three seconds at 10 fps: facing the camera, then each move and back, the
+    phone held in the hand."""
+    still = frame("obama")
+    frames = [still] * 10
+    for move in moves:
+        frames += [TURNED[move]] * 8 + [still] * 8
+    return [handheld(f, seed) for seed, f in enumerate(frames)]
 
 
 def send(phone: Phone, ticket: str, clip: bytes, name: str = "clip.mp4") -> Any:
@@ -46,7 +51,7 @@ def send(phone: Phone, ticket: str, clip: bytes, name: str = "clip.mp4") -> Any:
 @pytest.mark.parametrize("kind", list(FORMATS))
 def test_a_clip_turning_as_asked_checks_in(phone: Phone, tmp_path: Path, kind: str) -> None:
     scan = phone.scan(phone.meeting("always"))
-    clip = encode(turning(scan["challenge"]), tmp_path / "clip", kind)
+    clip = encode(turning(scan["moves"]), tmp_path / "clip", kind)
     answer = send(phone, scan["ticket"], clip.read_bytes(), clip.name)
     assert answer.status_code == 201, answer.text
     assert answer.json()["status"] == "approved"
@@ -60,10 +65,10 @@ def test_a_clip_of_a_still_photo_or_turning_the_other_way_is_refused(
     answer = send(phone, scan["ticket"], still.read_bytes()).json()
     assert answer["result"] == "not_recognised"
     assert answer["message"] == (
-        "We could not see your head turn. Record the video again: look at the camera, "
-        f"then turn your head slowly to your {scan['challenge']}, and back."
+        "We could not see your head move as asked. Record the video again: look at the "
+        f"camera, then {asked(scan)}, slowly, and back."
     )
-    other = "left" if scan["challenge"] == "right" else "right"
+    other = ["right" if m == "left" else "left" for m in scan["moves"]]
     wrong = encode(turning(other), tmp_path / "wrong")
     answer = send(phone, scan["ticket"], wrong.read_bytes()).json()
     assert answer["result"] == "not_recognised" and answer["tries_left"] == 1
@@ -112,7 +117,7 @@ def test_a_clip_larger_than_a_photo_is_taken_on_the_phone_route_alone(
 ) -> None:
     """A phone's few seconds of 1080p are several MB; every other body stays under 2 MiB."""
     scan = phone.scan(phone.meeting("always"))
-    clip = encode(turning(scan["challenge"]), tmp_path / "clip").read_bytes()
+    clip = encode(turning(scan["moves"]), tmp_path / "clip").read_bytes()
     padding = 4 * 1024 * 1024
     padded = clip + (padding + 8).to_bytes(4, "big") + b"free" + b"\0" * padding  # an MP4 box
     answer = send(phone, scan["ticket"], padded)

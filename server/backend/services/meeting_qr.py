@@ -3,9 +3,9 @@
 The screen shows a code that rotates every `qr_rotation_seconds` and stays valid for
 two rotations (so a code scanned just before it changed still works). Scanning a valid
 code gives the phone a ticket for one check-in; a ticket used twice is a replay and
-is refused, whichever replica sees it. Each ticket carries the head-turn direction the
-phone is asked for (none when the meeting's liveness policy is `never`), drawn here so
-a phone cannot choose it.
+is refused, whichever replica sees it. Each ticket carries the head moves the phone is
+asked for (`turn_sequence.draw`; none when the meeting's liveness policy is `never`),
+drawn here so a phone cannot choose them.
 """
 
 from __future__ import annotations
@@ -19,14 +19,15 @@ from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
-from kiosk.events import Direction
 from server.backend import lifecycle, public_url
 from server.backend.context import Backend
 from server.backend.crud import meetings as crud
 from server.backend.errors import AuthError, ConflictError
 from server.backend.models import Meeting, utcnow
 from server.backend.security.qr import QrClaims
+from server.backend.services import turn_sequence
 from server.backend.services.throttle import Limit
+from server.backend.services.turn_sequence import Move
 
 TICKET_TTL = 10 * 60
 # Scans per client address: a phone scans once or twice; phones behind one church Wi-Fi
@@ -46,7 +47,7 @@ class MeetingCode:
 class Ticket:
     ticket: str
     expires_at: datetime
-    challenge: Direction | None = None
+    challenge: tuple[Move, ...] = ()
 
 
 def ticket_key(ticket: str) -> str:
@@ -106,8 +107,8 @@ def scan(
         raise ConflictError(SCANS_USED_UP)
     ticket = secrets.token_urlsafe(24)
     ttl = min(TICKET_TTL, max(1, _seconds_left(meeting)))
-    challenge = None if meeting.liveness == "never" else secrets.choice(list(Direction))
-    value = f"{meeting.id} {challenge.value if challenge else ''}".strip()
+    challenge = () if meeting.liveness == "never" else turn_sequence.draw()
+    value = f"{meeting.id} {turn_sequence.encode(challenge)}".strip()
     backend.once.set(ticket_key(ticket), value, ttl=ttl)
     return meeting, claims, Ticket(ticket, _when(utcnow().timestamp() + ttl), challenge)
 
@@ -116,11 +117,11 @@ def _meeting_id(value: str) -> uuid.UUID:
     return uuid.UUID(value.split(" ", 1)[0])
 
 
-def challenge_of(backend: Backend, ticket: str) -> Direction | None:
-    """The head-turn direction drawn for a still-unused ticket (None when none was)."""
+def challenge_of(backend: Backend, ticket: str) -> tuple[Move, ...]:
+    """The head moves drawn for a still-unused ticket (none when none were)."""
     value = backend.once.get(ticket_key(ticket)) or ""
-    _, _, direction = value.partition(" ")
-    return Direction(direction) if direction else None
+    _, _, moves = value.partition(" ")
+    return turn_sequence.decode(moves)
 
 
 def redeem(backend: Backend, session: Session, ticket: str) -> uuid.UUID:

@@ -83,8 +83,9 @@ class PhoneAttempt:
     member_code: str | None = None
     position: Position | None = None
     client_ip: str = ""
-    # Frames taken while the person turned their head as the ticket asked.
+    # Frames of the head moves the ticket asked, and their times (s; the selfie's first).
     turn: tuple[bytes, ...] = ()
+    times_s: tuple[float, ...] | None = None
     # A random id the page keeps on the phone: ties a member's own failed tries together.
     device: str = ""
     # A selfie video from the phone's camera app, instead of the selfie and the burst.
@@ -279,7 +280,8 @@ def _from_video(backend: Backend, attempt: PhoneAttempt, clip: Path) -> PhoneAtt
     """The attempt with the clip's first frame as the selfie and the rest as the burst."""
     with backend.decodes.held():  # one of the process's few decode slots
         sampled = phone_video.sample(clip)
-    return replace(attempt, selfie=sampled.selfie, turn=sampled.burst, video=None, from_video=True)
+    burst = replace(attempt, turn=sampled.burst, times_s=sampled.times_s)
+    return replace(burst, selfie=sampled.selfie, video=None, from_video=True)
 
 
 def _head_turn(
@@ -295,19 +297,20 @@ def _head_turn(
     band), as the setting says; a refused claim is judged too, so the answer does not
     tell an impostor whether the person they name is enrolled.
     """
-    direction = meeting_qr.challenge_of(backend, attempt.ticket)
-    if direction is None:
+    moves = meeting_qr.challenge_of(backend, attempt.ticket)
+    if not moves:
         return ""
     clear = verdict.decision is not None and verdict.decision.band is Band.ACCEPT
     if meeting.liveness == "review_only" and clear and not verdict.refusal:
         return ""
     refusal = phone_liveness.turn_refusal(
         backend,
-        direction=direction,
+        moves=moves,
         selfie=attempt.selfie,
         selfie_face=embedded.face,
         selfie_vector=templates_crud.normalised(embedded.embedding),
         frames=attempt.turn,
+        times_s=attempt.times_s,
         from_video=attempt.from_video,
     )
     return refusal or ""

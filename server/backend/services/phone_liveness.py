@@ -1,31 +1,34 @@
-"""The phone's head-turn challenge, judged on the server from the burst the page sends.
+"""The phone's liveness check, judged on the server from the frames the page sends.
 
-`/api/qr/scan` draws a direction for each ticket (unless the meeting's liveness policy
-is `never`); the page asks the person to turn that way while it takes a few small
-frames after the selfie. Here every frame must show the same person as the selfie, and
-the nose must move relative to the eyes the asked way (`kiosk.liveness`, shared with the
-kiosk), and the face's surroundings must change on the frames that turned
-(`turn_cues`): one photo warped around the nose moves the nose alone. A photo held up
-and swung keeps its painted nose in place and fails; a replayed video of the person
-turning the right way does not (see the README).
+`/api/qr/scan` draws a challenge for each ticket (unless the meeting's liveness policy
+is `never`): one or two head moves (`turn_sequence.draw`); the page shows it and takes
+a few small timed frames after the selfie, or the person records a selfie video of it.
+Here every frame must show the same person as the selfie (SAME_PERSON), the timed
+frames must perform the moves as one continuous sequence (`turn_sequence`: no repeats,
+no jumps, each move out and back, the right way), and the face's surroundings must
+change on each turn's peak frame, whose face must not be a 2-D remap of the selfie's
+(`turn_cues`). A photo held up and swung keeps its painted nose in place and fails; a
+warped photo is a remap and fails; a replayed video of the person making the asked
+moves does not (see the README).
 """
 
 from __future__ import annotations
 
-import math
+import logging
 from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
-from kiosk.events import Direction
 from kiosk.inference.matching import DEFAULT_THRESHOLDS
-from kiosk.liveness import MIN_TURN, HeadTurnChallenge, Verdict, nose_offset
 from server.backend.context import Backend
 from server.backend.errors import BadRequestError
-from server.backend.services import uploads
-from server.backend.services.turn_cues import RING_MIN, Ring, change, ring
+from server.backend.services import turn_sequence, uploads
+from server.backend.services.turn_cues import REMAP_MIN, RING_MIN, change, remap_residual, ring
+from server.backend.services.turn_sequence import Move
 from server.face_service.schemas import FaceOut
+
+logger = logging.getLogger(__name__)
 
 MAX_FRAMES = 10
 FRAME_MAX_BYTES = uploads.TURN_FRAME.max_bytes
@@ -40,63 +43,77 @@ def _keypoints(face: FaceOut) -> NDArray[np.float32]:
 def turn_refusal(
     backend: Backend,
     *,
-    direction: Direction,
+    moves: Sequence[Move],
     selfie: bytes,
     selfie_face: FaceOut,
     selfie_vector: NDArray[np.float32],
     frames: Sequence[bytes],
+    times_s: Sequence[float] | None = None,
     from_video: bool = False,
 ) -> str | None:
-    """None when the head turned the asked way; otherwise what to tell the person.
+    """None when the head made the asked moves; otherwise what to tell the person.
 
-    Two cues must agree: the nose moved against the eyes the asked way, and on the
-    frames where it did, the face's surroundings changed too (`turn_cues`).
+    Every frame must show the selfie's person; the frames with their times must perform
+    the challenge as one continuous sequence (`turn_sequence`); on the frame where each
+    turn peaked, the face's surroundings must have changed (`turn_cues`).
     """
-    side = direction.value
+    asked = said(moves)
     again = (
-        f"Record the video again: look at the camera, then turn your head slowly to your "
-        f"{side}, and back."
+        f"Record the video again: look at the camera, then {asked}, slowly, and back."
         if from_video
-        else f"Tap the button, then turn your head slowly to your {side} while the photos "
-        "are taken."
+        else f"Tap the button, then {asked}, slowly, and back, while the photos are taken."
     )
-    challenge = HeadTurnChallenge(direction, started_at=0.0, timeout_s=math.inf)
-    sequence = [(0.0, _keypoints(selfie_face))]
-    seen: list[tuple[bytes, FaceOut]] = []
-    for index, frame in enumerate(frames[:MAX_FRAMES], start=1):
+    when = list(times_s) if times_s is not None else [0.3 * i for i in range(len(frames) + 1)]
+    if len(when) != len(frames) + 1:
+        raise BadRequestError("Send one time for the selfie and one for each head-turn frame.")
+    sequence = [turn_sequence.frame(when[0], _keypoints(selfie_face), selfie)]
+    seen: list[tuple[bytes, FaceOut]] = [(selfie, selfie_face)]
+    for index, data in enumerate(frames[:MAX_FRAMES], start=1):
         try:
-            embedded = backend.face_service.embed(frame, purpose="checkin")
+            embedded = backend.face_service.embed(data, purpose="checkin")
         except BadRequestError:
             continue  # a blurred or half-turned frame says nothing either way
         vector = np.asarray(embedded.embedding, dtype=np.float32)
         if float(np.dot(vector, selfie_vector)) < SAME_PERSON:
             return "Only you may be in the photos. " + again
-        sequence.append((float(index), _keypoints(embedded.face)))
-        seen.append((frame, embedded.face))
-    if challenge.judge(sequence) is not Verdict.PASSED:
-        return "We could not see your head turn. " + again
-    turned = [(f, face) for f, face in seen if _turned(direction, selfie_face, face)]
-    if not _surroundings_changed(backend, selfie, selfie_face, turned):
-        return "We could not see your head turn. " + again
+        sequence.append(turn_sequence.frame(when[index], _keypoints(embedded.face), data))
+        seen.append((data, embedded.face))
+    refusal, peaks = turn_sequence.judge(moves, sequence)
+    if refusal is not None:
+        logger.info("head-turn sequence refused: %s", refusal.value)
+        return "We could not see your head move as asked. " + again
+    turned = [seen[i] for i, move in zip(peaks, moves, strict=True) if move is not Move.UP]
+    unturned = _not_turned(backend, selfie, selfie_face, turned)
+    if unturned:
+        logger.info("head-turn sequence refused: %s", unturned)
+        return "We could not see your head move as asked. " + again
     return None
 
 
-def _turned(direction: Direction, selfie_face: FaceOut, face: FaceOut) -> bool:
-    moved = nose_offset(_keypoints(face)) - nose_offset(_keypoints(selfie_face))
-    return (moved if direction is Direction.LEFT else -moved) >= MIN_TURN
+def said(moves: Sequence[Move]) -> str:
+    """The challenge in words: "turn your head to your left, then tilt it up"."""
+    words = {
+        Move.LEFT: "turn your head to your left",
+        Move.RIGHT: "turn your head to your right",
+        Move.UP: "tilt your head up",
+    }
+    return ", then ".join(words[m] for m in moves)
 
 
-def _ring(backend: Backend, data: bytes, face: FaceOut, limits: uploads.UploadLimits) -> Ring:
-    decoded = backend.decodes.decode(data, limits)
-    return ring(decoded.pixels, [v * decoded.scale for v in face.bbox])
-
-
-def _surroundings_changed(
+def _not_turned(
     backend: Backend, selfie: bytes, selfie_face: FaceOut, turned: Sequence[tuple[bytes, FaceOut]]
-) -> bool:
-    """Whether any turned frame's ring differs from the selfie's by RING_MIN or more."""
-    before = _ring(backend, selfie, selfie_face, uploads.SELFIE)
-    return any(
-        change(before, _ring(backend, frame, face, uploads.TURN_FRAME)) >= RING_MIN
-        for frame, face in turned
-    )
+) -> str:
+    """Why a turn's peak frame shows no real turn against the selfie, or "" when each
+    does: its ring changed by RING_MIN or more, and its face is no 2-D remap of the
+    selfie's (`turn_cues.remap_residual` of REMAP_MIN or more)."""
+    before = backend.decodes.decode(selfie, uploads.SELFIE)
+    before_box = [v * before.scale for v in selfie_face.bbox]
+    before_ring = ring(before.pixels, before_box)
+    for frame, face in turned:
+        after = backend.decodes.decode(frame, uploads.TURN_FRAME)
+        box = [v * after.scale for v in face.bbox]
+        if change(before_ring, ring(after.pixels, box)) < RING_MIN:
+            return "the surroundings did not change"
+        if remap_residual(before.pixels, before_box, after.pixels, box) < REMAP_MIN:
+            return "the turned face is a 2-D remap of the selfie"
+    return ""

@@ -53,6 +53,24 @@ def _frames(files: list[UploadFile]) -> tuple[bytes, ...]:
     return frames
 
 
+def _times(text: str | None, frames: int) -> tuple[float, ...] | None:
+    """The frames' times from "0,310,620" (milliseconds, the selfie's first), as seconds."""
+    if not text:
+        return None
+    try:
+        times_ms = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise BadRequestError(
+            "turn_ms must be whole milliseconds separated by commas, e.g. 0,300,600."
+        ) from None
+    if len(times_ms) != frames + 1:
+        raise BadRequestError(
+            f"turn_ms has {len(times_ms)} times; send one for the selfie and one for each "
+            f"of the {frames} head-turn frames."
+        )
+    return tuple(ms / 1000 for ms in times_ms)
+
+
 def times(count: int) -> str:
     """ "once", "twice", "3 times": a count as a person says it."""
     return {1: "once", 2: "twice"}.get(count, f"{count} times")
@@ -123,6 +141,15 @@ async def phone_check_in(
         str | None,
         Form(max_length=64, pattern=r"^[A-Za-z0-9_-]*$", description="the page's random id"),
     ] = None,
+    turn_ms: Annotated[
+        str | None,
+        Form(
+            max_length=200,
+            pattern=r"^[0-9,]*$",
+            description="when the selfie and each head-turn frame were taken, in "
+            "milliseconds, comma-separated (0,300,600...)",
+        ),
+    ] = None,
 ) -> PhoneCheckinResult:
     """Check in with a selfie (or a selfie video); 201 when a check-in was stored, else 200.
 
@@ -142,6 +169,7 @@ async def phone_check_in(
             position=_position(latitude, longitude, accuracy_m),
             client_ip=client_ip,
             turn=_frames(turn or []),
+            times_s=_times(turn_ms, len(turn or [])),
             device=device or "",
             video=await _copy(video, clip) if video and clip else None,
         )

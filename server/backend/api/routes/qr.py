@@ -54,7 +54,8 @@ def scan(body: QrToken, backend: BackendDep, session: SessionDep, ip: ClientIp) 
         **_info(meeting, claims),
         ticket=ticket.ticket,
         ticket_expires_at=ticket.expires_at,
-        challenge=ticket.challenge.value if ticket.challenge else None,
+        challenge=ticket.challenge[0].value if ticket.challenge else None,
+        moves=[move.value for move in ticket.challenge],
     )
 
 

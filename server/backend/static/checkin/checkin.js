@@ -10,12 +10,15 @@ const WHO_KEY = "sonta.checkin.who";
 const DEVICE_KEY = "sonta.checkin.device";
 const SELFIE_MAX_SIDE = 640;   // enough for the face-service's size gate, ~40-70 KB
 const TURN_MAX_SIDE = 400;     // burst frames only need the face, ~10 KB each
-const TURN_FRAMES = 6;
+const TURN_OUT_FRAMES = 3;     // per move: frames while the head moves the asked way
+const TURN_BACK_FRAMES = 3;    // then while it comes back (2 when two moves are asked)
 const TURN_INTERVAL_MS = 300;
+const MOVE_WORDS = {left: "turn your head slowly to your LEFT",
+  right: "turn your head slowly to your RIGHT", up: "tilt your head slowly UP"};
 const VIDEO_MAX_BYTES = 16 * 1024 * 1024;  // the server's limit for a clip
 
 const $ = (id) => document.getElementById(id);
-const state = {ticket: null, meeting: null, challenge: null, stream: null, photos: null,
+const state = {ticket: null, meeting: null, moves: [], stream: null, photos: null,
   waiting: false};
 
 function show(step) {
@@ -112,7 +115,7 @@ async function scan() {
   history.replaceState(null, "", location.pathname);  // a reload must not reuse the code
   state.ticket = reply.data.ticket;
   state.meeting = reply.data;
-  state.challenge = reply.data.challenge || null;
+  state.moves = reply.data.moves || (reply.data.challenge ? [reply.data.challenge] : []);
   $("title").textContent = reply.data.title;
   $("when").textContent = describeTime(reply.data);
   if (reply.data.latitude !== null && reply.data.latitude !== undefined) {
@@ -181,9 +184,9 @@ async function startCamera() {
 
 // The phone's own camera app: a short video when a head turn is asked, else a photo.
 function noLiveCamera() {
-  if (!state.challenge) { show("file"); return; }
+  if (!state.moves.length) { show("file"); return; }
   $("who-video").textContent = localStorage.getItem(WHO_KEY);
-  $("video-side").textContent = state.challenge === "left" ? "LEFT" : "RIGHT";
+  $("video-moves").textContent = state.moves.map((m) => MOVE_WORDS[m]).join(", back, then ");
   show("video");
 }
 
@@ -212,17 +215,22 @@ $("capture").addEventListener("click", async () => {
   performance.clearMarks();
   performance.mark("capture");
   $("capture").disabled = true;
+  const start = performance.now();
   const selfie = await grab(SELFIE_MAX_SIDE, 0.82);
   const turn = [];
-  if (state.challenge) {
-    const side = state.challenge === "left" ? "LEFT" : "RIGHT";
-    say($("guide"), "Now turn your head slowly to your " + side + "…");
-    for (let i = 0; i < TURN_FRAMES; i += 1) {
+  const times = [0];
+  const back = state.moves.length > 1 ? TURN_BACK_FRAMES - 1 : TURN_BACK_FRAMES;
+  for (const [n, move] of state.moves.entries()) {
+    const then = n + 1 < state.moves.length ? ", and back" : ", and back to the camera";
+    say($("guide"), "Now " + MOVE_WORDS[move] + "…");
+    for (let i = 0; i < TURN_OUT_FRAMES + back; i += 1) {
+      if (i === TURN_OUT_FRAMES) say($("guide"), "…" + then);
       await sleep(TURN_INTERVAL_MS);
+      times.push(Math.round(performance.now() - start));
       turn.push(await grab(TURN_MAX_SIDE, 0.75));
     }
   }
-  state.photos = {selfie, turn};
+  state.photos = {selfie, turn, times};
   await send();
 });
 
@@ -281,6 +289,7 @@ async function send() {
   } else {
     form.append("selfie", state.photos.selfie, "selfie.jpg");
     state.photos.turn.forEach((frame, i) => form.append("turn", frame, "turn" + i + ".jpg"));
+    if (state.photos.turn.length) form.append("turn_ms", state.photos.times.join(","));
   }
   const coords = await position();
   if (coords) {
