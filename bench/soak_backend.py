@@ -176,7 +176,8 @@ class Sampler:
 
 
 def top_growth(folder: Path, pid: int) -> None:
-    """The allocation sites that grew most between the first and the last snapshot."""
+    """The allocation sites that grew most between the first and the last snapshot
+    (largest growth first; a shrinking site is memory that was in flight at the start)."""
     snaps = sorted(folder.glob(f"{pid}-*.snap"), key=lambda p: int(p.stem.split("-")[1]))
     if len(snaps) < 2:
         print(f"  (fewer than two snapshots from {pid})")
@@ -189,11 +190,13 @@ def top_growth(folder: Path, pid: int) -> None:
         s.size for s in first.statistics("filename")
     )
     print(f"  traced memory grew {total / 2**20:+.2f} MiB; top sites:")
-    for stat in last.compare_to(first, "lineno")[:TOP_SITES]:
+    growing = sorted(last.compare_to(first, "lineno"), key=lambda stat: -stat.size_diff)
+    for stat in growing[:TOP_SITES]:
         frame = stat.traceback[0]
         where = f"{Path(frame.filename).name}:{frame.lineno}"
         print(f"    {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  {where}")
-    for stat in last.compare_to(first, "traceback")[:3]:
+    by_path = sorted(last.compare_to(first, "traceback"), key=lambda stat: -stat.size_diff)
+    for stat in by_path[:3]:
         print(f"    {stat.size_diff / 1024:+9.1f} KiB from:")
         for line in stat.traceback.format(limit=FRAMES_SHOWN):
             print(f"      {line}")
