@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 from insightface.model_zoo.arcface_onnx import ArcFaceONNX
-from insightface.utils import face_align
 from numpy.typing import NDArray
 
+from kiosk.inference import alignment
 from kiosk.inference.faces import l2_normalise
 from kiosk.inference.images import BGRImage
-
-# insightface 2.1's norm_crop calls scikit-image's deprecated SimilarityTransform.estimate;
-# the result is unchanged, and the warning would otherwise print once per process.
-warnings.filterwarnings(
-    "ignore", message="`estimate` is deprecated", category=FutureWarning, module="insightface"
-)
 
 
 class FaceRecognizer:
@@ -32,8 +25,7 @@ class FaceRecognizer:
 
     def align(self, image: BGRImage, keypoints: NDArray[np.float32]) -> BGRImage:
         """The face warped onto ArcFace's canonical 112x112 template."""
-        crop = face_align.norm_crop(image, landmark=keypoints, image_size=self.crop_size)
-        return np.asarray(crop, dtype=np.uint8)
+        return alignment.align(image, keypoints, self.crop_size)
 
     def embed(self, crops: Sequence[BGRImage]) -> NDArray[np.float32]:
         """L2-normalised embeddings, one row per aligned crop, from a single model run."""
