@@ -5,9 +5,9 @@ names another that is present), with the same onnxruntime session options everyw
 (``--threads`` intra-op threads, spinning off), per frame, median of interleaved runs:
 
   (a) ours    FaceEngine.analyze: detect at 640 + quality + align + embed of every
-              face in one batch
+              face in runs of up to 4 crops
   (b) bare    the detector's ONNX run on a ready-made 640x640 blob plus the
-              recogniser's run on ready-made aligned crops: the limit for (a)
+              recogniser's runs on ready-made aligned crops: the limit for (a)
   (c) stock   insightface FaceAnalysis(allowed_modules=[detection, recognition])
   (d) stock+  FaceAnalysis with every module the pack provides
 
@@ -49,6 +49,7 @@ from PIL import Image
 from kiosk.inference.engine import EngineConfig, FaceEngine
 from kiosk.inference.images import CHECKIN_MIN_SIDE, decode_image, read_image_file
 from kiosk.inference.packs import ResolvedPack, package_dir
+from kiosk.inference.recognizer import CROPS_PER_RUN
 from kiosk.inference.sessions import ThreadSettings, session_options
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,11 +91,17 @@ def bare_runner(engine: FaceEngine, image: np.ndarray) -> Callable[[], Any]:
     det_session = scrfd._session_for_input_size((640, 640))
     arcface = engine.recognizer._arcface
     crops = [engine.recognizer.align(image, f) for f in engine.detect(image)]
-    crop_blob = cv2.dnn.blobFromImages(crops, 1.0 / 127.5, (112, 112), (127.5,) * 3, swapRB=True)
+    crop_blobs = [
+        cv2.dnn.blobFromImages(
+            crops[start : start + CROPS_PER_RUN], 1.0 / 127.5, (112, 112), (127.5,) * 3, swapRB=True
+        )
+        for start in range(0, len(crops), CROPS_PER_RUN)
+    ]
 
     def run() -> None:
         det_session.run(scrfd.output_names, {scrfd.input_name: blob})
-        arcface.session.run(arcface.output_names, {arcface.input_name: crop_blob})
+        for crop_blob in crop_blobs:
+            arcface.session.run(arcface.output_names, {arcface.input_name: crop_blob})
 
     return run
 

@@ -14,11 +14,26 @@ DIST="${SONTA_DIST:-$ROOT/dist}"
 CACHE="${SONTA_BUILD_CACHE:-$HOME/.cache/sonta-kiosk}"
 WHAT="${1:-all}"
 
+# Debug information is never loaded at run time (libpython carries 14 MB of it). Only
+# libraries that hold it and were not relinked by a wheel's repair tool (their RPATH
+# starts at $ORIGIN): strip breaks those ("ELF load command address/offset not
+# page-aligned"). Never the executable: PyInstaller appends the Python archive to it.
+strip_debug_info() {
+  local lib
+  while IFS= read -r -d '' lib; do
+    if readelf -S "$lib" 2>/dev/null | grep -q '\.debug_info' &&
+      ! readelf -d "$lib" 2>/dev/null | grep -qF '$ORIGIN'; then
+      strip --strip-debug "$lib"
+    fi
+  done < <(find "$1" -type f -name '*.so*' -print0)
+}
+
 build_bundle() {
   mkdir -p "$CACHE/pyinstaller" "$DIST"
   local started=$SECONDS
   "$PY" -m PyInstaller --noconfirm --log-level WARN \
     --workpath "$CACHE/pyinstaller" --distpath "$DIST" "$ROOT/packaging/sonta-kiosk.spec"
+  strip_debug_info "$DIST/sonta-kiosk/_internal"
   echo "bundle: $DIST/sonta-kiosk ($(du -sh "$DIST/sonta-kiosk" | cut -f1)) in $((SECONDS - started)) s"
 }
 

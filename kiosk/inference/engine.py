@@ -151,7 +151,7 @@ class FaceEngine:
         scale: float = 1.0,
         embed: bool = True,
     ) -> list[AnalyzedFace]:
-        """Quality for every face and, if ``embed``, all their embeddings in one batch.
+        """Quality for every face and, if ``embed``, their embeddings (a few per run).
 
         ``faces`` reuses an earlier detection of the same image (e.g. the live loop's);
         ``scale`` is decoded/original size so the size gate uses original pixels.

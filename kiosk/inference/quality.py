@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from insightface.utils import face_align
 
+from kiosk.inference import alignment
 from kiosk.inference.faces import DetectedFace
 from kiosk.inference.images import BGRImage
 
@@ -217,7 +217,7 @@ def edge(face: DetectedFace, picture: tuple[int, int], crop_side: int) -> tuple[
     x1, y1, x2, y2 = face.bbox
     box_w, box_h = max(x2 - x1, 1e-6), max(y2 - y1, 1e-6)
     margin = min(x1 / box_w, (width - x2) / box_w, y1 / box_h, (height - y2) / box_h)
-    to_picture = cv2.invertAffineTransform(face_align.estimate_norm(face.keypoints, crop_side))
+    to_picture = cv2.invertAffineTransform(alignment.to_template(face.keypoints, crop_side))
     xs = np.linspace(crop_side / 5, crop_side - crop_side / 5, 16)
     ys = np.linspace(crop_side / 4, crop_side - crop_side / 8, 16)
     grid_x, grid_y = np.meshgrid(xs, ys)

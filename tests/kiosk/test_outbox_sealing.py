@@ -189,7 +189,7 @@ def real_checkin(
     pixels = photo(name)
     face = engine.embed_single(pixels, purpose=Purpose.CHECKIN)
     assert face.embedding is not None
-    crop = evidence_jpeg(engine.recognizer.align(pixels, face.face.keypoints))
+    crop = evidence_jpeg(engine.recognizer.align(pixels, face.face))
     return NewCheckin(
         meeting_id=uuid.UUID(meeting),
         member_id=uuid.UUID(member),

@@ -104,6 +104,24 @@ def test_the_bundle_passes_its_self_test_and_holds_no_weights(
     assert not list(bundle.rglob("server/*"))
 
 
+def test_the_bundle_leaves_out_what_the_kiosk_never_loads(bundle: Path) -> None:
+    internal = bundle / "_internal"
+    for absent in ("scipy/optimize", "scipy/io", "skimage/filters", "skimage/feature"):
+        assert not (internal / absent).exists(), absent
+    assert (internal / "scipy/linalg").is_dir() and (internal / "skimage/transform").is_dir()
+    assert not list(internal.glob("PIL/_avif*")) and not list(internal.glob("pillow.libs/libavif*"))
+    assert not list(bundle.rglob("shape_predictor_68_face_landmarks.dat"))
+    assert not list(bundle.rglob("translations/*.qm"))
+    sections = subprocess.run(
+        ["readelf", "-S", str(internal / "libpython3.11.so.1.0")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert ".symtab" in sections or ".dynsym" in sections
+    assert ".debug_info" not in sections  # stripped: never loaded at run time
+
+
 def test_the_bundle_opens_the_window_on_x11(bundle: Path, kiosk_env: dict[str, str]) -> None:
     """The xcb platform plugin and the sounds' multimedia plugin load from the bundle."""
     env = {k: v for k, v in kiosk_env.items() if k != "QT_QPA_PLATFORM"}

@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from insightface.model_zoo.scrfd import SCRFD
 
 from kiosk.inference.engine import EngineConfig, FaceEngine
 from kiosk.inference.errors import PackUnavailableError, QualityError
@@ -152,3 +153,19 @@ def test_an_image_asked_for_a_pack_it_does_not_hold_says_what_to_do(tmp_path: Pa
         message
     )
     assert list(tmp_path.iterdir()) == []  # nothing was attempted in the cache
+
+
+@pytest.mark.parametrize("name", ["t1", "obama", "gdp"])
+@pytest.mark.parametrize("det_size", [640, 320])
+def test_decoding_only_likely_faces_finds_what_stock_scrfd_finds(
+    engine: FaceEngine, name: str, det_size: int
+) -> None:
+    scrfd = engine.detector._scrfd
+    stock = SCRFD(model_file=scrfd.model_file, session=scrfd.session)
+    stock.prepare(0, det_thresh=scrfd.det_thresh, nms_thresh=scrfd.nms_thresh)
+    image = photo(name)
+    boxes, keypoints = scrfd.detect(image, input_size=(det_size, det_size))
+    stock_boxes, stock_keypoints = stock.detect(image, input_size=(det_size, det_size))
+    assert len(boxes) == len(stock_boxes) > 0
+    np.testing.assert_allclose(boxes, stock_boxes, rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(keypoints, stock_keypoints, rtol=1e-5, atol=1e-3)
