@@ -60,7 +60,7 @@ def plain_rows(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
 
 
 def seal_plain_rows(conn: sqlite3.Connection, key: Callable[[], bytes]) -> int:
-    """Seal, in the caller's transaction, the face data still in clear; how many rows changed.
+    """Seal, in the caller's transaction, the face data still in clear; how many fields it sealed.
 
     A payload that cannot be read back is left byte for byte as it is (it will be set
     aside when its turn comes); its evidence crop is sealed all the same.

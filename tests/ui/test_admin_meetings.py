@@ -297,7 +297,7 @@ def test_start_end_reopen_cancel_and_copy_follow_the_life_cycle(
         lambda: (meetings.current() or {}).get("status") == "cancelled",  # type: ignore[attr-defined]
         timeout=WAIT_MS,
     )
-    assert enabled() == {"Copy", "Show QR", "Display links…", "Follow live", "Refresh", "New…"}
+    assert enabled() == {"Copy", "Show QR", "Links…", "Follow live", "Refresh", "New…"}
     assert "copy it to a new meeting" in meetings.details.text()
     buttons["Copy"].click()
     qtbot.waitUntil(lambda: meetings.status.text().startswith("Copied"), timeout=WAIT_MS)
@@ -376,7 +376,7 @@ def test_display_links_are_made_listed_and_revoked_one_by_one(
     meetings = window.meetings
     meetings.refresh()
     select(qtbot, meetings, "Harvest <i>night</i>")
-    meetings.buttons["Display links…"].click()
+    meetings.buttons["Links…"].click()
     dialog = meetings.display_links
     assert dialog is not None
     try:

@@ -32,6 +32,11 @@ from ui.admin.words import count
 LIFE_CYCLE = {"Start": "start", "End": "end", "Cancel meeting": "cancel", "Reopen": "reopen"}
 EDITABLE = ("scheduled", "active")  # the server refuses changes to ended or cancelled ones
 REOPEN_FOR = timedelta(hours=1)
+# "Links…" is short so the bar fits a 1280-wide window; the tip says what it opens.
+TIPS = {
+    "Links…": "Display links: the meeting's QR screen on a projector or TV without signing "
+    "in; make one, see which still work, revoke one."
+}
 # Actions that stop check-ins: asked first, since a click by mistake turns people away.
 CONFIRM = {
     "end": "End {title} now? Kiosks and phones stop taking its check-ins (Reopen undoes it).",
@@ -59,7 +64,7 @@ class MeetingsView(QWidget):
             tuple((label, lambda _=False, a=a: self.act(a)) for label, a in LIFE_CYCLE.items()),
             (
                 ("Show QR", self.show_qr),
-                ("Display links…", self.show_display_links),
+                ("Links…", self.show_display_links),
                 ("Follow live", self.follow),
                 ("Refresh", self.refresh),
             ),
@@ -68,6 +73,7 @@ class MeetingsView(QWidget):
         for group in rows:
             for label, slot in group:
                 button = QPushButton(label)
+                button.setToolTip(TIPS.get(label, ""))
                 button.clicked.connect(slot)
                 bar.addWidget(button)
                 self.buttons[label] = button
@@ -115,7 +121,7 @@ class MeetingsView(QWidget):
         allowed = set(meeting["actions"]) if meeting else set()
         for label, action in LIFE_CYCLE.items():
             self.buttons[label].setEnabled(action in allowed)
-        for label in ("Copy", "Show QR", "Display links…", "Follow live"):
+        for label in ("Copy", "Show QR", "Links…", "Follow live"):
             self.buttons[label].setEnabled(meeting is not None)
         self.buttons["Edit…"].setEnabled(meeting is not None and meeting["status"] in EDITABLE)
         self.details.setText(
