@@ -1,10 +1,13 @@
 """Gallery sync with per-kiosk scoping beside the code of another revision, side by side.
 
 One throwaway database with `--members` enrolled members and an active meeting opened to
-everyone (so both codes send every member), two uvicorn backends: this tree's code and
-`--against` (a git revision, exported to a temporary folder). Each pulls, alternately
+everyone (so both codes send every member), two uvicorn backends: `--this` (default
+HEAD, commit your changes first) and `--against`, each a git revision exported to a
+temporary folder, so both start alike (a backend run from the working folder measured
+quiet syncs 1.6x slower than the same commit exported). Each pulls, alternately
 round by round, a full snapshot and a quiet delta (nothing changed: what a kiosk asks
-every few seconds), and the medians are printed with their ratio (this / against).
+every few seconds), and the medians are printed with their ratio (this / against). The
+side that goes first swaps every round.
 
     .venv/bin/python bench/bench_gallery_scope.py [--against main] [--members 5000] [--rounds 5]
 """
@@ -27,6 +30,7 @@ from bench_gallery_sync import backend, open_meeting, pull, seed
 
 def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--this", default="HEAD", help="git revision measured")
     parser.add_argument("--against", default="main", help="git revision to compare with")
     parser.add_argument("--members", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=5)
@@ -50,9 +54,11 @@ def export(revision: str, folder: Path) -> Path:
 def main() -> int:
     args = _parse()
     with tempfile.TemporaryDirectory() as folder, seeded_environment(args) as (env, email):
-        tree = export(args.against, Path(folder))
+        this, against = Path(folder) / "this", Path(folder) / "against"
+        this.mkdir(), against.mkdir()
+        new_tree, old_tree = export(args.this, this), export(args.against, against)
         seed(env, args.enrolled)
-        with backend(env) as (new_url, _), backend(env, tree) as (old_url, _):
+        with backend(env, new_tree) as (new_url, _), backend(env, old_tree) as (old_url, _):
             open_meeting(new_url, email)
             kiosks = {new_url: pair_kiosk(new_url, email), old_url: pair_kiosk(old_url, email)}
             times: dict[str, dict[str, list[float]]] = {
@@ -64,18 +70,20 @@ def main() -> int:
                 answer = json.loads(body)
                 counts[url] = len(answer["templates"])
                 resume[url] = {"since": answer["version"], "scope": answer["scope"]}
-            for _ in range(args.rounds):
-                for url, kiosk in kiosks.items():
-                    times[url]["snapshot"].append(pull(url, kiosk)[2])
-                    times[url]["quiet delta"].append(pull(url, kiosk, **resume[url])[2])
+            for round_ in range(args.rounds):
+                # Who goes first swaps every round: a pull's leftovers (garbage, caches)
+                # weigh on the next one, and neither side should always follow the other.
+                for url in list(kiosks)[:: 1 if round_ % 2 else -1]:
+                    times[url]["quiet delta"].append(pull(url, kiosks[url], **resume[url])[2])
+                    times[url]["snapshot"].append(pull(url, kiosks[url])[2])
     print(
-        f"{args.enrolled} enrolled members; templates sent: this tree {counts[new_url]}, "
+        f"{args.enrolled} enrolled members; templates sent: {args.this} {counts[new_url]}, "
         f"{args.against} {counts[old_url]}; {args.rounds} rounds, alternating"
     )
     for kind in ("snapshot", "quiet delta"):
         new, old = (float(np.median(times[u][kind])) for u in (new_url, old_url))
         print(
-            f"{kind}: this tree {new * 1000:.0f} ms, {args.against} {old * 1000:.0f} ms "
+            f"{kind}: {args.this} {new * 1000:.0f} ms, {args.against} {old * 1000:.0f} ms "
             f"(median), ratio {new / old:.2f}x"
         )
     return 0
