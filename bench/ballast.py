@@ -36,6 +36,7 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
+from kiosk.finder import detection_sizes
 from kiosk.inference.detector import FaceDetector
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.faces import DetectedFace
@@ -182,7 +183,8 @@ class Ballast:
         self._detectors: dict[int, ort.InferenceSession] = {}
         self.detector_macs = scrfd_10g(det_size)[1]
         self._crop = np.zeros((1, 3, 112, 112), np.float32)
-        self.detect(det_size)  # built now, so the first frame is not slow
+        for size in detection_sizes(det_size):  # built now, as the kiosk's own sessions are
+            self.detect(size)
 
     def _session(self, name: str, model: onnx.ModelProto) -> ort.InferenceSession:
         path = self._folder / f"{name}.onnx"

@@ -51,8 +51,9 @@ from kiosk.app import HeadlessKiosk, store_badge_check  # noqa: E402
 from kiosk.camera import video_source  # noqa: E402
 from kiosk.decisions import Decider, Meeting  # noqa: E402
 from kiosk.events import EventBus, FrameAnalysed, KioskEvent  # noqa: E402
+from kiosk.finder import detection_sizes  # noqa: E402
 from kiosk.frames import Frame, LatestFrame  # noqa: E402
-from kiosk.inference.engine import FaceEngine  # noqa: E402
+from kiosk.inference.engine import LIVE_DET_SIZE, FaceEngine  # noqa: E402
 from kiosk.inference.packs import resolve_pack  # noqa: E402
 from kiosk.inference.quality import Purpose  # noqa: E402
 from kiosk.inference.sessions import ThreadSettings  # noqa: E402
@@ -327,7 +328,11 @@ def main() -> None:
     parser.add_argument("--dlib", action="store_true", help="the dlib pack beside vectron")
     args = parser.parse_args()
     threads = ThreadSettings(intra_op_threads=args.threads)
-    engine = FaceEngine.load(resolve_pack("vectron", cache_dir=Path("/nonexistent")), threads)
+    engine = FaceEngine.load(
+        resolve_pack("vectron", cache_dir=Path("/nonexistent")),
+        threads,
+        warm_up_sizes=detection_sizes(LIVE_DET_SIZE),  # as the kiosk loads it
+    )
     folder = Path(tempfile.mkdtemp(prefix="bench-kiosk-"))
     video = make_video(engine, folder, args.rounds)
     print(
@@ -349,7 +354,11 @@ def main() -> None:
     names, columns = [], []
     configurations = [("offline pack (vectron)", engine, engine)]
     if args.dlib:
-        dlib = FaceEngine.load(resolve_pack("dlib", cache_dir=Path("/nonexistent")), threads)
+        dlib = FaceEngine.load(
+            resolve_pack("dlib", cache_dir=Path("/nonexistent")),
+            threads,
+            warm_up_sizes=detection_sizes(LIVE_DET_SIZE),  # as the kiosk loads it
+        )
         configurations.append(("public-domain pack (dlib)", dlib, dlib))
     configurations.append(("vectron + buffalo_l ballast", with_ballast(engine, ballast), engine))
     for name, used, plain in configurations:

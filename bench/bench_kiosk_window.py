@@ -68,7 +68,8 @@ from kiosk.events import (  # noqa: E402
     KioskEvent,
     PendingReview,
 )
-from kiosk.inference.engine import FaceEngine  # noqa: E402
+from kiosk.finder import detection_sizes  # noqa: E402
+from kiosk.inference.engine import LIVE_DET_SIZE, FaceEngine  # noqa: E402
 from kiosk.inference.packs import resolve_pack  # noqa: E402
 from kiosk.inference.sessions import ThreadSettings  # noqa: E402
 from kiosk.status import SyncStatus  # noqa: E402
@@ -402,7 +403,11 @@ def main() -> None:
     args = parser.parse_args()
     app = QApplication(sys.argv)
     threads = ThreadSettings(intra_op_threads=args.threads)
-    engine = FaceEngine.load(resolve_pack("vectron", cache_dir=Path("/nonexistent")), threads)
+    engine = FaceEngine.load(
+        resolve_pack("vectron", cache_dir=Path("/nonexistent")),
+        threads,
+        warm_up_sizes=detection_sizes(LIVE_DET_SIZE),  # as the kiosk loads it
+    )
     folder = Path(tempfile.mkdtemp(prefix="bench-window-"))
     video = make_video(engine, folder, args.rounds)
     print(

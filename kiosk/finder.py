@@ -38,6 +38,16 @@ FULL_EVERY_S = 1.0
 DUPLICATE_IOU = 0.5
 
 
+def detection_sizes(det_size: int) -> tuple[int, ...]:
+    """Every input size the kiosk detects at: the live size, then each crop size below it.
+
+    The detector builds a session per input size on first use, holding the GIL while it
+    parses the model (with buffalo_l's cost that stalled the window's thread for 200 ms
+    the first time a face came closer), so the kiosk builds them all when it loads.
+    """
+    return (det_size, *range(MIN_CROP_DET, det_size, SIZE_STEP))
+
+
 class Search(Enum):
     """How a frame was searched."""
 

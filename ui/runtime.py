@@ -71,11 +71,26 @@ def is_camera(spec: str) -> bool:
 
 
 def load_engine(
-    status: SyncStatus, pack: PackSpec | str | None = None, cache_dir: Path | None = None
+    status: SyncStatus,
+    pack: PackSpec | str | None = None,
+    cache_dir: Path | None = None,
+    *,
+    det_size: int | None = None,
 ) -> FaceEngine:
     """FACE_MODEL's pack (or ``pack``), downloaded on first run with its progress shown
-    through ``status.pack_progress`` (the window's download dialog follows it)."""
-    from kiosk.inference.engine import EngineConfig, FaceEngine  # noqa: PLC0415
+    through ``status.pack_progress`` (the window's download dialog follows it).
+
+    The detector is warmed up at every size the kiosk detects at (``det_size``, the live
+    size by default, and the crops around a followed face), so no session is built while
+    someone stands at the kiosk.
+    """
+    from kiosk.finder import detection_sizes  # noqa: PLC0415
+    from kiosk.inference.engine import (  # noqa: PLC0415
+        ENROLMENT_DET_SIZE,
+        LIVE_DET_SIZE,
+        EngineConfig,
+        FaceEngine,
+    )
     from kiosk.model_pack import clear_progress, ensure_pack, status_progress  # noqa: PLC0415
 
     config = EngineConfig.from_env()
@@ -89,7 +104,8 @@ def load_engine(
         )
     finally:
         clear_progress(status)
-    return FaceEngine.load(resolved, config.threads)
+    sizes = (ENROLMENT_DET_SIZE, *detection_sizes(det_size or LIVE_DET_SIZE))
+    return FaceEngine.load(resolved, config.threads, warm_up_sizes=sizes)
 
 
 def liveness_policy(preference: str) -> LivenessPolicy | None:
@@ -209,7 +225,12 @@ class KioskRuntime:
         if self.options.engine is not None:
             engine = self.options.engine()
         else:
-            engine = load_engine(self.status, self.options.pack, self.options.pack_cache)
+            engine = load_engine(
+                self.status,
+                self.options.pack,
+                self.options.pack_cache,
+                det_size=self.options.pipeline.det_size if self.options.pipeline else None,
+            )
         self.engine = engine
         engine_loaded(engine.spec.name)
         store = self.open_store()

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from kiosk.finder import FULL_EVERY_S, FaceFinder, Search
+from kiosk.finder import FULL_EVERY_S, FaceFinder, Search, detection_sizes
 from kiosk.inference.engine import LIVE_DET_SIZE, FaceEngine
 from kiosk.inference.faces import DetectedFace
 from kiosk.motion import MotionGate
+from kiosk.status import SyncStatus
 from kiosk.tracker import IouTracker, Track
 from tests.kiosk.pipeline_utils import FPS, lined_up
+from ui.runtime import load_engine
 
 pytestmark = pytest.mark.model
 
@@ -123,3 +127,28 @@ def test_the_motion_gate_ignores_noise_and_sees_a_small_change() -> None:
     changed[200:260, 300:350] = 200  # 50x60 px: less than a face at the smallest check-in size
     assert gate.should_look(changed, 1.0)
     assert not gate.should_look(changed, 1.1)  # it is now the reference
+
+
+def test_every_crop_the_finder_detects_at_is_a_size_the_kiosk_warms_up(
+    engine: FaceEngine,
+) -> None:
+    recording = _Recording(engine)
+    finder = FaceFinder(recording, LIVE_DET_SIZE)
+    frame = np.full((480, 640, 3), 127, dtype=np.uint8)
+    for side in range(8, 480, 4):  # a face from far away to filling the frame
+        for x0 in (0.0, 300.0, 640.0 - side):
+            finder._around(frame, (x0, 100.0, x0 + side, 100.0 + side))
+    assert recording.sizes, "no crop was detected"
+    assert set(recording.sizes) <= set(detection_sizes(LIVE_DET_SIZE))
+
+
+def test_the_kiosk_loads_its_detector_warm_at_every_size_it_detects_at(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Loaded as the kiosk window loads it; a session built later, while someone stands
+    # at the kiosk, would hold the GIL and stall the window while the model is parsed.
+    monkeypatch.setenv("FACE_MODEL", "vectron")
+    monkeypatch.setenv("FACE_MODEL_CACHE", str(tmp_path / "cache"))
+    loaded = load_engine(SyncStatus())
+    built = loaded.detector._scrfd.resolution_session_input_sizes  # type: ignore[attr-defined]
+    assert {(size, size) for size in detection_sizes(LIVE_DET_SIZE)} <= set(built)
