@@ -43,10 +43,10 @@ import numpy as np
 from bench_backend import ROOT, add_service_arguments, free_port, seeded_environment
 from bench_checkin_upload import pair_kiosk
 
-from kiosk.local_gallery import MeetingRecord
-from kiosk.store import LocalStore
-from kiosk.sync_client import parse_gallery
-from kiosk.wire import decode
+from kiosk.protocol.wire import decode
+from kiosk.storage.local_gallery import MeetingRecord
+from kiosk.storage.local_store import LocalStore
+from kiosk.syncing.client import parse_gallery
 from server.backend.config import load_settings
 from server.backend.db import make_engine, make_session_factory
 from server.backend.face_model import ServerFaceModel

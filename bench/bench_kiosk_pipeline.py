@@ -47,23 +47,23 @@ sys.path.insert(0, str(ROOT))
 
 from bench.ballast import Ballast, with_ballast  # noqa: E402
 from kiosk.app import HeadlessKiosk, store_badge_check  # noqa: E402
-from kiosk.camera import video_source  # noqa: E402
-from kiosk.decisions import Decider, Meeting  # noqa: E402
+from kiosk.capture.camera import video_source  # noqa: E402
+from kiosk.capture.frames import Frame, LatestFrame  # noqa: E402
+from kiosk.capture.qr import read_qr_codes, read_qr_codes_opencv  # noqa: E402
 from kiosk.events import EventBus, FrameAnalysed, KioskEvent  # noqa: E402
-from kiosk.frames import Frame, LatestFrame  # noqa: E402
 from kiosk.inference.engine import FaceEngine  # noqa: E402
 from kiosk.inference.packs import resolve_pack  # noqa: E402
 from kiosk.inference.quality import Purpose  # noqa: E402
 from kiosk.inference.sessions import ThreadSettings  # noqa: E402
-from kiosk.local_gallery import (  # noqa: E402
+from kiosk.recognition.decisions import Decider, Meeting  # noqa: E402
+from kiosk.recognition.pipeline import Pipeline  # noqa: E402
+from kiosk.storage.local_gallery import (  # noqa: E402
     GalleryUpdate,
     MeetingRecord,
     MemberRecord,
     TemplateRecord,
 )
-from kiosk.pipeline import Pipeline  # noqa: E402
-from kiosk.qr import read_qr_codes, read_qr_codes_opencv  # noqa: E402
-from kiosk.store import LocalStore  # noqa: E402
+from kiosk.storage.local_store import LocalStore  # noqa: E402
 from server.backend.security.badges import BadgeSigner  # noqa: E402
 from server.backend.services import badge_images  # noqa: E402
 from tests.kiosk.conftest import photo  # noqa: E402
@@ -159,7 +159,7 @@ def live_run(
     events.subscribe(heard)
     source = video_source(video, events=events)
     kiosk = HeadlessKiosk(engine=engine, source=source, store=store, meeting=meeting, events=events)
-    decider = kiosk.pipeline.decider
+    decider = kiosk.recognition.pipeline.decider
     decider.gallery()  # decrypt the synced gallery once, as a running kiosk has
     searches: list[float] = []
     match = decider.match
@@ -178,7 +178,7 @@ def live_run(
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     kiosk.stop()
-    stats = kiosk.pipeline.stats
+    stats = kiosk.recognition.pipeline.stats
     latencies = stats.commit_latencies or [float("nan")]
     kinds = [type(e).__name__ for e in decisions]
     return {
@@ -189,8 +189,8 @@ def live_run(
         "process_cpu_share": cpu / elapsed,
         "speculated": float(stats.speculated),
         "recognitions": float(stats.recognitions),
-        "full_searches": float(kiosk.pipeline.finder.stats.full),
-        "crop_searches": float(kiosk.pipeline.finder.stats.crops),
+        "full_searches": float(kiosk.recognition.pipeline.finder.stats.full),
+        "crop_searches": float(kiosk.recognition.pipeline.finder.stats.crops),
         "latency_median_ms": statistics.median(latencies) * 1000,
         "latency_max_ms": max(latencies) * 1000,
         "commit_cpu_ms": statistics.median(stats.commit_cpu or [float("nan")]) * 1000,

@@ -8,7 +8,7 @@ phone moving), as the page sends them (400 px JPEG burst frames, 640 px selfie).
 attack is the selfie warped around the nose tip (a Gaussian push, sigma 0.3-0.9 eye
 distances, growing until the nose cue alone passes), as in issue 24.
 
-For each: the nose cue alone (kiosk.liveness, the 0.08 threshold) and both cues
+For each: the nose cue alone (kiosk.protocol.liveness, the 0.08 threshold) and both cues
 (`server/backend/services/turn_cues.py`). The limit of this evidence: the genuine
 turns are other photos of the same man (other light, background and framing), so the
 ring around the face changes more than it would for a person turning in front of a
@@ -33,7 +33,7 @@ from kiosk.inference.engine import FaceEngine  # noqa: E402
 from kiosk.inference.images import read_image_file  # noqa: E402
 from kiosk.inference.packs import resolve_pack  # noqa: E402
 from kiosk.inference.sessions import ThreadSettings  # noqa: E402
-from kiosk.liveness import MIN_TURN, nose_offset  # noqa: E402
+from kiosk.protocol.liveness import MIN_TURN, nose_offset  # noqa: E402
 from server.backend.services.turn_cues import RING_MIN, change, ring  # noqa: E402
 
 FACES = ROOT / "tests/data/faces"

@@ -16,20 +16,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kiosk.badges import BadgeClaims, BadgeVerifier
-from kiosk.camera import CaptureSource, camera_source, folder_source, video_source
-from kiosk.credentials import CredentialStore
-from kiosk.decisions import Decider, Meeting
+from kiosk.capture.camera import CaptureSource, camera_source, folder_source, video_source
+from kiosk.device.credentials import CredentialStore
+from kiosk.device.keyring_entries import kiosk_credentials
 from kiosk.errors import DeviceRevokedError, KioskError, SourceError
 from kiosk.events import CheckedIn, EventBus, KioskEvent, PendingReview, SourceState
 from kiosk.headless import default_data_dir
 from kiosk.inference.engine import EngineConfig, FaceEngine
-from kiosk.keyring_entries import kiosk_credentials
-from kiosk.liveness import LivenessPolicy
-from kiosk.pipeline import Pipeline, PipelineConfig
-from kiosk.status import SyncStatus
-from kiosk.store import LocalStore
-from kiosk.sync import SyncWorker
+from kiosk.protocol.badges import BadgeClaims, BadgeVerifier
+from kiosk.protocol.liveness import LivenessPolicy
+from kiosk.recognition.decisions import Decider, Meeting
+from kiosk.recognition.pipeline import Pipeline, PipelineConfig
+from kiosk.storage.local_store import LocalStore
+from kiosk.syncing.status import SyncStatus
+from kiosk.syncing.syncer import SyncWorker
 
 log = logging.getLogger(__name__)
 

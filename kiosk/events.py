@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from kiosk.protocol.liveness import Direction
+
 log = logging.getLogger(__name__)
 
 
@@ -65,13 +67,6 @@ class SourceState(enum.Enum):
     LOST = "lost"  # the device stopped giving frames (unplugged, failed)
     REOPENING = "reopening"  # waiting out the back-off before opening again
     STOPPED = "stopped"  # stopped on request, or a file/folder source reached its end
-
-
-class Direction(enum.Enum):
-    """A head turn, in the person's own terms (their left, as they see it)."""
-
-    LEFT = "left"
-    RIGHT = "right"
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from kiosk.events import (
     PendingReview,
     SourceStateChanged,
 )
-from kiosk.liveness import LivenessPolicy
+from kiosk.protocol.liveness import LivenessPolicy
 
 log = logging.getLogger(__name__)
 

@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kiosk.device.lock import PinError, PinLock, check_new_pin
+from kiosk.device.preferences import Preferences
 from kiosk.errors import KioskError
 from kiosk.inference.errors import FaceEngineError
-from kiosk.lock import PinError, PinLock, check_new_pin
-from kiosk.preferences import Preferences
 from ui import theme
 from ui.jobs import Job
 from ui.preview import frame_image

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.lock import MAX_DIGITS, PinError, PinLock
+from kiosk.device.lock import MAX_DIGITS, PinError, PinLock
 from ui import theme
 
 

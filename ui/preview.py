@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from kiosk.events import FrameAnalysed
 
 if TYPE_CHECKING:  # not imported at run time: OpenCV is slow to import (window up fast)
-    from kiosk.frames import Frame, LatestFrame
+    from kiosk.capture.frames import Frame, LatestFrame
     from kiosk.inference.images import BGRImage
 
 POLL_MS = 8  # well under a 30 fps frame interval, so no frame waits long to be shown

@@ -15,28 +15,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kiosk import preferences as prefs_file
 from kiosk.board import BoardWatcher, MeetingBoard, http_board_fetcher
+from kiosk.device import preferences as prefs_file
+from kiosk.device.lock import PinLock
+from kiosk.device.preferences import Preferences
 from kiosk.errors import KioskError
 from kiosk.events import CheckedIn, EventBus, PendingReview
-from kiosk.lock import PinLock
-from kiosk.preferences import Preferences
-from kiosk.status import SyncStatus
+from kiosk.syncing.status import SyncStatus
 
 if TYPE_CHECKING:
     import httpx
 
     from kiosk.app import HeadlessKiosk
-    from kiosk.camera import CaptureSource
-    from kiosk.credentials import CredentialStore
-    from kiosk.decisions import Meeting
-    from kiosk.frames import LatestFrame
+    from kiosk.capture.camera import CaptureSource
+    from kiosk.capture.frames import LatestFrame
+    from kiosk.device.credentials import CredentialStore
     from kiosk.inference.engine import FaceEngine
     from kiosk.inference.packs import PackSpec
-    from kiosk.liveness import LivenessPolicy
-    from kiosk.pipeline import PipelineConfig
-    from kiosk.store import LocalStore
-    from kiosk.sync import SyncSettings, SyncWorker
+    from kiosk.protocol.liveness import LivenessPolicy
+    from kiosk.recognition.decisions import Meeting
+    from kiosk.recognition.pipeline import PipelineConfig
+    from kiosk.storage.local_store import LocalStore
+    from kiosk.syncing.syncer import SyncSettings, SyncWorker
 
 # The window must be up within two seconds of launch, so the heavy core (the engine,
 # OpenCV, the store's crypto) is imported only by the methods that run on the
@@ -74,8 +74,8 @@ def load_engine(
 ) -> FaceEngine:
     """FACE_MODEL's pack (or ``pack``), downloaded on first run with its progress shown
     through ``status.pack_progress`` (the window's download dialog follows it)."""
+    from kiosk.device.model_pack import clear_progress, ensure_pack, status_progress  # noqa: PLC0415
     from kiosk.inference.engine import EngineConfig, FaceEngine  # noqa: PLC0415
-    from kiosk.model_pack import clear_progress, ensure_pack, status_progress  # noqa: PLC0415
 
     config = EngineConfig.from_env()
     try:
@@ -93,7 +93,7 @@ def load_engine(
 
 def liveness_policy(preference: str) -> LivenessPolicy | None:
     """The kiosk's own choice, or None to follow the meeting's policy set on the server."""
-    from kiosk.liveness import LivenessPolicy  # noqa: PLC0415
+    from kiosk.protocol.liveness import LivenessPolicy  # noqa: PLC0415
 
     return None if preference == "meeting" else LivenessPolicy(preference)
 
@@ -102,7 +102,7 @@ class KioskRuntime:
     def __init__(self, options: RuntimeOptions, credentials: CredentialStore | None = None) -> None:
         self.options = options
         if credentials is None:
-            from kiosk.keyring_entries import kiosk_credentials  # noqa: PLC0415
+            from kiosk.device.keyring_entries import kiosk_credentials  # noqa: PLC0415
 
             credentials = kiosk_credentials(options.data_dir)
         self.credentials = credentials
@@ -139,7 +139,7 @@ class KioskRuntime:
 
     def open_store(self) -> LocalStore:
         if self.store is None:
-            from kiosk.store import LocalStore  # noqa: PLC0415
+            from kiosk.storage.local_store import LocalStore  # noqa: PLC0415
 
             self.options.data_dir.mkdir(parents=True, exist_ok=True)
             self.store = LocalStore(
@@ -178,13 +178,13 @@ class KioskRuntime:
     def is_paired(self) -> bool:
         """A credential in the keyring *and* a local database paired as a kiosk: a fresh
         data folder is offered pairing, whatever the keyring holds."""
-        from kiosk.keyring_entries import paired_kiosk_id  # noqa: PLC0415
+        from kiosk.device.keyring_entries import paired_kiosk_id  # noqa: PLC0415
 
         return self.credentials.is_paired() and paired_kiosk_id(self.options.data_dir) is not None
 
     def pair(self, server_url: str, code: str) -> None:
         """First run: exchange the pairing code, then sync once to learn the meetings."""
-        from kiosk.sync import pair  # noqa: PLC0415
+        from kiosk.syncing.syncer import pair  # noqa: PLC0415
 
         store = self.open_store()
         pair(
@@ -238,7 +238,7 @@ class KioskRuntime:
             self.sync.wake()
 
     def _start_sync(self, store: LocalStore, engine: FaceEngine) -> None:
-        from kiosk.sync import SyncWorker  # noqa: PLC0415
+        from kiosk.syncing.syncer import SyncWorker  # noqa: PLC0415
 
         def camera_state() -> str:
             return self.source.state.value if self.source is not None else "unknown"

@@ -165,7 +165,7 @@ class HeartbeatReply(BaseModel):
 class GalleryTemplate(BaseModel):
     template_id: uuid.UUID
     member_id: uuid.UUID
-    # `q8`: base64 of a little-endian float32 scale then 512 int8 values (kiosk.wire).
+    # `q8`: base64 of a little-endian float32 scale then 512 int8 values (kiosk.protocol.wire).
     embedding: str
 
 

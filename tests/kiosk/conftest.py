@@ -11,7 +11,7 @@ import keyring
 import numpy as np
 import pytest
 
-from kiosk.credentials import CredentialStore
+from kiosk.device.credentials import CredentialStore
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.images import BGRImage, read_image_file
 from kiosk.inference.packs import ResolvedPack, resolve_pack

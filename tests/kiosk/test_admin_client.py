@@ -9,8 +9,8 @@ from pathlib import Path
 import keyring
 import pytest
 
-from kiosk.admin_auth import SERVICE, AdminError, SessionEndedError
-from kiosk.admin_client import AdminClient
+from kiosk.admin.auth import SERVICE, AdminError, SessionEndedError
+from kiosk.admin.client import AdminClient
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.images import read_image_file
 from kiosk.inference.quality import Purpose

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kiosk.finder import FULL_EVERY_S, FaceFinder, Search
+from kiosk.capture.motion import MotionGate
 from kiosk.inference.engine import LIVE_DET_SIZE, FaceEngine
 from kiosk.inference.faces import DetectedFace
-from kiosk.motion import MotionGate
-from kiosk.tracker import IouTracker, Track
+from kiosk.recognition.finder import FULL_EVERY_S, FaceFinder, Search
+from kiosk.recognition.tracker import IouTracker, Track
 from tests.kiosk.pipeline_utils import FPS, lined_up
 
 pytestmark = pytest.mark.model

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from kiosk.errors import StoreError
-from kiosk.salvage import salvage
-from kiosk.store import LocalStore
+from kiosk.storage.local_store import LocalStore
+from kiosk.storage.salvage import salvage
 from sonta.cli import main
 from tests.kiosk.store_utils import a_checkin
 

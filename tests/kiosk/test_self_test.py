@@ -15,7 +15,7 @@ import pytest
 from keyrings.alt.file import PlaintextKeyring
 
 from kiosk.inference.packs import _unavailable_message, get_pack_spec
-from kiosk.store import LocalStore
+from kiosk.storage.local_store import LocalStore
 from sonta.cli import main
 from tests.kiosk.backend import LiveBackend
 from tests.kiosk.conftest import vectron_dir

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.store import LocalStore
+from kiosk.storage.local_store import LocalStore
 from tests.kiosk.conftest import vectron_dir
 from tests.kiosk.store_utils import a_checkin
 

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from kiosk.errors import SyncError
-from kiosk.sync_client import HeartbeatReport, SyncClient
+from kiosk.syncing.client import HeartbeatReport, SyncClient
 from server.backend.config import Settings, load_settings
 from server.backend.crud import admins as admins_crud
 from server.backend.crud.single_use import SingleUseTokens

@@ -13,7 +13,7 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi.testclient import TestClient
 
-from kiosk.qr import read_qr_codes
+from kiosk.capture.qr import read_qr_codes
 from server.backend.config import load_settings
 from server.backend.security.badges import BadgeSigner
 from tests.server.conftest import ClientFactory

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import ConsoleMessage, Page, sync_playwright
 
-from kiosk.qr import read_qr_codes
+from kiosk.capture.qr import read_qr_codes
 from server.backend.config import Settings
 from server.backend.main import create_app
 from tests.server.attendance_utils import make_meeting, make_member, store_checkin

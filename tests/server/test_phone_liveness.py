@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from kiosk.inference.images import read_image_file
-from kiosk.liveness import MIN_TURN, nose_offset
+from kiosk.protocol.liveness import MIN_TURN, nose_offset
 from server.backend.config import Settings
 from server.backend.services.face_client import FaceServiceClient
 from tests.kiosk.conftest import photo_path

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from fastapi.testclient import TestClient
 
-from kiosk.wire import decode
+from kiosk.protocol.wire import decode
 from server.backend.models import FaceTemplate, GalleryEvent
 from server.backend.security.templates import TemplateCipher
 from server.backend.services import sync

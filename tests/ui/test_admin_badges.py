@@ -14,8 +14,8 @@ from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPrintSupport import QPrinter
 from pytestqt.qtbot import QtBot
 
-from kiosk.admin_types import BadgeCard, Member
-from kiosk.qr import read_qr_codes
+from kiosk.admin.api_types import BadgeCard, Member
+from kiosk.capture.qr import read_qr_codes
 from tests.kiosk.backend import LiveBackend
 from tests.server.kiosk_utils import pair_kiosk
 from tests.server.test_checkin_upload import item, upload

@@ -12,9 +12,9 @@ from PySide6.QtCore import QPoint, QRect
 from PySide6.QtWidgets import QAbstractButton, QComboBox, QLineEdit, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
-from kiosk.admin_client import AdminClient
-from kiosk.credentials import CredentialStore
-from kiosk.frames import LatestFrame
+from kiosk.admin.client import AdminClient
+from kiosk.capture.frames import LatestFrame
+from kiosk.device.credentials import CredentialStore
 from kiosk.inference.engine import FaceEngine
 from server.backend.models import AttendanceRecord
 from tests.kiosk.backend import FACES, LiveBackend
@@ -151,7 +151,7 @@ def test_enrol_with_the_camera_and_photos_then_the_kiosk_recognises_and_consent_
     try:
         syncer = paired(kiosk, backend)
         syncer.sync_once()
-        assert kiosk.store.gallery_for(meeting).person_ids == {ada, joe}
+        assert kiosk.storage.local_store.gallery_for(meeting).person_ids == {ada, joe}
         checkin, kind = kiosk.check_in(meeting, "obama3")
         assert (str(checkin.member_id), kind) == (ada, "recorded")
 
@@ -168,9 +168,9 @@ def test_enrol_with_the_camera_and_photos_then_the_kiosk_recognises_and_consent_
         qtbot.waitUntil(lambda: not people.model.member(0)["consent_given"], timeout=WAIT_MS)
         assert window.client.templates(ada) == []
         syncer.sync_once()
-        assert kiosk.store.gallery_for(meeting).person_ids == {joe}
+        assert kiosk.storage.local_store.gallery_for(meeting).person_ids == {joe}
     finally:
-        kiosk.store.close()
+        kiosk.storage.local_store.close()
 
 
 def test_review_dashboard_kiosks_badges_and_screenshots(

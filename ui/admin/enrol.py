@@ -29,9 +29,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Member
-from kiosk.enrol_capture import Assessment, GuidedCapture, assess
+from kiosk.admin.api_types import Member
+from kiosk.admin.client import AdminClient
+from kiosk.admin.enrol_capture import Assessment, GuidedCapture, assess
 from ui.admin import words
 from ui.admin.tasks import Tasks
 from ui.preview import FrameProvider, PreviewWidget

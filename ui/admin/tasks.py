@@ -14,7 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from kiosk.admin_auth import SessionEndedError
+from kiosk.admin.auth import SessionEndedError
 from kiosk.errors import KioskError
 from ui.jobs import Job
 

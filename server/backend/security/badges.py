@@ -1,6 +1,6 @@
 """Member badges: Ed25519-signed QR payloads that kiosks verify offline.
 
-The token format and its verification live in ``kiosk.badges`` (kiosks check badges
+The token format and its verification live in ``kiosk.protocol.badges`` (kiosks check badges
 with no network, and the kiosk core never imports the server); this module signs.
 Kiosks get the public keys from `/api/kiosk/badge-keys` and revoked badge ids through
 gallery sync.
@@ -20,7 +20,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from kiosk.badges import DOMAIN, BadgeClaims, BadgeError, BadgeVerifier, encode_v2, key_id_of
+from kiosk.protocol.badges import (
+    DOMAIN,
+    BadgeClaims,
+    BadgeError,
+    BadgeVerifier,
+    encode_v2,
+    key_id_of,
+)
 from server.backend.errors import AuthError
 from server.backend.security.compact import b64, encode
 
@@ -58,7 +65,7 @@ class BadgeSigner:
         return {kid: b64(raw) for kid, raw in self._public.items()}
 
     def sign(self, *, badge_id: uuid.UUID, member_id: uuid.UUID, issued_at: int) -> str:
-        """Today's (version 2, compact) token; see ``kiosk.badges`` for the format."""
+        """Today's (version 2, compact) token; see ``kiosk.protocol.badges`` for the format."""
         claims = BadgeClaims(self.key_id, badge_id, member_id, issued_at)
         return encode_v2(claims, self._private.sign)
 

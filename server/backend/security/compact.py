@@ -1,6 +1,6 @@
 """The compact signed-token format, with the server's refusal for a malformed token.
 
-The format itself (``kiosk.compact``) is shared with kiosks, which verify badges
+The format itself (``kiosk.protocol.signed_token``) is shared with kiosks, which verify badges
 offline; here a malformed token becomes the caller's one ``AuthError`` message.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kiosk.compact import TokenFormatError, b64, encode, parse, unb64
+from kiosk.protocol.signed_token import TokenFormatError, b64, encode, parse, unb64
 from server.backend.errors import AuthError
 
 __all__ = ["b64", "encode", "split", "unb64"]

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
-from kiosk.events import Direction
+from kiosk.protocol.liveness import Direction
 from server.backend import lifecycle, public_url
 from server.backend.context import Backend
 from server.backend.crud import meetings as crud

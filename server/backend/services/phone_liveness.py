@@ -3,7 +3,7 @@
 `/api/qr/scan` draws a direction for each ticket (unless the meeting's liveness policy
 is `never`); the page asks the person to turn that way while it takes a few small
 frames after the selfie. Here every frame must show the same person as the selfie, and
-the nose must move relative to the eyes the asked way (`kiosk.liveness`, shared with the
+the nose must move relative to the eyes the asked way (`kiosk.protocol.liveness`, shared with the
 kiosk), and the face's surroundings must change on the frames that turned
 (`turn_cues`): one photo warped around the nose moves the nose alone. A photo held up
 and swung keeps its painted nose in place and fails; a replayed video of the person
@@ -18,9 +18,8 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from kiosk.events import Direction
 from kiosk.inference.matching import DEFAULT_THRESHOLDS
-from kiosk.liveness import MIN_TURN, HeadTurnChallenge, Verdict, nose_offset
+from kiosk.protocol.liveness import MIN_TURN, Direction, HeadTurnChallenge, Verdict, nose_offset
 from server.backend.context import Backend
 from server.backend.errors import BadRequestError
 from server.backend.services import uploads

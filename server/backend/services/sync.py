@@ -16,7 +16,7 @@ Templates are decrypted here and leave the server only through this module, to a
 paired kiosk, over the API.
 
 The answer is lean (a 5,000-member snapshot was 27.7 MB of JSON floats): embeddings
-travel as `q8` (see `kiosk.wire`), members and meetings only when their digest differs
+travel as `q8` (see `kiosk.protocol.wire`), members and meetings only when their digest differs
 from the one the kiosk sent back, and the template list is streamed from a cursor in
 chunks, so the server never holds a whole snapshot in memory. The route compresses it.
 """
@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from kiosk.wire import encode_q8
+from kiosk.protocol.wire import encode_q8
 from server.backend.crud import gallery
 from server.backend.crud.templates import open_row
 from server.backend.kiosk_schemas import GalleryMeeting, GalleryMember, GallerySync

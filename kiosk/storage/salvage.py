@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.errors import DamagedRowError, StoreError
-from kiosk.outbox_rows import QUARANTINED, read_payload, row_text
-from kiosk.store import LocalStore
+from kiosk.storage.local_store import LocalStore
+from kiosk.storage.outbox_rows import QUARANTINED, read_payload, row_text
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from kiosk.inference.packs import (
     get_pack_spec,
     resolve_pack,
 )
-from kiosk.status import SyncStatus
+from kiosk.syncing.status import SyncStatus
 
 # How deep to look for the model files inside the folder given (stick root, pack folder).
 SEARCH_DEPTH = 3

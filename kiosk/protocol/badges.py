@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from kiosk.compact import TokenFormatError, parse, unb64
 from kiosk.errors import KioskError
+from kiosk.protocol.signed_token import TokenFormatError, parse, unb64
 
 DOMAIN = b"sonta-badge-v1."
 DOMAIN_V2 = b"sonta-badge-v2."

@@ -23,7 +23,7 @@ import httpx
 import keyring.errors
 from keyring.backend import KeyringBackend
 
-from kiosk.credentials import default_backend
+from kiosk.device.credentials import default_backend
 from kiosk.errors import KioskError
 
 log = logging.getLogger(__name__)

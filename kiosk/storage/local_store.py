@@ -1,10 +1,10 @@
-"""`LocalStore`: the kiosk's durable memory, one SQLite file (see `kiosk.database`).
+"""`LocalStore`: the kiosk's durable memory, one SQLite file (see `kiosk.storage.database`).
 
 A check-in is committed with its outbox row in one transaction before `record`
 returns, so a confirmation shown to a person is never lost (kill -9, power cut). The
 sync worker sends outbox rows in batches and marks them with the server's answers;
 rows stay until the server has acknowledged them. A row that cannot be read back is set
-aside with its reason (`kiosk.outbox_rows`) and the rest still go. The synced gallery is
+aside with its reason (`kiosk.storage.outbox_rows`) and the rest still go. The synced gallery is
 read back decrypted through `gallery_for`, cached until the next sync changes it.
 """
 
@@ -21,17 +21,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kiosk import local_gallery
-from kiosk.checkins import NewCheckin, RecordOutcome
-from kiosk.database import Database
 from kiosk.errors import CredentialError, DamagedRowError, StoreError
 from kiosk.inference.faces import Embedding
 from kiosk.inference.gallery import Gallery, Template
-from kiosk.local_gallery import BadgeKey, GalleryUpdate, MeetingRecord
-from kiosk.outbox_rows import QUARANTINED, read_payload, row_text
-from kiosk.sealing import open_sealed
-from kiosk.status import SyncStatus
-from kiosk.wire import checkin_item
+from kiosk.protocol.checkins import NewCheckin, RecordOutcome
+from kiosk.protocol.wire import checkin_item
+from kiosk.storage import local_gallery
+from kiosk.storage.database import Database
+from kiosk.storage.local_gallery import BadgeKey, GalleryUpdate, MeetingRecord
+from kiosk.storage.outbox_rows import QUARANTINED, read_payload, row_text
+from kiosk.storage.sealing import open_sealed
+from kiosk.syncing.status import SyncStatus
 
 log = logging.getLogger(__name__)
 

@@ -29,11 +29,11 @@ from importlib import metadata
 
 import httpx
 
-from kiosk.credentials import CredentialStore
+from kiosk.device.credentials import CredentialStore
 from kiosk.errors import CredentialError, DeviceRevokedError, KioskError, SyncError
-from kiosk.status import SyncSnapshot, SyncStatus
-from kiosk.store import LocalStore
-from kiosk.sync_client import HeartbeatReport, Paired, SyncClient
+from kiosk.storage.local_store import LocalStore
+from kiosk.syncing.client import HeartbeatReport, Paired, SyncClient
+from kiosk.syncing.status import SyncSnapshot, SyncStatus
 
 log = logging.getLogger(__name__)
 

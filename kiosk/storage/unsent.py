@@ -16,8 +16,8 @@ from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
 from kiosk.errors import StoreError
-from kiosk.outbox_rows import QUARANTINED, row_text
-from kiosk.store import LocalStore
+from kiosk.storage.local_store import LocalStore
+from kiosk.storage.outbox_rows import QUARANTINED, row_text
 
 STATES = {"refused": "refused by the server", QUARANTINED: "set aside (unreadable here)"}
 

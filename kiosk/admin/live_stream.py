@@ -16,9 +16,9 @@ from collections.abc import Callable
 
 import httpx
 
-from kiosk.admin_auth import AdminError, SessionEndedError
-from kiosk.admin_client import AdminClient
-from kiosk.admin_types import LiveEvent
+from kiosk.admin.api_types import LiveEvent
+from kiosk.admin.auth import AdminError, SessionEndedError
+from kiosk.admin.client import AdminClient
 
 log = logging.getLogger(__name__)
 DELAYS = (1.0, 2.0, 5.0, 10.0)

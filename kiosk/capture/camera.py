@@ -20,9 +20,9 @@ from typing import Protocol, cast
 
 import cv2
 
+from kiosk.capture.frames import LatestFrame
 from kiosk.errors import SourceError
 from kiosk.events import EventBus, SourceState, SourceStateChanged
-from kiosk.frames import LatestFrame
 from kiosk.inference.errors import FaceEngineError
 from kiosk.inference.images import BGRImage, read_image_file
 

@@ -20,8 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from kiosk.badge_scan import BadgeCheck, BadgeScanner
-from kiosk.decisions import Decider, FaceMatch
+from kiosk.capture.frames import Frame, LatestFrame
 from kiosk.events import (
     BadgeRead,
     EventBus,
@@ -33,16 +32,17 @@ from kiosk.events import (
     LivenessFailed,
     LivenessPrompt,
 )
-from kiosk.finder import FaceFinder
-from kiosk.frames import Frame, LatestFrame
 from kiosk.inference.engine import LIVE_DET_SIZE, FaceEngine
 from kiosk.inference.faces import Embedding
 from kiosk.inference.images import BGRImage
 from kiosk.inference.matching import Band
 from kiosk.inference.quality import THRESHOLDS, Issue, Purpose, assess, measure
-from kiosk.liveness import HeadTurnChallenge, Verdict
-from kiosk.speculation import Key, SpeculativeEmbedder
-from kiosk.tracker import IouTracker, Track
+from kiosk.protocol.liveness import HeadTurnChallenge, Verdict
+from kiosk.recognition.badge_scan import BadgeCheck, BadgeScanner
+from kiosk.recognition.decisions import Decider, FaceMatch
+from kiosk.recognition.finder import FaceFinder
+from kiosk.recognition.speculation import Key, SpeculativeEmbedder
+from kiosk.recognition.tracker import IouTracker, Track
 
 log = logging.getLogger(__name__)
 

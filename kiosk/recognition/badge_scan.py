@@ -11,10 +11,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kiosk.badges import BadgeClaims, BadgeError
+from kiosk.capture.qr import read_qr_codes
 from kiosk.events import BadgeRead, BadgeRefused
 from kiosk.inference.images import BGRImage
-from kiosk.qr import read_qr_codes
+from kiosk.protocol.badges import BadgeClaims, BadgeError
 
 BadgeCheck = Callable[[str], BadgeClaims]  # raises BadgeError for a refused badge
 

@@ -20,14 +20,14 @@ from urllib.parse import urlsplit
 import httpx
 
 from kiosk.errors import CredentialError, DeviceRevokedError, PairingError, SyncError
-from kiosk.local_gallery import (
+from kiosk.protocol.wire import EmbeddingFormat, WireFormatError, decode
+from kiosk.storage.local_gallery import (
     BadgeKey,
     GalleryUpdate,
     MeetingRecord,
     MemberRecord,
     TemplateRecord,
 )
-from kiosk.wire import EmbeddingFormat, WireFormatError, decode
 
 log = logging.getLogger(__name__)
 

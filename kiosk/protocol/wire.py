@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from kiosk.checkins import NewCheckin
+from kiosk.protocol.checkins import NewCheckin
 
 EmbeddingFormat = Literal["f32", "q8"]
 

@@ -32,8 +32,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from kiosk.events import Direction
 from kiosk.inference.matching import Band
+
+
+class Direction(enum.Enum):
+    """A head turn, in the person's own terms (their left, as they see it)."""
+
+    LEFT = "left"
+    RIGHT = "right"
+
 
 MIN_TURN = 0.08  # change in nose offset / eye distance, about 9 degrees of real turn
 HOLD_FRAMES = 2  # the turn must be seen on this many frames in a row (no single glitch)

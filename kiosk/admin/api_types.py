@@ -1,6 +1,6 @@
 """What the admin API answers, as typed dictionaries (the server's JSON, unconverted).
 
-Kept apart from `kiosk.admin_client` so views and models can name the shapes without the
+Kept apart from `kiosk.admin.client` so views and models can name the shapes without the
 HTTP code. Dates stay ISO-8601 strings, ids UUID strings: the views only show them.
 """
 

@@ -115,7 +115,7 @@ def default_backend(*, refusal: str = KIOSK_REFUSAL) -> KeyringBackend:
 class CredentialStore:
     """Reads and writes the kiosk's secrets under one keyring service name.
 
-    Each kiosk has its own service (`kiosk.keyring_entries.kiosk_credentials`)."""
+    Each kiosk has its own service (`kiosk.device.keyring_entries.kiosk_credentials`)."""
 
     def __init__(self, backend: KeyringBackend | None = None, *, service: str = SERVICE) -> None:
         self._backend = backend if backend is not None else default_backend()

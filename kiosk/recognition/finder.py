@@ -19,11 +19,11 @@ from enum import Enum
 
 import numpy as np
 
+from kiosk.capture.motion import MotionGate
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.faces import DetectedFace
 from kiosk.inference.images import BGRImage
-from kiosk.motion import MotionGate
-from kiosk.tracker import Box, Track, iou
+from kiosk.recognition.tracker import Box, Track, iou
 
 # Crop side = this x the longer side of the last box (SCRFD's boxes are taller than wide,
 # so the sides get more room): a face at the kiosk moving at walking pace at 15

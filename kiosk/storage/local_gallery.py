@@ -18,7 +18,7 @@ from datetime import datetime
 import numpy as np
 from numpy.typing import NDArray
 
-from kiosk.sealing import seal
+from kiosk.storage.sealing import seal
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class MeetingRecord:
     ends_at: datetime
     late_after: datetime | None
     expected_member_ids: tuple[str, ...]
-    liveness: str = "review_only"  # the meeting's head-turn policy (kiosk.liveness)
+    liveness: str = "review_only"  # the meeting's head-turn policy (kiosk.protocol.liveness)
 
     def is_open(self, now: datetime) -> bool:
         """Started on the server, or due by the clock (the kiosk may be offline)."""

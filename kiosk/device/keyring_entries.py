@@ -18,7 +18,7 @@ from pathlib import Path
 
 from keyring.backend import KeyringBackend
 
-from kiosk.credentials import SERVICE, CredentialStore
+from kiosk.device.credentials import SERVICE, CredentialStore
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,6 @@ from typing import Protocol
 
 import cv2
 
-from kiosk.checkins import CheckinMethod, CheckinRecorder, NewCheckin
 from kiosk.events import AlreadyCheckedIn, CheckedIn, Fallback, NotRecognised, PendingReview
 from kiosk.inference.faces import Embedding
 from kiosk.inference.gallery import Gallery
@@ -36,7 +35,8 @@ from kiosk.inference.matching import (
     decide,
     describe,
 )
-from kiosk.liveness import LivenessPolicy
+from kiosk.protocol.checkins import CheckinMethod, CheckinRecorder, NewCheckin
+from kiosk.protocol.liveness import LivenessPolicy
 
 log = logging.getLogger(__name__)
 
