@@ -22,7 +22,7 @@ from kiosk.device.keyring_entries import kiosk_credentials
 from kiosk.errors import DeviceRevokedError, KioskError, SourceError
 from kiosk.events import CheckedIn, EventBus, KioskEvent, PendingReview, SourceState
 from kiosk.headless import default_data_dir
-from kiosk.inference.engine import EngineConfig, FaceEngine
+from kiosk.inference import EngineConfig, FaceEngine
 from kiosk.protocol.badges import BadgeClaims, BadgeVerifier
 from kiosk.protocol.liveness import LivenessPolicy
 from kiosk.recognition.decisions import Decider, Meeting

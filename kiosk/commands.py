@@ -23,8 +23,7 @@ from kiosk.device.keyring_entries import kiosk_credentials
 from kiosk.device.model_pack import import_pack
 from kiosk.errors import KioskError, StoreError
 from kiosk.headless import default_data_dir
-from kiosk.inference.errors import FaceEngineError
-from kiosk.inference.packs import DEFAULT_PACK, get_pack_spec, resolve_pack
+from kiosk.inference import DEFAULT_PACK, FaceEngineError, get_pack_spec, resolve_pack
 from kiosk.storage.local_store import LocalStore
 from kiosk.storage.salvage import salvage
 from kiosk.storage.unsent import Unsent, reasons, unsent, write_csv

@@ -32,9 +32,7 @@ from kiosk.device.credentials import (
 from kiosk.device.keyring_entries import kiosk_credentials
 from kiosk.errors import CredentialError, KioskError
 from kiosk.headless import default_data_dir
-from kiosk.inference.errors import FaceEngineError
-from kiosk.inference.images import BGRImage
-from kiosk.inference.program import command
+from kiosk.inference import BGRImage, FaceEngineError, command
 from kiosk.storage.database import MIGRATIONS
 
 FAILED = 1
@@ -136,7 +134,7 @@ def check_database(data_dir: Path) -> tuple[Check, str | None]:
 
 def check_engine(pack: str | None, pack_dir: Path | None, frame: BGRImage | None) -> Check:
     """Loads the pack (never downloading) and, given a frame, looks for faces in it."""
-    from kiosk.inference.engine import EngineConfig, FaceEngine  # noqa: PLC0415 - heavy
+    from kiosk.inference import EngineConfig, FaceEngine  # noqa: PLC0415 - heavy
 
     config = EngineConfig.from_env()
     config = dataclasses.replace(

@@ -30,8 +30,7 @@ if TYPE_CHECKING:
     from kiosk.capture.camera import CaptureSource
     from kiosk.capture.frames import LatestFrame
     from kiosk.device.credentials import CredentialStore
-    from kiosk.inference.engine import FaceEngine
-    from kiosk.inference.packs import PackSpec
+    from kiosk.inference import FaceEngine, PackSpec
     from kiosk.protocol.liveness import LivenessPolicy
     from kiosk.recognition.decisions import Meeting
     from kiosk.recognition.pipeline import PipelineConfig
@@ -75,7 +74,7 @@ def load_engine(
     """FACE_MODEL's pack (or ``pack``), downloaded on first run with its progress shown
     through ``status.pack_progress`` (the window's download dialog follows it)."""
     from kiosk.device.model_pack import clear_progress, ensure_pack, status_progress  # noqa: PLC0415
-    from kiosk.inference.engine import EngineConfig, FaceEngine  # noqa: PLC0415
+    from kiosk.inference import EngineConfig, FaceEngine  # noqa: PLC0415
 
     config = EngineConfig.from_env()
     try:

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from kiosk.errors import KioskError, SourceError
-from kiosk.inference.images import BGRImage
+from kiosk.inference import BGRImage
 from kiosk.syncing.client import SyncClient
 from ui.runtime import KioskRuntime
 

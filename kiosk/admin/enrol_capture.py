@@ -23,10 +23,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from kiosk.inference.engine import AnalyzedFace, FaceEngine
-from kiosk.inference.errors import QualityError
-from kiosk.inference.images import BGRImage
-from kiosk.inference.quality import THRESHOLDS, Issue, Purpose, QualityMeasures
+from kiosk.inference import QUALITY_THRESHOLDS as THRESHOLDS
+from kiosk.inference import (
+    AnalyzedFace,
+    BGRImage,
+    FaceEngine,
+    Issue,
+    Purpose,
+    QualityError,
+    QualityMeasures,
+)
 
 POSES = ("straight", "slightly left", "slightly right")
 PROMPTS = {

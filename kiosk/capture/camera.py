@@ -23,8 +23,7 @@ import cv2
 from kiosk.capture.frames import LatestFrame
 from kiosk.errors import SourceError
 from kiosk.events import EventBus, SourceState, SourceStateChanged
-from kiosk.inference.errors import FaceEngineError
-from kiosk.inference.images import BGRImage, read_image_file
+from kiosk.inference import BGRImage, FaceEngineError, read_image_file
 
 log = logging.getLogger(__name__)
 

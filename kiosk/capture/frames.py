@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from kiosk.inference.images import BGRImage
+from kiosk.inference import BGRImage
 
 
 @dataclass(frozen=True)

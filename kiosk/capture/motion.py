@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from kiosk.inference.images import BGRImage
+from kiosk.inference import BGRImage
 
 THUMB_SIZE = (80, 60)  # a person stepping in covers hundreds of these cells
 # A cell changed when its grey level moved more than this (sensor noise and JPEG

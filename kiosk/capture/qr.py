@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import zxingcpp
 
-from kiosk.inference.images import BGRImage
+from kiosk.inference import BGRImage
 
 MAX_TEXT = 2048  # longer than any badge: ignore, never parse
 

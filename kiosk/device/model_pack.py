@@ -12,18 +12,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kiosk.inference.download import (
+from kiosk.inference import (
     PackDownloader,
-    Progress,
-    install_from_dir,
-    install_from_zip,
-)
-from kiosk.inference.errors import PackUnavailableError
-from kiosk.inference.packs import (
     PackSpec,
+    PackUnavailableError,
+    Progress,
     ResolvedPack,
     default_cache_dir,
     get_pack_spec,
+    install_from_dir,
+    install_from_zip,
     resolve_pack,
 )
 from kiosk.syncing.status import SyncStatus

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from kiosk.inference.matching import Band
+from kiosk.inference import Band
 
 
 class Direction(enum.Enum):

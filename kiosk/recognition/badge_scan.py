@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from kiosk.capture.qr import read_qr_codes
 from kiosk.events import BadgeRead, BadgeRefused
-from kiosk.inference.images import BGRImage
+from kiosk.inference import BGRImage
 from kiosk.protocol.badges import BadgeClaims, BadgeError
 
 BadgeCheck = Callable[[str], BadgeClaims]  # raises BadgeError for a refused badge

@@ -22,13 +22,13 @@ from typing import Protocol
 import cv2
 
 from kiosk.events import AlreadyCheckedIn, CheckedIn, Fallback, NotRecognised, PendingReview
-from kiosk.inference.faces import Embedding
-from kiosk.inference.gallery import Gallery
-from kiosk.inference.images import BGRImage
-from kiosk.inference.matching import (
+from kiosk.inference import (
     DEFAULT_THRESHOLDS,
     Band,
+    BGRImage,
     Candidate,
+    Embedding,
+    Gallery,
     MatchDecision,
     Thresholds,
     band_for,

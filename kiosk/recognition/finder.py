@@ -20,9 +20,7 @@ from enum import Enum
 import numpy as np
 
 from kiosk.capture.motion import MotionGate
-from kiosk.inference.engine import FaceEngine
-from kiosk.inference.faces import DetectedFace
-from kiosk.inference.images import BGRImage
+from kiosk.inference import BGRImage, DetectedFace, FaceEngine
 from kiosk.recognition.tracker import Box, Track, iou
 
 # Crop side = this x the longer side of the last box (SCRFD's boxes are taller than wide,

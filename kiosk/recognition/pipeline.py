@@ -32,11 +32,18 @@ from kiosk.events import (
     LivenessFailed,
     LivenessPrompt,
 )
-from kiosk.inference.engine import LIVE_DET_SIZE, FaceEngine
-from kiosk.inference.faces import Embedding
-from kiosk.inference.images import BGRImage
-from kiosk.inference.matching import Band
-from kiosk.inference.quality import THRESHOLDS, Issue, Purpose, assess, measure
+from kiosk.inference import (
+    LIVE_DET_SIZE,
+    Band,
+    BGRImage,
+    Embedding,
+    FaceEngine,
+    Issue,
+    Purpose,
+    assess,
+    measure,
+)
+from kiosk.inference import QUALITY_THRESHOLDS as THRESHOLDS
 from kiosk.protocol.liveness import HeadTurnChallenge, Verdict
 from kiosk.recognition.badge_scan import BadgeCheck, BadgeScanner
 from kiosk.recognition.decisions import Decider, FaceMatch

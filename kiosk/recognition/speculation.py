@@ -19,8 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kiosk.inference.faces import Vector
-from kiosk.inference.images import BGRImage
+from kiosk.inference import BGRImage, Vector
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from kiosk.inference.faces import DetectedFace
+from kiosk.inference import DetectedFace
 
 Box = tuple[float, float, float, float]
 

@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.errors import CredentialError, DamagedRowError, StoreError
-from kiosk.inference.faces import Embedding
-from kiosk.inference.gallery import Gallery, Template
+from kiosk.inference import Embedding, Gallery, Template
 from kiosk.protocol.checkins import NewCheckin, RecordOutcome
 from kiosk.protocol.wire import checkin_item
 from kiosk.storage import local_gallery

@@ -18,8 +18,7 @@ from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kiosk.inference.errors import ImageError
-from kiosk.inference.images import MAX_BYTES, MAX_FULL_DECODE_PIXELS, decode_image
+from kiosk.inference import MAX_BYTES, MAX_FULL_DECODE_PIXELS, ImageError, decode_image
 from server.backend.config import Settings
 from server.backend.context import Backend, build_backend
 from server.backend.crud import audit

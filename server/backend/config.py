@@ -33,8 +33,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sqlalchemy import URL
 from zxcvbn import zxcvbn
 
-from kiosk.inference.errors import UnknownPackError
-from kiosk.inference.packs import get_pack_spec
+from kiosk.inference import UnknownPackError, get_pack_spec
 from server.backend import public_url
 from server.backend.database_config import database_problems, postgres_url
 from server.backend.datadir import prepare_data_dir

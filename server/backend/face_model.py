@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from kiosk.inference.errors import UnknownPackError
-from kiosk.inference.packs import get_pack_spec, pack_thresholds, unmeasured_warning
+from kiosk.inference import UnknownPackError, get_pack_spec, pack_thresholds, unmeasured_warning
 from server.backend.errors import ConfigError
 
 logger = logging.getLogger(__name__)

@@ -19,8 +19,7 @@ from typing import ParamSpec, TypeVar
 import anyio
 import anyio.to_thread
 
-from kiosk.inference.engine import FaceEngine
-from kiosk.inference.errors import FaceEngineError
+from kiosk.inference import FaceEngine, FaceEngineError
 from server.face_service.errors import UnavailableError
 
 log = logging.getLogger(__name__)

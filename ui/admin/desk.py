@@ -15,14 +15,14 @@ from PySide6.QtCore import QObject, Signal
 
 from kiosk.errors import KioskError
 from kiosk.events import EventBus
-from kiosk.inference.errors import FaceEngineError
+from kiosk.inference import FaceEngineError
 from kiosk.syncing.status import SyncSnapshot, SyncStatus
 from ui.jobs import Job
 
 if TYPE_CHECKING:
     from kiosk.capture.camera import CaptureSource
     from kiosk.capture.frames import LatestFrame
-    from kiosk.inference.engine import FaceEngine
+    from kiosk.inference import FaceEngine
 
 log = logging.getLogger(__name__)
 

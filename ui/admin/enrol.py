@@ -37,7 +37,7 @@ from ui.admin.tasks import Tasks
 from ui.preview import FrameProvider, PreviewWidget
 
 if TYPE_CHECKING:
-    from kiosk.inference.engine import FaceEngine
+    from kiosk.inference import FaceEngine
 
 EngineProvider = Callable[[], "FaceEngine | None"]
 METER_MS = 500  # how often the meter looks at the newest camera frame
@@ -45,8 +45,7 @@ PHOTO_TYPES = "Photos (*.jpg *.jpeg *.png *.webp *.bmp)"
 
 
 def _assess_file(engine: FaceEngine, path: Path) -> Assessment:
-    from kiosk.inference.errors import ImageError  # noqa: PLC0415  (OpenCV imports late)
-    from kiosk.inference.images import read_image_file  # noqa: PLC0415
+    from kiosk.inference import ImageError, read_image_file  # noqa: PLC0415  (OpenCV late)
 
     try:
         pixels = read_image_file(path).pixels

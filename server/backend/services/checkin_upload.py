@@ -50,7 +50,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from kiosk.inference.matching import DEFAULT_THRESHOLDS, Band, Thresholds, band_for
+from kiosk.inference import DEFAULT_THRESHOLDS, Band, Thresholds, band_for
 from server.backend.errors import AuthError
 from server.backend.kiosk_schemas import KioskCheckinItem, KioskCheckinResult
 from server.backend.models import (

@@ -21,8 +21,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kiosk.inference.faces import Embedding
-from kiosk.inference.gallery import Gallery, Template
+from kiosk.inference import Embedding, Gallery, Template
 from server.backend.crud import gallery as gallery_events
 from server.backend.crud import templates as templates_crud
 from server.backend.models import FaceTemplate, GalleryEvent

@@ -31,8 +31,7 @@ from numpy.typing import NDArray
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kiosk.inference.faces import Embedding
-from kiosk.inference.matching import Band, MatchDecision, decide, describe
+from kiosk.inference import Band, Embedding, MatchDecision, decide, describe
 from server.backend.attempt_schemas import AttemptOutcome
 from server.backend.context import Backend
 from server.backend.crud import members as members_crud

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from kiosk.inference.matching import DEFAULT_THRESHOLDS
+from kiosk.inference import DEFAULT_THRESHOLDS
 from kiosk.protocol.liveness import MIN_TURN, Direction, HeadTurnChallenge, Verdict, nose_offset
 from server.backend.context import Backend
 from server.backend.errors import BadRequestError
