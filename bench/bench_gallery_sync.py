@@ -47,10 +47,10 @@ from kiosk.protocol.wire import decode
 from kiosk.storage.local_gallery import MeetingRecord
 from kiosk.storage.local_store import LocalStore
 from kiosk.syncing.client import parse_gallery
-from server.backend.config import load_settings
-from server.backend.db import make_engine, make_session_factory
+from server.backend.core.config import load_settings
+from server.backend.core.db import make_engine, make_session_factory
+from server.backend.core.security.templates import TemplateCipher
 from server.backend.face_model import ServerFaceModel
-from server.backend.security.templates import TemplateCipher
 from tests.utils.gallery_seed import add_template, seed_enrolled, unit_vectors
 
 MIB = 1 << 20

@@ -64,7 +64,7 @@ from kiosk.storage.local_gallery import (  # noqa: E402
     TemplateRecord,
 )
 from kiosk.storage.local_store import LocalStore  # noqa: E402
-from server.backend.security.badges import BadgeSigner  # noqa: E402
+from server.backend.core.security.badges import BadgeSigner  # noqa: E402
 from server.backend.services import badge_images  # noqa: E402
 from tests.kiosk.conftest import photo  # noqa: E402
 from tests.kiosk.media import place_face, write_video  # noqa: E402

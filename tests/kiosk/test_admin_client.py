@@ -14,7 +14,7 @@ from kiosk.admin.client import AdminClient
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.images import read_image_file
 from kiosk.inference.quality import Purpose
-from server.backend.config import Settings
+from server.backend.core.config import Settings
 from tests.kiosk.backend import FACES, LiveBackend, live_backend
 from tests.server.utils import PASSWORD, make_admin
 

@@ -29,7 +29,7 @@ from kiosk.inference.images import BGRImage
 from kiosk.protocol.badges import BadgeError, BadgeVerifier
 from kiosk.recognition.decisions import Decider
 from kiosk.recognition.pipeline import Pipeline
-from server.backend.security.badges import BadgeSigner
+from server.backend.core.security.badges import BadgeSigner
 from server.backend.services import badge_images
 from tests.kiosk.pipeline_utils import MEETING, Clock, FakeRecorder, PhotoRoster, lined_up
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from server.backend.config import Settings
+from server.backend.core.config import Settings
 from server.backend.main import create_app
 from server.backend.services.absentees import NO_EMAIL
 from server.backend.services.mailer import ConsoleMailer

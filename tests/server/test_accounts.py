@@ -11,11 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from server.backend.config import Settings
-from server.backend.context import make_mailer
+from server.backend.core.config import Settings
+from server.backend.core.context import make_mailer
+from server.backend.core.security.passwords import PasswordHasher
 from server.backend.main import create_app
 from server.backend.models import Admin
-from server.backend.security.passwords import PasswordHasher
 from server.backend.services.accounts import LINK_SENT, NOT_EMAILED
 from server.backend.services.mailer import ConsoleMailer, ResendMailer
 from tests.server.conftest import ClientFactory

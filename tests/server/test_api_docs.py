@@ -7,7 +7,7 @@ import re
 
 from fastapi.testclient import TestClient
 
-from server.backend.config import Settings
+from server.backend.core.config import Settings
 from tests.server.conftest import ClientFactory
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import ConsoleMessage, sync_playwright
 
-from server.backend.config import Settings
+from server.backend.core.config import Settings
 from server.backend.main import create_app
 from tests.server.live import serve
 from tests.server.utils import FAST_ARGON2

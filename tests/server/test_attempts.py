@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from server.backend.config import Settings
+from server.backend.core.config import Settings
 from server.backend.main import create_app
 from tests.server.kiosk_utils import make_meeting, make_member, pair_kiosk
 from tests.server.live import serve

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
-from server.backend.security.tokens import TokenService
+from server.backend.core.security.tokens import TokenService
 from tests.server.utils import admin_headers, backend_of, bearer, login, make_admin
 
 

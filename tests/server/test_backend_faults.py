@@ -23,13 +23,13 @@ from PIL import Image
 
 from kiosk.errors import SyncError
 from kiosk.syncing.client import HeartbeatReport, SyncClient
-from server.backend.config import Settings, load_settings
+from server.backend.core.config import Settings, load_settings
+from server.backend.core.db import POOL_OVERFLOW, POOL_SIZE, make_engine, make_session_factory
+from server.backend.core.lanes import BUSY_RETRY_AFTER
 from server.backend.crud import admins as admins_crud
 from server.backend.crud.single_use import SingleUseTokens
-from server.backend.db import POOL_OVERFLOW, POOL_SIZE, make_engine, make_session_factory
-from server.backend.lanes import BUSY_RETRY_AFTER
 from server.backend.main import create_app
-from server.backend.schemas import AdminCreate
+from server.backend.schemas.resources import AdminCreate
 from server.backend.services.meeting_qr import TICKET_TTL, ticket_key
 from tests.server.conftest import CONFIG_ENV
 from tests.server.faults import frozen_http_server

@@ -20,15 +20,15 @@ from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect, text
 
-from server.backend.backups import archive
-from server.backend.backups.schedule import back_up_once, run_schedule, scheduled_archives
-from server.backend.config import load_settings
-from server.backend.db import make_engine, make_session_factory
+from server.backend.core.config import load_settings
+from server.backend.core.db import make_engine, make_session_factory
+from server.backend.core.security.qr import key_id
+from server.backend.core.security.templates import TemplateCipher
 from server.backend.main import create_app
-from server.backend.migrate import alembic_config, head_revision
 from server.backend.models import Member
-from server.backend.security.qr import key_id
-from server.backend.security.templates import TemplateCipher
+from server.backend.tasks.backups import archive
+from server.backend.tasks.backups.schedule import back_up_once, run_schedule, scheduled_archives
+from server.backend.tasks.migrate import alembic_config, head_revision
 from sonta.cli import main
 from tests.server.attendance_utils import make_meeting, make_member, store_checkin
 from tests.server.conftest import PG, SECRETS

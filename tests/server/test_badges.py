@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi.testclient import TestClient
 
 from kiosk.capture.qr import read_qr_codes
-from server.backend.config import load_settings
-from server.backend.security.badges import BadgeSigner
+from server.backend.core.config import load_settings
+from server.backend.core.security.badges import BadgeSigner
 from tests.server.conftest import ClientFactory
 from tests.server.kiosk_utils import PairedKiosk, make_meeting, make_member, pair_kiosk
 from tests.server.test_checkin_upload import item, upload

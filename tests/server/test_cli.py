@@ -17,9 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, inspect
 
-from server.backend.config import Settings
+from server.backend.core.config import Settings
+from server.backend.core.security.passwords import PasswordHasher
 from server.backend.crud.admins import get_by_email
-from server.backend.security.passwords import PasswordHasher
 from sonta.cli import main
 from tests.server.conftest import CONFIG_ENV
 from tests.server.live import free_port

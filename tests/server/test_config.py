@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from server.backend.config import load_settings
+from server.backend.core.config import load_settings
 from server.backend.errors import ConfigError
 
 GOOD = {

@@ -6,7 +6,7 @@ import os
 import stat
 from pathlib import Path
 
-from server.backend.config import load_settings
+from server.backend.core.config import load_settings
 from tests.conftest import NO_FACE_SERVICE, ClientFactory
 
 

@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from server.backend.config import Settings
+from server.backend.core.config import Settings
+from server.backend.core.security.display import DisplaySigner
 from server.backend.errors import AuthError
 from server.backend.main import create_app
-from server.backend.security.display import DisplaySigner
 from server.backend.services.presenter import DISPLAY_MAX_LIFE
 from tests.server.live import serve
 from tests.server.utils import (

@@ -17,11 +17,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from server.backend.config import load_settings
-from server.backend.db import make_engine, make_session_factory
+from server.backend.core.config import load_settings
+from server.backend.core.db import make_engine, make_session_factory
+from server.backend.core.security.passwords import password_problem
 from server.backend.main import create_app
 from server.backend.models import Admin
-from server.backend.security.passwords import password_problem
 from tests.server.conftest import SECRETS
 from tests.server.live import serve
 from tests.server.utils import FAST_ARGON2, FakeMailer

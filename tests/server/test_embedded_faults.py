@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
-from server.backend.config import Settings
+from server.backend.core.config import Settings
 from tests.server.conftest import CONFIG_ENV, ClientFactory
 from tests.server.live import free_port
 from tests.server.utils import admin_headers, backend_of

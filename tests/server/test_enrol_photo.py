@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from server.backend.config import Settings
+from server.backend.core.config import Settings
 from server.backend.models import FaceTemplate
 from sonta.cli import main
 from tests.kiosk.conftest import photo, photo_path

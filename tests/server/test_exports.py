@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from server.backend.config import Settings, load_settings
+from server.backend.core.config import Settings, load_settings
 from server.backend.errors import ConfigError
 from tests.server.attendance_utils import make_meeting, make_member, store_checkin
 from tests.server.conftest import ClientFactory

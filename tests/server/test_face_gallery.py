@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select
 
 from kiosk.inference.faces import Embedding
-from server.backend.context import Backend
+from server.backend.core.context import Backend
+from server.backend.core.security.templates import SealedTemplate, TemplateCipher
 from server.backend.models import GalleryEvent, Member
-from server.backend.security.templates import SealedTemplate, TemplateCipher
 from server.backend.services import phone_checkin
 from server.backend.services.face_gallery import Galleries, ServerGallery
 from tests.server.utils import admin_headers, backend_of

@@ -9,7 +9,7 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from kiosk.inference.engine import EngineConfig
-from server.backend.config import Settings, load_settings
+from server.backend.core.config import Settings, load_settings
 from server.face_service.app import create_app as create_face_service
 from server.face_service.settings import FaceServiceSettings
 from tests.face_service.conftest import ThreadedServer

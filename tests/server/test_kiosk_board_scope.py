@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from server.backend.config import Settings
+from server.backend.core.config import Settings
 from server.backend.main import create_app
 from tests.server.live import serve
 from tests.server.utils import (

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from server.backend.models import AuditEntry, Kiosk
-from server.backend.security.kiosk_tokens import (
+from server.backend.core.security.kiosk_tokens import (
     BOUND_CREDENTIAL_TTL,
     CREDENTIAL_TTL,
     KioskCredentials,
 )
+from server.backend.models import AuditEntry, Kiosk
 from server.backend.services import kiosks
 from tests.server.kiosk_utils import model_id, pair_kiosk
 from tests.server.utils import admin_headers, backend_of, bearer, session_of

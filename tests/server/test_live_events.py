@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from server.backend.api.routes import events
-from server.backend.config import Settings
-from server.backend.context import make_store
+from server.backend.core.config import Settings
+from server.backend.core.context import make_store
 from server.backend.main import create_app
 from server.backend.services import live_events
 from tests.server.live import serve

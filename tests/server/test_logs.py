@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.backend.config import Settings
-from server.backend.context import make_mailer
-from server.backend.logs import mask_query
+from server.backend.core.config import Settings
+from server.backend.core.context import make_mailer
+from server.backend.core.logs import mask_query
 from server.backend.services.mailer import ConsoleMailer, UnsentMailer
 from tests.server.live import free_port
 

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from fastapi.testclient import TestClient
 
+from server.backend.core.security.qr import QrSigner
 from server.backend.models import Meeting
-from server.backend.security.qr import QrSigner
 from tests.server.utils import admin_headers, backend_of
 
 

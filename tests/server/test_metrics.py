@@ -17,9 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from server.backend.backups.tasks import create_backup
-from server.backend.config import Settings
-from server.backend.runner import share_metrics
+from server.backend.core.config import Settings
+from server.backend.core.runner import share_metrics
+from server.backend.tasks.backups.tasks import create_backup
 from tests.server.attendance_utils import make_meeting, make_member
 from tests.server.conftest import CONFIG_ENV, ClientFactory
 from tests.server.kiosk_utils import model_id, pair_kiosk
@@ -64,7 +64,7 @@ def test_a_scrape_without_the_token_is_refused(metrics_client: TestClient) -> No
 
 
 def test_a_short_token_stops_start_up_naming_it(clean_env: None) -> None:
-    from server.backend.config import load_settings  # noqa: PLC0415
+    from server.backend.core.config import load_settings  # noqa: PLC0415
     from server.backend.errors import ConfigError  # noqa: PLC0415
 
     with pytest.raises(ConfigError, match="METRICS_TOKEN must be at least 32 characters, got 5"):

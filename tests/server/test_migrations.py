@@ -9,8 +9,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect
 
-from server.backend.migrate import alembic_config, include_object, upgrade_to_head
 from server.backend.models import Base
+from server.backend.tasks.migrate import alembic_config, include_object, upgrade_to_head
 
 
 def _drift(engine: Engine) -> list[object]:

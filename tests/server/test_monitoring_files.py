@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from server.backend.backups.tasks import create_backup
-from server.backend.config import Settings
+from server.backend.core.config import Settings
+from server.backend.tasks.backups.tasks import create_backup
 from tests.server.conftest import ClientFactory
 from tests.server.test_metrics import TOKEN
 from tests.server.utils import bearer

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from server.backend.config import Settings
+from server.backend.core.config import Settings
 from server.backend.main import create_app
 from server.backend.services.throttle import CODES_PER_CLIENT
 from tests.server.live import serve

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import ConsoleMessage, Page, sync_playwright
 
 from kiosk.capture.qr import read_qr_codes
-from server.backend.config import Settings
+from server.backend.core.config import Settings
 from server.backend.main import create_app
 from tests.server.attendance_utils import make_meeting, make_member, store_checkin
 from tests.server.conftest import ClientFactory

@@ -11,7 +11,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from server.backend.config import Settings
+from server.backend.core.config import Settings
 from server.backend.main import create_app
 from server.backend.services import kiosks
 from tests.server.live import serve

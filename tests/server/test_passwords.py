@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from server.backend.security.passwords import password_problem
+from server.backend.core.security.passwords import password_problem
 from tests.server.utils import FakeMailer, make_admin
 
 COMMON = ["123456789012", "passwordpassword", "Password1234", "qwertyuiop123", "iloveyou1234"]

@@ -19,7 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from server.backend.config import Settings
+from server.backend.core.config import Settings
 from server.backend.services import live_events
 from server.backend.services.face_client import FaceServiceClient
 from tests.face_service.conftest import ServiceProcess, answers_healthy, clean_env, wait_until

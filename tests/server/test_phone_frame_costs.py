@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from server.backend.config import Settings
+from server.backend.core.config import Settings
 from server.backend.main import create_app
 from server.backend.services import phone_guard
 from tests.server.live import serve

@@ -12,7 +12,7 @@ import pytest
 
 from kiosk.inference.images import read_image_file
 from kiosk.protocol.liveness import MIN_TURN, nose_offset
-from server.backend.config import Settings
+from server.backend.core.config import Settings
 from server.backend.services.face_client import FaceServiceClient
 from tests.kiosk.conftest import photo_path
 from tests.server.attendance_utils import make_meeting, make_member

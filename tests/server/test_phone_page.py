@@ -29,9 +29,9 @@ from playwright.sync_api import (
 )
 
 from kiosk.inference.images import read_image_file
-from server.backend.config import Settings
+from server.backend.core.config import Settings
+from server.backend.core.security.qr import QrSigner
 from server.backend.main import create_app
-from server.backend.security.qr import QrSigner
 from server.backend.services import phone_guard
 from tests.kiosk.conftest import photo_path
 from tests.server.attendance_utils import make_meeting, make_member

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from server.backend.config import Settings
+from server.backend.core.config import Settings
 from server.backend.services import phone_guard
 from tests.server.conftest import ClientFactory
 from tests.server.test_phone_checkin import face_service_url  # noqa: F401  (fixture)

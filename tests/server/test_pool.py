@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from server.backend import db
-from server.backend.config import Settings
+from server.backend.core import db
+from server.backend.core.config import Settings
 from tests.conftest import PG
 
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from server.backend.config import Settings, load_settings
+from server.backend.core.config import Settings, load_settings
 from server.backend.errors import ConfigError
 from tests.server.conftest import SECRETS, ClientFactory
 from tests.server.live import free_port

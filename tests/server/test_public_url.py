@@ -10,9 +10,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from server.backend.config import Settings, load_settings
+from server.backend.core.config import Settings, load_settings
+from server.backend.core.public_url import lan_address
 from server.backend.errors import ConfigError
-from server.backend.public_url import lan_address
 from tests.server.attendance_utils import make_meeting
 from tests.server.conftest import ClientFactory
 from tests.server.test_config import GOOD

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from server.backend.config import Settings, load_settings
+from server.backend.core.config import Settings, load_settings
 from tests.server.conftest import ClientFactory
 from tests.server.faults import ThrowawayRedis, throwaway_redis
 from tests.server.kiosk_utils import PairedKiosk, make_meeting, make_member, pair_kiosk

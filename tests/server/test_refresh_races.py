@@ -16,8 +16,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from server.backend.core.security.tokens import REUSE_GRACE_SECONDS, TokenService
 from server.backend.errors import AuthError
-from server.backend.security.tokens import REUSE_GRACE_SECONDS, TokenService
 from tests.server.faults import ThrowawayRedis, throwaway_redis
 from tests.server.live import backend_process
 from tests.server.utils import (

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from kiosk.inference.images import decode_image
-from server.backend.config import Settings
+from server.backend.core.config import Settings
 from server.backend.errors import BadRequestError
 from server.backend.models import AttendanceRecord, utcnow
 from server.backend.services import evidence

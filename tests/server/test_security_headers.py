@@ -7,7 +7,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from server.backend.config import Settings
+from server.backend.core.config import Settings
 from tests.server.conftest import ClientFactory
 from tests.server.utils import PASSWORD, make_admin
 

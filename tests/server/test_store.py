@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from server.backend.errors import ServiceUnavailableError
-from server.backend.store import KeyValueStore, MemoryStore, RedisStore, redis_client
+from server.backend.kv.store import KeyValueStore, MemoryStore, RedisStore, redis_client
 from tests.server.conftest import REDIS
 
 

@@ -9,8 +9,8 @@ import numpy as np
 from fastapi.testclient import TestClient
 
 from kiosk.protocol.wire import decode
+from server.backend.core.security.templates import TemplateCipher
 from server.backend.models import FaceTemplate, GalleryEvent
-from server.backend.security.templates import TemplateCipher
 from server.backend.services import sync
 from tests.server.kiosk_utils import (
     PairedKiosk,

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from server.backend.admin_tasks import reencrypt_templates
-from server.backend.config import Settings
+from server.backend.core.config import Settings
+from server.backend.core.security.templates import TemplateCipher, TemplateDecryptionError
 from server.backend.crud.templates import open_row
 from server.backend.models import FaceTemplate
-from server.backend.security.templates import TemplateCipher, TemplateDecryptionError
+from server.backend.tasks.admin import reencrypt_templates
 from sonta.cli import main
 from tests.server.utils import admin_headers, backend_of
 

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from server.backend.config import Settings
+from server.backend.core.config import Settings
 from tests.server.live import free_port
 from tests.server.utils import admin_in_database, bearer, password_login
 

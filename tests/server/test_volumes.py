@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from server.backend.volumes import mount_of, mounts, on_mounted_volume
+from server.backend.core.volumes import mount_of, mounts, on_mounted_volume
 from tests.face_service.conftest import clean_env, free_port
 
 SONTA = Path(sys.executable).with_name("sonta")

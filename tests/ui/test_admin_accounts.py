@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 from kiosk.admin.client import AdminClient
 from kiosk.errors import DeviceRevokedError
 from kiosk.syncing.syncer import pair
-from server.backend.config import Settings
+from server.backend.core.config import Settings
 from server.backend.models import Admin
 from server.backend.services.accounts import LINK_SENT, NOT_EMAILED
 from server.backend.services.mailer import ConsoleMailer

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from kiosk.inference import DEFAULT_THRESHOLDS
 from kiosk.protocol.liveness import MIN_TURN, Direction, HeadTurnChallenge, Verdict, nose_offset
-from server.backend.context import Backend
+from server.backend.core.context import Backend
 from server.backend.errors import BadRequestError
 from server.backend.services import uploads
 from server.backend.services.turn_cues import RING_MIN, Ring, change, ring

@@ -36,11 +36,11 @@ from sqlalchemy import Engine, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from kiosk.protocol.wire import encode_q8
+from server.backend.core.security.templates import TemplateCipher, TemplateDecryptionError
 from server.backend.crud import gallery
 from server.backend.crud.templates import open_row
-from server.backend.kiosk_schemas import GalleryMeeting, GalleryMember, GallerySync
 from server.backend.models import FaceTemplate, GalleryEvent, Meeting, Member, utcnow
-from server.backend.security.templates import TemplateCipher, TemplateDecryptionError
+from server.backend.schemas.kiosk import GalleryMeeting, GalleryMember, GallerySync
 from server.backend.services import badges
 from server.backend.services.attendance import is_expected
 

@@ -15,8 +15,8 @@ from sqlalchemy import URL
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from server.backend.core.volumes import on_mounted_volume
 from server.backend.errors import ConfigError
-from server.backend.volumes import on_mounted_volume
 
 # The schemes hosts use for PostgreSQL; all mean the one driver this project ships.
 POSTGRES_SCHEMES = frozenset(

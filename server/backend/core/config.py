@@ -34,9 +34,9 @@ from sqlalchemy import URL
 from zxcvbn import zxcvbn
 
 from kiosk.inference import UnknownPackError, get_pack_spec
-from server.backend import public_url
-from server.backend.database_config import database_problems, postgres_url
-from server.backend.datadir import prepare_data_dir
+from server.backend.core import public_url
+from server.backend.core.database_config import database_problems, postgres_url
+from server.backend.core.datadir import prepare_data_dir
 from server.backend.errors import ConfigError
 
 logger = logging.getLogger(__name__)

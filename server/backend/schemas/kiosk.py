@@ -21,7 +21,7 @@ from pydantic import (
     StringConstraints,
 )
 
-from server.backend.schemas import ModelId, NoNul
+from server.backend.schemas.resources import ModelId, NoNul
 
 KioskName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NoNul

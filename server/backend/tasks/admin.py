@@ -12,17 +12,17 @@ from contextlib import contextmanager
 
 from sqlalchemy.orm import Session
 
-from server.backend.config import Settings
+from server.backend.core.config import Settings
+from server.backend.core.db import make_engine, make_session_factory
+from server.backend.core.security.passwords import PasswordHasher, password_problem
+from server.backend.core.security.templates import TemplateCipher
 from server.backend.crud import admins as admins_crud
 from server.backend.crud import audit
 from server.backend.crud import templates as templates_crud
-from server.backend.db import make_engine, make_session_factory
 from server.backend.errors import SontaServerError
-from server.backend.migrate import upgrade_to_head
-from server.backend.schemas import AdminCreate
-from server.backend.security.passwords import PasswordHasher, password_problem
-from server.backend.security.templates import TemplateCipher
+from server.backend.schemas.resources import AdminCreate
 from server.backend.services import evidence
+from server.backend.tasks.migrate import upgrade_to_head
 
 PasswordReader = Callable[[], str]
 ROLE_POWERS = {

@@ -19,14 +19,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kiosk.inference import MAX_BYTES, MAX_FULL_DECODE_PIXELS, ImageError, decode_image
-from server.backend.config import Settings
-from server.backend.context import Backend, build_backend
+from server.backend.core.config import Settings
+from server.backend.core.context import Backend, build_backend
 from server.backend.crud import audit
 from server.backend.crud import members as members_crud
 from server.backend.errors import SontaServerError
-from server.backend.migrate import upgrade_to_head
 from server.backend.models import Member
 from server.backend.services import enrolment, uploads
+from server.backend.tasks.migrate import upgrade_to_head
 
 
 def _say(message: str) -> None:

@@ -29,10 +29,10 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.backend.db import pool_usage
+from server.backend.core.db import pool_usage
 
 if TYPE_CHECKING:
-    from server.backend.context import Backend
+    from server.backend.core.context import Backend
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Route templates whose requests decide a check-in, and the channel each decides for.

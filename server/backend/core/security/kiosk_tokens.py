@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import jwt
 
+from server.backend.core.security.tokens import ALGORITHM, ISSUER, LEEWAY_SECONDS
 from server.backend.errors import AuthError
-from server.backend.security.tokens import ALGORITHM, ISSUER, LEEWAY_SECONDS
 
 TOKEN_TYPE = "kiosk"  # noqa: S105 - a claim value, not a secret
 SCOPE = "kiosk"

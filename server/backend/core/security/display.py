@@ -15,9 +15,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from server.backend.core.security.compact import encode, split
+from server.backend.core.security.qr import key_id
 from server.backend.errors import AuthError
-from server.backend.security.compact import encode, split
-from server.backend.security.qr import key_id
 
 _DOMAIN = b"sonta-display-link-v1."
 MAX_KEY_LENGTH = 512

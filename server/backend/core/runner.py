@@ -38,10 +38,10 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors import Multiprocess
 
-from server.backend.config import Settings
-from server.backend.connection_room import make_room
+from server.backend.core.config import Settings
+from server.backend.core.connection_room import make_room
+from server.backend.core.metrics import MULTIPROC_ENV
 from server.backend.main import create_app
-from server.backend.metrics import MULTIPROC_ENV
 
 logger = logging.getLogger(__name__)
 

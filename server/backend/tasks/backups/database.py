@@ -20,9 +20,9 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, inspect, text
 
-from server.backend.backups.archive import KeyCheck
-from server.backend.config import Settings
+from server.backend.core.config import Settings
 from server.backend.errors import BackupError
+from server.backend.tasks.backups.archive import KeyCheck
 
 COUNTED_TABLES = ("members", "face_templates", "attendance_records")
 

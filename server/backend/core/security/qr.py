@@ -17,8 +17,8 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from server.backend.core.security.compact import encode, split
 from server.backend.errors import AuthError
-from server.backend.security.compact import encode, split
 
 _DOMAIN = b"sonta-meeting-qr-v1."
 MAX_TOKEN_LENGTH = 1024

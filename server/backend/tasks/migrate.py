@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
 # PostgreSQL's generated, lower-cased copy of a member's name, email and phone (0011).
 SEARCH_TEXT = "search_text"
 

@@ -8,26 +8,32 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.backend.config import Settings
-from server.backend.crud.refresh_families import RefreshFamilies
-from server.backend.crud.single_use import SingleUseTokens
-from server.backend.db import (
+from server.backend.core.config import Settings
+from server.backend.core.db import (
     make_engine,
     make_probe_engine,
     make_read_session_factory,
     make_session_factory,
 )
-from server.backend.embedded import RecentTrouble
+from server.backend.core.embedded import RecentTrouble
+from server.backend.core.lanes import Lanes
+from server.backend.core.metrics import Metrics
+from server.backend.core.security.passwords import Argon2Params, PasswordHasher
+from server.backend.core.security.qr import QrSigner
+from server.backend.core.security.templates import TemplateCipher
+from server.backend.core.security.tokens import TokenService
+from server.backend.crud.refresh_families import RefreshFamilies
+from server.backend.crud.single_use import SingleUseTokens
 from server.backend.errors import ConfigError
 from server.backend.face_model import ServerFaceModel
-from server.backend.failsafe_store import FailSafeStore
-from server.backend.lanes import Lanes
-from server.backend.metrics import Metrics
-from server.backend.migrate import head_revision
-from server.backend.security.passwords import Argon2Params, PasswordHasher
-from server.backend.security.qr import QrSigner
-from server.backend.security.templates import TemplateCipher
-from server.backend.security.tokens import TokenService
+from server.backend.kv.failsafe import FailSafeStore
+from server.backend.kv.store import (
+    KeyValueStore,
+    MemoryStore,
+    RedisStore,
+    redis_async_client,
+    redis_client,
+)
 from server.backend.services.event_relay import EventRelay
 from server.backend.services.face_client import FaceServiceClient
 from server.backend.services.face_gallery import Galleries
@@ -35,13 +41,7 @@ from server.backend.services.live_events import StreamSlots
 from server.backend.services.mailer import ConsoleMailer, Mailer, ResendMailer, UnsentMailer
 from server.backend.services.throttle import Throttle
 from server.backend.services.uploads import DecodeSlots
-from server.backend.store import (
-    KeyValueStore,
-    MemoryStore,
-    RedisStore,
-    redis_async_client,
-    redis_client,
-)
+from server.backend.tasks.migrate import head_revision
 
 logger = logging.getLogger(__name__)
 

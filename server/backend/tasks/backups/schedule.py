@@ -17,9 +17,9 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from server.backend.backups.tasks import WORK_PREFIX, backup_dir, create_backup
-from server.backend.config import Settings
+from server.backend.core.config import Settings
 from server.backend.errors import BackupError
+from server.backend.tasks.backups.tasks import WORK_PREFIX, backup_dir, create_backup
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from server.backend.errors import ServiceUnavailableError
-from server.backend.pubsub_async import AsyncSubscription, LoopQueue, redis_subscribe
+from server.backend.kv.pubsub import AsyncSubscription, LoopQueue, redis_subscribe
 
 # Seconds to wait on Redis for a connection or an answer before calling it unreachable.
 SOCKET_TIMEOUT = 0.5

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from server.backend.breaker import CircuitBreaker
 from server.backend.errors import ServiceUnavailableError
-from server.backend.pubsub_async import AsyncSubscription
-from server.backend.store import KeyValueStore, MemoryStore, Subscription
+from server.backend.kv.breaker import CircuitBreaker
+from server.backend.kv.pubsub import AsyncSubscription
+from server.backend.kv.store import KeyValueStore, MemoryStore, Subscription
 
 T = TypeVar("T")
 PAUSED = "Live events are paused: the cache (Redis) cannot be reached; try again shortly."

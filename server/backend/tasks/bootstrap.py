@@ -6,12 +6,12 @@ import logging
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from server.backend.context import Backend
+from server.backend.core.context import Backend
 from server.backend.crud import admins as admins_crud
 from server.backend.crud import audit
-from server.backend.migrate import upgrade_to_head
-from server.backend.schemas import AdminCreate
+from server.backend.schemas.resources import AdminCreate
 from server.backend.services import accounts
+from server.backend.tasks.migrate import upgrade_to_head
 
 logger = logging.getLogger(__name__)
 

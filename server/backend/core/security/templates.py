@@ -19,8 +19,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from numpy.typing import NDArray
 
+from server.backend.core.security.qr import key_id
 from server.backend.errors import SontaServerError
-from server.backend.security.qr import key_id
 
 NONCE_BYTES = 12
 

@@ -28,8 +28,8 @@ from kiosk.protocol.badges import (
     encode_v2,
     key_id_of,
 )
+from server.backend.core.security.compact import b64, encode
 from server.backend.errors import AuthError
-from server.backend.security.compact import b64, encode
 
 __all__ = ["BadgeClaims", "BadgeSigner", "public_key_id"]
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from server.backend.config import Settings
+    from server.backend.core.config import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from sqlalchemy.pool import NullPool, QueuePool
 
-from server.backend.config import Settings
-from server.backend.datadir import prepare_database_file
+from server.backend.core.config import Settings
+from server.backend.core.datadir import prepare_database_file
 
 # Request pool: connections kept open, and extra ones opened under load.
 POOL_SIZE = 10

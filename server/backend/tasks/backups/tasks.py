@@ -20,20 +20,20 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from server.backend.backups import archive, database
-from server.backend.backups.archive import Manifest
-from server.backend.config import DEV_SECRETS_FILE, Settings
-from server.backend.crud import audit
-from server.backend.db import make_engine, make_session_factory
-from server.backend.errors import BackupError
-from server.backend.face_model import ServerFaceModel
-from server.backend.migrate import upgrade_to_head
-from server.backend.security.qr import key_id
-from server.backend.security.templates import (
+from server.backend.core.config import DEV_SECRETS_FILE, Settings
+from server.backend.core.db import make_engine, make_session_factory
+from server.backend.core.security.qr import key_id
+from server.backend.core.security.templates import (
     SealedTemplate,
     TemplateCipher,
     TemplateDecryptionError,
 )
+from server.backend.crud import audit
+from server.backend.errors import BackupError
+from server.backend.face_model import ServerFaceModel
+from server.backend.tasks.backups import archive, database
+from server.backend.tasks.backups.archive import Manifest
+from server.backend.tasks.migrate import upgrade_to_head
 from server.ports import port_problem
 
 SECRET_VARIABLES = (
