@@ -17,7 +17,7 @@ from server.backend.services.face_client import FaceServiceClient
 from tests.kiosk.conftest import photo_path
 from tests.server.attendance_utils import make_meeting, make_member
 from tests.server.conftest import ClientFactory
-from tests.server.test_phone_checkin import enrol, face_service_url  # noqa: F401  (fixture)
+from tests.server.services.test_phone_checkin import enrol, face_service_url  # noqa: F401  (fixture)
 from tests.server.utils import admin_headers
 from tests.utils.y4m import fit, swung
 

@@ -7,7 +7,7 @@ import uuid
 from fastapi.testclient import TestClient
 
 from tests.server.kiosk_utils import make_meeting, make_member, pair_kiosk
-from tests.server.test_checkin_upload import item, upload
+from tests.server.services.test_checkin_upload import item, upload
 from tests.server.utils import admin_headers
 
 

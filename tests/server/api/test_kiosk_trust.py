@@ -18,7 +18,7 @@ from tests.server.kiosk_utils import (
     pair_kiosk,
     probe_for,
 )
-from tests.server.test_checkin_upload import item, upload
+from tests.server.services.test_checkin_upload import item, upload
 from tests.server.utils import admin_headers, session_of
 
 

@@ -34,7 +34,7 @@ from tests.server.utils import admin_in_database, bearer, password_login
 
 pytestmark = [pytest.mark.network]
 
-FACES = Path(__file__).resolve().parents[1] / "data" / "faces"
+FACES = Path(__file__).resolve().parents[2] / "data" / "faces"
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from server.backend.services.live_events import MAX_STREAMS_PER_SESSION
+from tests.server.api.test_backend_faults import _meeting
 from tests.server.live import backend_process
 from tests.server.sse import SseReader
-from tests.server.test_backend_faults import _meeting
 from tests.server.utils import admin_in_database, bearer, password_login
 
 pytestmark = [pytest.mark.network]

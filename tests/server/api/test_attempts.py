@@ -12,8 +12,8 @@ from server.backend.core.config import Settings
 from server.backend.main import create_app
 from tests.server.kiosk_utils import make_meeting, make_member, pair_kiosk
 from tests.server.live import serve
+from tests.server.services.test_checkin_upload import item, upload
 from tests.server.sse import SseReader
-from tests.server.test_checkin_upload import item, upload
 from tests.server.utils import FAST_ARGON2, admin_headers
 
 pytestmark = [pytest.mark.network]

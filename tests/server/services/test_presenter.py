@@ -9,7 +9,7 @@ import httpx
 from fastapi.testclient import TestClient
 
 from tests.server.attendance_utils import make_meeting, make_member, store_checkin
-from tests.server.test_public_url import _assert_locked_down_page
+from tests.server.core.test_public_url import _assert_locked_down_page
 from tests.server.utils import admin_headers, backend_of
 
 

@@ -25,7 +25,7 @@ from tests.server.attendance_utils import load_record, make_meeting, make_member
 from tests.server.conftest import ClientFactory
 from tests.server.utils import admin_headers, backend_of
 
-FACES = Path(__file__).parents[1] / "data" / "faces"
+FACES = Path(__file__).parents[2] / "data" / "faces"
 
 
 def _crop() -> bytes:

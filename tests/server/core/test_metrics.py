@@ -112,7 +112,7 @@ def test_face_service_errors_and_refusals_are_counted(metrics_client: TestClient
         f"/api/members/{member['id']}/consent", json={"given": True}, headers=admin
     )
     assert consent.status_code == 200, consent.text
-    photo = Path(__file__).resolve().parents[1] / "data" / "calibration" / "img1.jpg"
+    photo = Path(__file__).resolve().parents[2] / "data" / "calibration" / "img1.jpg"
     answer = metrics_client.post(
         f"/api/members/{member['id']}/templates/photo",
         files={"photo": ("face.jpg", photo.read_bytes(), "image/jpeg")},

@@ -18,7 +18,7 @@ from server.backend.core.config import load_settings
 from server.backend.core.security.badges import BadgeSigner
 from tests.server.conftest import ClientFactory
 from tests.server.kiosk_utils import PairedKiosk, make_meeting, make_member, pair_kiosk
-from tests.server.test_checkin_upload import item, upload
+from tests.server.services.test_checkin_upload import item, upload
 from tests.server.utils import admin_headers
 
 

@@ -17,10 +17,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from server.backend.core.config import Settings
 from server.backend.tasks.backups.tasks import create_backup
 from tests.server.conftest import ClientFactory
-from tests.server.test_metrics import TOKEN
+from tests.server.core.test_metrics import TOKEN
 from tests.server.utils import bearer
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 RULES = DEPLOY / "prometheus" / "alerts.yml"
 DASHBOARD = DEPLOY / "grafana" / "sonta-dashboard.json"
 SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum")}

@@ -19,7 +19,7 @@ from server.backend.core.config import Settings, load_settings
 from tests.server.conftest import ClientFactory
 from tests.server.faults import ThrowawayRedis, throwaway_redis
 from tests.server.kiosk_utils import PairedKiosk, make_meeting, make_member, pair_kiosk
-from tests.server.test_checkin_upload import item
+from tests.server.services.test_checkin_upload import item
 from tests.server.utils import admin_headers
 
 pytestmark = [pytest.mark.network]

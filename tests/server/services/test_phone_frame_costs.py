@@ -28,7 +28,7 @@ from tests.server.utils import (
 
 pytestmark = [pytest.mark.network]
 
-SELFIE = (Path(__file__).resolve().parents[1] / "data" / "faces" / "obama2.jpg").read_bytes()
+SELFIE = (Path(__file__).resolve().parents[2] / "data" / "faces" / "obama2.jpg").read_bytes()
 
 
 class Phones:

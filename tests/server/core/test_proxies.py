@@ -23,7 +23,7 @@ from tests.server.conftest import SECRETS, ClientFactory
 from tests.server.live import free_port
 from tests.server.utils import PASSWORD, admin_headers, make_admin
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 
 
 def _login_address(client: TestClient, peer: str, forwarded: str) -> str:

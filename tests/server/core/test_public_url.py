@@ -15,7 +15,7 @@ from server.backend.core.public_url import lan_address
 from server.backend.errors import ConfigError
 from tests.server.attendance_utils import make_meeting
 from tests.server.conftest import ClientFactory
-from tests.server.test_config import GOOD
+from tests.server.core.test_config import GOOD
 from tests.server.utils import PASSWORD, FakeMailer, admin_headers, login, make_admin
 
 PUBLIC = "https://attendance.example.org/sonta"

@@ -24,7 +24,7 @@ from tests.server.kiosk_utils import (
 from tests.server.utils import admin_headers
 
 CROP = evidence.face_crop(
-    decode_image((Path(__file__).parents[1] / "data" / "faces" / "obama2.jpg").read_bytes()),
+    decode_image((Path(__file__).parents[2] / "data" / "faces" / "obama2.jpg").read_bytes()),
     (250.0, 80.0, 450.0, 330.0),
 )
 

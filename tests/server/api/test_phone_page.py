@@ -37,9 +37,9 @@ from tests.kiosk.conftest import photo_path
 from tests.server.attendance_utils import make_meeting, make_member
 from tests.server.conftest import ClientFactory
 from tests.server.live import serve
-from tests.server.test_phone_checkin import enrol, face_service_url  # noqa: F401  (fixture)
-from tests.server.test_phone_liveness import warp_beating_the_nose_cue
-from tests.server.test_uploads import tiny_png
+from tests.server.services.test_phone_checkin import enrol, face_service_url  # noqa: F401  (fixture)
+from tests.server.services.test_phone_liveness import warp_beating_the_nose_cue
+from tests.server.services.test_uploads import tiny_png
 from tests.server.utils import FAST_ARGON2, admin_headers, backend_of
 from tests.utils.clips import encode
 from tests.utils.y4m import Frame, fit, hold, swung, write_y4m

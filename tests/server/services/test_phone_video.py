@@ -14,8 +14,8 @@ import pytest
 from server.backend.core.config import Settings
 from server.backend.services import phone_guard
 from tests.server.conftest import ClientFactory
-from tests.server.test_phone_checkin import face_service_url  # noqa: F401  (fixture)
-from tests.server.test_phone_liveness import TURNED, Phone, frame
+from tests.server.services.test_phone_checkin import face_service_url  # noqa: F401  (fixture)
+from tests.server.services.test_phone_liveness import TURNED, Phone, frame
 from tests.server.utils import backend_of
 from tests.utils.clips import FORMATS, encode
 
