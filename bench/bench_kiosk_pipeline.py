@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.ballast import Ballast, with_ballast  # noqa: E402
-from kiosk.app import HeadlessKiosk, store_badge_check  # noqa: E402
+from kiosk.app import KioskCore, store_badge_check  # noqa: E402
 from kiosk.capture.camera import video_source  # noqa: E402
 from kiosk.capture.frames import Frame, LatestFrame  # noqa: E402
 from kiosk.capture.qr import read_qr_codes, read_qr_codes_opencv  # noqa: E402
@@ -158,7 +158,7 @@ def live_run(
 
     events.subscribe(heard)
     source = video_source(video, events=events)
-    kiosk = HeadlessKiosk(engine=engine, source=source, store=store, meeting=meeting, events=events)
+    kiosk = KioskCore(engine=engine, source=source, store=store, meeting=meeting, events=events)
     decider = kiosk.recognition.pipeline.decider
     decider.gallery()  # decrypt the synced gallery once, as a running kiosk has
     searches: list[float] = []

@@ -55,7 +55,7 @@ from bench.bench_kiosk_pipeline import (  # noqa: E402
     make_video,
     side_by_side,
 )
-from kiosk.app import HeadlessKiosk  # noqa: E402
+from kiosk.app import KioskCore  # noqa: E402
 from kiosk.capture.camera import video_source  # noqa: E402
 from kiosk.events import (  # noqa: E402
     AlreadyCheckedIn,
@@ -142,7 +142,7 @@ def live_run(
     store, meeting = make_store(engine, folder, 1000)
     events = EventBus()
     source = video_source(video, events=events)
-    kiosk = HeadlessKiosk(engine=engine, source=source, store=store, meeting=meeting, events=events)
+    kiosk = KioskCore(engine=engine, source=source, store=store, meeting=meeting, events=events)
     kiosk.recognition.pipeline.decider.gallery()  # decrypted once, as a running kiosk has it
     window = MainWindow(
         WindowServices(

@@ -21,8 +21,8 @@ from typing import Any
 
 from kiosk.device.keyring_entries import kiosk_credentials
 from kiosk.device.model_pack import import_pack
+from kiosk.device.preferences import default_data_dir
 from kiosk.errors import KioskError, StoreError
-from kiosk.headless import default_data_dir
 from kiosk.inference import DEFAULT_PACK, FaceEngineError, get_pack_spec, resolve_pack
 from kiosk.storage.local_store import LocalStore
 from kiosk.storage.salvage import salvage

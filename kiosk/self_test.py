@@ -30,8 +30,8 @@ from kiosk.device.credentials import (
     insecure_reason,
 )
 from kiosk.device.keyring_entries import kiosk_credentials
+from kiosk.device.preferences import default_data_dir
 from kiosk.errors import CredentialError, KioskError
-from kiosk.headless import default_data_dir
 from kiosk.inference import BGRImage, FaceEngineError, command
 from kiosk.storage.database import MIGRATIONS
 

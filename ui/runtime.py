@@ -26,7 +26,7 @@ from kiosk.syncing.status import SyncStatus
 if TYPE_CHECKING:
     import httpx
 
-    from kiosk.app import HeadlessKiosk
+    from kiosk.app import KioskCore
     from kiosk.capture.camera import CaptureSource
     from kiosk.capture.frames import LatestFrame
     from kiosk.device.credentials import CredentialStore
@@ -113,7 +113,7 @@ class KioskRuntime:
         self.source: CaptureSource | None = None
         self.store: LocalStore | None = None
         self.sync: SyncWorker | None = None
-        self.kiosk: HeadlessKiosk | None = None
+        self.kiosk: KioskCore | None = None
         self.board: BoardWatcher | None = None
         self.engine: FaceEngine | None = None
         self.meeting: Meeting | None = None
@@ -200,7 +200,7 @@ class KioskRuntime:
         Runs on a background job; ``engine_loaded`` hears the pack's name as soon as the
         engine is up. Waits (cooperatively) for a meeting to be open.
         """
-        from kiosk.app import HeadlessKiosk  # noqa: PLC0415
+        from kiosk.app import KioskCore  # noqa: PLC0415
 
         if self.options.engine is not None:
             engine = self.options.engine()
@@ -218,7 +218,7 @@ class KioskRuntime:
             if self._stop.is_set():
                 return engine.spec.name
             source = self.source or self.start_camera()
-            self.kiosk = HeadlessKiosk(
+            self.kiosk = KioskCore(
                 engine=engine,
                 source=source,
                 store=store,

@@ -30,20 +30,6 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 
 
-class FrameSource(Protocol):
-    """What the pipeline and a view need of any source."""
-
-    frames: LatestFrame
-    description: str
-
-    @property
-    def state(self) -> SourceState: ...
-
-    def start(self) -> None: ...
-
-    def stop(self, timeout: float = 2.0) -> None: ...
-
-
 class Reader(Protocol):
     """An opened device or file: ``read`` gives the next image, None at the end."""
 

@@ -17,6 +17,12 @@ from typing import Any
 
 from kiosk.errors import KioskError
 
+
+def default_data_dir() -> Path:
+    """The kiosk's data folder: SONTA_KIOSK_DIR, else ~/.local/share/sonta-kiosk."""
+    return Path(os.environ.get("SONTA_KIOSK_DIR", "~/.local/share/sonta-kiosk")).expanduser()
+
+
 # "meeting": follow the meeting's own policy; the others override it on this kiosk.
 LIVENESS_CHOICES = ("meeting", "always", "review_only", "never")
 
