@@ -1,4 +1,4 @@
-"""Redis when it answers, the in-process store while it does not (SPEC §6a, issue: Redis optional).
+"""Redis when it answers, the in-process store while it does not (Redis is optional).
 
 What lives in the shared store is either short-lived counting (rate limits, failed
 tries) or live events. Neither may take the backend down with Redis: while Redis is

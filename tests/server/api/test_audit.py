@@ -1,4 +1,4 @@
-"""Every admin action lands in the audit log (SPEC §7), in the same transaction."""
+"""Every admin action lands in the audit log, in the same transaction as the action."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""JWT handling (SPEC §7): pinned HS256, typed tokens, time checks, rotating families."""
+"""JWT handling: pinned HS256, typed tokens, time checks, rotating families."""
 
 from __future__ import annotations
 
