@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.device.lock import PinError, PinLock, check_new_pin
+from kiosk.device.lock import PinLock, check_new_pin
 from kiosk.device.preferences import Preferences
-from kiosk.errors import KioskError
+from kiosk.errors import KioskError, PinError
 from kiosk.inference import FaceEngineError
 from ui import theme
 from ui.jobs import Job

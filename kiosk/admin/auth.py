@@ -24,7 +24,7 @@ import keyring.errors
 from keyring.backend import KeyringBackend
 
 from kiosk.device.credentials import default_backend
-from kiosk.errors import KioskError
+from kiosk.errors import AdminError, SessionEndedError
 
 log = logging.getLogger(__name__)
 
@@ -35,19 +35,6 @@ REFRESH_PATH = "/api/auth/refresh"
 EARLY_SECONDS = 30.0
 SESSION_ENDED = "Your sign-in has ended (signed out elsewhere, expired or disabled). Sign in again."
 NOT_SIGNED_IN = "You are not signed in. Sign in with your email and password or a one-time code."
-
-
-class AdminError(KioskError):
-    """The server refused an admin request; the message is the server's own."""
-
-    def __init__(self, message: str, *, status: int | None = None, details: Any = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.details = details
-
-
-class SessionEndedError(AdminError):
-    """The admin must sign in again (no tokens, or the server ended the sign-in)."""
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,8 @@ from kiosk.admin.api_types import (
     PasswordLinkSent,
     Template,
 )
-from kiosk.admin.auth import AdminError, RefreshingAuth, SessionEndedError, Tokens, TokenStore
+from kiosk.admin.auth import RefreshingAuth, Tokens, TokenStore
+from kiosk.errors import AdminError, SessionEndedError
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from collections.abc import Callable
 import httpx
 
 from kiosk.admin.api_types import LiveEvent
-from kiosk.admin.auth import AdminError, SessionEndedError
 from kiosk.admin.client import AdminClient
+from kiosk.errors import AdminError, SessionEndedError
 
 log = logging.getLogger(__name__)
 DELAYS = (1.0, 2.0, 5.0, 10.0)

@@ -18,17 +18,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from kiosk.errors import KioskError
+from kiosk.errors import PinError
 
 # scrypt cost: about 0.1-0.3 s and 16 MiB of memory per guess on a kiosk PC.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MIN_DIGITS, MAX_DIGITS = 4, 12
 FREE_TRIES = 5  # wrong PINs before each further try must wait
 LOCKOUT_S = 30.0
-
-
-class PinError(KioskError):
-    """A PIN that cannot be set (too short, not digits) or a lock file that cannot be read."""
 
 
 def _derive(

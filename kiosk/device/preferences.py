@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kiosk.errors import KioskError
+from kiosk.errors import PreferencesError
 
 
 def default_data_dir() -> Path:
@@ -25,10 +25,6 @@ def default_data_dir() -> Path:
 
 # "meeting": follow the meeting's own policy; the others override it on this kiosk.
 LIVENESS_CHOICES = ("meeting", "always", "review_only", "never")
-
-
-class PreferencesError(KioskError):
-    pass
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from kiosk.errors import KioskError
-from kiosk.protocol.signed_token import TokenFormatError, parse, unb64
+from kiosk.errors import BadgeError, TokenFormatError
+from kiosk.protocol.signed_token import parse, unb64
 
 DOMAIN = b"sonta-badge-v1."
 DOMAIN_V2 = b"sonta-badge-v2."
@@ -42,10 +42,6 @@ CLAIMS_V2 = struct.Struct(">B4s16s16sI")
 SIGNATURE_LENGTH = 64
 MAX_BADGE_LENGTH = 1024
 NOT_A_BADGE = "This is not a Sonta badge."
-
-
-class BadgeError(KioskError):
-    """A badge that must be refused; the message says why, for the person holding it."""
 
 
 @dataclass(frozen=True)

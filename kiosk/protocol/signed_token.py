@@ -14,11 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.errors import KioskError
-
-
-class TokenFormatError(KioskError):
-    """The text is not a token of this format (callers turn it into their own refusal)."""
+from kiosk.errors import TokenFormatError
 
 
 def b64(data: bytes) -> str:

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kiosk.capture.qr import read_qr_codes
+from kiosk.errors import BadgeError
 from kiosk.events import BadgeRead, BadgeRefused
 from kiosk.inference import BGRImage
-from kiosk.protocol.badges import BadgeClaims, BadgeError
+from kiosk.protocol.badges import BadgeClaims
 
 BadgeCheck = Callable[[str], BadgeClaims]  # raises BadgeError for a refused badge
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import keyring
 import pytest
 
-from kiosk.admin.auth import SERVICE, AdminError, SessionEndedError
+from kiosk.admin.auth import SERVICE
 from kiosk.admin.client import AdminClient
+from kiosk.errors import AdminError, SessionEndedError
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.images import read_image_file
 from kiosk.inference.quality import Purpose

@@ -16,6 +16,7 @@ import qrcode.constants
 
 from kiosk.capture.frames import LatestFrame
 from kiosk.capture.qr import read_qr_codes
+from kiosk.errors import BadgeError
 from kiosk.events import (
     BadgeRead,
     BadgeRefused,
@@ -26,7 +27,7 @@ from kiosk.events import (
 )
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.images import BGRImage
-from kiosk.protocol.badges import BadgeError, BadgeVerifier
+from kiosk.protocol.badges import BadgeVerifier
 from kiosk.recognition.decisions import Decider
 from kiosk.recognition.pipeline import Pipeline
 from server.backend.core.security.badges import BadgeSigner

@@ -20,14 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from kiosk.protocol.badges import (
-    DOMAIN,
-    BadgeClaims,
-    BadgeError,
-    BadgeVerifier,
-    encode_v2,
-    key_id_of,
-)
+from kiosk.errors import BadgeError
+from kiosk.protocol.badges import DOMAIN, BadgeClaims, BadgeVerifier, encode_v2, key_id_of
 from server.backend.core.security.compact import b64, encode
 from server.backend.errors import AuthError
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kiosk.protocol.signed_token import TokenFormatError, b64, encode, parse, unb64
+from kiosk.errors import TokenFormatError
+from kiosk.protocol.signed_token import b64, encode, parse, unb64
 from server.backend.errors import AuthError
 
 __all__ = ["b64", "encode", "split", "unb64"]
