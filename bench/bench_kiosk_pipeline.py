@@ -159,7 +159,7 @@ def live_run(
     events.subscribe(heard)
     source = video_source(video, events=events)
     kiosk = KioskCore(engine=engine, source=source, store=store, meeting=meeting, events=events)
-    decider = kiosk.recognition.pipeline.decider
+    decider = kiosk.pipeline.decider
     decider.gallery()  # decrypt the synced gallery once, as a running kiosk has
     searches: list[float] = []
     match = decider.match
@@ -178,7 +178,7 @@ def live_run(
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     kiosk.stop()
-    stats = kiosk.recognition.pipeline.stats
+    stats = kiosk.pipeline.stats
     latencies = stats.commit_latencies or [float("nan")]
     kinds = [type(e).__name__ for e in decisions]
     return {
@@ -189,8 +189,8 @@ def live_run(
         "process_cpu_share": cpu / elapsed,
         "speculated": float(stats.speculated),
         "recognitions": float(stats.recognitions),
-        "full_searches": float(kiosk.recognition.pipeline.finder.stats.full),
-        "crop_searches": float(kiosk.recognition.pipeline.finder.stats.crops),
+        "full_searches": float(kiosk.pipeline.finder.stats.full),
+        "crop_searches": float(kiosk.pipeline.finder.stats.crops),
         "latency_median_ms": statistics.median(latencies) * 1000,
         "latency_max_ms": max(latencies) * 1000,
         "commit_cpu_ms": statistics.median(stats.commit_cpu or [float("nan")]) * 1000,

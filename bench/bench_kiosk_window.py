@@ -143,7 +143,7 @@ def live_run(
     events = EventBus()
     source = video_source(video, events=events)
     kiosk = KioskCore(engine=engine, source=source, store=store, meeting=meeting, events=events)
-    kiosk.recognition.pipeline.decider.gallery()  # decrypted once, as a running kiosk has it
+    kiosk.pipeline.decider.gallery()  # decrypted once, as a running kiosk has it
     window = MainWindow(
         WindowServices(
             events=events,
@@ -194,7 +194,7 @@ def live_run(
     app.processEvents()
     store.close()
     preview = window.live.preview
-    committed = kiosk.recognition.pipeline.stats.commit_latencies or [float("nan")]
+    committed = kiosk.pipeline.stats.commit_latencies or [float("nan")]
     shown = clock.latencies or [float("nan")]
     late = sorted(lateness.late) or [0.0]
     return {
@@ -204,7 +204,7 @@ def live_run(
         "box_updates_per_s": boxed[0] / (elapsed * in_view_share()),
         "process_cpu_share": cpu / elapsed,
         "paint_cpu_ms": preview.paint_cpu_s / max(1, preview.painted_frames) * 1000,
-        "detections_per_s": kiosk.recognition.pipeline.stats.detections / elapsed,
+        "detections_per_s": kiosk.pipeline.stats.detections / elapsed,
         "committed_median_ms": statistics.median(committed) * 1000,
         "committed_max_ms": max(committed) * 1000,
         "shown_median_ms": statistics.median(shown) * 1000,

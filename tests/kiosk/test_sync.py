@@ -96,8 +96,8 @@ def paired(kiosk: Kiosk, backend: LiveBackend) -> Syncer:
     pair(
         backend.url,
         backend.pairing_code(),
-        store=kiosk.storage.local_store,
-        credentials=kiosk.device.credentials,
+        store=kiosk.store,
+        credentials=kiosk.credentials,
     )
     return kiosk.syncer()
 
@@ -108,20 +108,20 @@ def test_pair_sync_a_real_gallery_and_check_in_once(kiosk: Kiosk, backend: LiveB
     meeting = backend.meeting()
     syncer = paired(kiosk, backend)
     syncer.sync_once()
-    snapshot = kiosk.syncing.status.snapshot
+    snapshot = kiosk.status.snapshot
     assert (snapshot.connection, snapshot.gallery_size) == ("online", 3)
     assert snapshot.last_sync is not None and snapshot.model_matches
     assert abs(snapshot.clock_drift_s or 9.0) < 5 and not snapshot.clock_drift_flagged
-    gallery = kiosk.storage.local_store.gallery_for(meeting)
+    gallery = kiosk.store.gallery_for(meeting)
     assert gallery.person_ids == {obama, biden}
-    assert kiosk.storage.local_store.member_name(obama) == "Barack Obama"
+    assert kiosk.store.member_name(obama) == "Barack Obama"
     checkin, kind = kiosk.check_in(meeting, "obama3")
     assert (str(checkin.member_id), kind) == (obama, "recorded")
     assert kiosk.check_in(meeting, "obama3")[1] == "already_checked_in"
-    assert kiosk.syncing.status.snapshot.queue_depth == 1
+    assert kiosk.status.snapshot.queue_depth == 1
     syncer.sync_once()
-    assert kiosk.syncing.status.snapshot.queue_depth == 0
-    assert kiosk.storage.local_store.outbox_counts() == {"done": 1}
+    assert kiosk.status.snapshot.queue_depth == 0
+    assert kiosk.store.outbox_counts() == {"done": 1}
     assert backend.count("SELECT count(*) FROM attendance_records") == 1
     assert backend.count("SELECT count(*) FROM attendance_records WHERE status = 'approved'") == 1
     # The next cycle is cheap: nothing changed, nothing is resent.
@@ -136,11 +136,11 @@ def test_a_wrong_pairing_code_is_refused_and_changes_nothing(
         pair(
             backend.url,
             "WRONG-CODE",
-            store=kiosk.storage.local_store,
-            credentials=kiosk.device.credentials,
+            store=kiosk.store,
+            credentials=kiosk.credentials,
         )
-    assert not kiosk.device.credentials.is_paired()
-    assert kiosk.storage.local_store.get_state("server_url") is None
+    assert not kiosk.credentials.is_paired()
+    assert kiosk.store.get_state("server_url") is None
 
 
 def test_a_deleted_member_vanishes_from_the_local_gallery(
@@ -151,12 +151,12 @@ def test_a_deleted_member_vanishes_from_the_local_gallery(
     meeting = backend.meeting()
     syncer = paired(kiosk, backend)
     syncer.sync_once()
-    assert kiosk.storage.local_store.gallery_for(meeting).person_ids == {obama, biden}
+    assert kiosk.store.gallery_for(meeting).person_ids == {obama, biden}
     response = backend.admin.delete(f"/api/members/{biden}", headers=backend.headers)
     assert response.status_code in (200, 204), response.text
     syncer.sync_once()
-    assert kiosk.storage.local_store.gallery_for(meeting).person_ids == {obama}
-    assert kiosk.storage.local_store.member_name(biden) is None
+    assert kiosk.store.gallery_for(meeting).person_ids == {obama}
+    assert kiosk.store.member_name(biden) is None
 
 
 def test_the_meetings_liveness_policy_reaches_the_kiosk_and_a_local_choice_overrides_it(
@@ -165,17 +165,14 @@ def test_the_meetings_liveness_policy_reaches_the_kiosk_and_a_local_choice_overr
     meeting = backend.meeting(liveness="always")
     syncer = paired(kiosk, backend)
     syncer.sync_once()
-    assert meeting_for(kiosk.storage.local_store, meeting).liveness is LivenessPolicy.ALWAYS
-    assert (
-        meeting_for(kiosk.storage.local_store, meeting, LivenessPolicy.NEVER).liveness
-        is LivenessPolicy.NEVER
-    )
+    assert meeting_for(kiosk.store, meeting).liveness is LivenessPolicy.ALWAYS
+    assert meeting_for(kiosk.store, meeting, LivenessPolicy.NEVER).liveness is LivenessPolicy.NEVER
     changed = backend.admin.patch(
         f"/api/meetings/{meeting}", json={"liveness": "never"}, headers=backend.headers
     )
     assert changed.status_code == 200, changed.text
     syncer.sync_once()
-    assert meeting_for(kiosk.storage.local_store, meeting).liveness is LivenessPolicy.NEVER
+    assert meeting_for(kiosk.store, meeting).liveness is LivenessPolicy.NEVER
 
 
 def test_a_revoked_badge_is_known_after_sync(kiosk: Kiosk, backend: LiveBackend) -> None:
@@ -183,11 +180,11 @@ def test_a_revoked_badge_is_known_after_sync(kiosk: Kiosk, backend: LiveBackend)
     badge = backend.admin.post(f"/api/members/{obama}/badges", headers=backend.headers).json()
     syncer = paired(kiosk, backend)
     syncer.sync_once()
-    assert not kiosk.storage.local_store.is_badge_revoked(badge["id"])
-    assert kiosk.storage.local_store.badge_keys()[0].algorithm == "Ed25519"
+    assert not kiosk.store.is_badge_revoked(badge["id"])
+    assert kiosk.store.badge_keys()[0].algorithm == "Ed25519"
     backend.admin.post(f"/api/members/{obama}/badges/{badge['id']}/revoke", headers=backend.headers)
     syncer.sync_once()
-    assert kiosk.storage.local_store.is_badge_revoked(badge["id"])
+    assert kiosk.store.is_badge_revoked(badge["id"])
 
 
 def test_a_revoked_kiosk_wipes_its_gallery_and_its_worker_stops(
@@ -195,29 +192,26 @@ def test_a_revoked_kiosk_wipes_its_gallery_and_its_worker_stops(
 ) -> None:
     backend.member("Barack Obama", kiosk.engine, "obama")
     paired(kiosk, backend).sync_once()
-    assert kiosk.storage.local_store.template_count() == 1
-    kiosk_id = kiosk.storage.local_store.get_state("kiosk_id")
+    assert kiosk.store.template_count() == 1
+    kiosk_id = kiosk.store.get_state("kiosk_id")
     backend.admin.post(f"/api/kiosks/{kiosk_id}/revoke", headers=backend.headers)
     worker = SyncWorker(
-        store=kiosk.storage.local_store,
-        credentials=kiosk.device.credentials,
-        status=kiosk.syncing.status,
+        store=kiosk.store,
+        credentials=kiosk.credentials,
+        status=kiosk.status,
         model_id=kiosk.engine.model_id,
     )
     worker.start()
     assert _wait(lambda: not worker.running)
     worker.stop()
     assert isinstance(worker.error, DeviceRevokedError)
-    assert kiosk.syncing.status.snapshot.connection == "revoked"
-    assert "revoked" in str(kiosk.syncing.status.snapshot.last_error)
-    assert kiosk.storage.local_store.template_count() == 0
-    assert (
-        kiosk.storage.local_store.member_name(kiosk.storage.local_store.get_state("kiosk_id") or "")
-        is None
-    )
+    assert kiosk.status.snapshot.connection == "revoked"
+    assert "revoked" in str(kiosk.status.snapshot.last_error)
+    assert kiosk.store.template_count() == 0
+    assert kiosk.store.member_name(kiosk.store.get_state("kiosk_id") or "") is None
     with pytest.raises(CredentialError):
-        kiosk.device.credentials.device_credential()
-    report = status_report(argparse.Namespace(data_dir=kiosk.storage.local_store.db.path.parent))
+        kiosk.credentials.device_credential()
+    report = status_report(argparse.Namespace(data_dir=kiosk.store.db.path.parent))
     assert report["revoked_at"] and not report["paired"] and report["templates"] == 0
 
 
@@ -228,19 +222,19 @@ def test_the_worker_uploads_soon_after_a_check_in_and_stops_on_request(
     meeting = backend.meeting()
     paired(kiosk, backend)
     worker = SyncWorker(
-        store=kiosk.storage.local_store,
-        credentials=kiosk.device.credentials,
-        status=kiosk.syncing.status,
+        store=kiosk.store,
+        credentials=kiosk.credentials,
+        status=kiosk.status,
         model_id=kiosk.engine.model_id,
         settings=SyncSettings(interval_s=60),
     )
     worker.start()
     try:
-        assert _wait(lambda: kiosk.syncing.status.snapshot.gallery_size == 2)
+        assert _wait(lambda: kiosk.status.snapshot.gallery_size == 2)
         kiosk.check_in(meeting, "obama3")
         # The interval is a minute; the recorded check-in wakes the worker at once.
         assert _wait(lambda: backend.count("SELECT count(*) FROM attendance_records") == 1)
-        assert _wait(lambda: kiosk.syncing.status.snapshot.queue_depth == 0)
+        assert _wait(lambda: kiosk.status.snapshot.queue_depth == 0)
     finally:
         started = time.monotonic()
         worker.stop()
@@ -257,20 +251,20 @@ def test_an_unreachable_server_means_offline_and_the_check_ins_wait(
     backend.stop()
     kiosk.check_in(meeting, "obama3")
     worker = SyncWorker(
-        store=kiosk.storage.local_store,
-        credentials=kiosk.device.credentials,
-        status=kiosk.syncing.status,
+        store=kiosk.store,
+        credentials=kiosk.credentials,
+        status=kiosk.status,
         model_id=kiosk.engine.model_id,
         settings=SyncSettings(backoff_base_s=0.2, backoff_cap_s=0.5),
     )
     worker.start()
     try:
-        assert _wait(lambda: kiosk.syncing.status.snapshot.connection == "offline")
-        assert "cannot be reached" in str(kiosk.syncing.status.snapshot.last_error)
-        assert kiosk.syncing.status.snapshot.queue_depth == 1
+        assert _wait(lambda: kiosk.status.snapshot.connection == "offline")
+        assert "cannot be reached" in str(kiosk.status.snapshot.last_error)
+        assert kiosk.status.snapshot.queue_depth == 1
         backend.start()
-        assert _wait(lambda: kiosk.syncing.status.snapshot.connection == "online", timeout=15)
-        assert kiosk.syncing.status.snapshot.queue_depth == 0
+        assert _wait(lambda: kiosk.status.snapshot.connection == "online", timeout=15)
+        assert kiosk.status.snapshot.queue_depth == 0
         assert backend.count("SELECT count(*) FROM attendance_records") == 1
     finally:
         worker.stop()
@@ -311,7 +305,7 @@ def test_a_review_band_check_in_sends_its_evidence_crop(kiosk: Kiosk, backend: L
     syncer.sync_once()
     vector, jpeg = morph_probe(kiosk.engine)
     probe = Embedding(vector, kiosk.engine.model_id)
-    best, second = kiosk.storage.local_store.gallery_for(meeting).search(probe, k=2)
+    best, second = kiosk.store.gallery_for(meeting).search(probe, k=2)
     assert best.person_id == obama
     assert DEFAULT_THRESHOLDS.review <= best.similarity < DEFAULT_THRESHOLDS.accept
     checkin = NewCheckin(
@@ -327,10 +321,10 @@ def test_a_review_band_check_in_sends_its_evidence_crop(kiosk: Kiosk, backend: L
         probe=vector,
         evidence_jpeg=jpeg,
     )
-    assert kiosk.storage.local_store.record(checkin).kind == "recorded"
+    assert kiosk.store.record(checkin).kind == "recorded"
     syncer.sync_once()
-    assert kiosk.storage.local_store.outbox_counts() == {"done": 1}
-    assert kiosk.storage.local_store.pending_evidence() == []
+    assert kiosk.store.outbox_counts() == {"done": 1}
+    assert kiosk.store.pending_evidence() == []
     sql = "SELECT count(*) FROM attendance_records WHERE status = 'pending_review'"
     assert backend.count(sql) == 1
     assert backend.count(f"{sql} AND evidence_ciphertext IS NOT NULL") == 1
@@ -372,25 +366,25 @@ def test_a_busy_server_is_retried_after_its_retry_after(
     BusyFirst.answered.clear()
     backend.start(BusyFirst, status=status)
     heard: list[str | None] = []
-    kiosk.syncing.status.subscribe(lambda s: heard.append(s.last_error))
+    kiosk.status.subscribe(lambda s: heard.append(s.last_error))
     # Exponential backoff would wait 30-60 s here; the server asked for 1 s.
     worker = SyncWorker(
-        store=kiosk.storage.local_store,
-        credentials=kiosk.device.credentials,
-        status=kiosk.syncing.status,
+        store=kiosk.store,
+        credentials=kiosk.credentials,
+        status=kiosk.status,
         model_id=kiosk.engine.model_id,
         settings=SyncSettings(backoff_base_s=60, backoff_cap_s=60),
     )
     worker.start()
     try:
-        assert _wait(lambda: kiosk.syncing.status.snapshot.gallery_size == 2)
+        assert _wait(lambda: kiosk.status.snapshot.gallery_size == 2)
         kiosk.check_in(meeting, "obama3")
         assert _wait(lambda: backend.count("SELECT count(*) FROM attendance_records") == 1)
     finally:
         worker.stop()
     assert BusyFirst.answered == [status]
     assert any(e and "busy or unavailable" in e for e in heard)
-    assert kiosk.syncing.status.snapshot.connection == "online"
+    assert kiosk.status.snapshot.connection == "online"
 
 
 def test_backoff_grows_with_full_jitter_and_honours_retry_after(
@@ -398,9 +392,9 @@ def test_backoff_grows_with_full_jitter_and_honours_retry_after(
 ) -> None:
     paired(kiosk, backend)
     worker = SyncWorker(
-        store=kiosk.storage.local_store,
-        credentials=kiosk.device.credentials,
-        status=kiosk.syncing.status,
+        store=kiosk.store,
+        credentials=kiosk.credentials,
+        status=kiosk.status,
         model_id=kiosk.engine.model_id,
         settings=SyncSettings(interval_s=30, backoff_base_s=1, backoff_cap_s=8),
         rng=random.Random(3),
@@ -419,27 +413,27 @@ def test_the_credential_is_renewed_with_a_rotating_device_secret(
     kiosk: Kiosk, backend: LiveBackend
 ) -> None:
     paired(kiosk, backend)
-    first = (kiosk.device.credentials.device_credential(), kiosk.device.credentials.device_secret())
+    first = (kiosk.credentials.device_credential(), kiosk.credentials.device_secret())
     assert first[1] and credential_expiry(first[0]) - time.time() < 25 * 3600
-    client = SyncClient(backend.url, credential=kiosk.device.credentials.device_credential)
+    client = SyncClient(backend.url, credential=kiosk.credentials.device_credential)
     syncer = Syncer(
         client,
-        store=kiosk.storage.local_store,
-        credentials=kiosk.device.credentials,
-        status=kiosk.syncing.status,
+        store=kiosk.store,
+        credentials=kiosk.credentials,
+        status=kiosk.status,
         model_id=kiosk.engine.model_id,
         # Renew on every cycle: the day-long credential is always "about to expire".
         settings=SyncSettings(renew_before_s=2 * 86400),
     )
     syncer.sync_once()
     second = (
-        kiosk.device.credentials.device_credential(),
-        kiosk.device.credentials.device_secret(),
+        kiosk.credentials.device_credential(),
+        kiosk.credentials.device_secret(),
     )
     assert second[0] != first[0] and second[1] != first[1]
     syncer.sync_once()
-    assert kiosk.device.credentials.device_secret() not in (first[1], second[1])
-    assert kiosk.syncing.status.snapshot.connection == "online"
+    assert kiosk.credentials.device_secret() not in (first[1], second[1])
+    assert kiosk.status.snapshot.connection == "online"
 
 
 def test_check_ins_go_out_even_when_the_gallery_cannot_be_stored(
@@ -451,8 +445,8 @@ def test_check_ins_go_out_even_when_the_gallery_cannot_be_stored(
     syncer.sync_once()
     kiosk.check_in(meeting, "obama3")
     backend.member("Joe Biden", kiosk.engine, "biden")  # something new to store
-    keyring.delete_password(kiosk.device.credentials.service, "template-key")
+    keyring.delete_password(kiosk.credentials.service, "template-key")
     with pytest.raises(CredentialError, match="sonta kiosk unpair"):
         syncer.sync_once()
     assert backend.count("SELECT count(*) FROM attendance_records") == 1
-    assert kiosk.storage.local_store.queue_depth() == 0
+    assert kiosk.store.queue_depth() == 0

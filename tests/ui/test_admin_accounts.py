@@ -184,10 +184,10 @@ def test_a_kiosk_paired_with_the_screens_code_is_renamed_then_revoked_and_stops_
     qtbot.waitUntil(lambda: "Pairing code for Hall kiosk: " in screen.code.text(), timeout=WAIT_MS)
     code = screen.code.text().rsplit(": ", 1)[1]
     backend.member("Barack Obama", kiosk.engine, "obama")
-    pair(backend.url, code, store=kiosk.storage.local_store, credentials=kiosk.device.credentials)
+    pair(backend.url, code, store=kiosk.store, credentials=kiosk.credentials)
     syncer = kiosk.syncer()
     syncer.sync_once()
-    kiosk_id = kiosk.storage.local_store.get_state("kiosk_id")
+    kiosk_id = kiosk.store.get_state("kiosk_id")
 
     screen.refresh()
     qtbot.waitUntil(lambda: any(k["id"] == kiosk_id for k in screen.rows), timeout=WAIT_MS)
@@ -224,11 +224,11 @@ def test_a_kiosk_paired_with_the_screens_code_is_renamed_then_revoked_and_stops_
     assert next(k for k in window.client.kiosks(include_revoked=True) if k["id"] == kiosk_id)[
         "revoked_at"
     ]
-    assert kiosk.storage.local_store.template_count() == 1
+    assert kiosk.store.template_count() == 1
     with pytest.raises(DeviceRevokedError):
         syncer.sync_once()
-    assert kiosk.storage.local_store.template_count() == 0
-    assert kiosk.syncing.status.snapshot.connection == "revoked"
+    assert kiosk.store.template_count() == 0
+    assert kiosk.status.snapshot.connection == "revoked"
     assert window.grab().save(str(artefact_dir(tmp_path) / "kiosks_1280x800.png"))
 
 

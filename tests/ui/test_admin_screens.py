@@ -151,7 +151,7 @@ def test_enrol_with_the_camera_and_photos_then_the_kiosk_recognises_and_consent_
     try:
         syncer = paired(kiosk, backend)
         syncer.sync_once()
-        assert kiosk.storage.local_store.gallery_for(meeting).person_ids == {ada, joe}
+        assert kiosk.store.gallery_for(meeting).person_ids == {ada, joe}
         checkin, kind = kiosk.check_in(meeting, "obama3")
         assert (str(checkin.member_id), kind) == (ada, "recorded")
 
@@ -168,9 +168,9 @@ def test_enrol_with_the_camera_and_photos_then_the_kiosk_recognises_and_consent_
         qtbot.waitUntil(lambda: not people.model.member(0)["consent_given"], timeout=WAIT_MS)
         assert window.client.templates(ada) == []
         syncer.sync_once()
-        assert kiosk.storage.local_store.gallery_for(meeting).person_ids == {joe}
+        assert kiosk.store.gallery_for(meeting).person_ids == {joe}
     finally:
-        kiosk.storage.local_store.close()
+        kiosk.store.close()
 
 
 def test_review_dashboard_kiosks_badges_and_screenshots(
