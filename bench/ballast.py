@@ -36,13 +36,13 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
-from kiosk.finder import detection_sizes
 from kiosk.inference.detector import FaceDetector
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.faces import DetectedFace
 from kiosk.inference.images import BGRImage
 from kiosk.inference.recognizer import FaceRecognizer
 from kiosk.inference.sessions import ThreadSettings, session_options
+from kiosk.recognition.finder import detection_sizes
 
 _RNG = np.random.default_rng(0)
 

@@ -44,13 +44,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from server.backend import member_codes  # noqa: E402
-from server.backend.config import load_settings  # noqa: E402
+from server.backend.core.config import load_settings  # noqa: E402
+from server.backend.core.db import make_engine, make_session_factory  # noqa: E402
+from server.backend.core.security.passwords import PasswordHasher  # noqa: E402
 from server.backend.crud import admins as admins_crud  # noqa: E402
-from server.backend.db import make_engine, make_session_factory  # noqa: E402
-from server.backend.migrate import upgrade_to_head  # noqa: E402
 from server.backend.models import Member  # noqa: E402
-from server.backend.schemas import AdminCreate  # noqa: E402
-from server.backend.security.passwords import PasswordHasher  # noqa: E402
+from server.backend.schemas.resources import AdminCreate  # noqa: E402
+from server.backend.tasks.migrate import upgrade_to_head  # noqa: E402
 
 PASSWORD = "benchmark passphrase 123"
 MINISTRIES = ("Choir", "Ushering", "Media", "Prayer", "Protocol", "Children")

@@ -44,10 +44,10 @@ from kiosk.inference.images import read_image_file
 from kiosk.inference.packs import resolve_pack
 from kiosk.inference.quality import Purpose
 from kiosk.inference.sessions import ThreadSettings
-from server.backend.config import load_settings
-from server.backend.db import make_engine, make_session_factory
+from server.backend.core.config import load_settings
+from server.backend.core.db import make_engine, make_session_factory
+from server.backend.core.security.templates import TemplateCipher
 from server.backend.models import FaceTemplate, Member
-from server.backend.security.templates import TemplateCipher
 
 PHOTO = Path(__file__).resolve().parents[1] / "tests/data/faces/obama2.jpg"
 # How close each seeded template is to the crop's face: an ordinary accept.

@@ -34,8 +34,8 @@ from bench_backend import (
 )
 from sqlalchemy import func, select
 
-from server.backend.config import load_settings
-from server.backend.db import make_engine, make_session_factory
+from server.backend.core.config import load_settings
+from server.backend.core.db import make_engine, make_session_factory
 from server.backend.face_model import ServerFaceModel
 from server.backend.models import AttendanceRecord, Meeting, Member, utcnow
 

@@ -43,14 +43,14 @@ import numpy as np
 from bench_backend import ROOT, add_service_arguments, free_port, seeded_environment
 from bench_checkin_upload import pair_kiosk
 
-from kiosk.local_gallery import MeetingRecord
-from kiosk.store import LocalStore
-from kiosk.sync_client import parse_gallery
-from kiosk.wire import decode
-from server.backend.config import load_settings
-from server.backend.db import make_engine, make_session_factory
+from kiosk.protocol.wire import decode
+from kiosk.storage.local_gallery import MeetingRecord
+from kiosk.storage.local_store import LocalStore
+from kiosk.syncing.client import parse_gallery
+from server.backend.core.config import load_settings
+from server.backend.core.db import make_engine, make_session_factory
+from server.backend.core.security.templates import TemplateCipher
 from server.backend.face_model import ServerFaceModel
-from server.backend.security.templates import TemplateCipher
 from tests.utils.gallery_seed import add_template, seed_enrolled, unit_vectors
 
 MIB = 1 << 20

@@ -40,11 +40,11 @@ from bench_checkin_upload import (
     upload_phase,
 )
 
-from server.backend.config import load_settings
-from server.backend.db import make_engine, make_session_factory
+from server.backend.core.config import load_settings
+from server.backend.core.db import make_engine, make_session_factory
+from server.backend.core.security.templates import TemplateCipher
 from server.backend.face_model import ServerFaceModel
 from server.backend.models import FaceTemplate
-from server.backend.security.templates import TemplateCipher
 
 
 def _parse() -> argparse.Namespace:

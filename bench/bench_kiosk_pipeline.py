@@ -47,26 +47,26 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.ballast import Ballast, with_ballast  # noqa: E402
-from kiosk.app import HeadlessKiosk, store_badge_check  # noqa: E402
-from kiosk.camera import video_source  # noqa: E402
-from kiosk.decisions import Decider, Meeting  # noqa: E402
+from kiosk.app import KioskCore, store_badge_check  # noqa: E402
+from kiosk.capture.camera import video_source  # noqa: E402
+from kiosk.capture.frames import Frame, LatestFrame  # noqa: E402  # noqa: E402
+from kiosk.capture.qr import read_qr_codes, read_qr_codes_opencv  # noqa: E402
 from kiosk.events import EventBus, FrameAnalysed, KioskEvent  # noqa: E402
-from kiosk.finder import detection_sizes  # noqa: E402
-from kiosk.frames import Frame, LatestFrame  # noqa: E402
 from kiosk.inference.engine import LIVE_DET_SIZE, FaceEngine  # noqa: E402
 from kiosk.inference.packs import resolve_pack  # noqa: E402
 from kiosk.inference.quality import Purpose  # noqa: E402
 from kiosk.inference.sessions import ThreadSettings  # noqa: E402
-from kiosk.local_gallery import (  # noqa: E402
+from kiosk.recognition.decisions import Decider, Meeting  # noqa: E402
+from kiosk.recognition.finder import detection_sizes  # noqa: E402
+from kiosk.recognition.pipeline import Pipeline  # noqa: E402
+from kiosk.storage.local_gallery import (  # noqa: E402
     GalleryUpdate,
     MeetingRecord,
     MemberRecord,
     TemplateRecord,
 )
-from kiosk.pipeline import Pipeline  # noqa: E402
-from kiosk.qr import read_qr_codes, read_qr_codes_opencv  # noqa: E402
-from kiosk.store import LocalStore  # noqa: E402
-from server.backend.security.badges import BadgeSigner  # noqa: E402
+from kiosk.storage.local_store import LocalStore  # noqa: E402
+from server.backend.core.security.badges import BadgeSigner  # noqa: E402
 from server.backend.services import badge_images  # noqa: E402
 from tests.kiosk.conftest import photo  # noqa: E402
 from tests.kiosk.media import place_face, write_video  # noqa: E402
@@ -162,7 +162,7 @@ def live_run(
 
     events.subscribe(heard)
     source = video_source(video, events=events)
-    kiosk = HeadlessKiosk(engine=engine, source=source, store=store, meeting=meeting, events=events)
+    kiosk = KioskCore(engine=engine, source=source, store=store, meeting=meeting, events=events)
     decider = kiosk.pipeline.decider
     decider.gallery()  # decrypt the synced gallery once, as a running kiosk has
     searches: list[float] = []

@@ -58,8 +58,8 @@ from bench.bench_kiosk_pipeline import (  # noqa: E402
     make_video,
     side_by_side,
 )
-from kiosk.app import HeadlessKiosk  # noqa: E402
-from kiosk.camera import video_source  # noqa: E402
+from kiosk.app import KioskCore  # noqa: E402
+from kiosk.capture.camera import video_source  # noqa: E402
 from kiosk.events import (  # noqa: E402
     AlreadyCheckedIn,
     CheckedIn,
@@ -68,11 +68,11 @@ from kiosk.events import (  # noqa: E402
     KioskEvent,
     PendingReview,
 )
-from kiosk.finder import detection_sizes  # noqa: E402
 from kiosk.inference.engine import LIVE_DET_SIZE, FaceEngine  # noqa: E402
 from kiosk.inference.packs import resolve_pack  # noqa: E402
 from kiosk.inference.sessions import ThreadSettings  # noqa: E402
-from kiosk.status import SyncStatus  # noqa: E402
+from kiosk.recognition.finder import detection_sizes  # noqa: E402
+from kiosk.syncing.status import SyncStatus  # noqa: E402
 from ui.flow import FlowTiming  # noqa: E402
 from ui.main_window import MainWindow, WindowServices  # noqa: E402
 
@@ -204,7 +204,7 @@ def live_run(
     store, meeting = make_store(engine, folder, 1000)
     events = EventBus()
     source = video_source(video, events=events)
-    kiosk = HeadlessKiosk(engine=engine, source=source, store=store, meeting=meeting, events=events)
+    kiosk = KioskCore(engine=engine, source=source, store=store, meeting=meeting, events=events)
     kiosk.pipeline.decider.gallery()  # decrypted once, as a running kiosk has it
     window = MainWindow(
         WindowServices(

@@ -29,11 +29,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kiosk.checkins import NewCheckin
-from kiosk.decisions import evidence_jpeg
-from kiosk.sealing import seal_evidence, seal_item
-from kiosk.store import LocalStore
-from kiosk.wire import checkin_item
+from kiosk.protocol.checkins import NewCheckin
+from kiosk.protocol.wire import checkin_item
+from kiosk.recognition.decisions import evidence_jpeg
+from kiosk.storage.local_store import LocalStore
+from kiosk.storage.sealing import seal_evidence, seal_item
 from tests.kiosk.conftest import photo
 from tests.kiosk.store_utils import a_checkin
 

@@ -29,8 +29,8 @@ from bench_backend import (
 )
 from sqlalchemy import select
 
-from server.backend.config import load_settings
-from server.backend.db import make_engine, make_session_factory
+from server.backend.core.config import load_settings
+from server.backend.core.db import make_engine, make_session_factory
 from server.backend.models import AttendanceRecord, Meeting, Member
 from server.backend.services import attendance, reports
 

@@ -40,7 +40,7 @@ from kiosk.inference.engine import FaceEngine  # noqa: E402
 from kiosk.inference.images import read_image_file  # noqa: E402
 from kiosk.inference.packs import resolve_pack  # noqa: E402
 from kiosk.inference.sessions import ThreadSettings  # noqa: E402
-from kiosk.liveness import MIN_TURN, nose_offset  # noqa: E402
+from kiosk.protocol.liveness import MIN_TURN, nose_offset  # noqa: E402
 from server.backend.services import turn_sequence  # noqa: E402
 from server.backend.services.phone_liveness import SAME_PERSON  # noqa: E402
 from server.backend.services.turn_cues import (  # noqa: E402

@@ -46,7 +46,7 @@ from bench_backend import (
 from bench_checkin_upload import Batch, batch_maker, count_records, seed_meetings
 from bench_ingest_kiosks import pair_kiosks
 
-from server.backend.config import load_settings
+from server.backend.core.config import load_settings
 from server.backend.face_model import ServerFaceModel
 
 KIOSKS = 6

@@ -1,9 +1,10 @@
-"""The head-less kiosk's composition root: source + engine + pipeline + store (+ sync).
+"""The kiosk's composition root: source + engine + pipeline + store (+ sync).
 
-``HeadlessKiosk`` wires the parts the window also uses and runs them without a screen
-(``sonta kiosk run --headless``, support, demos, tests). Nothing heavy happens at import
-time; each part is built by the caller or by ``open_source`` / ``meeting_for`` and
-handed in, so a test swaps in a folder source or a different store.
+``KioskCore`` wires these parts and runs them; the window (``ui.runtime``) shows what it
+publishes, and ``sonta kiosk run --headless`` prints it instead (support, demos, tests).
+Nothing heavy happens at import time; each part is built by the caller or by
+``open_source`` / ``meeting_for`` and handed in, so a test swaps in a folder source or a
+different store.
 """
 
 from __future__ import annotations
@@ -16,20 +17,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kiosk.badges import BadgeClaims, BadgeVerifier
-from kiosk.camera import CaptureSource, camera_source, folder_source, video_source
-from kiosk.credentials import CredentialStore
-from kiosk.decisions import Decider, Meeting
+from kiosk.capture.camera import CaptureSource, camera_source, folder_source, video_source
+from kiosk.device.credentials import CredentialStore
+from kiosk.device.keyring_entries import kiosk_credentials
+from kiosk.device.preferences import default_data_dir
 from kiosk.errors import DeviceRevokedError, KioskError, SourceError
 from kiosk.events import CheckedIn, EventBus, KioskEvent, PendingReview, SourceState
-from kiosk.headless import default_data_dir
-from kiosk.inference.engine import EngineConfig, FaceEngine
-from kiosk.keyring_entries import kiosk_credentials
-from kiosk.liveness import LivenessPolicy
-from kiosk.pipeline import Pipeline, PipelineConfig
-from kiosk.status import SyncStatus
-from kiosk.store import LocalStore
-from kiosk.sync import SyncWorker
+from kiosk.inference import EngineConfig, FaceEngine
+from kiosk.protocol.badges import BadgeClaims, BadgeVerifier
+from kiosk.protocol.liveness import LivenessPolicy
+from kiosk.recognition.decisions import Decider, Meeting
+from kiosk.recognition.pipeline import Pipeline, PipelineConfig
+from kiosk.storage.local_store import LocalStore
+from kiosk.syncing.status import SyncStatus
+from kiosk.syncing.syncer import SyncWorker
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ def check_model(store: LocalStore, engine: FaceEngine) -> None:
         )
 
 
-class HeadlessKiosk:
+class KioskCore:
     """Capture, recognition and (optionally) sync threads around one local store."""
 
     def __init__(
@@ -237,7 +238,7 @@ def run_headless(
         sync = None if args.offline else sync_worker(store, keys, engine, source)
         chosen = LivenessPolicy(args.liveness) if args.liveness != "meeting" else None
         meeting = meeting_for(store, args.meeting, chosen)
-        kiosk = HeadlessKiosk(
+        kiosk = KioskCore(
             engine=engine,
             source=source,
             store=store,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from kiosk.errors import KioskError
+from kiosk.errors import BoardError, KioskError
 
 if TYPE_CHECKING:
     import httpx
@@ -54,10 +54,6 @@ class MeetingBoard:
 
 
 BoardFetch = Callable[[], MeetingBoard]
-
-
-class BoardError(KioskError):
-    """The board could not be fetched; the watcher tries again shortly."""
 
 
 def parse_board(body: dict[str, Any]) -> MeetingBoard:

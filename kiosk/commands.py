@@ -19,17 +19,16 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from kiosk.device.keyring_entries import kiosk_credentials
+from kiosk.device.model_pack import import_pack
+from kiosk.device.preferences import default_data_dir
 from kiosk.errors import KioskError, StoreError
-from kiosk.headless import default_data_dir
-from kiosk.inference.errors import FaceEngineError
-from kiosk.inference.packs import DEFAULT_PACK, get_pack_spec, resolve_pack
-from kiosk.keyring_entries import kiosk_credentials
-from kiosk.model_pack import import_pack
-from kiosk.salvage import salvage
-from kiosk.status import SyncSnapshot, SyncStatus
-from kiosk.store import LocalStore
-from kiosk.sync import SyncSettings, SyncWorker, is_plain_http, pair
-from kiosk.unsent import Unsent, reasons, unsent, write_csv
+from kiosk.inference import DEFAULT_PACK, FaceEngineError, get_pack_spec, resolve_pack
+from kiosk.storage.local_store import LocalStore
+from kiosk.storage.salvage import salvage
+from kiosk.storage.unsent import Unsent, reasons, unsent, write_csv
+from kiosk.syncing.status import SyncSnapshot, SyncStatus
+from kiosk.syncing.syncer import SyncSettings, SyncWorker, is_plain_http, pair
 
 EXIT_ERROR = 2
 

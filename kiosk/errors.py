@@ -1,4 +1,5 @@
-"""Errors of the kiosk core, each with a message a volunteer can act on.
+"""Errors of the kiosk side (runtime, shared protocol, admin client), each with a message
+a volunteer or an admin can act on.
 
     KioskError
     ├── StoreError            the local database cannot be used (corrupt, locked, newer)
@@ -8,13 +9,22 @@
     ├── DeviceRevokedError    an admin revoked this kiosk; it wiped its gallery
     ├── SyncError             the server is unreachable, busy or refused a request
     │                         (`retry_after`: seconds the server asked to wait)
-    └── SourceError           a frame source could not be opened
+    ├── SourceError           a frame source could not be opened
+    ├── PinError              a lockdown PIN that cannot be set, or an unreadable lock file
+    ├── PreferencesError      the preferences file cannot be read or written
+    ├── BoardError            the meeting board could not be fetched (tried again shortly)
+    ├── BadgeError            a badge that must be refused; the message says why
+    ├── TokenFormatError      text that is not a signed token (callers refuse it their way)
+    └── AdminError            the server refused an admin request (its own message)
+        └── SessionEndedError the admin must sign in again
 
 Foreign exceptions (sqlite3, keyring, httpx, OpenCV) are mapped to these at the module
 that calls the foreign code.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class KioskError(Exception):
@@ -52,3 +62,36 @@ class SyncError(KioskError):
 
 class SourceError(KioskError):
     pass
+
+
+class AdminError(KioskError):
+    """The server refused an admin request; the message is the server's own."""
+
+    def __init__(self, message: str, *, status: int | None = None, details: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.details = details
+
+
+class SessionEndedError(AdminError):
+    """The admin must sign in again (no tokens, or the server ended the sign-in)."""
+
+
+class BoardError(KioskError):
+    """The board could not be fetched; the watcher tries again shortly."""
+
+
+class PinError(KioskError):
+    """A PIN that cannot be set (too short, not digits) or a lock file that cannot be read."""
+
+
+class PreferencesError(KioskError):
+    pass
+
+
+class BadgeError(KioskError):
+    """A badge that must be refused; the message says why, for the person holding it."""
+
+
+class TokenFormatError(KioskError):
+    """The text is not a token of this format (callers turn it into their own refusal)."""

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from kiosk.protocol.liveness import Direction
+
 log = logging.getLogger(__name__)
 
 
@@ -66,13 +68,6 @@ class SourceState(enum.Enum):
     REOPENING = "reopening"  # waiting out the back-off before opening again
     ABSENT = "absent"  # a camera not on this computer after a few tries: still looked for
     STOPPED = "stopped"  # stopped on request, or a file/folder source reached its end
-
-
-class Direction(enum.Enum):
-    """A head turn, in the person's own terms (their left, as they see it)."""
-
-    LEFT = "left"
-    RIGHT = "right"
 
 
 @dataclass(frozen=True)

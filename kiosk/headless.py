@@ -14,7 +14,6 @@ import enum
 import importlib
 import json
 import logging
-import os
 import sys
 import uuid
 from collections.abc import Callable
@@ -37,7 +36,7 @@ from kiosk.events import (
     PendingReview,
     SourceStateChanged,
 )
-from kiosk.liveness import LivenessPolicy
+from kiosk.protocol.liveness import LivenessPolicy
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +52,6 @@ _KINDS = {
     LivenessFailed: "liveness_failed",
     SourceStateChanged: "source",
 }
-
-
-def default_data_dir() -> Path:
-    return Path(os.environ.get("SONTA_KIOSK_DIR", "~/.local/share/sonta-kiosk")).expanduser()
 
 
 def _plain(value: object) -> object:

@@ -23,19 +23,17 @@ import keyring
 from keyring.backend import KeyringBackend
 from keyring.backends.chainer import ChainerBackend
 
-from kiosk.credentials import (
+from kiosk.device.credentials import (
     DEVICE_CREDENTIAL,
     SERVICE,
     choose_backend,
     insecure_reason,
 )
-from kiosk.database import MIGRATIONS
+from kiosk.device.keyring_entries import kiosk_credentials
+from kiosk.device.preferences import default_data_dir
 from kiosk.errors import CredentialError, KioskError
-from kiosk.headless import default_data_dir
-from kiosk.inference.errors import FaceEngineError
-from kiosk.inference.images import BGRImage
-from kiosk.inference.program import command
-from kiosk.keyring_entries import kiosk_credentials
+from kiosk.inference import BGRImage, FaceEngineError, command
+from kiosk.storage.database import MIGRATIONS
 
 FAILED = 1
 FRAME_TIMEOUT_S = 15.0
@@ -136,7 +134,7 @@ def check_database(data_dir: Path) -> tuple[Check, str | None]:
 
 def check_engine(pack: str | None, pack_dir: Path | None, frame: BGRImage | None) -> Check:
     """Loads the pack (never downloading) and, given a frame, looks for faces in it."""
-    from kiosk.inference.engine import EngineConfig, FaceEngine  # noqa: PLC0415 - heavy
+    from kiosk.inference import EngineConfig, FaceEngine  # noqa: PLC0415 - heavy
 
     config = EngineConfig.from_env()
     config = dataclasses.replace(
@@ -181,7 +179,7 @@ def read_one_frame(spec: str) -> tuple[Check, BGRImage | None]:
 
 def check_server(server_url: str | None, backend: KeyringBackend | None, data_dir: Path) -> Check:
     """When paired: the server answers and accepts the device credential (a read only)."""
-    from kiosk.sync_client import SyncClient  # noqa: PLC0415 - httpx
+    from kiosk.syncing.client import SyncClient  # noqa: PLC0415 - httpx
 
     if not server_url:
         return Check("server", True, f"not paired: skipped (pair with {command('kiosk pair')})")

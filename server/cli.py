@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from server.ports import EXIT_NO_RETRY, port_problem_after_tries
 
 if TYPE_CHECKING:
-    from server.backend.config import Settings
+    from server.backend.core.config import Settings
 
 
 ROLES = ("admin", "super_admin")
@@ -146,7 +146,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def _settings(*, announce: bool = True) -> Settings | None:
-    from server.backend.config import load_settings  # noqa: PLC0415
+    from server.backend.core.config import load_settings  # noqa: PLC0415
     from server.backend.errors import ConfigError  # noqa: PLC0415
 
     try:
@@ -172,14 +172,14 @@ def run_server(args: argparse.Namespace) -> int:
     if args.check:
         return 0
     print(f"Backend starting on port {port}", file=sys.stderr)
-    from server.backend.runner import serve  # noqa: PLC0415
+    from server.backend.core.runner import serve  # noqa: PLC0415
 
     return 0 if serve(settings, host=args.host, port=port) else 1
 
 
 def _data_dir_problem(settings: Settings) -> str | None:
     """Why the embedded data directory cannot be used, in one line; None when it can."""
-    from server.backend.datadir import prepare_data_dir  # noqa: PLC0415
+    from server.backend.core.datadir import prepare_data_dir  # noqa: PLC0415
     from server.backend.errors import ConfigError  # noqa: PLC0415
 
     if not settings.embedded_database:
@@ -194,10 +194,10 @@ def _data_dir_problem(settings: Settings) -> str | None:
 def run_migrate(args: argparse.Namespace) -> int:
     import time  # noqa: PLC0415
 
-    from server.backend.database_wait import wait_for_database  # noqa: PLC0415
-    from server.backend.db import make_engine  # noqa: PLC0415
+    from server.backend.core.database_wait import wait_for_database  # noqa: PLC0415
+    from server.backend.core.db import make_engine  # noqa: PLC0415
     from server.backend.errors import ServiceUnavailableError  # noqa: PLC0415
-    from server.backend.migrate import upgrade_to_head  # noqa: PLC0415
+    from server.backend.tasks.migrate import upgrade_to_head  # noqa: PLC0415
 
     settings = _settings(announce=False)
     if settings is None:
@@ -246,7 +246,7 @@ def read_password(prompt: str = "New password: ") -> str:
 
 
 def run_admin_create(args: argparse.Namespace) -> int:
-    from server.backend.admin_tasks import create_admin  # noqa: PLC0415
+    from server.backend.tasks.admin import create_admin  # noqa: PLC0415
 
     settings = _settings()
     if settings is None:
@@ -259,7 +259,7 @@ def run_admin_create(args: argparse.Namespace) -> int:
 
 
 def run_admin_reset_password(args: argparse.Namespace) -> int:
-    from server.backend.admin_tasks import reset_password  # noqa: PLC0415
+    from server.backend.tasks.admin import reset_password  # noqa: PLC0415
 
     settings = _settings()
     if settings is None:
@@ -270,7 +270,7 @@ def run_admin_reset_password(args: argparse.Namespace) -> int:
 
 
 def run_admin_enrol(args: argparse.Namespace) -> int:
-    from server.backend.admin_enrol import enrol_photos  # noqa: PLC0415
+    from server.backend.tasks.enrol import enrol_photos  # noqa: PLC0415
 
     settings = _settings()
     if settings is None:
@@ -281,7 +281,7 @@ def run_admin_enrol(args: argparse.Namespace) -> int:
 
 
 def run_reencrypt(_args: argparse.Namespace) -> int:
-    from server.backend.admin_tasks import reencrypt_templates  # noqa: PLC0415
+    from server.backend.tasks.admin import reencrypt_templates  # noqa: PLC0415
 
     settings = _settings()
     if settings is None:
@@ -290,7 +290,7 @@ def run_reencrypt(_args: argparse.Namespace) -> int:
 
 
 def run_purge_evidence(_args: argparse.Namespace) -> int:
-    from server.backend.admin_tasks import purge_evidence  # noqa: PLC0415
+    from server.backend.tasks.admin import purge_evidence  # noqa: PLC0415
 
     settings = _settings()
     if settings is None:
@@ -299,9 +299,9 @@ def run_purge_evidence(_args: argparse.Namespace) -> int:
 
 
 def run_backup(args: argparse.Namespace) -> int:
-    from server.backend.backups.archive import read_manifest  # noqa: PLC0415
-    from server.backend.backups.tasks import create_backup, describe_manifest  # noqa: PLC0415
     from server.backend.errors import BackupError  # noqa: PLC0415
+    from server.backend.tasks.backups.archive import read_manifest  # noqa: PLC0415
+    from server.backend.tasks.backups.tasks import create_backup, describe_manifest  # noqa: PLC0415
 
     settings = _settings(announce=False)
     if settings is None:
@@ -330,7 +330,7 @@ def _run_schedule(settings: Settings) -> int:
     import signal  # noqa: PLC0415
     import threading  # noqa: PLC0415
 
-    from server.backend.backups.schedule import run_schedule  # noqa: PLC0415
+    from server.backend.tasks.backups.schedule import run_schedule  # noqa: PLC0415
 
     def stop_now(*_: object) -> NoReturn:
         # At once, even in the middle of a backup: an archive is written aside and renamed
@@ -348,8 +348,8 @@ def _run_schedule(settings: Settings) -> int:
 
 
 def run_restore(args: argparse.Namespace) -> int:
-    from server.backend.backups.tasks import restore_backup  # noqa: PLC0415
     from server.backend.errors import BackupError  # noqa: PLC0415
+    from server.backend.tasks.backups.tasks import restore_backup  # noqa: PLC0415
 
     settings = _settings(announce=False)
     if settings is None:

@@ -16,11 +16,11 @@ import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from server.backend.config import Settings, load_settings
-from server.backend.db import make_engine
+from server.backend.core.config import Settings, load_settings
+from server.backend.core.db import make_engine
 from server.backend.main import create_app
-from server.backend.migrate import upgrade_to_head
 from server.backend.models import Base
+from server.backend.tasks.migrate import upgrade_to_head
 from tests.server.utils import FAST_ARGON2, FakeMailer
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}

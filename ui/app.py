@@ -26,9 +26,9 @@ from PySide6.QtCore import (
 from PySide6.QtWidgets import QApplication
 
 from kiosk.board import MeetingBoard
+from kiosk.device.preferences import Preferences
 from kiosk.errors import KioskError
-from kiosk.preferences import Preferences
-from kiosk.status import SyncSnapshot
+from kiosk.syncing.status import SyncSnapshot
 from ui import plain_text
 from ui.admin.launch import KioskAdminHook
 from ui.download_dialog import DownloadDialog

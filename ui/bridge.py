@@ -1,6 +1,6 @@
 """The core's callbacks, which fire on its own threads, delivered on the Qt main thread.
 
-The core (``kiosk.events.EventBus``, ``kiosk.status.SyncStatus``) calls its subscribers
+The core (``kiosk.events.EventBus``, ``kiosk.syncing.status.SyncStatus``) calls its subscribers
 on the capture, recognition and sync threads and waits for them, so the subscriber here
 only hands the value over and returns. Decisions and status snapshots travel as queued
 signals (each one matters); per-frame analyses are coalesced into one slot, like frames,
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from kiosk.events import EventBus, FrameAnalysed, KioskEvent
-from kiosk.status import SyncSnapshot, SyncStatus
+from kiosk.syncing.status import SyncSnapshot, SyncStatus
 
 
 class CoreBridge(QObject):

@@ -109,8 +109,9 @@ def read_pin() -> str:
 
 
 def run_set_pin(args: argparse.Namespace) -> int:
-    from kiosk.headless import default_data_dir  # noqa: PLC0415
-    from kiosk.lock import PinError, PinLock  # noqa: PLC0415
+    from kiosk.device.lock import PinLock  # noqa: PLC0415
+    from kiosk.device.preferences import default_data_dir  # noqa: PLC0415
+    from kiosk.errors import PinError  # noqa: PLC0415
 
     folder = args.kiosk_dir or default_data_dir()
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QDialog, QLabel, QProgressBar, QVBoxLayout, QWidget
 
-from kiosk.status import SyncSnapshot
+from kiosk.syncing.status import SyncSnapshot
 
 
 class DownloadDialog(QDialog):

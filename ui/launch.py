@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from kiosk.device.preferences import default_data_dir
 from kiosk.errors import KioskError
-from kiosk.headless import default_data_dir
 from ui.app import run_window
 from ui.local_pairing import local_pairing_code
 from ui.runtime import KioskRuntime, RuntimeOptions

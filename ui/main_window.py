@@ -17,9 +17,9 @@ from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QResizeEvent, QS
 from PySide6.QtWidgets import QMainWindow, QStackedWidget, QVBoxLayout, QWidget
 
 from kiosk.board import MeetingBoard
+from kiosk.device.lock import PinLock
 from kiosk.events import EventBus, FrameAnalysed, KioskEvent, SourceState, SourceStateChanged
-from kiosk.lock import PinLock
-from kiosk.status import SyncStatus
+from kiosk.syncing.status import SyncStatus
 from ui import theme
 from ui.bridge import CoreBridge, snapshot_or_default
 from ui.flow import FlowTiming, Screen, ScreenFlow

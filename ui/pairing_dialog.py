@@ -25,16 +25,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.errors import KioskError
-from kiosk.inference.errors import FaceEngineError
-from kiosk.lock import PinError, PinLock, check_new_pin
-from kiosk.preferences import Preferences
+from kiosk.device.lock import PinLock, check_new_pin
+from kiosk.device.preferences import Preferences
+from kiosk.errors import KioskError, PinError
+from kiosk.inference import FaceEngineError
 from ui import theme
 from ui.jobs import Job
 from ui.preview import frame_image
 
 if TYPE_CHECKING:
-    from kiosk.inference.images import BGRImage
+    from kiosk.inference import BGRImage
 
 log = logging.getLogger(__name__)
 ON_NOW = "The meeting that is on now"

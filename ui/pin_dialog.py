@@ -14,7 +14,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.lock import MAX_DIGITS, PinError, PinLock
+from kiosk.device.lock import MAX_DIGITS, PinLock
+from kiosk.errors import PinError
 from ui import theme
 
 

@@ -23,8 +23,8 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from kiosk.events import FrameAnalysed
 
 if TYPE_CHECKING:  # not imported at run time: OpenCV is slow to import (window up fast)
-    from kiosk.frames import Frame, LatestFrame
-    from kiosk.inference.images import BGRImage
+    from kiosk.capture.frames import Frame, LatestFrame
+    from kiosk.inference import BGRImage
 
 POLL_MS = 8  # well under a 30 fps frame interval, so no frame waits long to be shown
 # With no new frame this long (a slow source, a stalled camera), new boxes get a paint

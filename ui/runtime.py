@@ -16,28 +16,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kiosk import preferences as prefs_file
 from kiosk.board import BoardWatcher, MeetingBoard, http_board_fetcher
+from kiosk.device import preferences as prefs_file
+from kiosk.device.lock import PinLock
+from kiosk.device.preferences import Preferences
 from kiosk.errors import KioskError
 from kiosk.events import CheckedIn, EventBus, PendingReview
-from kiosk.lock import PinLock
-from kiosk.preferences import Preferences
-from kiosk.status import SyncStatus
+from kiosk.syncing.status import SyncStatus
 
 if TYPE_CHECKING:
     import httpx
 
-    from kiosk.app import HeadlessKiosk
-    from kiosk.camera import CaptureSource
-    from kiosk.credentials import CredentialStore
-    from kiosk.decisions import Meeting
-    from kiosk.frames import LatestFrame
-    from kiosk.inference.engine import FaceEngine
-    from kiosk.inference.packs import PackSpec
-    from kiosk.liveness import LivenessPolicy
-    from kiosk.pipeline import PipelineConfig
-    from kiosk.store import LocalStore
-    from kiosk.sync import SyncSettings, SyncWorker
+    from kiosk.app import KioskCore
+    from kiosk.capture.camera import CaptureSource
+    from kiosk.capture.frames import LatestFrame
+    from kiosk.device.credentials import CredentialStore
+    from kiosk.inference import FaceEngine, PackSpec
+    from kiosk.protocol.liveness import LivenessPolicy
+    from kiosk.recognition.decisions import Meeting
+    from kiosk.recognition.pipeline import PipelineConfig
+    from kiosk.storage.local_store import LocalStore
+    from kiosk.syncing.syncer import SyncSettings, SyncWorker
 
 # The window must be up within two seconds of launch, so the heavy core (the engine,
 # OpenCV, the store's crypto) is imported only by the methods that run on the
@@ -84,14 +83,14 @@ def load_engine(
     size by default, and the crops around a followed face), so no session is built while
     someone stands at the kiosk.
     """
-    from kiosk.finder import detection_sizes  # noqa: PLC0415
-    from kiosk.inference.engine import (  # noqa: PLC0415
+    from kiosk.device.model_pack import clear_progress, ensure_pack, status_progress  # noqa: PLC0415
+    from kiosk.inference import (  # noqa: PLC0415
         ENROLMENT_DET_SIZE,
         LIVE_DET_SIZE,
         EngineConfig,
         FaceEngine,
     )
-    from kiosk.model_pack import clear_progress, ensure_pack, status_progress  # noqa: PLC0415
+    from kiosk.recognition.finder import detection_sizes  # noqa: PLC0415
 
     config = EngineConfig.from_env()
     try:
@@ -110,7 +109,7 @@ def load_engine(
 
 def liveness_policy(preference: str) -> LivenessPolicy | None:
     """The kiosk's own choice, or None to follow the meeting's policy set on the server."""
-    from kiosk.liveness import LivenessPolicy  # noqa: PLC0415
+    from kiosk.protocol.liveness import LivenessPolicy  # noqa: PLC0415
 
     return None if preference == "meeting" else LivenessPolicy(preference)
 
@@ -119,7 +118,7 @@ class KioskRuntime:
     def __init__(self, options: RuntimeOptions, credentials: CredentialStore | None = None) -> None:
         self.options = options
         if credentials is None:
-            from kiosk.keyring_entries import kiosk_credentials  # noqa: PLC0415
+            from kiosk.device.keyring_entries import kiosk_credentials  # noqa: PLC0415
 
             credentials = kiosk_credentials(options.data_dir)
         self.credentials = credentials
@@ -131,7 +130,7 @@ class KioskRuntime:
         self.source: CaptureSource | None = None
         self.store: LocalStore | None = None
         self.sync: SyncWorker | None = None
-        self.kiosk: HeadlessKiosk | None = None
+        self.kiosk: KioskCore | None = None
         self.board: BoardWatcher | None = None
         self._unreachable: str | None = None  # why the board's last fetch failed
         self.engine: FaceEngine | None = None
@@ -157,7 +156,7 @@ class KioskRuntime:
 
     def open_store(self) -> LocalStore:
         if self.store is None:
-            from kiosk.store import LocalStore  # noqa: PLC0415
+            from kiosk.storage.local_store import LocalStore  # noqa: PLC0415
 
             self.options.data_dir.mkdir(parents=True, exist_ok=True)
             self.store = LocalStore(
@@ -197,13 +196,13 @@ class KioskRuntime:
     def is_paired(self) -> bool:
         """A credential in the keyring *and* a local database paired as a kiosk: a fresh
         data folder is offered pairing, whatever the keyring holds."""
-        from kiosk.keyring_entries import paired_kiosk_id  # noqa: PLC0415
+        from kiosk.device.keyring_entries import paired_kiosk_id  # noqa: PLC0415
 
         return self.credentials.is_paired() and paired_kiosk_id(self.options.data_dir) is not None
 
     def pair(self, server_url: str, code: str) -> None:
         """First run: exchange the pairing code, then sync once to learn the meetings."""
-        from kiosk.sync import pair  # noqa: PLC0415
+        from kiosk.syncing.syncer import pair  # noqa: PLC0415
 
         store = self.open_store()
         pair(
@@ -220,7 +219,7 @@ class KioskRuntime:
         Runs on a background job; ``engine_loaded`` hears the pack's name as soon as the
         engine is up. Waits (cooperatively) for a meeting to be open.
         """
-        from kiosk.app import HeadlessKiosk  # noqa: PLC0415
+        from kiosk.app import KioskCore  # noqa: PLC0415
 
         if self.options.engine is not None:
             engine = self.options.engine()
@@ -243,7 +242,7 @@ class KioskRuntime:
             if self._stop.is_set():
                 return engine.spec.name
             source = self.source or self.start_camera()
-            self.kiosk = HeadlessKiosk(
+            self.kiosk = KioskCore(
                 engine=engine,
                 source=source,
                 store=store,
@@ -262,7 +261,7 @@ class KioskRuntime:
             self.sync.wake()
 
     def _start_sync(self, store: LocalStore, engine: FaceEngine) -> None:
-        from kiosk.sync import SyncWorker  # noqa: PLC0415
+        from kiosk.syncing.syncer import SyncWorker  # noqa: PLC0415
 
         def camera_state() -> str:
             return self.source.state.value if self.source is not None else "unknown"

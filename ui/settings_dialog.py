@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.errors import KioskError
-from kiosk.lock import PinError, PinLock, check_new_pin
-from kiosk.preferences import LIVENESS_CHOICES, Preferences
+from kiosk.device.lock import PinLock, check_new_pin
+from kiosk.device.preferences import LIVENESS_CHOICES, Preferences
+from kiosk.errors import KioskError, PinError
 from ui import theme
 from ui.pairing_dialog import ON_NOW
 

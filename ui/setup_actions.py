@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 
 from kiosk.errors import KioskError, SourceError
-from kiosk.inference.images import BGRImage
-from kiosk.sync_client import SyncClient
+from kiosk.inference import BGRImage
+from kiosk.syncing.client import SyncClient
 from ui.runtime import KioskRuntime
 
 PROBED_INDEXES = range(4)  # cameras 0-3: a kiosk PC rarely has more

@@ -9,7 +9,7 @@ from PySide6.QtGui import QPainter, QPaintEvent
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
 
 from kiosk.events import SourceState
-from kiosk.status import SyncSnapshot
+from kiosk.syncing.status import SyncSnapshot
 from ui import theme
 
 CONNECTION_TEXT = {

@@ -1,8 +1,8 @@
 """How a pack's files are found (the registry itself is kiosk.inference.pack_registry).
 
 A pack is a face detector plus a recogniser. Only those two files
-are ever loaded, so only they are resolved and checksum-verified. Resolution order
-(SPEC §2): an explicit directory (``FACE_MODEL_DIR``), the local cache
+are ever loaded, so only they are resolved and checksum-verified. Resolution order:
+an explicit directory (``FACE_MODEL_DIR``), the local cache
 (``FACE_MODEL_CACHE`` or ``~/.insightface/models``, one folder per pack), a download
 of the pack's official release archive, and finally a pack shipped inside an
 installed Python package. There is never a silent fallback to a different pack.

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 
-from kiosk.inference.errors import UnknownPackError
-from kiosk.inference.packs import (
+from kiosk.inference import (
     PUBLIC_DOMAIN,
+    UnknownPackError,
     get_pack_spec,
     licence_notice,
     pack_thresholds,

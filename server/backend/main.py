@@ -46,17 +46,17 @@ from server.backend.api.routes import (
     templates,
 )
 from server.backend.api.routes import metrics as metrics_route
-from server.backend.bootstrap import ensure_super_admin, prepare_database
-from server.backend.config import Settings, load_settings
-from server.backend.context import build_backend
-from server.backend.logs import install_masking
-from server.backend.metrics import Metrics, RequestMetrics
-from server.backend.public_url import log_public_url
-from server.backend.security.passwords import Argon2Params
+from server.backend.core.config import Settings, load_settings
+from server.backend.core.context import build_backend
+from server.backend.core.logs import install_masking
+from server.backend.core.metrics import Metrics, RequestMetrics
+from server.backend.core.public_url import log_public_url
+from server.backend.core.security.passwords import Argon2Params
 from server.backend.services.evidence import purge_at_startup
 from server.backend.services.face_client import report_readiness, unavailable_line
 from server.backend.services.mailer import Mailer
 from server.backend.services.phone_video import MAX_BYTES as PHONE_VIDEO_BYTES
+from server.backend.tasks.bootstrap import ensure_super_admin, prepare_database
 
 logger = logging.getLogger(__name__)
 

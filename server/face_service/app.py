@@ -18,8 +18,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from kiosk.inference.engine import FaceEngine
-from kiosk.inference.errors import FaceEngineError, ImageError, ModelMismatchError, QualityError
+from kiosk.inference import (
+    FaceEngine,
+    FaceEngineError,
+    ImageError,
+    ModelMismatchError,
+    QualityError,
+)
 from server.backend.api.limits import BodySizeLimit
 from server.face_service.errors import (
     FaceServiceError,

@@ -13,12 +13,21 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from kiosk.inference.engine import AnalyzedFace, FaceEngine
-from kiosk.inference.errors import ImageError, QualityError
-from kiosk.inference.faces import Embedding, require_same_model
-from kiosk.inference.images import CHECKIN_MIN_SIDE, DecodedImage, decode_image
-from kiosk.inference.matching import Thresholds, band_for
-from kiosk.inference.quality import Purpose, image_issues
+from kiosk.inference import (
+    CHECKIN_MIN_SIDE,
+    AnalyzedFace,
+    DecodedImage,
+    Embedding,
+    FaceEngine,
+    ImageError,
+    Purpose,
+    QualityError,
+    Thresholds,
+    band_for,
+    decode_image,
+    image_issues,
+    require_same_model,
+)
 from server.face_service.errors import BadEmbeddingsError, ImageTooLargeError
 from server.face_service.schemas import (
     MAX_CROP_BYTES,

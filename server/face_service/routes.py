@@ -12,8 +12,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
-from kiosk.inference.engine import FaceEngine
-from kiosk.inference.quality import Purpose
+from kiosk.inference import FaceEngine, Purpose
 from server.face_service import operations
 from server.face_service.errors import BadEmbeddingsError
 from server.face_service.runtime import InferenceRunner, ModelHolder, ModelState

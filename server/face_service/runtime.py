@@ -19,9 +19,7 @@ from typing import ParamSpec, TypeVar
 import anyio
 import anyio.to_thread
 
-from kiosk.inference.engine import FaceEngine
-from kiosk.inference.errors import FaceEngineError
-from kiosk.inference.packs import KNOWN_PACKS
+from kiosk.inference import KNOWN_PACKS, FaceEngine, FaceEngineError
 from server.face_service.errors import UnavailableError
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:  # the backend imports this module; it must not load the engine's modules
-    from kiosk.inference.engine import AnalyzedFace, FaceEngine
-    from kiosk.inference.quality import QualityReport
+    from kiosk.inference import AnalyzedFace, FaceEngine, QualityReport
 
 # The header carrying the API key in the separate-container setup.
 API_KEY_HEADER = "X-API-Key"

@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from kiosk.inference.engine import EngineConfig
+from kiosk.inference import EngineConfig
 from server.face_service.errors import FaceServiceConfigError
 
 DEFAULT_HOST = "127.0.0.1"

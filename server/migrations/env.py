@@ -1,12 +1,12 @@
-"""Alembic environment: runs on the connection handed over by `server.backend.migrate`."""
+"""Alembic environment: runs on the connection handed over by `server.backend.tasks.migrate`."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import Connection
 
-from server.backend.migrate import include_object
 from server.backend.models import Base
+from server.backend.tasks.migrate import include_object
 
 
 def run_migrations_online() -> None:

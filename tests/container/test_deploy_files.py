@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from server.backend.config import Settings, load_settings
+from server.backend.core.config import Settings, load_settings
 from server.face_service.settings import FaceServiceSettings, Mode
 from tests.container.conftest import ROOT
 from tests.container.dockerfile import stages

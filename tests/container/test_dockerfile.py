@@ -1,5 +1,6 @@
-"""The Dockerfile passes hadolint and keeps its promises (SPEC §8); supervisord.conf
-keeps its own; the targeted copy for the model download stage is enough to run it."""
+"""The Dockerfile passes hadolint and keeps its promises (multi-stage, non-root, port 3000
+only, a health check, the model verified at build time); supervisord.conf keeps its own;
+the targeted copy for the model download stage is enough to run it."""
 
 from __future__ import annotations
 

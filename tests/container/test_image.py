@@ -1,4 +1,4 @@
-"""The image itself, built and run for real (SPEC §8): Docker where a Docker engine runs,
+"""The image itself, built and run for real: Docker where a Docker engine runs,
 else podman (installed by ./test.sh) on the official Python base or a local stand-in.
 
 Built for the offline pack (FACE_MODEL=vectron) every run; the engine's layer cache
@@ -40,7 +40,7 @@ FETCH_FACE_HEALTH = (
     "import urllib.request as r;"
     "print(r.urlopen('http://127.0.0.1:8000/health', timeout=5).read().decode())"
 )
-# The start-up steps, one line each, in this order (SPEC §8).
+# The start-up steps, one line each, in this order.
 # Each program's start-up lines, in the order that program says them. The two programs
 # start side by side, so their lines interleave freely; the one order between them that
 # is guaranteed is that the backend calls the face-service ready only after it loaded.

@@ -145,7 +145,7 @@ def test_sigterm_stops_everything_within_ten_seconds(fresh_combined: CombinedSer
 def test_backups_are_scheduled_beside_the_server_and_restores_wait_for_it_to_stop(
     combined: CombinedServer,
 ) -> None:
-    schedule = "[backup] INFO server.backend.backups.schedule: Backups every 24 h into "
+    schedule = "[backup] INFO server.backend.tasks.backups.schedule: Backups every 24 h into "
     wait_until(lambda: schedule in combined.log(), 30, f"the backup schedule\n{combined.log()}")
     assert f"{schedule}{combined.data_dir / 'backups'}, keeping 14" in combined.log()
     made = combined.inside("sonta", "backup")  # while serving: SQLite's online backup

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kiosk.inference.engine import EngineConfig, FaceEngine
-from server.backend.config import load_settings
+from server.backend.core.config import load_settings
 from server.backend.errors import BadRequestError, ConflictError
 from server.backend.main import create_app as create_backend
 from server.backend.services.face_client import (

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.images import read_image_file
 from kiosk.inference.quality import Purpose
-from server.backend.config import Settings
+from server.backend.core.config import Settings
 from server.backend.main import create_app
 from server.backend.services.mailer import Mailer
 from tests.server.kiosk_utils import make_meeting, make_member

@@ -11,12 +11,12 @@ import keyring
 import numpy as np
 import pytest
 
-from kiosk.credentials import CredentialStore
+from kiosk.device.credentials import CredentialStore
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.images import BGRImage, read_image_file
 from kiosk.inference.packs import ResolvedPack, resolve_pack
 from kiosk.inference.sessions import ThreadSettings
-from server.backend.config import Settings
+from server.backend.core.config import Settings
 from tests.kiosk.backend import LiveBackend, live_backend
 from tests.kiosk.keyring_backend import BACKEND_NAME, ENV, FolderKeyring
 

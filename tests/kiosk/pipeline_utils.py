@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from kiosk.checkins import NewCheckin, RecordOutcome
-from kiosk.decisions import Meeting
-from kiosk.frames import Frame
+from kiosk.capture.frames import Frame
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.gallery import Gallery, Template
 from kiosk.inference.images import BGRImage
 from kiosk.inference.quality import Purpose
+from kiosk.protocol.checkins import NewCheckin, RecordOutcome
+from kiosk.recognition.decisions import Meeting
 from tests.kiosk.conftest import photo
 from tests.kiosk.media import place_face
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from numpy.typing import NDArray
 
-from kiosk.checkins import NewCheckin
-from kiosk.local_gallery import GalleryUpdate, MeetingRecord, MemberRecord, TemplateRecord
+from kiosk.protocol.checkins import NewCheckin
+from kiosk.storage.local_gallery import GalleryUpdate, MeetingRecord, MemberRecord, TemplateRecord
 
 MODEL = "vectron@0123456789abcdef"
 RNG = np.random.default_rng(7)

@@ -9,12 +9,13 @@ from pathlib import Path
 import keyring
 import pytest
 
-from kiosk.admin_auth import SERVICE, AdminError, SessionEndedError
-from kiosk.admin_client import AdminClient
+from kiosk.admin.auth import SERVICE
+from kiosk.admin.client import AdminClient
+from kiosk.errors import AdminError, SessionEndedError
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.images import read_image_file
 from kiosk.inference.quality import Purpose
-from server.backend.config import Settings
+from server.backend.core.config import Settings
 from tests.kiosk.backend import FACES, LiveBackend, live_backend
 from tests.server.utils import PASSWORD, make_admin
 

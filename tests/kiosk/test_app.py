@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 
 from kiosk.app import sync_worker
-from kiosk.credentials import CredentialStore
+from kiosk.device.credentials import CredentialStore
+from kiosk.device.keyring_entries import kiosk_credentials
 from kiosk.errors import KioskError
 from kiosk.headless import add_run_parser
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.quality import Purpose
-from kiosk.keyring_entries import kiosk_credentials
-from kiosk.local_gallery import GalleryUpdate, MeetingRecord, MemberRecord, TemplateRecord
-from kiosk.store import LocalStore
-from kiosk.sync import pair
+from kiosk.storage.local_gallery import GalleryUpdate, MeetingRecord, MemberRecord, TemplateRecord
+from kiosk.storage.local_store import LocalStore
+from kiosk.syncing.syncer import pair
 from sonta.cli import main as sonta_main
 from tests.kiosk.backend import LiveBackend
 from tests.kiosk.conftest import photo

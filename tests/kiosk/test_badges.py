@@ -14,8 +14,9 @@ import pytest
 import qrcode
 import qrcode.constants
 
-from kiosk.badges import BadgeError, BadgeVerifier
-from kiosk.decisions import Decider
+from kiosk.capture.frames import LatestFrame
+from kiosk.capture.qr import read_qr_codes
+from kiosk.errors import BadgeError
 from kiosk.events import (
     BadgeRead,
     BadgeRefused,
@@ -24,12 +25,12 @@ from kiosk.events import (
     KioskEvent,
     NotRecognised,
 )
-from kiosk.frames import LatestFrame
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.images import BGRImage
-from kiosk.pipeline import Pipeline
-from kiosk.qr import read_qr_codes
-from server.backend.security.badges import BadgeSigner
+from kiosk.protocol.badges import BadgeVerifier
+from kiosk.recognition.decisions import Decider
+from kiosk.recognition.pipeline import Pipeline
+from server.backend.core.security.badges import BadgeSigner
 from server.backend.services import badge_images
 from tests.kiosk.pipeline_utils import MEETING, Clock, FakeRecorder, PhotoRoster, lined_up
 

@@ -8,7 +8,8 @@ import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from kiosk.board import BoardError, BoardWatcher, MeetingBoard
+from kiosk.board import BoardWatcher, MeetingBoard
+from kiosk.errors import BoardError
 
 WAIT_S = 30.0
 

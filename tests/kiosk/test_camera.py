@@ -11,10 +11,17 @@ import numpy as np
 import pytest
 
 from kiosk.app import open_source
-from kiosk.camera import ABSENT_AFTER, Backoff, Capture, camera_source, folder_source, video_source
+from kiosk.capture.camera import (
+    ABSENT_AFTER,
+    Backoff,
+    Capture,
+    camera_source,
+    folder_source,
+    video_source,
+)
+from kiosk.capture.frames import LatestFrame
 from kiosk.errors import SourceError
 from kiosk.events import EventBus, KioskEvent, SourceState, SourceStateChanged
-from kiosk.frames import LatestFrame
 from tests.kiosk.conftest import photo
 from tests.kiosk.media import fit, write_folder, write_video
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from kiosk.device.keyring_entries import kiosk_credentials
 from kiosk.inference.engine import FaceEngine
-from kiosk.keyring_entries import kiosk_credentials
-from kiosk.store import LocalStore
-from server.backend.config import Settings
+from kiosk.storage.local_store import LocalStore
+from server.backend.core.config import Settings
 from server.backend.models import Base
 from sonta.cli import main
 from tests.kiosk.backend import LiveBackend, live_backend

@@ -11,11 +11,11 @@ import pytest
 from keyring.backends import chainer, fail, null
 from keyrings.alt.file import PlaintextKeyring
 
-from kiosk.admin_auth import TokenStore
-from kiosk.credentials import CredentialStore, default_backend
+from kiosk.admin.auth import TokenStore
+from kiosk.device.credentials import CredentialStore, default_backend
+from kiosk.device.keyring_entries import kiosk_credentials, service_for
 from kiosk.errors import CredentialError
-from kiosk.keyring_entries import kiosk_credentials, service_for
-from kiosk.store import LocalStore
+from kiosk.storage.local_store import LocalStore
 from tests.kiosk.keyring_backend import BACKEND_NAME, FolderKeyring
 
 

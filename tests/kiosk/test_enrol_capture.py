@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import pytest
 
-from kiosk.enrol_capture import (
+from kiosk.admin.enrol_capture import (
     POSES,
     STRAIGHT_MAX_DEG,
     TOO_FAR,

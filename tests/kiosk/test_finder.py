@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kiosk.finder import FULL_EVERY_S, FaceFinder, Search, detection_sizes
+from kiosk.capture.motion import MotionGate
 from kiosk.inference.engine import LIVE_DET_SIZE, FaceEngine
 from kiosk.inference.faces import DetectedFace
-from kiosk.motion import MotionGate
-from kiosk.status import SyncStatus
-from kiosk.tracker import IouTracker, Track
+from kiosk.recognition.finder import FULL_EVERY_S, FaceFinder, Search, detection_sizes
+from kiosk.recognition.tracker import IouTracker, Track
+from kiosk.syncing.status import SyncStatus
 from tests.kiosk.pipeline_utils import FPS, lined_up
 from ui.runtime import load_engine
 

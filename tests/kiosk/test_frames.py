@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 
-from kiosk.frames import LatestFrame
+from kiosk.capture.frames import LatestFrame
 
 
 def _image(value: int) -> np.ndarray:

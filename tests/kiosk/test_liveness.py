@@ -7,10 +7,15 @@ import random
 import numpy as np
 import pytest
 
-from kiosk.events import Direction
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.matching import Band
-from kiosk.liveness import HeadTurnChallenge, LivenessPolicy, Verdict, nose_offset
+from kiosk.protocol.liveness import (
+    Direction,
+    HeadTurnChallenge,
+    LivenessPolicy,
+    Verdict,
+    nose_offset,
+)
 from tests.kiosk.media import swing
 from tests.kiosk.pipeline_utils import lined_up
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.lock import FREE_TRIES, LOCKOUT_S, PinError, PinLock
+from kiosk.device.lock import FREE_TRIES, LOCKOUT_S, PinLock
+from kiosk.errors import PinError
 
 
 class FakeClock:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.device.model_pack import ensure_pack, import_pack, status_progress
 from kiosk.inference.errors import PackIntegrityError, PackUnavailableError
 from kiosk.inference.packs import PackSpec, get_pack_spec
-from kiosk.model_pack import ensure_pack, import_pack, status_progress
-from kiosk.status import SyncStatus
+from kiosk.syncing.status import SyncStatus
 from tests.kiosk.conftest import vectron_dir
 from tests.utils.pack_server import PackServer, pack_zip
 

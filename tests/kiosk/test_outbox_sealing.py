@@ -18,15 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.checkins import NewCheckin
-from kiosk.credentials import CredentialStore
-from kiosk.database import MIGRATIONS
-from kiosk.decisions import evidence_jpeg
+from kiosk.device.credentials import CredentialStore
+from kiosk.device.keyring_entries import kiosk_credentials
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.quality import Purpose
-from kiosk.keyring_entries import kiosk_credentials
-from kiosk.store import LocalStore
-from kiosk.wire import checkin_item, encode_f32
+from kiosk.protocol.checkins import NewCheckin
+from kiosk.protocol.wire import checkin_item, encode_f32
+from kiosk.recognition.decisions import evidence_jpeg
+from kiosk.storage.database import MIGRATIONS
+from kiosk.storage.local_store import LocalStore
 from sonta.cli import main
 from tests.kiosk.backend import LiveBackend
 from tests.kiosk.conftest import photo

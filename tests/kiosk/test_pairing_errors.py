@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from kiosk.errors import PairingError
-from kiosk.sync_client import SyncClient
+from kiosk.syncing.client import SyncClient
 from tests.server.live import free_port, serve
 
 pytestmark = [pytest.mark.network]

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from kiosk.decisions import Decider
+from kiosk.capture.frames import Frame, LatestFrame
 from kiosk.events import (
     AlreadyCheckedIn,
     CheckedIn,
@@ -25,11 +25,11 @@ from kiosk.events import (
     NotRecognised,
     PendingReview,
 )
-from kiosk.frames import Frame, LatestFrame
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.matching import Thresholds
-from kiosk.liveness import LivenessPolicy
-from kiosk.pipeline import Pipeline, PipelineConfig
+from kiosk.protocol.liveness import LivenessPolicy
+from kiosk.recognition.decisions import Decider
+from kiosk.recognition.pipeline import Pipeline, PipelineConfig
 from tests.kiosk.conftest import photo
 from tests.kiosk.media import fit, swing
 from tests.kiosk.pipeline_utils import MEETING, Clock, FakeRecorder, PhotoRoster, lined_up
@@ -311,7 +311,7 @@ def test_each_decision_logs_how_many_people_were_searched_and_the_accept_line(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     pipeline = _pipeline(engine, roster, recorder)
-    with caplog.at_level(logging.INFO, logger="kiosk.decisions"):
+    with caplog.at_level(logging.INFO, logger="kiosk.recognition.decisions"):
         _run(pipeline, Clock().frames([lined_up(engine, "obama3")] * 30))
     (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Face decision")]
     used = engine.thresholds.for_gallery(2)

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kiosk.device.keyring_entries import kiosk_credentials
 from kiosk.errors import StoreError
-from kiosk.keyring_entries import kiosk_credentials
-from kiosk.salvage import salvage
-from kiosk.store import LocalStore
+from kiosk.storage.local_store import LocalStore
+from kiosk.storage.salvage import salvage
 from sonta.cli import main
 from tests.kiosk.store_utils import a_checkin
 

@@ -14,9 +14,9 @@ import keyring
 import pytest
 from keyrings.alt.file import PlaintextKeyring
 
+from kiosk.device.keyring_entries import kiosk_credentials
 from kiosk.inference.packs import _unavailable_message, get_pack_spec
-from kiosk.keyring_entries import kiosk_credentials
-from kiosk.store import LocalStore
+from kiosk.storage.local_store import LocalStore
 from sonta.cli import main
 from tests.kiosk.backend import LiveBackend
 from tests.kiosk.conftest import vectron_dir

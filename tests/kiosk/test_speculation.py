@@ -8,14 +8,14 @@ import time
 import numpy as np
 import pytest
 
-from kiosk.decisions import Decider
+from kiosk.capture.frames import LatestFrame
 from kiosk.events import CheckedIn, FrameAnalysed, KioskEvent
-from kiosk.frames import LatestFrame
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.faces import Vector
 from kiosk.inference.images import BGRImage
-from kiosk.pipeline import Pipeline
-from kiosk.speculation import SpeculativeEmbedder
+from kiosk.recognition.decisions import Decider
+from kiosk.recognition.pipeline import Pipeline
+from kiosk.recognition.speculation import SpeculativeEmbedder
 from tests.kiosk.pipeline_utils import MEETING, Clock, FakeRecorder, PhotoRoster, lined_up
 
 pytestmark = pytest.mark.model

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from kiosk.status import SyncSnapshot, SyncStatus
+from kiosk.syncing.status import SyncSnapshot, SyncStatus
 
 
 def test_update_notifies_subscribers_with_the_new_snapshot() -> None:

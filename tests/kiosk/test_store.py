@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kiosk.credentials import CredentialStore
-from kiosk.database import MIGRATIONS
+from kiosk.device.credentials import CredentialStore
 from kiosk.errors import CredentialError, StoreError
 from kiosk.inference.faces import Embedding
-from kiosk.local_gallery import GalleryUpdate
-from kiosk.status import SyncStatus
-from kiosk.store import LocalStore
+from kiosk.storage.database import MIGRATIONS
+from kiosk.storage.local_gallery import GalleryUpdate
+from kiosk.storage.local_store import LocalStore
+from kiosk.syncing.status import SyncStatus
 from tests.kiosk.store_utils import MODEL, a_checkin, a_meeting, snapshot
 
 

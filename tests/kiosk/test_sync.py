@@ -18,20 +18,20 @@ import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kiosk.app import meeting_for
-from kiosk.checkins import NewCheckin
 from kiosk.commands import status_report
-from kiosk.credentials import CredentialStore
-from kiosk.decisions import evidence_jpeg
+from kiosk.device.credentials import CredentialStore
 from kiosk.errors import CredentialError, DeviceRevokedError, PairingError, SyncError
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.faces import Embedding
 from kiosk.inference.matching import DEFAULT_THRESHOLDS
 from kiosk.inference.quality import Purpose
-from kiosk.liveness import LivenessPolicy
-from kiosk.status import SyncStatus
-from kiosk.store import LocalStore
-from kiosk.sync import Syncer, SyncSettings, SyncWorker, credential_expiry, pair
-from kiosk.sync_client import SyncClient
+from kiosk.protocol.checkins import NewCheckin
+from kiosk.protocol.liveness import LivenessPolicy
+from kiosk.recognition.decisions import evidence_jpeg
+from kiosk.storage.local_store import LocalStore
+from kiosk.syncing.client import SyncClient
+from kiosk.syncing.status import SyncStatus
+from kiosk.syncing.syncer import Syncer, SyncSettings, SyncWorker, credential_expiry, pair
 from tests.kiosk.backend import LiveBackend
 from tests.kiosk.conftest import photo
 
@@ -96,7 +96,12 @@ def kiosk(tmp_path: Path, credentials: CredentialStore, engine: FaceEngine) -> I
 
 
 def paired(kiosk: Kiosk, backend: LiveBackend) -> Syncer:
-    pair(backend.url, backend.pairing_code(), store=kiosk.store, credentials=kiosk.credentials)
+    pair(
+        backend.url,
+        backend.pairing_code(),
+        store=kiosk.store,
+        credentials=kiosk.credentials,
+    )
     return kiosk.syncer()
 
 
@@ -131,7 +136,12 @@ def test_a_wrong_pairing_code_is_refused_and_changes_nothing(
     kiosk: Kiosk, backend: LiveBackend
 ) -> None:
     with pytest.raises(PairingError, match="Ask an admin for a new code"):
-        pair(backend.url, "WRONG-CODE", store=kiosk.store, credentials=kiosk.credentials)
+        pair(
+            backend.url,
+            "WRONG-CODE",
+            store=kiosk.store,
+            credentials=kiosk.credentials,
+        )
     assert not kiosk.credentials.is_paired()
     assert kiosk.store.get_state("server_url") is None
 
@@ -447,7 +457,10 @@ def test_the_credential_is_renewed_with_a_rotating_device_secret(
         settings=SyncSettings(renew_before_s=2 * 86400),
     )
     syncer.sync_once()
-    second = (kiosk.credentials.device_credential(), kiosk.credentials.device_secret())
+    second = (
+        kiosk.credentials.device_credential(),
+        kiosk.credentials.device_secret(),
+    )
     assert second[0] != first[0] and second[1] != first[1]
     syncer.sync_once()
     assert kiosk.credentials.device_secret() not in (first[1], second[1])

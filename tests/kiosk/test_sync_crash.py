@@ -25,12 +25,12 @@ import pytest
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kiosk.checkins import NewCheckin
+from kiosk.device.keyring_entries import kiosk_credentials
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.quality import Purpose
-from kiosk.keyring_entries import kiosk_credentials
-from kiosk.store import LocalStore
-from kiosk.sync import pair
+from kiosk.protocol.checkins import NewCheckin
+from kiosk.storage.local_store import LocalStore
+from kiosk.syncing.syncer import pair
 from tests.kiosk.backend import LiveBackend
 from tests.kiosk.conftest import photo
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.credentials import CredentialStore
+from kiosk.device.credentials import CredentialStore
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.packs import resolve_pack
-from server.backend.config import Settings
+from server.backend.core.config import Settings
 from tests.kiosk.backend import LiveBackend, live_backend
 from tests.kiosk.test_sync import Kiosk, paired
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kiosk.inference.engine import FaceEngine
-from kiosk.pipeline import PipelineConfig
-from kiosk.tracker import IouTracker, iou
+from kiosk.recognition.pipeline import PipelineConfig
+from kiosk.recognition.tracker import IouTracker, iou
 from tests.kiosk.conftest import photo
 from tests.kiosk.media import fit
 from tests.kiosk.pipeline_utils import lined_up

@@ -10,7 +10,7 @@ import pytest
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.matching import DEFAULT_THRESHOLDS, band_for
 from kiosk.inference.quality import Purpose
-from kiosk.wire import WireFormatError, decode, encode_f32, encode_q8
+from kiosk.protocol.wire import WireFormatError, decode, encode_f32, encode_q8
 from tests.kiosk.conftest import photo
 
 

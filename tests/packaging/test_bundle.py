@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.keyring_entries import kiosk_credentials
-from kiosk.store import LocalStore
+from kiosk.device.keyring_entries import kiosk_credentials
+from kiosk.storage.local_store import LocalStore
 from tests.kiosk.conftest import vectron_dir
 from tests.kiosk.keyring_backend import FolderKeyring
 from tests.kiosk.store_utils import a_checkin

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from server.backend import member_codes
-from server.backend.migrate import alembic_config, upgrade_to_head
+from server.backend.tasks.migrate import alembic_config, upgrade_to_head
 from tests.server.attendance_utils import make_member
 from tests.server.utils import admin_headers
 

@@ -1,4 +1,5 @@
-"""Two backend processes on one PostgreSQL and one Redis behave as one (SPEC §6a)."""
+"""Two backend processes on one PostgreSQL and one Redis behave as one: either may serve
+any request."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from server.backend.crud import gallery
 from server.backend.crud import members as members_crud
 from server.backend.models import FaceTemplate, GalleryEvent, Member
 from tests.server.kiosk_utils import pair_kiosk
-from tests.server.test_sync import fetch
+from tests.server.services.test_sync import fetch
 from tests.server.utils import admin_headers, backend_of
 
 DAYS = 365

@@ -16,8 +16,8 @@ import pytest
 import schemathesis
 from schemathesis import GenerationMode
 
-from server.backend.config import load_settings
-from server.backend.context import Backend
+from server.backend.core.config import load_settings
+from server.backend.core.context import Backend
 from server.backend.main import create_app
 from server.backend.models import Admin
 from tests.server.conftest import SECRETS

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.backend.config import load_settings
+from server.backend.core.config import load_settings
 from server.backend.main import create_app
 from tests.kiosk.conftest import photo_path
 from tests.server.live import serve

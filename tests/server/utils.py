@@ -10,13 +10,13 @@ import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from server.backend.config import load_settings
-from server.backend.context import Backend
+from server.backend.core.config import load_settings
+from server.backend.core.context import Backend
+from server.backend.core.db import make_engine, make_session_factory
+from server.backend.core.security.passwords import Argon2Params, PasswordHasher
 from server.backend.crud import admins as admins_crud
-from server.backend.db import make_engine, make_session_factory
 from server.backend.models import Admin
-from server.backend.schemas import AdminCreate
-from server.backend.security.passwords import Argon2Params, PasswordHasher
+from server.backend.schemas.resources import AdminCreate
 
 # Cheap argon2 for tests only; production uses Argon2Params() (OWASP).
 FAST_ARGON2 = Argon2Params(memory_kib=1024, time_cost=1, parallelism=1)

@@ -18,6 +18,9 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
 from kiosk.board import MeetingBoard
+from kiosk.capture.frames import LatestFrame
+from kiosk.device.lock import PinLock
+from kiosk.device.preferences import Preferences
 from kiosk.events import (
     AlreadyCheckedIn,
     BadgeRead,
@@ -36,11 +39,8 @@ from kiosk.events import (
     SourceState,
     SourceStateChanged,
 )
-from kiosk.frames import LatestFrame
 from kiosk.inference.images import read_image_file
-from kiosk.lock import PinLock
-from kiosk.preferences import Preferences
-from kiosk.status import SyncStatus
+from kiosk.syncing.status import SyncStatus
 from ui.download_dialog import DownloadDialog
 from ui.flow import FlowTiming
 from ui.main_window import MainWindow, WindowServices

@@ -12,10 +12,10 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.exceptions import TimeoutError
 from pytestqt.qtbot import QtBot
 
-from kiosk.admin_client import AdminClient
+from kiosk.admin.client import AdminClient
 from kiosk.errors import DeviceRevokedError
-from kiosk.sync import pair
-from server.backend.config import Settings
+from kiosk.syncing.syncer import pair
+from server.backend.core.config import Settings
 from server.backend.models import Admin
 from server.backend.services.accounts import LINK_SENT, NOT_EMAILED
 from server.backend.services.mailer import ConsoleMailer

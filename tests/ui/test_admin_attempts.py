@@ -15,8 +15,8 @@ import pytest
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
-from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Meeting
+from kiosk.admin.api_types import Meeting
+from kiosk.admin.client import AdminClient
 from server.backend.models import AttendanceRecord
 from server.backend.services import attempts
 from tests.kiosk.backend import LiveBackend

@@ -14,11 +14,11 @@ from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPrintSupport import QPrinter
 from pytestqt.qtbot import QtBot
 
-from kiosk.admin_types import BadgeCard, Member
-from kiosk.qr import read_qr_codes
+from kiosk.admin.api_types import BadgeCard, Member
+from kiosk.capture.qr import read_qr_codes
 from tests.kiosk.backend import LiveBackend
 from tests.server.kiosk_utils import pair_kiosk
-from tests.server.test_checkin_upload import item, upload
+from tests.server.services.test_checkin_upload import item, upload
 from tests.ui.test_admin_screens import WAIT_MS, artefact_dir, idle, sign_in, window
 from ui.admin.badge_sheet import save_pdf, sheet_printer
 from ui.admin.window import AdminWindow

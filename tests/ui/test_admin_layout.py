@@ -13,7 +13,7 @@ from PySide6.QtCore import QRect, QSize
 from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
-from kiosk.admin_types import Kiosk, Member
+from kiosk.admin.api_types import Kiosk, Member
 from tests.kiosk.backend import LiveBackend
 from tests.ui.screens import text_problems
 from tests.ui.test_admin_attempts import follow, window

@@ -13,7 +13,7 @@ from PySide6.QtCore import QDateTime, Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
-from kiosk.admin_types import Meeting
+from kiosk.admin.api_types import Meeting
 from tests.kiosk.backend import LiveBackend
 from tests.server.kiosk_utils import pair_kiosk
 from tests.ui.test_admin_screens import WAIT_MS, artefact_dir, idle, sign_in, window

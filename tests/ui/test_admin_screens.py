@@ -12,9 +12,9 @@ from PySide6.QtCore import QPoint, QRect
 from PySide6.QtWidgets import QAbstractButton, QComboBox, QLineEdit, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
-from kiosk.admin_client import AdminClient
-from kiosk.credentials import CredentialStore
-from kiosk.frames import LatestFrame
+from kiosk.admin.client import AdminClient
+from kiosk.capture.frames import LatestFrame
+from kiosk.device.credentials import CredentialStore
 from kiosk.inference.engine import FaceEngine
 from server.backend.models import AttendanceRecord
 from tests.kiosk.backend import FACES, LiveBackend

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kiosk.admin_types import Badge, Kiosk
+from kiosk.admin.api_types import Badge, Kiosk
 from ui.admin.badges import describe
 from ui.admin.kiosks import row_of
 from ui.admin.report_parts import when

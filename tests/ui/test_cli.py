@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.credentials import CredentialStore
+from kiosk.device.credentials import CredentialStore
+from kiosk.device.lock import PinLock
 from kiosk.errors import PairingError
-from kiosk.lock import PinLock
-from kiosk.store import LocalStore
-from kiosk.sync import pair
+from kiosk.storage.local_store import LocalStore
+from kiosk.syncing.syncer import pair
 from tests.kiosk.backend import LiveBackend
 from ui.cli import NO_DISPLAY, has_display
 from ui.local_pairing import local_pairing_code

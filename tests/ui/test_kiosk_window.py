@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 from pytestqt.qtbot import QtBot
 
-from kiosk.camera import Backoff, CaptureSource
-from kiosk.credentials import CredentialStore
+from kiosk.capture.camera import Backoff, CaptureSource
+from kiosk.device.credentials import CredentialStore
 from kiosk.events import EventBus
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.images import BGRImage
 from kiosk.inference.packs import get_pack_spec
-from kiosk.pipeline import PipelineConfig
-from kiosk.sync import SyncSettings
+from kiosk.recognition.pipeline import PipelineConfig
+from kiosk.syncing.syncer import SyncSettings
 from tests.kiosk.backend import LiveBackend
 from tests.kiosk.media import write_folder
 from tests.kiosk.pipeline_utils import lined_up

@@ -14,6 +14,8 @@ from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
 
 from kiosk.board import MeetingBoard
+from kiosk.capture.frames import LatestFrame
+from kiosk.device.lock import PinLock
 from kiosk.events import (
     CheckedIn,
     EventBus,
@@ -24,10 +26,8 @@ from kiosk.events import (
     SourceState,
     SourceStateChanged,
 )
-from kiosk.frames import LatestFrame
 from kiosk.inference.images import read_image_file
-from kiosk.lock import PinLock
-from kiosk.status import SyncStatus
+from kiosk.syncing.status import SyncStatus
 from tests.ui.conftest import _running_timers
 from tests.ui.test_admin_screens import artefact_dir
 from ui.flow import FlowTiming, Screen, Sound

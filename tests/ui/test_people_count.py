@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kiosk.admin_types import Member, MemberPage
+from kiosk.admin.api_types import Member, MemberPage
 from ui.admin.people import count_text
 
 

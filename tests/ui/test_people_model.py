@@ -7,7 +7,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from kiosk.admin_types import Member
+from kiosk.admin.api_types import Member
 from ui.admin.people_model import COLUMNS, MembersModel
 
 

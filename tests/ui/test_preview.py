@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from pytestqt.qtbot import QtBot
 
+from kiosk.capture.frames import LatestFrame
 from kiosk.events import EventBus, FaceBox, FrameAnalysed
-from kiosk.frames import LatestFrame
 from ui.bridge import CoreBridge
 from ui.preview import ANALYSIS_ALONE_S, PreviewWidget
 

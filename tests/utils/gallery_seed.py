@@ -8,9 +8,9 @@ import uuid
 import numpy as np
 from sqlalchemy.orm import Session
 
+from server.backend.core.security.templates import TemplateCipher
 from server.backend.crud import gallery
 from server.backend.models import FaceTemplate, Member
-from server.backend.security.templates import TemplateCipher
 
 MINISTRIES = ("Choir", "Ushers", "Media", "Prayer", "Protocol", "Children")
 

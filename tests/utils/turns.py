@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from kiosk.liveness import nose_offset
+from kiosk.protocol.liveness import nose_offset
 
 Image = NDArray[np.uint8]
 Points = NDArray[np.float32]

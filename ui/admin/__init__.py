@@ -1,1 +1,1 @@
-"""The admin screens of the desktop app: views over `kiosk.admin_client` (no HTTP here)."""
+"""The admin screens of the desktop app: views over `kiosk.admin.client` (no HTTP here)."""

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.admin_client import AdminClient
-from kiosk.admin_types import AdminAccount, PasswordLinkSent
+from kiosk.admin.api_types import AdminAccount, PasswordLinkSent
+from kiosk.admin.client import AdminClient
 from ui.admin.link_dialog import OneTimeLinkDialog
 from ui.admin.table_screen import TableScreen
 from ui.admin.tasks import Tasks

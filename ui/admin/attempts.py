@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Attempt, AttemptsPage
+from kiosk.admin.api_types import Attempt, AttemptsPage
+from kiosk.admin.client import AdminClient
 from ui.admin.meeting_choice import MeetingChoice
 from ui.admin.tasks import Tasks
 from ui.admin.times import CLOCK, DAY_AND_TIME, local

@@ -25,7 +25,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtPrintSupport import QPrinter
 
-from kiosk.admin_types import BadgeCard
+from kiosk.admin.api_types import BadgeCard
 from kiosk.errors import KioskError
 from ui.qr_widget import QUIET_ZONE, qr_matrix
 

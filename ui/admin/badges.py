@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Badge, BadgeCard, Member
+from kiosk.admin.api_types import Badge, BadgeCard, Member
+from kiosk.admin.client import AdminClient
 from ui.admin.badge_sheet import SheetError, paint_sheet, save_pdf, sheet_printer
 from ui.admin.tasks import Tasks
 from ui.admin.times import local

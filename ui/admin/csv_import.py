@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.admin_types import Json
+from kiosk.admin.api_types import Json
 from ui.admin.words import count
 
 TAKEN = "already exists"  # the server's words for a row of someone already listed

@@ -1,7 +1,7 @@
 """Live dashboard of one meeting: present, late, pending review and absent, from events,
 and how many attempts were refused or looked suspicious (the Attempts screen lists them).
 
-The meeting's event stream runs on a worker thread (`kiosk.live_stream`, reconnecting
+The meeting's event stream runs on a worker thread (`kiosk.admin.live_stream`, reconnecting
 after a drop); each event triggers a fresh meeting report from the backend, so the
 counts and lists are always the server's.
 """
@@ -14,9 +14,9 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QListWidget, QVBoxLayout, QWidget
 
-from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Json, LiveEvent, MeetingReport
-from kiosk.live_stream import LiveStream
+from kiosk.admin.api_types import Json, LiveEvent, MeetingReport
+from kiosk.admin.client import AdminClient
+from kiosk.admin.live_stream import LiveStream
 from ui.admin.tasks import Tasks
 
 GROUPS = (

@@ -15,14 +15,14 @@ from PySide6.QtCore import QObject, Signal
 
 from kiosk.errors import KioskError
 from kiosk.events import EventBus
-from kiosk.inference.errors import FaceEngineError
-from kiosk.status import SyncSnapshot, SyncStatus
+from kiosk.inference import FaceEngineError
+from kiosk.syncing.status import SyncSnapshot, SyncStatus
 from ui.jobs import Job
 
 if TYPE_CHECKING:
-    from kiosk.camera import CaptureSource
-    from kiosk.frames import LatestFrame
-    from kiosk.inference.engine import FaceEngine
+    from kiosk.capture.camera import CaptureSource
+    from kiosk.capture.frames import LatestFrame
+    from kiosk.inference import FaceEngine
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class AdminDesk(QObject):
 
     def _open_camera(self) -> None:
         from kiosk.app import open_source  # noqa: PLC0415 - OpenCV
-        from kiosk.camera import camera_present  # noqa: PLC0415
+        from kiosk.capture.camera import camera_present  # noqa: PLC0415
 
         if not camera_present(self.camera):
             self.camera_note = NO_CAMERA

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.admin_client import AdminClient
-from kiosk.admin_types import DisplayLink, DisplayLinkMade, Meeting
+from kiosk.admin.api_types import DisplayLink, DisplayLinkMade, Meeting
+from kiosk.admin.client import AdminClient
 from ui.admin.tasks import Tasks
 from ui.admin.times import local
 from ui.admin.words import count

@@ -30,15 +30,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Member
-from kiosk.enrol_capture import Assessment, GuidedCapture, assess
+from kiosk.admin.api_types import Member
+from kiosk.admin.client import AdminClient
+from kiosk.admin.enrol_capture import Assessment, GuidedCapture, assess
 from ui.admin import words
 from ui.admin.tasks import Tasks
 from ui.preview import FrameProvider, PreviewWidget
 
 if TYPE_CHECKING:
-    from kiosk.inference.engine import FaceEngine
+    from kiosk.inference import FaceEngine
 
 log = logging.getLogger(__name__)
 EngineProvider = Callable[[], "FaceEngine | None"]
@@ -47,8 +47,7 @@ PHOTO_TYPES = "Photos (*.jpg *.jpeg *.png *.webp *.bmp)"
 
 
 def _assess_file(engine: FaceEngine, path: Path) -> Assessment:
-    from kiosk.inference.errors import ImageError  # noqa: PLC0415  (OpenCV imports late)
-    from kiosk.inference.images import read_image_file  # noqa: PLC0415
+    from kiosk.inference import ImageError, read_image_file  # noqa: PLC0415  (OpenCV late)
 
     try:
         pixels = read_image_file(path).pixels

@@ -16,8 +16,8 @@ from datetime import datetime
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QInputDialog, QLabel, QMessageBox, QWidget
 
-from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Json, Kiosk
+from kiosk.admin.api_types import Json, Kiosk
+from kiosk.admin.client import AdminClient
 from ui.admin.table_screen import TableScreen
 from ui.admin.tasks import Tasks
 from ui.admin.times import CLOCK, ago, local

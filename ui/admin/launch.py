@@ -51,7 +51,7 @@ def run_admin_app(args: argparse.Namespace) -> int:
 
 def open_admin_window(args: argparse.Namespace) -> tuple[AdminWindow, AdminDesk]:
     """The shown admin window with its own face engine (loading) and camera (if any)."""
-    from kiosk.admin_client import AdminClient  # noqa: PLC0415
+    from kiosk.admin.client import AdminClient  # noqa: PLC0415
     from ui.admin.desk import AdminDesk  # noqa: PLC0415
     from ui.admin.window import AdminWindow  # noqa: PLC0415
 
@@ -91,7 +91,7 @@ class KioskAdminHook:
             self.open()
 
     def open(self) -> None:
-        from kiosk.admin_client import AdminClient  # noqa: PLC0415
+        from kiosk.admin.client import AdminClient  # noqa: PLC0415
         from ui.admin.window import AdminWindow  # noqa: PLC0415
 
         runtime = self._controller.runtime

@@ -10,8 +10,8 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
-from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Meeting
+from kiosk.admin.api_types import Meeting
+from kiosk.admin.client import AdminClient
 from ui.admin.tasks import Tasks
 from ui.admin.times import DAY_AND_TIME, local
 

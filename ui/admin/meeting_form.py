@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Kiosk, Meeting, MeetingQr, Member
+from kiosk.admin.api_types import Kiosk, Meeting, MeetingQr, Member
+from kiosk.admin.client import AdminClient
 from ui.admin.pickers import KioskPicker, PeoplePicker
 from ui.admin.screen_fit import fit_to_screen
 from ui.admin.tasks import Tasks

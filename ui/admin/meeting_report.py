@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Meeting, MeetingReport, ReportPerson
+from kiosk.admin.api_types import Meeting, MeetingReport, ReportPerson
+from kiosk.admin.client import AdminClient
 from kiosk.errors import KioskError
 from ui.admin.chart import BarChart, Series
 from ui.admin.report_parts import PRESENCE, fill_table, make_table, percent, when

@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Kiosk, Meeting, Member
+from kiosk.admin.api_types import Kiosk, Meeting, Member
+from kiosk.admin.client import AdminClient
 from ui.admin.display_links import DisplayLinksDialog
 from ui.admin.meeting_form import MeetingDialog, QrScreen
 from ui.admin.tasks import Tasks

@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QDialog, QLineEdit, QWidget
 
-from kiosk.admin_types import Member
+from kiosk.admin.api_types import Member
 from ui.admin.forms import save_cancel_form
 
 

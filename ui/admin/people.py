@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Json, Member, MemberPage
+from kiosk.admin.api_types import Json, Member, MemberPage
+from kiosk.admin.client import AdminClient
 from ui.admin.csv_import import ImportPreview, summary
 from ui.admin.member_dialog import MemberDialog
 from ui.admin.people_model import MembersModel

@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
-from kiosk.admin_types import Member
+from kiosk.admin.api_types import Member
 
 COLUMNS = (
     ("Name", "full_name"),

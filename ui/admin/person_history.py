@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Member, MemberHistory
+from kiosk.admin.api_types import Member, MemberHistory
+from kiosk.admin.client import AdminClient
 from ui.admin.report_parts import METHODS, PRESENCE, fill_table, make_table, presence_word, when
 from ui.admin.tasks import Tasks
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-from kiosk.admin_types import Kiosk, Member
+from kiosk.admin.api_types import Kiosk, Member
 
 ID = Qt.ItemDataRole.UserRole
 

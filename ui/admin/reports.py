@@ -13,8 +13,8 @@ from typing import Literal
 
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
 
-from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Json
+from kiosk.admin.api_types import Json
+from kiosk.admin.client import AdminClient
 from ui.admin.chart import BarChart
 from ui.admin.meeting_report import MeetingReportTab
 from ui.admin.person_history import PersonHistoryTab

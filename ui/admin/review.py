@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Attendance, Json, Member
+from kiosk.admin.api_types import Attendance, Json, Member
+from kiosk.admin.client import AdminClient
 from ui.admin.meeting_choice import MeetingChoice
 from ui.admin.tasks import Tasks
 from ui.admin.words import count

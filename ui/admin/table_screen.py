@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.admin_client import AdminClient
+from kiosk.admin.client import AdminClient
 from ui.admin.tasks import Tasks
 
 Row = TypeVar("Row")

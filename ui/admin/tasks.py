@@ -14,8 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from kiosk.admin_auth import SessionEndedError
-from kiosk.errors import KioskError
+from kiosk.errors import KioskError, SessionEndedError
 from ui.jobs import Job
 
 

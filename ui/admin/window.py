@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.admin_client import AdminClient
-from kiosk.admin_types import Meeting, Member
+from kiosk.admin.api_types import Meeting, Member
+from kiosk.admin.client import AdminClient
 from ui.admin.admins import AdminsView
 from ui.admin.attempts import AttemptsView
 from ui.admin.badges import BadgesView

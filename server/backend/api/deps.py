@@ -24,10 +24,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from server.backend.context import Backend
+from server.backend.core.context import Backend
+from server.backend.core.security.tokens import TokenClaims
 from server.backend.errors import AuthError, ForbiddenError
 from server.backend.models import Admin
-from server.backend.security.tokens import TokenClaims
 from server.backend.services import accounts
 
 

@@ -14,8 +14,8 @@ from psycopg.errors import UndefinedColumn, UndefinedTable
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from server.backend import lanes
-from server.backend.embedded import EMBEDDED_MESSAGES, embedded_problem
+from server.backend.core import lanes
+from server.backend.core.embedded import EMBEDDED_MESSAGES, embedded_problem
 from server.backend.errors import AuthError, SontaServerError, TooManyRequestsError
 
 logger = logging.getLogger(__name__)

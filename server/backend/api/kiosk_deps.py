@@ -9,10 +9,10 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from server.backend.api.deps import BackendDep, SessionDep
+from server.backend.core.security.badges import BadgeSigner
+from server.backend.core.security.kiosk_tokens import KioskClaims, KioskCredentials
 from server.backend.errors import AuthError, ConfigError
 from server.backend.models import Kiosk
-from server.backend.security.badges import BadgeSigner
-from server.backend.security.kiosk_tokens import KioskClaims, KioskCredentials
 from server.backend.services import kiosks
 
 _bearer = HTTPBearer(auto_error=False, description="A kiosk credential from /api/kiosks/pair")

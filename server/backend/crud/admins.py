@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from server.backend.errors import ConflictError, NotFoundError
 from server.backend.models import Admin
-from server.backend.schemas import AdminCreate, AdminUpdate
+from server.backend.schemas.resources import AdminCreate, AdminUpdate
 
 
 def normalise_email(email: str) -> str:

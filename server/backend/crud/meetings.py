@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from server.backend import lifecycle
 from server.backend.errors import BadRequestError, ConflictError, NotFoundError
 from server.backend.models import Admin, Kiosk, Meeting, Member, utcnow
-from server.backend.schemas import MeetingCopy, MeetingCreate, MeetingUpdate
+from server.backend.schemas.resources import MeetingCopy, MeetingCreate, MeetingUpdate
 
 
 def get(*, session: Session, meeting_id: uuid.UUID) -> Meeting:

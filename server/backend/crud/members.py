@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from server.backend import member_codes
 from server.backend.crud import gallery
 from server.backend.errors import ConflictError, NotFoundError
-from server.backend.migrate import SEARCH_TEXT
 from server.backend.models import Admin, FaceTemplate, Member, utcnow
-from server.backend.schemas import MemberCreate, MemberUpdate
+from server.backend.schemas.resources import MemberCreate, MemberUpdate
+from server.backend.tasks.migrate import SEARCH_TEXT
 
 
 def _like(text: str) -> str:

@@ -11,15 +11,15 @@ from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.backend.crud import gallery
-from server.backend.errors import BadRequestError, ConflictError, NotFoundError
-from server.backend.face_model import ServerFaceModel
-from server.backend.models import Admin, FaceTemplate, Member
-from server.backend.security.templates import (
+from server.backend.core.security.templates import (
     SealedTemplate,
     TemplateCipher,
     TemplateDecryptionError,
 )
+from server.backend.crud import gallery
+from server.backend.errors import BadRequestError, ConflictError, NotFoundError
+from server.backend.face_model import ServerFaceModel
+from server.backend.models import Admin, FaceTemplate, Member
 
 logger = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.backend.context import Backend
+from server.backend.core.context import Backend
 from server.backend.crud import audit
 from server.backend.errors import ConflictError
 from server.backend.models import Admin, AuditEntry
-from server.backend.report_schemas import AbsenteesMessaged
+from server.backend.schemas.reports import AbsenteesMessaged
 from server.backend.services import reports
 
 ACTION = "absentee.messaged"

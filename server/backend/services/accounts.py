@@ -16,16 +16,16 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from server.backend import public_url
-from server.backend.context import Backend
+from server.backend.core import public_url
+from server.backend.core.context import Backend
+from server.backend.core.embedded import disk_full, embedded_problem
+from server.backend.core.security.passwords import password_problem
+from server.backend.core.security.tokens import TokenClaims, TokenPair
 from server.backend.crud import admins as admins_crud
 from server.backend.crud import audit
 from server.backend.crud.refresh_families import RefreshFamilies
-from server.backend.embedded import disk_full, embedded_problem
 from server.backend.errors import AuthError, BadRequestError
 from server.backend.models import Admin, utcnow
-from server.backend.security.passwords import password_problem
-from server.backend.security.tokens import TokenClaims, TokenPair
 from server.backend.services import throttle as limits
 
 logger = logging.getLogger(__name__)

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server.backend.attempt_schemas import AttemptChannel, AttemptOutcome, AttemptPublic
+from server.backend.kv.store import KeyValueStore
 from server.backend.models import CheckinAttempt, Member
+from server.backend.schemas.attempts import AttemptChannel, AttemptOutcome, AttemptPublic
 from server.backend.services import live_events
-from server.backend.store import KeyValueStore
 
 REASON_MAX = 300
 

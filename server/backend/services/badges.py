@@ -11,9 +11,9 @@ import uuid
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from server.backend.core.security.badges import BadgeSigner
 from server.backend.errors import AuthError, NotFoundError
 from server.backend.models import Admin, Badge, Member, utcnow
-from server.backend.security.badges import BadgeSigner
 
 
 def token_for(signer: BadgeSigner, badge: Badge) -> str:

@@ -50,9 +50,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from kiosk.inference.matching import DEFAULT_THRESHOLDS, Band, Thresholds, band_for
+from kiosk.inference import DEFAULT_THRESHOLDS, Band, Thresholds, band_for
+from server.backend.core.security.badges import BadgeSigner
+from server.backend.core.security.templates import TemplateCipher
 from server.backend.errors import AuthError
-from server.backend.kiosk_schemas import KioskCheckinItem, KioskCheckinResult
 from server.backend.models import (
     AttendanceRecord,
     CheckinAttempt,
@@ -62,8 +63,7 @@ from server.backend.models import (
     Member,
     utcnow,
 )
-from server.backend.security.badges import BadgeSigner
-from server.backend.security.templates import TemplateCipher
+from server.backend.schemas.kiosk import KioskCheckinItem, KioskCheckinResult
 from server.backend.services import attempts, attendance, badges, kiosk_refusals, kiosk_rescore
 from server.face_service.schemas import AlignedEmbedding
 

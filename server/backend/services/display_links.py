@@ -15,10 +15,10 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.backend.context import Backend
+from server.backend.core.context import Backend
+from server.backend.core.security.display import REFUSAL
 from server.backend.errors import AuthError, NotFoundError
 from server.backend.models import Admin, DisplayLink, Meeting, utcnow
-from server.backend.security.display import REFUSAL
 from server.backend.services import presenter
 
 LAST_USED_EVERY = timedelta(minutes=1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from server.backend.context import Backend
+from server.backend.core.context import Backend
 from server.backend.crud import templates as templates_crud
 from server.backend.errors import ConflictError
 from server.backend.models import Admin, FaceTemplate, Member

@@ -23,9 +23,8 @@ from sqlalchemy import update
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from kiosk.inference.errors import ImageError
-from kiosk.inference.images import DecodedImage, decode_image, fit_within
-from server.backend.config import Settings
+from kiosk.inference import DecodedImage, ImageError, decode_image, fit_within
+from server.backend.core.config import Settings
 from server.backend.errors import BadRequestError, NotFoundError
 from server.backend.models import AttendanceRecord, utcnow
 from server.backend.services import uploads

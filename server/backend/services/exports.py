@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 
-from server.backend.report_schemas import MeetingReport, PersonLine
+from server.backend.schemas.reports import MeetingReport, PersonLine
 
 ExportList = Literal["attendance", "absent"]
 ExportFormat = Literal["csv", "xlsx"]

@@ -21,13 +21,11 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kiosk.inference.faces import Embedding
-from kiosk.inference.gallery import Gallery, Template
-from kiosk.inference.pack_registry import embedding_dimension
+from kiosk.inference import Embedding, Gallery, Template, embedding_dimension
+from server.backend.core.security.templates import TemplateCipher, TemplateDecryptionError
 from server.backend.crud import gallery as gallery_events
 from server.backend.crud import templates as templates_crud
 from server.backend.models import FaceTemplate, GalleryEvent
-from server.backend.security.templates import TemplateCipher, TemplateDecryptionError
 
 logger = logging.getLogger(__name__)
 

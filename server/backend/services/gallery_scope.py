@@ -29,8 +29,8 @@ from datetime import timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from server.backend.kiosk_schemas import GalleryMeeting
 from server.backend.models import FaceTemplate, Kiosk, Meeting, Member, utcnow
+from server.backend.schemas.kiosk import GalleryMeeting
 from server.backend.services.attendance import is_expected
 
 # Scheduled meetings starting this soon are prepared for (the kiosk may be offline then);

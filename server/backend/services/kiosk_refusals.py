@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from server.backend.kiosk_schemas import KioskRefusalPublic
 from server.backend.models import Kiosk, KioskRefusal, Meeting, Member
+from server.backend.schemas.kiosk import KioskRefusalPublic
 
 REASON_MAX = 300
 FIELD_MAX = 100

@@ -28,10 +28,10 @@ from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.backend.core.security.templates import TemplateCipher, TemplateDecryptionError
 from server.backend.crud import templates as templates_crud
-from server.backend.kiosk_schemas import KioskCheckinItem
 from server.backend.models import FaceTemplate
-from server.backend.security.templates import TemplateCipher, TemplateDecryptionError
+from server.backend.schemas.kiosk import KioskCheckinItem
 
 REPLAY_SIMILARITY = 0.995
 

@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.backend.core.security.kiosk_tokens import KioskClaims
 from server.backend.crud.single_use import SingleUseTokens
 from server.backend.errors import AuthError, ForbiddenError, NotFoundError
-from server.backend.kiosk_schemas import HeartbeatRequest, HeldMeeting, KioskHealth, KioskPublic
 from server.backend.models import Admin, Kiosk, utcnow
-from server.backend.security.kiosk_tokens import KioskClaims
+from server.backend.schemas.kiosk import HeartbeatRequest, HeldMeeting, KioskHealth, KioskPublic
 from server.backend.services.attendance import MAX_CLOCK_DRIFT_S
 from server.backend.services.throttle import Limit
 

@@ -18,7 +18,7 @@ from typing import Protocol, TextIO
 
 import httpx
 
-from server.backend.logs import mask_email
+from server.backend.core.logs import mask_email
 
 logger = logging.getLogger(__name__)
 

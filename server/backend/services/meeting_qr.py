@@ -19,12 +19,13 @@ from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
-from server.backend import lifecycle, public_url
-from server.backend.context import Backend
+from server.backend import lifecycle
+from server.backend.core import public_url
+from server.backend.core.context import Backend
+from server.backend.core.security.qr import QrClaims
 from server.backend.crud import meetings as crud
 from server.backend.errors import AuthError, ConflictError
 from server.backend.models import Meeting, utcnow
-from server.backend.security.qr import QrClaims
 from server.backend.services import turn_sequence
 from server.backend.services.throttle import Limit
 from server.backend.services.turn_sequence import Move

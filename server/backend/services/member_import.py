@@ -29,7 +29,12 @@ from server.backend import member_codes
 from server.backend.crud import members as crud
 from server.backend.errors import BadRequestError
 from server.backend.models import Member
-from server.backend.schemas import ImportRowError, ImportRowReport, MemberCreate, MemberUpdate
+from server.backend.schemas.resources import (
+    ImportRowError,
+    ImportRowReport,
+    MemberCreate,
+    MemberUpdate,
+)
 
 MAX_ROWS = 5000
 ImportMode = Literal["create", "update"]

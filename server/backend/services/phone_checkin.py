@@ -31,14 +31,13 @@ from numpy.typing import NDArray
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kiosk.inference.faces import Embedding
-from kiosk.inference.matching import Band, MatchDecision, decide, describe
-from server.backend.attempt_schemas import AttemptOutcome
-from server.backend.context import Backend
+from kiosk.inference import Band, Embedding, MatchDecision, decide, describe
+from server.backend.core.context import Backend
 from server.backend.crud import members as members_crud
 from server.backend.crud import templates as templates_crud
 from server.backend.errors import BadRequestError, ConflictError, NotFoundError
 from server.backend.models import AttendanceRecord, Meeting, Member, utcnow
+from server.backend.schemas.attempts import AttemptOutcome
 from server.backend.services import (
     attempts,
     attendance,

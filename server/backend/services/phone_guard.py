@@ -16,7 +16,7 @@ import hashlib
 import math
 import uuid
 
-from server.backend.context import Backend
+from server.backend.core.context import Backend
 from server.backend.errors import TooManyRequestsError
 from server.backend.services import meeting_qr
 from server.backend.services.throttle import Limit

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from kiosk.inference.matching import DEFAULT_THRESHOLDS
-from server.backend.context import Backend
+from kiosk.inference import DEFAULT_THRESHOLDS
+from server.backend.core.context import Backend
 from server.backend.errors import BadRequestError
 from server.backend.services import turn_sequence, uploads
 from server.backend.services.turn_cues import REMAP_MIN, RING_MIN, change, remap_residual, ring

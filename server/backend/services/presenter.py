@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from server.backend.context import Backend
+from server.backend.core.context import Backend
+from server.backend.core.security.display import DisplaySigner
 from server.backend.errors import ConflictError
 from server.backend.models import Meeting, utcnow
-from server.backend.security.display import DisplaySigner
 from server.backend.services import badge_images, meeting_qr, reports
 
 # With no code on screen (meeting not started, or over) the page checks this often.

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, object_session
 
 from server.backend.errors import NotFoundError
 from server.backend.models import AttendanceRecord, Member
-from server.backend.schemas import AttendanceEntry, AttendancePublic, AttendanceStatus
+from server.backend.schemas.resources import AttendanceEntry, AttendancePublic, AttendanceStatus
 from server.backend.services import live_events
 from server.backend.services.attendance import EventPublisher
 from server.backend.services.event_relay import Publisher

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from server.backend.crud import members as members_crud
 from server.backend.errors import NotFoundError
 from server.backend.models import AttendanceRecord, Meeting, Member
-from server.backend.report_schemas import (
+from server.backend.schemas.reports import (
     MeetingReport,
     MemberHistory,
     MemberMeetingLine,

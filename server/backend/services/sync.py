@@ -15,7 +15,7 @@ paired kiosk, over the API. Each sync notes on the kiosk's row what it was given
 (`record_holdings`), for the admins' Kiosks screen.
 
 The answer is lean (a 5,000-member snapshot was 27.7 MB of JSON floats): embeddings
-travel as `q8` (see `kiosk.wire`), members and meetings only when their digest differs
+travel as `q8` (see `kiosk.protocol.wire`), members and meetings only when their digest differs
 from the one the kiosk sent back, and the template list is streamed from a cursor in
 chunks, so the server never holds a whole snapshot in memory. The route compresses it.
 """
@@ -34,12 +34,12 @@ from typing import Any
 from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
-from kiosk.wire import encode_q8
+from kiosk.protocol.wire import encode_q8
+from server.backend.core.security.templates import TemplateCipher, TemplateDecryptionError
 from server.backend.crud import gallery
 from server.backend.crud.templates import open_row
-from server.backend.kiosk_schemas import GalleryMember, GallerySync
 from server.backend.models import FaceTemplate, GalleryEvent, Kiosk
-from server.backend.security.templates import TemplateCipher, TemplateDecryptionError
+from server.backend.schemas.kiosk import GalleryMember, GallerySync
 from server.backend.services import badges
 from server.backend.services.gallery_scope import UPCOMING, record_holdings, scope
 

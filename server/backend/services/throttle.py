@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 
 from server.backend.errors import TooManyRequestsError
-from server.backend.store import KeyValueStore
+from server.backend.kv.store import KeyValueStore
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ matches it only by luck.
 
 Each frame's pose is read from the detector's five keypoints relative to the selfie's:
 - yaw: the nose's sideways offset from the eye midpoint over the eye distance
-  (`kiosk.liveness.nose_offset`; +0.08 is about 9 degrees of real turn);
+  (`kiosk.protocol.liveness.nose_offset`; +0.08 is about 9 degrees of real turn);
 - pitch: the nose's drop below the eye line over the eyes-to-mouth drop; a head
   tilted up raises the nose tip towards the eyes (measured: 0.61 facing the camera,
   0.37 on a photo of the same man with his chin up).
@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from kiosk.liveness import MIN_TURN, nose_offset
+from kiosk.protocol.liveness import MIN_TURN, nose_offset
 
 MIN_UP = 0.08  # fall in nose drop / eyes-to-mouth drop for "up" (0.24 measured, see above)
 WOBBLE = 0.04  # pose jitter tolerated against the direction of travel (keypoint noise)

@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from kiosk.inference.errors import ImageError
-from kiosk.inference.images import DecodedImage, ImageHeader, decode_image, inspect_image
+from kiosk.inference import DecodedImage, ImageError, ImageHeader, decode_image, inspect_image
 from server.backend.errors import BadRequestError, PayloadTooLargeError, ServiceUnavailableError
 
 

@@ -11,7 +11,7 @@ from server.backend.api.routes.auth import admin_public
 from server.backend.crud import admins as crud
 from server.backend.crud import audit
 from server.backend.errors import ConflictError
-from server.backend.schemas import (
+from server.backend.schemas.resources import (
     AdminCreate,
     AdminInvited,
     AdminPublic,

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from server.backend.api.deps import CurrentAdmin, SessionDep
-from server.backend.attempt_schemas import AttemptChannel, AttemptOutcome, AttemptsPage
+from server.backend.schemas.attempts import AttemptChannel, AttemptOutcome, AttemptsPage
 from server.backend.services import attempts
 
 router = APIRouter(prefix="/attempts", tags=["attendance"])

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from server.backend.api.deps import BackendDep, ClientIp, CurrentAdmin, SessionDep
 from server.backend.crud import meetings as meetings_crud
-from server.backend.schemas import (
+from server.backend.schemas.resources import (
     AttendancePage,
     AttendanceStatus,
     CheckinResult,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from server.backend.api.deps import CurrentAdmin, SessionDep
 from server.backend.crud import audit as crud
-from server.backend.schemas import NO_NUL, AuditPage, AuditPublic
+from server.backend.schemas.resources import NO_NUL, AuditPage, AuditPublic
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 

@@ -11,8 +11,9 @@ from server.backend.api.deps import (
     SignedInDep,
     SignedInReadsDep,
 )
+from server.backend.core.security.tokens import TokenPair
 from server.backend.models import Admin
-from server.backend.schemas import (
+from server.backend.schemas.resources import (
     AdminPublic,
     EmailRequest,
     LoginRequest,
@@ -22,7 +23,6 @@ from server.backend.schemas import (
     RefreshRequest,
     TokenPublic,
 )
-from server.backend.security.tokens import TokenPair
 from server.backend.services import accounts
 
 router = APIRouter(prefix="/auth", tags=["auth"])

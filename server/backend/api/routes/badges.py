@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 
 from server.backend.api.deps import ClientIp, CurrentAdmin, SessionDep
 from server.backend.api.kiosk_deps import BadgeSignerDep
+from server.backend.core.security.badges import BadgeSigner
 from server.backend.crud import audit
 from server.backend.crud import members as members_crud
-from server.backend.kiosk_schemas import BadgePublic
 from server.backend.models import Admin, Badge
-from server.backend.schemas import NO_NUL, Message
-from server.backend.security.badges import BadgeSigner
+from server.backend.schemas.kiosk import BadgePublic
+from server.backend.schemas.resources import NO_NUL, Message
 from server.backend.services import badge_images, badges
 
 router = APIRouter(tags=["badges"])

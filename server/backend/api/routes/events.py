@@ -22,12 +22,12 @@ from pydantic import BaseModel
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from server.backend.api.deps import BackendDep, SessionDep, SignedInDep
-from server.backend.context import Backend
+from server.backend.core.context import Backend
+from server.backend.core.security.tokens import TokenClaims
 from server.backend.crud import meetings as meetings_crud
 from server.backend.errors import AuthError
-from server.backend.pubsub_async import AsyncSubscription
-from server.backend.schemas import Message
-from server.backend.security.tokens import TokenClaims
+from server.backend.kv.pubsub import AsyncSubscription
+from server.backend.schemas.resources import Message
 from server.backend.services import accounts, live_events
 
 logger = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from fastapi.responses import JSONResponse
 
 from server.backend.api.deps import BackendDep
 from server.backend.api.errors import is_signed_in_admin
-from server.backend.db import pool_usage
-from server.backend.migrate import schema_state
+from server.backend.core.db import pool_usage
+from server.backend.tasks.migrate import schema_state
 
 router = APIRouter(tags=["health"])
 

@@ -17,9 +17,11 @@ from server.backend.api.kiosk_deps import (
     KioskCredentialsDep,
     SignedInKioskDep,
 )
+from server.backend.core.security.kiosk_tokens import BOUND_CREDENTIAL_TTL
 from server.backend.crud import audit, gallery
 from server.backend.errors import AuthError
-from server.backend.kiosk_schemas import (
+from server.backend.models import utcnow
+from server.backend.schemas.kiosk import (
     BadgeKey,
     BadgeKeys,
     CredentialRenewal,
@@ -30,9 +32,7 @@ from server.backend.kiosk_schemas import (
     KioskCheckinBatch,
     KioskCheckinResults,
 )
-from server.backend.models import utcnow
-from server.backend.schemas import NO_NUL, Message
-from server.backend.security.kiosk_tokens import BOUND_CREDENTIAL_TTL
+from server.backend.schemas.resources import NO_NUL, Message
 from server.backend.services import (
     attempts,
     attendance,

@@ -18,7 +18,7 @@ from server.backend.api.deps import BackendDep, SessionDep
 from server.backend.api.kiosk_deps import CurrentKiosk
 from server.backend.crud import meetings as crud
 from server.backend.errors import ConflictError, NotFoundError
-from server.backend.schemas import MeetingQr, Message
+from server.backend.schemas.resources import MeetingQr, Message
 from server.backend.services import meeting_qr, reports
 
 router = APIRouter(prefix="/kiosk", tags=["kiosk"])

@@ -15,7 +15,7 @@ from server.backend.api.deps import BackendDep, SessionDep
 from server.backend.api.kiosk_deps import CurrentKiosk
 from server.backend.errors import ConflictError, NotFoundError
 from server.backend.models import AttendanceRecord, KioskCheckin
-from server.backend.schemas import Message
+from server.backend.schemas.resources import Message
 from server.backend.services import evidence
 
 router = APIRouter(prefix="/kiosk", tags=["kiosk"])

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from server.backend.api.deps import CurrentAdmin, SessionDep
-from server.backend.kiosk_schemas import KioskRefusalsPage
+from server.backend.schemas.kiosk import KioskRefusalsPage
 from server.backend.services import kiosk_refusals
 
 router = APIRouter(prefix="/kiosk-refusals", tags=["kiosks"])

@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 
 from server.backend.api.deps import BackendDep, ClientIp, CurrentAdmin, SessionDep
 from server.backend.api.kiosk_deps import KioskCredentialsDep
+from server.backend.core.security.kiosk_tokens import BOUND_CREDENTIAL_TTL
 from server.backend.crud import audit
 from server.backend.errors import TooManyRequestsError
-from server.backend.kiosk_schemas import (
+from server.backend.models import Admin, Kiosk
+from server.backend.schemas.kiosk import (
     KioskCreate,
     KioskPaired,
     KioskPublic,
@@ -25,9 +27,7 @@ from server.backend.kiosk_schemas import (
     PairingCodePublic,
     PairRequest,
 )
-from server.backend.models import Admin, Kiosk
-from server.backend.schemas import Message
-from server.backend.security.kiosk_tokens import BOUND_CREDENTIAL_TTL
+from server.backend.schemas.resources import Message
 from server.backend.services import device_secrets, kiosks
 
 router = APIRouter(prefix="/kiosks", tags=["kiosks"])

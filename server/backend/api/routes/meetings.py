@@ -11,12 +11,12 @@ from fastapi import APIRouter, Query, status
 from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
-from server.backend import public_url
 from server.backend.api.deps import BackendDep, ClientIp, CurrentAdmin, SessionDep
+from server.backend.core import public_url
 from server.backend.crud import audit
 from server.backend.crud import meetings as crud
 from server.backend.models import Admin, Meeting
-from server.backend.schemas import (
+from server.backend.schemas.resources import (
     MeetingCopy,
     MeetingCreate,
     MeetingPublic,

@@ -15,7 +15,7 @@ from server.backend.crud import audit
 from server.backend.crud import members as crud
 from server.backend.errors import BadRequestError
 from server.backend.models import Admin, Member
-from server.backend.schemas import (
+from server.backend.schemas.resources import (
     NO_NUL,
     ConsentUpdate,
     ImportReport,

@@ -14,7 +14,7 @@ from fastapi.responses import PlainTextResponse, Response
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from server.backend.api.deps import BackendDep
-from server.backend.metrics import render
+from server.backend.core.metrics import render
 
 router = APIRouter(tags=["metrics"])
 

@@ -19,7 +19,7 @@ from fastapi import APIRouter, File, Form, Response, UploadFile, status
 
 from server.backend.api.deps import BackendDep, ClientIp, SessionDep
 from server.backend.errors import BadRequestError
-from server.backend.schemas import Message, PhoneCheckinResult
+from server.backend.schemas.resources import Message, PhoneCheckinResult
 from server.backend.services import phone_checkin, phone_liveness, phone_video
 from server.backend.services.phone_checkin import PhoneAttempt, PhoneResult, Position
 

@@ -18,7 +18,7 @@ from server.backend.api.routes.pages import static_file
 from server.backend.crud import audit
 from server.backend.crud import meetings as meetings_crud
 from server.backend.errors import AuthError
-from server.backend.schemas import Message
+from server.backend.schemas.resources import Message
 from server.backend.services import accounts, display_links, presenter
 
 router = APIRouter(tags=["presenter"])

@@ -8,8 +8,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from server.backend.api.deps import BackendDep, ClientIp, SessionDep
+from server.backend.core.security.qr import QrClaims
 from server.backend.models import Meeting
-from server.backend.schemas import (
+from server.backend.schemas.resources import (
     Message,
     QrInfo,
     QrRedeemed,
@@ -17,7 +18,6 @@ from server.backend.schemas import (
     QrTicketRequest,
     QrToken,
 )
-from server.backend.security.qr import QrClaims
 from server.backend.services import meeting_qr
 
 router = APIRouter(prefix="/qr", tags=["qr"])

@@ -11,7 +11,7 @@ from pydantic import AwareDatetime
 
 from server.backend.api.deps import BackendDep, ClientIp, CurrentAdmin, SessionDep
 from server.backend.crud import audit
-from server.backend.report_schemas import (
+from server.backend.schemas.reports import (
     AbsenteeMessage,
     AbsenteesMessaged,
     MeetingReport,
@@ -20,7 +20,7 @@ from server.backend.report_schemas import (
     Period,
     Trends,
 )
-from server.backend.schemas import NO_NUL, Message
+from server.backend.schemas.resources import NO_NUL, Message
 from server.backend.services import absentees, exports, reports
 
 router = APIRouter(prefix="/reports", tags=["reports"])

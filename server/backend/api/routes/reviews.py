@@ -12,7 +12,12 @@ from fastapi import APIRouter, Query, Response
 
 from server.backend.api.deps import BackendDep, ClientIp, CurrentAdmin, SessionDep
 from server.backend.models import Admin
-from server.backend.schemas import AttendancePage, AttendancePublic, Message, ReviewDecision
+from server.backend.schemas.resources import (
+    AttendancePage,
+    AttendancePublic,
+    Message,
+    ReviewDecision,
+)
 from server.backend.services import evidence, records, review
 from server.backend.services.review import Decision
 

@@ -16,7 +16,7 @@ from server.backend.crud import audit, gallery
 from server.backend.crud import members as members_crud
 from server.backend.crud import templates as crud
 from server.backend.errors import PayloadTooLargeError
-from server.backend.schemas import Message, TemplateCreate, TemplatePublic
+from server.backend.schemas.resources import Message, TemplateCreate, TemplatePublic
 from server.backend.services import enrolment
 
 router = APIRouter(prefix="/members/{member_id}/templates", tags=["face templates"])

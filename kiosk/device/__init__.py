@@ -1,0 +1,1 @@
+"""What this device keeps between runs: keyring secrets, lockdown PIN, preferences, model pack."""

@@ -1,0 +1,1 @@
+"""Keeping the kiosk and the server in step: pairing, the sync worker, its client, its status."""
