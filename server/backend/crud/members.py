@@ -57,14 +57,23 @@ def search(
     status: str | None = None,
     skip: int = 0,
     limit: int = 100,
+    face_model_id: str | None = None,
 ) -> MemberPage:
     """Members matching a free-text query (name, email, phone) and filters, by name, as
-    plain rows: a list is read, never changed, and ORM objects cost twice the time."""
+    plain rows: a list is read, never changed, and ORM objects cost twice the time.
+
+    With ``face_model_id`` each row also says whether the member has a template of that
+    recogniser (``face_enrolled``), in the same query: a second query for the page's
+    faces cost a rare-term search a tenth of its rate at 50,000 members.
+    """
     postgresql = session.get_bind().dialect.name == "postgresql"
     query = search_query(q=q, ministry=ministry, status=status, postgresql=postgresql)
     # One row past the page says whether another follows, without counting anything.
     ordered = query.order_by(Member.full_name, Member.id).offset(skip).limit(limit + 1)
-    rows = session.execute(ordered.with_only_columns(*Member.__table__.c)).mappings()
+    columns: list[Any] = [*Member.__table__.c]
+    if face_model_id is not None:
+        columns.append(_has_face(face_model_id).label("face_enrolled"))
+    rows = session.execute(ordered.with_only_columns(*columns)).mappings()
     members = [dict(row) for row in rows]
     has_more = len(members) > limit
     members = members[:limit]
@@ -77,14 +86,12 @@ def search(
     return MemberPage(members, min(counted, cap), count_capped=counted > cap, has_more=has_more)
 
 
-def with_faces(session: Session, member_ids: list[uuid.UUID], model_id: str) -> set[uuid.UUID]:
-    """Which of these members have a face template of recogniser `model_id` (one query)."""
-    if not member_ids:
-        return set()
-    query = select(FaceTemplate.member_id).where(
-        FaceTemplate.member_id.in_(member_ids), FaceTemplate.model_id == model_id
+def _has_face(model_id: str) -> ColumnElement[bool]:
+    """Whether the row's member has a face template of recogniser `model_id`."""
+    templates = select(FaceTemplate.id).where(
+        FaceTemplate.member_id == Member.id, FaceTemplate.model_id == model_id
     )
-    return set(session.scalars(query.distinct()))
+    return templates.exists()
 
 
 def ministries(session: Session) -> list[str]:

@@ -64,14 +64,16 @@ async def search_members(
 
     def search(session: Session, _admin: Admin) -> MembersPublic:
         page = crud.search(
-            session=session, q=q, ministry=ministry, status=member_status, skip=skip, limit=limit
+            session=session,
+            q=q,
+            ministry=ministry,
+            status=member_status,
+            skip=skip,
+            limit=limit,
+            face_model_id=reads.backend.face_model.model_id,
         )
-        faces = crud.with_faces(
-            session, [m["id"] for m in page.members], reads.backend.face_model.model_id
-        )
-        listed = [{**m, "face_enrolled": m["id"] in faces} for m in page.members]
         return MembersPublic(
-            data=MEMBER_LIST.validate_python(listed),
+            data=MEMBER_LIST.validate_python(page.members),
             count=page.count,
             count_capped=page.count_capped,
             has_more=page.has_more,
