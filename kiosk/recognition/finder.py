@@ -43,7 +43,9 @@ def detection_sizes(det_size: int) -> tuple[int, ...]:
     parses the model (with buffalo_l's cost that stalled the window's thread for 200 ms
     the first time a face came closer), so the kiosk builds them all when it loads.
     """
-    return (det_size, *range(MIN_CROP_DET, det_size, SIZE_STEP))
+    # A crop is at least MIN_CROP_DET, but one cut by the frame's edge can be as small as
+    # one grid step.
+    return (det_size, *range(SIZE_STEP, det_size, SIZE_STEP))
 
 
 class Search(Enum):

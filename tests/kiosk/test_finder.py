@@ -135,9 +135,11 @@ def test_every_crop_the_finder_detects_at_is_a_size_the_kiosk_warms_up(
     recording = _Recording(engine)
     finder = FaceFinder(recording, LIVE_DET_SIZE)
     frame = np.full((480, 640, 3), 127, dtype=np.uint8)
-    for side in range(8, 480, 4):  # a face from far away to filling the frame
-        for x0 in (0.0, 300.0, 640.0 - side):
-            finder._around(frame, (x0, 100.0, x0 + side, 100.0 + side))
+    for side in range(8, 480, 16):  # a face from far away to filling the frame...
+        for cx in range(0, 641, 80):  # ...anywhere, cut by the frame's edges too
+            for cy in range(0, 481, 80):
+                box = (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
+                finder._around(frame, box)
     assert recording.sizes, "no crop was detected"
     assert set(recording.sizes) <= set(detection_sizes(LIVE_DET_SIZE))
 
