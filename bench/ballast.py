@@ -37,7 +37,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 from kiosk.inference.detector import FaceDetector
-from kiosk.inference.engine import FaceEngine
+from kiosk.inference.engine import ENROLMENT_DET_SIZE, FaceEngine
 from kiosk.inference.faces import DetectedFace
 from kiosk.inference.images import BGRImage
 from kiosk.inference.recognizer import FaceRecognizer
@@ -183,7 +183,8 @@ class Ballast:
         self._detectors: dict[int, ort.InferenceSession] = {}
         self.detector_macs = scrfd_10g(det_size)[1]
         self._crop = np.zeros((1, 3, 112, 112), np.float32)
-        for size in detection_sizes(det_size):  # built now, as the kiosk's own sessions are
+        # Built now, at every size the kiosk's own detector is warmed up at.
+        for size in (ENROLMENT_DET_SIZE, *detection_sizes(det_size)):
             self.detect(size)
 
     def _session(self, name: str, model: onnx.ModelProto) -> ort.InferenceSession:

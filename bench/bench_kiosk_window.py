@@ -164,15 +164,17 @@ class VisibleClock(QObject):
 class ConfirmationClock(QObject):
     """Decision published (core thread, after the commit) -> message screen painted (UI).
 
-    The headline label is watched: a message that replaces one already on screen
-    repaints only the labels, not the screen around them.
+    The labels are watched: a message that replaces one already on screen repaints
+    only the labels that changed (the headline "Already checked in" may stay), not the
+    screen around them.
     """
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__()
         self.published: list[float] = []  # monotonic times of confirmations published
         self.latencies: list[float] = []
-        window.message.headline.installEventFilter(self)
+        for label in (window.message.headline, window.message.detail):
+            label.installEventFilter(self)
 
     def on_event(self, event: KioskEvent) -> None:
         if isinstance(event, CheckedIn | AlreadyCheckedIn | PendingReview):
