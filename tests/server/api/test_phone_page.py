@@ -251,6 +251,22 @@ def when_facing_the_camera(page: Page) -> None:
     )
 
 
+def turn_as_asked(page: Page) -> str:
+    """Capture in step with the looping video, trying again as a person told so would.
+
+    The fake camera cannot follow the page's prompts: it turns on its own loop, so on a
+    loaded machine the burst can miss the turn (the page allows three tries).
+    """
+    for _ in range(2):
+        when_facing_the_camera(page)
+        answer = capture(page)
+        if answer != "Try again":
+            return answer
+        page.locator("#retry").click()
+    when_facing_the_camera(page)
+    return capture(page)
+
+
 def scanned(
     site: Site, meeting: dict[str, Any], *, moves: list[str] | None = None
 ) -> dict[str, Any]:
@@ -294,8 +310,7 @@ def test_a_member_checks_in_once_turning_their_head_and_next_time_it_is_one_tap(
     page.locator("#capture:enabled").wait_for()
     assert "Hall A" in page.locator("#where").inner_text()
     shoot(site, page, "camera")
-    when_facing_the_camera(page)
-    assert capture(page) == "You are checked in", page.locator("#answer-text").inner_text()
+    assert turn_as_asked(page) == "You are checked in", page.locator("#answer-text").inner_text()
     shoot(site, page, "checked-in")
     records = site.records(meeting)
     # Whose check-in it was and when, on this phone's clock.
@@ -311,7 +326,7 @@ def test_a_member_checks_in_once_turning_their_head_and_next_time_it_is_one_tap(
     ]
     assert records[0]["location_flag"] == "inside"
     # The selfie and the head-turn burst together, compressed in the browser.
-    assert len(sent) == 1 and 20 * 1024 < sent[0] <= 150 * 1024, sent
+    assert sent and all(20 * 1024 < size <= 150 * 1024 for size in sent), sent
 
     # Next week: the phone remembers who it is; one tap, and a repeat is told so.
     again = scanned(site, meeting, moves=[direction])
@@ -320,8 +335,7 @@ def test_a_member_checks_in_once_turning_their_head_and_next_time_it_is_one_tap(
     page.goto(site.link(meeting))
     page.locator("#capture:enabled").wait_for()
     assert page.locator("#who-shown").inner_text() == "barack@example.org"
-    when_facing_the_camera(page)
-    assert capture(page) == "Already checked in"
+    assert turn_as_asked(page) == "Already checked in"
     shoot(site, page, "already")
     assert len(site.records(meeting)) == 1
     assert site.violations == []
