@@ -257,14 +257,13 @@ def turn_as_asked(page: Page) -> str:
     The fake camera cannot follow the page's prompts: it turns on its own loop, so on a
     loaded machine the burst can miss the turn (the page allows three tries).
     """
-    for _ in range(2):
+    for attempt in range(3):
         when_facing_the_camera(page)
         answer = capture(page)
-        if answer != "Try again":
-            return answer
+        if answer != "Try again" or attempt == 2:
+            break
         page.locator("#retry").click()
-    when_facing_the_camera(page)
-    return capture(page)
+    return answer
 
 
 def scanned(
