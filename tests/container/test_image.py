@@ -273,6 +273,8 @@ def test_start_up_says_one_line_per_step_in_order_as_an_unprivileged_user(
     assert log.find(FACE_SERVICE_START_UP[-1]) < log.find(BACKEND_START_UP[2]), log
     for noise in ("alembic.runtime.plugins", "CRIT", "Running as root", "Traceback"):
         assert noise not in log
+    # A public-domain pack has no terms to warn about (a non-commercial one does: below).
+    assert "licensed non-commercial" not in log
     assert healthy.engine("exec", healthy.name, "id", "-u").stdout.strip() == "10001"
 
 
@@ -302,6 +304,7 @@ def test_another_pack_says_what_the_image_holds_and_fails_its_health_check(
         "in it" in log
     )
     assert "PermissionError" not in log and "Traceback" not in log
+    assert "Face model pack 'buffalo_l' is licensed non-commercial" in log
     response = container.health()
     assert response is not None and response.status_code == 200
     assert response.json()["status"] == "degraded"  # the informational endpoint
