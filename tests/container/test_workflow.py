@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from tests.container.test_image import PACK
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
@@ -44,8 +46,11 @@ def test_a_version_tag_publishes_the_image_and_the_kiosk_package() -> None:
         assert job["if"] == ON_TAG and job["needs"] == "test"
     assert image["permissions"]["packages"] == "write"
     build = runs(image)
-    # The image's one build command, which tests/container/test_image.py builds with too.
+    # The image's one build command, which tests/container/test_image.py builds with too,
+    # for the pack it builds: that tag is published exactly as tested.
     assert "docker/build-image --build-arg FACE_MODEL=buffalo_l" in build
+    assert f"docker/build-image --build-arg FACE_MODEL={PACK} \\\n" in build
+    assert f'-t "${{image}}:${{VERSION#v}}-{PACK}" -t "${{image}}:{PACK}"' in build
     assert "docker build" not in build
     image_test = (ROOT / "tests" / "container" / "test_image.py").read_text()
     assert 'BUILD_IMAGE = ROOT / "docker" / "build-image"' in image_test
