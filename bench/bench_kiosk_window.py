@@ -35,6 +35,8 @@ core, window up within 2 s.
 from __future__ import annotations
 
 import argparse
+import faulthandler
+import gc
 import os
 import statistics
 import subprocess
@@ -43,6 +45,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import TextIO
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -77,6 +80,7 @@ from ui.flow import FlowTiming  # noqa: E402
 from ui.main_window import MainWindow, WindowServices  # noqa: E402
 
 TICK_MS = 5
+STALL_S = 0.05  # --stall-trace dumps every thread's stack when a tick is this late
 
 
 def thread_schedstat() -> tuple[float, float]:
@@ -101,8 +105,9 @@ class Lateness(QObject):
     block says whether the UI thread was starved of a CPU or held off by the GIL.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, stall_trace: TextIO | None = None) -> None:
         super().__init__()
+        self.stall_trace = stall_trace
         self.late: list[float] = []
         self.cpu: list[float] = []  # the UI thread's own CPU between two ticks
         self.runqueue: list[float] = []  # ... and its wait for a CPU while runnable
@@ -119,6 +124,8 @@ class Lateness(QObject):
 
     def stop(self) -> None:
         self._timer.stop()
+        if self.stall_trace is not None:
+            faulthandler.cancel_dump_traceback_later()
 
     def _on_tick(self) -> None:
         now, sched = time.perf_counter(), thread_schedstat()
@@ -126,6 +133,10 @@ class Lateness(QObject):
         self.cpu.append(sched[0] - self._last_sched[0])
         self.runqueue.append(sched[1] - self._last_sched[1])
         self._last, self._last_sched = now, sched
+        if self.stall_trace is not None:
+            # faulthandler's watchdog is a C thread: it dumps in the middle of a stall, even
+            # one where some thread holds the GIL, which shows what each thread was doing.
+            faulthandler.dump_traceback_later(STALL_S, file=self.stall_trace)
 
     def worst(self) -> tuple[float, float, float]:
         """The longest block as (late, own CPU, waiting for a CPU), in seconds."""
@@ -133,6 +144,31 @@ class Lateness(QObject):
             return 0.0, 0.0, 0.0
         at = max(range(len(self.late)), key=self.late.__getitem__)
         return self.late[at], self.cpu[at], self.runqueue[at]
+
+
+class GcPauses:
+    """The longest garbage collection (any thread, any generation) while installed.
+
+    A collection holds the GIL from start to end, so every other Python thread, the UI's
+    included, waits it out asleep.
+    """
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self._started = 0.0
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self._on_gc)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.longest = max(self.longest, time.perf_counter() - self._started)
 
 
 class VisibleClock(QObject):
@@ -195,6 +231,7 @@ def live_run(
     window_on: bool,
     idle_after: float = 600.0,
     timed: bool = True,
+    stall_trace: TextIO | None = None,
 ) -> dict[str, float]:
     """The video through the real core, with the real window painting it or head-less.
 
@@ -202,6 +239,7 @@ def live_run(
     counted as the kiosk's CPU). ``idle_after`` is how soon the idle screen replaces the
     preview with nobody in view (20 s on a kiosk). ``timed`` runs the 5 ms lateness timer
     (left out when measuring idle CPU: its 200 wake-ups a second are the bench's own).
+    ``stall_trace`` receives every thread's stack whenever the timer is 50 ms late.
     """
     store, meeting = make_store(engine, folder, 1000)
     events = EventBus()
@@ -228,7 +266,8 @@ def live_run(
     window.resize(1280, 800)
     if window_on:
         window.show()
-    lateness = Lateness()
+    lateness = Lateness(stall_trace)
+    gc_pauses = GcPauses()
     preview_clock = VisibleClock(window.live.preview)
     for _ in range(20):
         app.processEvents()
@@ -247,7 +286,8 @@ def live_run(
         )
     )
     ended.start(50)
-    loop.exec()
+    with gc_pauses:
+        loop.exec()
     ended.stop()
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
@@ -284,6 +324,7 @@ def live_run(
         "late_p99_ms": late[int(len(late) * 0.99) - 1] * 1000,
         "late_median_ms": statistics.median(late) * 1000,
         "own_cpu_max_ms": max(lateness.cpu or [0.0]) * 1000,
+        "gc_max_ms": gc_pauses.longest * 1000,
         **dict(zip(("worst_ms", "worst_cpu_ms", "worst_runqueue_ms"), worst_ms, strict=True)),
     }
 
@@ -388,6 +429,7 @@ def rows(
             f"{shown['worst_cpu_ms']:.1f} ms own CPU + {shown['worst_runqueue_ms']:.1f} ms"
             f" waiting for a CPU + {blocked_ms(shown):.1f} ms asleep (GIL/locks)",
         ),
+        ("  longest garbage collection", f"{shown['gc_max_ms']:.1f} ms (holds the GIL)"),
         (
             "idle CPU, empty scene",
             f"{idle['process_cpu_share'] * 100:.1f} % of a core (idle screen after 1 s)",
@@ -402,6 +444,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="times the video's scenes repeat")
     parser.add_argument("--idle-seconds", type=float, default=20.0, help="empty scene length")
     parser.add_argument("--no-launch", action="store_true", help="skip the window-up launches")
+    parser.add_argument(
+        "--stall-trace",
+        type=argparse.FileType("w"),
+        help="write every thread's stack to this file whenever the UI is 50 ms late",
+    )
     args = parser.parse_args()
     app = QApplication(sys.argv)
     threads = ThreadSettings(intra_op_threads=args.threads)
@@ -429,7 +476,7 @@ def main() -> None:
         ("offline pack (vectron)", engine),
         ("vectron + buffalo_l ballast", with_ballast(engine, ballast)),
     ):
-        shown = live_run(app, used, folder, video, window_on=True)
+        shown = live_run(app, used, folder, video, window_on=True, stall_trace=args.stall_trace)
         headless = live_run(app, used, folder, video, window_on=False)
         idle = live_run(app, used, folder, empty, window_on=True, idle_after=1.0, timed=False)
         names.append(name)

@@ -195,7 +195,7 @@ class PairingDialog(QDialog):
         self._run(lambda: self._actions.test_camera(camera), self._on_snapshot, "camera-test")
 
     def _on_snapshot(self, image: BGRImage) -> None:
-        picture = QPixmap.fromImage(frame_image(image).copy())
+        picture = QPixmap.fromImage(frame_image(image))
         self.snapshot.setPixmap(
             picture.scaled(
                 self.snapshot.size(),

@@ -4,10 +4,9 @@ A timer polls the one-slot ``LatestFrame`` mailbox and repaints only when a newe
 is there, so painting never waits on inference and nothing queues up. A frame's analysis
 (its boxes) is drawn with the next frame rather than in a paint of its own: painting
 every analysis as well doubled the paints (45 a second from a 30 fps camera, all day on
-an empty scene) for boxes the next frame shows a few milliseconds later anyway. Each frame is
-wrapped once as a ``QImage`` over the numpy buffer (``bytesPerLine`` is the row stride)
-and the array is kept referenced for as long as the image is painted. The picture is
-mirrored, as people expect of a screen that shows them.
+an empty scene) for boxes the next frame shows a few milliseconds later anyway. Each frame
+shown is converted once into an image Qt paints as it is (see ``frame_image``). The picture
+is mirrored, as people expect of a screen that shows them.
 """
 
 from __future__ import annotations
@@ -38,9 +37,25 @@ FrameProvider = Callable[[], "LatestFrame | None"]
 
 
 def frame_image(pixels: BGRImage) -> QImage:
-    """A QImage viewing ``pixels`` (BGR, uint8) without copying; keep ``pixels`` alive."""
+    """``pixels`` (BGR, uint8) as a QImage of its own in 32-bit RGB, which Qt paints as is.
+
+    Qt paints a 24-bit image by converting it first, split over its GUI thread pool while
+    this thread waits for the pieces: with inference busy on both cores those pool threads
+    waited for a CPU and the window froze for up to 200 ms (``perf sched`` showed the UI
+    thread asleep on the pool's semaphore). OpenCV converts here instead, in one pass
+    without the GIL (well under a millisecond at 720p), straight into the image's memory.
+    """
+    import cv2  # noqa: PLC0415  (loaded long before by the camera; slow to import at start)
+    import numpy as np  # noqa: PLC0415
+
     height, width = pixels.shape[:2]
-    return QImage(pixels.data, width, height, pixels.strides[0], QImage.Format.Format_BGR888)
+    image = QImage(width, height, QImage.Format.Format_RGB32)
+    # Little-endian 0xffRRGGBB is the bytes B, G, R, 255: OpenCV's BGRA.
+    target = np.ndarray(
+        (height, width, 4), np.uint8, buffer=image.bits(), strides=(image.bytesPerLine(), 4, 1)
+    )
+    cv2.cvtColor(pixels, cv2.COLOR_BGR2BGRA, dst=target)
+    return image
 
 
 def fit_rect(image_size: QSize, area: QRectF) -> QRectF:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -77,3 +81,50 @@ def test_new_boxes_are_painted_alone_when_frames_stall(
     assert preview.painted_frames == 1  # the same frame, repainted with its boxes
     qtbot.wait(int(ANALYSIS_ALONE_S * 3000))
     assert preview.paints == paints + 1  # and only once
+
+
+PAINT_IN_A_FRESH_PROCESS = """
+import os, sys
+import numpy as np
+from PySide6.QtWidgets import QApplication
+from kiosk.capture.frames import LatestFrame
+from ui.preview import PreviewWidget
+
+app = QApplication([])
+frames = LatestFrame()
+preview = PreviewWidget(lambda: frames)
+preview.resize(1280, 800)
+preview.show()
+preview.start()
+camera = np.random.default_rng(0).integers(0, 255, (720, 1280, 3), dtype=np.uint8)
+while preview.painted_frames < 20:
+    frames.put(camera.copy())
+    app.processEvents()
+    preview.repaint()
+preview.stop()
+tasks = "/proc/self/task"
+names = [open(f"{tasks}/{tid}/comm").read().strip() for tid in os.listdir(tasks)]
+print(preview.painted_frames, sum(name.startswith("Thread (pooled)") for name in names))
+"""
+
+
+def test_painting_camera_frames_never_waits_on_qts_thread_pool() -> None:
+    """A 720p camera frame is painted by the UI thread alone.
+
+    Painting a 24-bit image made Qt convert it on its GUI thread pool while the UI thread
+    waited: with inference on both cores the window froze up to 200 ms. Qt starts that
+    pool's threads on first use, so a fresh process that painted camera frames and has
+    none never used it.
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", PAINT_IN_A_FRESH_PROCESS],
+        capture_output=True,
+        text=True,
+        timeout=300,  # a Qt start-up and 20 paints, on a loaded machine
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        cwd=Path(__file__).resolve().parents[2],
+        check=True,
+    )
+    painted, pool_threads = map(int, result.stdout.split()[-2:])
+    assert painted >= 20
+    assert pool_threads == 0
