@@ -20,13 +20,10 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from kiosk.errors import WireFormatError
 from kiosk.protocol.checkins import NewCheckin
 
 EmbeddingFormat = Literal["f32", "q8"]
-
-
-class WireFormatError(ValueError):
-    """An embedding on the wire that cannot be decoded; the message says why."""
 
 
 def encode_f32(vector: NDArray[np.float32]) -> str:
