@@ -8,7 +8,7 @@ Two embedding encodings, both standard base64:
   int8 x scale), then L2-normalised again. Gallery templates travel this way: a
   5,000-member snapshot fits in a few MB even compressed, where float32 (9.5 MB
   gzipped) and float16 (4.4 MB) do not; cosine similarities move by under 0.002
-  (`tests/kiosk/test_wire.py` measures it on real photos).
+  (`tests/kiosk/protocol/test_wire.py` measures it on real photos).
 """
 
 from __future__ import annotations
