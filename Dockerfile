@@ -87,9 +87,9 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 # Only what `sonta face fetch` imports.
 COPY sonta/ sonta/
 COPY kiosk/ kiosk/
-COPY server/__init__.py server/cli.py server/ports.py server/supervision.py server/
-COPY server/face_service/__init__.py server/face_service/cli.py server/face_service/
-COPY ui/__init__.py ui/cli.py ui/
+COPY server/__init__.py server/backend_commands.py server/ports.py server/supervision.py server/
+COPY server/face_service/__init__.py server/face_service/face_service_command.py server/face_service/
+COPY ui/__init__.py ui/window_command.py ui/
 RUN --mount=type=secret,id=ca_bundle --mount=type=secret,id=index_url \
     if [ -d "models/${FACE_MODEL}" ]; then set -- --from-dir "models/${FACE_MODEL}"; \
     elif [ -n "${FACE_MODEL_URL}" ]; then set -- --url "${FACE_MODEL_URL}"; fi \

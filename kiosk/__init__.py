@@ -10,7 +10,7 @@ The kiosk runtime (what `sonta kiosk run` and the window start):
     storage/     the SQLite database: check-ins with their outbox rows, synced gallery
     syncing/     pairing, the sync worker and its HTTP client, the sync status
     device/      keyring secrets, lockdown PIN, preferences, the model pack
-    app.py, headless.py, events.py, board.py, cli.py, commands.py, self_test.py
+    app.py, headless.py, events.py, board.py, kiosk_command.py, commands.py, self_test.py
 
 The admin app's client (only `ui.admin` imports it):
     admin/       the typed admin API client, sign-in, live stream, enrolment capture

@@ -1,6 +1,6 @@
 """What `sonta kiosk pair|status|unpair|salvage|export-unsent|sync|import-pack` do.
 
-The commands are declared in `kiosk.cli`.
+The commands are declared in `kiosk.kiosk_command`.
 """
 
 from __future__ import annotations

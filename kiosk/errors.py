@@ -1,5 +1,5 @@
-"""Errors of the kiosk side (runtime, shared protocol, admin client), each with a message
-a volunteer or an admin can act on.
+"""Errors of the kiosk side (runtime, shared protocol, admin client and app), each with
+a message a volunteer or an admin can act on.
 
     KioskError
     ├── StoreError            the local database cannot be used (corrupt, locked, newer)
@@ -15,6 +15,8 @@ a volunteer or an admin can act on.
     ├── BoardError            the meeting board could not be fetched (tried again shortly)
     ├── BadgeError            a badge that must be refused; the message says why
     ├── TokenFormatError      text that is not a signed token (callers refuse it their way)
+    ├── WireFormatError       an embedding on the wire that cannot be decoded (also a ValueError)
+    ├── SheetError            the admin app's badge sheet could not be painted or saved
     └── AdminError            the server refused an admin request (its own message)
         └── SessionEndedError the admin must sign in again
 
@@ -95,3 +97,11 @@ class BadgeError(KioskError):
 
 class TokenFormatError(KioskError):
     """The text is not a token of this format (callers turn it into their own refusal)."""
+
+
+class WireFormatError(KioskError, ValueError):
+    """An embedding on the wire that cannot be decoded; the message says why."""
+
+
+class SheetError(KioskError):
+    """A badge sheet that could not be painted; the message says what to do."""

@@ -15,20 +15,24 @@ from collections.abc import Sequence
 
 from sonta import logs
 
-# ui.cli comes last: it makes the `kiosk` group open the window when no subcommand
+# ui.window_command comes last: it makes the `kiosk` group open the window when no subcommand
 # is given.
 COMMAND_MODULES: tuple[str, ...] = (
-    "kiosk.inference.cli",
-    "kiosk.cli",
-    "server.cli",
-    "server.face_service.cli",
+    "kiosk.inference.face_command",
+    "kiosk.kiosk_command",
+    "server.backend_commands",
+    "server.face_service.face_service_command",
     "server.supervision",
-    "ui.cli",
+    "ui.window_command",
 )
 
 
 # What the kiosk's desktop bundle holds (packaging/): the server's parts stay out of it.
-KIOSK_MODULES: tuple[str, ...] = ("kiosk.inference.cli", "kiosk.cli", "ui.cli")
+KIOSK_MODULES: tuple[str, ...] = (
+    "kiosk.inference.face_command",
+    "kiosk.kiosk_command",
+    "ui.window_command",
+)
 
 
 def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:

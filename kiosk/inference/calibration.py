@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from kiosk.inference.errors import FaceEngineError
+from kiosk.inference.errors import CalibrationError
 from kiosk.inference.matching import Thresholds
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
@@ -36,10 +36,6 @@ DEFAULT_TARGET_FAR = 0.001  # per search: one unknown face in a thousand accepte
 TAIL_SHARE = 0.1  # the top tenth of impostor scores is modelled as an exponential tail
 REVIEW_SHARE = 0.05  # unknown faces a person may be asked to look at, per search
 SEARCHES = 200_000  # simulated searches per gallery size
-
-
-class CalibrationError(FaceEngineError):
-    """The labelled photos cannot be used for a calibration."""
 
 
 @dataclass(frozen=True)

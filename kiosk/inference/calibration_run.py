@@ -15,7 +15,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kiosk.inference.calibration import (
-    CalibrationError,
     CalibrationReport,
     Rates,
     analyse,
@@ -24,7 +23,7 @@ from kiosk.inference.calibration import (
 )
 from kiosk.inference.calibration_bootstrap import suggestion_intervals, too_few_people
 from kiosk.inference.engine import FaceEngine
-from kiosk.inference.errors import ImageError
+from kiosk.inference.errors import CalibrationError, ImageError
 from kiosk.inference.images import read_image_file
 from kiosk.inference.packs import pack_thresholds
 from kiosk.inference.quality import Purpose

@@ -1,4 +1,4 @@
-"""The code behind ``sonta face ...`` (declared in kiosk.inference.cli)."""
+"""The code behind ``sonta face ...`` (declared in kiosk.inference.face_command)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,8 @@
     │   └── PackIntegrityError    a file or download fails its checksum or is not a zip
     ├── ImageError                an input is not a usable image (empty, truncated, huge)
     ├── ModelMismatchError        embeddings of two different recognisers were compared
-    └── QualityError              enrolment input fails a quality gate (carries the report)
+    ├── QualityError              enrolment input fails a quality gate (carries the report)
+    └── CalibrationError          labelled photos that cannot be used for a calibration
 
 Third-party errors (httpx, Pillow, onnxruntime) are mapped to these at the boundary
 where they happen, so callers only ever catch ``FaceEngineError``.
@@ -55,3 +56,7 @@ class QualityError(FaceEngineError):
     def __init__(self, message: str, report: QualityReport | None = None) -> None:
         super().__init__(message)
         self.report = report
+
+
+class CalibrationError(FaceEngineError):
+    """The labelled photos cannot be used for a calibration."""

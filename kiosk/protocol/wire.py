@@ -8,7 +8,7 @@ Two embedding encodings, both standard base64:
   int8 x scale), then L2-normalised again. Gallery templates travel this way: a
   5,000-member snapshot fits in a few MB even compressed, where float32 (9.5 MB
   gzipped) and float16 (4.4 MB) do not; cosine similarities move by under 0.002
-  (`tests/kiosk/test_wire.py` measures it on real photos).
+  (`tests/kiosk/protocol/test_wire.py` measures it on real photos).
 """
 
 from __future__ import annotations
@@ -20,13 +20,10 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from kiosk.errors import WireFormatError
 from kiosk.protocol.checkins import NewCheckin
 
 EmbeddingFormat = Literal["f32", "q8"]
-
-
-class WireFormatError(ValueError):
-    """An embedding on the wire that cannot be decoded; the message says why."""
 
 
 def encode_f32(vector: NDArray[np.float32]) -> str:

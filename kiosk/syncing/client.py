@@ -19,9 +19,15 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from kiosk.errors import CredentialError, DeviceRevokedError, PairingError, SyncError
+from kiosk.errors import (
+    CredentialError,
+    DeviceRevokedError,
+    PairingError,
+    SyncError,
+    WireFormatError,
+)
 from kiosk.inference import embedding_dimension
-from kiosk.protocol.wire import EmbeddingFormat, WireFormatError, decode
+from kiosk.protocol.wire import EmbeddingFormat, decode
 from kiosk.storage.local_gallery import (
     BadgeKey,
     GalleryUpdate,

@@ -15,12 +15,9 @@ from fastapi.testclient import TestClient
 
 from kiosk.inference.engine import EngineConfig, FaceEngine
 from server.backend.core.config import load_settings
-from server.backend.errors import BadRequestError, ConflictError
+from server.backend.errors import BadRequestError, ConflictError, FaceServiceUnavailableError
 from server.backend.main import create_app as create_backend
-from server.backend.services.face_client import (
-    FaceServiceClient,
-    FaceServiceUnavailableError,
-)
+from server.backend.services.face_client import FaceServiceClient
 from server.face_service.app import create_app
 from server.face_service.schemas import ReferenceEmbedding
 from server.face_service.settings import FaceServiceSettings, Mode

@@ -20,7 +20,7 @@ from server.backend.models import Admin
 from server.backend.services.accounts import LINK_SENT, NOT_EMAILED
 from server.backend.services.mailer import ConsoleMailer
 from tests.kiosk.backend import LiveBackend, live_backend
-from tests.kiosk.test_sync import Kiosk, kiosk
+from tests.kiosk.syncing.test_sync import Kiosk, kiosk
 from tests.server.kiosk_utils import pair_kiosk
 from tests.server.utils import PASSWORD, bearer, login, make_admin
 from tests.ui.test_admin_screens import WAIT_MS, artefact_dir, idle, window

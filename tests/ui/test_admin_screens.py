@@ -17,10 +17,10 @@ from kiosk.capture.frames import LatestFrame
 from kiosk.device.credentials import CredentialStore
 from kiosk.inference.engine import FaceEngine
 from server.backend.models import AttendanceRecord
+from tests.kiosk.admin.test_admin_client import short_lived
 from tests.kiosk.backend import FACES, LiveBackend
 from tests.kiosk.conftest import photo
-from tests.kiosk.test_admin_client import short_lived
-from tests.kiosk.test_sync import Kiosk, paired
+from tests.kiosk.syncing.test_sync import Kiosk, paired
 from tests.server.attendance_utils import store_checkin
 from tests.server.utils import PASSWORD, make_admin
 from tests.ui.screens import text_problems

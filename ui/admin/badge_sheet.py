@@ -26,7 +26,7 @@ from PySide6.QtGui import (
 from PySide6.QtPrintSupport import QPrinter
 
 from kiosk.admin.api_types import BadgeCard
-from kiosk.errors import KioskError
+from kiosk.errors import SheetError
 from ui.qr_widget import QUIET_ZONE, qr_matrix
 
 COLUMNS = 3
@@ -35,10 +35,6 @@ PADDING_MM = 4.0
 QR_MM = 45.0  # wide enough for a phone or webcam at arm's length
 MARGIN_MM = 10.0
 PDF_DPI = 300
-
-
-class SheetError(KioskError):
-    """The sheet could not be painted; the message says what to do."""
 
 
 def paint_qr(painter: QPainter, payload: str, rect: QRectF) -> None:

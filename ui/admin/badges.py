@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
 
 from kiosk.admin.api_types import Badge, BadgeCard, Member
 from kiosk.admin.client import AdminClient
-from ui.admin.badge_sheet import SheetError, paint_sheet, save_pdf, sheet_printer
+from kiosk.errors import SheetError
+from ui.admin.badge_sheet import paint_sheet, save_pdf, sheet_printer
 from ui.admin.tasks import Tasks
 from ui.admin.times import local
 from ui.admin.words import count

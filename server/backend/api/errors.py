@@ -16,7 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from server.backend.core import lanes
 from server.backend.core.embedded import EMBEDDED_MESSAGES, embedded_problem
-from server.backend.errors import AuthError, SontaServerError, TooManyRequestsError
+from server.backend.errors import AuthError, BusyError, SontaServerError, TooManyRequestsError
 
 logger = logging.getLogger(__name__)
 UndefinedObject = (UndefinedTable, UndefinedColumn)
@@ -60,11 +60,11 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _sonta_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SontaServerError)
     headers: dict[str, str] = {}
-    if isinstance(exc, TooManyRequestsError | lanes.BusyError):
+    if isinstance(exc, TooManyRequestsError | BusyError):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, AuthError):
         headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(exc, lanes.BusyError):
+    if isinstance(exc, BusyError):
         logger.warning("%s %s: %s", request.method, request.url.path, exc.message)
         return _json(exc.status_code, exc.message, headers)
     if exc.status_code >= 500:

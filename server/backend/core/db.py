@@ -18,6 +18,7 @@ from sqlalchemy.pool import NullPool, QueuePool
 
 from server.backend.core.config import Settings
 from server.backend.core.datadir import prepare_database_file
+from server.backend.errors import ReadOnlyError
 
 # Request pool: connections kept open, and extra ones opened under load.
 POOL_SIZE = 10
@@ -121,13 +122,6 @@ def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
     event.listen(sessions, "before_flush", _refuse_flush)
     event.listen(sessions, "do_orm_execute", _refuse_writes)
     return sessions
-
-
-class ReadOnlyError(RuntimeError):
-    """A write was attempted through a read-only session (a programming error)."""
-
-    def __init__(self) -> None:
-        super().__init__("This session only reads; write through Backend.sessions instead.")
 
 
 def _refuse_flush(_session: Session, _context: Any, _instances: Any) -> None:

@@ -19,21 +19,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
-from server.backend.errors import ServiceUnavailableError
+from server.backend.errors import BusyError
 
 P = ParamSpec("P")
 T = TypeVar("T")
 BUSY = "The server is busy with other check-ins; try again in a few seconds."
 BUSY_GENERIC = "The server is busy; try again in a few seconds."
 BUSY_RETRY_AFTER = 5
-
-
-class BusyError(ServiceUnavailableError):
-    """503 with Retry-After: this replica is at capacity right now, not broken."""
-
-    def __init__(self, message: str = BUSY, *, retry_after: int = BUSY_RETRY_AFTER) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class Lane:
@@ -49,7 +41,7 @@ class Lane:
         """Run `function` on the lane; refuse (BusyError) when the lane and queue are full."""
         with self._lock:
             if self._admitted >= self._limit:
-                raise BusyError
+                raise BusyError(BUSY, retry_after=BUSY_RETRY_AFTER)
             self._admitted += 1
         try:
             call = functools.partial(function, *args, **kwargs)

@@ -11,13 +11,14 @@ from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.backend.core.security.templates import (
-    SealedTemplate,
-    TemplateCipher,
+from server.backend.core.security.templates import SealedTemplate, TemplateCipher
+from server.backend.crud import gallery
+from server.backend.errors import (
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
     TemplateDecryptionError,
 )
-from server.backend.crud import gallery
-from server.backend.errors import BadRequestError, ConflictError, NotFoundError
 from server.backend.face_model import ServerFaceModel
 from server.backend.models import Admin, FaceTemplate, Member
 

@@ -221,7 +221,9 @@ class ConsentUpdate(BaseModel):
     given: bool
 
 
-class ImportRowError(BaseModel):
+class ImportRowProblem(BaseModel):
+    """A row that cannot be imported, with every problem found in it."""
+
     row: int
     errors: list[str]
 
@@ -240,7 +242,7 @@ class ImportRowReport(BaseModel):
 
 class ImportReport(BaseModel):
     created: int
-    errors: list[ImportRowError]
+    errors: list[ImportRowProblem]
     updated: int = 0
     unchanged: int = 0
     # False for a dry run: the report says what would happen; nothing was saved.

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from server.backend.errors import ConflictError
+from server.backend.errors import CheckinRefusedError
 from server.backend.models import AttendanceRecord, Meeting, Member, utcnow
 
 # Beyond this difference between a device's clock and the server's, the record is
@@ -42,10 +42,6 @@ OutcomeResult = Literal["recorded", "already_checked_in"]
 ApprovedLookup = Callable[[uuid.UUID, uuid.UUID], AttendanceRecord | None]
 # Receives an event type ("attendance.recorded", ...) and the committed record.
 EventPublisher = Callable[[str, AttendanceRecord], None]
-
-
-class CheckinRefusedError(ConflictError):
-    """This check-in cannot be recorded (meeting closed, member not expected, ...)."""
 
 
 @dataclass(frozen=True)

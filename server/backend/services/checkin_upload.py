@@ -53,7 +53,13 @@ from sqlalchemy.orm import Session
 from kiosk.inference import DEFAULT_THRESHOLDS, Band, Thresholds, band_for
 from server.backend.core.security.badges import BadgeSigner
 from server.backend.core.security.templates import TemplateCipher
-from server.backend.errors import AuthError
+from server.backend.errors import (
+    AuthError,
+    CheckinRefusedError,
+    ItemRefusedError,
+    RescoreError,
+    SuspiciousItemError,
+)
 from server.backend.models import (
     AttendanceRecord,
     CheckinAttempt,
@@ -77,18 +83,6 @@ REUSED_KEY = "idempotency key reused with a different payload"
 OnRecorded = Callable[[attendance.CheckinOutcome], None]
 # The face-service's own embedding of each aligned crop, in order (batched inside).
 EmbedCrops = Callable[[Sequence[str]], list[AlignedEmbedding]]
-
-
-class ItemRefusedError(Exception):
-    """One item cannot be recorded; the message is the reason returned for it."""
-
-    suspicious = False
-
-
-class SuspiciousItemError(ItemRefusedError):
-    """Refused, and worth an admin's look (a replayed template)."""
-
-    suspicious = True
 
 
 @dataclass(frozen=True)
@@ -467,7 +461,7 @@ def _record(
             isolate_race=False,
             approved=staging.approved if staging is not None else None,
         )
-    except attendance.CheckinRefusedError as exc:
+    except CheckinRefusedError as exc:
         raise ItemRefusedError(exc.message) from None
     if staging is not None:
         staging.stored(outcome)
@@ -524,7 +518,7 @@ def _rescored(
             templates=templates,
             embedded=embedded,
         )
-    except kiosk_rescore.RescoreError as exc:
+    except RescoreError as exc:
         error = SuspiciousItemError if exc.suspicious else ItemRefusedError
         raise error(str(exc)) from None
 

@@ -1,7 +1,8 @@
 """The backend's client for the private face-service (FACE_SERVICE_URL).
 
-Its failures are mapped to the backend's own errors at this one boundary, so a route
-that needs the face-service answers a clear status and every other route keeps working:
+Its failures are mapped to the backend's own errors (in `server.backend.errors`) at this
+one boundary, so a route that needs the face-service answers a clear status and every
+other route keeps working:
 
     FaceServiceUnavailableError (503)  not running, still loading, timed out, or refuses
                                        the backend's API key
@@ -27,7 +28,8 @@ from pydantic import BaseModel, ValidationError
 from server.backend.errors import (
     BadRequestError,
     ConflictError,
-    ServiceUnavailableError,
+    FaceServiceFailedError,
+    FaceServiceUnavailableError,
     SontaServerError,
 )
 from server.face_service.schemas import (
@@ -47,16 +49,6 @@ ResponseT = TypeVar("ResponseT", bound=BaseModel)
 # Waits between readiness probes at start-up: quick at first, then every 2 s.
 BACKOFF_START = 0.25
 BACKOFF_MAX = 2.0
-
-
-class FaceServiceUnavailableError(ServiceUnavailableError):
-    """503: the face-service cannot be used right now."""
-
-
-class FaceServiceFailedError(SontaServerError):
-    """502: the face-service answered with a server error."""
-
-    status_code = 502
 
 
 @dataclass(frozen=True)

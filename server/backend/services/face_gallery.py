@@ -22,9 +22,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kiosk.inference import Embedding, Gallery, Template, embedding_dimension
-from server.backend.core.security.templates import TemplateCipher, TemplateDecryptionError
+from server.backend.core.security.templates import TemplateCipher
 from server.backend.crud import gallery as gallery_events
 from server.backend.crud import templates as templates_crud
+from server.backend.errors import TemplateDecryptionError
 from server.backend.models import FaceTemplate, GalleryEvent
 
 logger = logging.getLogger(__name__)

@@ -28,20 +28,13 @@ from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.backend.core.security.templates import TemplateCipher, TemplateDecryptionError
+from server.backend.core.security.templates import TemplateCipher
 from server.backend.crud import templates as templates_crud
+from server.backend.errors import RescoreError, TemplateDecryptionError
 from server.backend.models import FaceTemplate
 from server.backend.schemas.kiosk import KioskCheckinItem
 
 REPLAY_SIMILARITY = 0.995
-
-
-class RescoreError(Exception):
-    """The probe cannot be scored; the message is the item's refusal reason."""
-
-    def __init__(self, message: str, *, suspicious: bool = False) -> None:
-        super().__init__(message)
-        self.suspicious = suspicious
 
 
 @dataclass(frozen=True)

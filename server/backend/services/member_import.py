@@ -30,7 +30,7 @@ from server.backend.crud import members as crud
 from server.backend.errors import BadRequestError
 from server.backend.models import Member
 from server.backend.schemas.resources import (
-    ImportRowError,
+    ImportRowProblem,
     ImportRowReport,
     MemberCreate,
     MemberUpdate,
@@ -63,7 +63,7 @@ class ImportPlan:
     creates: list[tuple[int, MemberCreate]] = field(default_factory=list)
     updates: list[tuple[int, Member, MemberUpdate]] = field(default_factory=list)
     report: list[ImportRowReport] = field(default_factory=list)
-    errors: list[ImportRowError] = field(default_factory=list)
+    errors: list[ImportRowProblem] = field(default_factory=list)
     # Who each email and member already belongs to in this file, by row.
     emails: dict[str, int] = field(default_factory=dict)
     matched: dict[str, int] = field(default_factory=dict)
@@ -128,10 +128,14 @@ def _plan_row(
         else:
             _plan_create(plan, session, row, values, code=code)
     except _RowError as exc:
-        plan.errors.append(ImportRowError(row=row, errors=exc.problems))
+        plan.errors.append(ImportRowProblem(row=row, errors=exc.problems))
 
 
 class _RowError(Exception):
+    """Every problem of one row. Private on purpose, and not in the SontaServerError
+    tree: it never leaves this module, where `_plan_row` turns it into the row's entry
+    in the import report and the import goes on with the next row."""
+
     def __init__(self, *problems: str) -> None:
         self.problems = list(problems)
 

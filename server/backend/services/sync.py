@@ -35,9 +35,10 @@ from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
 from kiosk.protocol.wire import encode_q8
-from server.backend.core.security.templates import TemplateCipher, TemplateDecryptionError
+from server.backend.core.security.templates import TemplateCipher
 from server.backend.crud import gallery
 from server.backend.crud.templates import open_row
+from server.backend.errors import TemplateDecryptionError
 from server.backend.models import FaceTemplate, GalleryEvent, Kiosk
 from server.backend.schemas.kiosk import GalleryMember, GallerySync
 from server.backend.services import badges

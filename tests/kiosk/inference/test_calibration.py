@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from kiosk.inference.calibration import (
-    CalibrationError,
     CalibrationReport,
     Tail,
     analyse,
@@ -25,6 +24,7 @@ from kiosk.inference.calibration_bootstrap import (
 )
 from kiosk.inference.calibration_run import embed_people
 from kiosk.inference.engine import FaceEngine
+from kiosk.inference.errors import CalibrationError
 from kiosk.inference.matching import Band, Candidate, Thresholds, decide
 from kiosk.inference.packs import (
     CONSERVATIVE_THRESHOLDS,

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from psycopg.pq import TransactionStatus
 from sqlalchemy import event, select, update
 
-from server.backend.core.db import ReadOnlyError
+from server.backend.errors import ReadOnlyError
 from server.backend.models import Admin, Member
 from tests.server.utils import admin_headers, backend_of, bearer, login, make_admin
 

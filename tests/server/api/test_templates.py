@@ -9,8 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from server.backend.core.config import Settings
-from server.backend.core.security.templates import TemplateCipher, TemplateDecryptionError
+from server.backend.core.security.templates import TemplateCipher
 from server.backend.crud.templates import open_row
+from server.backend.errors import TemplateDecryptionError
 from server.backend.models import FaceTemplate
 from server.backend.tasks.admin import reencrypt_templates
 from sonta.cli import main

@@ -20,13 +20,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from numpy.typing import NDArray
 
 from server.backend.core.security.qr import key_id
-from server.backend.errors import SontaServerError
+from server.backend.errors import TemplateDecryptionError
 
 NONCE_BYTES = 12
-
-
-class TemplateDecryptionError(SontaServerError):
-    """A template could not be decrypted: wrong key, or not the row it was made for."""
 
 
 @dataclass(frozen=True)

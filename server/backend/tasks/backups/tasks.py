@@ -23,13 +23,9 @@ from sqlalchemy import Engine, text
 from server.backend.core.config import DEV_SECRETS_FILE, Settings
 from server.backend.core.db import make_engine, make_session_factory
 from server.backend.core.security.qr import key_id
-from server.backend.core.security.templates import (
-    SealedTemplate,
-    TemplateCipher,
-    TemplateDecryptionError,
-)
+from server.backend.core.security.templates import SealedTemplate, TemplateCipher
 from server.backend.crud import audit
-from server.backend.errors import BackupError
+from server.backend.errors import BackupError, TemplateDecryptionError
 from server.backend.face_model import ServerFaceModel
 from server.backend.tasks.backups import archive, database
 from server.backend.tasks.backups.archive import Manifest

@@ -15,8 +15,8 @@ from kiosk.errors import PairingError
 from kiosk.storage.local_store import LocalStore
 from kiosk.syncing.syncer import pair
 from tests.kiosk.backend import LiveBackend
-from ui.cli import NO_DISPLAY, has_display
 from ui.local_pairing import local_pairing_code
+from ui.window_command import NO_DISPLAY, has_display
 
 SONTA = str(Path(sys.executable).parent / "sonta")
 DISPLAY_VARS = ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")

@@ -35,7 +35,7 @@ from tests.kiosk.backend import LiveBackend
 from tests.kiosk.conftest import photo
 
 pytestmark = [pytest.mark.network, pytest.mark.model, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 class HoldUploadAnswers:

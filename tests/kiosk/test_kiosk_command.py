@@ -19,7 +19,7 @@ from server.backend.models import Base
 from sonta.cli import main
 from tests.kiosk.backend import LiveBackend, live_backend
 from tests.kiosk.store_utils import a_checkin
-from tests.kiosk.test_sync_crash import record_offline
+from tests.kiosk.syncing.test_sync_crash import record_offline
 from tests.server.utils import admin_headers
 
 pytestmark = [pytest.mark.network, pytest.mark.model]

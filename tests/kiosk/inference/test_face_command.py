@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from kiosk.inference import cli
+from kiosk.inference import face_command
 from kiosk.inference.quality import Purpose
 from tests.kiosk.conftest import photo_path, vectron_dir
 from tests.utils.pack_server import PackServer, pack_zip
@@ -231,7 +231,7 @@ def test_fetch_with_the_server_down_fails_cleanly(tmp_path: Path) -> None:
 
 
 def test_declared_purposes_match_the_engine() -> None:
-    assert tuple(p.value for p in Purpose) == cli.PURPOSES
+    assert tuple(p.value for p in Purpose) == face_command.PURPOSES
 
 
 def test_other_commands_do_not_load_the_inference_stack() -> None:

@@ -15,7 +15,7 @@ from kiosk.inference.engine import FaceEngine
 from kiosk.inference.packs import resolve_pack
 from server.backend.core.config import Settings
 from tests.kiosk.backend import LiveBackend, live_backend
-from tests.kiosk.test_sync import Kiosk, paired
+from tests.kiosk.syncing.test_sync import Kiosk, paired
 
 pytestmark = [pytest.mark.network, pytest.mark.model, pytest.mark.slow]
 

@@ -7,10 +7,11 @@ import itertools
 import numpy as np
 import pytest
 
+from kiosk.errors import WireFormatError
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.matching import DEFAULT_THRESHOLDS, band_for
 from kiosk.inference.quality import Purpose
-from kiosk.protocol.wire import WireFormatError, decode, encode_f32, encode_q8
+from kiosk.protocol.wire import decode, encode_f32, encode_q8
 from tests.kiosk.conftest import photo
 
 
