@@ -118,7 +118,7 @@ def test_the_bundle_leaves_out_what_the_kiosk_never_loads(bundle: Path) -> None:
     assert not list(bundle.rglob("translations/*.qm"))
     qt = internal / "PySide6" / "Qt"
     assert not (qt / "plugins" / "multimedia").exists()  # no media back-end: sounds need none
-    for library in ("libQt6Quick.so*", "libQt6Qml.so*", "libavcodec*", "libavformat*"):
+    for library in ("libQt6Quick.so*", "libQt6Qml.so*", "libavcodec.so*", "libavformat.so*"):
         assert not list(qt.glob(f"lib/{library}")) and not list(internal.glob(library)), library
     assert list(qt.glob("lib/libQt6Multimedia.so*"))  # QSoundEffect's own library stays
     assert not [p for p in internal.rglob("*") if p.is_symlink() and not p.exists()]
