@@ -12,7 +12,7 @@ channel by channel with one scaled conversion each (about a third of
 ``cv2.dnn.blobFromImage``'s time at 640x640), and only the anchors above the score
 threshold are decoded (stock decodes all 16,800 at 640, then keeps the few). Stock
 SCRFD also builds a fixed-shape session per size (with onnx); one session with dynamic
-input runs within 2% of those (bench/bench_engine.py), so the detector keeps one.
+input runs within 2% of those (bench/bench_scrfd_sessions.py), so the detector keeps one.
 """
 
 from __future__ import annotations
