@@ -47,10 +47,11 @@ import numpy as np
 from insightface.app import FaceAnalysis
 from PIL import Image
 
+from kiosk.inference.detector import FaceDetector
 from kiosk.inference.engine import EngineConfig, FaceEngine
 from kiosk.inference.images import CHECKIN_MIN_SIDE, decode_image, read_image_file
 from kiosk.inference.packs import ResolvedPack, package_dir
-from kiosk.inference.recognizer import CROPS_PER_RUN
+from kiosk.inference.recognizer import CROPS_PER_RUN, FaceRecognizer
 from kiosk.inference.sessions import ThreadSettings, session_options
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,15 +84,15 @@ def stock_app(
 
 def bare_runner(engine: FaceEngine, image: np.ndarray) -> Callable[[], Any]:
     """The two ONNX runs of the pipeline on inputs prepared beforehand."""
-    scrfd = engine.detector._scrfd
+    detector, recognizer = engine.detector, engine.recognizer
+    assert isinstance(detector, FaceDetector) and isinstance(recognizer, FaceRecognizer)
+    scrfd = detector.model
     det_img = np.zeros((640, 640, 3), np.uint8)
     factor = 640 / max(image.shape[:2])
     resized = cv2.resize(image, None, fx=factor, fy=factor)
     det_img[: resized.shape[0], : resized.shape[1]] = resized
-    blob = scrfd._prepare_input_blob(det_img, (640, 640))
-    det_session = scrfd._session_for_input_size((640, 640))
-    arcface = engine.recognizer._arcface
-    crops = [engine.recognizer.align(image, f) for f in engine.detect(image)]
+    blob = scrfd.input_blob(det_img)
+    crops = [recognizer.align(image, f) for f in engine.detect(image)]
     crop_blobs = [
         cv2.dnn.blobFromImages(
             crops[start : start + CROPS_PER_RUN], 1.0 / 127.5, (112, 112), (127.5,) * 3, swapRB=True
@@ -100,9 +101,9 @@ def bare_runner(engine: FaceEngine, image: np.ndarray) -> Callable[[], Any]:
     ]
 
     def run() -> None:
-        det_session.run(scrfd.output_names, {scrfd.input_name: blob})
+        scrfd.session.run(scrfd.output_names, {scrfd.input_name: blob})
         for crop_blob in crop_blobs:
-            arcface.session.run(arcface.output_names, {arcface.input_name: crop_blob})
+            recognizer.session.run(recognizer.output_names, {recognizer.input_name: crop_blob})
 
     return run
 

@@ -34,6 +34,9 @@ build_bundle() {
   "$PY" -m PyInstaller --noconfirm --log-level WARN \
     --workpath "$CACHE/pyinstaller" --distpath "$DIST" "$ROOT/packaging/sonta-kiosk.spec"
   strip_debug_info "$DIST/sonta-kiosk/_internal"
+  # PyInstaller links Qt's libraries into the top folder before the spec's rules drop
+  # some of them (Qt Quick, Qt's FFmpeg, PDF, ...): those links point at nothing.
+  find "$DIST/sonta-kiosk/_internal" -xtype l -delete
   echo "bundle: $DIST/sonta-kiosk ($(du -sh "$DIST/sonta-kiosk" | cut -f1)) in $((SECONDS - started)) s"
 }
 

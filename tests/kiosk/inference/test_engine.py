@@ -9,12 +9,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from insightface.model_zoo.arcface_onnx import ArcFaceONNX
 from insightface.model_zoo.scrfd import SCRFD
 
+from kiosk.inference.detector import NMS_THRESHOLD, FaceDetector
 from kiosk.inference.engine import EngineConfig, FaceEngine
-from kiosk.inference.errors import PackUnavailableError, QualityError
+from kiosk.inference.errors import ModelPackError, PackUnavailableError, QualityError
 from kiosk.inference.packs import ResolvedPack, resolve_pack
 from kiosk.inference.quality import Issue, Purpose
+from kiosk.inference.recognizer import INPUT_MEAN, INPUT_STD, FaceRecognizer
 from kiosk.inference.sessions import ThreadSettings, create_session
 from tests.kiosk.conftest import photo
 
@@ -118,10 +121,10 @@ def test_sessions_have_explicit_threads_and_no_spinning(offline_pack: ResolvedPa
 
 
 def test_fast_input_blob_equals_opencvs(engine: FaceEngine) -> None:
-    scrfd = engine.detector._scrfd
+    assert isinstance(engine.detector, FaceDetector)
     frame = cv2.resize(photo("obama"), (640, 640))
     expected = cv2.dnn.blobFromImage(frame, 1.0 / 128, (640, 640), (127.5,) * 3, swapRB=True)
-    np.testing.assert_allclose(scrfd._prepare_input_blob(frame, (640, 640)), expected, atol=1e-6)
+    np.testing.assert_allclose(engine.detector.model.input_blob(frame), expected, atol=1e-6)
 
 
 def test_concurrent_callers_get_the_same_results_as_one_caller(engine: FaceEngine) -> None:
@@ -157,15 +160,55 @@ def test_an_image_asked_for_a_pack_it_does_not_hold_says_what_to_do(tmp_path: Pa
 
 @pytest.mark.parametrize("name", ["t1", "obama", "gdp"])
 @pytest.mark.parametrize("det_size", [640, 320])
-def test_decoding_only_likely_faces_finds_what_stock_scrfd_finds(
+def test_the_detector_finds_what_insightfaces_scrfd_finds(
     engine: FaceEngine, name: str, det_size: int
 ) -> None:
-    scrfd = engine.detector._scrfd
-    stock = SCRFD(model_file=scrfd.model_file, session=scrfd.session)
-    stock.prepare(0, det_thresh=scrfd.det_thresh, nms_thresh=scrfd.nms_thresh)
+    """The engine's own SCRFD decoding (no insightface import at run time) against stock."""
+    detector = engine.detector
+    assert isinstance(detector, FaceDetector)
+    stock = SCRFD(model_file=str(detector.model_path))
+    stock.prepare(0, det_thresh=detector.score_threshold, nms_thresh=NMS_THRESHOLD)
     image = photo(name)
-    boxes, keypoints = scrfd.detect(image, input_size=(det_size, det_size))
+    faces = detector.detect(image, det_size=det_size)
     stock_boxes, stock_keypoints = stock.detect(image, input_size=(det_size, det_size))
-    assert len(boxes) == len(stock_boxes) > 0
+    assert len(faces) == len(stock_boxes) > 0
+    boxes = np.array([[*face.bbox, face.score] for face in faces])
     np.testing.assert_allclose(boxes, stock_boxes, rtol=1e-5, atol=1e-3)
+    keypoints = np.stack([face.keypoints for face in faces])
     np.testing.assert_allclose(keypoints, stock_keypoints, rtol=1e-5, atol=1e-3)
+
+
+def test_keeping_the_central_largest_faces_is_insightfaces_choice(engine: FaceEngine) -> None:
+    detector = engine.detector
+    assert isinstance(detector, FaceDetector)
+    stock = SCRFD(model_file=str(detector.model_path))
+    stock.prepare(0, det_thresh=detector.score_threshold, nms_thresh=NMS_THRESHOLD)
+    image = photo("t1")
+    stock_boxes, _ = stock.detect(image, input_size=(640, 640), max_num=3)
+    faces = detector.detect(image, max_faces=3)
+    assert len(faces) == 3
+    ours = sorted(face.bbox for face in faces)
+    theirs = sorted(tuple(box[:4]) for box in stock_boxes.tolist())
+    np.testing.assert_allclose(ours, theirs, atol=1e-3)
+
+
+def test_the_embeddings_are_insightfaces_arcface_ones(engine: FaceEngine) -> None:
+    """The engine's own ArcFace preprocessing against stock ArcFaceONNX's, on six faces."""
+    recognizer = engine.recognizer
+    assert isinstance(recognizer, FaceRecognizer)
+    stock = ArcFaceONNX(model_file=str(recognizer.model_path), session=recognizer.session)
+    assert (stock.input_mean, stock.input_std) == (INPUT_MEAN, INPUT_STD)
+    image = photo("t1")
+    crops = [recognizer.align(image, face) for face in engine.detect(image)]
+    assert len(crops) == 6
+    expected = np.asarray(stock.get_feat(crops), dtype=np.float32)
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(recognizer.embed(crops), expected, atol=1e-5)
+
+
+def test_a_detector_file_that_is_not_scrfd_is_refused_with_what_to_do(
+    offline_pack: ResolvedPack,
+) -> None:
+    session = create_session(offline_pack.recognizer_path, ThreadSettings(intra_op_threads=1))
+    with pytest.raises(ModelPackError, match="1 outputs; an SCRFD model with five keypoints"):
+        FaceDetector(session, offline_pack.recognizer_path)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import kiosk.inference
+
+FACES = Path(__file__).resolve().parents[2] / "data" / "faces"
 
 EXPECTED = [
     "BGRImage",
@@ -105,3 +108,20 @@ def test_errors_and_pack_lookups_load_no_image_or_onnx_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_detecting_and_embedding_import_neither_insightface_nor_what_it_pulls_in() -> None:
+    """The kiosk's bundle leaves out insightface, SciPy, scikit-image and onnx: the engine,
+    loaded and run on a photo, must never need them."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from kiosk.inference import FaceEngine, resolve_pack, read_image_file\n"
+        "engine = FaceEngine.load(resolve_pack('vectron', cache_dir=Path('/nonexistent')))\n"
+        f"image = read_image_file(Path({str(FACES / 'obama.jpg')!r})).pixels\n"
+        "assert len(engine.analyze(image)) == 1\n"
+        "loaded = {m.split('.')[0] for m in sys.modules}\n"
+        "print(','.join(sorted(loaded & {'insightface', 'scipy', 'skimage', 'onnx'})))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", out.stdout

@@ -147,10 +147,10 @@ def test_every_crop_the_finder_detects_at_is_a_size_the_kiosk_warms_up(
 def test_the_kiosk_loads_its_detector_warm_at_every_size_it_detects_at(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    # Loaded as the kiosk window loads it; a session built later, while someone stands
-    # at the kiosk, would hold the GIL and stall the window while the model is parsed.
+    # Loaded as the kiosk window loads it; a first run at a new size while someone stands
+    # at the kiosk would plan that size's memory then and stall the first detection.
     monkeypatch.setenv("FACE_MODEL", "vectron")
     monkeypatch.setenv("FACE_MODEL_CACHE", str(tmp_path / "cache"))
     loaded = load_engine(SyncStatus())
-    built = loaded.detector._scrfd.resolution_session_input_sizes  # type: ignore[attr-defined]
-    assert {(size, size) for size in detection_sizes(LIVE_DET_SIZE)} <= set(built)
+    warmed = loaded.detector.warmed_sizes  # type: ignore[attr-defined]
+    assert set(detection_sizes(LIVE_DET_SIZE)) <= warmed
