@@ -39,9 +39,9 @@ DUPLICATE_IOU = 0.5
 def detection_sizes(det_size: int) -> tuple[int, ...]:
     """Every input size the kiosk detects at: the live size, then each crop size below it.
 
-    The detector builds a session per input size on first use, holding the GIL while it
-    parses the model (with buffalo_l's cost that stalled the window's thread for 200 ms
-    the first time a face came closer), so the kiosk builds them all when it loads.
+    The detector's first run at an input size is its slowest (onnxruntime plans memory
+    for the new shape; stock SCRFD even built a session per size, which stalled the window
+    for 200 ms the first time a face came closer), so the kiosk runs each when it loads.
     """
     # A crop is at least MIN_CROP_DET, but one cut by the frame's edge can be as small as
     # one grid step.
