@@ -48,6 +48,10 @@ class SyncedGallery:
         rows = self.db.read("SELECT value FROM sync_state WHERE name = ?", (name,))
         return str(rows[0][0]) if rows else None
 
+    def gallery_generation(self) -> int:
+        """Changes whenever a sync answer is applied or the gallery wiped (in any process)."""
+        return int(self._synced(local_gallery.GENERATION) or 0)
+
     def gallery_version(self) -> int:
         return int(self._synced("gallery_version") or 0)
 
@@ -84,9 +88,9 @@ class SyncedGallery:
         return int(self.db.read("SELECT count(*) FROM templates")[0][0])
 
     def _templates_by_member(self) -> dict[str, list[Template]]:
-        """Every template decrypted, cached per gallery version."""
+        """Every template decrypted, cached until the synced data changes."""
         with self._cache_lock:
-            version = self.gallery_version()
+            version = self.gallery_generation()
             if self._cache is not None and self._cache[0] == version:
                 return self._cache[1]
             key = self._key()
@@ -108,20 +112,29 @@ class SyncedGallery:
             self._cache = (version, by_member)
             return by_member
 
-    def gallery_for(self, meeting_id: uuid.UUID | str) -> Gallery:
-        """A gallery of the meeting's expected people (every member if it names nobody)."""
+    def _known_meeting(self, meeting_id: uuid.UUID | str) -> MeetingRecord:
         meeting = self.meeting(meeting_id)
         if meeting is None:
             raise StoreError(
                 f"Meeting {meeting_id} is not in this kiosk's gallery. Let the kiosk sync "
                 "(check its network), or choose a meeting that is open."
             )
+        return meeting
+
+    def gallery_for(self, meeting_id: uuid.UUID | str) -> Gallery:
+        """A gallery of the people the meeting expects: everyone held, those it lists, or
+        nobody (then it is empty)."""
+        meeting = self._known_meeting(meeting_id)
         by_member = self._templates_by_member()
-        wanted = meeting.expected_member_ids or tuple(by_member)
+        wanted = tuple(by_member) if meeting.expects_everyone else meeting.expected_member_ids
         model_id = self.model_id() or "unknown"
         gallery = Gallery(model_id, embedding_dimension(model_id))
         gallery.add_many(t for member in wanted for t in by_member.get(member, ()))
         return gallery
+
+    def expects_nobody(self, meeting_id: uuid.UUID | str) -> bool:
+        """Whether face check-in is off for the meeting (it expects nobody)."""
+        return self._known_meeting(meeting_id).expects_nobody
 
     def meeting(self, meeting_id: uuid.UUID | str) -> MeetingRecord | None:
         rows = self.db.read("SELECT * FROM meetings WHERE meeting_id = ?", (str(meeting_id),))

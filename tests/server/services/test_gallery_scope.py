@@ -186,3 +186,41 @@ def test_check_ins_outside_the_kiosks_gallery_follow_the_meetings_rules(
     )
     assert manual.status_code in (200, 201), manual.text
     assert manual.json()["record"]["status"] == "approved"
+
+
+def test_each_meeting_says_whether_it_expects_everyone_the_kiosk_holds(client: TestClient) -> None:
+    """An everyone meeting says so instead of listing every member; a list is exact, and
+    empty it means nobody (kiosks once read an empty list as everyone they hold)."""
+    admin = admin_headers(client)
+    kiosk = pair_kiosk(client, admin)
+    ama = make_member(client, admin, "Ama", ministry="Ushers")
+    kofi = make_member(client, admin, "Kofi", ministry="Media")
+    everyone = make_meeting(client, admin, open_to_everyone=True)
+    ushers = make_meeting(client, admin, expected_ministries=["Ushers"])
+    choir = make_meeting(client, admin, expected_ministries=["Choir"])  # nobody sings yet
+
+    def views() -> dict[str, tuple[bool, set[str]]]:
+        answer = fetch(client, kiosk)
+        return {
+            m["meeting_id"]: (m["expects_everyone"], set(m["expected_member_ids"]))
+            for m in answer["meetings"]
+        }
+
+    assert views() == {everyone: (True, set()), ushers: (False, {ama}), choir: (False, set())}
+    [hall] = client.get("/api/kiosks", headers=admin).json()
+    assert {(m["meeting_id"], m["people"]) for m in hall["gallery_meetings"]} == {
+        (everyone, 2),
+        (ushers, 1),
+        (choir, 0),
+    }
+    # Esi has left (inactive) but another meeting lists her, so the kiosk holds her;
+    # the everyone meeting does not expect her, so it spells out whom it does expect.
+    esi = make_member(client, admin, "Esi", ministry="Media")
+    client.patch(f"/api/members/{esi}", json={"status": "inactive"}, headers=admin)
+    farewell = make_meeting(client, admin, expected_member_ids=[esi])
+    assert views() == {
+        everyone: (False, {ama, kofi}),
+        ushers: (False, {ama}),
+        choir: (False, set()),
+        farewell: (False, {esi}),
+    }
