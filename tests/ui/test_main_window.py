@@ -22,6 +22,7 @@ from kiosk.events import (
     FaceBox,
     FrameAnalysed,
     Guidance,
+    NobodyExpected,
     NotRecognised,
     SourceState,
     SourceStateChanged,
@@ -109,6 +110,18 @@ def test_retry_message_and_failure_sound(qtbot: QtBot, window: MainWindow) -> No
         publish_from_thread(window.services.events, NotRecognised(tries=1, max_tries=3))
     assert "try 1 of 3" in window.message.detail.text()
     assert window.services.sounds.played == [Sound.FAILURE]  # type: ignore[attr-defined]
+
+
+def test_a_meeting_that_expects_nobody_sends_people_to_staff(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    with qtbot.waitSignal(window.message_shown):
+        publish_from_thread(window.services.events, NobodyExpected())
+    assert window.current_screen is Screen.MESSAGE
+    assert window.message.headline.text() == "Please ask a staff member to check you in"
+    assert "nobody is on its list" in window.message.detail.text()
+    assert "try" not in window.message.detail.text()  # no retry is offered: none can work
+    assert window.services.sounds.played == []  # type: ignore[attr-defined]
 
 
 def test_lost_camera_shows_in_the_status_bar_and_on_the_preview(
