@@ -62,6 +62,7 @@ def _meeting(api: httpx.Client, headers: dict[str, str]) -> str:
         "title": "Frozen face-service",
         "starts_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)),
         "ends_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + 7200)),
+        "open_to_everyone": True,
     }
     meeting = api.post("/api/meetings", json=body, headers=headers)
     assert meeting.status_code == 201, meeting.text
