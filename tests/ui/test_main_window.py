@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from collections.abc import Iterator
@@ -245,6 +246,18 @@ def test_the_leak_check_sees_a_running_timer_and_a_shown_widget(qtbot: QtBot) ->
         label.close()
         label.deleteLater()
     assert timer not in _running_timers()
+
+
+def test_the_idle_screen_says_when_the_camera_checks_nobody_in(window: MainWindow) -> None:
+    board = MeetingBoard(uuid.UUID(int=4), "Choir practice", present=0, expected=0)
+    window.set_board(board)
+    assert window.idle.invite.text() == "Step up to the camera to check in"
+    window.set_board(dataclasses.replace(board, camera_checkin=False))
+    assert window.idle.invite.text() == (
+        "Check-in by camera is off for this meeting: please see a staff member"
+    )
+    window.set_board(None)
+    assert window.idle.invite.text() == "Step up to the camera to check in"
 
 
 def test_a_board_kept_while_offline_keeps_the_meeting_and_says_why_there_is_no_qr(
