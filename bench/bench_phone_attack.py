@@ -99,6 +99,7 @@ class Api:
             "title": "Bench meeting",
             "starts_at": begins.isoformat(),
             "ends_at": (begins + timedelta(hours=2)).isoformat(),
+            "open_to_everyone": True,
             "liveness": liveness,
         }
         meeting: dict[str, Any] = self.client.post("/api/meetings", json=body).json()

@@ -94,6 +94,7 @@ def ticket_and_member(url: str, email: str) -> tuple[str, str]:
                 "title": "Memory bench",
                 "starts_at": start.isoformat(),
                 "ends_at": (start + timedelta(hours=1)).isoformat(),
+                "open_to_everyone": True,
             },
             headers=auth,
         ).json()

@@ -89,6 +89,16 @@ def meeting_for(
     return Meeting(uuid.UUID(record.meeting_id), record.title, record.late_after, policy)
 
 
+def store_expects_nobody(store: LocalStore, meeting_id: uuid.UUID) -> Callable[[], bool]:
+    """Whether the meeting, as last synced, expects nobody (an unknown one: not known to)."""
+
+    def expects_nobody() -> bool:
+        record = store.meeting(meeting_id)
+        return record is not None and record.expects_nobody
+
+    return expects_nobody
+
+
 def store_badge_check(store: LocalStore) -> Callable[[str], BadgeClaims]:
     """Badge verification with the keys and revocations of the last sync."""
 

@@ -42,6 +42,7 @@ class MeetingBoard:
     qr_expires_at: datetime | None = None  # timezone-aware
     refresh_after_s: float = 30.0
     stale: bool = False  # the last board kept while the server cannot be reached
+    camera_checkin: bool = True  # False: the meeting expects nobody, staff check people in
 
     def refresh_in(self, now: datetime | None = None) -> float:
         """Seconds until a new board (and QR) should be fetched; never negative."""
@@ -96,6 +97,17 @@ def http_board_fetcher(
             raise BoardError(f"The server's board answer is malformed ({exc}).") from exc
 
     return fetch
+
+
+def noting_camera_checkin(fetch: BoardFetch, expects_nobody: Callable[[], bool]) -> BoardFetch:
+    """Boards that also say whether the camera checks anyone in: the server's board does
+    not, the kiosk's store does (a meeting that expects nobody, see `MeetingRecord`)."""
+
+    def fetch_noted() -> MeetingBoard:
+        board = fetch()
+        return dataclasses.replace(board, camera_checkin=not expects_nobody())
+
+    return fetch_noted
 
 
 class BoardWatcher:

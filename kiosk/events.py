@@ -9,7 +9,8 @@ Event kinds, by when they come:
 
 - per processed frame: ``FrameAnalysed`` (face boxes and at most one ``Guidance``);
 - per decision: ``CheckedIn``, ``AlreadyCheckedIn``, ``PendingReview``, ``NotRecognised``
-  (with the try count) and, after the last try, ``Fallback``;
+  (with the try count) and, after the last try, ``Fallback``; ``NobodyExpected`` when
+  the meeting expects nobody (face check-in is off, staff check people in);
 - badge + face: ``BadgeRead`` then a decision, or ``BadgeRefused``;
 - liveness: ``LivenessPrompt`` then a decision, or ``LivenessFailed``;
 - per source state change: ``SourceStateChanged``.
@@ -139,6 +140,11 @@ class Fallback:
 
 
 @dataclass(frozen=True)
+class NobodyExpected:
+    """The meeting expects nobody, so the camera checks no one in: staff do, by hand."""
+
+
+@dataclass(frozen=True)
 class BadgeRead:
     """A genuine, unrevoked badge was seen: the next face is matched to this member only."""
 
@@ -178,6 +184,7 @@ KioskEvent = (
     | PendingReview
     | NotRecognised
     | Fallback
+    | NobodyExpected
     | BadgeRead
     | BadgeRefused
     | LivenessPrompt

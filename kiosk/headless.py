@@ -32,6 +32,7 @@ from kiosk.events import (
     KioskEvent,
     LivenessFailed,
     LivenessPrompt,
+    NobodyExpected,
     NotRecognised,
     PendingReview,
     SourceStateChanged,
@@ -46,6 +47,7 @@ _KINDS = {
     PendingReview: "pending_review",
     NotRecognised: "not_recognised",
     Fallback: "fallback",
+    NobodyExpected: "nobody_expected",
     BadgeRead: "badge_read",
     BadgeRefused: "badge_refused",
     LivenessPrompt: "liveness_prompt",
@@ -85,6 +87,9 @@ _LINES: dict[type, Callable[[Any], str]] = {
     NotRecognised: lambda e: f"not recognised (try {e.tries} of {e.max_tries})",
     Fallback: lambda e: (
         f"not recognised after {e.tries} tries: show your badge or see a staff member"
+    ),
+    NobodyExpected: lambda e: (
+        "not checked in: this meeting expects nobody, so staff check people in by hand"
     ),
     BadgeRead: lambda e: f"badge read: {e.name}; now look at the camera",
     BadgeRefused: lambda e: f"badge refused: {e.reason}",

@@ -23,6 +23,7 @@ from kiosk.events import (
     KioskEvent,
     LivenessFailed,
     LivenessPrompt,
+    NobodyExpected,
     NotRecognised,
     PendingReview,
 )
@@ -106,6 +107,13 @@ def message_for(event: KioskEvent) -> Message | None:  # noqa: PLR0911 (one per 
                 else "Please ask a staff member to check you in."
             )
             return Message(Tone.FAILURE, "Let's check you in another way", detail, Sound.FAILURE)
+        case NobodyExpected():
+            return Message(
+                Tone.INFO,
+                "Please ask a staff member to check you in",
+                "Check-in by camera is off for this meeting: nobody is on its list of "
+                "expected people. Staff check everyone in by hand.",
+            )
         case BadgeRefused(reason=reason):
             return Message(
                 Tone.WARNING,

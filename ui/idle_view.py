@@ -11,6 +11,8 @@ from kiosk.board import MeetingBoard
 from ui import theme
 from ui.qr_widget import QrWidget
 
+INVITE = "Step up to the camera to check in"
+
 
 def counts_text(board: MeetingBoard) -> str:
     if board.expected is None:
@@ -28,7 +30,7 @@ class IdleView(QWidget):
         self.title = QLabel("Sonta Attendance")
         self.clock = QLabel()
         self.counts = QLabel()
-        self.invite = QLabel("Step up to the camera to check in")
+        self.invite = QLabel(INVITE)
         self.qr = QrWidget()
         self.qr_caption = QLabel()
         self.qr_caption.setObjectName("muted")
@@ -57,6 +59,11 @@ class IdleView(QWidget):
         else:
             self.title.setText(board.title)
             self.counts.setText(counts_text(board))
+        self.invite.setText(
+            INVITE
+            if board is None or board.camera_checkin
+            else "Check-in by camera is off for this meeting: please see a staff member"
+        )
         url = board.qr_url if board is not None else None
         self.qr.set_payload(url)
         self.qr.setVisible(url is not None)

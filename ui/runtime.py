@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kiosk.board import BoardWatcher, MeetingBoard, http_board_fetcher
+from kiosk.board import BoardWatcher, MeetingBoard, http_board_fetcher, noting_camera_checkin
 from kiosk.device import preferences as prefs_file
 from kiosk.device.lock import PinLock
 from kiosk.device.preferences import Preferences
@@ -296,12 +296,14 @@ class KioskRuntime:
         url = self.server_url
         if self.meeting is None or url is None or self.options.offline:
             return
+        from kiosk.app import store_expects_nobody  # noqa: PLC0415
+
+        meeting_id = self.meeting.meeting_id
         fetch = http_board_fetcher(
-            url,
-            self.meeting.meeting_id,
-            self.credentials.device_credential,
-            transport=self.options.transport,
+            url, meeting_id, self.credentials.device_credential, transport=self.options.transport
         )
+        if self.store is not None:
+            fetch = noting_camera_checkin(fetch, store_expects_nobody(self.store, meeting_id))
         self.board = BoardWatcher(fetch, publish, reachable=self._server_reachable)
         self.board.start()
 

@@ -1,12 +1,14 @@
 """Who is this, and what happens now: the meeting's gallery, bands, margin, store, retries.
 
 A probe is matched against the active meeting's expected people (the store's
-``gallery_for``; all members when the meeting names nobody) or, after a badge, against
-that one member. Accept and review both become a check-in, review as
+``gallery_for``: everyone the kiosk holds, those the meeting lists, or nobody) or, after
+a badge, against that one member. Accept and review both become a check-in, review as
 ``pending_review`` with its aligned face crop as evidence; a repeat is "already checked
 in" because the store says so (never a second record). The event that tells the view
 is made only after ``CheckinRecorder.record`` returned, i.e. after the commit.
 Unknown faces get a friendly retry; after ``max_tries`` the fallback (badge or staff).
+At a meeting that expects nobody no try can succeed: a face gets ``NobodyExpected``
+(staff check people in) at once.
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ from typing import Protocol
 
 import cv2
 
-from kiosk.events import AlreadyCheckedIn, CheckedIn, Fallback, NotRecognised, PendingReview
+from kiosk.events import (
+    AlreadyCheckedIn,
+    CheckedIn,
+    Fallback,
+    NobodyExpected,
+    NotRecognised,
+    PendingReview,
+)
 from kiosk.inference import (
     DEFAULT_THRESHOLDS,
     Band,
@@ -56,11 +65,14 @@ class Meeting:
 
 class Roster(Protocol):
     """What decisions need from the local store (``LocalStore`` is one): the meeting's
-    gallery, a version that changes whenever a sync changed it, and people's names."""
+    gallery, whether it expects nobody, a number that changes whenever a sync changed
+    either, and people's names."""
 
     def gallery_for(self, meeting_id: uuid.UUID) -> Gallery: ...
 
-    def gallery_version(self) -> int: ...
+    def expects_nobody(self, meeting_id: uuid.UUID) -> bool: ...
+
+    def gallery_generation(self) -> int: ...
 
     def member_name(self, member_id: uuid.UUID) -> str | None: ...
 
@@ -79,6 +91,16 @@ class FaceMatch:
 
 
 Outcome = CheckedIn | AlreadyCheckedIn | PendingReview
+
+
+@dataclass(frozen=True)
+class _Roll:
+    """The meeting's gallery as of one store generation."""
+
+    generation: int
+    gallery: Gallery
+    people: int
+    nobody: bool
 
 
 def _utcnow() -> datetime:
@@ -106,16 +128,26 @@ class Decider:
         self._clock = clock
         self._tries = 0
         self._lock = threading.Lock()
-        self._gallery: tuple[int, Gallery, int] | None = None
+        self._gallery: _Roll | None = None
+
+    def _roll(self) -> _Roll:
+        """The meeting's gallery, rebuilt only after a sync changed the store."""
+        generation = self.roster.gallery_generation()
+        if self._gallery is None or self._gallery.generation != generation:
+            meeting_id = self.meeting.meeting_id
+            gallery = self.roster.gallery_for(meeting_id)
+            nobody = self.roster.expects_nobody(meeting_id)
+            self._gallery = _Roll(generation, gallery, len(gallery.person_ids), nobody)
+        return self._gallery
 
     def gallery(self) -> tuple[Gallery, int]:
-        """The meeting's gallery and its number of people, rebuilt only after a sync
-        changed the store's version."""
-        version = self.roster.gallery_version()
-        if self._gallery is None or self._gallery[0] != version:
-            gallery = self.roster.gallery_for(self.meeting.meeting_id)
-            self._gallery = (version, gallery, len(gallery.person_ids))
-        return self._gallery[1], self._gallery[2]
+        """The meeting's gallery and its number of people."""
+        roll = self._roll()
+        return roll.gallery, roll.people
+
+    def expects_nobody(self) -> bool:
+        """The meeting expects nobody: face check-in is off, staff check people in."""
+        return self._roll().nobody
 
     def name_of(self, member_id: uuid.UUID) -> str:
         return self.roster.member_name(member_id) or "Member"
@@ -186,8 +218,13 @@ class Decider:
             match.member_id, name, checkin.device_time, late, method, best.similarity, outcome.key
         )
 
-    def not_recognised(self, *, badge_possible: bool = True) -> NotRecognised | Fallback:
-        """Count a failed try: a retry message, or the fallback after the last try."""
+    def not_recognised(
+        self, *, badge_possible: bool = True
+    ) -> NotRecognised | Fallback | NobodyExpected:
+        """Count a failed try: a retry message, or the fallback after the last try; at a
+        meeting that expects nobody, no try can succeed: say so at once."""
+        if self.expects_nobody():
+            return NobodyExpected()
         with self._lock:
             self._tries += 1
             tries = self._tries

@@ -31,6 +31,7 @@ from kiosk.events import (
     KioskEvent,
     LivenessFailed,
     LivenessPrompt,
+    NobodyExpected,
 )
 from kiosk.inference import (
     LIVE_DET_SIZE,
@@ -273,7 +274,7 @@ class Pipeline:
             track.next_try_at = now + self.config.retry_after_s
             verdict = self.decider.not_recognised(badge_possible=self._badges is not None)
             # After the fallback this face is left alone until it leaves or shows a badge.
-            track.decided = isinstance(verdict, Fallback)
+            track.decided = isinstance(verdict, Fallback | NobodyExpected)
             out.append(verdict)
             return
         found = _Match(match, probe, crop, stable_at)

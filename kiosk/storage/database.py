@@ -99,6 +99,14 @@ MIGRATIONS: tuple[str, ...] = (
     """
     SELECT 1;
     """,
+    # 5: whether a meeting expects everyone the kiosk holds; without it an empty list of
+    # expected people means nobody (it used to mean everyone, which a server of per-kiosk
+    # galleries never meant). The meetings' digest is forgotten so the next sync sends
+    # them again with the server's own answer.
+    """
+    ALTER TABLE meetings ADD COLUMN expects_everyone INTEGER NOT NULL DEFAULT 0;
+    DELETE FROM sync_state WHERE name = 'meetings_digest';
+    """,
 )
 
 

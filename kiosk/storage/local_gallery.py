@@ -4,7 +4,8 @@ Gallery sync answers arrive as a `GalleryUpdate` and are applied in one transact
 a full snapshot replaces everything, a delta adds and deletes templates (deletions
 apply at once: a deleted member cannot be recognised after the commit). Lists the
 server left out (`None`: unchanged since the digest the kiosk sent) stay as they are.
-Templates are sealed with the template key before they touch the disk.
+Templates are sealed with the template key before they touch the disk. Each meeting
+says whom the kiosk may recognise for it (`MeetingRecord`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kiosk.storage.sealing import seal
+
+# A count in `sync_state` of every answer applied (and wipe): what readers cache on. The
+# server's gallery version is not enough: a snapshot after a meeting's list changed
+# can keep the version and still change who the meeting expects.
+GENERATION = "gallery_generation"
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,9 @@ class MemberRecord:
 
 @dataclass(frozen=True)
 class MeetingRecord:
-    """A meeting the kiosk takes check-ins for; no expected ids means every member."""
+    """A meeting the kiosk takes check-ins for, and whom it may recognise for it:
+    everyone it holds (`expects_everyone`), or exactly `expected_member_ids`, which may
+    be nobody (the server's rule, `GalleryMeeting`)."""
 
     meeting_id: str
     title: str
@@ -47,6 +55,12 @@ class MeetingRecord:
     late_after: datetime | None
     expected_member_ids: tuple[str, ...]
     liveness: str = "review_only"  # the meeting's head-turn policy (kiosk.protocol.liveness)
+    expects_everyone: bool = False
+
+    @property
+    def expects_nobody(self) -> bool:
+        """Face check-in is off for it: nobody may be recognised, staff check people in."""
+        return not self.expects_everyone and not self.expected_member_ids
 
     def is_open(self, now: datetime) -> bool:
         """Started on the server, or due by the clock (the kiosk may be offline)."""
@@ -88,8 +102,18 @@ def _set_state(conn: sqlite3.Connection, name: str, value: str) -> None:
     )
 
 
+def _next_generation(conn: sqlite3.Connection) -> None:
+    """Count one more change of the synced data (`GENERATION`)."""
+    conn.execute(
+        "INSERT INTO sync_state (name, value) VALUES (?, '1') ON CONFLICT (name) "
+        "DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+        (GENERATION,),
+    )
+
+
 def apply_update(conn: sqlite3.Connection, key: bytes, update: GalleryUpdate) -> None:
     """Write `update` inside the caller's transaction."""
+    _next_generation(conn)
     if update.full:
         conn.execute("DELETE FROM templates")
     if update.deleted_template_ids:
@@ -148,7 +172,8 @@ def _replace_meetings(conn: sqlite3.Connection, meetings: Iterable[MeetingRecord
     conn.execute("DELETE FROM meetings")
     conn.executemany(
         "INSERT OR REPLACE INTO meetings (meeting_id, title, status, starts_at, ends_at, "
-        "late_after, expected_member_ids, liveness) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "late_after, expected_member_ids, liveness, expects_everyone) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 m.meeting_id,
@@ -159,6 +184,7 @@ def _replace_meetings(conn: sqlite3.Connection, meetings: Iterable[MeetingRecord
                 m.late_after.isoformat() if m.late_after else None,
                 json.dumps(list(m.expected_member_ids)),
                 m.liveness,
+                int(m.expects_everyone),
             )
             for m in meetings
         ],
@@ -176,11 +202,13 @@ def meeting_from_row(row: sqlite3.Row) -> MeetingRecord:
         late_after=datetime.fromisoformat(late) if late else None,
         expected_member_ids=tuple(json.loads(row["expected_member_ids"])),
         liveness=row["liveness"],
+        expects_everyone=bool(row["expects_everyone"]),
     )
 
 
 def wipe(conn: sqlite3.Connection) -> None:
     """Forget every synced thing (a revoked or unpaired kiosk), in the caller's transaction."""
+    _next_generation(conn)
     for table in ("templates", "members", "meetings", "revoked_badges", "badge_keys"):
         conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
     conn.execute(

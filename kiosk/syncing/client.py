@@ -353,4 +353,6 @@ def _meeting(raw: dict[str, Any]) -> MeetingRecord:
         late_after=datetime.fromisoformat(late) if late else None,
         expected_member_ids=tuple(str(m) for m in raw.get("expected_member_ids") or ()),
         liveness=str(raw.get("liveness") or "review_only"),
+        # A server from before the field sends none: its lists are exact (empty: nobody).
+        expects_everyone=raw.get("expects_everyone") is True,
     )

@@ -60,7 +60,10 @@ class PhotoRoster:
     def gallery_for(self, meeting_id: uuid.UUID) -> Gallery:
         return self.gallery
 
-    def gallery_version(self) -> int:
+    def expects_nobody(self, meeting_id: uuid.UUID) -> bool:
+        return False
+
+    def gallery_generation(self) -> int:
         return 1
 
     def member_name(self, member_id: uuid.UUID) -> str | None:

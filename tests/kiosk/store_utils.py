@@ -42,7 +42,10 @@ def a_checkin(
     )
 
 
-def a_meeting(expected: tuple[str, ...] = (), *, status: str = "active") -> MeetingRecord:
+def a_meeting(
+    expected: tuple[str, ...] = (), *, status: str = "active", everyone: bool | None = None
+) -> MeetingRecord:
+    """An open meeting; listing nobody, it expects everyone unless `everyone=False`."""
     start = datetime.now(UTC) - timedelta(minutes=5)
     return MeetingRecord(
         meeting_id=str(uuid.uuid4()),
@@ -52,6 +55,7 @@ def a_meeting(expected: tuple[str, ...] = (), *, status: str = "active") -> Meet
         ends_at=start + timedelta(hours=2),
         late_after=start + timedelta(minutes=15),
         expected_member_ids=expected,
+        expects_everyone=not expected if everyone is None else everyone,
     )
 
 

@@ -6,10 +6,16 @@ from __future__ import annotations
 import queue
 import threading
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from kiosk.board import BoardWatcher, MeetingBoard
+from kiosk.app import store_expects_nobody
+from kiosk.board import BoardWatcher, MeetingBoard, noting_camera_checkin
+from kiosk.device.credentials import CredentialStore
 from kiosk.errors import BoardError
+from kiosk.storage.local_store import LocalStore
+from tests.kiosk.store_utils import a_meeting, snapshot
 
 WAIT_S = 30.0
 
@@ -78,3 +84,31 @@ def test_with_no_board_yet_an_unreachable_server_shows_none() -> None:
         assert shown.get(timeout=WAIT_S) is None
     finally:
         watcher.stop()
+
+
+def test_the_board_says_when_the_camera_checks_nobody_in(
+    tmp_path: Path, credentials: CredentialStore
+) -> None:
+    """The server's board does not know; the kiosk's store does, from the last sync."""
+    credentials.create_template_key()
+    store = LocalStore(tmp_path / "kiosk.db", template_key=credentials.template_key)
+    try:
+        member = str(uuid.uuid4())
+        nobody, listed = a_meeting(everyone=False), a_meeting((member,))
+        update, _templates = snapshot({member: "Ama"}, [nobody, listed])
+        store.apply_gallery(update)
+        server = ScriptedServer()
+        for meeting, camera in ((nobody, False), (listed, True), (a_meeting(), True)):
+            expects_nobody = store_expects_nobody(store, uuid.UUID(meeting.meeting_id))
+            board = noting_camera_checkin(server.fetch, expects_nobody)()
+            assert (board.camera_checkin, board.present) == (camera, 3)
+        # The meeting gets a list at the next sync: the same fetch's next board says so.
+        fetch = noting_camera_checkin(
+            server.fetch, store_expects_nobody(store, uuid.UUID(nobody.meeting_id))
+        )
+        assert not fetch().camera_checkin
+        now_listed = replace(nobody, expected_member_ids=(member,))
+        store.apply_gallery(replace(update, meetings=[now_listed, listed]))
+        assert fetch().camera_checkin
+    finally:
+        store.close()

@@ -14,6 +14,7 @@ from kiosk.events import (
     Fallback,
     FrameAnalysed,
     KioskEvent,
+    NobodyExpected,
     PendingReview,
     SourceState,
     SourceStateChanged,
@@ -35,6 +36,10 @@ def test_lines_a_volunteer_can_read() -> None:
     assert as_line(Fallback(3, True)) == (
         "not recognised after 3 tries: show your badge or see a staff member"
     )
+    assert as_line(NobodyExpected()) == (
+        "not checked in: this meeting expects nobody, so staff check people in by hand"
+    )
+    assert json.loads(as_json(NobodyExpected())) == {"event": "nobody_expected"}
     assert as_line(BadgeRefused("This badge is not genuine.")) == (
         "badge refused: This badge is not genuine."
     )

@@ -99,6 +99,7 @@ def test_replicas_agree_that_a_replayed_qr_ticket_is_refused(
             "title": "Replicated",
             "starts_at": start.isoformat(),
             "ends_at": (start + timedelta(hours=1)).isoformat(),
+            "open_to_everyone": True,
         },
         headers=headers,
     ).json()

@@ -224,6 +224,7 @@ def test_start_end_reopen_cancel_and_copy_follow_the_life_cycle(
         title="Past vigil",
         starts_at=(now - timedelta(hours=3)).isoformat(),
         ends_at=(now - timedelta(hours=1)).isoformat(),
+        open_to_everyone=True,
     )
     window.client.create_meeting(
         title="Weekly prayer",
@@ -371,6 +372,7 @@ def test_display_links_are_made_listed_and_revoked_one_by_one(
         title="Harvest <i>night</i>",
         starts_at=starts.isoformat(),
         ends_at=(starts + timedelta(hours=2)).isoformat(),
+        open_to_everyone=True,
     )
     window.show_screen("Meetings")
     meetings = window.meetings

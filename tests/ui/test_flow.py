@@ -17,6 +17,7 @@ from kiosk.events import (
     FrameAnalysed,
     Guidance,
     LivenessPrompt,
+    NobodyExpected,
     NotRecognised,
     PendingReview,
 )
@@ -62,6 +63,9 @@ def test_repeat_review_retry_and_fallback_say_what_happened() -> None:
     assert fallback is not None and "badge" in fallback.detail and fallback.tone is Tone.FAILURE
     staff_only = flow.on_event(Fallback(tries=3, badge_possible=False), 0.0)
     assert staff_only is not None and "badge" not in staff_only.detail
+    unlisted = flow.on_event(NobodyExpected(), 0.0)
+    assert unlisted is not None and unlisted.headline == "Please ask a staff member to check you in"
+    assert "Check-in by camera is off for this meeting" in unlisted.detail
     refused = flow.on_event(BadgeRefused("This badge was revoked."), 0.0)
     assert refused is not None and refused.detail.startswith("This badge was revoked.")
 

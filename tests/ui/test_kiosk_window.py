@@ -268,6 +268,44 @@ def test_first_run_pairing_dialog_pairs_sets_the_pin_and_starts(
     assert controller.runtime.preferences_path.is_file()
 
 
+def test_at_a_meeting_that_expects_nobody_the_window_sends_people_to_staff(
+    qtbot: QtBot,
+    tmp_path: Path,
+    engine: FaceEngine,
+    backend: LiveBackend,
+    start_kiosk: Callable[..., KioskController],
+) -> None:
+    backend.member("Barack Obama", engine, "obama", ministry="Ushers")
+    backend.meeting(title="Ushers", expected_ministries=["Ushers"])
+    # Nobody is in the Choir: the kiosk holds his face for the other meeting only.
+    choir = backend.meeting(title="Choir practice", expected_ministries=["Choir"])
+    frames = [lined_up(engine, "obama2")] * 40 + [BLANK] * 30
+    folder = write_folder(tmp_path / "camera", frames)
+    controller = start_kiosk(
+        (backend.url, backend.pairing_code()),
+        source=str(folder),
+        fps=15.0,
+        meeting=choir,
+        timing=FlowTiming(message=0.2, idle_after=1.0),
+    )
+    messages = shown_messages(controller)
+    idle = controller.window.idle
+    # Waits for the window's board (the server's counts, the store's word on the camera).
+    qtbot.waitUntil(
+        lambda: idle.board is not None and not idle.board.camera_checkin, timeout=60_000
+    )
+    assert idle.title.text() == "Choir practice"
+    assert idle.invite.text() == (
+        "Check-in by camera is off for this meeting: please see a staff member"
+    )
+    qtbot.waitUntil(lambda: bool(messages), timeout=60_000)  # his face was seen and decided
+    qtbot.waitUntil(lambda: controller.window.current_screen is Screen.IDLE, timeout=30_000)
+    assert [m.headline for m in messages] == ["Please ask a staff member to check you in"]
+    store = controller.runtime.store
+    assert store is not None and store.queue_depth() == 0
+    assert store.outbox_counts() == {} and backend.count(RECORDS) == 0
+
+
 def test_idle_screen_shows_the_meeting_counts_and_a_working_phone_qr(
     qtbot: QtBot,
     engine: FaceEngine,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from kiosk.events import (
     FaceBox,
     FrameAnalysed,
     Guidance,
+    NobodyExpected,
     NotRecognised,
     SourceState,
     SourceStateChanged,
@@ -109,6 +111,18 @@ def test_retry_message_and_failure_sound(qtbot: QtBot, window: MainWindow) -> No
         publish_from_thread(window.services.events, NotRecognised(tries=1, max_tries=3))
     assert "try 1 of 3" in window.message.detail.text()
     assert window.services.sounds.played == [Sound.FAILURE]  # type: ignore[attr-defined]
+
+
+def test_a_meeting_that_expects_nobody_sends_people_to_staff(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    with qtbot.waitSignal(window.message_shown):
+        publish_from_thread(window.services.events, NobodyExpected())
+    assert window.current_screen is Screen.MESSAGE
+    assert window.message.headline.text() == "Please ask a staff member to check you in"
+    assert "nobody is on its list" in window.message.detail.text()
+    assert "try" not in window.message.detail.text()  # no retry is offered: none can work
+    assert window.services.sounds.played == []  # type: ignore[attr-defined]
 
 
 def test_lost_camera_shows_in_the_status_bar_and_on_the_preview(
@@ -232,6 +246,18 @@ def test_the_leak_check_sees_a_running_timer_and_a_shown_widget(qtbot: QtBot) ->
         label.close()
         label.deleteLater()
     assert timer not in _running_timers()
+
+
+def test_the_idle_screen_says_when_the_camera_checks_nobody_in(window: MainWindow) -> None:
+    board = MeetingBoard(uuid.UUID(int=4), "Choir practice", present=0, expected=0)
+    window.set_board(board)
+    assert window.idle.invite.text() == "Step up to the camera to check in"
+    window.set_board(dataclasses.replace(board, camera_checkin=False))
+    assert window.idle.invite.text() == (
+        "Check-in by camera is off for this meeting: please see a staff member"
+    )
+    window.set_board(None)
+    assert window.idle.invite.text() == "Step up to the camera to check in"
 
 
 def test_a_board_kept_while_offline_keeps_the_meeting_and_says_why_there_is_no_qr(

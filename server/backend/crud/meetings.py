@@ -59,6 +59,23 @@ def check_consistency(meeting: Meeting) -> None:
         raise BadRequestError("; ".join(problems) + ".")
 
 
+# Who a meeting expects is one of these or `open_to_everyone`; never nothing by default.
+WHO = ("expected_ministries", "expected_member_ids", "open_to_everyone")
+
+
+def check_expected(meeting: Meeting) -> None:
+    """Refuse a meeting that lists nobody without being opened to everyone, as the admin
+    app's form does: its kiosks would hold nobody's face for it, which is rarely meant
+    and easily missed (an unlisted meeting usually means "not decided yet")."""
+    if meeting.expected_ministries or meeting.expected_member_ids or meeting.open_to_everyone:
+        return
+    raise BadRequestError(
+        "Say who is expected at this meeting: list expected_ministries or "
+        "expected_member_ids, or set open_to_everyone to true (its kiosks then hold "
+        "every member's face)."
+    )
+
+
 def _expected_members(session: Session, member_ids: list[uuid.UUID]) -> list[str]:
     """The ids as stored; refuses ids that name no member."""
     unique = list(dict.fromkeys(member_ids))
@@ -89,6 +106,7 @@ def create(*, session: Session, meeting_in: MeetingCreate, by: Admin) -> Meeting
     data["kiosk_ids"] = _kiosks(session, meeting_in.kiosk_ids)
     meeting = Meeting(**data, created_by_id=by.id)
     check_consistency(meeting)
+    check_expected(meeting)
     session.add(meeting)
     session.flush()
     return meeting
@@ -97,6 +115,8 @@ def create(*, session: Session, meeting_in: MeetingCreate, by: Admin) -> Meeting
 def update_meeting(
     *, session: Session, meeting: Meeting, meeting_in: MeetingUpdate
 ) -> dict[str, object]:
+    """Apply the fields sent. A change to who is expected must leave someone expected (or
+    everyone); other changes to a meeting saved before that rule still go through."""
     if meeting.status in ("ended", "cancelled"):
         raise ConflictError(lifecycle.refusal(meeting.status, "change"))
     changes = meeting_in.model_dump(exclude_unset=True)
@@ -109,6 +129,8 @@ def update_meeting(
     for name, value in changes.items():
         setattr(meeting, name, value)
     check_consistency(meeting)
+    if any(name in changes for name in WHO):
+        check_expected(meeting)
     session.flush()
     return changes
 

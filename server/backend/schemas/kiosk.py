@@ -189,7 +189,16 @@ class GalleryMember(BaseModel):
 
 
 class GalleryMeeting(BaseModel):
-    """A meeting the kiosk may take check-ins for, with its expected people resolved."""
+    """A meeting the kiosk may take check-ins for, with its expected people resolved.
+
+    Who the kiosk may recognise for it: with `expects_everyone`, every person this
+    answer gives the kiosk (the list is then left empty); otherwise exactly
+    `expected_member_ids`, and an empty list means nobody (face check-in is off; staff
+    check people in). A kiosk from before `expects_everyone` reads an empty list as
+    everyone it holds, so an everyone meeting works on it as before; a kiosk of this
+    release reads a missing `expects_everyone` (a server from before it) as false,
+    which is what that server's lists mean.
+    """
 
     meeting_id: uuid.UUID
     title: str
@@ -198,6 +207,7 @@ class GalleryMeeting(BaseModel):
     ends_at: datetime
     late_after: datetime | None
     expected_member_ids: list[uuid.UUID]
+    expects_everyone: bool = False
     # When the kiosk asks for a head turn: never, review_only or always.
     liveness: str = "review_only"
 

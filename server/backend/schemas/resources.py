@@ -299,7 +299,8 @@ class MeetingBase(BaseModel):
     # The kiosks that take its check-ins (and sync its people); empty: every kiosk.
     kiosk_ids: list[uuid.UUID] = Field(default_factory=list, max_length=200)
     # Listing nobody, kiosks serving it download every active member's face only when
-    # this is true (otherwise nobody's: a kiosk holds only the people it may see).
+    # this is true (otherwise nobody's: a kiosk holds only the people it may see). A
+    # meeting must list someone or set this: the API refuses neither, as the form does.
     open_to_everyone: bool = False
     qr_policy: QrPolicy = "until_end"
     qr_max_scans: int | None = Field(default=None, ge=1, le=100_000)

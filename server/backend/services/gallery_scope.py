@@ -12,6 +12,9 @@ opened it to everyone (`open_to_everyone`): then its kiosks get every active mem
 Sending everyone by default is what let every kiosk copy the whole church; a meeting
 without a list usually means "not decided yet", and everyone is one deliberate tick
 away. Such a meeting still takes everyone's phone, QR and manual check-ins, as before.
+Its kiosks are told it expects nobody (an empty list without `expects_everyone`, see
+`GalleryMeeting`) and recognise nobody for it, instead of everyone they hold for other
+meetings.
 
 The set's fingerprint goes with each sync answer (see `sync`): when someone joins or
 leaves it, the kiosk gets a snapshot that replaces its gallery, so whoever left is gone
@@ -86,6 +89,25 @@ def lists_nobody(meeting: Meeting) -> bool:
     )
 
 
+def _view(meeting: Meeting, expected: list[uuid.UUID], held: set[uuid.UUID]) -> GalleryMeeting:
+    """The meeting as the kiosk gets it. An everyone meeting that expects every person the
+    kiosk is given says so instead of listing them all (`GalleryMeeting`); one that does
+    not (someone held for another meeting is inactive) keeps its exact list."""
+    everyone = meeting.open_to_everyone and not meeting.expected_ministries
+    everyone = everyone and not meeting.expected_member_ids and held.issubset(expected)
+    return GalleryMeeting(
+        meeting_id=meeting.id,
+        title=meeting.title,
+        status=meeting.status,
+        starts_at=meeting.starts_at,
+        ends_at=meeting.ends_at,
+        late_after=meeting.late_after,
+        expected_member_ids=[] if everyone else expected,
+        expects_everyone=everyone,
+        liveness=meeting.liveness,
+    )
+
+
 def scope(
     session: Session,
     *,
@@ -96,25 +118,15 @@ def scope(
     """Who `kiosk_id` needs now, with each meeting's expected people resolved."""
     meetings = [m for m in _current_meetings(session, lookahead) if serves(m, kiosk_id)]
     candidates = _candidates(session, meetings)
-    views, needed = [], set()
+    expected: dict[uuid.UUID, list[uuid.UUID]] = {}
     for meeting in meetings:
-        expected = (
+        expected[meeting.id] = (
             [] if lists_nobody(meeting) else [m.id for m in candidates if is_expected(meeting, m)]
         )
-        needed.update(expected)
-        views.append(
-            GalleryMeeting(
-                meeting_id=meeting.id,
-                title=meeting.title,
-                status=meeting.status,
-                starts_at=meeting.starts_at,
-                ends_at=meeting.ends_at,
-                late_after=meeting.late_after,
-                expected_member_ids=expected,
-                liveness=meeting.liveness,
-            )
-        )
+    needed = {member for people in expected.values() for member in people}
     members = [m for m in candidates if m.id in needed and m.consent_given]
+    held = {m.id for m in members}
+    views = [_view(meeting, expected[meeting.id], held) for meeting in meetings]
     digest = hashlib.sha256(model_id.encode())
     for member_id in sorted(str(m.id) for m in members):
         digest.update(member_id.encode())
@@ -136,7 +148,9 @@ def record_holdings(
         {
             "meeting_id": str(m.meeting_id),
             "title": m.title,
-            "people": len(ids.intersection(m.expected_member_ids)),
+            "people": len(ids)
+            if m.expects_everyone
+            else len(ids.intersection(m.expected_member_ids)),
         }
         for m in needed.meetings
     ]

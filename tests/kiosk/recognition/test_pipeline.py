@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -22,10 +23,12 @@ from kiosk.events import (
     KioskEvent,
     LivenessFailed,
     LivenessPrompt,
+    NobodyExpected,
     NotRecognised,
     PendingReview,
 )
 from kiosk.inference.engine import FaceEngine
+from kiosk.inference.gallery import Gallery
 from kiosk.inference.matching import Thresholds
 from kiosk.protocol.liveness import LivenessPolicy
 from kiosk.recognition.decisions import Decider
@@ -126,6 +129,37 @@ def test_a_stranger_gets_three_friendly_tries_then_the_fallback(
         Fallback(3, badge_possible=False),
     ]
     assert recorder.records == []
+
+
+class UnlistedRoster:
+    """What the store answers for a meeting that expects nobody, with people enrolled
+    for other meetings: an empty gallery for it, and that it expects nobody."""
+
+    def __init__(self, roster: PhotoRoster) -> None:
+        self.roster = roster
+
+    def gallery_for(self, meeting_id: uuid.UUID) -> Gallery:
+        return Gallery(self.roster.gallery.model_id)
+
+    def expects_nobody(self, meeting_id: uuid.UUID) -> bool:
+        return True
+
+    def gallery_generation(self) -> int:
+        return 1
+
+    def member_name(self, member_id: uuid.UUID) -> str | None:
+        return self.roster.member_name(member_id)
+
+
+def test_at_a_meeting_that_expects_nobody_a_member_is_sent_to_staff_at_once(
+    engine: FaceEngine, roster: PhotoRoster, recorder: FakeRecorder
+) -> None:
+    decider = Decider(UnlistedRoster(roster), recorder, MEETING, thresholds=engine.thresholds)
+    pipeline = Pipeline(engine, LatestFrame(), decider)
+    # An enrolled member, standing there for ~7 s: no "try again", no retries while in view.
+    events = _run(pipeline, Clock().frames([lined_up(engine, "obama3")] * 200))
+    assert _decisions(events) == [NobodyExpected()]
+    assert pipeline.stats.recognitions == 1 and recorder.records == []
 
 
 def test_review_band_is_recorded_pending_with_its_evidence_crop(

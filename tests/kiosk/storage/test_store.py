@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -158,6 +159,44 @@ def test_gallery_for_a_meeting_holds_its_expected_people(store: LocalStore) -> N
     }
     with pytest.raises(StoreError, match="not in this kiosk's gallery"):
         store.gallery_for(uuid.uuid4())
+
+
+def test_a_meeting_that_expects_nobody_recognises_nobody(store: LocalStore) -> None:
+    members = {str(uuid.uuid4()): f"Member {i}" for i in range(3)}
+    ids = list(members)
+    # The kiosk holds these people for the other meeting; the first one expects nobody.
+    nobody, named = a_meeting(everyone=False), a_meeting((ids[0], ids[1]))
+    update, templates = snapshot(members, [nobody, named])
+    store.apply_gallery(update)
+    assert store.gallery_for(nobody.meeting_id).person_ids == set()
+    assert (
+        store.gallery_for(nobody.meeting_id).search(Embedding(templates[0].vector, MODEL), k=1)
+        == []
+    )
+    assert store.expects_nobody(nobody.meeting_id) and not store.expects_nobody(named.meeting_id)
+    assert store.gallery_for(named.meeting_id).person_ids == {ids[0], ids[1]}
+    with pytest.raises(StoreError, match="not in this kiosk's gallery"):
+        store.expects_nobody(uuid.uuid4())
+
+
+def test_a_snapshot_that_keeps_the_version_still_changes_what_is_read(
+    store: LocalStore,
+) -> None:
+    """A meeting's list changing brings a snapshot of the same gallery version (no template
+    was added or deleted): readers caching on the version would keep the old meeting."""
+    members = {str(uuid.uuid4()): "Ama"}
+    meeting = a_meeting(everyone=False)
+    update, _templates = snapshot(members, [meeting])
+    store.apply_gallery(update)
+    before = store.gallery_generation()
+    assert store.gallery_for(meeting.meeting_id).person_ids == set()
+    listed = replace(meeting, expected_member_ids=tuple(members))
+    store.apply_gallery(replace(update, meetings=[listed]))
+    assert store.gallery_version() == update.version
+    assert store.gallery_generation() > before
+    assert store.gallery_for(meeting.meeting_id).person_ids == set(members)
+    store.wipe_gallery()
+    assert store.gallery_generation() > before + 1
 
 
 def test_a_delta_deletes_at_once_and_keeps_unchanged_lists(store: LocalStore) -> None:

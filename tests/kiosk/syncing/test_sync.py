@@ -21,19 +21,21 @@ from kiosk.app import meeting_for
 from kiosk.commands import status_report
 from kiosk.device.credentials import CredentialStore
 from kiosk.errors import CredentialError, DeviceRevokedError, PairingError, SyncError
+from kiosk.events import NobodyExpected, NotRecognised
 from kiosk.inference.engine import FaceEngine
 from kiosk.inference.faces import Embedding
 from kiosk.inference.matching import DEFAULT_THRESHOLDS
 from kiosk.inference.quality import Purpose
 from kiosk.protocol.checkins import NewCheckin
 from kiosk.protocol.liveness import LivenessPolicy
-from kiosk.recognition.decisions import evidence_jpeg
+from kiosk.recognition.decisions import Decider, evidence_jpeg
 from kiosk.storage.local_store import LocalStore
 from kiosk.syncing.client import SyncClient
 from kiosk.syncing.status import SyncStatus
 from kiosk.syncing.syncer import Syncer, SyncSettings, SyncWorker, credential_expiry, pair
 from tests.kiosk.backend import LiveBackend
 from tests.kiosk.conftest import photo
+from tests.kiosk.pipeline_utils import FakeRecorder
 
 pytestmark = [pytest.mark.network, pytest.mark.model]
 
@@ -187,6 +189,36 @@ def test_someone_no_longer_expected_leaves_the_kiosks_database(
     assert backend.admin.post(f"/api/meetings/{meeting}/end", headers=backend.headers).is_success
     syncer.sync_once()
     assert (kiosk.store.template_count(), kiosk.store.member_names()) == (0, {})
+
+
+def test_a_meeting_that_expects_nobody_recognises_nobody_the_kiosk_holds(
+    kiosk: Kiosk, backend: LiveBackend
+) -> None:
+    usher = backend.member("Barack Obama", kiosk.engine, "obama", ministry="Ushers")
+    media = backend.member("Joe Biden", kiosk.engine, "biden", ministry="Media")
+    ushers = backend.meeting(title="Ushers", expected_ministries=["Ushers"])
+    # Nobody is in the Choir yet: the meeting expects nobody.
+    choir = backend.meeting(title="Choir practice", expected_ministries=["Choir"])
+    syncer = paired(kiosk, backend)
+    syncer.sync_once()
+    assert kiosk.store.gallery_for(ushers).person_ids == {usher}
+    # The usher is held for the other meeting, and is not recognised at this one.
+    assert kiosk.store.gallery_for(choir).person_ids == set()
+    decider = Decider(kiosk.store, FakeRecorder(), meeting_for(kiosk.store, choir))
+    assert decider.expects_nobody() and decider.gallery()[0].person_ids == set()
+    assert decider.not_recognised() == NobodyExpected()
+    # He joins the Choir: a snapshot of the same gallery version (no face was added),
+    # and the decider already running for the meeting sees it.
+    version = kiosk.store.gallery_version()
+    moved = backend.admin.patch(
+        f"/api/members/{media}", json={"ministry": "Choir"}, headers=backend.headers
+    )
+    assert moved.status_code == 200, moved.text
+    syncer.sync_once()
+    assert kiosk.store.gallery_version() == version
+    assert not decider.expects_nobody()
+    assert decider.gallery()[0].person_ids == {media}
+    assert isinstance(decider.not_recognised(), NotRecognised)
 
 
 def test_the_meetings_liveness_policy_reaches_the_kiosk_and_a_local_choice_overrides_it(

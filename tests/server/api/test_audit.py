@@ -51,6 +51,7 @@ def test_every_admin_action_is_audited(client: TestClient, mailer: FakeMailer) -
         "title": "M",
         "starts_at": start.isoformat(),
         "ends_at": (start + timedelta(hours=1)).isoformat(),
+        "open_to_everyone": True,
     }
     meetings = [client.post("/api/meetings", json=body, headers=h).json() for _ in range(2)]
     client.patch(f"/api/meetings/{meetings[0]['id']}", json={"title": "Renamed"}, headers=h)

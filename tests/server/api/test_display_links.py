@@ -32,6 +32,7 @@ def a_meeting(api: httpx.Client, admin: dict[str, str], title: str) -> str:
             "title": title,
             "starts_at": begins.isoformat(),
             "ends_at": (begins + timedelta(hours=2)).isoformat(),
+            "open_to_everyone": True,
         },
         headers=admin,
     )

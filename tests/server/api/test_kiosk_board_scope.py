@@ -49,6 +49,7 @@ def test_another_kiosk_cannot_read_a_meeting_s_board(
                 "title": "Leaders only",
                 "starts_at": begins.isoformat(),
                 "ends_at": (begins + timedelta(hours=2)).isoformat(),
+                "open_to_everyone": True,
                 "kiosk_ids": [hall_id],
             },
             headers=admin,

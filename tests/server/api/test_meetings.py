@@ -273,3 +273,64 @@ def test_times_without_a_timezone_are_refused(any_client: TestClient) -> None:
         headers=headers,
     )
     assert update.status_code == 422
+
+
+def test_a_meeting_must_say_who_is_expected_as_the_admin_form_does(any_client: TestClient) -> None:
+    """Listing nobody without "Everyone" would give its kiosks nobody's face, silently."""
+    headers = admin_headers(any_client)
+    start = datetime.now(UTC) + timedelta(days=1)
+    undecided = {
+        "title": "Undecided",
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(hours=2)).isoformat(),
+    }
+    for body in (
+        undecided,
+        {**undecided, "expected_ministries": [], "expected_member_ids": []},
+        {**undecided, "open_to_everyone": False},
+    ):
+        refused = any_client.post("/api/meetings", json=body, headers=headers)
+        assert refused.status_code == 422, refused.text
+        detail = refused.json()["detail"]
+        assert detail.startswith("Say who is expected at this meeting")
+        assert "expected_ministries" in detail and "open_to_everyone to true" in detail
+    assert any_client.get("/api/meetings", headers=headers).json()["count"] == 0
+    member = any_client.post(
+        "/api/members", json={"full_name": "Ama", "ministry": "Choir"}, headers=headers
+    ).json()
+    for choice in (
+        {"expected_ministries": ["Choir"]},
+        {"expected_member_ids": [member["id"]]},
+        {"open_to_everyone": True},
+    ):
+        made = any_client.post("/api/meetings", json={**undecided, **choice}, headers=headers)
+        assert made.status_code == 201, made.text
+    # An update that would leave nobody expected is refused and changes nothing.
+    meeting = _meeting(any_client, headers)
+    url = f"/api/meetings/{meeting['id']}"
+    emptied = any_client.patch(url, json={"expected_ministries": []}, headers=headers)
+    assert emptied.status_code == 422
+    assert "Say who is expected" in emptied.json()["detail"]
+    assert any_client.get(url, headers=headers).json()["expected_ministries"] == ["Choir"]
+    opened = {"expected_ministries": [], "open_to_everyone": True}
+    assert any_client.patch(url, json=opened, headers=headers).status_code == 200
+    assert (
+        any_client.patch(url, json={"open_to_everyone": False}, headers=headers).status_code == 422
+    )
+    assert any_client.get(url, headers=headers).json()["open_to_everyone"] is True
+
+
+def test_a_meeting_saved_before_the_rule_still_takes_other_changes(any_client: TestClient) -> None:
+    headers = admin_headers(any_client)
+    meeting_id = str(_meeting(any_client, headers)["id"])
+    with backend_of(any_client).sessions() as session:  # as an earlier release let it be
+        saved = session.get(Meeting, uuid.UUID(meeting_id))
+        assert saved is not None
+        saved.expected_ministries = []
+        session.commit()
+    url = f"/api/meetings/{meeting_id}"
+    renamed = any_client.patch(url, json={"title": "Renamed"}, headers=headers)
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["title"] == "Renamed"
+    still = any_client.patch(url, json={"open_to_everyone": False}, headers=headers)
+    assert still.status_code == 422

@@ -44,6 +44,7 @@ def test_a_meeting_a_year_away_gets_a_link_for_a_day(
                 "title": "Next year's retreat",
                 "starts_at": begins.isoformat(),
                 "ends_at": (begins + timedelta(hours=3)).isoformat(),
+                "open_to_everyone": True,
             },
             headers=admin,
         )

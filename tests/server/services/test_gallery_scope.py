@@ -8,12 +8,14 @@ GALLERY_LOOKAHEAD_HOURS do not count yet. Admins see what each kiosk was given.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from server.backend.core.config import Settings
+from server.backend.models import Meeting
 from tests.conftest import ClientFactory
 from tests.server.kiosk_utils import (
     PairedKiosk,
@@ -22,7 +24,7 @@ from tests.server.kiosk_utils import (
     make_member,
     pair_kiosk,
 )
-from tests.server.utils import admin_headers
+from tests.server.utils import admin_headers, backend_of
 
 
 def fetch(client: TestClient, kiosk: PairedKiosk, **params: Any) -> dict[str, Any]:
@@ -51,6 +53,18 @@ def scheduled_in(client: TestClient, admin: dict[str, str], hours: float, **fiel
     response = client.post("/api/meetings", json=body, headers=admin)
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
+
+
+def undecided_meeting(client: TestClient, admin: dict[str, str]) -> str:
+    """A started meeting that lists nobody and is not opened to everyone. The API no longer
+    makes one (it asks who is expected), but earlier releases saved them."""
+    meeting = make_meeting(client, admin, expected_ministries=["Choir"])
+    with backend_of(client).sessions() as session:
+        saved = session.get(Meeting, uuid.UUID(meeting))
+        assert saved is not None
+        saved.expected_ministries = []
+        session.commit()
+    return meeting
 
 
 def test_a_kiosk_with_no_meeting_coming_holds_nobody(client: TestClient) -> None:
@@ -84,7 +98,7 @@ def test_a_meeting_listing_nobody_sends_nobody_until_opened_to_everyone(
     ama, kofi = make_member(client, admin, "Ama"), make_member(client, admin, "Kofi")
     away = make_member(client, admin, "Esi")
     client.patch(f"/api/members/{away}", json={"status": "inactive"}, headers=admin)
-    meeting = make_meeting(client, admin, open_to_everyone=False)
+    meeting = undecided_meeting(client, admin)
     first = fetch(client, kiosk)
     assert held(first) == (set(), set())
     [view] = first["meetings"]
@@ -177,7 +191,7 @@ def test_check_ins_outside_the_kiosks_gallery_follow_the_meetings_rules(
     kiosk = pair_kiosk(client, admin)
     ama = make_member(client, admin, "Ama")
     # Undecided: kiosks get nobody, yet the meeting still expects every active member.
-    meeting = make_meeting(client, admin, open_to_everyone=False)
+    meeting = undecided_meeting(client, admin)
     assert held(fetch(client, kiosk)) == (set(), set())
     manual = client.post(
         f"/api/attendance/meetings/{meeting}/manual",
@@ -186,3 +200,41 @@ def test_check_ins_outside_the_kiosks_gallery_follow_the_meetings_rules(
     )
     assert manual.status_code in (200, 201), manual.text
     assert manual.json()["record"]["status"] == "approved"
+
+
+def test_each_meeting_says_whether_it_expects_everyone_the_kiosk_holds(client: TestClient) -> None:
+    """An everyone meeting says so instead of listing every member; a list is exact, and
+    empty it means nobody (kiosks once read an empty list as everyone they hold)."""
+    admin = admin_headers(client)
+    kiosk = pair_kiosk(client, admin)
+    ama = make_member(client, admin, "Ama", ministry="Ushers")
+    kofi = make_member(client, admin, "Kofi", ministry="Media")
+    everyone = make_meeting(client, admin, open_to_everyone=True)
+    ushers = make_meeting(client, admin, expected_ministries=["Ushers"])
+    choir = make_meeting(client, admin, expected_ministries=["Choir"])  # nobody sings yet
+
+    def views() -> dict[str, tuple[bool, set[str]]]:
+        answer = fetch(client, kiosk)
+        return {
+            m["meeting_id"]: (m["expects_everyone"], set(m["expected_member_ids"]))
+            for m in answer["meetings"]
+        }
+
+    assert views() == {everyone: (True, set()), ushers: (False, {ama}), choir: (False, set())}
+    [hall] = client.get("/api/kiosks", headers=admin).json()
+    assert {(m["meeting_id"], m["people"]) for m in hall["gallery_meetings"]} == {
+        (everyone, 2),
+        (ushers, 1),
+        (choir, 0),
+    }
+    # Esi has left (inactive) but another meeting lists her, so the kiosk holds her;
+    # the everyone meeting does not expect her, so it spells out whom it does expect.
+    esi = make_member(client, admin, "Esi", ministry="Media")
+    client.patch(f"/api/members/{esi}", json={"status": "inactive"}, headers=admin)
+    farewell = make_meeting(client, admin, expected_member_ids=[esi])
+    assert views() == {
+        everyone: (False, {ama, kofi}),
+        ushers: (False, {ama}),
+        choir: (False, set()),
+        farewell: (False, {esi}),
+    }

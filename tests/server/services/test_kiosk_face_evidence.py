@@ -99,6 +99,7 @@ class Venue:
             "title": "Sonta Heads meeting",
             "starts_at": begins.isoformat(),
             "ends_at": (begins + timedelta(hours=2)).isoformat(),
+            "open_to_everyone": True,
         }
         made = self.api.post("/api/meetings", json=body, headers=self.admin)
         assert made.status_code == 201, made.text

@@ -30,6 +30,7 @@ def _meeting(client: TestClient, headers: dict[str, str]) -> str:
         "title": "Leaders' meeting",
         "starts_at": start.isoformat(),
         "ends_at": (start + timedelta(hours=2)).isoformat(),
+        "open_to_everyone": True,
     }
     response = client.post("/api/meetings", json=body, headers=headers)
     assert response.status_code == 201, response.text

@@ -48,6 +48,7 @@ class Phones:
                 "title": "Leaders",
                 "starts_at": begins.isoformat(),
                 "ends_at": (begins + timedelta(hours=2)).isoformat(),
+                "open_to_everyone": True,
             },
             headers=admin,
         )

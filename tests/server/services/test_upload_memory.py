@@ -94,6 +94,7 @@ def _ticket(client: httpx.Client, server_env: dict[str, str]) -> tuple[str, str]
             "title": "Memory",
             "starts_at": start.isoformat(),
             "ends_at": (start + timedelta(hours=1)).isoformat(),
+            "open_to_everyone": True,
         },
         headers=headers,
     ).json()
