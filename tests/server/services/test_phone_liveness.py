@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 
 from kiosk.inference.images import read_image_file
-from kiosk.protocol.liveness import MIN_TURN, nose_offset
+from kiosk.protocol.liveness import nose_offset
 from server.backend.core.config import Settings
+from server.backend.services import turn_sequence
 from server.backend.services.face_client import FaceServiceClient
 from server.backend.services.phone_liveness import said
-from server.backend.services.turn_sequence import Move
+from server.backend.services.turn_sequence import MIN_TURN, Move
 from tests.kiosk.conftest import photo_path
 from tests.server.attendance_utils import make_meeting, make_member
 from tests.server.conftest import ClientFactory
@@ -243,6 +244,53 @@ def test_one_photo_warped_around_the_nose_is_refused(
         answer = phone.check_in(scan["ticket"], attack.frames)
         assert answer["result"] == "not_recognised", (kind, answer)
         assert "We could not see your head move as asked" in answer["message"], kind
+
+
+def push_raising_the_nose(url: str, still: np.ndarray, sigma: float) -> tuple[np.ndarray, float]:
+    """The still's keypoints and the smallest push of a warp moving its nose up the
+    image (`sigma` eye distances wide) that reads as a chin tilted up past the
+    threshold, as the face-service sees it."""
+    face_service = FaceServiceClient(url)
+    try:
+        points = np.asarray(face_service.embed(jpeg(still), purpose="checkin").face.keypoints)
+        base = turn_sequence.pose(points.astype(np.float32))
+        for amount in (0.1, 0.2, 0.3, 0.4, 0.6, 0.8):
+            warped = turns.nose_warped(still, points.astype(np.float32), sigma, amount, up=True)
+            moved = face_service.embed(jpeg(warped), purpose="checkin").face
+            now = turn_sequence.pose(np.asarray(moved.keypoints, np.float32))
+            if base.pitch - now.pitch >= turn_sequence.MIN_UP:
+                return points.astype(np.float32), amount
+    finally:
+        face_service.close()
+    raise AssertionError("no warp raised the nose past the threshold: the attack is not real")
+
+
+@pytest.mark.parametrize("sigma", [0.45, 0.9])
+def test_one_photo_warped_so_its_nose_rises_is_refused_for_up(
+    phone: Phone,
+    face_service_url: str,  # noqa: F811  (the imported fixture)
+    sigma: float,
+) -> None:
+    """The "up" move gets the same remap check as a turn: the selfie warped so its nose
+    rises (the chin tilted up, read from five keypoints), out and back in timed steps,
+    with the other move of the ticket made for real, is refused."""
+    still = frame("obama")
+    points, push = push_raising_the_nose(face_service_url, still, sigma)
+    ramp = turns.warp_attacks(still, points, sigma, push, up=True)["ramp out and back"].frames
+    ramp = ramp[1::2]  # half way, the furthest, back to 0.6, then none: 10 frames at most
+    meeting = phone.meeting("always")
+    for _ in range(60):  # one ticket in six asks "up" (one in three asks two moves)
+        scan = phone.scan(meeting)
+        if "up" in scan["moves"]:
+            break
+    else:
+        raise AssertionError("60 scans and the server never asked for 'up'")
+    frames: list[np.ndarray] = []
+    for move in scan["moves"]:
+        frames += ramp if move == "up" else performing([move])
+    answer = phone.check_in(scan["ticket"], [turns.noisy(f, i) for i, f in enumerate(frames)])
+    assert answer["result"] == "not_recognised", (scan["moves"], answer)
+    assert "We could not see your head move as asked" in answer["message"]
 
 
 def warp_beating_the_nose_cue(url: str, still: np.ndarray, direction: str, sigma: float) -> Any:
