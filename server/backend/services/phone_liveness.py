@@ -82,6 +82,10 @@ def turn_refusal(
     refusal, peaks = turn_sequence.judge(moves, sequence)
     if refusal is not None:
         logger.info("head-turn sequence refused: %s", refusal.value)
+        if refusal is turn_sequence.Refusal.TOO_SMALL:
+            return "We saw your head move, but not far enough. " + again.replace(
+                ", slowly", " a little further, slowly"
+            )
         return "We could not see your head move as asked. " + again
     unturned = _not_turned(backend, selfie, selfie_face, [seen[i] for i in peaks])
     if unturned:
