@@ -302,3 +302,28 @@ def warp_beating_the_nose_cue(url: str, still: np.ndarray, direction: str, sigma
     """`still` warped around its nose with the smallest push that beats the nose threshold."""
     points, push = push_beating_the_nose_cue(url, still, direction, sigma)
     return turns.nose_warped(still, points, sigma, push)
+
+
+def test_a_turn_the_right_way_but_too_small_is_told_to_go_further(
+    phone: Phone,
+    face_service_url: str,  # noqa: F811  (the imported fixture)
+) -> None:
+    """Retry-friendly: a turn of about 9 degrees (rendered in 3-D from his photo) went
+    the asked way but short of the threshold; the answer says to turn further, not that
+    no move was seen."""
+    face_service = FaceServiceClient(face_service_url)
+
+    def keypoints(image: np.ndarray) -> np.ndarray:
+        face = face_service.embed(jpeg(image), purpose="checkin").face
+        return np.asarray(face.keypoints, np.float32)
+
+    try:
+        small = turns.rendered(frame("obama"), keypoints, yaw_deg=9.0, seed=1)
+    finally:
+        face_service.close()
+    assert small is not None
+    scan = asking(phone, phone.meeting("always"), ["left"])
+    answer = phone.check_in(scan["ticket"], small.frames, selfie=small.selfie)
+    assert answer["result"] == "not_recognised", answer
+    assert answer["message"].startswith("We saw your head move, but not far enough"), answer
+    assert "turn your head to your left a little further" in answer["message"]
