@@ -29,6 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kiosk.protocol.liveness import nose_offset
+from tests.utils import head_render
 
 Image = NDArray[np.uint8]
 Points = NDArray[np.float32]
@@ -105,24 +106,57 @@ def genuine(
     return Turn(images[0], images[1:], [STEP_S * i for i in range(len(images))])
 
 
-def nose_warped(image: Image, points: Points, sigma: float, amount: float) -> Image:
-    """The photo with the region around the nose tip pushed sideways: a Gaussian
-    displacement of `amount` eye distances, `sigma` eye distances wide."""
+def nose_warped(
+    image: Image, points: Points, sigma: float, amount: float, *, up: bool = False
+) -> Image:
+    """The photo with the region around the nose tip pushed sideways (or, `up`, up the
+    image): a Gaussian displacement of `amount` eye distances, `sigma` eye distances wide."""
     eye_distance = float(np.hypot(*(points[1] - points[0])))
     nose_x, nose_y = points[2]
     rows, cols = np.mgrid[0 : image.shape[0], 0 : image.shape[1]].astype(np.float32)
     spread = 2 * (sigma * eye_distance) ** 2
     weight = np.exp(-((cols - nose_x) ** 2 + (rows - nose_y) ** 2) / spread)
-    map_x = (cols - amount * eye_distance * weight).astype(np.float32)
-    return np.asarray(cv2.remap(image, map_x, rows, cv2.INTER_LINEAR, cv2.BORDER_REFLECT))
+    shift = (amount * eye_distance * weight).astype(np.float32)
+    map_x, map_y = (cols, rows + shift) if up else (cols - shift, rows)
+    return np.asarray(cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, cv2.BORDER_REFLECT))
 
 
-def warp_attacks(selfie: Image, points: Points, sigma: float, push: float) -> dict[str, Turn]:
+def warp_attacks(
+    selfie: Image, points: Points, sigma: float, push: float, *, up: bool = False
+) -> dict[str, Turn]:
     """Issue 24's attack on `selfie` with a final push of `push` eye distances (signed:
-    positive turns the nose towards the image's right, the person's own left)."""
-    peak = nose_warped(selfie, points, sigma, push)
+    positive turns the nose towards the image's right, the person's own left; with
+    `up`, positive raises the nose, as a chin tilted up does)."""
+    peak = nose_warped(selfie, points, sigma, push, up=up)
     still = Turn(selfie, [noisy(peak, 0)] * 4, [STEP_S * i for i in range(5)])
     steps = [0.25, 0.5, 0.75, 1.0, 1.0, 0.6, 0.3, 0.0]
-    ramp = [noisy(nose_warped(selfie, points, sigma, push * s), i) for i, s in enumerate(steps)]
+    ramp = [
+        noisy(nose_warped(selfie, points, sigma, push * s, up=up), i) for i, s in enumerate(steps)
+    ]
     times = [STEP_S * i for i in range(len(ramp) + 1)]
     return {"one frame repeated": still, "ramp out and back": Turn(selfie, ramp, times)}
+
+
+# A person asked to move: out over about a second, a moment at the furthest, back.
+PROFILE = (0.3, 0.65, 0.9, 1.0, 0.9, 0.6, 0.3, 0.05)
+
+
+def rendered(
+    photo: Image, detect: Detect, *, yaw_deg: float = 0.0, pitch_deg: float = 0.0, seed: int = 0
+) -> Turn | None:
+    """One continuous move rendered in 3-D from `photo` (`head_render.turned`): framed
+    as a phone held in the hand sees it, out to `yaw_deg` (positive: the person's own
+    left) or `pitch_deg` (chin up) along PROFILE and back, one frame every STEP_S, each
+    shaken a little and with fresh noise. None when no face is found."""
+    points = detect(photo)
+    if points is None:
+        return None
+    framed = face_framed(photo, points, seed)
+    points = detect(framed)
+    if points is None:
+        return None
+    images = [handheld(framed, seed * 100)]
+    for i, share in enumerate(PROFILE, start=1):
+        pose = head_render.turned(framed, points, yaw_deg * share, pitch_deg * share)
+        images.append(handheld(pose, seed * 100 + i))
+    return Turn(images[0], images[1:], [STEP_S * i for i in range(len(images))])

@@ -6,10 +6,10 @@ a few small timed frames after the selfie, or the person records a selfie video 
 Here every frame must show the same person as the selfie (SAME_PERSON), the timed
 frames must perform the moves as one continuous sequence (`turn_sequence`: no repeats,
 no jumps, each move out and back, the right way), and the face's surroundings must
-change on each turn's peak frame, whose face must not be a 2-D remap of the selfie's
-(`turn_cues`). A photo held up and swung keeps its painted nose in place and fails; a
-warped photo is a remap and fails; a replayed video of the person making the asked
-moves does not (see the README).
+change on each move's peak frame (a turn or a tilt up), whose face must not be a 2-D
+remap of the selfie's (`turn_cues`). A photo held up and swung keeps its painted nose
+in place and fails; a warped photo is a remap and fails; a replayed video of the person
+making the asked moves does not (see the README).
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ def turn_refusal(
 
     Every frame must show the selfie's person; the frames with their times must perform
     the challenge as one continuous sequence (`turn_sequence`); on the frame where each
-    turn peaked, the face's surroundings must have changed (`turn_cues`).
+    move (a turn or a tilt up) peaked, the face's surroundings must have changed and
+    the face must be no 2-D remap of the selfie's (`turn_cues`).
     """
     asked = said(moves)
     again = (
@@ -81,9 +82,12 @@ def turn_refusal(
     refusal, peaks = turn_sequence.judge(moves, sequence)
     if refusal is not None:
         logger.info("head-turn sequence refused: %s", refusal.value)
+        if refusal is turn_sequence.Refusal.TOO_SMALL:
+            return "We saw your head move, but not far enough. " + again.replace(
+                ", slowly", " a little further, slowly"
+            )
         return "We could not see your head move as asked. " + again
-    turned = [seen[i] for i, move in zip(peaks, moves, strict=True) if move is not Move.UP]
-    unturned = _not_turned(backend, selfie, selfie_face, turned)
+    unturned = _not_turned(backend, selfie, selfie_face, [seen[i] for i in peaks])
     if unturned:
         logger.info("head-turn sequence refused: %s", unturned)
         return "We could not see your head move as asked. " + again
@@ -103,7 +107,7 @@ def said(moves: Sequence[Move]) -> str:
 def _not_turned(
     backend: Backend, selfie: bytes, selfie_face: FaceOut, turned: Sequence[tuple[bytes, FaceOut]]
 ) -> str:
-    """Why a turn's peak frame shows no real turn against the selfie, or "" when each
+    """Why a move's peak frame shows no real move against the selfie, or "" when each
     does: its ring changed by RING_MIN or more, and its face is no 2-D remap of the
     selfie's (`turn_cues.remap_residual` of REMAP_MIN or more)."""
     before = backend.decodes.decode(selfie, uploads.SELFIE)

@@ -13,11 +13,13 @@ import numpy as np
 import pytest
 
 from kiosk.inference.images import read_image_file
-from kiosk.protocol.liveness import MIN_TURN, nose_offset
+from kiosk.protocol.liveness import MIN_TURN as KIOSK_TURN
+from kiosk.protocol.liveness import nose_offset
 from server.backend.core.config import Settings
+from server.backend.services import turn_sequence
 from server.backend.services.face_client import FaceServiceClient
 from server.backend.services.phone_liveness import said
-from server.backend.services.turn_sequence import Move
+from server.backend.services.turn_sequence import MIN_TURN, Move
 from tests.kiosk.conftest import photo_path
 from tests.server.attendance_utils import make_meeting, make_member
 from tests.server.conftest import ClientFactory
@@ -193,11 +195,11 @@ def test_a_members_own_failed_turn_is_not_reported_as_someone_elses(phone: Phone
 
 
 def push_beating_the_nose_cue(
-    url: str, still: np.ndarray, direction: str, sigma: float
+    url: str, still: np.ndarray, direction: str, sigma: float, target: float = MIN_TURN
 ) -> tuple[np.ndarray, float]:
     """The still's keypoints and the smallest push of a warp around its nose (`sigma` eye
-    distances wide) that moves the nose past the threshold `direction`'s way, as the
-    face-service sees it."""
+    distances wide) that moves the nose past `target` (the threshold) `direction`'s way,
+    as the face-service sees it."""
     face_service = FaceServiceClient(url)
     try:
         points = np.asarray(face_service.embed(jpeg(still), purpose="checkin").face.keypoints)
@@ -206,7 +208,7 @@ def push_beating_the_nose_cue(
             warped = turns.nose_warped(still, points.astype(np.float32), sigma, sign * amount)
             moved = face_service.embed(jpeg(warped), purpose="checkin").face
             shift = nose_offset(np.asarray(moved.keypoints, np.float32)) - nose_offset(points)
-            if sign * shift >= MIN_TURN:
+            if sign * shift >= target:
                 return points.astype(np.float32), sign * amount
     finally:
         face_service.close()
@@ -229,7 +231,8 @@ def test_one_photo_warped_around_the_nose_is_refused(
     sigma: float,
 ) -> None:
     """Issue 24 defect 2: the warped selfie moved the nose past the threshold and passed.
-    Refused whether the warped frame is sent repeated or as a timed ramp out and back."""
+    Refused whether the warped frame is sent repeated or as a timed ramp out and back,
+    pushed just past the phone's threshold or past the kiosk's larger one."""
     still = frame("obama")
     beaten = {}
     for direction in ("left", "right"):  # at 0.3 wide a warp moves his nose one way only
@@ -238,14 +241,89 @@ def test_one_photo_warped_around_the_nose_is_refused(
             break
     assert beaten, "no warp moved the nose past the threshold either way: the attack is not real"
     direction, (points, push) = next(iter(beaten.items()))
-    scan = asking(phone, phone.meeting("always"), [direction])
-    for kind, attack in turns.warp_attacks(still, points, sigma, push).items():
-        answer = phone.check_in(scan["ticket"], attack.frames)
-        assert answer["result"] == "not_recognised", (kind, answer)
-        assert "We could not see your head move as asked" in answer["message"], kind
+    _, further = push_beating_the_nose_cue(face_service_url, still, direction, sigma, KIOSK_TURN)
+    meeting = phone.meeting("always")
+    for pushed in sorted({push, further}, key=abs):
+        scan = asking(phone, meeting, [direction])  # a ticket has three tries
+        for kind, attack in turns.warp_attacks(still, points, sigma, pushed).items():
+            answer = phone.check_in(scan["ticket"], attack.frames)
+            assert answer["result"] == "not_recognised", (kind, pushed, answer)
+            assert "We could not see your head move as asked" in answer["message"], kind
+
+
+def push_raising_the_nose(url: str, still: np.ndarray, sigma: float) -> tuple[np.ndarray, float]:
+    """The still's keypoints and the smallest push of a warp moving its nose up the
+    image (`sigma` eye distances wide) that reads as a chin tilted up past the
+    threshold, as the face-service sees it."""
+    face_service = FaceServiceClient(url)
+    try:
+        points = np.asarray(face_service.embed(jpeg(still), purpose="checkin").face.keypoints)
+        base = turn_sequence.pose(points.astype(np.float32))
+        for amount in (0.1, 0.2, 0.3, 0.4, 0.6, 0.8):
+            warped = turns.nose_warped(still, points.astype(np.float32), sigma, amount, up=True)
+            moved = face_service.embed(jpeg(warped), purpose="checkin").face
+            now = turn_sequence.pose(np.asarray(moved.keypoints, np.float32))
+            if base.pitch - now.pitch >= turn_sequence.MIN_UP:
+                return points.astype(np.float32), amount
+    finally:
+        face_service.close()
+    raise AssertionError("no warp raised the nose past the threshold: the attack is not real")
+
+
+@pytest.mark.parametrize("sigma", [0.45, 0.9])
+def test_one_photo_warped_so_its_nose_rises_is_refused_for_up(
+    phone: Phone,
+    face_service_url: str,  # noqa: F811  (the imported fixture)
+    sigma: float,
+) -> None:
+    """The "up" move gets the same remap check as a turn: the selfie warped so its nose
+    rises (the chin tilted up, read from five keypoints), out and back in timed steps,
+    with the other move of the ticket made for real, is refused."""
+    still = frame("obama")
+    points, push = push_raising_the_nose(face_service_url, still, sigma)
+    ramp = turns.warp_attacks(still, points, sigma, push, up=True)["ramp out and back"].frames
+    ramp = ramp[1::2]  # half way, the furthest, back to 0.6, then none: 10 frames at most
+    meeting = phone.meeting("always")
+    for _ in range(60):  # one ticket in six asks "up" (one in three asks two moves)
+        scan = phone.scan(meeting)
+        if "up" in scan["moves"]:
+            break
+    else:
+        raise AssertionError("60 scans and the server never asked for 'up'")
+    frames: list[np.ndarray] = []
+    for move in scan["moves"]:
+        frames += ramp if move == "up" else performing([move])
+    answer = phone.check_in(scan["ticket"], [turns.noisy(f, i) for i, f in enumerate(frames)])
+    assert answer["result"] == "not_recognised", (scan["moves"], answer)
+    assert "We could not see your head move as asked" in answer["message"]
 
 
 def warp_beating_the_nose_cue(url: str, still: np.ndarray, direction: str, sigma: float) -> Any:
     """`still` warped around its nose with the smallest push that beats the nose threshold."""
     points, push = push_beating_the_nose_cue(url, still, direction, sigma)
     return turns.nose_warped(still, points, sigma, push)
+
+
+def test_a_turn_the_right_way_but_too_small_is_told_to_go_further(
+    phone: Phone,
+    face_service_url: str,  # noqa: F811  (the imported fixture)
+) -> None:
+    """Retry-friendly: a turn of about 9 degrees (rendered in 3-D from his photo) went
+    the asked way but short of the threshold; the answer says to turn further, not that
+    no move was seen."""
+    face_service = FaceServiceClient(face_service_url)
+
+    def keypoints(image: np.ndarray) -> np.ndarray:
+        face = face_service.embed(jpeg(image), purpose="checkin").face
+        return np.asarray(face.keypoints, np.float32)
+
+    try:
+        small = turns.rendered(frame("obama"), keypoints, yaw_deg=9.0, seed=1)
+    finally:
+        face_service.close()
+    assert small is not None
+    scan = asking(phone, phone.meeting("always"), ["left"])
+    answer = phone.check_in(scan["ticket"], small.frames, selfie=small.selfie)
+    assert answer["result"] == "not_recognised", answer
+    assert answer["message"].startswith("We saw your head move, but not far enough"), answer
+    assert "turn your head to your left a little further" in answer["message"]
