@@ -1,7 +1,8 @@
 """Backend throughput on loopback: an authenticated read and a member search against
 PostgreSQL, beside a trivial unauthenticated endpoint of the same server in the same run.
 
-Creates a throwaway PostgreSQL database and Redis key prefix, seeds members, starts the
+Creates a throwaway PostgreSQL database and Redis key prefix, seeds members (four in
+five with a face enrolled, as each search row says whether one is), starts the
 backend as it ships (`sonta server`; `--workers` sets BACKEND_WORKERS), measures
 requests/second and p50/p99 latency for each endpoint in interleaved rounds, prints the
 ratios to the trivial endpoint and the CPU each request cost the backend, PostgreSQL and
@@ -31,24 +32,28 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import numpy as np
 import psycopg
 import redis
-from sqlalchemy import text
+from sqlalchemy import insert, select, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from kiosk.inference import get_pack_spec  # noqa: E402
 from server.backend import member_codes  # noqa: E402
 from server.backend.core.config import load_settings  # noqa: E402
 from server.backend.core.db import make_engine, make_session_factory  # noqa: E402
 from server.backend.core.security.passwords import PasswordHasher  # noqa: E402
+from server.backend.core.security.templates import TemplateCipher  # noqa: E402
 from server.backend.crud import admins as admins_crud  # noqa: E402
-from server.backend.models import Member  # noqa: E402
+from server.backend.models import FaceTemplate, Member  # noqa: E402
 from server.backend.schemas.resources import AdminCreate  # noqa: E402
 from server.backend.tasks.migrate import upgrade_to_head  # noqa: E402
 
@@ -56,6 +61,9 @@ PASSWORD = "benchmark passphrase 123"
 MINISTRIES = ("Choir", "Ushering", "Media", "Prayer", "Protocol", "Children")
 NAMES = ("Ama", "Kofi", "Esi", "Kwame", "Akosua", "Yaw", "Adwoa", "Kojo", "Abena", "Kwabena")
 SURNAMES = ("Mensah", "Boateng", "Owusu", "Asante", "Osei", "Appiah", "Darko", "Agyeman")
+# One member in this many has no face enrolled (joined since, or said no); the others
+# have one of the server's recogniser, as each search row says whether one exists.
+UNENROLLED_EVERY = 5
 
 
 def _parse() -> argparse.Namespace:
@@ -146,6 +154,50 @@ def seed(env: dict[str, str], members: int) -> str:
     finally:
         engine.dispose()
     return email
+
+
+def enrol_faces(env: dict[str, str]) -> int:
+    """A template of the server's recogniser for all but one in `UNENROLLED_EVERY`
+    seeded members, sealed as the server seals them (random unit embeddings); returns
+    how many."""
+    settings = load_settings(env)
+    if settings.embedding_encryption_key is None:
+        raise SystemExit("the bench environment has no EMBEDDING_ENCRYPTION_KEY")
+    cipher = TemplateCipher(settings.embedding_encryption_key)
+    model_id = get_pack_spec(settings.face_model).model_id
+    rng = np.random.default_rng(5)
+    engine = make_engine(settings)
+    try:
+        with make_session_factory(engine)() as session:
+            ids = session.scalars(select(Member.id).order_by(Member.member_code)).all()
+            rows = []
+            for number, member_id in enumerate(ids):
+                if number % UNENROLLED_EVERY == 0:
+                    continue
+                vector = rng.normal(size=512).astype(np.float32)
+                vector /= np.linalg.norm(vector)
+                template_id = uuid.uuid4()
+                sealed = cipher.seal(
+                    vector, member_id=member_id, template_id=template_id, model_id=model_id
+                )
+                rows.append(
+                    {
+                        "id": template_id,
+                        "member_id": member_id,
+                        "model_id": model_id,
+                        "key_version": sealed.key_version,
+                        "nonce": sealed.nonce,
+                        "ciphertext": sealed.ciphertext,
+                    }
+                )
+            if rows:
+                session.execute(insert(FaceTemplate), rows)
+            session.commit()
+            session.execute(text("ANALYZE face_templates"))
+            session.commit()
+            return len(rows)
+    finally:
+        engine.dispose()
 
 
 def _code(number: int) -> str:
@@ -304,14 +356,20 @@ def report(
 
 
 @contextmanager
-def seeded_environment(args: argparse.Namespace) -> Iterator[tuple[dict[str, str], str]]:
-    """A throwaway database with seeded members and a private Redis key prefix, both
-    removed afterwards; yields the server environment and the admin's email."""
+def seeded_environment(
+    args: argparse.Namespace, *, faces: bool = False
+) -> Iterator[tuple[dict[str, str], str]]:
+    """A throwaway database with seeded members (with `faces`, most enrolled: see
+    `enrol_faces`) and a private Redis key prefix, both removed afterwards; yields the
+    server environment and the admin's email."""
     prefix = f"sonta-bench-{secrets.token_hex(5)}:"
     with throwaway_database(args) as database:
         env = environment(args, database, prefix)
         try:
-            yield env, seed(env, args.members)
+            email = seed(env, args.members)
+            if faces:
+                enrol_faces(env)
+            yield env, email
         finally:
             client = redis.Redis(host=args.redis_host, port=args.redis_port)
             keys = list(client.scan_iter(match=f"{prefix}*"))
@@ -333,11 +391,10 @@ def scale_main(args: argparse.Namespace) -> int:
     """The same searches against a small and a large database, interleaved round by round."""
     sizes = (args.members, args.compare_members)
     with (
-        seeded_environment(args) as (small_env, email),
-        seeded_environment(argparse.Namespace(**{**vars(args), "members": sizes[1]})) as (
-            large_env,
-            _email,
-        ),
+        seeded_environment(args, faces=True) as (small_env, email),
+        seeded_environment(
+            argparse.Namespace(**{**vars(args), "members": sizes[1]}), faces=True
+        ) as (large_env, _email),
         backend_server({**small_env, "BACKEND_WORKERS": str(args.workers)}) as (small, _p1),
         backend_server({**large_env, "BACKEND_WORKERS": str(args.workers)}) as (large, _p2),
     ):
@@ -357,7 +414,8 @@ def scale_main(args: argparse.Namespace) -> int:
                     done = measure(url, path, auth[url], args.seconds, args.concurrency)
                     rates.setdefault((name, url), []).append(len(done) / args.seconds)
     print(
-        f"{sizes[0]} and {sizes[1]} members, {args.concurrency} client threads, "
+        f"{sizes[0]} and {sizes[1]} members (4 in 5 with a face), "
+        f"{args.concurrency} client threads, "
         f"{args.workers} backend worker(s), {args.rounds} interleaved rounds of "
         f"{args.seconds:g} s per endpoint and size"
     )
@@ -387,7 +445,7 @@ def main() -> int:
     if args.compare_members:
         return scale_main(args)
     with (
-        seeded_environment(args) as (env, email),
+        seeded_environment(args, faces=True) as (env, email),
         backend_server({**env, "BACKEND_WORKERS": str(args.workers)}) as (url, pid),
     ):
         token = httpx.post(
@@ -415,8 +473,8 @@ def main() -> int:
                 for index in range(3):
                     cpu[name][index] += after[index] - before[index]
     print(
-        f"{args.members} members, {args.concurrency} client threads, "
-        f"{args.workers} backend worker(s), "
+        f"{args.members} members (4 in 5 with a face), "
+        f"{args.concurrency} client threads, {args.workers} backend worker(s), "
         f"{args.rounds} interleaved rounds of {args.seconds:g} s per endpoint"
     )
     report(results, elapsed, cpu)

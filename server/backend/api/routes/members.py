@@ -11,7 +11,7 @@ from pydantic import TypeAdapter
 from sqlalchemy.orm import Session
 
 from server.backend.api.deps import ClientIp, CurrentAdmin, SessionDep, SignedInReadsDep
-from server.backend.crud import audit
+from server.backend.crud import audit, member_search
 from server.backend.crud import members as crud
 from server.backend.errors import BadRequestError
 from server.backend.models import Admin, Member
@@ -63,7 +63,7 @@ async def search_members(
     up to a cap; past it `count` is the cap and `count_capped` says so ("1,000+")."""
 
     def search(session: Session, _admin: Admin) -> MembersPublic:
-        page = crud.search(
+        page = member_search.search(
             session=session,
             q=q,
             ministry=ministry,
