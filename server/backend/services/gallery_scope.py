@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from server.backend.models import FaceTemplate, Kiosk, Meeting, Member, utcnow
 from server.backend.schemas.kiosk import GalleryMeeting
-from server.backend.services.attendance import is_expected
+from server.backend.services.attendance import expects
 
 # Scheduled meetings starting this soon are prepared for (the kiosk may be offline then);
 # the default of GALLERY_LOOKAHEAD_HOURS.
@@ -117,9 +117,8 @@ def scope(
     candidates = _candidates(session, meetings)
     views, needed = [], set()
     for meeting in meetings:
-        expected = (
-            [] if lists_nobody(meeting) else [m.id for m in candidates if is_expected(meeting, m)]
-        )
+        wanted = expects(meeting)
+        expected = [] if lists_nobody(meeting) else [m.id for m in candidates if wanted(m)]
         needed.update(expected)
         views.append(
             GalleryMeeting(
