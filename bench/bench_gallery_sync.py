@@ -148,19 +148,23 @@ def seed(env: dict[str, str], members: int) -> tuple[TemplateCipher, str, list[u
     return cipher, model_id, ids
 
 
-def open_meeting(url: str, email: str) -> None:
-    """An active meeting opened to everyone: every kiosk's gallery holds every member."""
+def open_meeting(url: str, email: str, listed: list[uuid.UUID] | None = None) -> None:
+    """An active meeting opened to everyone (or listing `listed` by id): every kiosk's
+    gallery holds those members."""
     from bench_backend import PASSWORD  # noqa: PLC0415
 
     login = httpx.post(f"{url}/api/auth/login", json={"email": email, "password": PASSWORD})
     admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
     begins = datetime.now(UTC) - timedelta(minutes=5)
-    body = {
+    body: dict[str, Any] = {
         "title": "Everyone",
         "starts_at": begins.isoformat(),
         "ends_at": (begins + timedelta(hours=2)).isoformat(),
-        "open_to_everyone": True,
     }
+    if listed:
+        body["expected_member_ids"] = [str(member) for member in listed]
+    else:
+        body["open_to_everyone"] = True
     made = httpx.post(f"{url}/api/meetings", json=body, headers=admin)
     made.raise_for_status()
     started = httpx.post(f"{url}/api/meetings/{made.json()['id']}/start", headers=admin)

@@ -48,6 +48,7 @@ from server.backend.api.routes import (
 from server.backend.api.routes import metrics as metrics_route
 from server.backend.core.config import Settings, load_settings
 from server.backend.core.context import build_backend
+from server.backend.core.heap import startup_objects_frozen
 from server.backend.core.logs import install_masking
 from server.backend.core.metrics import Metrics, RequestMetrics
 from server.backend.core.public_url import log_public_url
@@ -96,7 +97,8 @@ def create_app(
             if not face.ready:
                 # Start-up's last line, so an operator reading the end of the log sees it.
                 logger.warning(unavailable_line(backend.face_service, face))
-            yield
+            with startup_objects_frozen():
+                yield
         finally:
             backend.close()
 

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -79,11 +79,39 @@ def timing(
     return CheckinTiming(server_time, occurred, abs(clock_drift_s) > MAX_CLOCK_DRIFT_S)
 
 
-def is_expected(meeting: Meeting, member: Member) -> bool:
+class Person(Protocol):
+    """What deciding whether a meeting expects someone reads: a `Member`, or a row of
+    just these columns (the gallery scope reads every member on every kiosk sync)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def ministry(self) -> str: ...
+
+
+def is_expected(meeting: Meeting, member: Person) -> bool:
     """Listed by id, or active in an expected ministry; with no list, every active member."""
-    return str(member.id) in meeting.expected_member_ids or expected_unlisted(
-        meeting, status=member.status, ministry=member.ministry
-    )
+    return expects(meeting)(member)
+
+
+def expects(meeting: Meeting) -> Callable[[Person], bool]:
+    """`is_expected` for one meeting and many people: the listed ids become a set once.
+
+    Asked person by person against the stored list, a meeting that lists its 5,000
+    people by id compared ids 5,000 times per person on every kiosk's gallery sync.
+    """
+    listed = frozenset(meeting.expected_member_ids)
+
+    def check(member: Person) -> bool:
+        return (bool(listed) and str(member.id) in listed) or expected_unlisted(
+            meeting, status=member.status, ministry=member.ministry
+        )
+
+    return check
 
 
 def expected_unlisted(meeting: Meeting, *, status: str, ministry: str) -> bool:

@@ -26,15 +26,16 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import NamedTuple
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from server.backend.models import FaceTemplate, Kiosk, Meeting, Member, utcnow
 from server.backend.schemas.kiosk import GalleryMeeting
-from server.backend.services.attendance import is_expected
+from server.backend.services.attendance import expects
 
 # Scheduled meetings starting this soon are prepared for (the kiosk may be offline then);
 # the default of GALLERY_LOOKAHEAD_HOURS.
@@ -43,17 +44,33 @@ UPCOMING = timedelta(hours=24)
 NOTE_EVERY = timedelta(minutes=1)
 
 
+class Candidate(NamedTuple):
+    """The five columns of a member that decide and describe a kiosk's gallery.
+
+    Read as plain rows, not `Member` entities: every sync (every few seconds per kiosk)
+    reads every candidate, and at 5,000 members building entities, and collecting the
+    garbage they leave, was most of a quiet sync's cost.
+    """
+
+    id: uuid.UUID
+    full_name: str
+    ministry: str
+    status: str
+    consent_given: bool
+
+
 @dataclass(frozen=True)
 class Scope:
     """The people a kiosk needs and the meetings they come from."""
 
-    members: list[Member]
+    members: list[Candidate]
     meetings: list[GalleryMeeting]
     fingerprint: str
+    member_ids: frozenset[uuid.UUID] = field(init=False)
 
-    @property
-    def member_ids(self) -> set[uuid.UUID]:
-        return {m.id for m in self.members}
+    def __post_init__(self) -> None:
+        # Asked for several times per sync: worked out once.
+        object.__setattr__(self, "member_ids", frozenset(m.id for m in self.members))
 
 
 def _current_meetings(session: Session, lookahead: timedelta) -> list[Meeting]:
@@ -67,13 +84,15 @@ def _current_meetings(session: Session, lookahead: timedelta) -> list[Meeting]:
     return list(session.scalars(query.order_by(Meeting.starts_at, Meeting.id)))
 
 
-def _candidates(session: Session, meetings: list[Meeting]) -> list[Member]:
+def _candidates(session: Session, meetings: list[Meeting]) -> list[Candidate]:
     """Active members, plus inactive ones a meeting lists by id (none without meetings)."""
     if not meetings:
         return []
     listed = {uuid.UUID(i) for m in meetings for i in m.expected_member_ids}
-    query = select(Member).where(or_(Member.status == "active", Member.id.in_(listed)))
-    return list(session.scalars(query.order_by(Member.full_name, Member.id)))
+    columns = (Member.id, Member.full_name, Member.ministry, Member.status, Member.consent_given)
+    query = select(*columns).where(or_(Member.status == "active", Member.id.in_(listed)))
+    rows = session.execute(query.order_by(Member.full_name, Member.id))
+    return [Candidate(*row) for row in rows]
 
 
 def serves(meeting: Meeting, kiosk_id: uuid.UUID | None) -> bool:
@@ -120,8 +139,9 @@ def scope(
     candidates = _candidates(session, meetings)
     expected: dict[uuid.UUID, list[uuid.UUID]] = {}
     for meeting in meetings:
+        wanted = expects(meeting)
         expected[meeting.id] = (
-            [] if lists_nobody(meeting) else [m.id for m in candidates if is_expected(meeting, m)]
+            [] if lists_nobody(meeting) else [m.id for m in candidates if wanted(m)]
         )
     needed = {member for people in expected.values() for member in people}
     members = [m for m in candidates if m.id in needed and m.consent_given]
@@ -167,7 +187,7 @@ def record_holdings(
     kiosk.gallery_synced_at = now
 
 
-def _template_count(session: Session, ids: set[uuid.UUID], model_id: str) -> int:
+def _template_count(session: Session, ids: frozenset[uuid.UUID], model_id: str) -> int:
     if not ids:
         return 0
     counted = select(func.count()).select_from(FaceTemplate)

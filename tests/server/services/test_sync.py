@@ -7,10 +7,12 @@ from typing import Any
 
 import numpy as np
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from kiosk.protocol.wire import decode
 from server.backend.core.security.templates import TemplateCipher
-from server.backend.models import FaceTemplate, GalleryEvent
+from server.backend.models import FaceTemplate, GalleryEvent, Member
+from server.backend.schemas.kiosk import GalleryMember
 from server.backend.services import sync
 from tests.server.kiosk_utils import (
     PairedKiosk,
@@ -81,6 +83,36 @@ def test_unchanged_members_and_meetings_are_not_sent_again(client: TestClient) -
     assert [m["full_name"] for m in renamed["members"]] == ["Ama Mensah"]
     assert renamed["meetings"] is None
     assert renamed["members_digest"] != first["members_digest"]
+
+
+def test_members_go_out_as_the_schema_puts_them_so_digests_stay_as_before(
+    client: TestClient,
+) -> None:
+    """The members list is built without a `GalleryMember` per member (that was most of a
+    quiet sync's cost); it must still be exactly that schema's JSON, or every kiosk synced
+    by an earlier release would be sent every name again."""
+    admin = admin_headers(client)
+    kiosk = pair_kiosk(client, admin)
+    names = ['Zoë "Z" Ó Briain', "Akosua Nyarko-Ofori", "李小龙", "Kofi  Boateng "]
+    ids = [
+        make_member(client, admin, name, ministry="Ushering/Media", enrol=False) for name in names
+    ]
+    make_meeting(client, admin)
+    answer = fetch(client, kiosk)
+    with session_of(client) as session:
+        rows = {str(m.id): m for m in session.scalars(select(Member).where(Member.id.in_(ids)))}
+    # As the earlier release built them: one schema object per member, dumped as JSON.
+    expected = [
+        GalleryMember(
+            member_id=rows[m["member_id"]].id,
+            full_name=rows[m["member_id"]].full_name,
+            ministry=rows[m["member_id"]].ministry,
+        ).model_dump(mode="json")
+        for m in answer["members"]
+    ]
+    assert sorted(m["member_id"] for m in answer["members"]) == sorted(ids)
+    assert answer["members"] == expected
+    assert answer["members_digest"] == sync._digest(expected)
 
 
 def test_the_gallery_answer_is_gzip_compressed(client: TestClient) -> None:
