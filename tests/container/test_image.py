@@ -414,6 +414,7 @@ def _started_meeting(api: httpx.Client) -> str:
             "title": "Sonta Heads meeting",
             "starts_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 60)),
             "ends_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 7200)),
+            "open_to_everyone": True,
         },
     )
     assert made.status_code == 201, made.text
