@@ -68,6 +68,7 @@ def seed_meetings(env: dict[str, str], count: int) -> tuple[list[str], list[str]
                     late_after=begins + timedelta(hours=1),
                     status="active",
                     started_at=begins,
+                    open_to_everyone=True,
                 )
                 for i in range(count)
             ]

@@ -234,7 +234,9 @@ def kiosk_side(answer: dict[str, Any]) -> None:
     update = parse_gallery(answer)
     decoded = time.perf_counter() - started
     now = datetime.now(UTC)
-    meeting = MeetingRecord("bench", "Bench", "active", now, now + timedelta(hours=2), None, ())
+    meeting = MeetingRecord(
+        "bench", "Bench", "active", now, now + timedelta(hours=2), None, (), expects_everyone=True
+    )
     update = dataclasses.replace(update, meetings=[meeting])
     key = secrets.token_bytes(32)
     with tempfile.TemporaryDirectory() as folder:

@@ -130,7 +130,14 @@ def make_store(engine: FaceEngine, folder: Path, people: int) -> tuple[LocalStor
         templates.append(TemplateRecord(str(uuid.uuid4()), member, vector / np.linalg.norm(vector)))
     start = datetime.now(UTC) - timedelta(minutes=30)
     record = MeetingRecord(
-        str(uuid.uuid4()), "Bench", "active", start, start + timedelta(hours=3), None, ()
+        str(uuid.uuid4()),
+        "Bench",
+        "active",
+        start,
+        start + timedelta(hours=3),
+        None,
+        (),
+        expects_everyone=True,
     )
     store.apply_gallery(
         GalleryUpdate(
