@@ -196,7 +196,8 @@ def say_who(page: Page, who: str) -> None:
     page.get_by_role("button", name="Continue").click()
 
 
-MARK_FRONT, MARK_TURNED = (0, 200, 0), (0, 0, 200)
+# BGR corners: facing the camera (green), turned (red), facing it again after the turn (blue).
+MARK_FRONT, MARK_TURNED, MARK_BACK = (0, 200, 0), (0, 0, 200), (200, 0, 0)
 
 
 def marked(frame: Frame, colour: tuple[int, int, int]) -> Frame:
@@ -216,12 +217,19 @@ def in_hand(poses: list[tuple[Frame, float]]) -> list[Frame]:
 
 
 def out_and_back(front: Frame, turned: Frame) -> list[Frame]:
-    """A 1.6 s loop, marked so the test can tell which pose is on camera: facing the
-    camera, turned for 0.9 s, back. The test takes the selfie as the turned pose ends
-    (`when_facing_the_camera`); the page's frames then see 0.7 s facing the camera (the
-    loop's end and start), the turn, and the return."""
-    marked_front = marked(front, MARK_FRONT)
-    return in_hand([(marked_front, 0.5), (marked(turned, MARK_TURNED), 0.9), (marked_front, 0.2)])
+    """A 3.4 s loop, marked so the test can tell which pose is on camera: facing the
+    camera for 0.5 s, turned for 0.9 s, then facing it again for 2 s, as a person rests
+    after turning. The test takes the selfie as the loop starts (`when_facing_the_camera`);
+    the page's frames then see the turn and the return. The long rest keeps a slow burst
+    (a loaded machine stretches the page's 300 ms steps) from meeting the next loop's turn,
+    which no person would make unasked."""
+    return in_hand(
+        [
+            (marked(front, MARK_FRONT), 0.5),
+            (marked(turned, MARK_TURNED), 0.9),
+            (marked(front, MARK_BACK), 2.0),
+        ]
+    )
 
 
 def turning_to(direction: str) -> list[Frame]:
@@ -233,7 +241,7 @@ def turning_to(direction: str) -> list[Frame]:
 
 
 def when_facing_the_camera(page: Page) -> None:
-    """Wait for the moment the looping video turns back to the front pose."""
+    """Wait for the moment the looping video starts again: its first pose after the rest."""
     page.wait_for_function(
         """() => {
           const v = document.querySelector('#video');
@@ -242,9 +250,9 @@ def when_facing_the_camera(page: Page) -> None:
           c.getContext('2d').drawImage(v, 0, 0, 8, 8, 0, 0, 8, 8);
           const [r, g, b] = c.getContext('2d').getImageData(4, 4, 1, 1).data;
           const front = g > 120 && b < 80;
-          const turnedBefore = window.__sawTurned === true;
-          window.__sawTurned = !front;
-          return front && turnedBefore;
+          const afterAnotherPose = window.__sawOther === true;
+          window.__sawOther = !front;
+          return front && afterAnotherPose;
         }""",
         polling=10,
         timeout=10_000,
