@@ -18,11 +18,15 @@ WHAT="${1:-all}"
 # libraries that hold it and were not relinked by a wheel's repair tool (their RPATH
 # starts at $ORIGIN): strip breaks those ("ELF load command address/offset not
 # page-aligned"). Never the executable: PyInstaller appends the Python archive to it.
+# (readelf's output is read whole: `readelf | grep -q` under pipefail fails whenever grep
+# exits before readelf has written everything, which left libpython unstripped at random.)
 strip_debug_info() {
-  local lib
+  local lib sections dynamic
   while IFS= read -r -d '' lib; do
-    if readelf -S "$lib" 2>/dev/null | grep -q '\.debug_info' &&
-      ! readelf -d "$lib" 2>/dev/null | grep -qF '$ORIGIN'; then
+    sections="$(readelf -S "$lib" 2>/dev/null || true)"
+    dynamic="$(readelf -d "$lib" 2>/dev/null || true)"
+    # shellcheck disable=SC2016  # the literal $ORIGIN an RPATH holds
+    if [[ $sections == *.debug_info* && $dynamic != *'$ORIGIN'* ]]; then
       strip --strip-debug "$lib"
     fi
   done < <(find "$1" -type f -name '*.so*' -print0)
