@@ -120,7 +120,11 @@ def test_tickets_carry_random_moves_unless_the_meeting_asks_for_no_challenge(
     drawn = [phone.scan(meeting)["moves"] for _ in range(24)]
     assert all(1 <= len(moves) <= 2 and {"left", "right"} & set(moves) for moves in drawn)
     assert {len(moves) for moves in drawn} == {1, 2}, drawn  # one in three asks two
-    assert {m for moves in drawn for m in moves} == {"left", "right", "up"}, drawn
+    # "up" comes in one ticket in six, so 24 scans (the scan rate limit allows no more)
+    # miss it once in 80 runs: the draw itself is checked over many tickets.
+    many = [turn_sequence.draw() for _ in range(600)]
+    assert {m.value for moves in many for m in moves} == {"left", "right", "up"}
+    assert all(moves[0] != moves[-1] or len(moves) == 1 for moves in many)
 
 
 def test_making_the_asked_moves_checks_in(phone: Phone) -> None:
