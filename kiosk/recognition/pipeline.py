@@ -48,7 +48,7 @@ from kiosk.inference import QUALITY_THRESHOLDS as THRESHOLDS
 from kiosk.protocol.liveness import HeadTurnChallenge, Verdict
 from kiosk.recognition.badge_scan import BadgeCheck, BadgeScanner
 from kiosk.recognition.decisions import Decider, FaceMatch
-from kiosk.recognition.finder import FaceFinder
+from kiosk.recognition.finder import FaceFinder, Search
 from kiosk.recognition.speculation import Key, SpeculativeEmbedder
 from kiosk.recognition.tracker import IouTracker, Track
 
@@ -75,7 +75,10 @@ class PipelineConfig:
     retry_after_s: float = 1.5  # a face not recognised is tried again after this
     idle_reset_s: float = 10.0  # nobody in view this long: the try count starts anew
     badge_valid_s: float = 15.0  # a read badge waits this long for its holder's face
-    qr_every: int = 2  # look for a badge QR on every n-th processed frame
+    # Look for a badge QR on every n-th frame searched for faces. A still scene (the
+    # motion gate skipped it) is not scanned: a badge held up moves, and one held still
+    # is read at the gate's look anyway. Idle, the scans were a tenth of the kiosk's CPU.
+    qr_every: int = 2
 
 
 @dataclass
@@ -88,6 +91,7 @@ class PipelineStats:
     speculated: int = 0  # recognitions whose embedding was ready (or running) in advance
     # Seconds from capture of the frame where a face became stable to its commit.
     commit_latencies: list[float] = field(default_factory=list)
+    badge_scans: int = 0  # frames scanned for a badge QR
     # CPU seconds of the recognition thread: in all frames, and in each committing frame
     # (with one intra-op thread, inference runs on this thread, so on a busy shared
     # machine these show what an idle core would take).
@@ -154,6 +158,7 @@ class Pipeline:
         self._processed = threading.Condition()
         self._processed_seq = 0
         self._cpu_start = 0.0
+        self._since_badge_scan = self.config.qr_every  # the first frame looked at is scanned
 
     def start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -201,12 +206,12 @@ class Pipeline:
         now = frame.captured_at
         self._cpu_start = time.thread_time()
         out: list[KioskEvent] = []
-        faces, _search = self.finder.find(frame.image, self._followed, now)
+        faces, search = self.finder.find(frame.image, self._followed, now)
         self.stats.frames += 1
         self.stats.detections += len(faces)
         tracks = self._tracker.update(faces, now)
         self._followed = tracks
-        if self._badges is not None and self.stats.frames % self.config.qr_every == 0:
+        if self._badges is not None and self._badge_scan_due(search):
             out += self._scan_badge(frame.image, now)
         guidance = self._step(frame, tracks, now, out)
         boxes = tuple(
@@ -220,6 +225,18 @@ class Pipeline:
 
     def _stable(self, track: Track, now: float) -> bool:
         return track.still_for(now) >= self.config.dwell_s
+
+    def _badge_scan_due(self, search: Search) -> bool:
+        """Every ``qr_every``-th frame looked at; the first one after a still stretch."""
+        if search is Search.SKIPPED:
+            self._since_badge_scan = self.config.qr_every
+            return False
+        self._since_badge_scan += 1
+        if self._since_badge_scan < self.config.qr_every:
+            return False
+        self._since_badge_scan = 0
+        self.stats.badge_scans += 1
+        return True
 
     def _step(
         self, frame: Frame, tracks: list[Track], now: float, out: list[KioskEvent]

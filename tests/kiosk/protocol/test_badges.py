@@ -222,3 +222,22 @@ def test_todays_badge_reads_at_arm_length_in_a_webcam_frame(engine: FaceEngine) 
     # blurred). Version 1 (QR version 12) read every frame only from 240 px.
     assert all(ok for (width, _, _), ok in reads.items() if width >= 160)
     assert sum(ok for (width, _, _), ok in reads.items() if width < 160) >= 4
+
+
+@pytest.mark.model
+def test_a_still_scene_is_not_scanned_for_badges_until_something_moves(
+    engine: FaceEngine, roster: PhotoRoster
+) -> None:
+    """Idle, the QR scan of every other frame was a tenth of the kiosk's CPU."""
+    pipeline = _badge_pipeline(engine, roster, FakeRecorder(), set())
+    clock = Clock()
+    for frame in clock.blank(60):  # two seconds of an empty, still scene
+        pipeline.run_once(frame)
+    assert pipeline.stats.badge_scans == 1  # its first frame only
+    token = _issue(roster.ids["Joe Biden"])
+    badge = cv2.imdecode(np.frombuffer(badge_images.png(token), np.uint8), cv2.IMREAD_COLOR)
+    held = _held_up(np.full((480, 640, 3), 90, np.uint8), badge, 200, 0)
+    (first, *_) = clock.frames([held] * 4)
+    events = pipeline.run_once(first)  # the badge moving into view is read at once
+    assert BadgeRead(roster.ids["Joe Biden"], "Joe Biden") in events
+    assert pipeline.stats.badge_scans == 2
