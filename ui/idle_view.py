@@ -12,6 +12,20 @@ from ui import theme
 from ui.qr_widget import QrWidget
 
 INVITE = "Step up to the camera to check in"
+NO_MEETING = "Check-in opens when the meeting starts"
+CAMERA_OFF = "Check-in by camera is off for this meeting: please see a staff member"
+# Also the live screen's advice while the camera gives no pictures.
+CAMERA_PAUSED = "Check-in by camera is paused: please ask a staff member"
+
+
+def invite_text(board: MeetingBoard | None, *, camera_working: bool) -> str:
+    """What the idle screen asks of the person in front: never to step up to a camera
+    that checks nobody in (no meeting, camera check-in off, or no pictures)."""
+    if board is None:
+        return NO_MEETING
+    if not board.camera_checkin:
+        return CAMERA_OFF
+    return INVITE if camera_working else CAMERA_PAUSED
 
 
 def counts_text(board: MeetingBoard) -> str:
@@ -30,7 +44,7 @@ class IdleView(QWidget):
         self.title = QLabel("Sonta Attendance")
         self.clock = QLabel()
         self.counts = QLabel()
-        self.invite = QLabel(INVITE)
+        self.invite = QLabel()
         self.qr = QrWidget()
         self.qr_caption = QLabel()
         self.qr_caption.setObjectName("muted")
@@ -49,6 +63,7 @@ class IdleView(QWidget):
         self._layout.addLayout(text, 3)
         self._layout.addLayout(code, 2)
         self.board: MeetingBoard | None = None
+        self._camera_working = True
         self.set_board(None)
 
     def set_board(self, board: MeetingBoard | None) -> None:
@@ -59,11 +74,7 @@ class IdleView(QWidget):
         else:
             self.title.setText(board.title)
             self.counts.setText(counts_text(board))
-        self.invite.setText(
-            INVITE
-            if board is None or board.camera_checkin
-            else "Check-in by camera is off for this meeting: please see a staff member"
-        )
+        self.invite.setText(invite_text(board, camera_working=self._camera_working))
         url = board.qr_url if board is not None else None
         self.qr.set_payload(url)
         self.qr.setVisible(url is not None)
@@ -72,9 +83,16 @@ class IdleView(QWidget):
             caption = "Or check in with your phone: scan this code"
         elif board is not None and board.stale:
             caption = "Phone check-in is back when the server is; the camera still works"
-        else:
+        elif board is not None:
             caption = "Phone check-in opens when the meeting starts"
+        else:
+            caption = ""  # the invitation already says check-in opens with the meeting
         self.qr_caption.setText(caption)
+
+    def set_camera_working(self, working: bool) -> None:
+        """Whether the camera gives pictures (the invitation depends on it)."""
+        self._camera_working = working
+        self.invite.setText(invite_text(self.board, camera_working=working))
 
     def set_time(self, now: datetime) -> None:
         self.clock.setText(now.strftime("%H:%M"))

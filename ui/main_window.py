@@ -23,7 +23,7 @@ from kiosk.syncing.status import SyncStatus
 from ui import theme
 from ui.bridge import CoreBridge, snapshot_or_default
 from ui.flow import FlowTiming, Screen, ScreenFlow
-from ui.idle_view import IdleView
+from ui.idle_view import CAMERA_PAUSED, IdleView
 from ui.live_view import LiveView
 from ui.message_view import MessageView
 from ui.pin_dialog import PinDialog
@@ -46,7 +46,6 @@ PLACEHOLDER = {
 }
 
 
-CAMERA_PAUSED = "Check-in by camera is paused: please ask a staff member"
 NO_PICTURE = frozenset(
     {SourceState.LOST, SourceState.REOPENING, SourceState.STOPPED, SourceState.ABSENT}
 )
@@ -130,6 +129,7 @@ class MainWindow(QMainWindow):
 
     def _on_source_state(self, event: SourceStateChanged) -> None:
         self.status_bar.set_camera(event.state, event.detail)
+        self.idle.set_camera_working(event.state not in NO_PICTURE)
         if event.state is not SourceState.LIVE:
             self.flow.analysis = None  # boxes and advice of a picture no longer shown
             self.live.show_analysis(None)

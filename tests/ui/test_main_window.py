@@ -33,6 +33,7 @@ from kiosk.syncing.status import SyncStatus
 from tests.ui.conftest import _running_timers
 from tests.ui.test_admin_screens import artefact_dir
 from ui.flow import FlowTiming, Screen, Sound
+from ui.idle_view import CAMERA_PAUSED
 from ui.main_window import MainWindow, WindowServices
 
 FACES = Path(__file__).resolve().parents[1] / "data" / "faces"
@@ -137,7 +138,7 @@ def test_lost_camera_shows_in_the_status_bar_and_on_the_preview(
     publish_from_thread(window.services.events, late)
     qtbot.wait(100)
     assert window.flow.analysis is None
-    assert window.live.guidance.text().startswith("Check-in by camera is paused")
+    assert window.live.guidance.text() == CAMERA_PAUSED
     publish_from_thread(window.services.events, SourceStateChanged(SourceState.LIVE))
     qtbot.waitUntil(lambda: window.status_bar.camera.text() == "Camera live")
 
@@ -257,7 +258,18 @@ def test_the_idle_screen_says_when_the_camera_checks_nobody_in(window: MainWindo
         "Check-in by camera is off for this meeting: please see a staff member"
     )
     window.set_board(None)
-    assert window.idle.invite.text() == "Step up to the camera to check in"
+    assert window.idle.invite.text() == "Check-in opens when the meeting starts"
+    assert window.idle.qr_caption.text() == ""  # said once, not twice
+
+
+def test_the_idle_screen_never_invites_people_to_a_camera_that_gives_no_pictures(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    window.set_board(MeetingBoard(uuid.UUID(int=5), "Choir practice", present=0, expected=None))
+    publish_from_thread(window.services.events, SourceStateChanged(SourceState.ABSENT, "none"))
+    qtbot.waitUntil(lambda: window.idle.invite.text() == CAMERA_PAUSED)
+    publish_from_thread(window.services.events, SourceStateChanged(SourceState.LIVE))
+    qtbot.waitUntil(lambda: window.idle.invite.text() == "Step up to the camera to check in")
 
 
 def test_a_board_kept_while_offline_keeps_the_meeting_and_says_why_there_is_no_qr(
