@@ -205,6 +205,10 @@ def test_face_service_and_backend_serve_without_dev_only_packages(
         photo = {"image": ("obama.jpg", (FACES / "obama.jpg").read_bytes())}
         detected = httpx.post(f"{face_url}/detect", files=photo, timeout=60, trust_env=False)
         assert len(detected.json()["faces"]) == 1
+        # What supervisord.conf runs before the backend.
+        check = ["server", "--check", "--port", str(backend_port)]
+        for step in (check, ["face-service", "wait", "--timeout", "60"]):
+            assert dev_only_imports(sonta(env, *step).stdout) == []
         args = ("server", "--host", "127.0.0.1", "--port", str(backend_port))
         with sonta_running(env, backend_log, *args) as stop_backend:
             wait_for(lambda: answers(f"{backend_url}/health"), "the backend", backend_log)
@@ -212,6 +216,15 @@ def test_face_service_and_backend_serve_without_dev_only_packages(
             assert health["face_service"]["model_loaded"] is True
             assert dev_only_imports(stop_backend()) == []
         assert dev_only_imports(stop_face()) == []
+
+
+def test_a_backup_of_the_embedded_database_imports_no_dev_only_package(tmp_path: Path) -> None:
+    """`sonta backup`, as the container's scheduled backups run it, on the embedded defaults."""
+    env = person_env(tmp_path, SONTA_DATA_DIR=str(tmp_path / "data"))
+    assert dev_only_imports(sonta(env, "migrate").stdout) == []
+    (tmp_path / "backups").mkdir()
+    assert dev_only_imports(sonta(env, "backup", str(tmp_path / "backups")).stdout) == []
+    assert len(list((tmp_path / "backups").iterdir())) == 1
 
 
 @pytest.mark.model
