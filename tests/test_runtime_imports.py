@@ -2,8 +2,8 @@
 SciPy, scikit-image, onnx, pytest, ...).
 
 Each run-time entry point runs as shipped (`sonta ...`) in a fresh interpreter of this full
-environment, where an import of a dev-only package would succeed; the process reports its
-sys.modules as it exits, and none of them may be dev-only.
+environment in which those packages cannot be imported, as in a person's install; it must
+do its work, and report as it exits that none of the project's modules tried to import one.
 """
 
 from __future__ import annotations
