@@ -197,12 +197,14 @@ def record_checkin(
     accept_ended: bool = False,
     isolate_race: bool = True,
     approved: ApprovedLookup | None = None,
+    review_reason: str = "",
 ) -> CheckinOutcome:
     """Store one check-in, or return the member's approved record if there already is one.
 
     Raises CheckinRefusedError for a closed meeting, an unexpected member, or a face
-    check-in to approve at a meeting that expects nobody. When a concurrent request
-    stored the approved record first, the unique index refuses ours and the winner is
+    check-in to approve at a meeting that expects nobody. `review_reason` tells the
+    reviewers why a pending record waits for them. When a concurrent request stored
+    the approved record first, the unique index refuses ours and the winner is
     returned (see `_insert`). A caller that reruns its whole transaction after an
     IntegrityError passes `isolate_race=False`, which skips the savepoint and lets the
     error propagate (two round trips fewer per check-in).
@@ -242,6 +244,7 @@ def record_checkin(
         clock_drift_flag=when.drift_flag,
         late=meeting.late_after is not None and when.occurred_at > meeting.late_after,
         created_by_id=created_by_id,
+        review_reason=review_reason,
     )
     if approved is not None:
         session.add(record)

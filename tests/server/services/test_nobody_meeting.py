@@ -5,26 +5,35 @@ longer makes one; earlier releases saved them): its kiosks send faces to staff. 
 server held that line nowhere: a member's selfie on the phone page was approved, and so
 was a face that a kiosk of the previous release (which reads the empty list as
 everyone) recognised and synced. Now the phone hears that the member is not on the
-meeting's list and whom to ask, and no path approves a face there. Staff still check
-people in by hand.
+meeting's list and whom to ask; a synced check-in is kept for review, saying why, and
+counts only once a reviewer approves it. Staff still check people in by hand.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from kiosk.inference.engine import FaceEngine
+from kiosk.inference.packs import resolve_pack
+from kiosk.inference.sessions import ThreadSettings
 from server.backend.core.config import Settings
 from server.backend.errors import CheckinRefusedError
 from server.backend.models import AttendanceRecord, Meeting
 from server.backend.services import attendance
+from server.backend.services.checkin_upload import NOBODY_EXPECTED
 from server.backend.services.phone_checkin import NOT_LISTED
 from tests.server.attendance_utils import make_meeting, make_member
 from tests.server.conftest import ClientFactory
+from tests.server.kiosk_utils import pair_kiosk
+from tests.server.services.test_checkin_upload import upload
+from tests.server.services.test_kiosk_face_evidence import crop_of
 from tests.server.services.test_phone_checkin import Venue, enrol, photo
 from tests.server.utils import admin_headers, backend_of, session_of
 
@@ -45,6 +54,12 @@ def records_of(client: TestClient, meeting: dict[str, Any]) -> int:
     query = select(func.count()).select_from(AttendanceRecord)
     with session_of(client) as session:
         return int(session.scalar(query.filter_by(meeting_id=uuid.UUID(meeting["id"]))) or 0)
+
+
+@pytest.fixture(scope="module")
+def engine() -> FaceEngine:
+    pack = resolve_pack("vectron", cache_dir=Path("/nonexistent-cache"))
+    return FaceEngine.load(pack, ThreadSettings(intra_op_threads=1))
 
 
 @pytest.fixture
@@ -79,6 +94,48 @@ def test_a_members_own_face_on_the_phone_is_told_to_ask_the_admin(venue: Venue) 
     )
     assert manual.status_code == 201, manual.text
     assert manual.json()["record"]["status"] == "approved"
+
+
+@pytest.mark.model
+@pytest.mark.network
+def test_an_earlier_kiosks_check_in_there_is_kept_for_review_once_and_not_counted(
+    venue: Venue, engine: FaceEngine
+) -> None:
+    client, admin = venue.client, venue.headers
+    kiosk = pair_kiosk(client, admin)
+    everyone = make_meeting(client, admin, liveness="never")
+    live, _vector = crop_of(engine, "obama2")
+
+    def item(meeting: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "key": uuid.uuid4().hex,
+            "meeting_id": meeting["id"],
+            "member_id": venue.obama["id"],
+            "method": "face",
+            "similarity": 0.9,
+            "margin": 0.5,
+            "device_time": datetime.now(UTC).isoformat(),
+            "model_id": engine.model_id,
+            "face": live,
+        }
+
+    batch = [item(venue.meeting), item(everyone)]
+    first = upload(client, kiosk, batch)
+    # The same face counts where the meeting expects everyone: the crop is good.
+    assert (first[1]["result"], first[1]["status"]) == ("recorded", "approved"), first
+    kept = first[0]
+    assert (kept["result"], kept["status"]) == ("recorded", "pending_review"), first
+    assert kept["reason"] == NOBODY_EXPECTED
+    # Sent again (a lost answer): the same results, nothing stored twice.
+    assert upload(client, kiosk, batch) == first
+    assert records_of(client, venue.meeting) == 1
+    # Where staff review check-ins, saying why it waits.
+    queue = client.get("/api/reviews", params={"meeting_id": venue.meeting["id"]}, headers=admin)
+    assert [(r["id"], r["review_reason"]) for r in queue.json()["data"]] == [
+        (kept["record_id"], NOBODY_EXPECTED)
+    ]
+    report = client.get(f"/api/reports/meetings/{venue.meeting['id']}", headers=admin).json()
+    assert (report["present"], report["pending_review"]) == (0, 1)
 
 
 def test_no_face_check_in_is_approved_there_by_any_path(client: TestClient) -> None:
