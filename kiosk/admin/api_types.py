@@ -95,6 +95,9 @@ class Attendance(TypedDict):
     server_time: str
     late: bool
     has_evidence: bool
+    # Why it waits for review, when the similarity alone does not say (servers before
+    # it send none).
+    review_reason: NotRequired[str]
 
 
 class Attempt(TypedDict):

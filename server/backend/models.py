@@ -268,6 +268,9 @@ class AttendanceRecord(Base):
         ForeignKey("admins.id", ondelete="SET NULL"), default=None
     )
     reviewed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Why a pending record waits for a reviewer, when the band alone does not say
+    # (e.g. a face check-in at a meeting that expects nobody); "" otherwise.
+    review_reason: Mapped[str] = mapped_column(String(300), default="", server_default="")
     latitude: Mapped[float | None] = mapped_column(default=None)
     longitude: Mapped[float | None] = mapped_column(default=None)
     accuracy_m: Mapped[float | None] = mapped_column(default=None)

@@ -1,4 +1,5 @@
-"""Refused attempts and the meeting of Review, driven offscreen against a real backend.
+"""Refused attempts, and the meeting and queue of Review, driven offscreen against a real
+backend.
 
 Attempts are recorded as the phone and kiosk paths record them (the attempts service,
 committed, then announced on the meeting's live stream); the screens read them over
@@ -18,8 +19,12 @@ from sqlalchemy import select
 from kiosk.admin.api_types import Meeting
 from kiosk.admin.client import AdminClient
 from server.backend.models import AttendanceRecord
+from server.backend.models import Meeting as MeetingRow
 from server.backend.services import attempts
+from server.backend.services.checkin_upload import NOBODY_EXPECTED
 from tests.kiosk.backend import LiveBackend
+from tests.server.kiosk_utils import pair_kiosk
+from tests.server.services.test_checkin_upload import item, upload
 from tests.server.utils import backend_of
 from tests.ui.test_admin_screens import WAIT_MS, idle, sign_in
 from ui.admin.meeting_choice import meeting_name
@@ -193,3 +198,31 @@ def test_review_and_manual_checkin_work_on_the_meeting_chosen_and_say_it(
     window.show_screen("Review")
     qtbot.waitUntil(lambda: review.meeting_id == first, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: "at Morning prayer" in review.status.text(), timeout=WAIT_MS)
+
+
+def test_the_review_queue_says_why_a_check_in_waits(
+    qtbot: QtBot, window: AdminWindow, backend: LiveBackend
+) -> None:
+    """A kiosk check-in at a meeting that expects nobody waits, saying so."""
+    sign_in(qtbot, window, backend)
+    ada = window.client.create_member("Ada Waiting", "Choir")["id"]
+    meeting_id = backend.meeting(expected_ministries=["Choir"])
+    with backend_of(backend.admin).sessions() as session:  # as an earlier release saved it
+        saved = session.get(MeetingRow, uuid.UUID(meeting_id))
+        assert saved is not None
+        saved.expected_ministries = []
+        session.commit()
+    kiosk = pair_kiosk(backend.admin, backend.headers)
+    [sent] = upload(backend.admin, kiosk, [item(backend.admin, meeting_id, ada, probe=None)])
+    assert sent["status"] == "pending_review"
+
+    window.show_screen("Review")
+    review = window.review
+    qtbot.waitUntil(
+        lambda: "waiting for review in all meetings" in review.status.text(), timeout=WAIT_MS
+    )
+    review.choice.combo.setCurrentIndex(review.choice.combo.findData(meeting_id))
+    qtbot.waitUntil(lambda: review.queue.count() == 1, timeout=WAIT_MS)
+    assert review.queue.item(0).text() == (
+        f"Ada Waiting (Choir) · face · similarity - · margin 0.30\n{NOBODY_EXPECTED}"
+    )

@@ -1,6 +1,7 @@
 """Review queue of one meeting, chosen and named at the top: pending check-ins with
-similarity, margin and the evidence crop; approve or reject in one click; manual
-check-in with a reason, into that meeting; and how many attempts were refused there."""
+similarity, margin, why they wait (when the server says) and the evidence crop; approve
+or reject in one click; manual check-in with a reason, into that meeting; and how many
+attempts were refused there."""
 
 from __future__ import annotations
 
@@ -27,10 +28,12 @@ from ui.admin.words import count
 def describe(record: Attendance) -> str:
     similarity = f"{record['similarity']:.2f}" if record["similarity"] is not None else "-"
     margin = f"{record['margin']:.2f}" if record["margin"] is not None else "-"
-    return (
+    line = (
         f"{record['member_name']} ({record['ministry']}) · {record['method']} · "
         f"similarity {similarity} · margin {margin}"
     )
+    reason = record.get("review_reason")
+    return f"{line}\n{reason}" if reason else line
 
 
 class ReviewView(QWidget):

@@ -195,7 +195,8 @@ class GalleryMeeting(BaseModel):
     answer gives the kiosk (the list is then left empty); otherwise exactly
     `expected_member_ids`, and an empty list means nobody (face check-in is off; staff
     check people in). A kiosk from before `expects_everyone` reads an empty list as
-    everyone it holds, so an everyone meeting works on it as before; a kiosk of this
+    everyone it holds, so an everyone meeting works on it as before (what it syncs for
+    a meeting expecting nobody waits for review: `checkin_upload`); a kiosk of this
     release reads a missing `expects_everyone` (a server from before it) as false,
     which is what that server's lists mean.
     """

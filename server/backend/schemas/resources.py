@@ -470,6 +470,8 @@ class AttendancePublic(BaseModel):
     created_by_id: uuid.UUID | None
     reviewed_by_id: uuid.UUID | None
     reviewed_at: datetime | None
+    # Why it waits for a reviewer when the similarity alone does not say; "" otherwise.
+    review_reason: str = ""
     latitude: float | None
     longitude: float | None
     accuracy_m: float | None

@@ -2,9 +2,11 @@
 
 `record_checkin` refuses meetings that are not taking check-ins and members the meeting
 does not expect, answers "already checked in" instead of storing a second approved
-record, and works out the late and clock-drift flags. It never commits: the caller
-commits (with its audit entry or idempotency key), then announces the outcome with
-`announce`, so a live event never describes a record that was rolled back.
+record, and works out the late and clock-drift flags. A meeting that expects nobody
+(`expects_nobody`) takes staff check-ins only: no face check-in is approved there.
+It never commits: the caller commits (with its audit entry or idempotency key), then
+announces the outcome with `announce`, so a live event never describes a record that
+was rolled back.
 
 Time: the server's clock is the reference. A device's clock reading is kept as
 `device_time`; when the device's drift is known (measured from its heartbeat or the
@@ -35,7 +37,14 @@ MAX_CLOCK_DRIFT_S = 120.0
 DRIFT_NOISE_S = 2.0
 
 METHODS = frozenset({"face", "badge_face", "qr", "manual", "phone"})
+# Methods decided by a face (kiosk, badge + kiosk, phone selfie), not by a person.
+FACE_METHODS = frozenset({"face", "badge_face", "phone"})
 STATUSES = frozenset({"approved", "pending_review", "rejected"})
+
+NOBODY_BY_FACE = (
+    "This meeting expects nobody by face (it lists no ministry or member and is not open "
+    "to everyone), so a staff member checks people in."
+)
 
 OutcomeResult = Literal["recorded", "already_checked_in"]
 # The approved record of (meeting, member) among those a batch loaded, or None.
@@ -96,6 +105,23 @@ class Person(Protocol):
 def is_expected(meeting: Meeting, member: Person) -> bool:
     """Listed by id, or active in an expected ministry; with no list, every active member."""
     return expects(meeting)(member)
+
+
+def expects_nobody(meeting: Meeting) -> bool:
+    """A meeting that names no ministry and no member and is not opened to everyone.
+
+    Its kiosks get nobody's face for it and send faces to staff; no face check-in counts
+    there (staff check people in by hand). Older releases saved such meetings.
+    """
+    return not (
+        meeting.expected_ministries or meeting.expected_member_ids or meeting.open_to_everyone
+    )
+
+
+def expected_by_face(meeting: Meeting, member: Person) -> bool:
+    """Whether the meeting takes this member's face check-in: expected, by a meeting
+    that expects someone (`expects_nobody`)."""
+    return not expects_nobody(meeting) and is_expected(meeting, member)
 
 
 def expects(meeting: Meeting) -> Callable[[Person], bool]:
@@ -171,14 +197,17 @@ def record_checkin(
     accept_ended: bool = False,
     isolate_race: bool = True,
     approved: ApprovedLookup | None = None,
+    review_reason: str = "",
 ) -> CheckinOutcome:
     """Store one check-in, or return the member's approved record if there already is one.
 
-    Raises CheckinRefusedError for a closed meeting or an unexpected member. When a
-    concurrent request stored the approved record first, the unique index refuses ours
-    and the winner is returned (see `_insert`). A caller that reruns its whole
-    transaction after an IntegrityError passes `isolate_race=False`, which skips the
-    savepoint and lets the error propagate (two round trips fewer per check-in).
+    Raises CheckinRefusedError for a closed meeting, an unexpected member, or a face
+    check-in to approve at a meeting that expects nobody. `review_reason` tells the
+    reviewers why a pending record waits for them. When a concurrent request stored
+    the approved record first, the unique index refuses ours and the winner is
+    returned (see `_insert`). A caller that reruns its whole transaction after an
+    IntegrityError passes `isolate_race=False`, which skips the savepoint and lets the
+    error propagate (two round trips fewer per check-in).
 
     `approved`, for a caller storing many check-ins in one transaction, answers "the
     approved record of this meeting and member" from what it loaded for all of them at
@@ -191,6 +220,8 @@ def record_checkin(
     member = session.get(Member, member_id)
     if member is None or not is_expected(meeting, member):
         raise CheckinRefusedError("This person is not expected at this meeting.")
+    if method in FACE_METHODS and status == "approved" and expects_nobody(meeting):
+        raise CheckinRefusedError(NOBODY_BY_FACE)
     when = timing(device_time=device_time, clock_drift_s=clock_drift_s)
     check_open(meeting, when.occurred_at, accept_ended=accept_ended)
     if approved is not None:
@@ -213,6 +244,7 @@ def record_checkin(
         clock_drift_flag=when.drift_flag,
         late=meeting.late_after is not None and when.occurred_at > meeting.late_after,
         created_by_id=created_by_id,
+        review_reason=review_reason,
     )
     if approved is not None:
         session.add(record)

@@ -30,6 +30,11 @@ Time: a check-in dated outside the meeting's window (before it started, after it
 ended) is refused. One that reaches the server more than LATE_UPLOAD_GRACE after the
 meeting ended is kept but never approved on its own: a queued backlog is genuine, but
 its date is only the kiosk's word, so an admin confirms it.
+
+A meeting that expects nobody takes no face check-in, but a kiosk of the release before
+`expects_everyone` reads its empty list as everyone and sends what it recognised. Such
+an item is kept, never approved: it waits in the review queue with a reason saying why
+(`NOBODY_EXPECTED`), and its key answers the same whenever it is sent again.
 """
 
 from __future__ import annotations
@@ -79,6 +84,12 @@ LATE_UPLOAD_GRACE = timedelta(minutes=15)
 # Slack on the window's start for a device clock within the flagged drift.
 WINDOW_SLACK = timedelta(seconds=attendance.MAX_CLOCK_DRIFT_S)
 REUSED_KEY = "idempotency key reused with a different payload"
+# A kiosk from before `expects_everyone` reads a meeting's empty list as everyone.
+NOBODY_EXPECTED = (
+    "Not counted until a reviewer approves it: the meeting expects nobody by face (it "
+    "lists no ministry or member and is not open to everyone), yet the kiosk recognised "
+    "this person, as a kiosk of an earlier release or with an old gallery does."
+)
 # Called with each newly stored check-in, after its commit.
 OnRecorded = Callable[[attendance.CheckinOutcome], None]
 # The face-service's own embedding of each aligned crop, in order (batched inside).
@@ -388,6 +399,7 @@ def _stage(
             record_id=outcome.record.id,
             status=outcome.record.status,
             late=outcome.record.late,
+            reason=outcome.record.review_reason or None,
         )
     session.add(
         KioskCheckin(
@@ -443,7 +455,8 @@ def _record(
     late_upload = _check_window(upload, item, meeting)
     scored = _rescored(upload, item, staging)
     status = _status(upload.thresholds, item, scored)
-    if late_upload:
+    reason = NOBODY_EXPECTED if attendance.expects_nobody(meeting) else ""
+    if late_upload or reason:
         status = "pending_review"
     try:
         outcome = attendance.record_checkin(
@@ -460,6 +473,7 @@ def _record(
             accept_ended=True,
             isolate_race=False,
             approved=staging.approved if staging is not None else None,
+            review_reason=reason,
         )
     except CheckinRefusedError as exc:
         raise ItemRefusedError(exc.message) from None

@@ -11,10 +11,10 @@ A meeting that lists no ministry and no member sends kiosks nobody, unless an ad
 opened it to everyone (`open_to_everyone`): then its kiosks get every active member.
 Sending everyone by default is what let every kiosk copy the whole church; a meeting
 without a list usually means "not decided yet", and everyone is one deliberate tick
-away. Such a meeting still takes everyone's phone, QR and manual check-ins, as before.
-Its kiosks are told it expects nobody (an empty list without `expects_everyone`, see
-`GalleryMeeting`) and recognise nobody for it, instead of everyone they hold for other
-meetings.
+away. Such a meeting takes staff (manual) check-ins only, never a face's (see
+`attendance.expects_nobody`). Its kiosks are told it expects nobody (an empty list
+without `expects_everyone`, see `GalleryMeeting`) and recognise nobody for it, instead
+of everyone they hold for other meetings.
 
 The set's fingerprint goes with each sync answer (see `sync`): when someone joins or
 leaves it, the kiosk gets a snapshot that replaces its gallery, so whoever left is gone
@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from server.backend.models import FaceTemplate, Kiosk, Meeting, Member, utcnow
 from server.backend.schemas.kiosk import GalleryMeeting
-from server.backend.services.attendance import expects
+from server.backend.services.attendance import expects, expects_nobody
 
 # Scheduled meetings starting this soon are prepared for (the kiosk may be offline then);
 # the default of GALLERY_LOOKAHEAD_HOURS.
@@ -100,14 +100,6 @@ def serves(meeting: Meeting, kiosk_id: uuid.UUID | None) -> bool:
     return not meeting.kiosk_ids or (kiosk_id is not None and str(kiosk_id) in meeting.kiosk_ids)
 
 
-def lists_nobody(meeting: Meeting) -> bool:
-    """A meeting that names no ministry and no member, and is not opened to everyone:
-    its kiosks get nobody's face for it."""
-    return not (
-        meeting.expected_ministries or meeting.expected_member_ids or meeting.open_to_everyone
-    )
-
-
 def _view(meeting: Meeting, expected: list[uuid.UUID], held: set[uuid.UUID]) -> GalleryMeeting:
     """The meeting as the kiosk gets it. An everyone meeting that expects every person the
     kiosk is given says so instead of listing them all (`GalleryMeeting`); one that does
@@ -141,7 +133,7 @@ def scope(
     for meeting in meetings:
         wanted = expects(meeting)
         expected[meeting.id] = (
-            [] if lists_nobody(meeting) else [m.id for m in candidates if wanted(m)]
+            [] if expects_nobody(meeting) else [m.id for m in candidates if wanted(m)]
         )
     needed = {member for people in expected.values() for member in people}
     members = [m for m in candidates if m.id in needed and m.consent_given]

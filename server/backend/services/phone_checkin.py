@@ -339,7 +339,8 @@ def _verdict(
 
     A claim refused before matching still searches the gallery, so the answer takes
     as long whether or not the claimed person exists or is enrolled. Only a face that
-    matches the person named hears that the meeting does not expect them.
+    matches the person named hears that the meeting does not expect them (nor does a
+    meeting that expects nobody: staff check people in there).
     """
     probe = templates_crud.normalised(embedding)
     if member is None:
@@ -349,7 +350,7 @@ def _verdict(
         return _Verdict(None, "claimed identity not found")
     decision = match(backend, session, member, probe)
     own = decision.band is not Band.REJECT
-    if not attendance.is_expected(meeting, member):
+    if not attendance.expected_by_face(meeting, member):
         return _Verdict(None, "not expected here", own_face=own, not_listed=own)
     if decision.band is Band.REJECT:
         # The face of another enrolled member claiming this one is worth a closer look.
