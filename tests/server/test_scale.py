@@ -104,6 +104,18 @@ def test_new_members_go_straight_into_the_trigram_indexes(client: TestClient) ->
         assert session.scalar(clean, {"name": "ix_members_search_trgm"}) == 0
 
 
+def test_members_are_vacuumed_after_a_hundredth_of_them_change(client: TestClient) -> None:
+    """A text search passes over members in the name index only where the visibility map
+    says a table page is unchanged since the last vacuum; autovacuum's default waits for a
+    fifth of the table to change."""
+    with backend_of(client).sessions() as session:
+        options = session.scalar(text("SELECT reloptions FROM pg_class WHERE relname = 'members'"))
+    assert set(options) >= {
+        "autovacuum_vacuum_scale_factor=0.01",
+        "autovacuum_vacuum_insert_scale_factor=0.01",
+    }
+
+
 def _a_year_of_enrolments(client: TestClient) -> int:
     """Enrol and delete templates day after day, as a ministry's staff would."""
     with backend_of(client).sessions() as session:
