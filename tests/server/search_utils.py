@@ -15,10 +15,10 @@ from server.backend.models import Member
 from tests.server.utils import backend_of
 
 
-def add_members(client: TestClient, count: int, name: str, first: int = 0) -> None:
-    """`count` members called "`name` 00000"..., numbered from `first`, settled as
-    autovacuum would settle them soon after (see `settle`)."""
-    insert_members(client, count, name, first)
+def add_members(client: TestClient, count: int, name: str) -> None:
+    """`count` members called "`name` 00000"..., settled as autovacuum would settle them
+    soon after (see `settle`)."""
+    insert_members(client, count, name)
     settle(client, "members")
 
 
