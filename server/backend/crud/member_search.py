@@ -8,7 +8,7 @@ enrolled, so that question is at most a page of index probes, however many membe
 match or have faces (asked of every row, PostgreSQL hashed every template of the
 recogniser for a first page: 47 ms at 50,000 members, where the page-first form takes
 under 4). On PostgreSQL a text search's page is chosen in the name index, which holds
-what the search tests (migration 0015), and only then are its rows read: at 50,000
+what the search tests (migration 0016), and only then are its rows read: at 50,000
 members "mensah" passed 3,125 members before its first page, each read from the table.
 """
 
@@ -149,7 +149,7 @@ def page_statement(shape: SearchShape) -> Select[Any]:
 
 def _rows_by_id(keys: FromClause) -> FromClause:
     """The member rows of a page chosen as `keys` (id and name): chosen on the columns the
-    name index holds (migration 0015), a text search's page passes over the members it
+    name index holds (migration 0016), a text search's page passes over the members it
     skips inside the index, and only its own rows are read, one lookup by id each. LIMIT 1
     keeps them lookups: as a plain join, PostgreSQL hashed the page against a scan of
     every member when there were under some thousands of them."""

@@ -16,8 +16,8 @@ which vacuum keeps up. By default autovacuum waits for a fifth of a table to cha
 members are written rarely but in bursts (imports, edits), so they are vacuumed once a
 hundredth of them has changed instead.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-08 03:00:00
 """
 
@@ -25,8 +25,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
