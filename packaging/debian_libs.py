@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
@@ -43,9 +44,10 @@ def _owners(paths: Iterable[str]) -> dict[str, str]:
 
 
 def packaged_files(paths: Iterable[str]) -> set[str]:
-    """The paths (as given) of the files a Debian package installed on this machine."""
+    """The paths (as given) of the files a Debian package installed on this machine; none
+    where there is no dpkg (a bundle built on another system keeps its copies)."""
     system = [p for p in paths if p.startswith(("/lib", "/usr/lib"))]
-    return set(_owners(system)) if system else set()
+    return set(_owners(system)) if system and shutil.which("dpkg-query") else set()
 
 
 def _is_elf(path: Path) -> bool:

@@ -45,6 +45,14 @@ def test_the_system_copies_a_debian_package_owns_are_left_to_it() -> None:
     assert not rules.left_to_debian(str(SYSTEM / "libpython3.11.so.1.0"), {libpython})
 
 
+def test_without_dpkg_the_bundle_keeps_its_system_copies(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """As on a build machine that is not Debian (the spec also builds elsewhere)."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert load("debian_libs").packaged_files([str(SYSTEM / "libglib-2.0.so.0")]) == set()
+
+
 def test_depends_names_the_package_of_each_library_the_bundle_needs_and_lacks(
     tmp_path: Path,
 ) -> None:
