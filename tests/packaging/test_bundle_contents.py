@@ -35,6 +35,8 @@ def contents() -> ModuleType:
         "PySide6/Qt/plugins/multimedia/libffmpegmediaplugin.so",
         "PySide6/Qt/lib/libQt6Quick.so.6",
         "PySide6/Qt/lib/libavcodec.so.61",
+        "PySide6/Qt/lib/libQt6EglFSDeviceIntegration.so.6",
+        "PySide6/Qt/lib/libQt6EglFsKmsSupport.so.6",
     ],
 )
 def test_what_the_kiosk_never_loads_is_left_out(dest: str) -> None:
@@ -65,3 +67,11 @@ def test_insightface_and_what_its_package_imports_are_excluded() -> None:
     excluded = set(contents().EXCLUDED_MODULES)
     assert {"insightface", "scipy", "skimage", "onnx", "PIL._avif"} <= excluded
     assert not {"onnxruntime", "cv2", "numpy", "PySide6.QtMultimedia", "dlib"} & excluded
+
+
+def test_qt_bindings_and_numpy_parts_never_imported_are_excluded() -> None:
+    """Their libraries stay where Qt Multimedia links them; NumPy's random (calibration)
+    and Pillow's WebP (enrolment photos) are used and stay."""
+    excluded = set(contents().EXCLUDED_MODULES)
+    assert {"PySide6.QtDBus", "PySide6.QtConcurrent", "numpy._core._multiarray_tests"} <= excluded
+    assert not {"numpy.random", "PIL.WebPImagePlugin", "PySide6.QtPrintSupport"} & excluded
