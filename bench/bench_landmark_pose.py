@@ -18,6 +18,7 @@ and on the peak frame of each head move that the sequence rules accept, it reads
   far eye    the far eye's width over the near eye's (106 points), peak over selfie
   contour    the face's far-side width (nose tip to contour) over its near side's,
              peak over selfie
+  scale      the fit's scale, peak over selfie (a phone held still keeps it near 1)
 
 Groups: genuine photo sequences and rendered sideways turns (`tests/utils/turns`, as
 in bench_turn_cues.py; the render's shape is the same prior as the fit's, so the
@@ -29,15 +30,18 @@ whichever side refuses fewer genuine moves, and how many genuine moves it refuse
 
 Measured (9 calibration people; 16 genuine photo moves and 61 rendered turns that the
 sequence rules accept; 26 of the 60 strong warps, 5 selfies pushed both ways at 6
-strengths, pass today): no cue separates. The best,
-the rigid residual, refuses every passing warp only at 0.031 or more, where it also
-refuses 7 of the 16 genuine photo moves (genuine 0.018-0.039, passing warps 0.031-0.069;
-renders 0.007-0.031). Width 1.2 warps bend the face so gently that the fit reads them as
-a turn of 16-36 degrees. The far eye's narrowing and the contour's asymmetry move the
-same way under a warp as under a turn (the face ahead of the nose is squeezed, behind it
-stretched), and the nose's offset per fitted yaw overlaps. The limit: the genuine moves
-are different photos (other expressions), which raise the residuals a continuous real
-turn would show; how low a real turn reads is not measured.
+strengths, pass today): no cue separates. The best, the rigid residual, refuses every
+passing warp only at 0.031 or more, where it also refuses 7 of the 16 genuine photo
+moves (genuine 0.018-0.039, passing warps 0.031-0.069, renders 0.007-0.031): a wide warp
+bends the face so smoothly that the fit takes most of it for a turn. The far eye's
+narrowing and the contour's asymmetry move the same way under a warp as under a turn
+(the face ahead of the nose is squeezed, behind it stretched), and the nose's offset
+per fitted yaw overlaps. The fit's scale shrinks under width 0.9-1.2 warps (0.77-1.05
+passing; renders 0.99-1.07) but not under width 0.6 ones (0.95-1.15 passing), and it
+cannot be judged on the genuine photos (each is framed to one eye distance, so a turned
+one is enlarged: 1.00-1.23). The limit: the genuine moves are different photos (other
+expressions), which raise the residuals a continuous real turn would show; how low a
+real turn reads is not measured.
 
     .venv/bin/python bench/bench_landmark_pose.py
 """
@@ -201,6 +205,12 @@ def _per_yaw(p: Peak) -> float:
     return nose / max(1e-3, abs(math.sin(after[0] - before[0])))
 
 
+def _scale(p: Peak) -> float:
+    before, after, _ = _fitted(p, SKULL)
+    resized = p.peak.image.shape[1] / p.selfie.image.shape[1]  # frames are sent smaller
+    return float(after[3] / before[3] / resized)
+
+
 CUES: dict[str, Callable[[Peak], float]] = {
     "rigid": lambda p: _rms(_fitted(p, SKULL + NOSE)[2], SKULL + NOSE),
     "jaw": lambda p: _rms(_fitted(p, SKULL)[2], LOWER),
@@ -208,6 +218,7 @@ CUES: dict[str, Callable[[Peak], float]] = {
     "per yaw": _per_yaw,
     "far eye": lambda p: _far_near(p, _eyes),
     "contour": lambda p: _far_near(p, _contour),
+    "scale": _scale,
 }
 
 
