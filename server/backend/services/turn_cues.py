@@ -33,9 +33,12 @@ lower than other photos of the person do.
 
 NOT refused: a warp pushed much further than the threshold needs (1.3-2.0 eye
 distances) distorts the face so much that the flow no longer explains it (residual up
-to 29, as much as a real turn): 4-6 of 10 such ramps passed at 0.6-1.2 wide. These
-are speed bumps, not proof of presence: a replayed video of the person, a 3-D render,
-a relit warp or a strongly pushed one are not refused.
+to 29, as much as a real turn): 4-6 of 10 such ramps passed at 0.6-1.2 wide. Nor
+does the 3-D consistency of the pack's 106 landmarks tell them from genuine moves
+(`bench/bench_landmark_pose.py`: a rigid head fit's residual refuses them all only
+where it also refuses 7 of 16 genuine photo moves). These are speed bumps, not proof
+of presence: a replayed video of the person, a 3-D render, a relit warp or a strongly
+pushed one are not refused.
 """
 
 from __future__ import annotations
