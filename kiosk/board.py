@@ -43,6 +43,7 @@ class MeetingBoard:
     refresh_after_s: float = 30.0
     stale: bool = False  # the last board kept while the server cannot be reached
     camera_checkin: bool = True  # False: the meeting expects nobody, staff check people in
+    started: bool = False  # the meeting is taking check-ins (no QR then: its window closed)
 
     def refresh_in(self, now: datetime | None = None) -> float:
         """Seconds until a new board (and QR) should be fetched; never negative."""
@@ -68,6 +69,7 @@ def parse_board(body: dict[str, Any]) -> MeetingBoard:
         qr_url=str(qr["url"]) if qr else None,
         qr_expires_at=datetime.fromisoformat(str(qr["expires_at"])) if qr else None,
         refresh_after_s=float(qr["refresh_after_seconds"]) if qr else NO_QR_REFRESH_S,
+        started=body.get("status") == "active",
     )
 
 

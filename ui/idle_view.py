@@ -83,6 +83,8 @@ class IdleView(QWidget):
             caption = "Or check in with your phone: scan this code"
         elif board is not None and board.stale:
             caption = "Phone check-in is back when the server is; the camera still works"
+        elif board is not None and board.started:
+            caption = "Phone check-in has closed for this meeting"
         elif board is not None:
             caption = "Phone check-in opens when the meeting starts"
         else:

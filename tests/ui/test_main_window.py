@@ -260,6 +260,8 @@ def test_the_idle_screen_says_when_the_camera_checks_nobody_in(window: MainWindo
     window.set_board(None)
     assert window.idle.invite.text() == "Check-in opens when the meeting starts"
     assert window.idle.qr_caption.text() == ""  # said once, not twice
+    window.set_board(dataclasses.replace(board, started=True))  # its QR window has closed
+    assert window.idle.qr_caption.text() == "Phone check-in has closed for this meeting"
 
 
 def test_the_idle_screen_never_invites_people_to_a_camera_that_gives_no_pictures(

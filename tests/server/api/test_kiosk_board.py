@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlparse
 
 from fastapi.testclient import TestClient
 
+from kiosk.board import parse_board
 from tests.server.kiosk_utils import make_meeting, make_member, pair_kiosk
 from tests.server.utils import admin_headers
 
@@ -56,3 +57,16 @@ def test_the_board_needs_a_kiosk_credential(any_client: TestClient) -> None:
     assert anonymous.status_code == 401
     as_admin = any_client.get(f"/api/kiosk/meetings/{meeting}/board", headers=admin)
     assert as_admin.status_code == 401
+
+
+def test_a_running_meeting_whose_qr_window_closed_reads_as_started_without_a_qr(
+    any_client: TestClient,
+) -> None:
+    """The kiosk then says phone check-in has closed, not that it opens at the start."""
+    admin = admin_headers(any_client)
+    kiosk = pair_kiosk(any_client, admin)
+    meeting = make_meeting(any_client, admin, started_minutes_ago=130)  # ended 10 min ago
+    shown = parse_board(board(any_client, meeting, kiosk.headers))
+    assert shown.qr_url is None and shown.started
+    later = make_meeting(any_client, admin, start=False, title="Later")
+    assert not parse_board(board(any_client, later, kiosk.headers)).started
