@@ -3,7 +3,8 @@
 "Present" counts every approved check-in, late ones included; "late" is the subset
 after the meeting's late time; "absent" is an expected person without an approved or
 pending check-in. The expected people are those the attendance service expects
-(`attendance.is_expected`), plus anyone who checked in anyway. Only meetings that took
+(`attendance.is_expected`; nobody at a meeting that expects nobody, where staff check
+people in by hand), plus anyone who checked in anyway. Only meetings that took
 attendance (active or ended) count in rates, histories and trends.
 
 The grouping is done here rather than in SQL, so SQLite and PostgreSQL agree. Trends
@@ -39,7 +40,7 @@ from server.backend.schemas.reports import (
     TrendPoint,
     Trends,
 )
-from server.backend.services.attendance import expected_unlisted, is_expected
+from server.backend.services.attendance import expected_unlisted, expects_nobody, is_expected
 
 TOOK_ATTENDANCE = ("active", "ended")
 
@@ -113,7 +114,7 @@ def _meeting_people(
     ministries = [
         name
         for name in _active_by_ministry(session)
-        if expected_unlisted(meeting, status="active", ministry=name)
+        if _expected_unlisted(meeting, status="active", ministry=name)
     ]
     checked_in = select(AttendanceRecord.member_id).where(
         AttendanceRecord.meeting_id == meeting.id,
@@ -190,7 +191,7 @@ def member_history(
     lines = []
     for meeting in meetings:
         record = records.get(meeting.id, {}).get(member.id)
-        if record is None and not is_expected(meeting, member):
+        if record is None and (expects_nobody(meeting) or not is_expected(meeting, member)):
             continue
         lines.append(
             MemberMeetingLine(
@@ -264,7 +265,9 @@ def trends(
             i
             for i in listed | seen.keys()
             if counts(i)
-            and not expected_unlisted(meeting, status=people[i].status, ministry=people[i].ministry)
+            and not _expected_unlisted(
+                meeting, status=people[i].status, ministry=people[i].ministry
+            )
         ]
         expected = _active_expected(meeting, active) + len(extra)
         if ministry is not None and not expected:
@@ -306,9 +309,18 @@ def _people_by_id(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, _Per
     return {i: _Person(status, name) for i, status, name in session.execute(query)}
 
 
+def _expected_unlisted(meeting: Meeting, *, status: str, ministry: str) -> bool:
+    """`attendance.expected_unlisted`, but a meeting that expects nobody
+    (`attendance.expects_nobody`) expects nobody here either: staff may check anyone in
+    there, and only those they did count (before, every active member was absent)."""
+    return not expects_nobody(meeting) and expected_unlisted(
+        meeting, status=status, ministry=ministry
+    )
+
+
 def _active_expected(meeting: Meeting, active: dict[str, int]) -> int:
     """How many active members the meeting expects without listing them."""
-    expects = partial(expected_unlisted, meeting, status="active")
+    expects = partial(_expected_unlisted, meeting, status="active")
     return sum(n for name, n in active.items() if expects(ministry=name))
 
 

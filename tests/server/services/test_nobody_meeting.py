@@ -165,3 +165,30 @@ def test_no_face_check_in_is_approved_there_by_any_path(client: TestClient) -> N
         session.commit()
     assert manual.result == "recorded"
     assert records_of(client, meeting) == 1
+
+
+def test_its_reports_expect_nobody_and_count_only_who_came(client: TestClient) -> None:
+    """Before, reports counted every active member as expected there, and so absent."""
+    admin = admin_headers(client)
+    ama = make_member(client, admin, "Ama Mensah")
+    kofi = make_member(client, admin, "Kofi Osei")
+    meeting = expecting_nobody(client, admin)
+    url = f"/api/reports/meetings/{meeting['id']}"
+    report = client.get(url, headers=admin).json()
+    assert (report["expected"], report["absent"]) == (0, 0)
+    manual = client.post(
+        f"/api/attendance/meetings/{meeting['id']}/manual",
+        json={"member_id": ama["id"]},
+        headers=admin,
+    )
+    assert manual.status_code == 201, manual.text
+    report = client.get(url, headers=admin).json()
+    assert (report["expected"], report["present"], report["absent"]) == (1, 1, 0)
+    trend = client.get("/api/reports/trends", params={"period": "month"}, headers=admin).json()
+    assert [(p["expected"], p["present"]) for p in trend["points"]] == [(1, 1)]
+
+    def history(member: dict[str, Any]) -> list[str]:
+        answer = client.get(f"/api/reports/members/{member['id']}", headers=admin).json()
+        return [line["meeting_id"] for line in answer["history"]]
+
+    assert (history(ama), history(kofi)) == ([meeting["id"]], [])
