@@ -32,7 +32,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,6 +52,7 @@ from server.backend.core.db import make_engine, make_session_factory  # noqa: E4
 from server.backend.core.security.passwords import PasswordHasher  # noqa: E402
 from server.backend.core.security.templates import TemplateCipher  # noqa: E402
 from server.backend.crud import admins as admins_crud  # noqa: E402
+from server.backend.crud import templates as templates_crud  # noqa: E402
 from server.backend.models import FaceTemplate, Member  # noqa: E402
 from server.backend.schemas.resources import AdminCreate  # noqa: E402
 from server.backend.tasks.migrate import upgrade_to_head  # noqa: E402
@@ -173,19 +173,10 @@ def enrol_faces(env: dict[str, str]) -> int:
                     continue
                 vector = rng.normal(size=512).astype(np.float32)
                 vector /= np.linalg.norm(vector)
-                template_id = uuid.uuid4()
-                sealed = cipher.seal(
-                    vector, member_id=member_id, template_id=template_id, model_id=model_id
-                )
                 rows.append(
-                    {
-                        "id": template_id,
-                        "member_id": member_id,
-                        "model_id": model_id,
-                        "key_version": sealed.key_version,
-                        "nonce": sealed.nonce,
-                        "ciphertext": sealed.ciphertext,
-                    }
+                    templates_crud.sealed_columns(
+                        cipher, vector, member_id=member_id, model_id=model_id
+                    )
                 )
             if rows:
                 session.execute(insert(FaceTemplate), rows)

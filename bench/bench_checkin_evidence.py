@@ -47,6 +47,7 @@ from kiosk.inference.sessions import ThreadSettings
 from server.backend.core.config import load_settings
 from server.backend.core.db import make_engine, make_session_factory
 from server.backend.core.security.templates import TemplateCipher
+from server.backend.crud import templates as templates_crud
 from server.backend.models import FaceTemplate, Member
 
 PHOTO = Path(__file__).resolve().parents[1] / "tests/data/faces/obama2.jpg"
@@ -96,23 +97,10 @@ def seed_templates(env: dict[str, str], face: NDArray[np.float32], model_id: str
                 noise -= face * float(noise @ face)
                 noise /= np.linalg.norm(noise)
                 vector = SEEDED_SIMILARITY * face + np.sqrt(1 - SEEDED_SIMILARITY**2) * noise
-                template_id = uuid.uuid4()
-                sealed = cipher.seal(
-                    vector.astype(np.float32),
-                    member_id=member_id,
-                    template_id=template_id,
-                    model_id=model_id,
+                columns = templates_crud.sealed_columns(
+                    cipher, vector.astype(np.float32), member_id=member_id, model_id=model_id
                 )
-                session.add(
-                    FaceTemplate(
-                        id=template_id,
-                        member_id=member_id,
-                        model_id=model_id,
-                        key_version=sealed.key_version,
-                        nonce=sealed.nonce,
-                        ciphertext=sealed.ciphertext,
-                    )
-                )
+                session.add(FaceTemplate(**columns))
             session.commit()
     finally:
         engine.dispose()

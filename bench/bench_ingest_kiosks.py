@@ -43,6 +43,7 @@ from bench_checkin_upload import (
 from server.backend.core.config import load_settings
 from server.backend.core.db import make_engine, make_session_factory
 from server.backend.core.security.templates import TemplateCipher
+from server.backend.crud import templates as templates_crud
 from server.backend.face_model import ServerFaceModel
 from server.backend.models import FaceTemplate
 
@@ -78,20 +79,10 @@ def seed_templates(env: dict[str, str], members: list[str], model_id: str) -> di
                 other /= np.linalg.norm(other)
                 probe = 0.7 * face + np.sqrt(1 - 0.49) * other
                 probes[member] = base64.b64encode(probe.astype("<f4").tobytes()).decode()
-                template_id, member_id = uuid.uuid4(), uuid.UUID(member)
-                sealed = cipher.seal(
-                    face, member_id=member_id, template_id=template_id, model_id=model_id
+                columns = templates_crud.sealed_columns(
+                    cipher, face, member_id=uuid.UUID(member), model_id=model_id
                 )
-                session.add(
-                    FaceTemplate(
-                        id=template_id,
-                        member_id=member_id,
-                        model_id=model_id,
-                        key_version=sealed.key_version,
-                        nonce=sealed.nonce,
-                        ciphertext=sealed.ciphertext,
-                    )
-                )
+                session.add(FaceTemplate(**columns))
             session.commit()
     finally:
         engine.dispose()

@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from server.backend.core.security.templates import TemplateCipher
-from server.backend.crud import gallery
+from server.backend.crud import gallery, templates
 from server.backend.models import FaceTemplate, Member
 
 MINISTRIES = ("Choir", "Ushers", "Media", "Prayer", "Protocol", "Children")
@@ -28,15 +28,8 @@ def add_template(
     vector: np.ndarray,
     model_id: str,
 ) -> FaceTemplate:
-    template_id = uuid.uuid4()
-    sealed = cipher.seal(vector, member_id=member_id, template_id=template_id, model_id=model_id)
     row = FaceTemplate(
-        id=template_id,
-        member_id=member_id,
-        model_id=model_id,
-        key_version=sealed.key_version,
-        nonce=sealed.nonce,
-        ciphertext=sealed.ciphertext,
+        **templates.sealed_columns(cipher, vector, member_id=member_id, model_id=model_id)
     )
     session.add(row)
     gallery.record_added(session=session, template=row)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -40,6 +41,27 @@ def open_row(cipher: TemplateCipher, row: FaceTemplate) -> NDArray[np.float32]:
     return cipher.open(
         _sealed(row), member_id=row.member_id, template_id=row.id, model_id=row.model_id
     )
+
+
+def sealed_columns(
+    cipher: TemplateCipher,
+    vector: NDArray[np.float32],
+    *,
+    member_id: uuid.UUID,
+    model_id: str,
+) -> dict[str, Any]:
+    """A new template row's columns for ``vector``, sealed with the row's own ids as the
+    associated data (a bulk insert takes these dicts as they are)."""
+    template_id = uuid.uuid4()
+    sealed = cipher.seal(vector, member_id=member_id, template_id=template_id, model_id=model_id)
+    return {
+        "id": template_id,
+        "member_id": member_id,
+        "model_id": model_id,
+        "key_version": sealed.key_version,
+        "nonce": sealed.nonce,
+        "ciphertext": sealed.ciphertext,
+    }
 
 
 def normalised(values: list[float]) -> NDArray[np.float32]:
@@ -123,15 +145,8 @@ def enrol(
             f"This face is already enrolled for {match.member.full_name}.",
             details={"member_id": str(match.member.id), "similarity": round(match.similarity, 3)},
         )
-    template_id = uuid.uuid4()
-    sealed = cipher.seal(vector, member_id=member.id, template_id=template_id, model_id=model_id)
     row = FaceTemplate(
-        id=template_id,
-        member_id=member.id,
-        model_id=model_id,
-        key_version=sealed.key_version,
-        nonce=sealed.nonce,
-        ciphertext=sealed.ciphertext,
+        **sealed_columns(cipher, vector, member_id=member.id, model_id=model_id),
         created_by_id=by.id if by else None,
     )
     session.add(row)

@@ -9,7 +9,7 @@ import numpy as np
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
 
-from server.backend.crud import member_search
+from server.backend.crud import member_search, templates
 from server.backend.models import FaceTemplate, Member
 from tests.server.search_utils import (
     add_members,
@@ -34,22 +34,9 @@ def _enrol(client: TestClient, member_ids: list[uuid.UUID]) -> None:
     rows = []
     for member_id in member_ids:
         vector = rng.normal(size=512).astype(np.float32)
-        template_id = uuid.uuid4()
-        sealed = backend.cipher.seal(
-            vector / np.linalg.norm(vector),
-            member_id=member_id,
-            template_id=template_id,
-            model_id=model_id,
-        )
+        vector /= np.linalg.norm(vector)
         rows.append(
-            {
-                "id": template_id,
-                "member_id": member_id,
-                "model_id": model_id,
-                "key_version": sealed.key_version,
-                "nonce": sealed.nonce,
-                "ciphertext": sealed.ciphertext,
-            }
+            templates.sealed_columns(backend.cipher, vector, member_id=member_id, model_id=model_id)
         )
     with backend.sessions() as session:
         session.execute(insert(FaceTemplate), rows)
