@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import pytest
@@ -96,9 +97,44 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
             process.wait(10)
 
 
-def record_offline(
-    store: LocalStore, engine: FaceEngine, people: dict[str, str], meetings: list[str]
-) -> None:
+class SyncedKiosk(NamedTuple):
+    store: LocalStore
+    data_dir: Path
+    log: Path
+    people: dict[str, str]  # photo name -> member id
+    meetings: list[str]
+
+
+def synced_kiosk(
+    tmp_path: Path,
+    backend: LiveBackend,
+    engine: FaceEngine,
+    processes: list[subprocess.Popen[bytes]],
+) -> SyncedKiosk:
+    """A kiosk paired with ``backend`` (Obama, Biden and three meetings on it) that has
+    synced its gallery once in its own process and stopped."""
+    people = {
+        "obama": backend.member("Barack Obama", engine, "obama", "obama2"),
+        "biden": backend.member("Joe Biden", engine, "biden"),
+    }
+    meetings = [backend.meeting(title=f"Meeting {i}") for i in range(3)]
+    data_dir, log = tmp_path / "kiosk", tmp_path / "kiosk.log"
+    credentials = kiosk_credentials(data_dir)  # the entries the kiosk process reads
+    store = LocalStore(
+        data_dir / "kiosk.db",
+        template_key=credentials.template_key,
+        outbox_key=credentials.outbox_key,
+    )
+    pair(backend.url, backend.pairing_code(), store=store, credentials=credentials)
+    first = kiosk_process(data_dir, log)
+    processes.append(first)
+    wait_for(lambda: store.gallery_version() > 0, 60, "the first gallery sync")
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(20) == 0, log.read_text()
+    return SyncedKiosk(store, data_dir, log, people, meetings)
+
+
+def record_offline(kiosk: SyncedKiosk, engine: FaceEngine) -> None:
     """Obama from a photo not enrolled, Biden mirrored: one check-in per person and meeting."""
     probes = {
         "obama": engine.embed_single(photo("obama3"), purpose=Purpose.CHECKIN).embedding,
@@ -106,8 +142,9 @@ def record_offline(
             cv2.flip(photo("biden"), 1), purpose=Purpose.CHECKIN
         ).embedding,
     }
-    for meeting in meetings:
-        for name, member in people.items():
+    store = kiosk.store
+    for meeting in kiosk.meetings:
+        for name, member in kiosk.people.items():
             probe = probes[name]
             assert probe is not None
             best = store.gallery_for(meeting).search(probe, k=1)[0]
@@ -136,28 +173,12 @@ def test_kill_9_mid_upload_then_restart_delivers_every_check_in_once(
     keyring_dir: Path,
     processes: list[subprocess.Popen[bytes]],
 ) -> None:
-    people = {
-        "obama": backend.member("Barack Obama", engine, "obama", "obama2"),
-        "biden": backend.member("Joe Biden", engine, "biden"),
-    }
-    meetings = [backend.meeting(title=f"Meeting {i}") for i in range(3)]
-    data_dir, log = tmp_path / "kiosk", tmp_path / "kiosk.log"
-    credentials = kiosk_credentials(data_dir)  # the entries the kiosk process reads
-    store = LocalStore(
-        data_dir / "kiosk.db",
-        template_key=credentials.template_key,
-        outbox_key=credentials.outbox_key,
-    )
-    pair(backend.url, backend.pairing_code(), store=store, credentials=credentials)
-    first = kiosk_process(data_dir, log)
-    processes.append(first)
-    wait_for(lambda: store.gallery_version() > 0, 60, "the first gallery sync")
-    first.send_signal(signal.SIGTERM)
-    assert first.wait(20) == 0, log.read_text()
+    kiosk = synced_kiosk(tmp_path, backend, engine, processes)
+    store, data_dir, log = kiosk.store, kiosk.data_dir, kiosk.log
 
     # Offline: six check-ins are recorded while the server is down.
     backend.stop()
-    record_offline(store, engine, people, meetings)
+    record_offline(kiosk, engine)
     assert store.queue_depth() == 6
 
     # The kiosk comes up, the server comes back but answers no upload; kill -9 mid-batch.
@@ -200,25 +221,9 @@ def test_the_running_sync_sets_a_damaged_row_aside_and_drains_the_rest(
     keyring_dir: Path,
     processes: list[subprocess.Popen[bytes]],
 ) -> None:
-    people = {
-        "obama": backend.member("Barack Obama", engine, "obama", "obama2"),
-        "biden": backend.member("Joe Biden", engine, "biden"),
-    }
-    meetings = [backend.meeting(title=f"Meeting {i}") for i in range(3)]
-    data_dir, log = tmp_path / "kiosk", tmp_path / "kiosk.log"
-    credentials = kiosk_credentials(data_dir)
-    store = LocalStore(
-        data_dir / "kiosk.db",
-        template_key=credentials.template_key,
-        outbox_key=credentials.outbox_key,
-    )
-    pair(backend.url, backend.pairing_code(), store=store, credentials=credentials)
-    first = kiosk_process(data_dir, log)
-    processes.append(first)
-    wait_for(lambda: store.gallery_version() > 0, 60, "the first gallery sync")
-    first.send_signal(signal.SIGTERM)
-    assert first.wait(20) == 0, log.read_text()
-    record_offline(store, engine, people, meetings)
+    kiosk = synced_kiosk(tmp_path, backend, engine, processes)
+    store, data_dir, log = kiosk.store, kiosk.data_dir, kiosk.log
+    record_offline(kiosk, engine)
     [damaged] = store.db.read("SELECT key FROM outbox WHERE state = 'pending' LIMIT 1")
     with store.db.write() as conn:
         conn.execute("UPDATE outbox SET payload = '{\"key\": ' WHERE key = ?", (damaged[0],))
