@@ -142,22 +142,32 @@ def test_status_shows_offline_and_the_last_error_until_a_sync_succeeds(
     assert json.loads(capsys.readouterr().out)["last_error"] is None
 
 
-def test_one_damaged_queued_row_is_set_aside_and_the_rest_are_sent(
-    data_dir: Path, backend: LiveBackend, engine: FaceEngine, capsys: pytest.CaptureFixture[str]
-) -> None:
+def paired_with_offline_check_ins(
+    data_dir: Path, backend: LiveBackend, engine: FaceEngine, *, meetings: int
+) -> tuple[LocalStore, list[str]]:
+    """Paired and synced by the commands, then Obama and Biden checked in offline at each
+    of ``meetings`` meetings: the kiosk's store (open) and the meetings' ids."""
     people = {
         "obama": backend.member("Barack Obama", engine, "obama", "obama2"),
         "biden": backend.member("Joe Biden", engine, "biden"),
     }
-    meetings = [backend.meeting(title=f"Meeting {i}") for i in range(5)]
+    held = [backend.meeting(title=f"Meeting {i}") for i in range(meetings)]
     assert main(["kiosk", "pair", backend.url, backend.pairing_code("Hall")]) == 0
     assert main(["kiosk", "sync", "--once"]) == 0
+    credentials = kiosk_credentials(data_dir)
     store = LocalStore(
         data_dir / "kiosk.db",
-        template_key=kiosk_credentials(data_dir).template_key,
-        outbox_key=kiosk_credentials(data_dir).outbox_key,
+        template_key=credentials.template_key,
+        outbox_key=credentials.outbox_key,
     )
-    record_offline(store, engine, people, meetings)
+    record_offline(store, engine, people, held)
+    return store, held
+
+
+def test_one_damaged_queued_row_is_set_aside_and_the_rest_are_sent(
+    data_dir: Path, backend: LiveBackend, engine: FaceEngine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store, _ = paired_with_offline_check_ins(data_dir, backend, engine, meetings=5)
     [damaged] = store.db.read("SELECT key FROM outbox ORDER BY rowid LIMIT 1 OFFSET 3")
     store.close()
     with sqlite3.connect(data_dir / "kiosk.db") as conn:
@@ -199,19 +209,7 @@ def test_check_ins_refused_after_a_redeploy_are_reported_kept_and_exported(
     engine: FaceEngine,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    people = {
-        "obama": backend.member("Barack Obama", engine, "obama", "obama2"),
-        "biden": backend.member("Joe Biden", engine, "biden"),
-    }
-    meetings = [backend.meeting(title=f"Meeting {i}") for i in range(3)]
-    assert main(["kiosk", "pair", backend.url, backend.pairing_code("Hall")]) == 0
-    assert main(["kiosk", "sync", "--once"]) == 0
-    store = LocalStore(
-        data_dir / "kiosk.db",
-        template_key=kiosk_credentials(data_dir).template_key,
-        outbox_key=kiosk_credentials(data_dir).outbox_key,
-    )
-    record_offline(store, engine, people, meetings)
+    store, meetings = paired_with_offline_check_ins(data_dir, backend, engine, meetings=3)
     store.close()
 
     # The server is re-deployed empty; the operator follows the advice: unpair, pair, sync.

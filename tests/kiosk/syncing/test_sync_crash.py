@@ -134,7 +134,9 @@ def synced_kiosk(
     return SyncedKiosk(store, data_dir, log, people, meetings)
 
 
-def record_offline(kiosk: SyncedKiosk, engine: FaceEngine) -> None:
+def record_offline(
+    store: LocalStore, engine: FaceEngine, people: dict[str, str], meetings: list[str]
+) -> None:
     """Obama from a photo not enrolled, Biden mirrored: one check-in per person and meeting."""
     probes = {
         "obama": engine.embed_single(photo("obama3"), purpose=Purpose.CHECKIN).embedding,
@@ -142,9 +144,8 @@ def record_offline(kiosk: SyncedKiosk, engine: FaceEngine) -> None:
             cv2.flip(photo("biden"), 1), purpose=Purpose.CHECKIN
         ).embedding,
     }
-    store = kiosk.store
-    for meeting in kiosk.meetings:
-        for name, member in kiosk.people.items():
+    for meeting in meetings:
+        for name, member in people.items():
             probe = probes[name]
             assert probe is not None
             best = store.gallery_for(meeting).search(probe, k=1)[0]
@@ -178,7 +179,7 @@ def test_kill_9_mid_upload_then_restart_delivers_every_check_in_once(
 
     # Offline: six check-ins are recorded while the server is down.
     backend.stop()
-    record_offline(kiosk, engine)
+    record_offline(store, engine, kiosk.people, kiosk.meetings)
     assert store.queue_depth() == 6
 
     # The kiosk comes up, the server comes back but answers no upload; kill -9 mid-batch.
@@ -223,7 +224,7 @@ def test_the_running_sync_sets_a_damaged_row_aside_and_drains_the_rest(
 ) -> None:
     kiosk = synced_kiosk(tmp_path, backend, engine, processes)
     store, data_dir, log = kiosk.store, kiosk.data_dir, kiosk.log
-    record_offline(kiosk, engine)
+    record_offline(store, engine, kiosk.people, kiosk.meetings)
     [damaged] = store.db.read("SELECT key FROM outbox WHERE state = 'pending' LIMIT 1")
     with store.db.write() as conn:
         conn.execute("UPDATE outbox SET payload = '{\"key\": ' WHERE key = ?", (damaged[0],))
